@@ -1,0 +1,63 @@
+//! Runtime functions that compiled code calls through the builtin table.
+//!
+//! `VMContext` holds a pointer to an array of function pointers, indexed by [`Builtin`] discriminant.
+//! Every builtin uses the platform's C calling convention (`extern "C"`, SystemV on x86-64 Linux) and
+//! takes the calling instance's `*mut VMContext` as its first argument. Builtins that can trap do not
+//! return in that case: the runtime unwinds straight to the host entry point.
+
+/// A runtime builtin. Signatures list wasm-level types; `vmctx` is pointer-sized, index and length
+/// arguments are `u32` unless stated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Builtin {
+    /// `(vmctx, memory: u32, delta_pages: u64) -> u64`: old size in pages, or `u64::MAX` on failure.
+    MemoryGrow = 0,
+    /// `(vmctx, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64)`; traps when out of bounds.
+    MemoryCopy,
+    /// `(vmctx, memory: u32, dst: u64, value: u32, len: u64)`; traps when out of bounds.
+    MemoryFill,
+    /// `(vmctx, memory: u32, data: u32, dst: u64, src: u32, len: u32)`; traps when out of bounds.
+    MemoryInit,
+    /// `(vmctx, data: u32)`.
+    DataDrop,
+    /// `(vmctx, table: u32, delta: u64, init: u64 /*raw element*/) -> u64`: old size or `u64::MAX`.
+    TableGrow,
+    /// `(vmctx, table: u32, dst: u64, value: u64 /*raw element*/, len: u64)`; traps when out of bounds.
+    TableFill,
+    /// `(vmctx, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64)`; traps when out of bounds.
+    TableCopy,
+    /// `(vmctx, table: u32, elem: u32, dst: u64, src: u32, len: u32)`; traps when out of bounds.
+    TableInit,
+    /// `(vmctx, elem: u32)`.
+    ElemDrop,
+    /// `(vmctx, trap: u32 /*Trap code*/, func: u32 /*defined function index*/, wasm_offset: u32,
+    /// fp: usize /*frame pointer of the trapping function*/)`; never returns. Used for traps that the
+    /// code raises on purpose (`unreachable`), which avoids the cost of a signal.
+    RaiseTrap,
+    /// `(f32) -> f32` (used only when the ISA lacks native rounding).
+    CeilF32,
+    /// `(f32) -> f32`.
+    FloorF32,
+    /// `(f32) -> f32`.
+    TruncF32,
+    /// `(f32) -> f32`.
+    NearestF32,
+    /// `(f64) -> f64`.
+    CeilF64,
+    /// `(f64) -> f64`.
+    FloorF64,
+    /// `(f64) -> f64`.
+    TruncF64,
+    /// `(f64) -> f64`.
+    NearestF64,
+}
+
+impl Builtin {
+    /// Number of builtins (length of the builtin table).
+    pub const COUNT: usize = 19;
+
+    /// Byte offset of this builtin's function pointer in the builtin table.
+    pub fn table_offset(self, pointer_size: u8) -> u32 {
+        self as u32 * u32::from(pointer_size)
+    }
+}

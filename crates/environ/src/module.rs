@@ -1,0 +1,500 @@
+//! [`ModuleInfo`]: everything about a core module except its function bodies' code, read from a
+//! validated binary.
+
+use crate::types::*;
+use anyhow::{Context, Result, bail};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use wasmparser::{Parser, Payload};
+
+/// One operation of a constant expression (global initialisers, segment offsets, element items).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ConstOp {
+    /// Push an i32.
+    I32Const(i32),
+    /// Push an i64.
+    I64Const(i64),
+    /// Push an f32 (bits).
+    F32Const(u32),
+    /// Push an f64 (bits).
+    F64Const(u64),
+    /// Push a v128.
+    V128Const(u128),
+    /// Push the value of a global (imported, or an earlier defined one).
+    GlobalGet(GlobalIndex),
+    /// Push a null reference.
+    RefNull(WasmHeapType),
+    /// Push a reference to a function.
+    RefFunc(FuncIndex),
+    /// Extended constant expressions.
+    I32Add,
+    /// `i32.sub`.
+    I32Sub,
+    /// `i32.mul`.
+    I32Mul,
+    /// `i64.add`.
+    I64Add,
+    /// `i64.sub`.
+    I64Sub,
+    /// `i64.mul`.
+    I64Mul,
+}
+
+/// A constant expression, evaluated by the runtime at instantiation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConstExpr {
+    /// The operations, in order; the expression leaves exactly one value.
+    pub ops: Vec<ConstOp>,
+}
+
+impl ConstExpr {
+    fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
+        use wasmparser::Operator as O;
+        let mut ops = Vec::new();
+        let mut reader = expr.get_operators_reader();
+        while !reader.eof() {
+            let op = match reader.read()? {
+                O::I32Const { value } => ConstOp::I32Const(value),
+                O::I64Const { value } => ConstOp::I64Const(value),
+                O::F32Const { value } => ConstOp::F32Const(value.bits()),
+                O::F64Const { value } => ConstOp::F64Const(value.bits()),
+                O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
+                O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+                O::RefNull { hty } => ConstOp::RefNull(
+                    convert_ref_type(wasmparser::RefType::new(true, hty).context("bad heap type")?)?.heap,
+                ),
+                O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+                O::I32Add => ConstOp::I32Add,
+                O::I32Sub => ConstOp::I32Sub,
+                O::I32Mul => ConstOp::I32Mul,
+                O::I64Add => ConstOp::I64Add,
+                O::I64Sub => ConstOp::I64Sub,
+                O::I64Mul => ConstOp::I64Mul,
+                O::End => continue,
+                other => bail!("unsupported operator in constant expression: {other:?}"),
+            };
+            ops.push(op);
+        }
+        Ok(ConstExpr { ops })
+    }
+}
+
+/// A defined global.
+#[derive(Debug, Clone)]
+pub struct GlobalInit {
+    /// Its type.
+    pub ty: GlobalType,
+    /// Its initial value.
+    pub init: ConstExpr,
+}
+
+/// An import.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// Module name.
+    pub module: String,
+    /// Field name.
+    pub name: String,
+    /// What is imported, and the index it occupies in its index space.
+    pub index: EntityIndex,
+}
+
+/// An export.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// Export name.
+    pub name: String,
+    /// What is exported.
+    pub index: EntityIndex,
+}
+
+/// Where an element or data segment goes.
+#[derive(Debug, Clone)]
+pub enum SegmentMode<I> {
+    /// Copied into table/memory `I` at `offset` during instantiation, then dropped.
+    Active {
+        /// Target table or memory.
+        index: I,
+        /// Start offset.
+        offset: ConstExpr,
+    },
+    /// Available to `table.init` / `memory.init` until dropped.
+    Passive,
+    /// Only declares functions referenceable by `ref.func`; behaves as dropped.
+    Declared,
+}
+
+/// The items of an element segment.
+#[derive(Debug, Clone)]
+pub enum ElemItems {
+    /// Function indices.
+    Functions(Vec<FuncIndex>),
+    /// Constant expressions producing references.
+    Exprs(Vec<ConstExpr>),
+}
+
+impl ElemItems {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        match self {
+            ElemItems::Functions(f) => f.len(),
+            ElemItems::Exprs(e) => e.len(),
+        }
+    }
+
+    /// Whether there are no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An element segment.
+#[derive(Debug, Clone)]
+pub struct ElemSegment {
+    /// Active, passive or declared.
+    pub mode: SegmentMode<TableIndex>,
+    /// Type of the items.
+    pub ty: WasmRefType,
+    /// The items.
+    pub items: ElemItems,
+}
+
+/// A data segment.
+#[derive(Debug, Clone)]
+pub struct DataSegment {
+    /// Active or passive.
+    pub mode: SegmentMode<MemoryIndex>,
+    /// Byte range of the data in the module binary.
+    pub data: Range<usize>,
+}
+
+/// A defined function's body.
+#[derive(Debug, Clone)]
+pub struct FunctionBody {
+    /// Byte range of the body (locals and code) in the module binary.
+    pub range: Range<usize>,
+}
+
+/// Everything about a core module that the code generator and the runtime need, except code.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleInfo {
+    /// Module name from the name section, if any.
+    pub name: Option<String>,
+    /// The type section (function types only in the supported features).
+    pub types: Vec<WasmFuncType>,
+    /// Type index of every function, imported ones first.
+    pub functions: Vec<TypeIndex>,
+    /// Every table, imported ones first.
+    pub tables: Vec<TableType>,
+    /// Every memory, imported ones first.
+    pub memories: Vec<MemoryType>,
+    /// Type of every global, imported ones first.
+    pub globals: Vec<GlobalType>,
+    /// Initialisers of the defined globals (index `i` is global `num_imported_globals + i`).
+    pub global_inits: Vec<ConstExpr>,
+    /// Imports in order.
+    pub imports: Vec<Import>,
+    /// Exports in order.
+    pub exports: Vec<Export>,
+    /// Start function.
+    pub start: Option<FuncIndex>,
+    /// Element segments.
+    pub elems: Vec<ElemSegment>,
+    /// Data segments.
+    pub data: Vec<DataSegment>,
+    /// Bodies of the defined functions.
+    pub bodies: Vec<FunctionBody>,
+    /// Function names from the name section.
+    pub func_names: HashMap<FuncIndex, String>,
+    /// Functions whose reference can escape (exported, in an element segment, `ref.func`'d, start):
+    /// they need a complete `VMFuncRef`.
+    pub escaping_funcs: BTreeSet<FuncIndex>,
+    /// Imported entity counts.
+    pub num_imported_funcs: u32,
+    /// Number of imported tables.
+    pub num_imported_tables: u32,
+    /// Number of imported memories.
+    pub num_imported_memories: u32,
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+}
+
+impl ModuleInfo {
+    /// Validates `wasm` with the supported features and reads its description.
+    pub fn parse(wasm: &[u8]) -> Result<ModuleInfo> {
+        let mut validator = wasmparser::Validator::new_with_features(crate::supported_features());
+        validator.validate_all(wasm)?;
+        Self::parse_validated(wasm)
+    }
+
+    /// Reads the description of an already validated module.
+    pub fn parse_validated(wasm: &[u8]) -> Result<ModuleInfo> {
+        let mut info = ModuleInfo::default();
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload? {
+                Payload::TypeSection(s) => {
+                    for ty in s.into_iter_err_on_gc_types() {
+                        info.types.push(convert_func_type(&ty?)?);
+                    }
+                }
+                Payload::ImportSection(s) => {
+                    for import in s.into_imports() {
+                        let import = import?;
+                        let index = match import.ty {
+                            wasmparser::TypeRef::Func(ty) | wasmparser::TypeRef::FuncExact(ty) => {
+                                info.functions.push(ty);
+                                info.num_imported_funcs += 1;
+                                EntityIndex::Function(info.functions.len() as u32 - 1)
+                            }
+                            wasmparser::TypeRef::Table(t) => {
+                                info.tables.push(convert_table_type(&t)?);
+                                info.num_imported_tables += 1;
+                                EntityIndex::Table(info.tables.len() as u32 - 1)
+                            }
+                            wasmparser::TypeRef::Memory(m) => {
+                                info.memories.push(convert_memory_type(&m)?);
+                                info.num_imported_memories += 1;
+                                EntityIndex::Memory(info.memories.len() as u32 - 1)
+                            }
+                            wasmparser::TypeRef::Global(g) => {
+                                info.globals.push(convert_global_type(&g)?);
+                                info.num_imported_globals += 1;
+                                EntityIndex::Global(info.globals.len() as u32 - 1)
+                            }
+                            wasmparser::TypeRef::Tag(_) => {
+                                bail!("unsupported feature: tag imports (exception handling)")
+                            }
+                        };
+                        info.imports.push(Import {
+                            module: import.module.to_string(),
+                            name: import.name.to_string(),
+                            index,
+                        });
+                    }
+                }
+                Payload::FunctionSection(s) => {
+                    for ty in s {
+                        info.functions.push(ty?);
+                    }
+                }
+                Payload::TableSection(s) => {
+                    for table in s {
+                        let table = table?;
+                        if let wasmparser::TableInit::Expr(_) = table.init {
+                            bail!("unsupported feature: table initialiser expressions (function references)");
+                        }
+                        info.tables.push(convert_table_type(&table.ty)?);
+                    }
+                }
+                Payload::MemorySection(s) => {
+                    for memory in s {
+                        info.memories.push(convert_memory_type(&memory?)?);
+                    }
+                }
+                Payload::TagSection(_) => bail!("unsupported feature: tags (exception handling)"),
+                Payload::GlobalSection(s) => {
+                    for global in s {
+                        let global = global?;
+                        info.globals.push(convert_global_type(&global.ty)?);
+                        let init = ConstExpr::parse(&global.init_expr)?;
+                        info.note_const_expr_refs(&init);
+                        info.global_inits.push(init);
+                    }
+                }
+                Payload::ExportSection(s) => {
+                    for export in s {
+                        let export = export?;
+                        let index = match export.kind {
+                            wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                                info.escaping_funcs.insert(export.index);
+                                EntityIndex::Function(export.index)
+                            }
+                            wasmparser::ExternalKind::Table => EntityIndex::Table(export.index),
+                            wasmparser::ExternalKind::Memory => EntityIndex::Memory(export.index),
+                            wasmparser::ExternalKind::Global => EntityIndex::Global(export.index),
+                            wasmparser::ExternalKind::Tag => {
+                                bail!("unsupported feature: tag exports (exception handling)")
+                            }
+                        };
+                        info.exports.push(Export { name: export.name.to_string(), index });
+                    }
+                }
+                Payload::StartSection { func, .. } => {
+                    info.escaping_funcs.insert(func);
+                    info.start = Some(func);
+                }
+                Payload::ElementSection(s) => {
+                    for elem in s {
+                        let elem = elem?;
+                        let mode = match elem.kind {
+                            wasmparser::ElementKind::Active { table_index, offset_expr } => SegmentMode::Active {
+                                index: table_index.unwrap_or(0),
+                                offset: ConstExpr::parse(&offset_expr)?,
+                            },
+                            wasmparser::ElementKind::Passive => SegmentMode::Passive,
+                            wasmparser::ElementKind::Declared => SegmentMode::Declared,
+                        };
+                        let (ty, items) = match elem.items {
+                            wasmparser::ElementItems::Functions(funcs) => {
+                                let funcs = funcs.into_iter().collect::<Result<Vec<_>, _>>()?;
+                                info.escaping_funcs.extend(funcs.iter().copied());
+                                (WasmRefType::FUNCREF, ElemItems::Functions(funcs))
+                            }
+                            wasmparser::ElementItems::Expressions(ty, exprs) => {
+                                let mut items = Vec::new();
+                                for expr in exprs {
+                                    let expr = ConstExpr::parse(&expr?)?;
+                                    info.note_const_expr_refs(&expr);
+                                    items.push(expr);
+                                }
+                                (convert_ref_type(ty)?, ElemItems::Exprs(items))
+                            }
+                        };
+                        info.elems.push(ElemSegment { mode, ty, items });
+                    }
+                }
+                Payload::DataSection(s) => {
+                    for data in s {
+                        let data = data?;
+                        let mode = match data.kind {
+                            wasmparser::DataKind::Active { memory_index, offset_expr } => SegmentMode::Active {
+                                index: memory_index,
+                                offset: ConstExpr::parse(&offset_expr)?,
+                            },
+                            wasmparser::DataKind::Passive => SegmentMode::Passive,
+                        };
+                        let end = data.range.end as usize;
+                        info.data.push(DataSegment { mode, data: end - data.data.len()..end });
+                    }
+                }
+                Payload::CodeSectionEntry(body) => {
+                    // `ref.func` inside code makes its target escape.
+                    let mut ops = body.get_operators_reader()?;
+                    while !ops.eof() {
+                        if let wasmparser::Operator::RefFunc { function_index } = ops.read()? {
+                            info.escaping_funcs.insert(function_index);
+                        }
+                    }
+                    let range = body.range();
+                    info.bodies.push(FunctionBody { range: range.start as usize..range.end as usize });
+                }
+                Payload::CustomSection(section) => {
+                    if let wasmparser::KnownCustom::Name(names) = section.as_known() {
+                        // A malformed name section is ignored, as the spec requires.
+                        let _ = info.read_names(names);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(info)
+    }
+
+    fn note_const_expr_refs(&mut self, expr: &ConstExpr) {
+        for op in &expr.ops {
+            if let ConstOp::RefFunc(f) = op {
+                self.escaping_funcs.insert(*f);
+            }
+        }
+    }
+
+    fn read_names(&mut self, names: wasmparser::NameSectionReader<'_>) -> Result<()> {
+        for name in names {
+            match name? {
+                wasmparser::Name::Module { name, .. } => self.name = Some(name.to_string()),
+                wasmparser::Name::Function(map) => {
+                    for naming in map {
+                        let naming = naming?;
+                        self.func_names.insert(naming.index, naming.name.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of defined (not imported) functions.
+    pub fn num_defined_funcs(&self) -> u32 {
+        self.functions.len() as u32 - self.num_imported_funcs
+    }
+
+    /// Whether function `f` is imported.
+    pub fn is_imported_func(&self, f: FuncIndex) -> bool {
+        f < self.num_imported_funcs
+    }
+
+    /// Signature of function `f`.
+    pub fn func_type(&self, f: FuncIndex) -> &WasmFuncType {
+        &self.types[self.functions[f as usize] as usize]
+    }
+
+    /// Converts a defined-function index to a function index.
+    pub fn func_index(&self, defined: u32) -> FuncIndex {
+        defined + self.num_imported_funcs
+    }
+
+    /// Converts a function index to a defined-function index, if it is defined.
+    pub fn defined_func_index(&self, f: FuncIndex) -> Option<u32> {
+        f.checked_sub(self.num_imported_funcs)
+    }
+
+    /// Whether global `g` is imported.
+    pub fn is_imported_global(&self, g: GlobalIndex) -> bool {
+        g < self.num_imported_globals
+    }
+
+    /// The type of an import or export.
+    pub fn entity_type(&self, index: EntityIndex) -> EntityType {
+        match index {
+            EntityIndex::Function(f) => EntityType::Function(self.functions[f as usize]),
+            EntityIndex::Table(t) => EntityType::Table(self.tables[t as usize]),
+            EntityIndex::Memory(m) => EntityType::Memory(self.memories[m as usize]),
+            EntityIndex::Global(g) => EntityType::Global(self.globals[g as usize]),
+        }
+    }
+
+    /// A printable name of function `f` for errors and backtraces.
+    pub fn func_display_name(&self, f: FuncIndex) -> String {
+        match self.func_names.get(&f) {
+            Some(name) => format!("{name}"),
+            None => format!("<wasm function {f}>"),
+        }
+    }
+
+    /// Finds an export by name.
+    pub fn export(&self, name: &str) -> Option<EntityIndex> {
+        self.exports.iter().find(|e| e.name == name).map(|e| e.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_imports_exports_and_segments() {
+        // (module (import "m" "f" (func (param i32))) (memory 1) (func (export "g") ref.func 0 drop)
+        //   (data (i32.const 8) "hi") (elem declare func 0))
+        let wasm = [
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+            0x01, 0x08, 0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x00, 0x00, // types
+            0x02, 0x07, 0x01, 0x01, b'm', 0x01, b'f', 0x00, 0x00, // import
+            0x03, 0x02, 0x01, 0x01, // function
+            0x05, 0x03, 0x01, 0x00, 0x01, // memory
+            0x07, 0x05, 0x01, 0x01, b'g', 0x00, 0x01, // export
+            0x09, 0x05, 0x01, 0x03, 0x00, 0x01, 0x00, // elem declare func 0
+            0x0a, 0x07, 0x01, 0x05, 0x00, 0xd2, 0x00, 0x1a, 0x0b, // code
+            0x0b, 0x08, 0x01, 0x00, 0x41, 0x08, 0x0b, 0x02, b'h', b'i', // data
+        ];
+        let info = ModuleInfo::parse(&wasm).unwrap();
+        assert_eq!(info.num_imported_funcs, 1);
+        assert_eq!(info.functions, vec![0, 1]);
+        assert_eq!(info.export("g"), Some(EntityIndex::Function(1)));
+        assert!(info.escaping_funcs.contains(&0) && info.escaping_funcs.contains(&1));
+        assert_eq!(info.memories[0].minimum, 1);
+        assert_eq!(&wasm[info.data[0].data.clone()], b"hi");
+        assert!(matches!(info.elems[0].mode, SegmentMode::Declared));
+        assert_eq!(info.bodies.len(), 1);
+    }
+}

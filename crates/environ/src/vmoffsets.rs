@@ -1,0 +1,205 @@
+//! Layout of the runtime data structures that compiled code reads and writes.
+//!
+//! Compiled code and the runtime must agree on these offsets exactly; the runtime's `#[repr(C)]`
+//! structs assert against the constants here in its tests.
+//!
+//! ```text
+//! VMContext (one per instance, 16-byte aligned):
+//!   +0   magic: u32 ("kiln"), padding
+//!   +8   store_context: *mut VMStoreContext
+//!   +16  builtins: *const [fn; Builtin::COUNT]
+//!   +24  type_ids: *const u32          engine-wide signature id of each module type index
+//!   +32  store: *mut ()                opaque: the runtime's store
+//!   +40  instance: *mut ()             opaque: the runtime's instance
+//!   +48  funcrefs: [VMFuncRef; num_funcs]          imported functions' entries are copies
+//!        tables: [*mut VMTableDefinition; num_tables]
+//!        memories: [*mut VMMemoryDefinition; num_memories]
+//!        imported_globals: [*mut VMGlobalDefinition; num_imported_globals]
+//!        defined_globals: [VMGlobalDefinition; num_defined_globals]   16 bytes each, 16-aligned
+//! ```
+
+use crate::ModuleInfo;
+
+/// Pointer size on the host (kiln supports 64-bit hosts only).
+pub const POINTER_SIZE: u8 = 8;
+
+/// Magic value in the first word of every `VMContext` ("kiln", little-endian).
+pub const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"kiln");
+/// Magic value in the first word of every host function context ("host").
+pub const VMHOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"host");
+
+/// `VMFuncRef`: what a `funcref` points to, and what a function import is.
+///
+/// `native_call` uses the wasm calling convention (Cranelift `tail`): `(callee_vmctx, caller_vmctx,
+/// params...) -> results`. `array_call` is only set for host functions (the host shim). `type_id` is
+/// the engine-wide signature id. `vmctx` is the callee's `VMContext` (or host function context).
+pub mod vmfuncref {
+    /// Offset of `native_call`.
+    pub const NATIVE_CALL: u32 = 0;
+    /// Offset of `array_call`.
+    pub const ARRAY_CALL: u32 = 8;
+    /// Offset of `type_id` (u32).
+    pub const TYPE_ID: u32 = 16;
+    /// Offset of `vmctx`.
+    pub const VMCTX: u32 = 24;
+    /// Size of a `VMFuncRef`.
+    pub const SIZE: u32 = 32;
+}
+
+/// `VMMemoryDefinition`: base pointer and current length in bytes of a linear memory.
+pub mod vmmemory {
+    /// Offset of `base: *mut u8`.
+    pub const BASE: u32 = 0;
+    /// Offset of `current_length: usize` (bytes).
+    pub const CURRENT_LENGTH: u32 = 8;
+    /// Size.
+    pub const SIZE: u32 = 16;
+}
+
+/// `VMTableDefinition`: elements are pointer-sized (`*const VMFuncRef` or an externref handle; 0 is
+/// null).
+pub mod vmtable {
+    /// Offset of `base: *mut usize`.
+    pub const BASE: u32 = 0;
+    /// Offset of `current_elements: usize`.
+    pub const CURRENT_ELEMENTS: u32 = 8;
+    /// Size.
+    pub const SIZE: u32 = 16;
+    /// Size of one element.
+    pub const ELEMENT_SIZE: u32 = 8;
+}
+
+/// `VMGlobalDefinition`: 16 bytes of storage; i32/f32 in the low 4 bytes, i64/f64/references in the
+/// low 8 bytes (little-endian), v128 in all 16.
+pub mod vmglobal {
+    /// Size.
+    pub const SIZE: u32 = 16;
+}
+
+/// `VMStoreContext`: per-store state that compiled code reads and writes.
+pub mod vmstore_context {
+    /// Offset of `stack_limit: usize`: the prologue of every function traps when SP is below it.
+    pub const STACK_LIMIT: u32 = 0;
+    /// Offset of `fuel_consumed: i64`.
+    pub const FUEL_CONSUMED: u32 = 8;
+    /// Offset of `epoch_deadline: u64`.
+    pub const EPOCH_DEADLINE: u32 = 16;
+    /// Offset of `last_wasm_exit_fp: usize`, written by wasm-to-host trampolines.
+    pub const LAST_WASM_EXIT_FP: u32 = 24;
+    /// Offset of `last_wasm_exit_pc: usize`, written by wasm-to-host trampolines.
+    pub const LAST_WASM_EXIT_PC: u32 = 32;
+    /// Size.
+    pub const SIZE: u32 = 48;
+}
+
+/// Host function context (`callee_vmctx` of a host function's `VMFuncRef`).
+pub mod vmhost_func_context {
+    /// Offset of `magic: u32` ([`super::VMHOST_FUNC_MAGIC`]).
+    pub const MAGIC: u32 = 0;
+    /// Offset of `array_call`: `extern "C" fn(callee_vmctx, caller_vmctx, values: *mut ValRaw,
+    /// len: usize)`.
+    pub const ARRAY_CALL: u32 = 8;
+}
+
+/// Size of one `ValRaw` slot in array-call buffers: every value occupies 16 bytes, stored
+/// little-endian at the start of its slot (i32/f32 in 4 bytes, i64/f64/references in 8, v128 in 16).
+pub const VAL_RAW_SIZE: u32 = 16;
+
+/// Offsets of the fields of one module's `VMContext`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VMOffsets {
+    /// Number of functions (imported + defined).
+    pub num_funcs: u32,
+    /// Number of tables.
+    pub num_tables: u32,
+    /// Number of memories.
+    pub num_memories: u32,
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+    /// Number of defined globals.
+    pub num_defined_globals: u32,
+    funcrefs: u32,
+    tables: u32,
+    memories: u32,
+    imported_globals: u32,
+    defined_globals: u32,
+    size: u32,
+}
+
+impl VMOffsets {
+    /// Offset of the magic word.
+    pub const MAGIC: u32 = 0;
+    /// Offset of the `*mut VMStoreContext`.
+    pub const STORE_CONTEXT: u32 = 8;
+    /// Offset of the builtin table pointer.
+    pub const BUILTINS: u32 = 16;
+    /// Offset of the type id array pointer.
+    pub const TYPE_IDS: u32 = 24;
+    /// Offset of the runtime's opaque store pointer.
+    pub const STORE: u32 = 32;
+    /// Offset of the runtime's opaque instance pointer.
+    pub const INSTANCE: u32 = 40;
+
+    /// Computes the layout for `module`.
+    pub fn new(module: &ModuleInfo) -> VMOffsets {
+        let num_funcs = module.functions.len() as u32;
+        let num_tables = module.tables.len() as u32;
+        let num_memories = module.memories.len() as u32;
+        let num_imported_globals = module.num_imported_globals;
+        let num_defined_globals = module.globals.len() as u32 - num_imported_globals;
+        let funcrefs = 48;
+        let tables = funcrefs + num_funcs * vmfuncref::SIZE;
+        let memories = tables + num_tables * u32::from(POINTER_SIZE);
+        let imported_globals = memories + num_memories * u32::from(POINTER_SIZE);
+        let defined_globals = (imported_globals + num_imported_globals * u32::from(POINTER_SIZE)).next_multiple_of(16);
+        let size = defined_globals + num_defined_globals * vmglobal::SIZE;
+        VMOffsets {
+            num_funcs,
+            num_tables,
+            num_memories,
+            num_imported_globals,
+            num_defined_globals,
+            funcrefs,
+            tables,
+            memories,
+            imported_globals,
+            defined_globals,
+            size,
+        }
+    }
+
+    /// Total size of the `VMContext` in bytes.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Offset of the `VMFuncRef` of function `index` (imported or defined).
+    pub fn funcref(&self, index: u32) -> u32 {
+        assert!(index < self.num_funcs);
+        self.funcrefs + index * vmfuncref::SIZE
+    }
+
+    /// Offset of the `*mut VMTableDefinition` of table `index`.
+    pub fn table_ptr(&self, index: u32) -> u32 {
+        assert!(index < self.num_tables);
+        self.tables + index * u32::from(POINTER_SIZE)
+    }
+
+    /// Offset of the `*mut VMMemoryDefinition` of memory `index`.
+    pub fn memory_ptr(&self, index: u32) -> u32 {
+        assert!(index < self.num_memories);
+        self.memories + index * u32::from(POINTER_SIZE)
+    }
+
+    /// Offset of the `*mut VMGlobalDefinition` of imported global `index`.
+    pub fn imported_global_ptr(&self, index: u32) -> u32 {
+        assert!(index < self.num_imported_globals);
+        self.imported_globals + index * u32::from(POINTER_SIZE)
+    }
+
+    /// Offset of the storage of defined global `defined_index` (global index minus imported count).
+    pub fn defined_global(&self, defined_index: u32) -> u32 {
+        assert!(defined_index < self.num_defined_globals);
+        self.defined_globals + defined_index * vmglobal::SIZE
+    }
+}
