@@ -1,1 +1,25 @@
-//! placeholder
+//! kiln's runtime: the unsafe heart that executes compiled code.
+//!
+//! It owns executable code memory, `VMContext` allocation, linear memories (reserved with guard
+//! regions), tables, globals, the builtins compiled code calls, and trap handling (signal handlers,
+//! setjmp/longjmp unwinding, frame-pointer backtraces).
+//!
+//! It must not compile anything or know about the public API's types: it works on raw layouts
+//! defined by `kiln-environ`. All of kiln's `unsafe` code lives here or in the thin API layer that
+//! calls it; every `unsafe` block states why it is sound.
+
+pub mod code;
+pub mod instance;
+pub mod libcalls;
+pub mod memory;
+pub mod mmap;
+pub mod table;
+pub mod traphandlers;
+pub mod vmcontext;
+
+pub use code::{CodeInfo, CodeMemory};
+pub use instance::{Instance, InstanceArgs};
+pub use memory::LinearMemory;
+pub use table::Table;
+pub use traphandlers::{UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host};
+pub use vmcontext::*;

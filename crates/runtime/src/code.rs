@@ -1,0 +1,131 @@
+//! Executable code memory and the process-wide registry of code ranges that the signal handler
+//! consults to tell a wasm trap from a host crash.
+
+use crate::mmap::Mmap;
+use anyhow::{Context, Result, bail};
+use kiln_environ::{Builtin, Trap};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, RwLock};
+
+/// Metadata about one blob of compiled code, for trap lookup and backtraces.
+#[derive(Debug, Default)]
+pub struct CodeInfo {
+    /// Faulting instruction offset -> trap, sorted by offset.
+    pub traps: Vec<(u32, Trap)>,
+    /// Code range of each defined function.
+    pub functions: Vec<Range<u32>>,
+    /// (code offset, wasm offset), sorted by code offset.
+    pub address_map: Vec<(u32, u32)>,
+    /// Index of the first defined function in the module's function index space.
+    pub first_defined_func: u32,
+    /// Module name, for backtraces.
+    pub module_name: Option<String>,
+    /// Function names by function index, for backtraces.
+    pub func_names: std::collections::HashMap<u32, String>,
+}
+
+impl CodeInfo {
+    /// The trap recorded at `offset`, if any.
+    pub fn trap_at(&self, offset: u32) -> Option<Trap> {
+        let i = self.traps.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
+        Some(self.traps[i].1)
+    }
+
+    /// The defined function containing `offset`.
+    pub fn defined_func_at(&self, offset: u32) -> Option<u32> {
+        let i = self.functions.partition_point(|r| r.end <= offset);
+        let range = self.functions.get(i)?;
+        range.contains(&offset).then_some(i as u32)
+    }
+
+    /// The wasm offset of the instruction containing `offset`.
+    pub fn wasm_offset_at(&self, offset: u32) -> Option<u32> {
+        let i = self.address_map.partition_point(|(o, _)| *o <= offset);
+        let (_, wasm) = self.address_map.get(i.checked_sub(1)?)?;
+        Some(*wasm)
+    }
+}
+
+/// Compiled code mapped read+execute, registered for trap handling while alive.
+pub struct CodeMemory {
+    mmap: Mmap,
+    len: usize,
+    info: Arc<CodeInfo>,
+}
+
+// SAFETY: the mapping is immutable after publication.
+unsafe impl Send for CodeMemory {}
+// SAFETY: as above.
+unsafe impl Sync for CodeMemory {}
+
+impl CodeMemory {
+    /// Copies `code` into fresh memory, patches the absolute relocations to builtins, makes it
+    /// executable and registers it.
+    pub fn new(code: &[u8], relocs: &[(u32, Builtin)], info: CodeInfo) -> Result<CodeMemory> {
+        if code.is_empty() {
+            let mmap = Mmap::reserve(crate::mmap::page_size())?;
+            return Ok(CodeMemory { mmap, len: 0, info: Arc::new(info) });
+        }
+        let size = code.len().next_multiple_of(crate::mmap::page_size());
+        let mut mmap = Mmap::reserve(size).context("failed to allocate code memory")?;
+        mmap.make_accessible(0, size)?;
+        // SAFETY: the mapping is `size >= code.len()` bytes, readable and writable, and ours alone.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(mmap.as_mut_ptr(), size) };
+        bytes[..code.len()].copy_from_slice(code);
+        for (offset, builtin) in relocs {
+            let at = *offset as usize;
+            if at + 8 > code.len() {
+                bail!("relocation at {at:#x} lies outside the code");
+            }
+            let address = crate::libcalls::builtin_address(*builtin) as u64;
+            bytes[at..at + 8].copy_from_slice(&address.to_le_bytes());
+        }
+        mmap.make_executable(0, size)?;
+        let info = Arc::new(info);
+        register(mmap.as_ptr() as usize, mmap.as_ptr() as usize + code.len(), info.clone());
+        Ok(CodeMemory { mmap, len: code.len(), info })
+    }
+
+    /// Start of the code.
+    pub fn base(&self) -> *const u8 {
+        self.mmap.as_ptr()
+    }
+
+    /// The registered metadata.
+    pub fn info(&self) -> &Arc<CodeInfo> {
+        &self.info
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            unregister(self.mmap.as_ptr() as usize);
+        }
+    }
+}
+
+/// Registered code: start -> (end, info).
+static REGISTRY: RwLock<BTreeMap<usize, (usize, Arc<CodeInfo>)>> = RwLock::new(BTreeMap::new());
+
+fn register(start: usize, end: usize, info: Arc<CodeInfo>) {
+    REGISTRY.write().unwrap_or_else(|e| e.into_inner()).insert(start, (end, info));
+}
+
+fn unregister(start: usize) {
+    REGISTRY.write().unwrap_or_else(|e| e.into_inner()).remove(&start);
+}
+
+/// Looks up which registered code contains `pc` and calls `f` with its info and the offset of `pc`.
+///
+/// Called from the signal handler: it takes a read lock (no allocation). A writer on another thread
+/// only delays it; this thread cannot hold the lock while running wasm.
+pub fn with_code_at<R>(pc: usize, f: impl FnOnce(&CodeInfo, u32) -> R) -> Option<R> {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    let (start, (end, info)) = registry.range(..=pc).next_back()?;
+    if pc >= *end {
+        return None;
+    }
+    Some(f(info, (pc - start) as u32))
+}

@@ -1,0 +1,395 @@
+//! Instances: a `VMContext` allocation plus the instance's own tables, memories and segments.
+
+use crate::code::CodeMemory;
+use crate::memory::LinearMemory;
+use crate::table::Table;
+use crate::vmcontext::{VMContext, VMFuncRef, VMGlobalDefinition, VMStoreContext, ValRaw};
+use anyhow::Result;
+use kiln_environ::*;
+use std::alloc::Layout;
+use std::ops::Range;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// Everything needed to lay out an instance. Imports are given as raw pointers owned by the store.
+pub struct InstanceArgs {
+    /// The module.
+    pub info: Arc<ModuleInfo>,
+    /// The module binary (data segments live there).
+    pub wasm: Arc<[u8]>,
+    /// The module's compiled code.
+    pub code: Arc<CodeMemory>,
+    /// Engine-wide signature id of each module type index.
+    pub type_ids: Arc<[u32]>,
+    /// Funcrefs of the imported functions, in import order.
+    pub imported_funcs: Vec<VMFuncRef>,
+    /// Imported tables.
+    pub imported_tables: Vec<*mut Table>,
+    /// Imported memories.
+    pub imported_memories: Vec<*mut LinearMemory>,
+    /// Imported globals.
+    pub imported_globals: Vec<*mut VMGlobalDefinition>,
+    /// The store's context.
+    pub store_ctx: *mut VMStoreContext,
+    /// Opaque pointer to the embedder's store, for host functions.
+    pub store: *mut u8,
+    /// Whether memories get guard regions (compiled code relies on them when it was compiled so).
+    pub guard_pages: bool,
+    /// Upper bound on each memory's size in bytes.
+    pub memory_limit: Option<u64>,
+}
+
+/// A module instance. Boxed: its `VMContext` points back to it.
+pub struct Instance {
+    vmctx: NonNull<u8>,
+    layout: Layout,
+    offsets: VMOffsets,
+    info: Arc<ModuleInfo>,
+    wasm: Arc<[u8]>,
+    code: Arc<CodeMemory>,
+    _type_ids: Arc<[u32]>,
+    tables: Vec<*mut Table>,
+    memories: Vec<*mut LinearMemory>,
+    defined_tables: Vec<Box<Table>>,
+    defined_memories: Vec<Box<LinearMemory>>,
+    passive_elems: Vec<Box<[usize]>>,
+    passive_data: Vec<Range<usize>>,
+}
+
+// SAFETY: an instance is used by one thread at a time through its store.
+unsafe impl Send for Instance {}
+
+impl Instance {
+    /// Allocates and fills the `VMContext`; creates the defined tables and memories. Does not run
+    /// initialisers: see [`Instance::initialize`].
+    pub fn new(args: InstanceArgs) -> Result<Box<Instance>> {
+        let info = args.info;
+        let offsets = VMOffsets::new(&info);
+        let layout = Layout::from_size_align(offsets.size() as usize, 16)?;
+        // SAFETY: the layout has a non-zero size (the header alone is 48 bytes).
+        let vmctx = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or_else(|| anyhow::anyhow!("out of memory"))?;
+
+        let mut defined_tables = Vec::new();
+        for ty in &info.tables[info.num_imported_tables as usize..] {
+            defined_tables.push(Table::new(ty, 0)?);
+        }
+        let mut defined_memories = Vec::new();
+        for ty in &info.memories[info.num_imported_memories as usize..] {
+            defined_memories.push(LinearMemory::new(ty, args.guard_pages, args.memory_limit)?);
+        }
+        let mut tables = args.imported_tables;
+        tables.extend(defined_tables.iter_mut().map(|t| &mut **t as *mut Table));
+        let mut memories = args.imported_memories;
+        memories.extend(defined_memories.iter_mut().map(|m| &mut **m as *mut LinearMemory));
+
+        let mut instance = Box::new(Instance {
+            vmctx,
+            layout,
+            offsets: offsets.clone(),
+            info: info.clone(),
+            wasm: args.wasm,
+            code: args.code,
+            _type_ids: args.type_ids.clone(),
+            tables,
+            memories,
+            defined_tables,
+            defined_memories,
+            passive_elems: Vec::new(),
+            passive_data: Vec::new(),
+        });
+        let instance_ptr: *mut Instance = &mut *instance;
+        let code_base = instance.code.base();
+        let functions = instance.code.info().functions.clone();
+        // SAFETY: all writes below stay inside the zeroed VMContext allocation, at offsets computed
+        // for this module; every pointer written outlives the instance (the store keeps imports
+        // alive, the instance owns the rest).
+        unsafe {
+            let base = instance.vmctx.as_ptr();
+            let write = |offset: u32, value: usize| *(base.add(offset as usize) as *mut usize) = value;
+            *(base as *mut u32) = VMCONTEXT_MAGIC;
+            write(VMOffsets::STORE_CONTEXT, args.store_ctx as usize);
+            write(VMOffsets::BUILTINS, &crate::libcalls::BUILTINS as *const _ as usize);
+            write(VMOffsets::TYPE_IDS, args.type_ids.as_ptr() as usize);
+            write(VMOffsets::STORE, args.store as usize);
+            write(VMOffsets::INSTANCE, instance_ptr as usize);
+            for (i, func) in args.imported_funcs.iter().enumerate() {
+                *(base.add(offsets.funcref(i as u32) as usize) as *mut VMFuncRef) = *func;
+            }
+            for (defined, range) in functions.iter().enumerate() {
+                let f = info.func_index(defined as u32);
+                let ty = info.functions[f as usize];
+                *(base.add(offsets.funcref(f) as usize) as *mut VMFuncRef) = VMFuncRef {
+                    native_call: code_base.add(range.start as usize),
+                    array_call: std::ptr::null(),
+                    type_id: args.type_ids[ty as usize],
+                    vmctx: base.cast(),
+                };
+            }
+            for (i, table) in instance.tables.iter().enumerate() {
+                write(offsets.table_ptr(i as u32), *table as usize);
+            }
+            for (i, memory) in instance.memories.iter().enumerate() {
+                write(offsets.memory_ptr(i as u32), *memory as usize);
+            }
+            for (i, global) in args.imported_globals.iter().enumerate() {
+                write(offsets.imported_global_ptr(i as u32), *global as usize);
+            }
+        }
+        Ok(instance)
+    }
+
+    /// Runs global initialisers and the active element and data segments, in the spec's order. A
+    /// trap leaves the effects of earlier segments in place, as the spec requires.
+    pub fn initialize(&mut self) -> Result<(), Trap> {
+        let info = self.info.clone();
+        for (i, init) in info.global_inits.iter().enumerate() {
+            let value = self.eval_const(init);
+            let global = self.global_ptr(info.num_imported_globals + i as u32);
+            // SAFETY: the global lives inside our VMContext.
+            unsafe { (*global).set(value) };
+        }
+        self.passive_elems = info
+            .elems
+            .iter()
+            .map(|seg| match &seg.items {
+                ElemItems::Functions(funcs) => funcs.iter().map(|f| self.funcref(*f) as usize).collect(),
+                ElemItems::Exprs(exprs) => exprs.iter().map(|e| self.eval_const(e).get_reference()).collect(),
+            })
+            .collect();
+        self.passive_data = info.data.iter().map(|d| d.data.clone()).collect();
+        for (i, seg) in info.elems.iter().enumerate() {
+            match &seg.mode {
+                SegmentMode::Active { index, offset } => {
+                    let dst = self.eval_const(offset).get_i32() as u32 as u64;
+                    let len = self.passive_elems[i].len() as u32;
+                    self.table_init(*index, i as u32, dst, 0, len)?;
+                    self.elem_drop(i as u32);
+                }
+                SegmentMode::Declared => self.elem_drop(i as u32),
+                SegmentMode::Passive => {}
+            }
+        }
+        for (i, seg) in info.data.iter().enumerate() {
+            if let SegmentMode::Active { index, offset } = &seg.mode {
+                let dst = self.eval_const(offset).get_i32() as u32 as u64;
+                let len = seg.data.len() as u32;
+                self.memory_init(*index, i as u32, dst, 0, len)?;
+                self.data_drop(i as u32);
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_const(&self, expr: &ConstExpr) -> ValRaw {
+        let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
+        for op in &expr.ops {
+            let value = match *op {
+                ConstOp::I32Const(v) => ValRaw::i32(v),
+                ConstOp::I64Const(v) => ValRaw::i64(v),
+                ConstOp::F32Const(v) => ValRaw::f32(v),
+                ConstOp::F64Const(v) => ValRaw::f64(v),
+                ConstOp::V128Const(v) => ValRaw::u128(v),
+                // SAFETY: validation guarantees the index is in range.
+                ConstOp::GlobalGet(g) => unsafe { (*self.global_ptr(g)).get() },
+                ConstOp::RefNull(_) => ValRaw::reference(0),
+                ConstOp::RefFunc(f) => ValRaw::reference(self.funcref(f) as usize),
+                ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                    let (b, a) = (stack.pop().unwrap().get_i32(), stack.pop().unwrap().get_i32());
+                    ValRaw::i32(match op {
+                        ConstOp::I32Add => a.wrapping_add(b),
+                        ConstOp::I32Sub => a.wrapping_sub(b),
+                        _ => a.wrapping_mul(b),
+                    })
+                }
+                ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                    let (b, a) = (stack.pop().unwrap().get_i64(), stack.pop().unwrap().get_i64());
+                    ValRaw::i64(match op {
+                        ConstOp::I64Add => a.wrapping_add(b),
+                        ConstOp::I64Sub => a.wrapping_sub(b),
+                        _ => a.wrapping_mul(b),
+                    })
+                }
+            };
+            stack.push(value);
+        }
+        stack.pop().unwrap_or_default()
+    }
+
+    /// The instance's `VMContext`.
+    pub fn vmctx(&self) -> *mut VMContext {
+        self.vmctx.as_ptr().cast()
+    }
+
+    /// The instance behind a `VMContext`.
+    ///
+    /// # Safety
+    ///
+    /// `vmctx` must be the context of a live instance, not borrowed elsewhere.
+    pub unsafe fn from_vmctx<'a>(vmctx: *mut VMContext) -> &'a mut Instance {
+        // SAFETY: the INSTANCE slot holds the owning instance's address.
+        unsafe { &mut *(*(vmctx.cast::<u8>().add(VMOffsets::INSTANCE as usize) as *const *mut Instance)) }
+    }
+
+    /// The module.
+    pub fn info(&self) -> &Arc<ModuleInfo> {
+        &self.info
+    }
+
+    /// The compiled code.
+    pub fn code(&self) -> &Arc<CodeMemory> {
+        &self.code
+    }
+
+    /// The funcref of function `f` inside the `VMContext`.
+    pub fn funcref(&self, f: FuncIndex) -> *mut VMFuncRef {
+        // SAFETY: the offset is inside the VMContext.
+        unsafe { self.vmctx.as_ptr().add(self.offsets.funcref(f) as usize).cast() }
+    }
+
+    /// Table `t`.
+    pub fn table(&self, t: TableIndex) -> *mut Table {
+        self.tables[t as usize]
+    }
+
+    /// Memory `m`.
+    pub fn memory(&self, m: MemoryIndex) -> *mut LinearMemory {
+        self.memories[m as usize]
+    }
+
+    /// Storage of global `g`.
+    pub fn global_ptr(&self, g: GlobalIndex) -> *mut VMGlobalDefinition {
+        // SAFETY: offsets are inside the VMContext; imported slots hold valid pointers.
+        unsafe {
+            let base = self.vmctx.as_ptr();
+            if g < self.info.num_imported_globals {
+                *(base.add(self.offsets.imported_global_ptr(g) as usize) as *const *mut VMGlobalDefinition)
+            } else {
+                base.add(self.offsets.defined_global(g - self.info.num_imported_globals) as usize).cast()
+            }
+        }
+    }
+
+    // ---- operations behind builtins ----
+
+    /// `memory.grow`.
+    pub fn memory_grow(&mut self, m: MemoryIndex, delta: u64) -> Option<u64> {
+        // SAFETY: memories outlive the instance and are not borrowed during a builtin.
+        unsafe { (*self.memory(m)).grow(delta) }
+    }
+
+    /// `memory.copy`.
+    pub fn memory_copy(&mut self, dst_mem: MemoryIndex, dst: u64, src_mem: MemoryIndex, src: u64, len: u64) -> Result<(), Trap> {
+        // SAFETY: as in `memory_grow`; `ptr::copy` handles overlap within one memory.
+        unsafe {
+            let dst_len = (*self.memory(dst_mem)).byte_size() as u64;
+            let src_len = (*self.memory(src_mem)).byte_size() as u64;
+            if dst.checked_add(len).is_none_or(|end| end > dst_len) || src.checked_add(len).is_none_or(|end| end > src_len) {
+                return Err(Trap::MemoryOutOfBounds);
+            }
+            let dst_ptr = (*self.memory(dst_mem)).data_mut().as_mut_ptr().add(dst as usize);
+            let src_ptr = (*self.memory(src_mem)).data().as_ptr().add(src as usize);
+            std::ptr::copy(src_ptr, dst_ptr, len as usize);
+        }
+        Ok(())
+    }
+
+    /// `memory.fill`.
+    pub fn memory_fill(&mut self, m: MemoryIndex, dst: u64, value: u8, len: u64) -> Result<(), Trap> {
+        // SAFETY: as in `memory_grow`.
+        let data = unsafe { (*self.memory(m)).data_mut() };
+        let end = dst.checked_add(len).filter(|end| *end <= data.len() as u64).ok_or(Trap::MemoryOutOfBounds)?;
+        data[dst as usize..end as usize].fill(value);
+        Ok(())
+    }
+
+    /// `memory.init`.
+    pub fn memory_init(&mut self, m: MemoryIndex, data_index: u32, dst: u64, src: u32, len: u32) -> Result<(), Trap> {
+        let range = self.passive_data[data_index as usize].clone();
+        let src_end = u64::from(src) + u64::from(len);
+        if src_end > range.len() as u64 {
+            return Err(Trap::MemoryOutOfBounds);
+        }
+        // SAFETY: as in `memory_grow`.
+        let data = unsafe { (*self.memory(m)).data_mut() };
+        let end = dst.checked_add(u64::from(len)).filter(|end| *end <= data.len() as u64).ok_or(Trap::MemoryOutOfBounds)?;
+        let bytes = &self.wasm[range.start + src as usize..range.start + src_end as usize];
+        data[dst as usize..end as usize].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// `data.drop`.
+    pub fn data_drop(&mut self, data_index: u32) {
+        self.passive_data[data_index as usize] = 0..0;
+    }
+
+    /// `table.grow`.
+    pub fn table_grow(&mut self, t: TableIndex, delta: u64, init: usize) -> Option<u64> {
+        // SAFETY: tables outlive the instance and are not borrowed during a builtin.
+        unsafe { (*self.table(t)).grow(delta, init) }
+    }
+
+    /// `table.fill`.
+    pub fn table_fill(&mut self, t: TableIndex, dst: u64, value: usize, len: u64) -> Result<(), Trap> {
+        // SAFETY: as in `table_grow`.
+        let elements = unsafe { (*self.table(t)).elements_mut() };
+        let end = dst.checked_add(len).filter(|end| *end <= elements.len() as u64).ok_or(Trap::TableOutOfBounds)?;
+        elements[dst as usize..end as usize].fill(value);
+        Ok(())
+    }
+
+    /// `table.copy`.
+    pub fn table_copy(&mut self, dst_t: TableIndex, src_t: TableIndex, dst: u64, src: u64, len: u64) -> Result<(), Trap> {
+        // SAFETY: as in `table_grow`; the same table is handled with `copy_within`.
+        unsafe {
+            let dst_len = (*self.table(dst_t)).size();
+            let src_len = (*self.table(src_t)).size();
+            if dst.checked_add(len).is_none_or(|e| e > dst_len) || src.checked_add(len).is_none_or(|e| e > src_len) {
+                return Err(Trap::TableOutOfBounds);
+            }
+            let (dst, src, len) = (dst as usize, src as usize, len as usize);
+            if dst_t == src_t {
+                (*self.table(dst_t)).elements_mut().copy_within(src..src + len, dst);
+            } else {
+                let src_elems = (*self.table(src_t)).elements()[src..src + len].to_vec();
+                (*self.table(dst_t)).elements_mut()[dst..dst + len].copy_from_slice(&src_elems);
+            }
+        }
+        Ok(())
+    }
+
+    /// `table.init`.
+    pub fn table_init(&mut self, t: TableIndex, elem: u32, dst: u64, src: u32, len: u32) -> Result<(), Trap> {
+        let items = &self.passive_elems[elem as usize];
+        let src_end = src as usize + len as usize;
+        if src_end > items.len() {
+            return Err(Trap::TableOutOfBounds);
+        }
+        // SAFETY: as in `table_grow`.
+        let elements = unsafe { (*self.table(t)).elements_mut() };
+        let end = dst.checked_add(u64::from(len)).filter(|e| *e <= elements.len() as u64).ok_or(Trap::TableOutOfBounds)?;
+        elements[dst as usize..end as usize].copy_from_slice(&items[src as usize..src_end]);
+        Ok(())
+    }
+
+    /// `elem.drop`.
+    pub fn elem_drop(&mut self, elem: u32) {
+        self.passive_elems[elem as usize] = Box::new([]);
+    }
+
+    /// Number of defined memories (owned by this instance).
+    pub fn defined_memories(&self) -> usize {
+        self.defined_memories.len()
+    }
+
+    /// Number of defined tables (owned by this instance).
+    pub fn defined_tables(&self) -> usize {
+        self.defined_tables.len()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.vmctx.as_ptr(), self.layout) }
+    }
+}

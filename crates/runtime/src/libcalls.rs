@@ -1,0 +1,164 @@
+//! The builtin functions compiled code calls through the `VMContext`'s builtin table.
+//!
+//! Each takes the calling instance's `VMContext` first. A builtin that traps computes its result
+//! first, drops everything it owns, and only then unwinds (see `traphandlers`).
+
+use crate::instance::Instance;
+use crate::traphandlers::{raise_trap, raise_trap_at};
+use crate::vmcontext::VMContext;
+use kiln_environ::{Builtin, Trap};
+
+/// The builtin table, in [`Builtin`] order.
+#[repr(C)]
+pub struct VMBuiltins {
+    memory_grow: unsafe extern "C" fn(*mut VMContext, u32, u64) -> u64,
+    memory_copy: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, u64, u64),
+    memory_fill: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, u64),
+    memory_init: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u32, u32),
+    data_drop: unsafe extern "C" fn(*mut VMContext, u32),
+    table_grow: unsafe extern "C" fn(*mut VMContext, u32, u64, u64) -> u64,
+    table_fill: unsafe extern "C" fn(*mut VMContext, u32, u64, u64, u64),
+    table_copy: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u64, u64),
+    table_init: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u32, u32),
+    elem_drop: unsafe extern "C" fn(*mut VMContext, u32),
+    raise_trap: unsafe extern "C" fn(*mut VMContext, u32, u32, u32, usize),
+    ceil_f32: extern "C" fn(f32) -> f32,
+    floor_f32: extern "C" fn(f32) -> f32,
+    trunc_f32: extern "C" fn(f32) -> f32,
+    nearest_f32: extern "C" fn(f32) -> f32,
+    ceil_f64: extern "C" fn(f64) -> f64,
+    floor_f64: extern "C" fn(f64) -> f64,
+    trunc_f64: extern "C" fn(f64) -> f64,
+    nearest_f64: extern "C" fn(f64) -> f64,
+}
+
+/// The one builtin table every `VMContext` points to.
+pub static BUILTINS: VMBuiltins = VMBuiltins {
+    memory_grow,
+    memory_copy,
+    memory_fill,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+    raise_trap: raise_trap_builtin,
+    ceil_f32,
+    floor_f32,
+    trunc_f32,
+    nearest_f32,
+    ceil_f64,
+    floor_f64,
+    trunc_f64,
+    nearest_f64,
+};
+
+const _: () = assert!(std::mem::size_of::<VMBuiltins>() == Builtin::COUNT * 8);
+
+/// Address of a builtin, for absolute relocations in compiled code.
+pub fn builtin_address(builtin: Builtin) -> usize {
+    let table = &BUILTINS as *const VMBuiltins as *const usize;
+    // SAFETY: VMBuiltins is a repr(C) array of COUNT function pointers.
+    unsafe { *table.add(builtin as usize) }
+}
+
+fn trap_on_err(result: Result<(), Trap>) {
+    if let Err(trap) = result {
+        // SAFETY: builtins run inside `catch_traps`, and nothing with a destructor is live here.
+        unsafe { raise_trap(trap) }
+    }
+}
+
+unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, memory: u32, delta: u64) -> u64 {
+    // SAFETY: compiled code passes its own live VMContext.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    instance.memory_grow(memory, delta).unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn memory_copy(vmctx: *mut VMContext, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) {
+    // SAFETY: as above.
+    let result = unsafe { Instance::from_vmctx(vmctx) }.memory_copy(dst_mem, dst, src_mem, src, len);
+    trap_on_err(result)
+}
+
+unsafe extern "C" fn memory_fill(vmctx: *mut VMContext, memory: u32, dst: u64, value: u32, len: u64) {
+    // SAFETY: as above.
+    let result = unsafe { Instance::from_vmctx(vmctx) }.memory_fill(memory, dst, value as u8, len);
+    trap_on_err(result)
+}
+
+unsafe extern "C" fn memory_init(vmctx: *mut VMContext, memory: u32, data: u32, dst: u64, src: u32, len: u32) {
+    // SAFETY: as above.
+    let result = unsafe { Instance::from_vmctx(vmctx) }.memory_init(memory, data, dst, src, len);
+    trap_on_err(result)
+}
+
+unsafe extern "C" fn data_drop(vmctx: *mut VMContext, data: u32) {
+    // SAFETY: as above.
+    unsafe { Instance::from_vmctx(vmctx) }.data_drop(data)
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut VMContext, table: u32, delta: u64, init: u64) -> u64 {
+    // SAFETY: as above.
+    unsafe { Instance::from_vmctx(vmctx) }.table_grow(table, delta, init as usize).unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn table_fill(vmctx: *mut VMContext, table: u32, dst: u64, value: u64, len: u64) {
+    // SAFETY: as above.
+    let result = unsafe { Instance::from_vmctx(vmctx) }.table_fill(table, dst, value as usize, len);
+    trap_on_err(result)
+}
+
+unsafe extern "C" fn table_copy(vmctx: *mut VMContext, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) {
+    // SAFETY: as above.
+    let result = unsafe { Instance::from_vmctx(vmctx) }.table_copy(dst_table, src_table, dst, src, len);
+    trap_on_err(result)
+}
+
+unsafe extern "C" fn table_init(vmctx: *mut VMContext, table: u32, elem: u32, dst: u64, src: u32, len: u32) {
+    // SAFETY: as above.
+    let result = unsafe { Instance::from_vmctx(vmctx) }.table_init(table, elem, dst, src, len);
+    trap_on_err(result)
+}
+
+unsafe extern "C" fn elem_drop(vmctx: *mut VMContext, elem: u32) {
+    // SAFETY: as above.
+    unsafe { Instance::from_vmctx(vmctx) }.elem_drop(elem)
+}
+
+unsafe extern "C" fn raise_trap_builtin(vmctx: *mut VMContext, code: u32, func: u32, wasm_offset: u32, fp: usize) {
+    // SAFETY: as above.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let trap = Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached);
+    let code_mem = instance.code();
+    let func_pc = code_mem.info().functions.get(func as usize).map_or(0, |r| code_mem.base() as usize + r.start as usize);
+    // SAFETY: called by compiled code inside `catch_traps`; nothing here owns a destructor.
+    unsafe { raise_trap_at(trap, func_pc, wasm_offset, fp) }
+}
+
+extern "C" fn ceil_f32(x: f32) -> f32 {
+    x.ceil()
+}
+extern "C" fn floor_f32(x: f32) -> f32 {
+    x.floor()
+}
+extern "C" fn trunc_f32(x: f32) -> f32 {
+    x.trunc()
+}
+extern "C" fn nearest_f32(x: f32) -> f32 {
+    x.round_ties_even()
+}
+extern "C" fn ceil_f64(x: f64) -> f64 {
+    x.ceil()
+}
+extern "C" fn floor_f64(x: f64) -> f64 {
+    x.floor()
+}
+extern "C" fn trunc_f64(x: f64) -> f64 {
+    x.trunc()
+}
+extern "C" fn nearest_f64(x: f64) -> f64 {
+    x.round_ties_even()
+}
