@@ -1,0 +1,297 @@
+//! Linear memories, globals, tables and the bulk operations on them.
+
+use super::{FuncTranslator, trusted, trusted_readonly};
+use crate::{trap_code, value_type};
+use anyhow::Result;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I8, I16, I32, I64};
+use cranelift_codegen::ir::{
+    Endianness, InstBuilder, MemFlagsData, TrapCode, Type, Value,
+};
+use kiln_environ::{Builtin, Trap, vmmemory, vmtable};
+use wasmparser::MemArg;
+
+/// How a load extends its value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ext {
+    None,
+    S8,
+    U8,
+    S16,
+    U16,
+    S32,
+    U32,
+}
+
+fn memory_index(memarg: &MemArg) -> Result<u32> {
+    match memarg.target {
+        wasmparser::MemArgTarget::Memory(m) => Ok(m),
+        wasmparser::MemArgTarget::Array(_) => anyhow::bail!("unsupported feature: GC array access"),
+    }
+}
+
+/// Flags of a wasm memory access: little-endian, may fault (`heap_oob`).
+fn heap_flags() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
+impl FuncTranslator<'_, '_> {
+    /// The `VMMemoryDefinition` pointer and the base pointer of memory `m`. Both loads are
+    /// read-only and movable (memories are reserved in place and never move), so Cranelift
+    /// deduplicates and hoists them.
+    fn memory_ptrs(&mut self, m: u32) -> (Value, Value) {
+        let flags = trusted_readonly().with_can_move();
+        let offset = self.env.offsets.memory_ptr(m) as i32;
+        let def = self.b.ins().load(I64, flags, self.vmctx, offset);
+        let base = self.b.ins().load(I64, flags, def, vmmemory::BASE as i32);
+        (def, base)
+    }
+
+    /// The current length in bytes of memory `m`.
+    fn memory_length(&mut self, m: u32) -> Result<Value> {
+        let offset = self.env.offsets.memory_ptr(m) as i32;
+        let def = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
+        Ok(self.b.ins().load(I64, trusted(), def, vmmemory::CURRENT_LENGTH as i32))
+    }
+
+    /// The address of an access of `size` bytes at `index + offset` in memory `m`, as a pointer and
+    /// an immediate offset; traps (or, with Spectre guards, yields a null pointer that faults) when
+    /// out of bounds.
+    fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
+        let (_, base) = self.memory_ptrs(m);
+        let index = self.b.ins().uextend(I64, index);
+        let options = self.env.options;
+        if options.guard_pages {
+            // 4 GiB reservation plus 4 GiB guard: any `u32 index + u32 offset` lands in it.
+            let addr = self.b.ins().iadd(base, index);
+            return Ok(match i32::try_from(offset) {
+                Ok(imm) => (addr, imm),
+                Err(_) => {
+                    let offset = self.b.ins().iconst(I64, offset as i64);
+                    (self.b.ins().iadd(addr, offset), 0)
+                }
+            });
+        }
+        let length = self.memory_length(m)?;
+        // `index + offset + size` cannot overflow 64 bits.
+        let end = self.b.ins().iadd_imm_u(index, (offset + u64::from(size)) as i64);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+        let addr = self.b.ins().iadd(base, index);
+        if options.spectre_guards {
+            let addr = if offset == 0 { addr } else { self.b.ins().iadd_imm_u(addr, offset as i64) };
+            let null = self.b.ins().iconst(I64, 0);
+            // The access through the null pointer faults with its `heap_oob` trap code.
+            Ok((self.b.ins().select_spectre_guard(oob, null, addr), 0))
+        } else {
+            self.b.ins().trapnz(oob, TrapCode::HEAP_OUT_OF_BOUNDS);
+            Ok(match i32::try_from(offset) {
+                Ok(imm) => (addr, imm),
+                Err(_) => (self.b.ins().iadd_imm_u(addr, offset as i64), 0),
+            })
+        }
+    }
+
+    pub(super) fn load(&mut self, memarg: &MemArg, ty: Type, ext: Ext) -> Result<()> {
+        let size = match ext {
+            Ext::None => ty.bytes(),
+            Ext::S8 | Ext::U8 => 1,
+            Ext::S16 | Ext::U16 => 2,
+            Ext::S32 | Ext::U32 => 4,
+        };
+        let index = self.pop();
+        let (addr, imm) = self.heap_addr(memory_index(memarg)?, index, memarg.offset, size)?;
+        let f = heap_flags();
+        let ins = self.b.ins();
+        let v = match ext {
+            Ext::None => ins.load(ty, f, addr, imm),
+            Ext::S8 => ins.sload8(ty, f, addr, imm),
+            Ext::U8 => ins.uload8(ty, f, addr, imm),
+            Ext::S16 => ins.sload16(ty, f, addr, imm),
+            Ext::U16 => ins.uload16(ty, f, addr, imm),
+            Ext::S32 => ins.sload32(f, addr, imm),
+            Ext::U32 => ins.uload32(f, addr, imm),
+        };
+        self.push(v);
+        Ok(())
+    }
+
+    /// A store of the value on top of the stack, truncated to `narrow` if given.
+    pub(super) fn store(&mut self, memarg: &MemArg, narrow: Option<Type>) -> Result<()> {
+        let (index, value) = self.pop2();
+        let ty = self.b.func.dfg.value_type(value);
+        let size = narrow.unwrap_or(ty).bytes();
+        let (addr, imm) = self.heap_addr(memory_index(memarg)?, index, memarg.offset, size)?;
+        let f = heap_flags();
+        let ins = self.b.ins();
+        match narrow {
+            None => ins.store(f, value, addr, imm),
+            Some(I8) => ins.istore8(f, value, addr, imm),
+            Some(I16) => ins.istore16(f, value, addr, imm),
+            Some(_) => ins.istore32(f, value, addr, imm),
+        };
+        Ok(())
+    }
+
+    pub(super) fn memory_size(&mut self, m: u32) -> Result<()> {
+        let length = self.memory_length(m)?;
+        let pages = self.b.ins().ushr_imm_u(length, 16);
+        let v = self.b.ins().ireduce(I32, pages);
+        self.push(v);
+        Ok(())
+    }
+
+    pub(super) fn memory_grow(&mut self, m: u32) {
+        let delta = self.pop();
+        let delta = self.b.ins().uextend(I64, delta);
+        let m = self.i32_const(m);
+        let old = self.call_builtin(Builtin::MemoryGrow, &[m, delta]).expect("result");
+        // `u64::MAX` (failure) becomes -1.
+        let v = self.b.ins().ireduce(I32, old);
+        self.push(v);
+    }
+
+    pub(super) fn memory_init(&mut self, m: u32, data: u32) {
+        let (dst, src, len) = self.pop3();
+        let dst = self.b.ins().uextend(I64, dst);
+        let m = self.i32_const(m);
+        let data = self.i32_const(data);
+        self.call_builtin(Builtin::MemoryInit, &[m, data, dst, src, len]);
+    }
+
+    pub(super) fn data_drop(&mut self, data: u32) {
+        let data = self.i32_const(data);
+        self.call_builtin(Builtin::DataDrop, &[data]);
+    }
+
+    pub(super) fn memory_copy(&mut self, dst_mem: u32, src_mem: u32) {
+        let (dst, src, len) = self.pop3();
+        let dst = self.b.ins().uextend(I64, dst);
+        let src = self.b.ins().uextend(I64, src);
+        let len = self.b.ins().uextend(I64, len);
+        let dst_mem = self.i32_const(dst_mem);
+        let src_mem = self.i32_const(src_mem);
+        self.call_builtin(Builtin::MemoryCopy, &[dst_mem, dst, src_mem, src, len]);
+    }
+
+    pub(super) fn memory_fill(&mut self, m: u32) {
+        let (dst, value, len) = self.pop3();
+        let dst = self.b.ins().uextend(I64, dst);
+        let len = self.b.ins().uextend(I64, len);
+        let m = self.i32_const(m);
+        self.call_builtin(Builtin::MemoryFill, &[m, dst, value, len]);
+    }
+
+    /// Address and type of global `g`'s storage, and whether it is immutable.
+    fn global_addr(&mut self, g: u32) -> Result<(Value, i32, Type, bool)> {
+        let info = self.env.info;
+        let ty = info.globals[g as usize];
+        let clif = value_type(ty.content)?;
+        if info.is_imported_global(g) {
+            let offset = self.env.offsets.imported_global_ptr(g) as i32;
+            let ptr = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
+            Ok((ptr, 0, clif, !ty.mutable))
+        } else {
+            let offset = self.env.offsets.defined_global(g - info.num_imported_globals) as i32;
+            Ok((self.vmctx, offset, clif, !ty.mutable))
+        }
+    }
+
+    pub(super) fn global_get(&mut self, g: u32) -> Result<()> {
+        let (ptr, offset, ty, immutable) = self.global_addr(g)?;
+        let flags = if immutable { trusted_readonly() } else { trusted() };
+        let v = self.b.ins().load(ty, flags.with_endianness(Endianness::Little), ptr, offset);
+        self.push(v);
+        Ok(())
+    }
+
+    pub(super) fn global_set(&mut self, g: u32) -> Result<()> {
+        let (ptr, offset, _, _) = self.global_addr(g)?;
+        let v = self.pop();
+        self.b.ins().store(trusted().with_endianness(Endianness::Little), v, ptr, offset);
+        Ok(())
+    }
+
+    /// The `VMTableDefinition` pointer of table `t`.
+    fn table_def(&mut self, t: u32) -> Value {
+        let offset = self.env.offsets.table_ptr(t) as i32;
+        self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset)
+    }
+
+    /// The address of element `index` of table `t`; traps with `trap` when out of bounds.
+    pub(super) fn table_elem_addr(&mut self, t: u32, index: Value, trap: Trap) -> Value {
+        let def = self.table_def(t);
+        let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
+        let index = self.b.ins().uextend(I64, index);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
+        self.b.ins().trapnz(oob, trap_code(trap));
+        let base = self.b.ins().load(I64, trusted(), def, vmtable::BASE as i32);
+        let offset = self.b.ins().ishl_imm_u(index, 3);
+        let addr = self.b.ins().iadd(base, offset);
+        if self.env.options.spectre_guards {
+            let null = self.b.ins().iconst(I64, 0);
+            self.b.ins().select_spectre_guard(oob, null, addr)
+        } else {
+            addr
+        }
+    }
+
+    pub(super) fn table_get(&mut self, t: u32) {
+        let index = self.pop();
+        let addr = self.table_elem_addr(t, index, Trap::TableOutOfBounds);
+        let v = self.b.ins().load(I64, trusted(), addr, 0);
+        self.push(v);
+    }
+
+    pub(super) fn table_set(&mut self, t: u32) {
+        let (index, value) = self.pop2();
+        let addr = self.table_elem_addr(t, index, Trap::TableOutOfBounds);
+        self.b.ins().store(trusted(), value, addr, 0);
+    }
+
+    pub(super) fn table_size(&mut self, t: u32) {
+        let def = self.table_def(t);
+        let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
+        let v = self.b.ins().ireduce(I32, length);
+        self.push(v);
+    }
+
+    pub(super) fn table_grow(&mut self, t: u32) {
+        let (init, delta) = self.pop2();
+        let delta = self.b.ins().uextend(I64, delta);
+        let t = self.i32_const(t);
+        let old = self.call_builtin(Builtin::TableGrow, &[t, delta, init]).expect("result");
+        let v = self.b.ins().ireduce(I32, old);
+        self.push(v);
+    }
+
+    pub(super) fn table_fill(&mut self, t: u32) {
+        let (dst, value, len) = self.pop3();
+        let dst = self.b.ins().uextend(I64, dst);
+        let len = self.b.ins().uextend(I64, len);
+        let t = self.i32_const(t);
+        self.call_builtin(Builtin::TableFill, &[t, dst, value, len]);
+    }
+
+    pub(super) fn table_copy(&mut self, dst_table: u32, src_table: u32) {
+        let (dst, src, len) = self.pop3();
+        let dst = self.b.ins().uextend(I64, dst);
+        let src = self.b.ins().uextend(I64, src);
+        let len = self.b.ins().uextend(I64, len);
+        let dst_table = self.i32_const(dst_table);
+        let src_table = self.i32_const(src_table);
+        self.call_builtin(Builtin::TableCopy, &[dst_table, src_table, dst, src, len]);
+    }
+
+    pub(super) fn table_init(&mut self, t: u32, elem: u32) {
+        let (dst, src, len) = self.pop3();
+        let dst = self.b.ins().uextend(I64, dst);
+        let t = self.i32_const(t);
+        let elem = self.i32_const(elem);
+        self.call_builtin(Builtin::TableInit, &[t, elem, dst, src, len]);
+    }
+
+    pub(super) fn elem_drop(&mut self, elem: u32) {
+        let elem = self.i32_const(elem);
+        self.call_builtin(Builtin::ElemDrop, &[elem]);
+    }
+}
