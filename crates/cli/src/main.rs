@@ -1,1 +1,245 @@
-fn main() {}
+//! The `kiln` command-line interface.
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+use kiln::{Engine, ExternType, Func, Linker, Module, Store, Val, ValType};
+use kiln_wast::{SpectestConfig, WastContext, WastStats};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "kiln", version, about = "A WebAssembly runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a WebAssembly module (`.wasm` or `.wat`).
+    Run(RunCommand),
+    /// Run `*.wast` test scripts and report directive counts.
+    Wast(WastCommand),
+}
+
+#[derive(clap::Args)]
+struct RunCommand {
+    /// The module to run.
+    file: PathBuf,
+    /// The exported function to call (default: `_start`).
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
+    /// Arguments for the function, parsed according to its parameter types.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct WastCommand {
+    /// The scripts to run.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(cmd) => run(cmd),
+        Command::Wast(cmd) => wast(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: RunCommand) -> Result<ExitCode> {
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &cmd.file)
+        .with_context(|| format!("failed to load module `{}`", cmd.file.display()))?;
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::new(&engine);
+
+    // Nothing is provided to modules yet (WASI comes later): name the first missing import
+    // instead of letting instantiation report it in its own words.
+    if let Some(import) = module.imports().next() {
+        bail!(
+            "cannot satisfy import `{}::{}` ({}): kiln run does not provide any imports yet",
+            import.module(),
+            import.name(),
+            extern_kind(&import.ty())
+        );
+    }
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .with_context(|| format!("failed to instantiate `{}`", cmd.file.display()))?;
+
+    let name = cmd.invoke.as_deref().unwrap_or("_start");
+    let func = instance.get_func(&mut store, name).with_context(|| {
+        let funcs: Vec<String> = module
+            .exports()
+            .filter(|e| matches!(e.ty(), ExternType::Func(_)))
+            .map(|e| e.name().to_string())
+            .collect();
+        format!(
+            "module `{}` has no exported function `{name}` (exported functions: {})",
+            cmd.file.display(),
+            if funcs.is_empty() {
+                "none".to_string()
+            } else {
+                funcs.join(", ")
+            }
+        )
+    })?;
+    let results = call(&mut store, func, name, &cmd.args)?;
+    for result in &results {
+        println!("{}", display_val(result));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn call(store: &mut Store<()>, func: Func, name: &str, args: &[String]) -> Result<Vec<Val>> {
+    let ty = func.ty(&*store);
+    let params: Vec<ValType> = ty.params().collect();
+    if params.len() != args.len() {
+        bail!(
+            "function `{name}` takes {} argument(s) ({}), {} given",
+            params.len(),
+            params
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.len()
+        );
+    }
+    let vals = params
+        .iter()
+        .zip(args)
+        .enumerate()
+        .map(|(i, (ty, arg))| {
+            parse_arg(ty, arg)
+                .with_context(|| format!("invalid argument {i} (`{arg}`) for `{name}`"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut results = vec![Val::I32(0); ty.results().count()];
+    func.call(&mut *store, &vals, &mut results)
+        .with_context(|| format!("failed to call `{name}`"))?;
+    Ok(results)
+}
+
+fn parse_arg(ty: &ValType, arg: &str) -> Result<Val> {
+    Ok(match ty {
+        ValType::I32 => Val::I32(parse_int(arg)?),
+        ValType::I64 => Val::I64(parse_int(arg)?),
+        ValType::F32 => Val::F32(arg.parse::<f32>().context("not an f32")?.to_bits()),
+        ValType::F64 => Val::F64(arg.parse::<f64>().context("not an f64")?.to_bits()),
+        other => bail!("cannot pass a `{other}` from the command line"),
+    })
+}
+
+/// Parses a decimal integer, or a `0x` hexadecimal one, in the signed or unsigned range.
+fn parse_int<T>(arg: &str) -> Result<T>
+where
+    T: TryFrom<i128>,
+{
+    let (neg, digits) = match arg.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let magnitude = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => digits.replace('_', "").parse::<u64>(),
+    }
+    .context("not an integer")?;
+    let value = if neg {
+        -i128::from(magnitude)
+    } else {
+        i128::from(magnitude)
+    };
+    let bits = std::mem::size_of::<T>() * 8;
+    // Accept the unsigned range too (`4294967295` as an i32 is -1), as wasm integers are
+    // sign-agnostic.
+    let min = -(1i128 << (bits - 1));
+    let max = (1i128 << bits) - 1;
+    if value < min || value > max {
+        bail!("integer out of range for {bits} bits");
+    }
+    let wrapped = if value >= 1i128 << (bits - 1) {
+        value - (1i128 << bits)
+    } else {
+        value
+    };
+    T::try_from(wrapped).ok().context("integer out of range")
+}
+
+fn display_val(v: &Val) -> String {
+    match v {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(bits) => f32::from_bits(*bits).to_string(),
+        Val::F64(bits) => f64::from_bits(*bits).to_string(),
+        Val::V128(v) => format!("0x{v:032x}"),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
+        Val::FuncRef(Some(_)) => "<funcref>".to_string(),
+        Val::ExternRef(Some(_)) => "<externref>".to_string(),
+        #[allow(unreachable_patterns)]
+        _ => "<value>".to_string(),
+    }
+}
+
+fn extern_kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Table(_) => "table",
+        ExternType::Memory(_) => "memory",
+        #[allow(unreachable_patterns)]
+        _ => "extern",
+    }
+}
+
+fn wast(cmd: WastCommand) -> Result<ExitCode> {
+    let engine = Engine::default();
+    let mut total = WastStats::default();
+    let mut failed_files = 0;
+    for file in &cmd.files {
+        let stats = match run_wast_file(&engine, file) {
+            Ok(stats) => stats,
+            Err(err) => {
+                failed_files += 1;
+                println!("{}: error: {err:?}", file.display());
+                continue;
+            }
+        };
+        println!("{}: {stats}", file.display());
+        for failure in &stats.failures {
+            println!("  {failure}");
+        }
+        if !stats.is_ok() {
+            failed_files += 1;
+        }
+        total.merge(stats);
+    }
+    if cmd.files.len() > 1 {
+        println!("total: {total}");
+    }
+    Ok(if failed_files == 0 {
+        ExitCode::SUCCESS
+    } else {
+        println!("{failed_files} of {} file(s) failed", cmd.files.len());
+        ExitCode::FAILURE
+    })
+}
+
+fn run_wast_file(engine: &Engine, file: &Path) -> Result<WastStats> {
+    let mut cx = WastContext::new(Store::new(engine, ()));
+    cx.register_spectest(&SpectestConfig::default())?;
+    cx.run_file(file)
+}
