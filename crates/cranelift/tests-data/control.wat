@@ -8,6 +8,7 @@
       i32.const 1
       local.get 0
       br_table $out $out 0)
-    (if (result i32) (local.get 0) (then i32.const 2) (else unreachable)))
+    (if (result i32) (local.get 0) (then i32.const 2) (else unreachable))
+    i32.add)
   (func (result i32 i32)
     i32.const 1 i32.const 2 (block (param i32 i32) (result i32 i32)) return))

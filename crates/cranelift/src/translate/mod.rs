@@ -13,8 +13,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, F64, I8, I16, I32, I64};
 use cranelift_codegen::ir::{
-    self, AbiParam, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder,
-    MemFlagsData, SigRef, Signature, SourceLoc, Type, UserExternalName, UserFuncName, Value,
+    self, AbiParam, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder, MemFlagsData,
+    SigRef, Signature, SourceLoc, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -38,7 +38,13 @@ impl<'a> ModuleEnv<'a> {
         options: &'a CompilerOptions,
         isa: &'a dyn TargetIsa,
     ) -> Self {
-        ModuleEnv { info, wasm, options, isa, offsets: VMOffsets::new(info) }
+        ModuleEnv {
+            info,
+            wasm,
+            options,
+            isa,
+            offsets: VMOffsets::new(info),
+        }
     }
 }
 
@@ -56,7 +62,10 @@ pub(crate) fn translate_function(
 
     // Stack limit: vmctx -> store context -> stack_limit.
     let vmctx_gv = func.create_global_value(GlobalValueData::VMContext);
-    let readonly = insert_flags(func, MemFlagsData::trusted().with_readonly().with_can_move())?;
+    let readonly = insert_flags(
+        func,
+        MemFlagsData::trusted().with_readonly().with_can_move(),
+    )?;
     let trusted = insert_flags(func, MemFlagsData::trusted())?;
     let store_ctx = func.create_global_value(GlobalValueData::Load {
         base: vmctx_gv,
@@ -78,7 +87,10 @@ pub(crate) fn translate_function(
         .context("missing function body")?
         .range
         .clone();
-    let bytes = env.wasm.get(range.clone()).context("function body outside the module binary")?;
+    let bytes = env
+        .wasm
+        .get(range.clone())
+        .context("function body outside the module binary")?;
     let body =
         wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(bytes, range.start as u64));
 
@@ -113,7 +125,11 @@ pub(crate) fn translate_function(
         }
     }
 
-    let results = ty.results.iter().map(|t| value_type(*t)).collect::<Result<Vec<_>>>()?;
+    let results = ty
+        .results
+        .iter()
+        .map(|t| value_type(*t))
+        .collect::<Result<Vec<_>>>()?;
     let mut t = FuncTranslator {
         env,
         b,
@@ -149,7 +165,10 @@ pub(crate) fn translate_function(
 }
 
 fn insert_flags(func: &mut ir::Function, flags: MemFlagsData) -> Result<ir::MemFlags> {
-    func.dfg.mem_flags.insert(flags).map_err(|_| anyhow::anyhow!("too many distinct memory flags"))
+    func.dfg
+        .mem_flags
+        .insert(flags)
+        .map_err(|_| anyhow::anyhow!("too many distinct memory flags"))
 }
 
 /// Flags for loads from the VMContext and other runtime structures that are always valid.
@@ -225,7 +244,9 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn pop(&mut self) -> Value {
-        self.stack.pop().expect("operand stack underflow in validated code")
+        self.stack
+            .pop()
+            .expect("operand stack underflow in validated code")
     }
 
     fn pop2(&mut self) -> (Value, Value) {
@@ -241,7 +262,11 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn popn(&mut self, n: usize) -> Vec<Value> {
-        let at = self.stack.len().checked_sub(n).expect("operand stack underflow");
+        let at = self
+            .stack
+            .len()
+            .checked_sub(n)
+            .expect("operand stack underflow");
         self.stack.split_off(at)
     }
 
@@ -265,9 +290,10 @@ impl FuncTranslator<'_, '_> {
             Operator::BrTable { targets } => self.br_table(&targets)?,
             Operator::Return => self.return_(),
             Operator::Call { function_index } => self.call(function_index)?,
-            Operator::CallIndirect { type_index, table_index } => {
-                self.call_indirect(type_index, table_index)?
-            }
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index)?,
             Operator::Drop => {
                 self.pop();
             }
@@ -458,7 +484,10 @@ impl FuncTranslator<'_, '_> {
             Operator::TableSize { table } => self.table_size(table),
             Operator::TableGrow { table } => self.table_grow(table),
             Operator::TableFill { table } => self.table_fill(table),
-            Operator::TableCopy { dst_table, src_table } => self.table_copy(dst_table, src_table),
+            Operator::TableCopy {
+                dst_table,
+                src_table,
+            } => self.table_copy(dst_table, src_table),
             Operator::TableInit { elem_index, table } => self.table_init(table, elem_index),
             Operator::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
@@ -553,9 +582,13 @@ impl FuncTranslator<'_, '_> {
         let index = self.pop();
         let addr = self.table_elem_addr(table, index, Trap::IndirectCallOutOfBounds);
         let funcref = self.b.ins().load(I64, trusted(), addr, 0);
-        self.b.ins().trapz(funcref, trap_code(Trap::IndirectCallToNull));
-        let actual =
-            self.b.ins().load(I32, trusted_readonly(), funcref, vmfuncref::TYPE_ID as i32);
+        self.b
+            .ins()
+            .trapz(funcref, trap_code(Trap::IndirectCallToNull));
+        let actual = self
+            .b
+            .ins()
+            .load(I32, trusted_readonly(), funcref, vmfuncref::TYPE_ID as i32);
         let type_ids = self.b.ins().load(
             I64,
             trusted_readonly().with_can_move(),
@@ -563,12 +596,21 @@ impl FuncTranslator<'_, '_> {
             VMOffsets::TYPE_IDS as i32,
         );
         let expected =
-            self.b.ins().load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
+            self.b
+                .ins()
+                .load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
         let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
         self.b.ins().trapnz(mismatch, trap_code(Trap::BadSignature));
-        let native =
-            self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
-        let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
+        let native = self.b.ins().load(
+            I64,
+            trusted_readonly(),
+            funcref,
+            vmfuncref::NATIVE_CALL as i32,
+        );
+        let callee = self
+            .b
+            .ins()
+            .load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
         let inst = self.b.ins().call_indirect(sig, native, &args);
@@ -604,7 +646,8 @@ impl FuncTranslator<'_, '_> {
         let mut sig = Signature::new(self.env.isa.default_call_conv());
         sig.params.push(AbiParam::new(I64));
         sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-        sig.returns.extend(returns.iter().map(|t| AbiParam::new(*t)));
+        sig.returns
+            .extend(returns.iter().map(|t| AbiParam::new(*t)));
         let sig = self.b.import_signature(sig);
         self.builtin_sigs.insert(builtin, sig);
         sig
@@ -614,7 +657,10 @@ impl FuncTranslator<'_, '_> {
     fn call_builtin(&mut self, builtin: Builtin, args: &[Value]) -> Option<Value> {
         let sig = self.builtin_sig(builtin);
         let flags = trusted_readonly().with_can_move();
-        let table = self.b.ins().load(I64, flags, self.vmctx, VMOffsets::BUILTINS as i32);
+        let table = self
+            .b
+            .ins()
+            .load(I64, flags, self.vmctx, VMOffsets::BUILTINS as i32);
         let offset = builtin.table_offset(kiln_environ::POINTER_SIZE) as i32;
         let callee = self.b.ins().load(I64, flags, table, offset);
         let mut all = vec![self.vmctx];
