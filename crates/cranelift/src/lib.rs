@@ -232,7 +232,7 @@ impl Compiler {
         let compiled = ctx.compile(&*self.isa, &mut plane).map_err(|e| {
             anyhow!(
                 "Cranelift error: {}",
-                cranelift_codegen::print_errors::pretty_error(&e.func, e.inner)
+                cranelift_codegen::print_errors::pretty_error(e.func, e.inner)
             )
         })?;
         let buffer = &compiled.buffer;

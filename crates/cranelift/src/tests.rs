@@ -356,7 +356,6 @@ fn errors_name_the_function() {
 fn clif_snapshots() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data");
     let bless = std::env::var_os("KILN_BLESS").is_some_and(|v| v == "1");
-    let compiler = Compiler::new(&CompilerOptions::default()).unwrap();
     let mut entries = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -366,7 +365,24 @@ fn clif_snapshots() {
     assert!(!entries.is_empty());
     let mut failures = Vec::new();
     for path in entries {
-        let wasm = wat::parse_file(&path).unwrap();
+        // A first line `;; options: guard_pages=false spectre_guards=false` selects options.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut options = CompilerOptions::default();
+        if let Some(line) = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix(";; options:"))
+        {
+            for opt in line.split_whitespace() {
+                match opt {
+                    "guard_pages=false" => options.guard_pages = false,
+                    "spectre_guards=false" => options.spectre_guards = false,
+                    other => panic!("unknown option {other} in {}", path.display()),
+                }
+            }
+        }
+        let compiler = Compiler::new(&options).unwrap();
+        let wasm = wat::parse_str(&text).unwrap();
         let info = parse(&wasm);
         let mut actual = String::new();
         for i in 0..info.num_defined_funcs() {

@@ -65,8 +65,10 @@ impl FuncTranslator<'_, '_> {
         let (_, base) = self.memory_ptrs(m);
         let index = self.b.ins().uextend(I64, index);
         let options = self.env.options;
-        if options.guard_pages {
-            // 4 GiB reservation plus 4 GiB guard: any `u32 index + u32 offset` lands in it.
+        // With a 4 GiB reservation plus a 4 GiB guard, `index + offset + size` stays inside the
+        // reservation or its guard unless the static offset itself reaches past 4 GiB (offsets
+        // within a few bytes of `u32::MAX`): those rare accesses get an explicit check.
+        if options.guard_pages && offset + u64::from(size) <= 1 << 32 {
             let addr = self.b.ins().iadd(base, index);
             return Ok(match i32::try_from(offset) {
                 Ok(imm) => (addr, imm),
