@@ -1,0 +1,212 @@
+//! [`Config`] and [`Engine`]: compilation settings, the compiler, and engine-wide registries.
+
+use crate::types::FuncType;
+use anyhow::{Context, Result};
+use kiln_cranelift::{Compiler, CompilerOptions};
+use kiln_environ::{ModuleInfo, WasmFuncType};
+use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How hard Cranelift optimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    /// No optimisation: fastest compilation.
+    None,
+    /// Optimise for speed (the default).
+    #[default]
+    Speed,
+    /// Optimise for speed and code size.
+    SpeedAndSize,
+}
+
+/// Global settings for an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) opt_level: OptLevel,
+    pub(crate) max_wasm_stack: usize,
+    pub(crate) guard_pages: bool,
+    pub(crate) spectre_guards: bool,
+    pub(crate) memory_limit: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { opt_level: OptLevel::Speed, max_wasm_stack: 512 * 1024, guard_pages: true, spectre_guards: true, memory_limit: None }
+    }
+}
+
+impl Config {
+    /// The default configuration.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Cranelift's optimisation level.
+    pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Self {
+        self.opt_level = level;
+        self
+    }
+
+    /// Maximum bytes of native stack wasm may use before a call traps with "call stack exhausted".
+    /// Must stay well below the host thread's stack size.
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Whether 32-bit memories reserve their whole index space plus a guard region, so that compiled
+    /// code needs no bounds checks (the default). When off, every access is checked explicitly.
+    pub fn memory_guard_pages(&mut self, enable: bool) -> &mut Self {
+        self.guard_pages = enable;
+        self
+    }
+
+    /// With explicit bounds checks, clamp the address on a failed check so that speculative
+    /// execution cannot read out of bounds (the default).
+    pub fn spectre_guards(&mut self, enable: bool) -> &mut Self {
+        self.spectre_guards = enable;
+        self
+    }
+
+    /// Frame pointers are always kept: backtraces walk them. Accepted for compatibility.
+    pub fn preserve_frame_pointers(&mut self, _enable: bool) -> &mut Self {
+        self
+    }
+
+    /// Upper bound on the size of every linear memory, in bytes.
+    pub fn max_memory_size(&mut self, bytes: u64) -> &mut Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+}
+
+/// Compiles and runs WebAssembly. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    pub(crate) compiler: Compiler,
+    types: Mutex<TypeRegistry>,
+    trampolines: Mutex<Trampolines>,
+}
+
+#[derive(Default)]
+struct TypeRegistry {
+    ids: HashMap<WasmFuncType, u32>,
+    types: Vec<WasmFuncType>,
+}
+
+#[derive(Default)]
+struct Trampolines {
+    /// Host-function entries (wasm calling convention -> array call), by signature.
+    host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
+    /// Array call -> wasm entries, by signature.
+    array_to_wasm: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.inner.config).finish()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(&Config::default()).expect("default configuration is valid on this host")
+    }
+}
+
+impl Engine {
+    /// Creates an engine for the host with `config`.
+    pub fn new(config: &Config) -> Result<Engine> {
+        kiln_runtime::init_traps();
+        let options = CompilerOptions {
+            opt_level: match config.opt_level {
+                OptLevel::None => kiln_cranelift::OptLevel::None,
+                OptLevel::Speed => kiln_cranelift::OptLevel::Speed,
+                OptLevel::SpeedAndSize => kiln_cranelift::OptLevel::SpeedAndSize,
+            },
+            guard_pages: config.guard_pages,
+            spectre_guards: config.spectre_guards,
+        };
+        let compiler = Compiler::new(&options).context("failed to create the compiler for this host")?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                compiler,
+                types: Mutex::default(),
+                trampolines: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Whether two handles are the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The engine-wide id of a signature.
+    pub(crate) fn type_id(&self, ty: &WasmFuncType) -> u32 {
+        let mut registry = self.inner.types.lock().unwrap();
+        if let Some(id) = registry.ids.get(ty) {
+            return *id;
+        }
+        let id = registry.types.len() as u32;
+        registry.types.push(ty.clone());
+        registry.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The signature registered as `id`.
+    pub(crate) fn type_of_id(&self, id: u32) -> Option<FuncType> {
+        self.inner.types.lock().unwrap().types.get(id as usize).cloned().map(FuncType::from_env)
+    }
+
+    /// The wasm-calling-convention entry for host functions of signature `ty`.
+    pub(crate) fn host_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
+        let mut cache = self.inner.trampolines.lock().unwrap();
+        if let Some((_, addr)) = cache.host.get(ty) {
+            return Ok(*addr as *const u8);
+        }
+        let compiled = self.inner.compiler.compile_host_trampoline(ty).context("failed to compile a host trampoline")?;
+        let offset = compiled.host_trampoline.context("compiler returned no host trampoline")?;
+        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
+        let addr = code.base() as usize + offset as usize;
+        cache.host.insert(ty.clone(), (code, addr));
+        Ok(addr as *const u8)
+    }
+
+    /// The array-call entry trampoline for wasm functions of signature `ty`.
+    pub(crate) fn array_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<ArrayToWasmFn> {
+        let mut cache = self.inner.trampolines.lock().unwrap();
+        let addr = match cache.array_to_wasm.get(ty) {
+            Some((_, addr)) => *addr,
+            None => {
+                let info = ModuleInfo { types: vec![ty.clone()], ..ModuleInfo::default() };
+                let compiled = self.inner.compiler.compile_module(&info, &[]).context("failed to compile an entry trampoline")?;
+                let offset = compiled.array_to_wasm.first().copied().flatten().context("compiler returned no entry trampoline")?;
+                let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
+                let addr = code.base() as usize + offset as usize;
+                cache.array_to_wasm.insert(ty.clone(), (code, addr));
+                addr
+            }
+        };
+        // SAFETY: the address is the start of a compiled trampoline with exactly this signature,
+        // kept alive by the engine's cache.
+        Ok(unsafe { std::mem::transmute::<usize, ArrayToWasmFn>(addr) })
+    }
+}
+
+/// Compile-time check that the handles can cross threads.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+};

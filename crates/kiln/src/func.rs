@@ -1,0 +1,512 @@
+//! Functions: [`Func`] (wasm or host), host function plumbing, [`Caller`], and [`TypedFunc`].
+
+use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreInner, StoreOpaque};
+use crate::types::{FuncType, ValType};
+use crate::values::{ExternRef, Val};
+use crate::{Engine, Extern};
+use anyhow::{Context, Result, bail};
+use kiln_environ::{VMHOST_FUNC_MAGIC, VMOffsets};
+use kiln_runtime::{ArrayToWasmFn, UnwindReason, VMContext, VMFuncRef, VMHostFuncContext, VMStoreContext, ValRaw};
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A function: exported by a wasm instance, or defined by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Func {
+    pub(crate) store: StoreId,
+    pub(crate) index: usize,
+}
+
+pub(crate) struct FuncData {
+    pub(crate) ty: FuncType,
+    pub(crate) kind: FuncKind,
+}
+
+pub(crate) enum FuncKind {
+    Wasm { funcref: *const VMFuncRef, trampoline: ArrayToWasmFn },
+    Host { ctx: Box<VMHostFuncContext>, func: Arc<dyn Any + Send + Sync> },
+}
+
+impl FuncData {
+    pub(crate) fn funcref_ptr(&self) -> *const VMFuncRef {
+        match &self.kind {
+            FuncKind::Wasm { funcref, .. } => *funcref,
+            FuncKind::Host { ctx, .. } => &ctx.func_ref,
+        }
+    }
+}
+
+type HostCall<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
+
+/// A host function's signature and body, independent of any store (a [`crate::Linker`] keeps
+/// these and puts them into each store it instantiates in).
+pub struct HostFunc<T> {
+    pub(crate) ty: FuncType,
+    call: Box<HostCall<T>>,
+}
+
+impl<T: 'static> HostFunc<T> {
+    pub(crate) fn new_dynamic(
+        ty: FuncType,
+        func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> HostFunc<T> {
+        let sig = ty.clone();
+        let call = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
+            let Caller { store, caller: caller_instance } = caller;
+            let params: Vec<Val> =
+                sig.params().enumerate().map(|(i, t)| Val::from_raw(&mut store.opaque, raw[i], t)).collect();
+            let mut results: Vec<Val> = sig.results().map(Val::default_for).collect();
+            func(Caller { store: &mut *store, caller: caller_instance }, &params, &mut results)?;
+            for (i, (value, ty)) in results.iter().zip(sig.results()).enumerate() {
+                if !value.matches_ty(&ty) {
+                    bail!("host function returned a value of type {} where {ty} was expected", value.ty());
+                }
+                raw[i] = value.to_raw(&store.opaque)?;
+            }
+            Ok(())
+        };
+        HostFunc { ty, call: Box::new(call) }
+    }
+
+    /// Puts this host function into `store`.
+    pub(crate) fn into_store(self: Arc<Self>, store: &mut StoreInner<T>) -> Result<Func> {
+        let engine = store.opaque.engine.clone();
+        let native_call = engine.host_trampoline(self.ty.env())?;
+        let type_id = engine.type_id(self.ty.env());
+        let shim = host_shim::<T> as *const u8;
+        let mut ctx = Box::new(VMHostFuncContext {
+            magic: VMHOST_FUNC_MAGIC,
+            array_call: shim,
+            func_ref: VMFuncRef::NULL,
+            host_state: Arc::as_ptr(&self) as *mut u8,
+        });
+        let ctx_ptr: *mut VMHostFuncContext = &mut *ctx;
+        ctx.func_ref = VMFuncRef { native_call, array_call: shim, type_id, vmctx: ctx_ptr.cast() };
+        let ty = self.ty.clone();
+        let index = store.opaque.push_func(FuncData { ty, kind: FuncKind::Host { ctx, func: self } });
+        Ok(Func { store: store.opaque.id, index })
+    }
+}
+
+/// Entry from compiled code (through the host trampoline) into a host function.
+unsafe extern "C" fn host_shim<T: 'static>(
+    callee: *mut VMContext,
+    caller: *mut VMContext,
+    values: *mut ValRaw,
+    len: usize,
+) {
+    // SAFETY: the host trampoline passes this function's own context, the calling instance's
+    // VMContext (whose STORE slot holds its `StoreInner<T>`: stores only link their own functions)
+    // and a buffer of `len` values.
+    let reason = unsafe {
+        let func = &*((*callee.cast::<VMHostFuncContext>()).host_state as *const HostFunc<T>);
+        let store = *(caller.cast::<u8>().add(VMOffsets::STORE as usize) as *const *mut StoreInner<T>);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let store = &mut *store;
+            let caller_instance = store.opaque.vmctx_to_instance.get(&(caller as usize)).copied();
+            let values = std::slice::from_raw_parts_mut(values, len);
+            (func.call)(Caller { store, caller: caller_instance }, values)
+        }));
+        match result {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => UnwindReason::Host(error),
+            Err(payload) => UnwindReason::Panic(payload),
+        }
+    };
+    // SAFETY: as above; nothing with a destructor is live in this frame except `reason`, which
+    // moves into the unwind.
+    unsafe {
+        let store_ctx = *(caller.cast::<u8>().add(VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
+        kiln_runtime::raise_from_host(store_ctx, reason)
+    }
+}
+
+/// Calls a wasm function through its entry trampoline, catching traps.
+pub(crate) fn invoke_wasm(
+    store: &mut StoreOpaque,
+    funcref: *const VMFuncRef,
+    trampoline: ArrayToWasmFn,
+    values: *mut ValRaw,
+) -> Result<()> {
+    let max_stack = store.engine.config().max_wasm_stack;
+    let store_ctx = store.store_ctx_ptr();
+    // SAFETY: the funcref belongs to this store (checked by callers) and is live; `values` has
+    // room for the function's parameters and results; the closure owns nothing with a destructor.
+    let result = unsafe {
+        let (native, vmctx) = ((*funcref).native_call, (*funcref).vmctx);
+        kiln_runtime::catch_traps(store_ctx, max_stack, || trampoline(native, vmctx, vmctx, values))
+    };
+    result.map_err(|report| store.unwind_to_error(report))
+}
+
+impl Func {
+    /// Defines a host function with a dynamic signature.
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        ty: FuncType,
+        func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        let store = store.as_context_mut().0;
+        Arc::new(HostFunc::new_dynamic(ty, func)).into_store(store).expect("failed to create a host function")
+    }
+
+    /// Defines a host function from a Rust closure; its signature comes from the closure's types.
+    pub fn wrap<T: 'static, Params, Results>(
+        mut store: impl AsContextMut<Data = T>,
+        func: impl IntoFunc<T, Params, Results>,
+    ) -> Func {
+        let store = store.as_context_mut().0;
+        Arc::new(func.into_host_func()).into_store(store).expect("failed to create a host function")
+    }
+
+    pub(crate) fn from_raw(store: &mut StoreOpaque, funcref: *const VMFuncRef) -> Option<Func> {
+        if funcref.is_null() {
+            return None;
+        }
+        Some(Func { store: store.id, index: store.func_from_funcref(funcref, None) })
+    }
+
+    fn data<'a>(&self, store: &'a StoreOpaque) -> &'a FuncData {
+        assert_eq!(store.id, self.store, "function used with the wrong store");
+        &store.funcs[self.index]
+    }
+
+    /// The function's signature.
+    pub fn ty(&self, store: impl AsContext) -> FuncType {
+        self.data(&store.as_context().0.opaque).ty.clone()
+    }
+
+    /// Calls the function with dynamically typed values. `results` must have room for every result.
+    pub fn call<T: 'static>(&self, mut store: impl AsContextMut<Data = T>, params: &[Val], results: &mut [Val]) -> Result<()> {
+        let store = store.as_context_mut().0;
+        if store.opaque.id != self.store {
+            bail!("function used with the wrong store");
+        }
+        let ty = store.opaque.funcs[self.index].ty.clone();
+        if params.len() != ty.params().len() {
+            bail!("expected {} arguments, got {}", ty.params().len(), params.len());
+        }
+        if results.len() < ty.results().len() {
+            bail!("expected room for {} results, got {}", ty.results().len(), results.len());
+        }
+        let mut raw = vec![ValRaw::default(); params.len().max(ty.results().len())];
+        for (i, (param, expected)) in params.iter().zip(ty.params()).enumerate() {
+            if !param.matches_ty(&expected) {
+                bail!("argument {i} has type {}, expected {expected}", param.ty());
+            }
+            raw[i] = param.to_raw(&store.opaque)?;
+        }
+        self.call_raw(store, &mut raw)?;
+        for (i, ty) in ty.results().enumerate() {
+            results[i] = Val::from_raw(&mut store.opaque, raw[i], ty);
+        }
+        Ok(())
+    }
+
+    /// Calls with arguments and results in a raw buffer of `max(params, results)` values.
+    pub(crate) fn call_raw<T: 'static>(&self, store: &mut StoreInner<T>, raw: &mut [ValRaw]) -> Result<()> {
+        match &store.opaque.funcs[self.index].kind {
+            FuncKind::Wasm { funcref, trampoline } => {
+                let (funcref, trampoline) = (*funcref, *trampoline);
+                invoke_wasm(&mut store.opaque, funcref, trampoline, raw.as_mut_ptr())
+            }
+            FuncKind::Host { func, .. } => {
+                let func = func.clone().downcast::<HostFunc<T>>().map_err(|_| anyhow::anyhow!("host function of another store type"))?;
+                (func.call)(Caller { store, caller: None }, raw)
+            }
+        }
+    }
+
+    /// A statically typed view of this function; fails if the types do not match.
+    pub fn typed<P: WasmParams, R: WasmResults>(&self, store: impl AsContext) -> Result<TypedFunc<P, R>> {
+        let ty = self.ty(&store);
+        let params: Vec<ValType> = ty.params().collect();
+        let results: Vec<ValType> = ty.results().collect();
+        if P::valtypes() != params {
+            bail!("type mismatch with parameters: the function takes {params:?}, the typed view passes {:?}", P::valtypes());
+        }
+        if R::valtypes() != results {
+            bail!("type mismatch with results: the function returns {results:?}, the typed view expects {:?}", R::valtypes());
+        }
+        Ok(TypedFunc { func: *self, _marker: PhantomData })
+    }
+}
+
+/// The context of a host function call: the store, and the instance that called.
+pub struct Caller<'a, T> {
+    pub(crate) store: &'a mut StoreInner<T>,
+    pub(crate) caller: Option<usize>,
+}
+
+impl<T> Caller<'_, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.store.data
+    }
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.store.data
+    }
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.store.opaque.engine
+    }
+    /// An export of the calling instance (None when called from the host).
+    pub fn get_export(&mut self, name: &str) -> Option<Extern> {
+        let index = self.caller?;
+        crate::Instance { store: self.store.opaque.id, index }.export_from(&mut self.store.opaque, name)
+    }
+    /// A shorter-lived caller borrowing this one.
+    pub fn reborrow(&mut self) -> Caller<'_, T> {
+        Caller { store: &mut *self.store, caller: self.caller }
+    }
+}
+
+impl<T> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.store)
+    }
+}
+impl<T> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.store)
+    }
+}
+
+/// A Rust type that is a wasm value type.
+pub trait WasmTy: Sized + Send + 'static {
+    /// The wasm type.
+    fn valtype() -> ValType;
+    #[doc(hidden)]
+    fn into_raw(self, store: &StoreOpaque) -> Result<ValRaw>;
+    #[doc(hidden)]
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self;
+}
+
+macro_rules! wasm_ty_num {
+    ($($t:ty => $vt:ident, $to:expr, $from:expr;)*) => {$(
+        impl WasmTy for $t {
+            fn valtype() -> ValType { ValType::$vt }
+            fn into_raw(self, _: &StoreOpaque) -> Result<ValRaw> { Ok($to(self)) }
+            fn from_raw(_: &mut StoreOpaque, raw: ValRaw) -> Self { $from(raw) }
+        }
+    )*};
+}
+
+wasm_ty_num! {
+    i32 => I32, ValRaw::i32, |r: ValRaw| r.get_i32();
+    u32 => I32, |v: u32| ValRaw::i32(v as i32), |r: ValRaw| r.get_i32() as u32;
+    i64 => I64, ValRaw::i64, |r: ValRaw| r.get_i64();
+    u64 => I64, |v: u64| ValRaw::i64(v as i64), |r: ValRaw| r.get_i64() as u64;
+    f32 => F32, |v: f32| ValRaw::f32(v.to_bits()), |r: ValRaw| f32::from_bits(r.get_f32());
+    f64 => F64, |v: f64| ValRaw::f64(v.to_bits()), |r: ValRaw| f64::from_bits(r.get_f64());
+}
+
+impl WasmTy for Option<Func> {
+    fn valtype() -> ValType {
+        ValType::FUNCREF
+    }
+    fn into_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Val::FuncRef(self).to_raw(store)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        Func::from_raw(store, raw.get_reference() as *const VMFuncRef)
+    }
+}
+
+impl WasmTy for Option<ExternRef> {
+    fn valtype() -> ValType {
+        ValType::EXTERNREF
+    }
+    fn into_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Val::ExternRef(self).to_raw(store)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        ExternRef::from_raw(store, raw.get_reference())
+    }
+}
+
+/// Parameters of a typed call: `()`, a [`WasmTy`], or a tuple of them.
+pub trait WasmParams: Send {
+    #[doc(hidden)]
+    fn valtypes() -> Vec<ValType>;
+    #[doc(hidden)]
+    fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()>;
+}
+
+/// Results of a typed call: `()`, a [`WasmTy`], or a tuple of them.
+pub trait WasmResults: Sized {
+    #[doc(hidden)]
+    fn valtypes() -> Vec<ValType>;
+    #[doc(hidden)]
+    fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self;
+}
+
+impl<A: WasmTy> WasmParams for A {
+    fn valtypes() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
+        raw[0] = self.into_raw(store)?;
+        Ok(())
+    }
+}
+
+impl<A: WasmTy> WasmResults for A {
+    fn valtypes() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {
+        A::from_raw(store, raw[0])
+    }
+}
+
+macro_rules! tuple_impls {
+    ($($a:ident)*) => {
+        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments)]
+        impl<$($a: WasmTy,)*> WasmParams for ($($a,)*) {
+            fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
+            fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
+                let ($($a,)*) = self;
+                let mut i = 0;
+                $(raw[i] = $a.into_raw(store)?; i += 1;)*
+                Ok(())
+            }
+        }
+
+        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments)]
+        impl<$($a: WasmTy,)*> WasmResults for ($($a,)*) {
+            fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
+            fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {
+                let mut i = 0;
+                ($({ let v = $a::from_raw(store, raw[i]); i += 1; v },)*)
+            }
+        }
+
+        #[allow(non_snake_case)]
+        impl<T: 'static, F, $($a: WasmTy,)* R: WasmRet> IntoFunc<T, ($($a,)*), R> for F
+        where
+            F: Fn($($a),*) -> R + Send + Sync + 'static,
+        {
+            fn into_host_func(self) -> HostFunc<T> {
+                let ty = FuncType::new(vec![$($a::valtype()),*], R::valtypes());
+                let call = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
+                    let store = caller.store;
+                    let mut _i = 0;
+                    $(let $a = $a::from_raw(&mut store.opaque, raw[_i]); _i += 1;)*
+                    self($($a),*).store_results(&store.opaque, raw)
+                };
+                HostFunc { ty, call: Box::new(call) }
+            }
+        }
+
+        #[allow(non_snake_case)]
+        impl<T: 'static, F, $($a: WasmTy,)* R: WasmRet> IntoFunc<T, (Caller<'static, T>, $($a,)*), R> for F
+        where
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+        {
+            fn into_host_func(self) -> HostFunc<T> {
+                let ty = FuncType::new(vec![$($a::valtype()),*], R::valtypes());
+                let call = move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
+                    let mut _i = 0;
+                    $(let $a = $a::from_raw(&mut caller.store.opaque, raw[_i]); _i += 1;)*
+                    let result = self(caller.reborrow(), $($a),*);
+                    result.store_results(&caller.store.opaque, raw)
+                };
+                HostFunc { ty, call: Box::new(call) }
+            }
+        }
+    };
+}
+
+tuple_impls!();
+tuple_impls!(A1);
+tuple_impls!(A1 A2);
+tuple_impls!(A1 A2 A3);
+tuple_impls!(A1 A2 A3 A4);
+tuple_impls!(A1 A2 A3 A4 A5);
+tuple_impls!(A1 A2 A3 A4 A5 A6);
+tuple_impls!(A1 A2 A3 A4 A5 A6 A7);
+tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8);
+tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
+tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
+tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
+
+/// What a host closure may return: `()`, a [`WasmTy`], a tuple of them, or a `Result` of those.
+pub trait WasmRet {
+    #[doc(hidden)]
+    fn valtypes() -> Vec<ValType>;
+    #[doc(hidden)]
+    fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()>;
+}
+
+impl<R: WasmParams + WasmResults> WasmRet for R {
+    fn valtypes() -> Vec<ValType> {
+        <R as WasmResults>::valtypes()
+    }
+    fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
+        self.store_raw(store, raw)
+    }
+}
+
+impl<R: WasmParams + WasmResults> WasmRet for Result<R> {
+    fn valtypes() -> Vec<ValType> {
+        <R as WasmResults>::valtypes()
+    }
+    fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
+        self?.store_raw(store, raw)
+    }
+}
+
+/// A Rust closure usable as a host function. `Params` is a tuple of [`WasmTy`] (optionally led by
+/// a [`Caller`]); `Results` is a [`WasmRet`].
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn into_host_func(self) -> HostFunc<T>;
+}
+
+/// A function with a statically known signature: calls skip dynamic type checks.
+pub struct TypedFunc<P, R> {
+    func: Func,
+    _marker: PhantomData<fn(P) -> R>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, R> Copy for TypedFunc<P, R> {}
+
+const INLINE_VALUES: usize = 8;
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+
+    /// Calls the function.
+    pub fn call<T: 'static>(&self, mut store: impl AsContextMut<Data = T>, params: P) -> Result<R> {
+        let store = store.as_context_mut().0;
+        if store.opaque.id != self.func.store {
+            bail!("function used with the wrong store");
+        }
+        let mut inline = [ValRaw::default(); INLINE_VALUES];
+        let mut heap;
+        let ty = &store.opaque.funcs[self.func.index].ty;
+        let needed = ty.params().len().max(ty.results().len());
+        let raw: &mut [ValRaw] = if needed <= INLINE_VALUES {
+            &mut inline
+        } else {
+            heap = vec![ValRaw::default(); needed];
+            &mut heap
+        };
+        params.store_raw(&store.opaque, raw).context("invalid argument")?;
+        self.func.call_raw(store, raw)?;
+        Ok(R::load_raw(&mut store.opaque, raw))
+    }
+}

@@ -1,0 +1,132 @@
+//! [`Module`]: a validated and compiled core wasm module, ready to instantiate any number of times.
+
+use crate::engine::Engine;
+use crate::types::{ExportType, ExternType, ImportType};
+use anyhow::{Context, Result};
+use kiln_environ::ModuleInfo;
+use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A compiled module. Cheap to clone.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) engine: Engine,
+    pub(crate) info: Arc<ModuleInfo>,
+    pub(crate) wasm: Arc<[u8]>,
+    pub(crate) code: Arc<CodeMemory>,
+    pub(crate) type_ids: Arc<[u32]>,
+    /// Entry trampoline of each module type index.
+    pub(crate) array_to_wasm: Vec<Option<ArrayToWasmFn>>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.name()).finish()
+    }
+}
+
+impl Module {
+    /// Compiles a module from its binary or text format.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes = bytes.as_ref();
+        let wasm = wat::parse_bytes(bytes).context("failed to parse the WebAssembly text format")?;
+        Module::from_binary(engine, &wasm)
+    }
+
+    /// Compiles a module from its binary format.
+    pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
+        let info = ModuleInfo::parse(binary).context("failed to validate the module")?;
+        let name = info.name.clone().unwrap_or_else(|| "<module>".to_string());
+        let compiled = engine
+            .inner
+            .compiler
+            .compile_module(&info, binary)
+            .with_context(|| format!("failed to compile module `{name}`"))?;
+        let code_info = CodeInfo {
+            traps: compiled.traps.clone(),
+            functions: compiled.functions.clone(),
+            address_map: compiled.address_map.clone(),
+            first_defined_func: info.num_imported_funcs,
+            module_name: info.name.clone(),
+            func_names: info.func_names.clone(),
+        };
+        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, code_info)?);
+        let type_ids: Arc<[u32]> = info.types.iter().map(|t| engine.type_id(t)).collect();
+        let array_to_wasm = compiled
+            .array_to_wasm
+            .iter()
+            .map(|offset| {
+                offset.map(|o| {
+                    // SAFETY: the offset is the start of an entry trampoline for that type, inside
+                    // the code kept alive by this module.
+                    unsafe { std::mem::transmute::<*const u8, ArrayToWasmFn>(code.base().add(o as usize)) }
+                })
+            })
+            .collect();
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                info: Arc::new(info),
+                wasm: binary.into(),
+                code,
+                type_ids,
+                array_to_wasm,
+            }),
+        })
+    }
+
+    /// Compiles the module in a file (binary or text).
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+        Module::new(engine, bytes).with_context(|| format!("failed to load module `{}`", path.display()))
+    }
+
+    /// Validates a module binary without compiling it.
+    pub fn validate(_engine: &Engine, binary: &[u8]) -> Result<()> {
+        let mut validator = wasmparser::Validator::new_with_features(kiln_environ::supported_features());
+        validator.validate_all(binary)?;
+        // Features kiln validates but cannot run yet are reported here, not at compile time.
+        ModuleInfo::parse_validated(binary)?;
+        Ok(())
+    }
+
+    /// The module's name from its name section.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.info.name.as_deref()
+    }
+
+    /// The engine this module was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The imports, in order.
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
+        let info = &self.inner.info;
+        info.imports.iter().map(move |i| ImportType {
+            module: &i.module,
+            name: &i.name,
+            ty: ExternType::from_entity(info, info.entity_type(i.index)),
+        })
+    }
+
+    /// The exports, in order.
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
+        let info = &self.inner.info;
+        info.exports
+            .iter()
+            .map(move |e| ExportType { name: &e.name, ty: ExternType::from_entity(info, info.entity_type(e.index)) })
+    }
+
+    /// The type of export `name`.
+    pub fn get_export(&self, name: &str) -> Option<ExternType> {
+        let info = &self.inner.info;
+        info.export(name).map(|i| ExternType::from_entity(info, info.entity_type(i)))
+    }
+}

@@ -1,0 +1,318 @@
+//! [`Store`]: owns everything instantiated, the embedder's data, and the per-store VM state.
+
+use crate::engine::Engine;
+use crate::func::{FuncData, FuncKind};
+use crate::trap::WasmBacktrace;
+use crate::types::GlobalType;
+use kiln_environ::{VMCONTEXT_MAGIC, VMHOST_FUNC_MAGIC};
+use kiln_runtime::{
+    ArrayToWasmFn, Instance as RuntimeInstance, LinearMemory, Table as RuntimeTable, UnwindReason, UnwindReport,
+    VMFuncRef, VMGlobalDefinition, VMStoreContext,
+};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Identifies a store, so handles cannot be used with the wrong one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct StoreId(u64);
+
+impl StoreId {
+    fn fresh() -> StoreId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        StoreId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+pub(crate) struct InstanceData {
+    pub(crate) handle: Box<RuntimeInstance>,
+    pub(crate) module: crate::Module,
+}
+
+pub(crate) struct GlobalData {
+    pub(crate) ty: GlobalType,
+    pub(crate) definition: *mut VMGlobalDefinition,
+}
+
+/// The part of a store that does not depend on the embedder's data type.
+pub struct StoreOpaque {
+    pub(crate) id: StoreId,
+    pub(crate) engine: Engine,
+    pub(crate) store_ctx: Box<VMStoreContext>,
+    pub(crate) instances: Vec<InstanceData>,
+    pub(crate) vmctx_to_instance: HashMap<usize, usize>,
+    pub(crate) funcs: Vec<FuncData>,
+    funcref_to_func: HashMap<usize, usize>,
+    host_ctx_to_func: HashMap<usize, usize>,
+    pub(crate) memories: Vec<*mut LinearMemory>,
+    memory_index: HashMap<usize, usize>,
+    host_memories: Vec<Box<LinearMemory>>,
+    pub(crate) tables: Vec<*mut RuntimeTable>,
+    table_index: HashMap<usize, usize>,
+    host_tables: Vec<Box<RuntimeTable>>,
+    pub(crate) globals: Vec<GlobalData>,
+    global_index: HashMap<usize, usize>,
+    host_globals: Vec<Box<VMGlobalDefinition>>,
+    pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
+}
+
+// SAFETY: the raw pointers point into objects this store owns (or that its instances own), which
+// are only touched through `&mut` access to the store.
+unsafe impl Send for StoreOpaque {}
+// SAFETY: shared access only reads.
+unsafe impl Sync for StoreOpaque {}
+
+/// The store's contents: its opaque part and the embedder's data. Boxed inside [`Store`] so that
+/// its address, which instances record for host calls, never changes.
+pub struct StoreInner<T> {
+    pub(crate) opaque: StoreOpaque,
+    pub(crate) data: T,
+}
+
+/// Owns instances, functions, memories, tables, globals and host references, plus data `T` that
+/// host functions can reach through [`crate::Caller`].
+pub struct Store<T> {
+    pub(crate) inner: Box<StoreInner<T>>,
+}
+
+impl<T> Store<T> {
+    /// Creates a store.
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        Store {
+            inner: Box::new(StoreInner {
+                opaque: StoreOpaque {
+                    id: StoreId::fresh(),
+                    engine: engine.clone(),
+                    store_ctx: Box::default(),
+                    instances: Vec::new(),
+                    vmctx_to_instance: HashMap::new(),
+                    funcs: Vec::new(),
+                    funcref_to_func: HashMap::new(),
+                    host_ctx_to_func: HashMap::new(),
+                    memories: Vec::new(),
+                    memory_index: HashMap::new(),
+                    host_memories: Vec::new(),
+                    tables: Vec::new(),
+                    table_index: HashMap::new(),
+                    host_tables: Vec::new(),
+                    globals: Vec::new(),
+                    global_index: HashMap::new(),
+                    host_globals: Vec::new(),
+                    externrefs: Vec::new(),
+                },
+                data,
+            }),
+        }
+    }
+
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.inner.data
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data
+    }
+
+    /// Consumes the store, returning the embedder's data.
+    pub fn into_data(self) -> T {
+        self.inner.data
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.opaque.engine
+    }
+}
+
+impl<T> std::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("id", &self.inner.opaque.id).finish()
+    }
+}
+
+impl StoreOpaque {
+    pub(crate) fn store_ctx_ptr(&mut self) -> *mut VMStoreContext {
+        &mut *self.store_ctx
+    }
+
+    pub(crate) fn push_func(&mut self, data: FuncData) -> usize {
+        let index = self.funcs.len();
+        let funcref = data.funcref_ptr() as usize;
+        if let FuncKind::Host { ctx, .. } = &data.kind {
+            self.host_ctx_to_func.insert(&**ctx as *const _ as usize, index);
+        }
+        self.funcref_to_func.insert(funcref, index);
+        self.funcs.push(data);
+        index
+    }
+
+    /// The store's function for a raw funcref (non-null), creating a handle on first sight.
+    pub(crate) fn func_from_funcref(&mut self, funcref: *const VMFuncRef, trampoline: Option<ArrayToWasmFn>) -> usize {
+        if let Some(index) = self.funcref_to_func.get(&(funcref as usize)) {
+            return *index;
+        }
+        // SAFETY: non-null funcrefs reaching the store point into live contexts it owns.
+        let data = unsafe { *funcref };
+        // SAFETY: every funcref's vmctx is a VMContext or a host function context; both start with
+        // a u32 magic.
+        let magic = unsafe { *(data.vmctx as *const u32) };
+        if magic == VMHOST_FUNC_MAGIC
+            && let Some(index) = self.host_ctx_to_func.get(&(data.vmctx as usize)).copied()
+        {
+            self.funcref_to_func.insert(funcref as usize, index);
+            return index;
+        }
+        debug_assert_eq!(magic, VMCONTEXT_MAGIC);
+        let ty = self.engine.type_of_id(data.type_id).expect("funcref with an unregistered type");
+        let trampoline = match trampoline {
+            Some(t) => t,
+            None => self.engine.array_to_wasm_trampoline(ty.env()).expect("failed to compile an entry trampoline"),
+        };
+        self.push_func(FuncData { ty, kind: FuncKind::Wasm { funcref, trampoline } })
+    }
+
+    pub(crate) fn memory_handle(&mut self, memory: *mut LinearMemory) -> usize {
+        *self.memory_index.entry(memory as usize).or_insert_with(|| {
+            self.memories.push(memory);
+            self.memories.len() - 1
+        })
+    }
+
+    pub(crate) fn push_host_memory(&mut self, mut memory: Box<LinearMemory>) -> usize {
+        let ptr: *mut LinearMemory = &mut *memory;
+        self.host_memories.push(memory);
+        self.memory_handle(ptr)
+    }
+
+    pub(crate) fn table_handle(&mut self, table: *mut RuntimeTable) -> usize {
+        *self.table_index.entry(table as usize).or_insert_with(|| {
+            self.tables.push(table);
+            self.tables.len() - 1
+        })
+    }
+
+    pub(crate) fn push_host_table(&mut self, mut table: Box<RuntimeTable>) -> usize {
+        let ptr: *mut RuntimeTable = &mut *table;
+        self.host_tables.push(table);
+        self.table_handle(ptr)
+    }
+
+    pub(crate) fn global_handle(&mut self, definition: *mut VMGlobalDefinition, ty: GlobalType) -> usize {
+        *self.global_index.entry(definition as usize).or_insert_with(|| {
+            self.globals.push(GlobalData { ty, definition });
+            self.globals.len() - 1
+        })
+    }
+
+    pub(crate) fn push_host_global(&mut self, mut global: Box<VMGlobalDefinition>, ty: GlobalType) -> usize {
+        let ptr: *mut VMGlobalDefinition = &mut *global;
+        self.host_globals.push(global);
+        self.global_handle(ptr, ty)
+    }
+
+    /// Turns an unwind out of wasm into the error the API returns (resuming host panics).
+    pub(crate) fn unwind_to_error(&self, report: Box<UnwindReport>) -> anyhow::Error {
+        let UnwindReport { reason, frames } = *report;
+        let backtrace = WasmBacktrace::from_raw(&frames);
+        match reason {
+            UnwindReason::Trap(trap) => anyhow::Error::new(backtrace).context(crate::Trap::from(trap)),
+            UnwindReason::Host(error) if backtrace.frames().is_empty() => error,
+            UnwindReason::Host(error) => error.context(backtrace),
+            UnwindReason::Panic(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+}
+
+/// Shared access to a store.
+pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
+
+/// Exclusive access to a store.
+pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
+
+impl<T> StoreContext<'_, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.0.opaque.engine
+    }
+}
+
+impl<T> StoreContextMut<'_, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.0.data
+    }
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.0.opaque.engine
+    }
+}
+
+/// Anything that gives shared access to a store.
+pub trait AsContext {
+    /// The embedder's data type.
+    type Data;
+    /// Shared access.
+    fn as_context(&self) -> StoreContext<'_, Self::Data>;
+}
+
+/// Anything that gives exclusive access to a store.
+pub trait AsContextMut: AsContext {
+    /// Exclusive access.
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(&self.inner)
+    }
+}
+impl<T> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(&mut self.inner)
+    }
+}
+impl<T> AsContext for StoreContext<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+impl<T> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+impl<T> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.0)
+    }
+}
+impl<C: AsContext + ?Sized> AsContext for &C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+impl<C: AsContext + ?Sized> AsContext for &mut C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
+        (**self).as_context_mut()
+    }
+}

@@ -1,0 +1,250 @@
+//! [`Val`]: a dynamically typed wasm value, and [`ExternRef`]: a host reference.
+
+use crate::func::Func;
+use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
+use crate::types::{HeapType, RefType, ValType};
+use anyhow::{Result, bail};
+use kiln_runtime::{VMFuncRef, ValRaw};
+use std::any::Any;
+
+/// A reference to a host value, owned by a store and kept alive until the store is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExternRef {
+    pub(crate) store: StoreId,
+    pub(crate) index: usize,
+}
+
+impl ExternRef {
+    /// Moves `value` into the store and returns a reference to it.
+    pub fn new<T: Any + Send + Sync + 'static>(mut store: impl AsContextMut, value: T) -> ExternRef {
+        let store = &mut store.as_context_mut().0.opaque;
+        store.externrefs.push(Box::new(value));
+        ExternRef { store: store.id, index: store.externrefs.len() - 1 }
+    }
+
+    /// The host value.
+    pub fn data<'a, T: 'a>(&self, store: impl Into<crate::StoreContext<'a, T>>) -> &'a (dyn Any + Send + Sync) {
+        let store = store.into().0;
+        assert_eq!(store.opaque.id, self.store, "ExternRef used with the wrong store");
+        &*store.opaque.externrefs[self.index]
+    }
+
+    pub(crate) fn to_raw(self) -> usize {
+        self.index + 1
+    }
+
+    pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<ExternRef> {
+        (raw != 0).then(|| ExternRef { store: store.id, index: raw - 1 })
+    }
+}
+
+impl<'a, T> From<&'a crate::Store<T>> for crate::StoreContext<'a, T> {
+    fn from(store: &'a crate::Store<T>) -> Self {
+        store.as_context()
+    }
+}
+impl<'a, T> From<&'a mut crate::Store<T>> for crate::StoreContext<'a, T> {
+    fn from(store: &'a mut crate::Store<T>) -> Self {
+        crate::StoreContext(&store.inner)
+    }
+}
+impl<'a, T> From<&'a crate::Caller<'_, T>> for crate::StoreContext<'a, T> {
+    fn from(caller: &'a crate::Caller<'_, T>) -> Self {
+        crate::StoreContext(caller.store)
+    }
+}
+impl<'a, T> From<&'a mut crate::Caller<'_, T>> for crate::StoreContext<'a, T> {
+    fn from(caller: &'a mut crate::Caller<'_, T>) -> Self {
+        crate::StoreContext(caller.store)
+    }
+}
+
+/// A wasm value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Val {
+    /// 32-bit integer.
+    I32(i32),
+    /// 64-bit integer.
+    I64(i64),
+    /// 32-bit float, as bits (so NaN payloads survive).
+    F32(u32),
+    /// 64-bit float, as bits.
+    F64(u64),
+    /// 128-bit vector.
+    V128(u128),
+    /// A function reference.
+    FuncRef(Option<Func>),
+    /// A host reference.
+    ExternRef(Option<ExternRef>),
+}
+
+macro_rules! accessors {
+    ($($variant:ident $get:ident $unwrap:ident $ty:ty,)*) => {$(
+        /// The value if it has this type.
+        pub fn $get(&self) -> Option<$ty> {
+            match self {
+                Val::$variant(v) => Some(*v),
+                _ => None,
+            }
+        }
+        /// The value; panics if it has another type.
+        pub fn $unwrap(&self) -> $ty {
+            self.$get().unwrap_or_else(|| panic!("expected {}, found {:?}", stringify!($variant), self))
+        }
+    )*};
+}
+
+impl Val {
+    accessors! {
+        I32 i32 unwrap_i32 i32,
+        I64 i64 unwrap_i64 i64,
+        V128 v128 unwrap_v128 u128,
+    }
+
+    /// The f32 value if it is one.
+    pub fn f32(&self) -> Option<f32> {
+        match self {
+            Val::F32(bits) => Some(f32::from_bits(*bits)),
+            _ => None,
+        }
+    }
+    /// The f32 value; panics otherwise.
+    pub fn unwrap_f32(&self) -> f32 {
+        self.f32().expect("expected f32")
+    }
+    /// The f64 value if it is one.
+    pub fn f64(&self) -> Option<f64> {
+        match self {
+            Val::F64(bits) => Some(f64::from_bits(*bits)),
+            _ => None,
+        }
+    }
+    /// The f64 value; panics otherwise.
+    pub fn unwrap_f64(&self) -> f64 {
+        self.f64().expect("expected f64")
+    }
+    /// The funcref if this is one.
+    pub fn funcref(&self) -> Option<Option<&Func>> {
+        match self {
+            Val::FuncRef(f) => Some(f.as_ref()),
+            _ => None,
+        }
+    }
+    /// The externref if this is one.
+    pub fn externref(&self) -> Option<Option<ExternRef>> {
+        match self {
+            Val::ExternRef(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    /// A null reference of type `ty`.
+    pub fn null_ref(ty: RefType) -> Val {
+        match ty.heap_type() {
+            HeapType::Func => Val::FuncRef(None),
+            HeapType::Extern => Val::ExternRef(None),
+        }
+    }
+
+    /// The zero value of `ty` (null for references).
+    pub fn default_for(ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::Ref(r) => Val::null_ref(r),
+        }
+    }
+
+    /// The value's type (references report their nullable abstract type).
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(_) => ValType::FUNCREF,
+            Val::ExternRef(_) => ValType::EXTERNREF,
+        }
+    }
+
+    /// Whether this value belongs to type `ty`.
+    pub fn matches_ty(&self, ty: &ValType) -> bool {
+        match (self, ty) {
+            (Val::FuncRef(f), ValType::Ref(r)) => r.heap_type() == HeapType::Func && (f.is_some() || r.is_nullable()),
+            (Val::ExternRef(e), ValType::Ref(r)) => r.heap_type() == HeapType::Extern && (e.is_some() || r.is_nullable()),
+            _ => self.ty() == *ty,
+        }
+    }
+
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Ok(match self {
+            Val::I32(v) => ValRaw::i32(v),
+            Val::I64(v) => ValRaw::i64(v),
+            Val::F32(v) => ValRaw::f32(v),
+            Val::F64(v) => ValRaw::f64(v),
+            Val::V128(v) => ValRaw::u128(v),
+            Val::FuncRef(None) | Val::ExternRef(None) => ValRaw::reference(0),
+            Val::FuncRef(Some(f)) => {
+                if f.store != store.id {
+                    bail!("function used with the wrong store");
+                }
+                ValRaw::reference(store.funcs[f.index].funcref_ptr() as usize)
+            }
+            Val::ExternRef(Some(e)) => {
+                if e.store != store.id {
+                    bail!("externref used with the wrong store");
+                }
+                ValRaw::reference(e.to_raw())
+            }
+        })
+    }
+
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: ValRaw, ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(raw.get_i32()),
+            ValType::I64 => Val::I64(raw.get_i64()),
+            ValType::F32 => Val::F32(raw.get_f32()),
+            ValType::F64 => Val::F64(raw.get_f64()),
+            ValType::V128 => Val::V128(raw.get_u128()),
+            ValType::Ref(r) => match r.heap_type() {
+                HeapType::Func => Val::FuncRef(Func::from_raw(store, raw.get_reference() as *const VMFuncRef)),
+                HeapType::Extern => Val::ExternRef(ExternRef::from_raw(store, raw.get_reference())),
+            },
+        }
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Val {
+        Val::I32(v)
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I64(v)
+    }
+}
+impl From<f32> for Val {
+    fn from(v: f32) -> Val {
+        Val::F32(v.to_bits())
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::F64(v.to_bits())
+    }
+}
+impl From<Func> for Val {
+    fn from(f: Func) -> Val {
+        Val::FuncRef(Some(f))
+    }
+}
+impl From<ExternRef> for Val {
+    fn from(e: ExternRef) -> Val {
+        Val::ExternRef(Some(e))
+    }
+}
