@@ -47,7 +47,7 @@ fn instantiate(engine: &Engine, wat: &str) -> Result<(Store<()>, Instance)> {
 }
 
 /// Calls `name` with `args`; returns its results.
-fn call<T>(
+fn call<T: 'static>(
     store: &mut Store<T>,
     instance: &Instance,
     name: &str,
@@ -204,9 +204,10 @@ fn host_error_propagates_through_wasm_frames() -> Result<()> {
 fn host_panic_resumes_in_caller() -> Result<()> {
     let engine = Engine::default();
     let mut linker = Linker::<()>::new(&engine);
-    linker.func_wrap("host", "panic", || -> () {
+    fn host_panic() {
         std::panic::panic_any("host panic payload");
-    })?;
+    }
+    linker.func_wrap("host", "panic", host_panic)?;
     let module = Module::new(
         &engine,
         r#"(module
@@ -463,8 +464,8 @@ fn func_new_dynamic() -> Result<()> {
         Ok(())
     });
     let ty = mul.ty(&store);
-    ensure!(ty.params().collect::<Vec<_>>().len() == 2);
-    ensure!(ty.results().collect::<Vec<_>>().len() == 1);
+    ensure!(ty.params().count() == 2);
+    ensure!(ty.results().count() == 1);
 
     let module = Module::new(
         &engine,
@@ -666,10 +667,10 @@ fn module_imports_exports() -> Result<()> {
     ensure!(
         imports
             == [
-                ("a".into(), "f".into(), "func"),
-                ("a".into(), "m".into(), "memory"),
-                ("b".into(), "g".into(), "global"),
-                ("b".into(), "t".into(), "table"),
+                ("a".to_string(), "f".to_string(), "func"),
+                ("a".to_string(), "m".to_string(), "memory"),
+                ("b".to_string(), "g".to_string(), "global"),
+                ("b".to_string(), "t".to_string(), "table"),
             ],
         "unexpected imports {imports:?}"
     );
@@ -680,9 +681,9 @@ fn module_imports_exports() -> Result<()> {
     ensure!(
         exports
             == [
-                ("run".into(), "func"),
-                ("gx".into(), "global"),
-                ("mem".into(), "memory"),
+                ("run".to_string(), "func"),
+                ("gx".to_string(), "global"),
+                ("mem".to_string(), "memory"),
             ],
         "unexpected exports {exports:?}"
     );

@@ -243,3 +243,21 @@ fn run_wast_file(engine: &Engine, file: &Path) -> Result<WastStats> {
     cx.register_spectest(&SpectestConfig::default())?;
     cx.run_file(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_int;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int::<i32>("42").unwrap(), 42);
+        assert_eq!(parse_int::<i32>("-2147483648").unwrap(), i32::MIN);
+        assert_eq!(parse_int::<i32>("4294967295").unwrap(), -1);
+        assert_eq!(parse_int::<i32>("0x10").unwrap(), 16);
+        assert_eq!(parse_int::<i64>("-0x1").unwrap(), -1);
+        assert_eq!(parse_int::<i64>("18446744073709551615").unwrap(), -1);
+        assert!(parse_int::<i32>("4294967296").is_err());
+        assert!(parse_int::<i32>("-2147483649").is_err());
+        assert!(parse_int::<i32>("1.5").is_err());
+    }
+}

@@ -21,7 +21,7 @@
 //! # }
 //! ```
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow};
 use kiln::{
     Engine, Extern, ExternRef, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module,
     Mutability, RefType, Store, Table, TableType, Trap, Val, ValType,
@@ -420,7 +420,7 @@ impl<T: 'static> WastContext<T> {
                 Ok(())
             }
             WastDirective::Invoke(invoke) => {
-                self.invoke(&invoke)?;
+                let _results = self.invoke(&invoke)??;
                 Ok(())
             }
             WastDirective::AssertReturn { exec, results, .. } => {
