@@ -33,4 +33,5 @@ pub fn supported_features() -> wasmparser::WasmFeatures {
         | F::BULK_MEMORY
         | F::REFERENCE_TYPES
         | F::FLOATS
+        | F::GC_TYPES
 }

@@ -457,7 +457,7 @@ impl ModuleInfo {
     /// A printable name of function `f` for errors and backtraces.
     pub fn func_display_name(&self, f: FuncIndex) -> String {
         match self.func_names.get(&f) {
-            Some(name) => format!("{name}"),
+            Some(name) => name.to_string(),
             None => format!("<wasm function {f}>"),
         }
     }

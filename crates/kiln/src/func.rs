@@ -131,11 +131,12 @@ pub(crate) fn invoke_wasm(
 ) -> Result<()> {
     let max_stack = store.engine.config().max_wasm_stack;
     let store_ctx = store.store_ctx_ptr();
+    let caller = store.root_vmctx();
     // SAFETY: the funcref belongs to this store (checked by callers) and is live; `values` has
     // room for the function's parameters and results; the closure owns nothing with a destructor.
     let result = unsafe {
         let (native, vmctx) = ((*funcref).native_call, (*funcref).vmctx);
-        kiln_runtime::catch_traps(store_ctx, max_stack, || trampoline(native, vmctx, vmctx, values))
+        kiln_runtime::catch_traps(store_ctx, max_stack, || trampoline(native, vmctx, caller, values))
     };
     result.map_err(|report| store.unwind_to_error(report))
 }

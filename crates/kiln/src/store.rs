@@ -29,6 +29,19 @@ pub(crate) struct InstanceData {
     pub(crate) module: crate::Module,
 }
 
+/// The caller context of every entry from the host into wasm: shaped like the header of a
+/// `VMContext` (magic, store context, store pointer) so host functions entered directly find
+/// their store, but with no instance behind it.
+#[repr(C, align(16))]
+pub(crate) struct RootContext {
+    magic: u32,
+    store_ctx: *mut VMStoreContext,
+    builtins: usize,
+    type_ids: usize,
+    store: *mut u8,
+    instance: usize,
+}
+
 pub(crate) struct GlobalData {
     pub(crate) ty: GlobalType,
     pub(crate) definition: *mut VMGlobalDefinition,
@@ -39,6 +52,7 @@ pub struct StoreOpaque {
     pub(crate) id: StoreId,
     pub(crate) engine: Engine,
     pub(crate) store_ctx: Box<VMStoreContext>,
+    pub(crate) root_ctx: Box<RootContext>,
     pub(crate) instances: Vec<InstanceData>,
     pub(crate) vmctx_to_instance: HashMap<usize, usize>,
     pub(crate) funcs: Vec<FuncData>,
@@ -78,12 +92,20 @@ pub struct Store<T> {
 impl<T> Store<T> {
     /// Creates a store.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
-        Store {
+        let mut store = Store {
             inner: Box::new(StoreInner {
                 opaque: StoreOpaque {
                     id: StoreId::fresh(),
                     engine: engine.clone(),
                     store_ctx: Box::default(),
+                    root_ctx: Box::new(RootContext {
+                        magic: VMCONTEXT_MAGIC,
+                        store_ctx: std::ptr::null_mut(),
+                        builtins: 0,
+                        type_ids: 0,
+                        store: std::ptr::null_mut(),
+                        instance: 0,
+                    }),
                     instances: Vec::new(),
                     vmctx_to_instance: HashMap::new(),
                     funcs: Vec::new(),
@@ -102,7 +124,12 @@ impl<T> Store<T> {
                 },
                 data,
             }),
-        }
+        };
+        let store_ptr: *mut StoreInner<T> = &mut *store.inner;
+        let opaque = &mut store.inner.opaque;
+        opaque.root_ctx.store_ctx = &mut *opaque.store_ctx;
+        opaque.root_ctx.store = store_ptr.cast();
+        store
     }
 
     /// The embedder's data.
@@ -135,6 +162,11 @@ impl<T> std::fmt::Debug for Store<T> {
 impl StoreOpaque {
     pub(crate) fn store_ctx_ptr(&mut self) -> *mut VMStoreContext {
         &mut *self.store_ctx
+    }
+
+    /// The caller `VMContext` for entries from the host.
+    pub(crate) fn root_vmctx(&mut self) -> *mut kiln_runtime::VMContext {
+        (&mut *self.root_ctx as *mut RootContext).cast()
     }
 
     pub(crate) fn push_func(&mut self, data: FuncData) -> usize {
@@ -314,5 +346,19 @@ impl<C: AsContext + ?Sized> AsContext for &mut C {
 impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
     fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
         (**self).as_context_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RootContext;
+    use kiln_environ::VMOffsets;
+    use std::mem::offset_of;
+
+    #[test]
+    fn root_context_matches_vmcontext_header() {
+        assert_eq!(offset_of!(RootContext, store_ctx) as u32, VMOffsets::STORE_CONTEXT);
+        assert_eq!(offset_of!(RootContext, store) as u32, VMOffsets::STORE);
+        assert_eq!(offset_of!(RootContext, instance) as u32, VMOffsets::INSTANCE);
     }
 }
