@@ -73,7 +73,9 @@ impl WasmBacktrace {
 impl fmt::Display for WasmBacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "wasm backtrace:")?;
-        for (i, frame) in self.frames.iter().enumerate() {
+        // Deep recursion yields hundreds of identical frames: show the innermost ones only.
+        const SHOWN: usize = 32;
+        for (i, frame) in self.frames.iter().enumerate().take(SHOWN) {
             write!(f, "  {i:>3}: ")?;
             if let Some(offset) = frame.module_offset {
                 write!(f, "{offset:#8x} - ")?;
@@ -84,6 +86,9 @@ impl fmt::Display for WasmBacktrace {
                 None => write!(f, "<wasm function {}>", frame.func_index)?,
             }
             writeln!(f)?;
+        }
+        if self.frames.len() > SHOWN {
+            writeln!(f, "       ... {} more frames", self.frames.len() - SHOWN)?;
         }
         Ok(())
     }
