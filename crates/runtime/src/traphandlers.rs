@@ -12,6 +12,7 @@ use crate::vmcontext::VMStoreContext;
 use kiln_environ::Trap;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
+use std::mem::MaybeUninit;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::Once;
@@ -59,7 +60,9 @@ const MAX_FRAMES: usize = 256;
 struct CallThreadState {
     jmp_buf: Cell<*const c_void>,
     reason: UnsafeCell<Option<UnwindReason>>,
-    pcs: UnsafeCell<[usize; MAX_FRAMES]>,
+    /// Only the first `num_pcs` entries are initialised: zeroing 2 KiB per call would cost more
+    /// than the call itself.
+    pcs: UnsafeCell<MaybeUninit<[usize; MAX_FRAMES]>>,
     num_pcs: Cell<usize>,
     first_wasm_offset: Cell<Option<u32>>,
     /// An address in the host frame that entered wasm: wasm frames lie below it.
@@ -70,15 +73,16 @@ struct CallThreadState {
 impl CallThreadState {
     /// Records the wasm frames starting at (`pc`, `fp`). Signal-safe: no allocation.
     fn capture_frames(&self, pc: usize, mut fp: usize, pc_is_return_address: bool) {
-        // SAFETY: only this thread touches its state, and nothing else is borrowing `pcs`.
-        let pcs = unsafe { &mut *self.pcs.get() };
+        // Writes go through a raw pointer: the array is uninitialised beyond `num_pcs`.
+        let pcs = self.pcs.get().cast::<usize>();
         let mut n = 0;
         let lookup = |pc: usize, ret: bool| {
             let pc = if ret { pc - 1 } else { pc };
             with_code_at(pc, |info, off| info.defined_func_at(off).is_some()).unwrap_or(false)
         };
         if lookup(pc, pc_is_return_address) {
-            pcs[n] = pc;
+            // SAFETY: n < MAX_FRAMES; only this thread touches its state.
+            unsafe { pcs.add(n).write(pc) };
             n += 1;
         }
         // Each wasm frame keeps a frame pointer: [fp] = caller's fp, [fp + 8] = return address.
@@ -89,7 +93,8 @@ impl CallThreadState {
             if !lookup(ret, true) {
                 break;
             }
-            pcs[n] = ret;
+            // SAFETY: n < MAX_FRAMES, checked by the loop condition.
+            unsafe { pcs.add(n).write(ret) };
             n += 1;
             if next_fp <= fp {
                 break;
@@ -107,9 +112,9 @@ impl CallThreadState {
     fn take_report(&self) -> UnwindReport {
         // SAFETY: only this thread touches its state; the call has ended.
         let reason = unsafe { (*self.reason.get()).take() }.unwrap_or(UnwindReason::Trap(Trap::UnreachableCodeReached));
-        // SAFETY: as above.
-        let pcs = unsafe { &*self.pcs.get() };
-        let frames = pcs[..self.num_pcs.get()]
+        // SAFETY: the first `num_pcs` entries were written by `capture_frames`.
+        let pcs = unsafe { std::slice::from_raw_parts(self.pcs.get().cast::<usize>(), self.num_pcs.get()) };
+        let frames = pcs
             .iter()
             .enumerate()
             .map(|(i, pc)| RawFrame { pc: *pc, wasm_offset: if i == 0 { self.first_wasm_offset.get() } else { None } })
@@ -163,7 +168,7 @@ pub unsafe fn catch_traps<F: FnMut()>(
     let state = CallThreadState {
         jmp_buf: Cell::new(ptr::null()),
         reason: UnsafeCell::new(None),
-        pcs: UnsafeCell::new([0; MAX_FRAMES]),
+        pcs: UnsafeCell::new(MaybeUninit::uninit()),
         num_pcs: Cell::new(0),
         first_wasm_offset: Cell::new(None),
         stack_top,
