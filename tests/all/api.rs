@@ -115,7 +115,8 @@ fn trap_kinds() -> Result<()> {
         ("rem_by_zero", Trap::IntegerDivisionByZero),
         ("overflow", Trap::IntegerOverflow),
         ("bad_conversion", Trap::BadConversionToInteger),
-        ("too_big_conversion", Trap::BadConversionToInteger),
+        // Out of range (not NaN) is an overflow, as the spec words it.
+        ("too_big_conversion", Trap::IntegerOverflow),
         ("memory_oob", Trap::MemoryOutOfBounds),
         ("call_oob", Trap::IndirectCallOutOfBounds),
         ("call_null", Trap::IndirectCallToNull),
@@ -657,7 +658,7 @@ fn module_imports_exports() -> Result<()> {
             (import "b" "t" (table 1 funcref))
             (func (export "run") (result i32) i32.const 0)
             (global (export "gx") (mut f32) (f32.const 0))
-            (memory (export "mem") 1))"#,
+            (export "mem" (memory 0)))"#,
     )?;
     ensure!(module.name() == Some("named"));
     let imports: Vec<(String, String, &'static str)> = module
