@@ -2,9 +2,8 @@
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use kiln::{
-    Caller, Engine, Extern, ExternRef, ExternType, Func, FuncType, Global, GlobalType, Instance,
-    Linker, Memory, MemoryType, Module, Mutability, RefType, Store, Table, TableType, Trap, Val,
-    ValType,
+    Caller, Engine, Extern, ExternRef, ExternType, Func, FuncType, Global, GlobalType, Instance, Linker, Memory,
+    MemoryType, Module, Mutability, RefType, Store, Table, TableType, Trap, Val, ValType,
 };
 use libtest_mimic::{Failed, Trial};
 use std::fmt;
@@ -47,15 +46,8 @@ fn instantiate(engine: &Engine, wat: &str) -> Result<(Store<()>, Instance)> {
 }
 
 /// Calls `name` with `args`; returns its results.
-fn call<T: 'static>(
-    store: &mut Store<T>,
-    instance: &Instance,
-    name: &str,
-    args: &[Val],
-) -> Result<Vec<Val>> {
-    let func = instance
-        .get_func(&mut *store, name)
-        .with_context(|| format!("no export `{name}`"))?;
+fn call<T: 'static>(store: &mut Store<T>, instance: &Instance, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+    let func = instance.get_func(&mut *store, name).with_context(|| format!("no export `{name}`"))?;
     let n = func.ty(&*store).results().count();
     let mut results = vec![Val::I32(0); n];
     func.call(&mut *store, args, &mut results)?;
@@ -71,10 +63,7 @@ fn expect_trap<R: fmt::Debug>(result: Result<R>, expected: Trap) -> Result<()> {
     let trap = err
         .downcast_ref::<Trap>()
         .with_context(|| format!("expected trap `{expected}`, got a non-trap error: {err:?}"))?;
-    ensure!(
-        *trap == expected,
-        "expected trap `{expected}`, got `{trap}`"
-    );
+    ensure!(*trap == expected, "expected trap `{expected}`, got `{trap}`");
     let rendered = format!("{err:?}");
     ensure!(
         rendered.contains(&expected.to_string()),
@@ -124,8 +113,7 @@ fn trap_kinds() -> Result<()> {
         ("table_oob", Trap::TableOutOfBounds),
     ];
     for (name, trap) in cases {
-        expect_trap(call(&mut store, &instance, name, &[]), trap)
-            .with_context(|| format!("calling `{name}`"))?;
+        expect_trap(call(&mut store, &instance, name, &[]), trap).with_context(|| format!("calling `{name}`"))?;
     }
     // The instance is still usable after all those traps.
     let results = call(&mut store, &instance, "call_ok", &[])?;
@@ -167,11 +155,7 @@ fn host_error_propagates_through_wasm_frames() -> Result<()> {
     let engine = Engine::default();
     let mut linker = Linker::<()>::new(&engine);
     linker.func_wrap("host", "fail", |x: i32| -> Result<i32> {
-        if x == 0 {
-            Ok(10)
-        } else {
-            Err(anyhow::Error::new(HostError(x)))
-        }
+        if x == 0 { Ok(10) } else { Err(anyhow::Error::new(HostError(x))) }
     })?;
     let module = Module::new(
         &engine,
@@ -189,14 +173,8 @@ fn host_error_propagates_through_wasm_frames() -> Result<()> {
         Ok(v) => bail!("expected the host error, got {v}"),
         Err(err) => err,
     };
-    ensure!(
-        err.downcast_ref::<HostError>() == Some(&HostError(5)),
-        "the host's error is not preserved: {err:?}"
-    );
-    ensure!(
-        err.downcast_ref::<Trap>().is_none(),
-        "a host error must not become a trap: {err:?}"
-    );
+    ensure!(err.downcast_ref::<HostError>() == Some(&HostError(5)), "the host's error is not preserved: {err:?}");
+    ensure!(err.downcast_ref::<Trap>().is_none(), "a host error must not become a trap: {err:?}");
     ensure!(format!("{err:?}").contains("host function failed with 5"));
     ensure!(a.call(&mut store, 0)? == 12);
     Ok(())
@@ -225,10 +203,7 @@ fn host_panic_resumes_in_caller() -> Result<()> {
         Ok(result) => bail!("expected the host panic to resume in the caller, got {result:?}"),
         Err(payload) => payload,
     };
-    ensure!(
-        payload.downcast_ref::<&str>() == Some(&"host panic payload"),
-        "the panic payload was not preserved"
-    );
+    ensure!(payload.downcast_ref::<&str>() == Some(&"host panic payload"), "the panic payload was not preserved");
     let ok = instance.get_typed_func::<(), i32>(&mut store, "ok")?;
     ensure!(ok.call(&mut store, ())? == 1);
     Ok(())
@@ -243,21 +218,14 @@ fn backtrace_names_functions() -> Result<()> {
             (func $middle_fn call $inner_fn)
             (func $inner_fn unreachable))"#,
     )?;
-    let err = call(&mut store, &instance, "run", &[])
-        .err()
-        .context("expected a trap")?;
+    let err = call(&mut store, &instance, "run", &[]).err().context("expected a trap")?;
     let rendered = format!("{err:?}");
     let mut positions = Vec::new();
     for name in ["inner_fn", "middle_fn", "outer_fn"] {
-        let pos = rendered
-            .find(name)
-            .with_context(|| format!("backtrace does not name `{name}`: {rendered}"))?;
+        let pos = rendered.find(name).with_context(|| format!("backtrace does not name `{name}`: {rendered}"))?;
         positions.push(pos);
     }
-    ensure!(
-        positions.windows(2).all(|w| w[0] < w[1]),
-        "backtrace frames should be listed innermost first: {rendered}"
-    );
+    ensure!(positions.windows(2).all(|w| w[0] < w[1]), "backtrace frames should be listed innermost first: {rendered}");
     Ok(())
 }
 
@@ -285,20 +253,13 @@ fn externref_round_trip() -> Result<()> {
     ensure!(matches!(out[0], Val::ExternRef(None)));
 
     let stashed = ExternRef::new(&mut store, 1234u64);
-    call(
-        &mut store,
-        &instance,
-        "stash",
-        &[Val::ExternRef(Some(stashed))],
-    )?;
+    call(&mut store, &instance, "stash", &[Val::ExternRef(Some(stashed))])?;
     let out = call(&mut store, &instance, "fetch", &[])?;
     let Val::ExternRef(Some(r)) = &out[0] else {
         bail!("expected the stashed externref back");
     };
     ensure!(r.data(&store).downcast_ref::<u64>() == Some(&1234));
-    let g = instance
-        .get_global(&mut store, "g")
-        .context("no global g")?;
+    let g = instance.get_global(&mut store, "g").context("no global g")?;
     let Val::ExternRef(Some(r)) = g.get(&mut store) else {
         bail!("expected the global to hold the externref");
     };
@@ -342,38 +303,22 @@ fn linker_func_wrap_arities() -> Result<()> {
         .func_wrap("host", "f0", || 1i32)?
         .func_wrap("host", "f1", |a: i32| a + 1)?
         .func_wrap("host", "f2", |a: i32, b: i64| i64::from(a) * b)?
-        .func_wrap("host", "f3", |a: i32, b: i64, c: f32| {
-            f64::from(a) + b as f64 + f64::from(c)
-        })?
-        .func_wrap("host", "f4", |a: i32, b: i64, c: f32, d: f64| {
-            (a + c as i32, b + d as i64)
-        })?
+        .func_wrap("host", "f3", |a: i32, b: i64, c: f32| f64::from(a) + b as f64 + f64::from(c))?
+        .func_wrap("host", "f4", |a: i32, b: i64, c: f32, d: f64| (a + c as i32, b + d as i64))?
         .func_wrap("host", "c0", |caller: Caller<'_, i64>| *caller.data())?
         .func_wrap("host", "c1", |mut caller: Caller<'_, i64>, a: i32| {
             *caller.data_mut() += i64::from(a);
         })?
-        .func_wrap(
-            "host",
-            "c2",
-            |mut caller: Caller<'_, i64>, a: i32, b: i32| {
-                *caller.data_mut() += 1;
-                a - b
-            },
-        )?
-        .func_wrap(
-            "host",
-            "c3",
-            |caller: Caller<'_, i64>, a: i64, b: i64, c: i64| -> Result<i64> {
-                Ok(a * b * c + *caller.data())
-            },
-        )?
-        .func_wrap(
-            "host",
-            "c4",
-            |caller: Caller<'_, i64>, a: f64, b: f64, c: f64, d: f64| {
-                a + b + c + d + *caller.data() as f64
-            },
-        )?;
+        .func_wrap("host", "c2", |mut caller: Caller<'_, i64>, a: i32, b: i32| {
+            *caller.data_mut() += 1;
+            a - b
+        })?
+        .func_wrap("host", "c3", |caller: Caller<'_, i64>, a: i64, b: i64, c: i64| -> Result<i64> {
+            Ok(a * b * c + *caller.data())
+        })?
+        .func_wrap("host", "c4", |caller: Caller<'_, i64>, a: f64, b: f64, c: f64, d: f64| {
+            a + b + c + d + *caller.data() as f64
+        })?;
     let module = Module::new(&engine, ARITIES_WAT)?;
     let mut store = Store::new(&engine, 100i64);
     let instance = linker.instantiate(&mut store, &module)?;
@@ -404,10 +349,7 @@ fn linker_func_wrap_arities() -> Result<()> {
     ensure!(c4.call(&mut store, (0.5, 1.5, 2.0, 4.0))? == 8.0);
 
     // Host functions are callable from the host too.
-    let f2 = linker
-        .get(&mut store, "host", "f2")
-        .and_then(Extern::into_func)
-        .context("linker has no host.f2")?;
+    let f2 = linker.get(&mut store, "host", "f2").and_then(Extern::into_func).context("linker has no host.f2")?;
     let mut results = [Val::I64(0)];
     f2.call(&mut store, &[Val::I32(6), Val::I64(7)], &mut results)?;
     ensure!(results[0].unwrap_i64() == 42);
@@ -428,28 +370,13 @@ fn typed_func() -> Result<()> {
     ensure!(add.call(&mut store, (i32::MAX, 1))? == i32::MIN);
     let swap = instance.get_typed_func::<(i64, f64), (f64, i64)>(&mut store, "swap")?;
     ensure!(swap.call(&mut store, (7, 1.5))? == (1.5, 7));
-    let nothing = instance
-        .get_func(&mut store, "nothing")
-        .context("no export `nothing`")?
-        .typed::<(), ()>(&store)?;
+    let nothing = instance.get_func(&mut store, "nothing").context("no export `nothing`")?.typed::<(), ()>(&store)?;
     nothing.call(&mut store, ())?;
 
     // Wrong signatures are rejected.
-    ensure!(
-        instance
-            .get_typed_func::<(i64, i32), i32>(&mut store, "add")
-            .is_err()
-    );
-    ensure!(
-        instance
-            .get_typed_func::<(i32, i32), i64>(&mut store, "add")
-            .is_err()
-    );
-    ensure!(
-        instance
-            .get_typed_func::<(), ()>(&mut store, "missing")
-            .is_err()
-    );
+    ensure!(instance.get_typed_func::<(i64, i32), i32>(&mut store, "add").is_err());
+    ensure!(instance.get_typed_func::<(i32, i32), i64>(&mut store, "add").is_err());
+    ensure!(instance.get_typed_func::<(), ()>(&mut store, "missing").is_err());
     Ok(())
 }
 
@@ -479,20 +406,11 @@ fn func_new_dynamic() -> Result<()> {
     ensure!(square.call(&mut store, 12)? == 144);
 
     let mut linker = Linker::<()>::new(&engine);
-    linker.func_new(
-        "env",
-        "fail",
-        FuncType::new([], []),
-        |_caller, _params, _results| Err(anyhow!("dynamic failure")),
-    )?;
-    let module = Module::new(
-        &engine,
-        r#"(module (import "env" "fail" (func $f)) (func (export "run") call $f))"#,
-    )?;
+    linker
+        .func_new("env", "fail", FuncType::new([], []), |_caller, _params, _results| Err(anyhow!("dynamic failure")))?;
+    let module = Module::new(&engine, r#"(module (import "env" "fail" (func $f)) (func (export "run") call $f))"#)?;
     let instance = linker.instantiate(&mut store, &module)?;
-    let err = call(&mut store, &instance, "run", &[])
-        .err()
-        .context("expected the dynamic host error")?;
+    let err = call(&mut store, &instance, "run", &[]).err().context("expected the dynamic host error")?;
     ensure!(format!("{err:?}").contains("dynamic failure"));
     Ok(())
 }
@@ -508,9 +426,7 @@ fn memory_read_write_grow() -> Result<()> {
             (func (export "grow") (param i32) (result i32) local.get 0 memory.grow)
             (func (export "size") (result i32) memory.size))"#,
     )?;
-    let mem = instance
-        .get_memory(&mut store, "mem")
-        .context("no memory")?;
+    let mem = instance.get_memory(&mut store, "mem").context("no memory")?;
     ensure!(mem.size(&store) == 1);
     ensure!(mem.data(&store).len() == 65536);
     mem.data_mut(&mut store)[100..104].copy_from_slice(&0x1234_5678u32.to_le_bytes());
@@ -559,12 +475,8 @@ fn global_get_set() -> Result<()> {
             (func (export "get") (result i32) global.get $g)
             (func (export "inc") global.get $g i32.const 1 i32.add global.set $g))"#,
     )?;
-    let g = instance
-        .get_global(&mut store, "g")
-        .context("no global g")?;
-    let c = instance
-        .get_global(&mut store, "c")
-        .context("no global c")?;
+    let g = instance.get_global(&mut store, "g").context("no global g")?;
+    let c = instance.get_global(&mut store, "c").context("no global c")?;
     ensure!(g.get(&mut store).unwrap_i32() == 1);
     ensure!(c.get(&mut store).unwrap_i64() == 7);
     g.set(&mut store, Val::I32(10))?;
@@ -573,21 +485,11 @@ fn global_get_set() -> Result<()> {
     let inc = instance.get_typed_func::<(), ()>(&mut store, "inc")?;
     inc.call(&mut store, ())?;
     ensure!(g.get(&mut store).unwrap_i32() == 11);
-    ensure!(
-        c.set(&mut store, Val::I64(8)).is_err(),
-        "setting an immutable global must fail"
-    );
-    ensure!(
-        g.set(&mut store, Val::I64(8)).is_err(),
-        "setting a global with a value of the wrong type must fail"
-    );
+    ensure!(c.set(&mut store, Val::I64(8)).is_err(), "setting an immutable global must fail");
+    ensure!(g.set(&mut store, Val::I64(8)).is_err(), "setting a global with a value of the wrong type must fail");
 
     // A host global imported by a module.
-    let hg = Global::new(
-        &mut store,
-        GlobalType::new(ValType::F64, Mutability::Var),
-        Val::F64(2.5f64.to_bits()),
-    )?;
+    let hg = Global::new(&mut store, GlobalType::new(ValType::F64, Mutability::Var), Val::F64(2.5f64.to_bits()))?;
     let module = Module::new(
         &engine,
         r#"(module (import "" "hg" (global $hg (mut f64)))
@@ -626,18 +528,11 @@ fn table_grow() -> Result<()> {
     ensure!(t.get(&mut store, 3).is_none());
     t.set(&mut store, 0, Val::FuncRef(Some(seventy_seven)))?;
     ensure!(call_fn.call(&mut store, 0)? == 77);
-    ensure!(
-        t.grow(&mut store, 100, Val::FuncRef(None)).is_err(),
-        "growing past the maximum must fail"
-    );
+    ensure!(t.grow(&mut store, 100, Val::FuncRef(None)).is_err(), "growing past the maximum must fail");
     ensure!(t.size(&store) == 3);
 
     // Host tables.
-    let host = Table::new(
-        &mut store,
-        TableType::new(RefType::EXTERNREF, 0, None),
-        Val::ExternRef(None),
-    )?;
+    let host = Table::new(&mut store, TableType::new(RefType::EXTERNREF, 0, None), Val::ExternRef(None))?;
     let r = ExternRef::new(&mut store, "in a table");
     ensure!(host.grow(&mut store, 4, Val::ExternRef(Some(r)))? == 0);
     let Some(Val::ExternRef(Some(r))) = host.get(&mut store, 3) else {
@@ -661,10 +556,8 @@ fn module_imports_exports() -> Result<()> {
             (export "mem" (memory 0)))"#,
     )?;
     ensure!(module.name() == Some("named"));
-    let imports: Vec<(String, String, &'static str)> = module
-        .imports()
-        .map(|i| (i.module().to_string(), i.name().to_string(), kind(&i.ty())))
-        .collect();
+    let imports: Vec<(String, String, &'static str)> =
+        module.imports().map(|i| (i.module().to_string(), i.name().to_string(), kind(&i.ty()))).collect();
     ensure!(
         imports
             == [
@@ -675,17 +568,10 @@ fn module_imports_exports() -> Result<()> {
             ],
         "unexpected imports {imports:?}"
     );
-    let exports: Vec<(String, &'static str)> = module
-        .exports()
-        .map(|e| (e.name().to_string(), kind(&e.ty())))
-        .collect();
+    let exports: Vec<(String, &'static str)> =
+        module.exports().map(|e| (e.name().to_string(), kind(&e.ty()))).collect();
     ensure!(
-        exports
-            == [
-                ("run".to_string(), "func"),
-                ("gx".to_string(), "global"),
-                ("mem".to_string(), "memory"),
-            ],
+        exports == [("run".to_string(), "func"), ("gx".to_string(), "global"), ("mem".to_string(), "memory"),],
         "unexpected exports {exports:?}"
     );
     match module.exports().next().map(|e| e.ty()) {
@@ -725,14 +611,9 @@ fn module_errors() -> Result<()> {
     let mut store = Store::new(&engine, ());
     ensure!(Instance::new(&mut store, &needs_import, &[]).is_err());
     let linker = Linker::<()>::new(&engine);
-    let err = linker
-        .instantiate(&mut store, &needs_import)
-        .err()
-        .context("instantiation without the import must fail")?;
+    let err =
+        linker.instantiate(&mut store, &needs_import).err().context("instantiation without the import must fail")?;
     let msg = format!("{err:?}");
-    ensure!(
-        msg.contains('x') && msg.contains('y'),
-        "the error should name the missing import: {msg}"
-    );
+    ensure!(msg.contains('x') && msg.contains('y'), "the error should name the missing import: {msg}");
     Ok(())
 }

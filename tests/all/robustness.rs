@@ -52,16 +52,9 @@ static SUMMARY: Mutex<Option<Counts>> = Mutex::new(None);
 
 pub fn trials() -> Vec<Trial> {
     let mut trials: Vec<Trial> = (0..CHUNKS)
-        .map(|chunk| {
-            Trial::test(format!("robustness::mutated_modules_{chunk}"), move || {
-                run_chunk(chunk)
-            })
-        })
+        .map(|chunk| Trial::test(format!("robustness::mutated_modules_{chunk}"), move || run_chunk(chunk)))
         .collect();
-    trials.push(Trial::test(
-        "robustness::start_section_scan",
-        start_section_scan,
-    ));
+    trials.push(Trial::test("robustness::start_section_scan", start_section_scan));
     trials
 }
 
@@ -126,20 +119,10 @@ fn corpus() -> &'static [Vec<u8>] {
                 for directive in wast.directives {
                     let bytes = match directive {
                         WastDirective::Module(mut m) | WastDirective::ModuleDefinition(mut m) => {
-                            if matches!(m, QuoteWat::Wat(Wat::Module(_))) {
-                                m.encode().ok()
-                            } else {
-                                None
-                            }
+                            if matches!(m, QuoteWat::Wat(Wat::Module(_))) { m.encode().ok() } else { None }
                         }
-                        WastDirective::AssertTrap {
-                            exec: WastExecute::Wat(mut m @ Wat::Module(_)),
-                            ..
-                        }
-                        | WastDirective::AssertUnlinkable {
-                            module: mut m @ Wat::Module(_),
-                            ..
-                        } => m.encode().ok(),
+                        WastDirective::AssertTrap { exec: WastExecute::Wat(mut m @ Wat::Module(_)), .. }
+                        | WastDirective::AssertUnlinkable { module: mut m @ Wat::Module(_), .. } => m.encode().ok(),
                         _ => None,
                     };
                     if let Some(bytes) = bytes {
@@ -148,11 +131,7 @@ fn corpus() -> &'static [Vec<u8>] {
                 }
             }
         }
-        assert!(
-            modules.len() > 100,
-            "expected many modules in the spec suite, found {}",
-            modules.len()
-        );
+        assert!(modules.len() > 100, "expected many modules in the spec suite, found {}", modules.len());
         modules
     })
 }
@@ -161,11 +140,7 @@ fn mutate(rng: &mut Rng, original: &[u8]) -> Vec<u8> {
     let mut m = original.to_vec();
     // Mostly mutate past the 8-byte header, which would otherwise reject most mutants early.
     let pos = |rng: &mut Rng, len: usize| -> usize {
-        if len > 8 && rng.below(10) != 0 {
-            8 + rng.below(len - 8)
-        } else {
-            rng.below(len.max(1))
-        }
+        if len > 8 && rng.below(10) != 0 { 8 + rng.below(len - 8) } else { rng.below(len.max(1)) }
     };
     match rng.below(7) {
         0 => {
@@ -291,37 +266,22 @@ fn run_chunk(chunk: u64) -> Result<(), Failed> {
         }
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
-        define_spectest(
-            &mut linker,
-            &mut store,
-            &SpectestConfig {
-                suppress_prints: true,
-            },
-        )
-        .map_err(|e| format!("failed to define spectest: {e:?}"))?;
+        define_spectest(&mut linker, &mut store, &SpectestConfig { suppress_prints: true })
+            .map_err(|e| format!("failed to define spectest: {e:?}"))?;
         match linker.instantiate(&mut store, &module) {
             Ok(_) => counts.instantiated += 1,
             Err(_) => counts.instantiation_failed += 1,
         }
     }
 
-    SUMMARY
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(Default::default)
-        .add(&counts);
+    SUMMARY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Default::default).add(&counts);
 
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n").into())
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n").into()) }
 }
 
 fn start_section_scan() -> Result<(), Failed> {
     let with = wat::parse_str("(module (func) (start 0) (func))").map_err(|e| e.to_string())?;
-    let without =
-        wat::parse_str("(module (func) (export \"f\" (func 0)))").map_err(|e| e.to_string())?;
+    let without = wat::parse_str("(module (func) (export \"f\" (func 0)))").map_err(|e| e.to_string())?;
     if !has_start_section(&with) || has_start_section(&without) {
         return Err("start section scan is wrong".into());
     }

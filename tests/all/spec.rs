@@ -34,21 +34,11 @@ fn parse_skips() -> Skips {
             .split_once(char::is_whitespace)
             .unwrap_or_else(|| panic!("spec-skips.txt:{}: every skip needs a reason", n + 1));
         let reason = reason.trim().to_string();
-        assert!(
-            !reason.is_empty(),
-            "spec-skips.txt:{}: every skip needs a reason",
-            n + 1
-        );
+        assert!(!reason.is_empty(), "spec-skips.txt:{}: every skip needs a reason", n + 1);
         match what.rsplit_once(':') {
             Some((file, line_no)) => {
-                let line_no = line_no
-                    .parse()
-                    .unwrap_or_else(|_| panic!("spec-skips.txt:{}: bad line number", n + 1));
-                skips
-                    .lines
-                    .entry(file.to_string())
-                    .or_default()
-                    .push(line_no);
+                let line_no = line_no.parse().unwrap_or_else(|_| panic!("spec-skips.txt:{}: bad line number", n + 1));
+                skips.lines.entry(file.to_string()).or_default().push(line_no);
             }
             None => {
                 skips.files.insert(what.to_string(), reason);
@@ -70,8 +60,7 @@ pub fn trials() -> Vec<Trial> {
             let ignored = skips.files.contains_key(&key);
             let lines = skips.lines.get(&key).cloned().unwrap_or_default();
             let name = format!("spec::{}::{}", file.parent(), file.name());
-            trials
-                .push(Trial::test(name, move || run(&key, file, lines)).with_ignored_flag(ignored));
+            trials.push(Trial::test(name, move || run(&key, file, lines)).with_ignored_flag(ignored));
         }
     }
     trials
@@ -80,14 +69,10 @@ pub fn trials() -> Vec<Trial> {
 fn run(key: &str, file: TestFile<'static>, skip_lines: Vec<usize>) -> Result<(), Failed> {
     let engine = Engine::default();
     let mut cx = WastContext::new(Store::new(&engine, ()));
-    cx.register_spectest(&SpectestConfig {
-        suppress_prints: true,
-    })
-    .map_err(|e| format!("failed to define spectest: {e:?}"))?;
+    cx.register_spectest(&SpectestConfig { suppress_prints: true })
+        .map_err(|e| format!("failed to define spectest: {e:?}"))?;
     cx.skip_lines(skip_lines);
-    let stats = cx
-        .run_buffer(key, file.raw())
-        .map_err(|e| format!("{e:?}"))?;
+    let stats = cx.run_buffer(key, file.raw()).map_err(|e| format!("{e:?}"))?;
     let result = stats.check();
     {
         let mut summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());

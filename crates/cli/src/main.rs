@@ -79,19 +79,12 @@ fn run(cmd: RunCommand) -> Result<ExitCode> {
 
     let name = cmd.invoke.as_deref().unwrap_or("_start");
     let func = instance.get_func(&mut store, name).with_context(|| {
-        let funcs: Vec<String> = module
-            .exports()
-            .filter(|e| matches!(e.ty(), ExternType::Func(_)))
-            .map(|e| e.name().to_string())
-            .collect();
+        let funcs: Vec<String> =
+            module.exports().filter(|e| matches!(e.ty(), ExternType::Func(_))).map(|e| e.name().to_string()).collect();
         format!(
             "module `{}` has no exported function `{name}` (exported functions: {})",
             cmd.file.display(),
-            if funcs.is_empty() {
-                "none".to_string()
-            } else {
-                funcs.join(", ")
-            }
+            if funcs.is_empty() { "none".to_string() } else { funcs.join(", ") }
         )
     })?;
     let results = call(&mut store, func, name, &cmd.args)?;
@@ -108,11 +101,7 @@ fn call(store: &mut Store<()>, func: Func, name: &str, args: &[String]) -> Resul
         bail!(
             "function `{name}` takes {} argument(s) ({}), {} given",
             params.len(),
-            params
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            params.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
             args.len()
         );
     }
@@ -121,13 +110,11 @@ fn call(store: &mut Store<()>, func: Func, name: &str, args: &[String]) -> Resul
         .zip(args)
         .enumerate()
         .map(|(i, (ty, arg))| {
-            parse_arg(ty, arg)
-                .with_context(|| format!("invalid argument {i} (`{arg}`) for `{name}`"))
+            parse_arg(ty, arg).with_context(|| format!("invalid argument {i} (`{arg}`) for `{name}`"))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut results = vec![Val::I32(0); ty.results().count()];
-    func.call(&mut *store, &vals, &mut results)
-        .with_context(|| format!("failed to call `{name}`"))?;
+    func.call(&mut *store, &vals, &mut results).with_context(|| format!("failed to call `{name}`"))?;
     Ok(results)
 }
 
@@ -150,19 +137,12 @@ where
         Some(rest) => (true, rest),
         None => (false, arg),
     };
-    let magnitude = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
+    let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
         None => digits.replace('_', "").parse::<u64>(),
     }
     .context("not an integer")?;
-    let value = if neg {
-        -i128::from(magnitude)
-    } else {
-        i128::from(magnitude)
-    };
+    let value = if neg { -i128::from(magnitude) } else { i128::from(magnitude) };
     let bits = std::mem::size_of::<T>() * 8;
     // Accept the unsigned range too (`4294967295` as an i32 is -1), as wasm integers are
     // sign-agnostic.
@@ -171,11 +151,7 @@ where
     if value < min || value > max {
         bail!("integer out of range for {bits} bits");
     }
-    let wrapped = if value >= 1i128 << (bits - 1) {
-        value - (1i128 << bits)
-    } else {
-        value
-    };
+    let wrapped = if value >= 1i128 << (bits - 1) { value - (1i128 << bits) } else { value };
     T::try_from(wrapped).ok().context("integer out of range")
 }
 

@@ -80,11 +80,7 @@ pub struct CompilerOptions {
 
 impl Default for CompilerOptions {
     fn default() -> Self {
-        CompilerOptions {
-            opt_level: OptLevel::Speed,
-            guard_pages: true,
-            spectre_guards: true,
-        }
+        CompilerOptions { opt_level: OptLevel::Speed, guard_pages: true, spectre_guards: true }
     }
 }
 
@@ -109,11 +105,7 @@ impl Compiler {
             OptLevel::Speed => "speed",
             OptLevel::SpeedAndSize => "speed_and_size",
         };
-        let verifier = if cfg!(debug_assertions) {
-            "true"
-        } else {
-            "false"
-        };
+        let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
         for (name, value) in [
             ("opt_level", opt),
             ("preserve_frame_pointers", "true"),
@@ -124,22 +116,14 @@ impl Compiler {
             ("is_pic", "false"),
             ("enable_multi_ret_implicit_sret", "true"),
         ] {
-            flags
-                .set(name, value)
-                .with_context(|| format!("cannot set Cranelift flag `{name}`"))?;
+            flags.set(name, value).with_context(|| format!("cannot set Cranelift flag `{name}`"))?;
         }
-        let isa_builder = cranelift_native::builder()
-            .map_err(|e| anyhow!("host machine is not supported: {e}"))?;
-        let isa = isa_builder
-            .finish(settings::Flags::new(flags))
-            .context("cannot configure Cranelift for the host")?;
+        let isa_builder = cranelift_native::builder().map_err(|e| anyhow!("host machine is not supported: {e}"))?;
+        let isa = isa_builder.finish(settings::Flags::new(flags)).context("cannot configure Cranelift for the host")?;
         if isa.pointer_bytes() != kiln_environ::POINTER_SIZE {
             bail!("kiln supports 64-bit hosts only");
         }
-        Ok(Compiler {
-            isa,
-            options: options.clone(),
-        })
+        Ok(Compiler { isa, options: options.clone() })
     }
 
     /// The target ISA.
@@ -163,10 +147,7 @@ impl Compiler {
                     .and_then(|()| self.finish(&mut ctx))
                     .with_context(|| {
                         let f = info.func_index(index);
-                        format!(
-                            "failed to compile function {f} (`{}`)",
-                            info.func_display_name(f)
-                        )
+                        format!("failed to compile function {f} (`{}`)", info.func_display_name(f))
                     })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -176,9 +157,7 @@ impl Compiler {
                 let mut ctx = cranelift_codegen::Context::new();
                 trampolines::array_to_wasm(self, &info.types[ty], &mut ctx.func, fctx)
                     .and_then(|()| self.finish(&mut ctx))
-                    .with_context(|| {
-                        format!("failed to compile the array-to-wasm trampoline of type {ty}")
-                    })
+                    .with_context(|| format!("failed to compile the array-to-wasm trampoline of type {ty}"))
             })
             .collect::<Result<Vec<_>>>()?;
         link::link(functions, trampolines, None)
@@ -201,19 +180,14 @@ impl Compiler {
         let mut ctx = cranelift_codegen::Context::new();
         let mut fctx = FunctionBuilderContext::new();
         trampolines::wasm_to_array(self, ty, &mut ctx.func, &mut fctx)?;
-        let compiled = self
-            .finish(&mut ctx)
-            .with_context(|| format!("failed to compile the host trampoline for {ty}"))?;
+        let compiled =
+            self.finish(&mut ctx).with_context(|| format!("failed to compile the host trampoline for {ty}"))?;
         link::link(Vec::new(), Vec::new(), Some(compiled))
     }
 
     /// A description of the target and of every setting that affects generated code.
     pub fn fingerprint(&self) -> String {
-        let mut s = format!(
-            "kiln-cranelift {} {}",
-            env!("CARGO_PKG_VERSION"),
-            self.isa.triple()
-        );
+        let mut s = format!("kiln-cranelift {} {}", env!("CARGO_PKG_VERSION"), self.isa.triple());
         s.push_str(&format!(" {}", self.isa.flags()).replace('\n', " "));
         for flag in self.isa.isa_flags() {
             s.push_str(&format!(" {flag}"));
@@ -230,60 +204,38 @@ impl Compiler {
         let mut plane = ControlPlane::default();
         let names = ctx.func.params.user_named_funcs().clone();
         let compiled = ctx.compile(&*self.isa, &mut plane).map_err(|e| {
-            anyhow!(
-                "Cranelift error: {}",
-                cranelift_codegen::print_errors::pretty_error(e.func, e.inner)
-            )
+            anyhow!("Cranelift error: {}", cranelift_codegen::print_errors::pretty_error(e.func, e.inner))
         })?;
         let buffer = &compiled.buffer;
         let mut relocs = Vec::new();
         for r in buffer.relocs() {
             let target = match &r.target {
-                cranelift_codegen::FinalizedRelocTarget::ExternalName(ir::ExternalName::User(
-                    name,
-                )) => {
+                cranelift_codegen::FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name)) => {
                     let name = &names[*name];
                     if name.namespace != 0 {
                         bail!("unexpected relocation target {name:?}");
                     }
                     link::RelocTarget::Function(name.index)
                 }
-                cranelift_codegen::FinalizedRelocTarget::ExternalName(
-                    ir::ExternalName::LibCall(libcall),
-                ) => link::RelocTarget::Builtin(link::libcall_builtin(*libcall)?),
+                cranelift_codegen::FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(libcall)) => {
+                    link::RelocTarget::Builtin(link::libcall_builtin(*libcall)?)
+                }
                 other => bail!("unexpected relocation target {other:?}"),
             };
-            relocs.push(link::Reloc {
-                offset: r.offset,
-                kind: r.kind,
-                target,
-                addend: r.addend,
-            });
+            relocs.push(link::Reloc { offset: r.offset, kind: r.kind, target, addend: r.addend });
         }
-        let traps = buffer
-            .traps()
-            .iter()
-            .map(|t| Ok((t.offset, trap_from_code(t.code)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let traps =
+            buffer.traps().iter().map(|t| Ok((t.offset, trap_from_code(t.code)?))).collect::<Result<Vec<_>>>()?;
         let address_map = buffer
             .get_srclocs_sorted()
             .iter()
             .filter(|s| !s.loc.is_default())
             .map(|s| (s.start, s.loc.bits()))
             .collect();
-        let alignment = buffer
-            .alignment
-            .max(self.isa.function_alignment().preferred)
-            .max(16);
+        let alignment = buffer.alignment.max(self.isa.function_alignment().preferred).max(16);
         let code = buffer.data().to_vec();
         ctx.clear();
-        Ok(link::CompiledFunction {
-            code,
-            alignment,
-            relocs,
-            traps,
-            address_map,
-        })
+        Ok(link::CompiledFunction { code, alignment, relocs, traps, address_map })
     }
 }
 
@@ -301,10 +253,7 @@ pub(crate) fn trap_code(trap: Trap) -> TrapCode {
 
 /// Inverse of [`trap_code`].
 pub(crate) fn trap_from_code(code: TrapCode) -> Result<Trap> {
-    Trap::ALL
-        .into_iter()
-        .find(|t| trap_code(*t) == code)
-        .ok_or_else(|| anyhow!("unknown trap code {code}"))
+    Trap::ALL.into_iter().find(|t| trap_code(*t) == code).ok_or_else(|| anyhow!("unknown trap code {code}"))
 }
 
 /// The Cranelift type of a wasm value.
@@ -323,8 +272,7 @@ pub(crate) fn value_type(ty: WasmValType) -> Result<ir::Type> {
 /// results`, in the `tail` calling convention.
 pub(crate) fn wasm_signature(ty: &WasmFuncType) -> Result<Signature> {
     let mut sig = Signature::new(CallConv::Tail);
-    sig.params
-        .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
     sig.params.push(AbiParam::new(types::I64));
     for p in ty.params.iter() {
         sig.params.push(AbiParam::new(value_type(*p)?));

@@ -87,10 +87,8 @@ pub(crate) fn link(
         out.code.extend_from_slice(&f.code);
         let start = u32::try_from(start)?;
         u32::try_from(out.code.len())?;
-        out.traps
-            .extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
-        out.address_map
-            .extend(f.address_map.iter().map(|(o, w)| (start + o, *w)));
+        out.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
+        out.address_map.extend(f.address_map.iter().map(|(o, w)| (start + o, *w)));
         for r in f.relocs {
             pending.push((start, r));
         }
@@ -116,11 +114,7 @@ pub(crate) fn link(
         match r.target {
             RelocTarget::Builtin(builtin) => {
                 if r.kind != RelocKind::Abs8 || r.addend != 0 {
-                    bail!(
-                        "unsupported relocation {:?} (addend {}) to builtin {builtin:?}",
-                        r.kind,
-                        r.addend
-                    );
+                    bail!("unsupported relocation {:?} (addend {}) to builtin {builtin:?}", r.kind, r.addend);
                 }
                 out.relocs.push((at, builtin));
             }
@@ -139,13 +133,7 @@ pub(crate) fn link(
 }
 
 /// Patches a PC-relative call at `at` to reach `target` (both blob offsets).
-fn apply_call_reloc(
-    code: &mut [u8],
-    at: u32,
-    kind: RelocKind,
-    target: i64,
-    addend: i64,
-) -> Result<()> {
+fn apply_call_reloc(code: &mut [u8], at: u32, kind: RelocKind, target: i64, addend: i64) -> Result<()> {
     let at_usize = at as usize;
     match kind {
         RelocKind::X86CallPCRel4 | RelocKind::X86PCRel4 => {

@@ -16,9 +16,7 @@ fn compile_with(options: &CompilerOptions, wat: &str) -> (ModuleInfo, CompiledCo
 /// `kiln_environ::supported_features()` does not include yet.
 fn parse(wasm: &[u8]) -> ModuleInfo {
     let features = kiln_environ::supported_features() | wasmparser::WasmFeatures::GC_TYPES;
-    wasmparser::Validator::new_with_features(features)
-        .validate_all(wasm)
-        .expect("valid module");
+    wasmparser::Validator::new_with_features(features).validate_all(wasm).expect("valid module");
     ModuleInfo::parse_validated(wasm).expect("readable module")
 }
 
@@ -40,11 +38,7 @@ fn check_invariants(info: &ModuleInfo, code: &CompiledCode) {
     }
     assert!(code.traps.windows(2).all(|w| w[0].0 <= w[1].0));
     assert!(code.address_map.windows(2).all(|w| w[0].0 <= w[1].0));
-    assert!(
-        code.traps
-            .iter()
-            .all(|(o, _)| (*o as usize) < code.code.len())
-    );
+    assert!(code.traps.iter().all(|(o, _)| (*o as usize) < code.code.len()));
 }
 
 fn has_trap(code: &CompiledCode, trap: Trap) -> bool {
@@ -119,11 +113,7 @@ fn float_ops_and_conversions() {
     assert!(has_trap(&code, Trap::BadConversionToInteger));
     assert!(has_trap(&code, Trap::IntegerOverflow));
     // No libcalls on a host with native rounding; if there are, they are float builtins.
-    assert!(
-        code.relocs
-            .iter()
-            .all(|(_, b)| (*b as u32) >= kiln_environ::Builtin::CeilF32 as u32)
-    );
+    assert!(code.relocs.iter().all(|(_, b)| (*b as u32) >= kiln_environ::Builtin::CeilF32 as u32));
 }
 
 #[test]
@@ -227,11 +217,7 @@ fn memory_with_guard_pages() {
 #[test]
 fn memory_with_explicit_bounds_checks() {
     for spectre_guards in [false, true] {
-        let options = CompilerOptions {
-            guard_pages: false,
-            spectre_guards,
-            ..Default::default()
-        };
+        let options = CompilerOptions { guard_pages: false, spectre_guards, ..Default::default() };
         let (_, code) = compile_with(&options, MEMORY_MODULE);
         assert!(has_trap(&code, Trap::MemoryOutOfBounds));
     }
@@ -270,12 +256,7 @@ fn globals_tables_and_references() {
             elem.drop $el
             ref.null extern ref.is_null i32.add))"#,
     );
-    for trap in [
-        Trap::TableOutOfBounds,
-        Trap::IndirectCallOutOfBounds,
-        Trap::IndirectCallToNull,
-        Trap::BadSignature,
-    ] {
+    for trap in [Trap::TableOutOfBounds, Trap::IndirectCallOutOfBounds, Trap::IndirectCallToNull, Trap::BadSignature] {
         assert!(has_trap(&code, trap), "missing {trap:?}");
     }
 }
@@ -283,10 +264,7 @@ fn globals_tables_and_references() {
 #[test]
 fn every_opt_level_compiles() {
     for opt_level in [OptLevel::None, OptLevel::Speed, OptLevel::SpeedAndSize] {
-        let options = CompilerOptions {
-            opt_level,
-            ..Default::default()
-        };
+        let options = CompilerOptions { opt_level, ..Default::default() };
         compile_with(&options, MEMORY_MODULE);
     }
 }
@@ -296,10 +274,7 @@ fn simd_is_rejected() {
     let compiler = Compiler::new(&CompilerOptions::default()).unwrap();
     let ty = WasmFuncType::new([WasmValType::V128], []);
     let err = compiler.compile_host_trampoline(&ty).unwrap_err();
-    assert!(
-        format!("{err:#}").contains("unsupported feature: SIMD"),
-        "{err:#}"
-    );
+    assert!(format!("{err:#}").contains("unsupported feature: SIMD"), "{err:#}");
 }
 
 #[test]
@@ -336,17 +311,12 @@ fn errors_name_the_function() {
     let wasm = wat::parse_str(r#"(module (func $bad (param v128)))"#).unwrap();
     let mut features = kiln_environ::supported_features();
     features |= wasmparser::WasmFeatures::SIMD;
-    wasmparser::Validator::new_with_features(features)
-        .validate_all(&wasm)
-        .unwrap();
+    wasmparser::Validator::new_with_features(features).validate_all(&wasm).unwrap();
     let info = ModuleInfo::parse_validated(&wasm).unwrap();
     let compiler = Compiler::new(&CompilerOptions::default()).unwrap();
     let err = compiler.compile_module(&info, &wasm).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(
-        msg.contains("failed to compile function 0 (`bad`)"),
-        "{msg}"
-    );
+    assert!(msg.contains("failed to compile function 0 (`bad`)"), "{msg}");
     assert!(msg.contains("SIMD"), "{msg}");
 }
 
@@ -368,11 +338,7 @@ fn clif_snapshots() {
         // A first line `;; options: guard_pages=false spectre_guards=false` selects options.
         let text = std::fs::read_to_string(&path).unwrap();
         let mut options = CompilerOptions::default();
-        if let Some(line) = text
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix(";; options:"))
-        {
+        if let Some(line) = text.lines().next().and_then(|l| l.strip_prefix(";; options:")) {
             for opt in line.split_whitespace() {
                 match opt {
                     "guard_pages=false" => options.guard_pages = false,
@@ -396,10 +362,8 @@ fn clif_snapshots() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if expected != actual {
-            failures.push(format!(
-                "{} differs (rerun with KILN_BLESS=1 to update):\n{actual}",
-                expected_path.display()
-            ));
+            failures
+                .push(format!("{} differs (rerun with KILN_BLESS=1 to update):\n{actual}", expected_path.display()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -414,11 +378,7 @@ fn spec_suite_modules_compile() {
     let features = kiln_environ::supported_features() | wasmparser::WasmFeatures::GC_TYPES;
     let compilers = [
         Compiler::new(&CompilerOptions::default()).unwrap(),
-        Compiler::new(&CompilerOptions {
-            guard_pages: false,
-            ..Default::default()
-        })
-        .unwrap(),
+        Compiler::new(&CompilerOptions { guard_pages: false, ..Default::default() }).unwrap(),
     ];
     let mut compiled = 0;
     for file in spec(SpecVersion::V3) {
@@ -429,28 +389,21 @@ fn spec_suite_modules_compile() {
             continue;
         };
         for directive in wast.directives {
-            let (WastDirective::Module(mut module) | WastDirective::ModuleDefinition(mut module)) =
-                directive
-            else {
+            let (WastDirective::Module(mut module) | WastDirective::ModuleDefinition(mut module)) = directive else {
                 continue;
             };
             if !matches!(module, QuoteWat::Wat(wast::Wat::Module(_))) {
                 continue;
             }
             let Ok(wasm) = module.encode() else { continue };
-            if wasmparser::Validator::new_with_features(features)
-                .validate_all(&wasm)
-                .is_err()
-            {
+            if wasmparser::Validator::new_with_features(features).validate_all(&wasm).is_err() {
                 continue;
             }
             let Ok(info) = ModuleInfo::parse_validated(&wasm) else {
                 continue;
             };
             for compiler in &compilers {
-                let code = compiler
-                    .compile_module(&info, &wasm)
-                    .unwrap_or_else(|e| panic!("{}: {e:?}", file.name()));
+                let code = compiler.compile_module(&info, &wasm).unwrap_or_else(|e| panic!("{}: {e:?}", file.name()));
                 check_invariants(&info, &code);
             }
             compiled += 1;

@@ -3,17 +3,14 @@
 use crate::{Compiler, value_type, wasm_signature};
 use anyhow::Result;
 use cranelift_codegen::ir::{
-    self, AbiParam, Endianness, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind,
-    types::I64,
+    self, AbiParam, Endianness, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, types::I64,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_environ::{VAL_RAW_SIZE, VMOffsets, WasmFuncType, vmhost_func_context, vmstore_context};
 
 /// Flags for accesses to a `[ValRaw]` buffer: valid memory, little-endian.
 fn val_raw_flags() -> MemFlagsData {
-    MemFlagsData::new()
-        .with_notrap()
-        .with_endianness(Endianness::Little)
+    MemFlagsData::new().with_notrap().with_endianness(Endianness::Little)
 }
 
 /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, values: *mut ValRaw)`: loads the
@@ -35,17 +32,12 @@ pub(crate) fn array_to_wasm(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
-    let &[native_fn, callee_vmctx, caller_vmctx, values] = b.block_params(entry) else {
-        unreachable!()
-    };
+    let &[native_fn, callee_vmctx, caller_vmctx, values] = b.block_params(entry) else { unreachable!() };
 
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, p) in ty.params.iter().enumerate() {
         let offset = (i as u32 * VAL_RAW_SIZE) as i32;
-        args.push(
-            b.ins()
-                .load(value_type(*p)?, val_raw_flags(), values, offset),
-        );
+        args.push(b.ins().load(value_type(*p)?, val_raw_flags(), values, offset));
     }
     let sig_ref = b.import_signature(wasm_sig);
     let call = b.ins().call_indirect(sig_ref, native_fn, &args);
@@ -70,11 +62,7 @@ pub(crate) fn wasm_to_array(
 ) -> Result<()> {
     let isa = compiler.isa();
     func.signature = wasm_signature(ty)?;
-    let result_types = ty
-        .results
-        .iter()
-        .map(|t| value_type(*t))
-        .collect::<Result<Vec<_>>>()?;
+    let result_types = ty.results.iter().map(|t| value_type(*t)).collect::<Result<Vec<_>>>()?;
     let len = ty.params.len().max(ty.results.len()).max(1) as u32;
 
     let mut b = FunctionBuilder::new(func, fctx);
@@ -87,65 +75,29 @@ pub(crate) fn wasm_to_array(
 
     // Let the runtime find the last wasm frame.
     let trusted = MemFlagsData::trusted();
-    let store_ctx = b.ins().load(
-        I64,
-        trusted.with_readonly(),
-        caller_vmctx,
-        VMOffsets::STORE_CONTEXT as i32,
-    );
+    let store_ctx = b.ins().load(I64, trusted.with_readonly(), caller_vmctx, VMOffsets::STORE_CONTEXT as i32);
     let fp = b.ins().get_frame_pointer(I64);
     let caller_fp = b.ins().load(I64, trusted, fp, 0);
-    b.ins().store(
-        trusted,
-        caller_fp,
-        store_ctx,
-        vmstore_context::LAST_WASM_EXIT_FP as i32,
-    );
+    b.ins().store(trusted, caller_fp, store_ctx, vmstore_context::LAST_WASM_EXIT_FP as i32);
     let pc = b.ins().get_return_address(I64);
-    b.ins().store(
-        trusted,
-        pc,
-        store_ctx,
-        vmstore_context::LAST_WASM_EXIT_PC as i32,
-    );
+    b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
 
-    let slot = b.create_sized_stack_slot(StackSlotData::new(
-        StackSlotKind::ExplicitSlot,
-        len * VAL_RAW_SIZE,
-        4,
-    ));
+    let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, len * VAL_RAW_SIZE, 4));
     let values = b.ins().stack_addr(I64, slot, 0);
     for (i, arg) in args.iter().enumerate() {
-        b.ins().store(
-            val_raw_flags(),
-            *arg,
-            values,
-            (i as u32 * VAL_RAW_SIZE) as i32,
-        );
+        b.ins().store(val_raw_flags(), *arg, values, (i as u32 * VAL_RAW_SIZE) as i32);
     }
 
     let mut host_sig = Signature::new(isa.default_call_conv());
     host_sig.params.extend([AbiParam::new(I64); 4]);
     let host_sig = b.import_signature(host_sig);
-    let host_fn = b.ins().load(
-        I64,
-        trusted,
-        callee_vmctx,
-        vmhost_func_context::ARRAY_CALL as i32,
-    );
+    let host_fn = b.ins().load(I64, trusted, callee_vmctx, vmhost_func_context::ARRAY_CALL as i32);
     let len = b.ins().iconst(I64, i64::from(len));
-    b.ins().call_indirect(
-        host_sig,
-        host_fn,
-        &[callee_vmctx, caller_vmctx, values, len],
-    );
+    b.ins().call_indirect(host_sig, host_fn, &[callee_vmctx, caller_vmctx, values, len]);
 
     let mut results = Vec::with_capacity(result_types.len());
     for (i, t) in result_types.into_iter().enumerate() {
-        results.push(
-            b.ins()
-                .load(t, val_raw_flags(), values, (i as u32 * VAL_RAW_SIZE) as i32),
-        );
+        results.push(b.ins().load(t, val_raw_flags(), values, (i as u32 * VAL_RAW_SIZE) as i32));
     }
     b.ins().return_(&results);
     b.finalize(isa.frontend_config());

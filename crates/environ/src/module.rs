@@ -357,10 +357,9 @@ impl ModuleInfo {
                     for data in s {
                         let data = data?;
                         let mode = match data.kind {
-                            wasmparser::DataKind::Active { memory_index, offset_expr } => SegmentMode::Active {
-                                index: memory_index,
-                                offset: ConstExpr::parse(&offset_expr)?,
-                            },
+                            wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                                SegmentMode::Active { index: memory_index, offset: ConstExpr::parse(&offset_expr)? }
+                            }
                             wasmparser::DataKind::Passive => SegmentMode::Passive,
                         };
                         let end = data.range.end as usize;

@@ -91,10 +91,7 @@ pub struct WasmFuncType {
 
 impl WasmFuncType {
     /// Creates a signature.
-    pub fn new(
-        params: impl IntoIterator<Item = WasmValType>,
-        results: impl IntoIterator<Item = WasmValType>,
-    ) -> Self {
+    pub fn new(params: impl IntoIterator<Item = WasmValType>, results: impl IntoIterator<Item = WasmValType>) -> Self {
         WasmFuncType { params: params.into_iter().collect(), results: results.into_iter().collect() }
     }
 }

@@ -32,7 +32,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { opt_level: OptLevel::Speed, max_wasm_stack: 512 * 1024, guard_pages: true, spectre_guards: true, memory_limit: None }
+        Config {
+            opt_level: OptLevel::Speed,
+            max_wasm_stack: 512 * 1024,
+            guard_pages: true,
+            spectre_guards: true,
+            memory_limit: None,
+        }
     }
 }
 
@@ -176,7 +182,8 @@ impl Engine {
         if let Some((_, addr)) = cache.host.get(ty) {
             return Ok(*addr as *const u8);
         }
-        let compiled = self.inner.compiler.compile_host_trampoline(ty).context("failed to compile a host trampoline")?;
+        let compiled =
+            self.inner.compiler.compile_host_trampoline(ty).context("failed to compile a host trampoline")?;
         let offset = compiled.host_trampoline.context("compiler returned no host trampoline")?;
         let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
         let addr = code.base() as usize + offset as usize;
@@ -191,8 +198,14 @@ impl Engine {
             Some((_, addr)) => *addr,
             None => {
                 let info = ModuleInfo { types: vec![ty.clone()], ..ModuleInfo::default() };
-                let compiled = self.inner.compiler.compile_module(&info, &[]).context("failed to compile an entry trampoline")?;
-                let offset = compiled.array_to_wasm.first().copied().flatten().context("compiler returned no entry trampoline")?;
+                let compiled =
+                    self.inner.compiler.compile_module(&info, &[]).context("failed to compile an entry trampoline")?;
+                let offset = compiled
+                    .array_to_wasm
+                    .first()
+                    .copied()
+                    .flatten()
+                    .context("compiler returned no entry trampoline")?;
                 let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
                 let addr = code.base() as usize + offset as usize;
                 cache.array_to_wasm.insert(ty.clone(), (code, addr));

@@ -64,7 +64,10 @@ impl Memory {
     /// Copies `buffer.len()` bytes starting at `offset` out of the memory.
     pub fn read(&self, store: impl AsContext, offset: usize, buffer: &mut [u8]) -> Result<()> {
         let data = self.raw(&store.as_context().0.opaque).data();
-        let src = offset.checked_add(buffer.len()).and_then(|end| data.get(offset..end)).context("out of bounds memory access")?;
+        let src = offset
+            .checked_add(buffer.len())
+            .and_then(|end| data.get(offset..end))
+            .context("out of bounds memory access")?;
         buffer.copy_from_slice(src);
         Ok(())
     }
@@ -72,7 +75,10 @@ impl Memory {
     /// Copies `buffer` into the memory at `offset`.
     pub fn write(&self, mut store: impl AsContextMut, offset: usize, buffer: &[u8]) -> Result<()> {
         let data = self.raw(&store.as_context_mut().0.opaque).data_mut();
-        let dst = offset.checked_add(buffer.len()).and_then(|end| data.get_mut(offset..end)).context("out of bounds memory access")?;
+        let dst = offset
+            .checked_add(buffer.len())
+            .and_then(|end| data.get_mut(offset..end))
+            .context("out of bounds memory access")?;
         dst.copy_from_slice(buffer);
         Ok(())
     }

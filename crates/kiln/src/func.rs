@@ -179,7 +179,12 @@ impl Func {
     }
 
     /// Calls the function with dynamically typed values. `results` must have room for every result.
-    pub fn call<T: 'static>(&self, mut store: impl AsContextMut<Data = T>, params: &[Val], results: &mut [Val]) -> Result<()> {
+    pub fn call<T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
         let store = store.as_context_mut().0;
         if store.opaque.id != self.store {
             bail!("function used with the wrong store");
@@ -213,7 +218,10 @@ impl Func {
                 invoke_wasm(&mut store.opaque, funcref, trampoline, raw.as_mut_ptr())
             }
             FuncKind::Host { func, .. } => {
-                let func = func.clone().downcast::<HostFunc<T>>().map_err(|_| anyhow::anyhow!("host function of another store type"))?;
+                let func = func
+                    .clone()
+                    .downcast::<HostFunc<T>>()
+                    .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
                 (func.call)(Caller { store, caller: None }, raw)
             }
         }
@@ -225,10 +233,16 @@ impl Func {
         let params: Vec<ValType> = ty.params().collect();
         let results: Vec<ValType> = ty.results().collect();
         if P::valtypes() != params {
-            bail!("type mismatch with parameters: the function takes {params:?}, the typed view passes {:?}", P::valtypes());
+            bail!(
+                "type mismatch with parameters: the function takes {params:?}, the typed view passes {:?}",
+                P::valtypes()
+            );
         }
         if R::valtypes() != results {
-            bail!("type mismatch with results: the function returns {results:?}, the typed view expects {:?}", R::valtypes());
+            bail!(
+                "type mismatch with results: the function returns {results:?}, the typed view expects {:?}",
+                R::valtypes()
+            );
         }
         Ok(TypedFunc { func: *self, _marker: PhantomData })
     }
@@ -377,7 +391,7 @@ macro_rules! tuple_impls {
             }
         }
 
-        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments)]
+        #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, clippy::unused_unit)]
         impl<$($a: WasmTy,)*> WasmResults for ($($a,)*) {
             fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
             fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {

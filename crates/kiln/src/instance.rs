@@ -43,7 +43,8 @@ fn limits_match(actual_min: u64, actual_max: Option<u64>, expected_min: u64, exp
 }
 
 fn table_matches(actual: &EnvTableType, expected: &EnvTableType) -> bool {
-    actual.element == expected.element && limits_match(actual.minimum, actual.maximum, expected.minimum, expected.maximum)
+    actual.element == expected.element
+        && limits_match(actual.minimum, actual.maximum, expected.minimum, expected.maximum)
 }
 
 fn memory_matches(actual: &EnvMemoryType, expected: &EnvMemoryType) -> bool {
@@ -54,7 +55,11 @@ fn memory_matches(actual: &EnvMemoryType, expected: &EnvMemoryType) -> bool {
 
 impl Instance {
     /// Instantiates `module` with `imports` given in the module's import order.
-    pub fn new<T: 'static>(mut store: impl AsContextMut<Data = T>, module: &Module, imports: &[Extern]) -> Result<Instance> {
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance> {
         let inner = store.as_context_mut().0;
         let store_ptr: *mut crate::store::StoreInner<T> = inner;
         Instance::instantiate(&mut inner.opaque, store_ptr.cast(), module, imports)
@@ -139,9 +144,13 @@ impl Instance {
                         Extern::Func(f) => ExternType::Func(store.funcs[f.index].ty.clone()),
                         Extern::Global(g) => ExternType::Global(store.globals[g.index].ty),
                         // SAFETY: owned by this store.
-                        Extern::Table(t) => ExternType::Table(crate::TableType { ty: unsafe { (*t.runtime_ptr(store)).ty() } }),
+                        Extern::Table(t) => {
+                            ExternType::Table(crate::TableType { ty: unsafe { (*t.runtime_ptr(store)).ty() } })
+                        }
                         // SAFETY: owned by this store.
-                        Extern::Memory(m) => ExternType::Memory(crate::MemoryType { ty: unsafe { (*m.runtime_ptr(store)).ty() } }),
+                        Extern::Memory(m) => {
+                            ExternType::Memory(crate::MemoryType { ty: unsafe { (*m.runtime_ptr(store)).ty() } })
+                        }
                     };
                     return Err(mismatch(actual));
                 }
@@ -218,8 +227,13 @@ impl Instance {
     }
 
     /// The exported function `name`, with a static signature.
-    pub fn get_typed_func<P: WasmParams, R: WasmResults>(&self, mut store: impl AsContextMut, name: &str) -> Result<TypedFunc<P, R>> {
-        let func = self.get_func(&mut store, name).with_context(|| format!("failed to find function export `{name}`"))?;
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>> {
+        let func =
+            self.get_func(&mut store, name).with_context(|| format!("failed to find function export `{name}`"))?;
         func.typed::<P, R>(&store).with_context(|| format!("failed to convert function `{name}` to the given type"))
     }
 

@@ -1,5 +1,6 @@
 //! [`Linker`]: resolves imports by name and instantiates modules.
 
+use crate::Engine;
 use crate::externals::Extern;
 use crate::func::{Caller, HostFunc, IntoFunc};
 use crate::instance::Instance;
@@ -7,7 +8,6 @@ use crate::module::Module;
 use crate::store::{AsContext, AsContextMut};
 use crate::types::FuncType;
 use crate::values::Val;
-use crate::Engine;
 use anyhow::{Result, bail};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,12 +66,23 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Defines `module::name` as `item`.
-    pub fn define(&mut self, _store: impl AsContext<Data = T>, module: &str, name: &str, item: impl Into<Extern>) -> Result<&mut Self> {
+    pub fn define(
+        &mut self,
+        _store: impl AsContext<Data = T>,
+        module: &str,
+        name: &str,
+        item: impl Into<Extern>,
+    ) -> Result<&mut Self> {
         self.insert(module, name, Definition::Extern(item.into()))
     }
 
     /// Defines `module::name` as a host function from a Rust closure.
-    pub fn func_wrap<Params, Results>(&mut self, module: &str, name: &str, func: impl IntoFunc<T, Params, Results>) -> Result<&mut Self> {
+    pub fn func_wrap<Params, Results>(
+        &mut self,
+        module: &str,
+        name: &str,
+        func: impl IntoFunc<T, Params, Results>,
+    ) -> Result<&mut Self> {
         self.insert(module, name, Definition::HostFunc(Arc::new(func.into_host_func())))
     }
 
@@ -87,7 +98,12 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Defines every export of `instance` under `module`.
-    pub fn instance(&mut self, mut store: impl AsContextMut<Data = T>, module: &str, instance: Instance) -> Result<&mut Self> {
+    pub fn instance(
+        &mut self,
+        mut store: impl AsContextMut<Data = T>,
+        module: &str,
+        instance: Instance,
+    ) -> Result<&mut Self> {
         for export in instance.exports(&mut store).collect::<Vec<_>>() {
             let name = export.name().to_string();
             self.insert(module, &name, Definition::Extern(export.into_extern()))?;

@@ -48,6 +48,8 @@ pub(crate) struct GlobalData {
 }
 
 /// The part of a store that does not depend on the embedder's data type.
+// Host-created memories, tables and globals are boxed: compiled code holds pointers to them.
+#[allow(clippy::vec_box)]
 pub struct StoreOpaque {
     pub(crate) id: StoreId,
     pub(crate) engine: Engine,
@@ -245,11 +247,12 @@ impl StoreOpaque {
     }
 
     /// Turns an unwind out of wasm into the error the API returns (resuming host panics).
+    #[allow(clippy::boxed_local)] // The runtime boxes reports to keep `Result`s small on the hot path.
     pub(crate) fn unwind_to_error(&self, report: Box<UnwindReport>) -> anyhow::Error {
         let UnwindReport { reason, frames } = *report;
         let backtrace = WasmBacktrace::from_raw(&frames);
         match reason {
-            UnwindReason::Trap(trap) => anyhow::Error::new(backtrace).context(crate::Trap::from(trap)),
+            UnwindReason::Trap(trap) => anyhow::Error::new(backtrace).context(trap),
             UnwindReason::Host(error) if backtrace.frames().is_empty() => error,
             UnwindReason::Host(error) => error.context(backtrace),
             UnwindReason::Panic(payload) => std::panic::resume_unwind(payload),

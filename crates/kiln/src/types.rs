@@ -234,7 +234,9 @@ pub struct MemoryType {
 impl MemoryType {
     /// Creates a 32-bit memory type with limits in 64 KiB pages.
     pub fn new(min: u32, max: Option<u32>) -> MemoryType {
-        MemoryType { ty: EnvMemoryType { minimum: min.into(), maximum: max.map(Into::into), memory64: false, shared: false } }
+        MemoryType {
+            ty: EnvMemoryType { minimum: min.into(), maximum: max.map(Into::into), memory64: false, shared: false },
+        }
     }
     /// Minimum size in pages.
     pub fn minimum(&self) -> u64 {

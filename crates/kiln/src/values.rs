@@ -175,7 +175,9 @@ impl Val {
     pub fn matches_ty(&self, ty: &ValType) -> bool {
         match (self, ty) {
             (Val::FuncRef(f), ValType::Ref(r)) => r.heap_type() == HeapType::Func && (f.is_some() || r.is_nullable()),
-            (Val::ExternRef(e), ValType::Ref(r)) => r.heap_type() == HeapType::Extern && (e.is_some() || r.is_nullable()),
+            (Val::ExternRef(e), ValType::Ref(r)) => {
+                r.heap_type() == HeapType::Extern && (e.is_some() || r.is_nullable())
+            }
             _ => self.ty() == *ty,
         }
     }

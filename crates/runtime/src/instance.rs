@@ -50,7 +50,10 @@ pub struct Instance {
     _type_ids: Arc<[u32]>,
     tables: Vec<*mut Table>,
     memories: Vec<*mut LinearMemory>,
+    // Boxed: compiled code holds pointers to them, so they must not move when the Vec does.
+    #[allow(clippy::vec_box)]
     defined_tables: Vec<Box<Table>>,
+    #[allow(clippy::vec_box)]
     defined_memories: Vec<Box<LinearMemory>>,
     passive_elems: Vec<Box<[usize]>>,
     passive_data: Vec<Range<usize>>,
@@ -67,7 +70,8 @@ impl Instance {
         let offsets = VMOffsets::new(&info);
         let layout = Layout::from_size_align(offsets.size() as usize, 16)?;
         // SAFETY: the layout has a non-zero size (the header alone is 48 bytes).
-        let vmctx = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or_else(|| anyhow::anyhow!("out of memory"))?;
+        let vmctx = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
+            .ok_or_else(|| anyhow::anyhow!("out of memory"))?;
 
         let mut defined_tables = Vec::new();
         for ty in &info.tables[info.num_imported_tables as usize..] {
@@ -278,12 +282,21 @@ impl Instance {
     }
 
     /// `memory.copy`.
-    pub fn memory_copy(&mut self, dst_mem: MemoryIndex, dst: u64, src_mem: MemoryIndex, src: u64, len: u64) -> Result<(), Trap> {
+    pub fn memory_copy(
+        &mut self,
+        dst_mem: MemoryIndex,
+        dst: u64,
+        src_mem: MemoryIndex,
+        src: u64,
+        len: u64,
+    ) -> Result<(), Trap> {
         // SAFETY: as in `memory_grow`; `ptr::copy` handles overlap within one memory.
         unsafe {
             let dst_len = (*self.memory(dst_mem)).byte_size() as u64;
             let src_len = (*self.memory(src_mem)).byte_size() as u64;
-            if dst.checked_add(len).is_none_or(|end| end > dst_len) || src.checked_add(len).is_none_or(|end| end > src_len) {
+            if dst.checked_add(len).is_none_or(|end| end > dst_len)
+                || src.checked_add(len).is_none_or(|end| end > src_len)
+            {
                 return Err(Trap::MemoryOutOfBounds);
             }
             let dst_ptr = (*self.memory(dst_mem)).data_mut().as_mut_ptr().add(dst as usize);
@@ -311,7 +324,8 @@ impl Instance {
         }
         // SAFETY: as in `memory_grow`.
         let data = unsafe { (*self.memory(m)).data_mut() };
-        let end = dst.checked_add(u64::from(len)).filter(|end| *end <= data.len() as u64).ok_or(Trap::MemoryOutOfBounds)?;
+        let end =
+            dst.checked_add(u64::from(len)).filter(|end| *end <= data.len() as u64).ok_or(Trap::MemoryOutOfBounds)?;
         let bytes = &self.wasm[range.start + src as usize..range.start + src_end as usize];
         data[dst as usize..end as usize].copy_from_slice(bytes);
         Ok(())
@@ -338,7 +352,14 @@ impl Instance {
     }
 
     /// `table.copy`.
-    pub fn table_copy(&mut self, dst_t: TableIndex, src_t: TableIndex, dst: u64, src: u64, len: u64) -> Result<(), Trap> {
+    pub fn table_copy(
+        &mut self,
+        dst_t: TableIndex,
+        src_t: TableIndex,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), Trap> {
         // SAFETY: as in `table_grow`; the same table is handled with `copy_within`.
         unsafe {
             let dst_len = (*self.table(dst_t)).size();
@@ -366,7 +387,8 @@ impl Instance {
         }
         // SAFETY: as in `table_grow`.
         let elements = unsafe { (*self.table(t)).elements_mut() };
-        let end = dst.checked_add(u64::from(len)).filter(|e| *e <= elements.len() as u64).ok_or(Trap::TableOutOfBounds)?;
+        let end =
+            dst.checked_add(u64::from(len)).filter(|e| *e <= elements.len() as u64).ok_or(Trap::TableOutOfBounds)?;
         elements[dst as usize..end as usize].copy_from_slice(&items[src as usize..src_end]);
         Ok(())
     }

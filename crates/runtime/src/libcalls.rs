@@ -133,7 +133,8 @@ unsafe extern "C" fn raise_trap_builtin(vmctx: *mut VMContext, code: u32, func: 
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let trap = Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached);
     let code_mem = instance.code();
-    let func_pc = code_mem.info().functions.get(func as usize).map_or(0, |r| code_mem.base() as usize + r.start as usize);
+    let func_pc =
+        code_mem.info().functions.get(func as usize).map_or(0, |r| code_mem.base() as usize + r.start as usize);
     // SAFETY: called by compiled code inside `catch_traps`; nothing here owns a destructor.
     unsafe { raise_trap_at(trap, func_pc, wasm_offset, fp) }
 }

@@ -32,11 +32,7 @@ impl LinearMemory {
             maximum_pages = maximum_pages.min(limit / WASM_PAGE_SIZE);
         }
         if ty.minimum > maximum_pages {
-            bail!(
-                "memory minimum size of {} pages exceeds the memory limit of {} pages",
-                ty.minimum,
-                maximum_pages
-            );
+            bail!("memory minimum size of {} pages exceeds the memory limit of {} pages", ty.minimum, maximum_pages);
         }
         let reserve = RESERVATION + if guard_pages { GUARD } else { page_size() };
         let mut mmap = Mmap::reserve(reserve)?;

@@ -12,8 +12,8 @@ use crate::vmcontext::VMStoreContext;
 use kiln_environ::Trap;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
-use std::mem::MaybeUninit;
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Once;
 
@@ -86,7 +86,7 @@ impl CallThreadState {
             n += 1;
         }
         // Each wasm frame keeps a frame pointer: [fp] = caller's fp, [fp + 8] = return address.
-        while n < MAX_FRAMES && fp != 0 && fp < self.stack_top && fp % 8 == 0 {
+        while n < MAX_FRAMES && fp != 0 && fp < self.stack_top && fp.is_multiple_of(8) {
             // SAFETY: `fp` lies between the current stack pointer and the entry frame and is part
             // of the frame-pointer chain of compiled code, which keeps frame pointers.
             let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
@@ -176,9 +176,7 @@ pub unsafe fn catch_traps<F: FnMut()>(
     };
     CURRENT.with(|c| c.set(&state));
     // SAFETY: `call_closure::<F>` matches the payload; the jump buffer slot lives in `state`.
-    let ok = unsafe {
-        kiln_setjmp_call(state.jmp_buf.as_ptr(), call_closure::<F>, (&mut f as *mut F).cast())
-    };
+    let ok = unsafe { kiln_setjmp_call(state.jmp_buf.as_ptr(), call_closure::<F>, (&mut f as *mut F).cast()) };
     CURRENT.with(|c| c.set(state.prev));
     // SAFETY: as above.
     unsafe { *limit_slot = old_limit };

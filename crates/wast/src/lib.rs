@@ -23,8 +23,8 @@
 
 use anyhow::{Context as _, Result, anyhow};
 use kiln::{
-    Engine, Extern, ExternRef, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module,
-    Mutability, RefType, Store, Table, TableType, Trap, Val, ValType,
+    Engine, Extern, ExternRef, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, Mutability, RefType,
+    Store, Table, TableType, Trap, Val, ValType,
 };
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -34,9 +34,7 @@ use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCor
 use wast::lexer::Lexer;
 use wast::parser::ParseBuffer;
 use wast::token::{F32, F64, Span};
-use wast::{
-    QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat,
-};
+use wast::{QuoteWat, QuoteWatTest, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 /// How the `spectest` module is set up.
 #[derive(Debug, Clone, Default)]
@@ -198,11 +196,7 @@ pub fn define_spectest<T: 'static>(
         linker.define(&*store, "spectest", name, global)?;
     }
 
-    let table = Table::new(
-        &mut *store,
-        TableType::new(RefType::FUNCREF, 10, Some(20)),
-        Val::FuncRef(None),
-    )?;
+    let table = Table::new(&mut *store, TableType::new(RefType::FUNCREF, 10, Some(20)), Val::FuncRef(None))?;
     linker.define(&*store, "spectest", "table", table)?;
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
@@ -294,8 +288,7 @@ impl<T: 'static> WastContext<T> {
 
     /// Runs the script in the file at `path`.
     pub fn run_file(&mut self, path: &Path) -> Result<WastStats> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read `{}`", path.display()))?;
         self.run_buffer(&path.display().to_string(), &text)
     }
 
@@ -395,18 +388,19 @@ impl<T: 'static> WastContext<T> {
                 self.last_definition = Some(module);
                 Ok(())
             }
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => {
+            WastDirective::ModuleInstance { instance, module, .. } => {
                 let name = instance.map(|id| id.name().to_string());
                 self.current = None;
                 let module = match module {
-                    Some(id) => self.definitions.get(id.name()).cloned().ok_or_else(|| {
-                        Outcome::Failed(format!("no module definition named `${}`", id.name()))
-                    })?,
-                    None => self.last_definition.clone().ok_or_else(|| {
-                        Outcome::Failed("no module definition to instantiate".to_string())
-                    })?,
+                    Some(id) => self
+                        .definitions
+                        .get(id.name())
+                        .cloned()
+                        .ok_or_else(|| Outcome::Failed(format!("no module definition named `${}`", id.name())))?,
+                    None => self
+                        .last_definition
+                        .clone()
+                        .ok_or_else(|| Outcome::Failed("no module definition to instantiate".to_string()))?,
                 };
                 let instance = self.instantiate(&module)?;
                 self.set_current(name, instance);
@@ -431,24 +425,14 @@ impl<T: 'static> WastContext<T> {
                 self.check_results(&results, &actual)
             }
             WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec)? {
-                Ok(values) => failed(format!(
-                    "expected trap `{message}`, got values {}",
-                    fmt_vals(&values)
-                )),
+                Ok(values) => failed(format!("expected trap `{message}`, got values {}", fmt_vals(&values))),
                 Err(err) => check_trap(&err, message),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call)? {
-                Ok(values) => failed(format!(
-                    "expected exhaustion `{message}`, got values {}",
-                    fmt_vals(&values)
-                )),
+                Ok(values) => failed(format!("expected exhaustion `{message}`, got values {}", fmt_vals(&values))),
                 Err(err) => check_trap(&err, message),
             },
-            WastDirective::AssertInvalid {
-                mut module,
-                message,
-                ..
-            } => {
+            WastDirective::AssertInvalid { mut module, message, .. } => {
                 if is_component(&module) {
                     return unsupported("component model");
                 }
@@ -457,17 +441,11 @@ impl<T: 'static> WastContext<T> {
                     return Ok(());
                 };
                 match Module::validate(&self.engine, &bytes) {
-                    Ok(()) => failed(format!(
-                        "expected module to be invalid (`{message}`), but it validated"
-                    )),
+                    Ok(()) => failed(format!("expected module to be invalid (`{message}`), but it validated")),
                     Err(_) => Ok(()),
                 }
             }
-            WastDirective::AssertMalformed {
-                mut module,
-                message,
-                ..
-            } => {
+            WastDirective::AssertMalformed { mut module, message, .. } => {
                 if is_component(&module) {
                     return unsupported("component model");
                 }
@@ -481,31 +459,22 @@ impl<T: 'static> WastContext<T> {
                     Err(_) => return Ok(()),
                 };
                 match Module::new(&self.engine, &bytes) {
-                    Ok(_) => failed(format!(
-                        "expected module to be malformed (`{message}`), but it compiled"
-                    )),
+                    Ok(_) => failed(format!("expected module to be malformed (`{message}`), but it compiled")),
                     Err(_) => Ok(()),
                 }
             }
-            WastDirective::AssertUnlinkable {
-                mut module,
-                message,
-                ..
-            } => {
+            WastDirective::AssertUnlinkable { mut module, message, .. } => {
                 if matches!(module, Wat::Component(_)) {
                     return unsupported("component model");
                 }
                 let bytes = module.encode().map_err(|e| anyhow!(e))?;
                 let module = self.compile(&bytes)?;
                 match self.linker.instantiate(&mut self.store, &module) {
-                    Ok(_) => failed(format!(
-                        "expected module to fail to link (`{message}`), but it instantiated"
-                    )),
+                    Ok(_) => failed(format!("expected module to fail to link (`{message}`), but it instantiated")),
                     Err(_) => Ok(()),
                 }
             }
-            WastDirective::AssertInvalidCustom { .. }
-            | WastDirective::AssertMalformedCustom { .. } => {
+            WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
                 unsupported("custom section assertions")
             }
             WastDirective::AssertException { .. } => unsupported("exception handling"),
@@ -534,14 +503,10 @@ impl<T: 'static> WastContext<T> {
 
     fn instance(&self, name: Option<&str>) -> std::result::Result<Instance, Outcome> {
         match name {
-            Some(name) => self
-                .instances
-                .get(name)
-                .copied()
-                .ok_or_else(|| Outcome::Failed(format!("no instance named `${name}`"))),
-            None => self
-                .current
-                .ok_or_else(|| Outcome::Failed("no current module instance".to_string())),
+            Some(name) => {
+                self.instances.get(name).copied().ok_or_else(|| Outcome::Failed(format!("no instance named `${name}`")))
+            }
+            None => self.current.ok_or_else(|| Outcome::Failed("no current module instance".to_string())),
         }
     }
 
@@ -567,33 +532,23 @@ impl<T: 'static> WastContext<T> {
                 }
                 let bytes = module.encode().map_err(|e| anyhow!(e))?;
                 let module = self.compile(&bytes)?;
-                Ok(self
-                    .linker
-                    .instantiate(&mut self.store, &module)
-                    .map(|_| Vec::new()))
+                Ok(self.linker.instantiate(&mut self.store, &module).map(|_| Vec::new()))
             }
         }
     }
 
-    fn invoke(
-        &mut self,
-        invoke: &WastInvoke<'_>,
-    ) -> std::result::Result<Result<Vec<Val>>, Outcome> {
+    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> std::result::Result<Result<Vec<Val>>, Outcome> {
         let instance = self.instance(invoke.module.map(|id| id.name()))?;
         let func = instance
             .get_func(&mut self.store, invoke.name)
-            .ok_or_else(|| {
-                Outcome::Failed(format!("no function export named `{}`", invoke.name))
-            })?;
+            .ok_or_else(|| Outcome::Failed(format!("no function export named `{}`", invoke.name)))?;
         let mut args = Vec::with_capacity(invoke.args.len());
         for arg in &invoke.args {
             args.push(self.arg(arg)?);
         }
         let n_results = func.ty(&self.store).results().len();
         let mut results = vec![Val::I32(0); n_results];
-        Ok(func
-            .call(&mut self.store, &args, &mut results)
-            .map(|()| results))
+        Ok(func.call(&mut self.store, &args, &mut results).map(|()| results))
     }
 
     fn arg(&mut self, arg: &WastArg<'_>) -> std::result::Result<Val, Outcome> {
@@ -643,11 +598,7 @@ impl<T: 'static> WastContext<T> {
         Ok(())
     }
 
-    fn matches(
-        &self,
-        expected: &WastRetCore<'_>,
-        actual: &Val,
-    ) -> std::result::Result<bool, Outcome> {
+    fn matches(&self, expected: &WastRetCore<'_>, actual: &Val) -> std::result::Result<bool, Outcome> {
         Ok(match (expected, actual) {
             (WastRetCore::I32(e), Val::I32(a)) => e == a,
             (WastRetCore::I64(e), Val::I64(a)) => e == a,
@@ -655,16 +606,10 @@ impl<T: 'static> WastContext<T> {
             (WastRetCore::F64(e), Val::F64(a)) => f64_matches(e, *a),
             (WastRetCore::V128(e), Val::V128(a)) => v128_matches(e, *a),
             (WastRetCore::RefNull(ty), Val::FuncRef(r)) => {
-                r.is_none()
-                    && ty
-                        .as_ref()
-                        .is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Func)))
+                r.is_none() && ty.as_ref().is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Func)))
             }
             (WastRetCore::RefNull(ty), Val::ExternRef(r)) => {
-                r.is_none()
-                    && ty
-                        .as_ref()
-                        .is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Extern)))
+                r.is_none() && ty.as_ref().is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Extern)))
             }
             (WastRetCore::RefExtern(e), Val::ExternRef(Some(r))) => match e {
                 None => true,
@@ -701,14 +646,12 @@ enum NullKind {
 
 fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
     match ty {
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Func | AbstractHeapType::NoFunc,
-        } => Some(NullKind::Func),
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
-        } => Some(NullKind::Extern),
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func | AbstractHeapType::NoFunc } => {
+            Some(NullKind::Func)
+        }
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern } => {
+            Some(NullKind::Extern)
+        }
         _ => None,
     }
 }
@@ -717,16 +660,11 @@ fn encode(module: &mut QuoteWat<'_>) -> std::result::Result<Vec<u8>, Outcome> {
     if is_component(module) {
         return unsupported("component model");
     }
-    module
-        .encode()
-        .map_err(|e| Outcome::Failed(format!("failed to encode module: {e}")))
+    module.encode().map_err(|e| Outcome::Failed(format!("failed to encode module: {e}")))
 }
 
 fn is_component(module: &QuoteWat<'_>) -> bool {
-    matches!(
-        module,
-        QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..)
-    )
+    matches!(module, QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..))
 }
 
 /// Spec trap messages that kiln words differently: (expected by the script, accepted from kiln).
@@ -743,15 +681,11 @@ fn trap_matches(actual: &str, expected: &str) -> bool {
         return true;
     }
     // Some scripts number the element: "uninitialized element 2".
-    let stripped = expected
-        .trim_end_matches(|c: char| c.is_ascii_digit())
-        .trim_end();
+    let stripped = expected.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end();
     if stripped != expected && !stripped.is_empty() && actual.contains(stripped) {
         return true;
     }
-    TRAP_ALIASES
-        .iter()
-        .any(|(e, a)| *e == expected && actual.contains(a))
+    TRAP_ALIASES.iter().any(|(e, a)| *e == expected && actual.contains(a))
 }
 
 fn check_trap(err: &anyhow::Error, expected: &str) -> DirectiveResult {
@@ -759,11 +693,7 @@ fn check_trap(err: &anyhow::Error, expected: &str) -> DirectiveResult {
     if trap_matches(&actual, expected) {
         return Ok(());
     }
-    let kind = if err.downcast_ref::<Trap>().is_some() {
-        "a different trap"
-    } else {
-        "an error that is not a trap"
-    };
+    let kind = if err.downcast_ref::<Trap>().is_some() { "a different trap" } else { "an error that is not a trap" };
     failed(format!("expected trap `{expected}`, got {kind}: {actual}"))
 }
 
@@ -793,27 +723,12 @@ fn v128_matches(expected: &V128Pattern, actual: u128) -> bool {
         v
     };
     match expected {
-        V128Pattern::I8x16(e) => e
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(i, 1) == u64::from(*e as u8)),
-        V128Pattern::I16x8(e) => e
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(i, 2) == u64::from(*e as u16)),
-        V128Pattern::I32x4(e) => e
-            .iter()
-            .enumerate()
-            .all(|(i, e)| lane(i, 4) == u64::from(*e as u32)),
+        V128Pattern::I8x16(e) => e.iter().enumerate().all(|(i, e)| lane(i, 1) == u64::from(*e as u8)),
+        V128Pattern::I16x8(e) => e.iter().enumerate().all(|(i, e)| lane(i, 2) == u64::from(*e as u16)),
+        V128Pattern::I32x4(e) => e.iter().enumerate().all(|(i, e)| lane(i, 4) == u64::from(*e as u32)),
         V128Pattern::I64x2(e) => e.iter().enumerate().all(|(i, e)| lane(i, 8) == *e as u64),
-        V128Pattern::F32x4(e) => e
-            .iter()
-            .enumerate()
-            .all(|(i, e)| f32_matches(e, lane(i, 4) as u32)),
-        V128Pattern::F64x2(e) => e
-            .iter()
-            .enumerate()
-            .all(|(i, e)| f64_matches(e, lane(i, 8))),
+        V128Pattern::F32x4(e) => e.iter().enumerate().all(|(i, e)| f32_matches(e, lane(i, 4) as u32)),
+        V128Pattern::F64x2(e) => e.iter().enumerate().all(|(i, e)| f64_matches(e, lane(i, 8))),
     }
 }
 
@@ -929,22 +844,10 @@ mod tests {
 
     #[test]
     fn trap_message_matching() {
-        assert!(trap_matches(
-            "wasm trap: integer divide by zero",
-            "integer divide by zero"
-        ));
-        assert!(trap_matches(
-            "wasm trap: uninitialized element",
-            "uninitialized element 2"
-        ));
-        assert!(trap_matches(
-            "wasm trap: undefined element: out of bounds table access",
-            "undefined element"
-        ));
-        assert!(trap_matches(
-            "wasm trap: out of bounds table access",
-            "undefined element"
-        ));
+        assert!(trap_matches("wasm trap: integer divide by zero", "integer divide by zero"));
+        assert!(trap_matches("wasm trap: uninitialized element", "uninitialized element 2"));
+        assert!(trap_matches("wasm trap: undefined element: out of bounds table access", "undefined element"));
+        assert!(trap_matches("wasm trap: out of bounds table access", "undefined element"));
         assert!(!trap_matches("wasm trap: unreachable", "integer overflow"));
     }
 
@@ -955,18 +858,9 @@ mod tests {
         assert!(!f32_matches(&NanPattern::CanonicalNan, 0x7fc0_0001));
         assert!(f32_matches(&NanPattern::ArithmeticNan, 0x7fc0_0001));
         assert!(!f32_matches(&NanPattern::ArithmeticNan, 0x7fa0_0000));
-        assert!(f64_matches(
-            &NanPattern::CanonicalNan,
-            0x7ff8_0000_0000_0000
-        ));
-        assert!(f64_matches(
-            &NanPattern::ArithmeticNan,
-            0xfff8_0000_0000_0001
-        ));
-        assert!(!f64_matches(
-            &NanPattern::ArithmeticNan,
-            0x7ff0_0000_0000_0001
-        ));
+        assert!(f64_matches(&NanPattern::CanonicalNan, 0x7ff8_0000_0000_0000));
+        assert!(f64_matches(&NanPattern::ArithmeticNan, 0xfff8_0000_0000_0001));
+        assert!(!f64_matches(&NanPattern::ArithmeticNan, 0x7ff0_0000_0000_0001));
     }
 
     #[test]

@@ -18,11 +18,7 @@ pub(crate) enum FrameKind {
     Loop { header: Block },
     /// `if`: the block the `else` arm starts in, the values the `else` arm starts with, and whether
     /// an `else` was seen.
-    If {
-        else_block: Block,
-        else_params: Vec<Value>,
-        has_else: bool,
-    },
+    If { else_block: Block, else_params: Vec<Value>, has_else: bool },
 }
 
 /// One entry of the control stack.
@@ -64,16 +60,8 @@ impl FuncTranslator<'_, '_> {
             BlockType::Type(t) => (Vec::new(), vec![value_type(convert_val_type(t)?)?]),
             BlockType::FuncType(index) => {
                 let ty = &self.env.info.types[index as usize];
-                let params = ty
-                    .params
-                    .iter()
-                    .map(|t| value_type(*t))
-                    .collect::<Result<_>>()?;
-                let results = ty
-                    .results
-                    .iter()
-                    .map(|t| value_type(*t))
-                    .collect::<Result<_>>()?;
+                let params = ty.params.iter().map(|t| value_type(*t)).collect::<Result<_>>()?;
+                let results = ty.results.iter().map(|t| value_type(*t)).collect::<Result<_>>()?;
                 (params, results)
             }
         })
@@ -148,11 +136,7 @@ impl FuncTranslator<'_, '_> {
         let height = self.stack.len() - params.len();
         let else_params = self.stack[height..].to_vec();
         self.control.push(Frame {
-            kind: FrameKind::If {
-                else_block,
-                else_params,
-                has_else: false,
-            },
+            kind: FrameKind::If { else_block, else_params, has_else: false },
             next,
             num_params: params.len(),
             num_results: results.len(),
@@ -177,12 +161,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn else_(&mut self) {
         self.fall_through();
         let frame = self.control.last_mut().expect("control stack underflow");
-        let FrameKind::If {
-            else_block,
-            else_params,
-            has_else,
-        } = &mut frame.kind
-        else {
+        let FrameKind::If { else_block, else_params, has_else } = &mut frame.kind else {
             unreachable!("`else` outside `if` in validated code");
         };
         *has_else = true;
@@ -200,11 +179,7 @@ impl FuncTranslator<'_, '_> {
         self.fall_through();
         let mut frame = self.control.pop().expect("control stack underflow");
         match &frame.kind {
-            FrameKind::If {
-                else_block,
-                else_params,
-                has_else: false,
-            } => {
+            FrameKind::If { else_block, else_params, has_else: false } => {
                 // Without `else`, the false arm passes the parameters through as results.
                 self.b.switch_to_block(*else_block);
                 self.b.seal_block(*else_block);
@@ -290,13 +265,8 @@ impl FuncTranslator<'_, '_> {
 
         let pool = &mut self.b.func.dfg.value_lists;
         let default_call = BlockCall::new(default_block, [], pool);
-        let calls = table
-            .iter()
-            .map(|b| BlockCall::new(*b, [], pool))
-            .collect::<Vec<_>>();
-        let jt = self
-            .b
-            .create_jump_table(JumpTableData::new(default_call, &calls));
+        let calls = table.iter().map(|b| BlockCall::new(*b, [], pool)).collect::<Vec<_>>();
+        let jt = self.b.create_jump_table(JumpTableData::new(default_call, &calls));
         self.b.ins().br_table(index, jt);
 
         let mut edges = edges.into_iter().collect::<Vec<_>>();

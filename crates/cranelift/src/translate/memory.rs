@@ -48,14 +48,8 @@ impl FuncTranslator<'_, '_> {
     /// The current length in bytes of memory `m`.
     fn memory_length(&mut self, m: u32) -> Result<Value> {
         let offset = self.env.offsets.memory_ptr(m) as i32;
-        let def = self
-            .b
-            .ins()
-            .load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
-        Ok(self
-            .b
-            .ins()
-            .load(I64, trusted(), def, vmmemory::CURRENT_LENGTH as i32))
+        let def = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
+        Ok(self.b.ins().load(I64, trusted(), def, vmmemory::CURRENT_LENGTH as i32))
     }
 
     /// The address of an access of `size` bytes at `index + offset` in memory `m`, as a pointer and
@@ -80,18 +74,11 @@ impl FuncTranslator<'_, '_> {
         }
         let length = self.memory_length(m)?;
         // `index + offset + size` cannot overflow 64 bits.
-        let end = self
-            .b
-            .ins()
-            .iadd_imm_u(index, (offset + u64::from(size)) as i64);
+        let end = self.b.ins().iadd_imm_u(index, (offset + u64::from(size)) as i64);
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
         let addr = self.b.ins().iadd(base, index);
         if options.spectre_guards {
-            let addr = if offset == 0 {
-                addr
-            } else {
-                self.b.ins().iadd_imm_u(addr, offset as i64)
-            };
+            let addr = if offset == 0 { addr } else { self.b.ins().iadd_imm_u(addr, offset as i64) };
             let null = self.b.ins().iconst(I64, 0);
             // The access through the null pointer faults with its `heap_oob` trap code.
             Ok((self.b.ins().select_spectre_guard(oob, null, addr), 0))
@@ -157,9 +144,7 @@ impl FuncTranslator<'_, '_> {
         let delta = self.pop();
         let delta = self.b.ins().uextend(I64, delta);
         let m = self.i32_const(m);
-        let old = self
-            .call_builtin(Builtin::MemoryGrow, &[m, delta])
-            .expect("result");
+        let old = self.call_builtin(Builtin::MemoryGrow, &[m, delta]).expect("result");
         // `u64::MAX` (failure) becomes -1.
         let v = self.b.ins().ireduce(I32, old);
         self.push(v);
@@ -203,31 +188,18 @@ impl FuncTranslator<'_, '_> {
         let clif = value_type(ty.content)?;
         if info.is_imported_global(g) {
             let offset = self.env.offsets.imported_global_ptr(g) as i32;
-            let ptr =
-                self.b
-                    .ins()
-                    .load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
+            let ptr = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
             Ok((ptr, 0, clif, !ty.mutable))
         } else {
-            let offset = self
-                .env
-                .offsets
-                .defined_global(g - info.num_imported_globals) as i32;
+            let offset = self.env.offsets.defined_global(g - info.num_imported_globals) as i32;
             Ok((self.vmctx, offset, clif, !ty.mutable))
         }
     }
 
     pub(super) fn global_get(&mut self, g: u32) -> Result<()> {
         let (ptr, offset, ty, immutable) = self.global_addr(g)?;
-        let flags = if immutable {
-            trusted_readonly()
-        } else {
-            trusted()
-        };
-        let v = self
-            .b
-            .ins()
-            .load(ty, flags.with_endianness(Endianness::Little), ptr, offset);
+        let flags = if immutable { trusted_readonly() } else { trusted() };
+        let v = self.b.ins().load(ty, flags.with_endianness(Endianness::Little), ptr, offset);
         self.push(v);
         Ok(())
     }
@@ -235,35 +207,22 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn global_set(&mut self, g: u32) -> Result<()> {
         let (ptr, offset, _, _) = self.global_addr(g)?;
         let v = self.pop();
-        self.b.ins().store(
-            trusted().with_endianness(Endianness::Little),
-            v,
-            ptr,
-            offset,
-        );
+        self.b.ins().store(trusted().with_endianness(Endianness::Little), v, ptr, offset);
         Ok(())
     }
 
     /// The `VMTableDefinition` pointer of table `t`.
     fn table_def(&mut self, t: u32) -> Value {
         let offset = self.env.offsets.table_ptr(t) as i32;
-        self.b
-            .ins()
-            .load(I64, trusted_readonly().with_can_move(), self.vmctx, offset)
+        self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset)
     }
 
     /// The address of element `index` of table `t`; traps with `trap` when out of bounds.
     pub(super) fn table_elem_addr(&mut self, t: u32, index: Value, trap: Trap) -> Value {
         let def = self.table_def(t);
-        let length = self
-            .b
-            .ins()
-            .load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
+        let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
         let index = self.b.ins().uextend(I64, index);
-        let oob = self
-            .b
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
         self.b.ins().trapnz(oob, trap_code(trap));
         let base = self.b.ins().load(I64, trusted(), def, vmtable::BASE as i32);
         let offset = self.b.ins().ishl_imm_u(index, 3);
@@ -291,10 +250,7 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn table_size(&mut self, t: u32) {
         let def = self.table_def(t);
-        let length = self
-            .b
-            .ins()
-            .load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
+        let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
         let v = self.b.ins().ireduce(I32, length);
         self.push(v);
     }
@@ -303,9 +259,7 @@ impl FuncTranslator<'_, '_> {
         let (init, delta) = self.pop2();
         let delta = self.b.ins().uextend(I64, delta);
         let t = self.i32_const(t);
-        let old = self
-            .call_builtin(Builtin::TableGrow, &[t, delta, init])
-            .expect("result");
+        let old = self.call_builtin(Builtin::TableGrow, &[t, delta, init]).expect("result");
         let v = self.b.ins().ireduce(I32, old);
         self.push(v);
     }

@@ -13,8 +13,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, F64, I8, I16, I32, I64};
 use cranelift_codegen::ir::{
-    self, AbiParam, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder, MemFlagsData,
-    SigRef, Signature, SourceLoc, Type, UserExternalName, UserFuncName, Value,
+    self, AbiParam, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder, MemFlagsData, SigRef, Signature,
+    SourceLoc, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -32,19 +32,8 @@ pub(crate) struct ModuleEnv<'a> {
 }
 
 impl<'a> ModuleEnv<'a> {
-    pub fn new(
-        info: &'a ModuleInfo,
-        wasm: &'a [u8],
-        options: &'a CompilerOptions,
-        isa: &'a dyn TargetIsa,
-    ) -> Self {
-        ModuleEnv {
-            info,
-            wasm,
-            options,
-            isa,
-            offsets: VMOffsets::new(info),
-        }
+    pub fn new(info: &'a ModuleInfo, wasm: &'a [u8], options: &'a CompilerOptions, isa: &'a dyn TargetIsa) -> Self {
+        ModuleEnv { info, wasm, options, isa, offsets: VMOffsets::new(info) }
     }
 }
 
@@ -62,10 +51,7 @@ pub(crate) fn translate_function(
 
     // Stack limit: vmctx -> store context -> stack_limit.
     let vmctx_gv = func.create_global_value(GlobalValueData::VMContext);
-    let readonly = insert_flags(
-        func,
-        MemFlagsData::trusted().with_readonly().with_can_move(),
-    )?;
+    let readonly = insert_flags(func, MemFlagsData::trusted().with_readonly().with_can_move())?;
     let trusted = insert_flags(func, MemFlagsData::trusted())?;
     let store_ctx = func.create_global_value(GlobalValueData::Load {
         base: vmctx_gv,
@@ -81,18 +67,9 @@ pub(crate) fn translate_function(
     });
     func.stack_limit = Some(limit);
 
-    let range = info
-        .bodies
-        .get(defined_index as usize)
-        .context("missing function body")?
-        .range
-        .clone();
-    let bytes = env
-        .wasm
-        .get(range.clone())
-        .context("function body outside the module binary")?;
-    let body =
-        wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(bytes, range.start as u64));
+    let range = info.bodies.get(defined_index as usize).context("missing function body")?.range.clone();
+    let bytes = env.wasm.get(range.clone()).context("function body outside the module binary")?;
+    let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(bytes, range.start as u64));
 
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
@@ -125,11 +102,7 @@ pub(crate) fn translate_function(
         }
     }
 
-    let results = ty
-        .results
-        .iter()
-        .map(|t| value_type(*t))
-        .collect::<Result<Vec<_>>>()?;
+    let results = ty.results.iter().map(|t| value_type(*t)).collect::<Result<Vec<_>>>()?;
     let mut t = FuncTranslator {
         env,
         b,
@@ -152,8 +125,7 @@ pub(crate) fn translate_function(
         let (op, offset) = ops.read_with_offset()?;
         t.wasm_offset = offset as u32;
         t.b.set_srcloc(SourceLoc::new(offset as u32));
-        t.translate(op)
-            .with_context(|| format!("at wasm offset {offset:#x}"))?;
+        t.translate(op).with_context(|| format!("at wasm offset {offset:#x}"))?;
     }
     if !t.control.is_empty() {
         bail!("function body ended with unclosed blocks");
@@ -165,10 +137,7 @@ pub(crate) fn translate_function(
 }
 
 fn insert_flags(func: &mut ir::Function, flags: MemFlagsData) -> Result<ir::MemFlags> {
-    func.dfg
-        .mem_flags
-        .insert(flags)
-        .map_err(|_| anyhow::anyhow!("too many distinct memory flags"))
+    func.dfg.mem_flags.insert(flags).map_err(|_| anyhow::anyhow!("too many distinct memory flags"))
 }
 
 /// Flags for loads from the VMContext and other runtime structures that are always valid.
@@ -244,9 +213,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn pop(&mut self) -> Value {
-        self.stack
-            .pop()
-            .expect("operand stack underflow in validated code")
+        self.stack.pop().expect("operand stack underflow in validated code")
     }
 
     fn pop2(&mut self) -> (Value, Value) {
@@ -262,11 +229,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn popn(&mut self, n: usize) -> Vec<Value> {
-        let at = self
-            .stack
-            .len()
-            .checked_sub(n)
-            .expect("operand stack underflow");
+        let at = self.stack.len().checked_sub(n).expect("operand stack underflow");
         self.stack.split_off(at)
     }
 
@@ -290,10 +253,7 @@ impl FuncTranslator<'_, '_> {
             Operator::BrTable { targets } => self.br_table(&targets)?,
             Operator::Return => self.return_(),
             Operator::Call { function_index } => self.call(function_index)?,
-            Operator::CallIndirect {
-                type_index,
-                table_index,
-            } => self.call_indirect(type_index, table_index)?,
+            Operator::CallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index)?,
             Operator::Drop => {
                 self.pop();
             }
@@ -335,12 +295,8 @@ impl FuncTranslator<'_, '_> {
             | Operator::I64Store { memarg }
             | Operator::F32Store { memarg }
             | Operator::F64Store { memarg } => self.store(&memarg, None)?,
-            Operator::I32Store8 { memarg } | Operator::I64Store8 { memarg } => {
-                self.store(&memarg, Some(I8))?
-            }
-            Operator::I32Store16 { memarg } | Operator::I64Store16 { memarg } => {
-                self.store(&memarg, Some(I16))?
-            }
+            Operator::I32Store8 { memarg } | Operator::I64Store8 { memarg } => self.store(&memarg, Some(I8))?,
+            Operator::I32Store16 { memarg } | Operator::I64Store16 { memarg } => self.store(&memarg, Some(I16))?,
             Operator::I64Store32 { memarg } => self.store(&memarg, Some(I32))?,
             Operator::MemorySize { mem } => self.memory_size(mem)?,
             Operator::MemoryGrow { mem } => self.memory_grow(mem),
@@ -484,10 +440,7 @@ impl FuncTranslator<'_, '_> {
             Operator::TableSize { table } => self.table_size(table),
             Operator::TableGrow { table } => self.table_grow(table),
             Operator::TableFill { table } => self.table_fill(table),
-            Operator::TableCopy {
-                dst_table,
-                src_table,
-            } => self.table_copy(dst_table, src_table),
+            Operator::TableCopy { dst_table, src_table } => self.table_copy(dst_table, src_table),
             Operator::TableInit { elem_index, table } => self.table_init(table, elem_index),
             Operator::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
@@ -535,10 +488,7 @@ impl FuncTranslator<'_, '_> {
                 Some(r) => *r,
                 None => {
                     let signature = self.sig_ref(ty)?;
-                    let name = self
-                        .b
-                        .func
-                        .declare_imported_user_function(UserExternalName::new(0, defined));
+                    let name = self.b.func.declare_imported_user_function(UserExternalName::new(0, defined));
                     let r = self.b.import_function(ExtFuncData {
                         name: ExternalName::user(name),
                         signature,
@@ -556,18 +506,8 @@ impl FuncTranslator<'_, '_> {
         } else {
             let sig = self.sig_ref(ty)?;
             let base = self.env.offsets.funcref(f) as i32;
-            let native = self.b.ins().load(
-                I64,
-                trusted_readonly(),
-                self.vmctx,
-                base + vmfuncref::NATIVE_CALL as i32,
-            );
-            let callee = self.b.ins().load(
-                I64,
-                trusted_readonly(),
-                self.vmctx,
-                base + vmfuncref::VMCTX as i32,
-            );
+            let native = self.b.ins().load(I64, trusted_readonly(), self.vmctx, base + vmfuncref::NATIVE_CALL as i32);
+            let callee = self.b.ins().load(I64, trusted_readonly(), self.vmctx, base + vmfuncref::VMCTX as i32);
             args.extend([callee, self.vmctx]);
             args.extend(self.popn(n));
             let inst = self.b.ins().call_indirect(sig, native, &args);
@@ -582,35 +522,15 @@ impl FuncTranslator<'_, '_> {
         let index = self.pop();
         let addr = self.table_elem_addr(table, index, Trap::IndirectCallOutOfBounds);
         let funcref = self.b.ins().load(I64, trusted(), addr, 0);
-        self.b
-            .ins()
-            .trapz(funcref, trap_code(Trap::IndirectCallToNull));
-        let actual = self
-            .b
-            .ins()
-            .load(I32, trusted_readonly(), funcref, vmfuncref::TYPE_ID as i32);
-        let type_ids = self.b.ins().load(
-            I64,
-            trusted_readonly().with_can_move(),
-            self.vmctx,
-            VMOffsets::TYPE_IDS as i32,
-        );
-        let expected =
-            self.b
-                .ins()
-                .load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
+        self.b.ins().trapz(funcref, trap_code(Trap::IndirectCallToNull));
+        let actual = self.b.ins().load(I32, trusted_readonly(), funcref, vmfuncref::TYPE_ID as i32);
+        let type_ids =
+            self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, VMOffsets::TYPE_IDS as i32);
+        let expected = self.b.ins().load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
         let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
         self.b.ins().trapnz(mismatch, trap_code(Trap::BadSignature));
-        let native = self.b.ins().load(
-            I64,
-            trusted_readonly(),
-            funcref,
-            vmfuncref::NATIVE_CALL as i32,
-        );
-        let callee = self
-            .b
-            .ins()
-            .load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
+        let native = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
+        let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
         let inst = self.b.ins().call_indirect(sig, native, &args);
@@ -646,8 +566,7 @@ impl FuncTranslator<'_, '_> {
         let mut sig = Signature::new(self.env.isa.default_call_conv());
         sig.params.push(AbiParam::new(I64));
         sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-        sig.returns
-            .extend(returns.iter().map(|t| AbiParam::new(*t)));
+        sig.returns.extend(returns.iter().map(|t| AbiParam::new(*t)));
         let sig = self.b.import_signature(sig);
         self.builtin_sigs.insert(builtin, sig);
         sig
@@ -657,10 +576,7 @@ impl FuncTranslator<'_, '_> {
     fn call_builtin(&mut self, builtin: Builtin, args: &[Value]) -> Option<Value> {
         let sig = self.builtin_sig(builtin);
         let flags = trusted_readonly().with_can_move();
-        let table = self
-            .b
-            .ins()
-            .load(I64, flags, self.vmctx, VMOffsets::BUILTINS as i32);
+        let table = self.b.ins().load(I64, flags, self.vmctx, VMOffsets::BUILTINS as i32);
         let offset = builtin.table_offset(kiln_environ::POINTER_SIZE) as i32;
         let callee = self.b.ins().load(I64, flags, table, offset);
         let mut all = vec![self.vmctx];
