@@ -1,0 +1,145 @@
+//! Wasm inputs shared by the kiln benchmarks and the wasmtime comparison suite in
+//! `bench-compare/`. Both suites include this file with `#[path = ...]`, so they measure exactly
+//! the same modules.
+
+#![allow(dead_code)]
+
+use std::fmt::Write;
+
+/// Exports `nop`, `add`, `call_host_n` (calls the import `host.inc` N times) and `trap`.
+pub const CALL_WAT: &str = include_str!("call.wat");
+
+/// A small module with one import (`host.log`), a memory, a table, globals and a few functions.
+pub const INSTANTIATE_SMALL_WAT: &str = include_str!("instantiate_small.wat");
+
+/// How many times `call_host_n` calls the host per benchmark iteration.
+pub const HOST_CALLS_PER_ITER: u32 = 1000;
+
+/// How many functions the generated large module defines.
+pub const LARGE_FUNCS: usize = 2000;
+
+/// A small deterministic pseudo-random generator (64-bit LCG); the large module is the same on
+/// every run and in both suites.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
+
+/// Generates the WAT text of a large module: [`LARGE_FUNCS`] functions of type
+/// `(i32, i32) -> i32` whose bodies mix integer and float arithmetic, memory accesses, globals,
+/// structured control flow, direct and indirect calls, and `br_table`.
+pub fn large_module_wat() -> String {
+    let mut rng = Lcg(0x6b69_6c6e_6265_6e63);
+    let mut out = String::with_capacity(LARGE_FUNCS * 600);
+    out.push_str("(module\n");
+    out.push_str("  (type $sig (func (param i32 i32) (result i32)))\n");
+    out.push_str("  (memory 1)\n");
+    writeln!(out, "  (table {LARGE_FUNCS} funcref)").unwrap();
+    out.push_str("  (global $g0 (mut i32) (i32.const 7))\n");
+    out.push_str("  (global $g1 (mut i64) (i64.const 11))\n");
+    out.push_str("  (global $g2 (mut f64) (f64.const 0.5))\n");
+    for i in 0..LARGE_FUNCS {
+        let statements = 4 + rng.below(12);
+        writeln!(out, "  (func $f{i} (export \"f{i}\") (type $sig) (local $a i32) (local $b i64) (local $c f64)")
+            .unwrap();
+        for _ in 0..statements {
+            statement(&mut out, &mut rng, i);
+        }
+        out.push_str("    local.get $a)\n");
+    }
+    out.push_str("  (elem (i32.const 0) func");
+    for i in 0..LARGE_FUNCS {
+        write!(out, " $f{i}").unwrap();
+    }
+    out.push_str(")\n)\n");
+    out
+}
+
+/// Appends one self-contained statement (net stack effect zero) to the body of function `func`.
+fn statement(out: &mut String, rng: &mut Lcg, func: usize) {
+    let k = rng.next() as i32;
+    match rng.below(10) {
+        // Integer arithmetic chain.
+        0 => {
+            let op = ["i32.add", "i32.sub", "i32.mul", "i32.xor", "i32.and", "i32.or", "i32.shl", "i32.rotl"]
+                [rng.below(8) as usize];
+            writeln!(out, "    local.get 0\n    local.get 1\n    {op}\n    i32.const {k}\n    i32.add\n    local.get $a\n    i32.xor\n    local.set $a").unwrap();
+        }
+        // Load, modify, store through linear memory.
+        1 => {
+            let offset = rng.below(256) * 4;
+            writeln!(
+                out,
+                "    local.get 0\n    i32.const 0xf000\n    i32.and\n    local.get 0\n    i32.const 0xf000\n    i32.and\n    i32.load offset={offset}\n    local.get $a\n    i32.add\n    i32.store offset={offset}\n    local.get 1\n    i32.const 0xf000\n    i32.and\n    i64.load offset={offset}\n    local.get $b\n    i64.add\n    local.set $b"
+            )
+            .unwrap();
+        }
+        // if/else on a comparison.
+        2 => {
+            writeln!(
+                out,
+                "    local.get 0\n    local.get 1\n    i32.lt_s\n    if\n      local.get $a\n      i32.const {k}\n      i32.mul\n      local.set $a\n    else\n      local.get $a\n      i32.const 3\n      i32.shr_u\n      local.set $a\n    end"
+            )
+            .unwrap();
+        }
+        // A counted loop.
+        3 => {
+            let n = 1 + rng.below(16);
+            writeln!(
+                out,
+                "    i32.const {n}\n    local.set 1\n    block\n      loop\n        local.get 1\n        i32.eqz\n        br_if 1\n        local.get $a\n        local.get 1\n        i32.add\n        local.set $a\n        local.get 1\n        i32.const 1\n        i32.sub\n        local.set 1\n        br 0\n      end\n    end"
+            )
+            .unwrap();
+        }
+        // Direct call to an earlier function.
+        4 if func > 0 => {
+            let callee = rng.below(func as u32);
+            writeln!(out, "    local.get $a\n    local.get 1\n    call $f{callee}\n    local.set $a").unwrap();
+        }
+        // Floating point.
+        5 => {
+            writeln!(
+                out,
+                "    local.get 0\n    f64.convert_i32_s\n    global.get $g2\n    f64.mul\n    local.get $c\n    f64.add\n    f64.sqrt\n    local.set $c\n    local.get $c\n    i32.trunc_sat_f64_s\n    local.get $a\n    i32.add\n    local.set $a"
+            )
+            .unwrap();
+        }
+        // 64-bit integers and globals.
+        6 => {
+            writeln!(
+                out,
+                "    local.get $b\n    global.get $g1\n    i64.mul\n    i64.const {k}\n    i64.rotl\n    local.tee $b\n    global.set $g1\n    global.get $g0\n    local.get $b\n    i32.wrap_i64\n    i32.add\n    global.set $g0"
+            )
+            .unwrap();
+        }
+        // Indirect call through the table.
+        7 => {
+            let slot = rng.below(LARGE_FUNCS as u32);
+            writeln!(out, "    local.get 0\n    local.get $a\n    i32.const {slot}\n    call_indirect (type $sig)\n    local.set $a").unwrap();
+        }
+        // br_table over nested blocks.
+        8 => {
+            writeln!(
+                out,
+                "    block\n      block\n        block\n          local.get $a\n          i32.const 3\n          i32.and\n          br_table 0 1 2\n        end\n        local.get $a\n        i32.const {k}\n        i32.add\n        local.set $a\n      end\n      local.get $a\n      i32.popcnt\n      local.set $a\n    end"
+            )
+            .unwrap();
+        }
+        // Division and select.
+        _ => {
+            writeln!(
+                out,
+                "    local.get 0\n    local.get 1\n    i32.const 1\n    i32.or\n    i32.div_u\n    local.get $a\n    local.get 1\n    select\n    local.get $a\n    i32.add\n    local.set $a"
+            )
+            .unwrap();
+        }
+    }
+}
