@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod component;
 mod builtins;
 mod module;
 mod trap;

@@ -222,7 +222,13 @@ pub struct ModuleInfo {
 impl ModuleInfo {
     /// Validates `wasm` with the supported features and reads its description.
     pub fn parse(wasm: &[u8]) -> Result<ModuleInfo> {
-        let mut validator = wasmparser::Validator::new_with_features(crate::supported_features());
+        Self::parse_with_features(wasm, crate::supported_features())
+    }
+
+    /// Validates `wasm` with `features` and reads its description. Adapter modules generated for
+    /// components use this with multi-memory enabled.
+    pub fn parse_with_features(wasm: &[u8], features: wasmparser::WasmFeatures) -> Result<ModuleInfo> {
+        let mut validator = wasmparser::Validator::new_with_features(features);
         validator.validate_all(wasm)?;
         Self::parse_validated(wasm)
     }

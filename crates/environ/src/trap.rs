@@ -34,11 +34,32 @@ pub enum Trap {
     OutOfFuel = 11,
     /// A reference that must not be null was null.
     NullReference = 12,
+    /// A component instance was entered while it may not be (re-entrance, or poisoned by an
+    /// earlier trap).
+    CannotEnterComponent = 13,
+    /// A component instance called out while it may not (inside `realloc` or `post-return`).
+    CannotLeaveComponent = 14,
+    /// A string that must be UTF-8 is not.
+    InvalidUtf8 = 15,
+    /// A string that must be UTF-16 is not (unpaired surrogate).
+    InvalidUtf16 = 16,
+    /// A pointer handed across a component boundary is not aligned for its type.
+    UnalignedPointer = 17,
+    /// A pointer and length handed across a component boundary reach outside the memory.
+    PointerOutOfBounds = 18,
+    /// A variant, enum, option or result discriminant is out of range.
+    InvalidDiscriminant = 19,
+    /// A `char` is not a Unicode scalar value.
+    InvalidChar = 20,
+    /// A string or list is longer than the Canonical ABI allows.
+    LengthTooLarge = 21,
+    /// A function lifted by a component instance was called through its own lowering.
+    AdapterSameInstance = 22,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 13] = [
+    pub const ALL: [Trap; 23] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -52,6 +73,16 @@ impl Trap {
         Trap::Interrupt,
         Trap::OutOfFuel,
         Trap::NullReference,
+        Trap::CannotEnterComponent,
+        Trap::CannotLeaveComponent,
+        Trap::InvalidUtf8,
+        Trap::InvalidUtf16,
+        Trap::UnalignedPointer,
+        Trap::PointerOutOfBounds,
+        Trap::InvalidDiscriminant,
+        Trap::InvalidChar,
+        Trap::LengthTooLarge,
+        Trap::AdapterSameInstance,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -80,6 +111,16 @@ impl Trap {
             Trap::Interrupt => "interrupt",
             Trap::OutOfFuel => "all fuel consumed by WebAssembly",
             Trap::NullReference => "null reference",
+            Trap::CannotEnterComponent => "cannot enter component instance",
+            Trap::CannotLeaveComponent => "cannot leave component instance",
+            Trap::InvalidUtf8 => "invalid UTF-8",
+            Trap::InvalidUtf16 => "invalid UTF-16",
+            Trap::UnalignedPointer => "unaligned pointer",
+            Trap::PointerOutOfBounds => "pointer out of bounds of memory",
+            Trap::InvalidDiscriminant => "invalid discriminant",
+            Trap::InvalidChar => "invalid char value",
+            Trap::LengthTooLarge => "string or list length too large",
+            Trap::AdapterSameInstance => "cannot call a function lifted and lowered by the same component instance",
         }
     }
 }
@@ -91,3 +132,17 @@ impl fmt::Display for Trap {
 }
 
 impl std::error::Error for Trap {}
+
+#[cfg(test)]
+mod tests {
+    use super::Trap;
+
+    #[test]
+    fn codes_round_trip() {
+        for (i, trap) in Trap::ALL.iter().enumerate() {
+            assert_eq!(trap.as_u8() as usize, i);
+            assert_eq!(Trap::from_u8(trap.as_u8()), Some(*trap));
+        }
+        assert_eq!(Trap::from_u8(Trap::ALL.len() as u8), None);
+    }
+}

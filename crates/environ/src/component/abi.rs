@@ -1,0 +1,333 @@
+//! The Canonical ABI's layout rules (`CanonicalABI.md`): sizes and alignments in linear memory,
+//! flattening into core values, and the flattening limits that choose direct or indirect passing.
+//!
+//! FACT (adapters in core wasm) and the host's reference lift/lower both use these functions, so
+//! the two agree on every layout by construction.
+
+use super::types::{FuncType, ValueType};
+
+/// At most this many flat parameters are passed directly; more go through memory.
+pub const MAX_FLAT_PARAMS: usize = 16;
+/// At most this many flat results are returned directly; more go through memory.
+pub const MAX_FLAT_RESULTS: usize = 1;
+
+/// A core value type in a flattened signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlatType {
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `f32`.
+    F32,
+    /// `f64`.
+    F64,
+}
+
+impl FlatType {
+    /// The Canonical ABI's `join`: the type that can hold both (for variant payloads).
+    pub fn join(self, other: FlatType) -> FlatType {
+        match (self, other) {
+            (a, b) if a == b => a,
+            (FlatType::I32, FlatType::F32) | (FlatType::F32, FlatType::I32) => FlatType::I32,
+            _ => FlatType::I64,
+        }
+    }
+}
+
+/// How a component instance's strings are encoded in its memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StringEncoding {
+    /// UTF-8: pointer and length in bytes; pointer alignment 1.
+    #[default]
+    Utf8,
+    /// UTF-16 (little-endian): pointer and length in code units; pointer alignment 2.
+    Utf16,
+    /// `latin1+utf16`: pointer and a length whose bit 31 tags UTF-16 (else Latin-1 bytes);
+    /// pointer alignment 2.
+    CompactUtf16,
+}
+
+/// Bit 31 of a `latin1+utf16` string length: the string is UTF-16.
+pub const UTF16_TAG: u32 = 1 << 31;
+/// Longest string or list a guest may hand over, in bytes (the Canonical ABI's 2^31 - 1 bound).
+pub const MAX_STRING_BYTE_LENGTH: u32 = (1 << 31) - 1;
+
+/// Whether a signature is flattened for `canon lift` (the callee side) or `canon lower` (the
+/// caller side): they differ in how too many results are returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// `canon lift`: results that do not fit are returned as a pointer into the callee's memory.
+    Lift,
+    /// `canon lower`: results that do not fit are written through a pointer passed as the last
+    /// parameter.
+    Lower,
+}
+
+/// A flattened core signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlatSignature {
+    /// Core parameters.
+    pub params: Vec<FlatType>,
+    /// Core results.
+    pub results: Vec<FlatType>,
+    /// Whether the parameters are passed as one pointer to a tuple in memory.
+    pub params_indirect: bool,
+    /// Whether the results go through memory (returned pointer for lift, out-pointer parameter for
+    /// lower).
+    pub results_indirect: bool,
+}
+
+fn align_to(offset: u32, align: u32) -> u32 {
+    offset.div_ceil(align) * align
+}
+
+/// Number of cases -> size in bytes of the discriminant.
+pub fn discriminant_size(cases: usize) -> u32 {
+    if cases <= 1 << 8 {
+        1
+    } else if cases <= 1 << 16 {
+        2
+    } else {
+        4
+    }
+}
+
+/// Number of flags -> number of 32-bit words when flattened.
+pub fn flags_words(count: usize) -> usize {
+    count.div_ceil(32)
+}
+
+/// Size in bytes of a `flags` value in memory.
+pub fn flags_size(count: usize) -> u32 {
+    match count {
+        0 => 0,
+        1..=8 => 1,
+        9..=16 => 2,
+        _ => 4 * flags_words(count) as u32,
+    }
+}
+
+/// Alignment of `ty` in linear memory.
+pub fn align(ty: &ValueType) -> u32 {
+    match ty {
+        ValueType::Bool | ValueType::S8 | ValueType::U8 => 1,
+        ValueType::S16 | ValueType::U16 => 2,
+        ValueType::S32 | ValueType::U32 | ValueType::F32 | ValueType::Char => 4,
+        ValueType::S64 | ValueType::U64 | ValueType::F64 => 8,
+        ValueType::String | ValueType::List(_) => 4,
+        ValueType::Own(_) | ValueType::Borrow(_) => 4,
+        ValueType::Flags(names) => match names.len() {
+            0..=8 => 1,
+            9..=16 => 2,
+            _ => 4,
+        },
+        ValueType::Record(_) | ValueType::Tuple(_) => {
+            ty.as_record_fields().unwrap().iter().map(|t| align(t)).max().unwrap_or(1)
+        }
+        _ => {
+            let cases = ty.as_variant_cases().unwrap();
+            let disc = discriminant_size(cases.len());
+            cases.iter().flatten().map(|t| align(t)).max().unwrap_or(1).max(disc)
+        }
+    }
+}
+
+/// Size in bytes of `ty` in linear memory.
+pub fn size(ty: &ValueType) -> u32 {
+    match ty {
+        ValueType::Bool | ValueType::S8 | ValueType::U8 => 1,
+        ValueType::S16 | ValueType::U16 => 2,
+        ValueType::S32 | ValueType::U32 | ValueType::F32 | ValueType::Char => 4,
+        ValueType::S64 | ValueType::U64 | ValueType::F64 => 8,
+        ValueType::String | ValueType::List(_) => 8,
+        ValueType::Own(_) | ValueType::Borrow(_) => 4,
+        ValueType::Flags(names) => flags_size(names.len()),
+        ValueType::Record(_) | ValueType::Tuple(_) => {
+            let mut offset = 0;
+            for field in ty.as_record_fields().unwrap() {
+                offset = align_to(offset, align(field)) + size(field);
+            }
+            align_to(offset, align(ty))
+        }
+        _ => {
+            let cases = ty.as_variant_cases().unwrap();
+            let payload_offset = variant_payload_offset(ty);
+            let max_payload = cases.iter().flatten().map(|t| size(t)).max().unwrap_or(0);
+            align_to(payload_offset + max_payload, align(ty))
+        }
+    }
+}
+
+/// Byte offsets of the fields of a record or tuple.
+pub fn field_offsets(ty: &ValueType) -> Vec<u32> {
+    let mut offset = 0;
+    let mut offsets = Vec::new();
+    for field in ty.as_record_fields().expect("not a record or tuple") {
+        offset = align_to(offset, align(field));
+        offsets.push(offset);
+        offset += size(field);
+    }
+    offsets
+}
+
+/// Byte offset of the payload of a variant-like type (after the discriminant, aligned to the
+/// largest payload alignment).
+pub fn variant_payload_offset(ty: &ValueType) -> u32 {
+    let cases = ty.as_variant_cases().expect("not a variant");
+    let max_align = cases.iter().flatten().map(|t| align(t)).max().unwrap_or(1);
+    align_to(discriminant_size(cases.len()), max_align)
+}
+
+/// The core values `ty` flattens to.
+pub fn flatten(ty: &ValueType, out: &mut Vec<FlatType>) {
+    match ty {
+        ValueType::Bool
+        | ValueType::S8
+        | ValueType::U8
+        | ValueType::S16
+        | ValueType::U16
+        | ValueType::S32
+        | ValueType::U32
+        | ValueType::Char
+        | ValueType::Own(_)
+        | ValueType::Borrow(_) => out.push(FlatType::I32),
+        ValueType::S64 | ValueType::U64 => out.push(FlatType::I64),
+        ValueType::F32 => out.push(FlatType::F32),
+        ValueType::F64 => out.push(FlatType::F64),
+        ValueType::String | ValueType::List(_) => out.extend([FlatType::I32, FlatType::I32]),
+        ValueType::Flags(names) => out.extend(std::iter::repeat_n(FlatType::I32, flags_words(names.len()))),
+        ValueType::Record(_) | ValueType::Tuple(_) => {
+            for field in ty.as_record_fields().unwrap() {
+                flatten(field, out);
+            }
+        }
+        _ => {
+            out.push(FlatType::I32);
+            out.extend(variant_payload_flat(ty));
+        }
+    }
+}
+
+/// The joined flat payload of a variant-like type (without the discriminant).
+pub fn variant_payload_flat(ty: &ValueType) -> Vec<FlatType> {
+    let mut joined: Vec<FlatType> = Vec::new();
+    for case in ty.as_variant_cases().expect("not a variant").into_iter().flatten() {
+        let mut flat = Vec::new();
+        flatten(case, &mut flat);
+        for (i, t) in flat.into_iter().enumerate() {
+            match joined.get_mut(i) {
+                Some(slot) => *slot = slot.join(t),
+                None => joined.push(t),
+            }
+        }
+    }
+    joined
+}
+
+/// The core values `ty` flattens to, as a new vector.
+pub fn flat_types(ty: &ValueType) -> Vec<FlatType> {
+    let mut out = Vec::new();
+    flatten(ty, &mut out);
+    out
+}
+
+/// The parameters of `ty` viewed as one tuple (how they are laid out when passed in memory).
+pub fn params_tuple(ty: &FuncType) -> ValueType {
+    ValueType::Tuple(ty.params.iter().map(|(_, t)| t.clone()).collect())
+}
+
+/// The core signature of a function of type `ty` in `context`.
+pub fn flatten_func(ty: &FuncType, context: Context) -> FlatSignature {
+    let mut params = Vec::new();
+    for (_, param) in ty.params.iter() {
+        flatten(param, &mut params);
+    }
+    let params_indirect = params.len() > MAX_FLAT_PARAMS;
+    if params_indirect {
+        params = vec![FlatType::I32];
+    }
+    let mut results = Vec::new();
+    if let Some(result) = &ty.result {
+        flatten(result, &mut results);
+    }
+    let results_indirect = results.len() > MAX_FLAT_RESULTS;
+    if results_indirect {
+        match context {
+            Context::Lift => results = vec![FlatType::I32],
+            Context::Lower => {
+                params.push(FlatType::I32);
+                results = Vec::new();
+            }
+        }
+    }
+    FlatSignature { params, results, params_indirect, results_indirect }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::component::types::{Case, Field};
+
+    fn record(types: &[ValueType]) -> ValueType {
+        ValueType::Record(
+            types.iter().enumerate().map(|(i, t)| Field { name: format!("f{i}"), ty: t.clone() }).collect(),
+        )
+    }
+
+    #[test]
+    fn record_layout_follows_alignment() {
+        let ty = record(&[ValueType::U8, ValueType::U32, ValueType::U16]);
+        assert_eq!(field_offsets(&ty), vec![0, 4, 8]);
+        assert_eq!(size(&ty), 12);
+        assert_eq!(align(&ty), 4);
+        let ty = record(&[ValueType::U8, ValueType::U64]);
+        assert_eq!(size(&ty), 16);
+    }
+
+    #[test]
+    fn variant_layout_and_flattening() {
+        let ty = ValueType::Variant(
+            vec![
+                Case { name: "a".into(), ty: Some(ValueType::F32) },
+                Case { name: "b".into(), ty: Some(ValueType::U32) },
+                Case { name: "c".into(), ty: Some(ValueType::F64) },
+                Case { name: "d".into(), ty: None },
+            ]
+            .into(),
+        );
+        assert_eq!(variant_payload_offset(&ty), 8);
+        assert_eq!(size(&ty), 16);
+        // f32 and u32 join to i32; i32 and f64 join to i64.
+        assert_eq!(flat_types(&ty), vec![FlatType::I32, FlatType::I64]);
+        let option = ValueType::Option(Box::new(ValueType::String));
+        assert_eq!(flat_types(&option), vec![FlatType::I32; 3]);
+        assert_eq!(size(&option), 12);
+    }
+
+    #[test]
+    fn discriminants_and_flags() {
+        assert_eq!(discriminant_size(2), 1);
+        assert_eq!(discriminant_size(256), 1);
+        assert_eq!(discriminant_size(257), 2);
+        assert_eq!(discriminant_size(65537), 4);
+        let flags = |n: usize| ValueType::Flags((0..n).map(|i| format!("f{i}")).collect());
+        assert_eq!((size(&flags(8)), align(&flags(8))), (1, 1));
+        assert_eq!((size(&flags(9)), align(&flags(9))), (2, 2));
+        assert_eq!((size(&flags(33)), align(&flags(33))), (8, 4));
+        assert_eq!(flat_types(&flags(33)).len(), 2);
+    }
+
+    #[test]
+    fn flattening_limits() {
+        let many = FuncType {
+            params: (0..17).map(|i| (format!("p{i}"), ValueType::U32)).collect(),
+            result: Some(ValueType::String),
+        };
+        let lift = flatten_func(&many, Context::Lift);
+        assert!(lift.params_indirect && lift.results_indirect);
+        assert_eq!((lift.params.len(), lift.results.len()), (1, 1));
+        let lower = flatten_func(&many, Context::Lower);
+        assert_eq!((lower.params.len(), lower.results.len()), (2, 0));
+    }
+}

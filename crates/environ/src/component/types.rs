@@ -1,0 +1,197 @@
+//! Component-level types: what `canon lift` / `canon lower` convert between.
+
+use std::fmt;
+
+/// Identifies a resource type within one component's type space (resources arrive in a later
+/// issue; the plan keeps room for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(pub u32);
+
+/// A component value type, with compound types stored inline (types are small and compared
+/// structurally, as the Component Model's type equality is structural).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// `bool`.
+    Bool,
+    /// `s8`.
+    S8,
+    /// `u8`.
+    U8,
+    /// `s16`.
+    S16,
+    /// `u16`.
+    U16,
+    /// `s32`.
+    S32,
+    /// `u32`.
+    U32,
+    /// `s64`.
+    S64,
+    /// `u64`.
+    U64,
+    /// `f32`.
+    F32,
+    /// `f64`.
+    F64,
+    /// `char`: a Unicode scalar value.
+    Char,
+    /// `string`.
+    String,
+    /// `list<T>`.
+    List(Box<ValueType>),
+    /// `record { name: T, ... }` (at least one field).
+    Record(Box<[Field]>),
+    /// `tuple<T, ...>` (at least one element).
+    Tuple(Box<[ValueType]>),
+    /// `variant { case(T)?, ... }` (at least one case).
+    Variant(Box<[Case]>),
+    /// `enum { name, ... }`.
+    Enum(Box<[String]>),
+    /// `option<T>`.
+    Option(Box<ValueType>),
+    /// `result<T?, E?>`.
+    Result {
+        /// The `ok` payload.
+        ok: Option<Box<ValueType>>,
+        /// The `error` payload.
+        err: Option<Box<ValueType>>,
+    },
+    /// `flags { name, ... }`.
+    Flags(Box<[String]>),
+    /// `own<R>`.
+    Own(ResourceId),
+    /// `borrow<R>`.
+    Borrow(ResourceId),
+}
+
+/// A record field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    /// Field name.
+    pub name: String,
+    /// Field type.
+    pub ty: ValueType,
+}
+
+/// A variant case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Case {
+    /// Case name.
+    pub name: String,
+    /// Payload type, if any.
+    pub ty: Option<ValueType>,
+}
+
+/// A component function type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct FuncType {
+    /// Named parameters.
+    pub params: Box<[(String, ValueType)]>,
+    /// The result, if any.
+    pub result: Option<ValueType>,
+}
+
+impl ValueType {
+    /// The cases of this type viewed as a variant (the Canonical ABI's "despecialization"):
+    /// `enum`, `option` and `result` are variants; other types return `None`.
+    pub fn as_variant_cases(&self) -> Option<Vec<Option<&ValueType>>> {
+        Some(match self {
+            ValueType::Variant(cases) => cases.iter().map(|c| c.ty.as_ref()).collect(),
+            ValueType::Enum(names) => names.iter().map(|_| None).collect(),
+            ValueType::Option(t) => vec![None, Some(&**t)],
+            ValueType::Result { ok, err } => vec![ok.as_deref(), err.as_deref()],
+            _ => return None,
+        })
+    }
+
+    /// The field types of this type viewed as a record (`record` and `tuple`).
+    pub fn as_record_fields(&self) -> Option<Vec<&ValueType>> {
+        Some(match self {
+            ValueType::Record(fields) => fields.iter().map(|f| &f.ty).collect(),
+            ValueType::Tuple(types) => types.iter().collect(),
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueType::Bool => f.write_str("bool"),
+            ValueType::S8 => f.write_str("s8"),
+            ValueType::U8 => f.write_str("u8"),
+            ValueType::S16 => f.write_str("s16"),
+            ValueType::U16 => f.write_str("u16"),
+            ValueType::S32 => f.write_str("s32"),
+            ValueType::U32 => f.write_str("u32"),
+            ValueType::S64 => f.write_str("s64"),
+            ValueType::U64 => f.write_str("u64"),
+            ValueType::F32 => f.write_str("f32"),
+            ValueType::F64 => f.write_str("f64"),
+            ValueType::Char => f.write_str("char"),
+            ValueType::String => f.write_str("string"),
+            ValueType::List(t) => write!(f, "list<{t}>"),
+            ValueType::Record(fields) => {
+                f.write_str("record { ")?;
+                for (i, field) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}: {}", field.name, field.ty)?;
+                }
+                f.write_str(" }")
+            }
+            ValueType::Tuple(types) => {
+                f.write_str("tuple<")?;
+                for (i, t) in types.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                f.write_str(">")
+            }
+            ValueType::Variant(cases) => {
+                f.write_str("variant { ")?;
+                for (i, case) in cases.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    match &case.ty {
+                        Some(t) => write!(f, "{}({t})", case.name)?,
+                        None => f.write_str(&case.name)?,
+                    }
+                }
+                f.write_str(" }")
+            }
+            ValueType::Enum(names) => write!(f, "enum {{ {} }}", names.join(", ")),
+            ValueType::Option(t) => write!(f, "option<{t}>"),
+            ValueType::Result { ok, err } => match (ok, err) {
+                (None, None) => f.write_str("result"),
+                (Some(ok), None) => write!(f, "result<{ok}>"),
+                (None, Some(err)) => write!(f, "result<_, {err}>"),
+                (Some(ok), Some(err)) => write!(f, "result<{ok}, {err}>"),
+            },
+            ValueType::Flags(names) => write!(f, "flags {{ {} }}", names.join(", ")),
+            ValueType::Own(r) => write!(f, "own<resource {}>", r.0),
+            ValueType::Borrow(r) => write!(f, "borrow<resource {}>", r.0),
+        }
+    }
+}
+
+impl fmt::Display for FuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("func(")?;
+        for (i, (name, ty)) in self.params.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name}: {ty}")?;
+        }
+        f.write_str(")")?;
+        if let Some(result) = &self.result {
+            write!(f, " -> {result}")?;
+        }
+        Ok(())
+    }
+}
