@@ -11,8 +11,8 @@
 
 #![forbid(unsafe_code)]
 
-pub mod component;
 mod builtins;
+pub mod component;
 mod module;
 mod trap;
 mod types;

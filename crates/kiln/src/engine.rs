@@ -28,6 +28,7 @@ pub struct Config {
     pub(crate) guard_pages: bool,
     pub(crate) spectre_guards: bool,
     pub(crate) memory_limit: Option<u64>,
+    pub(crate) multi_memory: bool,
 }
 
 impl Default for Config {
@@ -38,6 +39,7 @@ impl Default for Config {
             guard_pages: true,
             spectre_guards: true,
             memory_limit: None,
+            multi_memory: false,
         }
     }
 }
@@ -78,6 +80,20 @@ impl Config {
     /// Frame pointers are always kept: backtraces walk them. Accepted for compatibility.
     pub fn preserve_frame_pointers(&mut self, _enable: bool) -> &mut Self {
         self
+    }
+
+    /// Whether modules may define or import more than one memory (the multi-memory proposal;
+    /// component adapters always may).
+    pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
+        self.multi_memory = enable;
+        self
+    }
+
+    /// The wasm features modules are validated against.
+    pub(crate) fn features(&self) -> wasmparser::WasmFeatures {
+        let mut features = kiln_environ::supported_features();
+        features.set(wasmparser::WasmFeatures::MULTI_MEMORY, self.multi_memory);
+        features
     }
 
     /// Upper bound on the size of every linear memory, in bytes.

@@ -40,7 +40,16 @@ impl Module {
 
     /// Compiles a module from its binary format.
     pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
-        let info = ModuleInfo::parse(binary).context("failed to validate the module")?;
+        Module::from_binary_with_features(engine, binary, engine.config().features())
+    }
+
+    /// Compiles a module validated against `features` (component adapters need multi-memory).
+    pub(crate) fn from_binary_with_features(
+        engine: &Engine,
+        binary: &[u8],
+        features: wasmparser::WasmFeatures,
+    ) -> Result<Module> {
+        let info = ModuleInfo::parse_with_features(binary, features).context("failed to validate the module")?;
         let name = info.name.clone().unwrap_or_else(|| "<module>".to_string());
         let compiled = engine
             .inner
@@ -88,8 +97,8 @@ impl Module {
     }
 
     /// Validates a module binary without compiling it.
-    pub fn validate(_engine: &Engine, binary: &[u8]) -> Result<()> {
-        let mut validator = wasmparser::Validator::new_with_features(kiln_environ::supported_features());
+    pub fn validate(engine: &Engine, binary: &[u8]) -> Result<()> {
+        let mut validator = wasmparser::Validator::new_with_features(engine.config().features());
         validator.validate_all(binary)?;
         // Features kiln validates but cannot run yet are reported here, not at compile time.
         ModuleInfo::parse_validated(binary)?;
