@@ -1,0 +1,608 @@
+//! Phase 2 of component translation: instantiate the root component symbolically, inlining every
+//! nested component instantiation, into one flat [`ComponentPlan`]: core module instantiations in
+//! order, host imports that are lowered, fused adapters between instances, and the exports.
+//!
+//! Adapters are then partitioned into adapter modules: each module is instantiated at the earliest
+//! point where everything its adapters import exists, and holds every adapter ready at that point,
+//! so there are as few modules as the dependencies allow (see [`ComponentPlan::adapter_modules`]).
+
+use super::abi::StringEncoding;
+use super::translate::{ImportKind, LocalInit, LocalOptions, Translation};
+use super::types::FuncType;
+use crate::ModuleInfo;
+use anyhow::{Context, Result, bail};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::rc::Rc;
+use wasmparser::{ComponentExternalKind, ExternalKind};
+
+/// A path to an item provided by the host: root import `import`, then nested export names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImportPath {
+    /// Index into [`ComponentPlan::imports`].
+    pub import: u32,
+    /// Names of nested instance exports.
+    pub names: Vec<String>,
+}
+
+/// A core item at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CoreDef {
+    /// Export `name` of runtime core instance `instance` (counted over module instantiations).
+    Export {
+        /// Runtime core instance.
+        instance: u32,
+        /// Export name.
+        name: String,
+    },
+    /// Host import lowered into a core function: [`ComponentPlan::lowered`] index.
+    Lowered(u32),
+    /// A function that always traps (a lift lowered into the same instance): index into
+    /// [`ComponentPlan::always_trap`].
+    AlwaysTrap(u32),
+    /// A fused adapter: index into [`ComponentPlan::adapters`].
+    Adapter(u32),
+    /// The flags global of a runtime component instance (adapter modules import it).
+    InstanceFlags(u32),
+    /// The function adapters call to trap with a reason (adapter modules import it).
+    AdapterTrap,
+}
+
+/// Canonical options with their core items resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// The runtime component instance these options belong to.
+    pub instance: u32,
+    /// String encoding.
+    pub string_encoding: StringEncoding,
+    /// Memory.
+    pub memory: Option<CoreDef>,
+    /// `realloc`.
+    pub realloc: Option<CoreDef>,
+    /// `post-return`.
+    pub post_return: Option<CoreDef>,
+}
+
+/// Which core module an instantiation uses.
+#[derive(Debug, Clone)]
+pub enum ModuleRef {
+    /// A module defined in the component binary: index into [`ComponentPlan::modules`].
+    Static(u32),
+    /// A module provided by the host.
+    Import(ImportPath),
+}
+
+/// One step of instantiation.
+#[derive(Debug, Clone)]
+pub enum Initializer {
+    /// Instantiate a core module with one argument per import, in the module's import order.
+    /// Creates the next runtime core instance.
+    InstantiateModule {
+        /// The module.
+        module: ModuleRef,
+        /// Arguments.
+        args: Vec<CoreDef>,
+    },
+    /// Instantiate adapter module `index` (see [`ComponentPlan::adapter_modules`]).
+    InstantiateAdapterModule {
+        /// Adapter module index.
+        index: u32,
+    },
+}
+
+/// A host function lowered into a core function.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    /// Where the host function comes from.
+    pub import: ImportPath,
+    /// Its type.
+    pub ty: FuncType,
+    /// The caller's options.
+    pub options: Options,
+}
+
+/// A fused adapter between two component instances.
+#[derive(Debug, Clone)]
+pub struct AdapterDef {
+    /// The function type.
+    pub ty: FuncType,
+    /// The caller's `canon lower` options.
+    pub lower: Options,
+    /// The callee's `canon lift` options (its `post_return` included).
+    pub lift: Options,
+    /// The core function the callee lifted.
+    pub callee: CoreDef,
+}
+
+/// An export of the root component.
+#[derive(Debug, Clone)]
+pub enum ExportItem {
+    /// A lifted function.
+    Func {
+        /// Its type.
+        ty: FuncType,
+        /// The core function lifted.
+        core: CoreDef,
+        /// The lift options.
+        options: Options,
+    },
+    /// A re-exported host function.
+    ImportedFunc(ImportPath),
+    /// An instance of named exports.
+    Instance(Vec<(String, ExportItem)>),
+    /// A re-exported host instance.
+    ImportedInstance(ImportPath),
+    /// A core module, component or type: not callable, kept for names.
+    Other,
+}
+
+/// A root import.
+#[derive(Debug, Clone)]
+pub struct PlanImport {
+    /// Import name.
+    pub name: String,
+    /// What it is.
+    pub kind: ImportKind,
+}
+
+/// A component reduced to a flat instantiation plan.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentPlan {
+    /// Byte ranges of the static core modules in the component binary.
+    pub modules: Vec<Range<usize>>,
+    /// Root imports.
+    pub imports: Vec<PlanImport>,
+    /// Steps, in order.
+    pub initializers: Vec<Initializer>,
+    /// Lowered host functions.
+    pub lowered: Vec<Lowered>,
+    /// Always-trapping functions, by type.
+    pub always_trap: Vec<FuncType>,
+    /// Fused adapters.
+    pub adapters: Vec<AdapterDef>,
+    /// Adapter modules: which adapters each holds.
+    pub adapter_modules: Vec<Vec<u32>>,
+    /// Number of runtime core instances created by `InstantiateModule`.
+    pub num_core_instances: u32,
+    /// Number of runtime component instances (root and every nested instantiation).
+    pub num_component_instances: u32,
+    /// Root exports.
+    pub exports: Vec<(String, ExportItem)>,
+}
+
+#[derive(Debug, Clone)]
+enum FuncDef {
+    Import(ImportPath),
+    Lifted { ty: FuncType, core: CoreDef, options: Options },
+}
+
+#[derive(Debug, Clone)]
+enum InstanceDef {
+    Import(ImportPath),
+    Items(Rc<Vec<(String, Item)>>),
+}
+
+#[derive(Debug, Clone)]
+enum ModuleDef {
+    Static(u32),
+    Import(ImportPath),
+}
+
+#[derive(Debug, Clone)]
+struct ComponentDef {
+    index: u32,
+    closure: Rc<Closure>,
+}
+
+/// The enclosing scope a nested component definition captured, for `alias outer`.
+#[derive(Debug)]
+struct Closure {
+    modules: Vec<ModuleDef>,
+    components: Vec<ComponentDef>,
+    parent: Option<Rc<Closure>>,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Func(FuncDef),
+    Instance(InstanceDef),
+    Module(ModuleDef),
+    Component(ComponentDef),
+    Type,
+}
+
+#[derive(Debug, Clone)]
+enum CoreInstanceDef {
+    Runtime(u32),
+    Synthetic(Rc<Vec<(String, CoreDef)>>),
+}
+
+#[derive(Default)]
+struct Frame {
+    instance: u32,
+    core_modules: Vec<ModuleDef>,
+    core_instances: Vec<CoreInstanceDef>,
+    core_funcs: Vec<CoreDef>,
+    core_memories: Vec<CoreDef>,
+    core_tables: Vec<CoreDef>,
+    core_globals: Vec<CoreDef>,
+    funcs: Vec<FuncDef>,
+    instances: Vec<InstanceDef>,
+    components: Vec<ComponentDef>,
+    exports: Vec<(String, Item)>,
+}
+
+impl Frame {
+    fn item(&self, kind: ComponentExternalKind, index: u32) -> Result<Item> {
+        let i = index as usize;
+        Ok(match kind {
+            ComponentExternalKind::Func => Item::Func(self.funcs.get(i).context("function index")?.clone()),
+            ComponentExternalKind::Instance => Item::Instance(self.instances.get(i).context("instance index")?.clone()),
+            ComponentExternalKind::Module => Item::Module(self.core_modules.get(i).context("module index")?.clone()),
+            ComponentExternalKind::Component => {
+                Item::Component(self.components.get(i).context("component index")?.clone())
+            }
+            ComponentExternalKind::Type => Item::Type,
+            ComponentExternalKind::Value => bail!("unsupported feature: component values"),
+        })
+    }
+
+    fn push(&mut self, item: Item) {
+        match item {
+            Item::Func(f) => self.funcs.push(f),
+            Item::Instance(i) => self.instances.push(i),
+            Item::Module(m) => self.core_modules.push(m),
+            Item::Component(c) => self.components.push(c),
+            Item::Type => {}
+        }
+    }
+
+    fn core_item(&self, kind: ExternalKind, index: u32) -> Result<CoreDef> {
+        let i = index as usize;
+        Ok(match kind {
+            ExternalKind::Func | ExternalKind::FuncExact => self.core_funcs.get(i),
+            ExternalKind::Memory => self.core_memories.get(i),
+            ExternalKind::Table => self.core_tables.get(i),
+            ExternalKind::Global => self.core_globals.get(i),
+            ExternalKind::Tag => bail!("unsupported feature: tags (exception handling)"),
+        }
+        .context("core item index out of range")?
+        .clone())
+    }
+
+    fn push_core(&mut self, kind: ExternalKind, def: CoreDef) -> Result<()> {
+        match kind {
+            ExternalKind::Func | ExternalKind::FuncExact => self.core_funcs.push(def),
+            ExternalKind::Memory => self.core_memories.push(def),
+            ExternalKind::Table => self.core_tables.push(def),
+            ExternalKind::Global => self.core_globals.push(def),
+            ExternalKind::Tag => bail!("unsupported feature: tags (exception handling)"),
+        }
+        Ok(())
+    }
+
+    fn options(&self, local: &LocalOptions) -> Result<Options> {
+        let core_func = |i: u32| self.core_funcs.get(i as usize).cloned().context("core function index");
+        Ok(Options {
+            instance: self.instance,
+            string_encoding: local.string_encoding,
+            memory: local
+                .memory
+                .map(|m| self.core_memories.get(m as usize).cloned().context("memory index"))
+                .transpose()?,
+            realloc: local.realloc.map(core_func).transpose()?,
+            post_return: local.post_return.map(core_func).transpose()?,
+        })
+    }
+}
+
+fn lookup<'a>(items: &'a [(String, Item)], name: &str) -> Result<&'a Item> {
+    items.iter().find(|(n, _)| n == name).map(|(_, item)| item).with_context(|| format!("no export named `{name}`"))
+}
+
+struct Inliner<'a> {
+    translation: &'a Translation,
+    wasm: &'a [u8],
+    plan: ComponentPlan,
+    module_imports: HashMap<u32, Vec<(String, String)>>,
+}
+
+impl ComponentPlan {
+    /// Builds the plan of the component binary `wasm`, already read into `translation`.
+    pub fn new(translation: &Translation, wasm: &[u8]) -> Result<ComponentPlan> {
+        let mut inliner = Inliner {
+            translation,
+            wasm,
+            plan: ComponentPlan { modules: translation.modules.clone(), ..ComponentPlan::default() },
+            module_imports: HashMap::new(),
+        };
+        let root = translation.components.len() as u32 - 1;
+        let root_closure = Rc::new(Closure { modules: Vec::new(), components: Vec::new(), parent: None });
+        let exports = inliner.instantiate(ComponentDef { index: root, closure: root_closure }, None)?;
+        let mut plan = inliner.plan;
+        plan.exports =
+            exports.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?;
+        plan.partition_adapters()?;
+        Ok(plan)
+    }
+}
+
+fn export_item(item: &Item) -> Result<ExportItem> {
+    Ok(match item {
+        Item::Func(FuncDef::Lifted { ty, core, options }) => {
+            ExportItem::Func { ty: ty.clone(), core: core.clone(), options: options.clone() }
+        }
+        Item::Func(FuncDef::Import(path)) => ExportItem::ImportedFunc(path.clone()),
+        Item::Instance(InstanceDef::Items(items)) => ExportItem::Instance(
+            items.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?,
+        ),
+        Item::Instance(InstanceDef::Import(path)) => ExportItem::ImportedInstance(path.clone()),
+        Item::Module(_) | Item::Component(_) | Item::Type => ExportItem::Other,
+    })
+}
+
+impl Inliner<'_> {
+    /// Instantiates `component` with `args` (None for the root, whose imports come from the host)
+    /// and returns its exports.
+    fn instantiate(&mut self, component: ComponentDef, args: Option<&[(String, Item)]>) -> Result<Vec<(String, Item)>> {
+        let mut frame = Frame { instance: self.plan.num_component_instances, ..Frame::default() };
+        self.plan.num_component_instances += 1;
+        let translation = self.translation;
+        let static_component = &translation.components[component.index as usize];
+        for init in &static_component.inits {
+            match init {
+                LocalInit::Import { name, kind } => {
+                    let item = match args {
+                        Some(args) => lookup(args, name)
+                            .with_context(|| format!("missing instantiation argument `{name}`"))?
+                            .clone(),
+                        None => {
+                            let path = ImportPath { import: self.plan.imports.len() as u32, names: Vec::new() };
+                            self.plan
+                                .imports
+                                .push(super::inline::PlanImport { name: name.clone(), kind: kind.clone() });
+                            match kind {
+                                ImportKind::Func(_) => Item::Func(FuncDef::Import(path)),
+                                ImportKind::Instance => Item::Instance(InstanceDef::Import(path)),
+                                ImportKind::Module => Item::Module(ModuleDef::Import(path)),
+                                ImportKind::Component => bail!("unsupported feature: importing components (`{name}`)"),
+                                ImportKind::Type => Item::Type,
+                            }
+                        }
+                    };
+                    frame.push(item);
+                }
+                LocalInit::CoreModule(index) => frame.core_modules.push(ModuleDef::Static(*index)),
+                LocalInit::Component(index) => {
+                    let closure = Rc::new(Closure {
+                        modules: frame.core_modules.clone(),
+                        components: frame.components.clone(),
+                        parent: Some(component.closure.clone()),
+                    });
+                    frame.components.push(ComponentDef { index: *index, closure });
+                }
+                LocalInit::CoreInstantiate { module, args } => {
+                    let module = frame.core_modules.get(*module as usize).context("core module index")?.clone();
+                    let module = match module {
+                        ModuleDef::Static(module) => module,
+                        ModuleDef::Import(path) => bail!(
+                            "unsupported feature: instantiating imported core modules (import `{}`)",
+                            self.plan.imports[path.import as usize].name
+                        ),
+                    };
+                    let mut resolved = Vec::new();
+                    for (import_module, field) in self.module_imports(module)? {
+                        let (_, instance) = args
+                            .iter()
+                            .find(|(name, _)| *name == import_module)
+                            .with_context(|| format!("no instantiation argument for `{import_module}`"))?;
+                        let instance = frame.core_instances.get(*instance as usize).context("core instance index")?;
+                        resolved.push(match instance {
+                            CoreInstanceDef::Runtime(i) => CoreDef::Export { instance: *i, name: field.clone() },
+                            CoreInstanceDef::Synthetic(items) => items
+                                .iter()
+                                .find(|(name, _)| *name == field)
+                                .map(|(_, def)| def.clone())
+                                .with_context(|| format!("no export `{field}` for import `{import_module}`"))?,
+                        });
+                    }
+                    self.plan
+                        .initializers
+                        .push(Initializer::InstantiateModule { module: ModuleRef::Static(module), args: resolved });
+                    frame.core_instances.push(CoreInstanceDef::Runtime(self.plan.num_core_instances));
+                    self.plan.num_core_instances += 1;
+                }
+                LocalInit::CoreInstanceFromExports(exports) => {
+                    let items = exports
+                        .iter()
+                        .map(|(name, kind, index)| Ok((name.clone(), frame.core_item(*kind, *index)?)))
+                        .collect::<Result<_>>()?;
+                    frame.core_instances.push(CoreInstanceDef::Synthetic(Rc::new(items)));
+                }
+                LocalInit::CoreAlias { kind, instance, name } => {
+                    let def = match frame.core_instances.get(*instance as usize).context("core instance index")? {
+                        CoreInstanceDef::Runtime(i) => CoreDef::Export { instance: *i, name: name.clone() },
+                        CoreInstanceDef::Synthetic(items) => items
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, def)| def.clone())
+                            .with_context(|| format!("no core export `{name}`"))?,
+                    };
+                    frame.push_core(*kind, def)?;
+                }
+                LocalInit::Instantiate { component, args } => {
+                    let target = frame.components.get(*component as usize).context("component index")?.clone();
+                    let args = args
+                        .iter()
+                        .map(|(name, kind, index)| Ok((name.clone(), frame.item(*kind, *index)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    let exports = self.instantiate(target, Some(&args))?;
+                    frame.instances.push(InstanceDef::Items(Rc::new(exports)));
+                }
+                LocalInit::InstanceFromExports(exports) => {
+                    let items = exports
+                        .iter()
+                        .map(|(name, kind, index)| Ok((name.clone(), frame.item(*kind, *index)?)))
+                        .collect::<Result<_>>()?;
+                    frame.instances.push(InstanceDef::Items(Rc::new(items)));
+                }
+                LocalInit::InstanceAlias { kind, instance, name } => {
+                    let item = match frame.instances.get(*instance as usize).context("instance index")? {
+                        InstanceDef::Import(path) => {
+                            let mut path = path.clone();
+                            path.names.push(name.clone());
+                            match kind {
+                                ComponentExternalKind::Func => Item::Func(FuncDef::Import(path)),
+                                ComponentExternalKind::Instance => Item::Instance(InstanceDef::Import(path)),
+                                ComponentExternalKind::Module => Item::Module(ModuleDef::Import(path)),
+                                ComponentExternalKind::Component => {
+                                    bail!("unsupported feature: components exported by imported instances")
+                                }
+                                ComponentExternalKind::Type => Item::Type,
+                                ComponentExternalKind::Value => bail!("unsupported feature: component values"),
+                            }
+                        }
+                        InstanceDef::Items(items) => lookup(items, name)?.clone(),
+                    };
+                    frame.push(item);
+                }
+                LocalInit::OuterAlias { component: is_component, count, index } => {
+                    let item = if *count == 0 {
+                        if *is_component {
+                            Item::Component(frame.components.get(*index as usize).context("component index")?.clone())
+                        } else {
+                            Item::Module(frame.core_modules.get(*index as usize).context("module index")?.clone())
+                        }
+                    } else {
+                        let mut closure = &component.closure;
+                        for _ in 1..*count {
+                            closure = closure.parent.as_ref().context("outer alias beyond the root")?;
+                        }
+                        if *is_component {
+                            Item::Component(
+                                closure.components.get(*index as usize).context("outer component index")?.clone(),
+                            )
+                        } else {
+                            Item::Module(closure.modules.get(*index as usize).context("outer module index")?.clone())
+                        }
+                    };
+                    frame.push(item);
+                }
+                LocalInit::Lift { core_func, ty, options } => {
+                    let core = frame.core_funcs.get(*core_func as usize).context("core function index")?.clone();
+                    let options = frame.options(options)?;
+                    frame.funcs.push(FuncDef::Lifted { ty: ty.clone(), core, options });
+                }
+                LocalInit::Lower { func, ty, options } => {
+                    let options = frame.options(options)?;
+                    let def = match frame.funcs.get(*func as usize).context("function index")?.clone() {
+                        FuncDef::Import(path) => {
+                            self.plan.lowered.push(Lowered { import: path, ty: ty.clone(), options });
+                            CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
+                        }
+                        FuncDef::Lifted { options: lift, .. } if lift.instance == frame.instance => {
+                            self.plan.always_trap.push(ty.clone());
+                            CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
+                        }
+                        FuncDef::Lifted { ty: lifted_ty, core, options: lift } => {
+                            self.plan.adapters.push(AdapterDef { ty: lifted_ty, lower: options, lift, callee: core });
+                            CoreDef::Adapter(self.plan.adapters.len() as u32 - 1)
+                        }
+                    };
+                    frame.core_funcs.push(def);
+                }
+                LocalInit::Export { name, kind, index } => {
+                    let item = frame.item(*kind, *index)?;
+                    frame.exports.push((name.clone(), item.clone()));
+                    frame.push(item);
+                }
+            }
+        }
+        Ok(frame.exports)
+    }
+
+    fn module_imports(&mut self, module: u32) -> Result<Vec<(String, String)>> {
+        if let Some(imports) = self.module_imports.get(&module) {
+            return Ok(imports.clone());
+        }
+        let range = self.plan.modules[module as usize].clone();
+        let info = ModuleInfo::parse_validated(&self.wasm[range])?;
+        let imports: Vec<_> = info.imports.iter().map(|i| (i.module.clone(), i.name.clone())).collect();
+        self.module_imports.insert(module, imports.clone());
+        Ok(imports)
+    }
+}
+
+impl ComponentPlan {
+    fn adapter_deps(&self, adapter: u32) -> (Vec<u32>, Vec<u32>) {
+        let a = &self.adapters[adapter as usize];
+        let mut cores = Vec::new();
+        let mut adapters = Vec::new();
+        let defs = [Some(&a.callee), a.lift.post_return.as_ref(), a.lift.realloc.as_ref(), a.lift.memory.as_ref()]
+            .into_iter()
+            .chain([a.lower.realloc.as_ref(), a.lower.memory.as_ref()]);
+        for def in defs.flatten() {
+            match def {
+                CoreDef::Export { instance, .. } => cores.push(*instance),
+                CoreDef::Adapter(other) => adapters.push(*other),
+                _ => {}
+            }
+        }
+        (cores, adapters)
+    }
+
+    /// Places adapter modules into the initializer list (see the module docs).
+    fn partition_adapters(&mut self) -> Result<()> {
+        let deps: Vec<_> = (0..self.adapters.len() as u32).map(|a| self.adapter_deps(a)).collect();
+        let num_adapters = self.adapters.len() as u32;
+        let mut placed = vec![false; self.adapters.len()];
+        let mut ready_cores = BTreeSet::new();
+        let mut output = Vec::new();
+        let initializers = std::mem::take(&mut self.initializers);
+        let mut next_core = 0u32;
+        let adapters_in = |args: &[CoreDef]| -> Vec<u32> {
+            args.iter().filter_map(|d| if let CoreDef::Adapter(a) = d { Some(*a) } else { None }).collect()
+        };
+        let mut place = |needed: Vec<u32>, ready_cores: &BTreeSet<u32>, output: &mut Vec<Initializer>| -> Result<()> {
+            // Everything `needed` depends on, transitively through other adapters.
+            let mut wanted: BTreeSet<u32> = BTreeSet::new();
+            let mut stack = needed;
+            while let Some(a) = stack.pop() {
+                if !placed[a as usize] && wanted.insert(a) {
+                    stack.extend(deps[a as usize].1.iter().copied());
+                }
+            }
+            while wanted.iter().any(|a| !placed[*a as usize]) {
+                let group: Vec<u32> = (0..num_adapters)
+                    .filter(|a| {
+                        let (cores, adapters) = &deps[*a as usize];
+                        !placed[*a as usize]
+                            && cores.iter().all(|c| ready_cores.contains(c))
+                            && adapters.iter().all(|d| placed[*d as usize])
+                    })
+                    .collect();
+                if group.is_empty() {
+                    bail!("fused adapters depend on each other in a cycle");
+                }
+                for a in &group {
+                    placed[*a as usize] = true;
+                }
+                self.adapter_modules.push(group);
+                output.push(Initializer::InstantiateAdapterModule { index: self.adapter_modules.len() as u32 - 1 });
+            }
+            Ok(())
+        };
+        for init in initializers {
+            if let Initializer::InstantiateModule { args, .. } = &init {
+                place(adapters_in(args), &ready_cores, &mut output)?;
+                ready_cores.insert(next_core);
+                next_core += 1;
+            }
+            output.push(init);
+        }
+        let all: Vec<u32> = (0..num_adapters).collect();
+        place(all, &ready_cores, &mut output)?;
+        self.initializers = output;
+        Ok(())
+    }
+}

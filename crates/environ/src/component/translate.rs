@@ -1,0 +1,427 @@
+//! Phase 1 of component translation: read a component binary (validating it as we go) into one
+//! [`StaticComponent`] per component definition, each a list of definitions in index-space terms.
+//! Nothing is instantiated here; [`super::inline`] interprets these lists.
+
+use super::abi::StringEncoding;
+use super::types::{Case, Field, FuncType, ValueType};
+use anyhow::{Context, Result, bail};
+use std::ops::Range;
+use wasmparser::component_types::{ComponentAnyTypeId, ComponentDefinedType, ComponentFuncTypeId, ComponentValType};
+use wasmparser::types::TypesRef;
+use wasmparser::{
+    CanonicalFunction, CanonicalOption, ComponentAlias, ComponentExternalKind, ComponentInstance,
+    ComponentOuterAliasKind, ComponentTypeRef, ExternalKind, Instance, Parser, Payload, PrimitiveValType, Validator,
+};
+
+/// The wasm features components are validated against.
+pub fn component_features() -> wasmparser::WasmFeatures {
+    crate::supported_features() | wasmparser::WasmFeatures::COMPONENT_MODEL | wasmparser::WasmFeatures::MULTI_MEMORY
+}
+
+/// Canonical options, in the defining component's index spaces.
+#[derive(Debug, Clone, Default)]
+pub struct LocalOptions {
+    /// String encoding.
+    pub string_encoding: StringEncoding,
+    /// Core memory index.
+    pub memory: Option<u32>,
+    /// Core function index of `realloc`.
+    pub realloc: Option<u32>,
+    /// Core function index of `post-return`.
+    pub post_return: Option<u32>,
+}
+
+/// What a component import is.
+#[derive(Debug, Clone)]
+pub enum ImportKind {
+    /// A function of this type.
+    Func(FuncType),
+    /// An instance.
+    Instance,
+    /// A core module (not supported at instantiation yet).
+    Module,
+    /// A component (not supported at instantiation yet).
+    Component,
+    /// A type (kept for names only).
+    Type,
+}
+
+/// One definition of a component, in the order it appears.
+#[derive(Debug, Clone)]
+pub enum LocalInit {
+    /// `(import "name" ...)`: pushes onto the index space of its kind (nothing for types).
+    Import {
+        /// Import name.
+        name: String,
+        /// Kind and type.
+        kind: ImportKind,
+    },
+    /// A core module defined inline: pushes a core module.
+    CoreModule(u32),
+    /// A component defined inline: pushes a component.
+    Component(u32),
+    /// `(core instance (instantiate M (with "name" I)...))`: pushes a core instance.
+    CoreInstantiate {
+        /// Core module index.
+        module: u32,
+        /// Arguments: import module name -> core instance index.
+        args: Vec<(String, u32)>,
+    },
+    /// A core instance made of exports of other core items.
+    CoreInstanceFromExports(Vec<(String, ExternalKind, u32)>),
+    /// `(alias core export I "name" (kind))`: pushes onto the core space of `kind`.
+    CoreAlias {
+        /// Kind.
+        kind: ExternalKind,
+        /// Core instance index.
+        instance: u32,
+        /// Export name.
+        name: String,
+    },
+    /// `(instance (instantiate C (with "name" item)...))`: pushes a component instance.
+    Instantiate {
+        /// Component index.
+        component: u32,
+        /// Arguments.
+        args: Vec<(String, ComponentExternalKind, u32)>,
+    },
+    /// A component instance made of exports of other items.
+    InstanceFromExports(Vec<(String, ComponentExternalKind, u32)>),
+    /// `(alias export I "name" (kind))`: pushes onto the space of `kind`.
+    InstanceAlias {
+        /// Kind.
+        kind: ComponentExternalKind,
+        /// Instance index.
+        instance: u32,
+        /// Export name.
+        name: String,
+    },
+    /// `(alias outer N I (kind))` of a core module or component: pushes onto that space.
+    OuterAlias {
+        /// Whether the item is a component (else a core module).
+        component: bool,
+        /// How many enclosing components out.
+        count: u32,
+        /// Index in that component's space.
+        index: u32,
+    },
+    /// `canon lift`: pushes a component function.
+    Lift {
+        /// Core function index.
+        core_func: u32,
+        /// Type of the lifted function.
+        ty: FuncType,
+        /// Options.
+        options: LocalOptions,
+    },
+    /// `canon lower`: pushes a core function.
+    Lower {
+        /// Component function index.
+        func: u32,
+        /// Its type.
+        ty: FuncType,
+        /// Options.
+        options: LocalOptions,
+    },
+    /// `(export "name" (kind index))`: also pushes a new index of that kind (not for types).
+    Export {
+        /// Export name.
+        name: String,
+        /// Kind.
+        kind: ComponentExternalKind,
+        /// Index of the exported item.
+        index: u32,
+    },
+}
+
+/// One component definition.
+#[derive(Debug, Clone, Default)]
+pub struct StaticComponent {
+    /// Its definitions, in order.
+    pub inits: Vec<LocalInit>,
+}
+
+/// Every component and core module defined in one binary, root last among components.
+#[derive(Debug, Default)]
+pub struct Translation {
+    /// Components; the root is the last one.
+    pub components: Vec<StaticComponent>,
+    /// Byte ranges of the core modules in the binary.
+    pub modules: Vec<Range<usize>>,
+}
+
+/// Converts a component value type from the validator.
+pub fn convert_value_type(types: TypesRef<'_>, ty: &ComponentValType) -> Result<ValueType> {
+    match ty {
+        ComponentValType::Primitive(p) => convert_primitive(*p),
+        ComponentValType::Type(id) => Ok(match &types[*id] {
+            ComponentDefinedType::Primitive(p) => convert_primitive(*p)?,
+            ComponentDefinedType::Record(r) => ValueType::Record(
+                r.fields
+                    .iter()
+                    .map(|(name, t)| Ok(Field { name: name.to_string(), ty: convert_value_type(types, t)? }))
+                    .collect::<Result<_>>()?,
+            ),
+            ComponentDefinedType::Variant(v) => ValueType::Variant(
+                v.cases
+                    .iter()
+                    .map(|(name, case)| {
+                        Ok(Case {
+                            name: name.to_string(),
+                            ty: case.ty.as_ref().map(|t| convert_value_type(types, t)).transpose()?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            ComponentDefinedType::List { element, .. } => {
+                ValueType::List(Box::new(convert_value_type(types, element)?))
+            }
+            ComponentDefinedType::Tuple(t) => {
+                ValueType::Tuple(t.types.iter().map(|t| convert_value_type(types, t)).collect::<Result<_>>()?)
+            }
+            ComponentDefinedType::Flags(names) => ValueType::Flags(names.iter().map(|n| n.to_string()).collect()),
+            ComponentDefinedType::Enum(names) => ValueType::Enum(names.iter().map(|n| n.to_string()).collect()),
+            ComponentDefinedType::Option { ty, .. } => ValueType::Option(Box::new(convert_value_type(types, ty)?)),
+            ComponentDefinedType::Result { ok, err, .. } => ValueType::Result {
+                ok: ok.as_ref().map(|t| convert_value_type(types, t).map(Box::new)).transpose()?,
+                err: err.as_ref().map(|t| convert_value_type(types, t).map(Box::new)).transpose()?,
+            },
+            ComponentDefinedType::Own(_) | ComponentDefinedType::Borrow(_) => {
+                bail!("unsupported feature: resource handles (own/borrow)")
+            }
+            ComponentDefinedType::Future { .. } | ComponentDefinedType::Stream { .. } => {
+                bail!("unsupported feature: async futures and streams")
+            }
+            ComponentDefinedType::Map { .. } => bail!("unsupported feature: map types"),
+            ComponentDefinedType::FixedLengthList { .. } => bail!("unsupported feature: fixed-length lists"),
+        }),
+    }
+}
+
+fn convert_primitive(p: PrimitiveValType) -> Result<ValueType> {
+    Ok(match p {
+        PrimitiveValType::Bool => ValueType::Bool,
+        PrimitiveValType::S8 => ValueType::S8,
+        PrimitiveValType::U8 => ValueType::U8,
+        PrimitiveValType::S16 => ValueType::S16,
+        PrimitiveValType::U16 => ValueType::U16,
+        PrimitiveValType::S32 => ValueType::S32,
+        PrimitiveValType::U32 => ValueType::U32,
+        PrimitiveValType::S64 => ValueType::S64,
+        PrimitiveValType::U64 => ValueType::U64,
+        PrimitiveValType::F32 => ValueType::F32,
+        PrimitiveValType::F64 => ValueType::F64,
+        PrimitiveValType::Char => ValueType::Char,
+        PrimitiveValType::String => ValueType::String,
+        PrimitiveValType::ErrorContext => bail!("unsupported feature: error-context values"),
+    })
+}
+
+fn convert_func_type(types: TypesRef<'_>, id: ComponentFuncTypeId) -> Result<FuncType> {
+    let ty = &types[id];
+    if ty.async_ {
+        bail!("unsupported feature: async functions");
+    }
+    Ok(FuncType {
+        params: ty
+            .params
+            .iter()
+            .map(|(name, t)| Ok((name.to_string(), convert_value_type(types, t)?)))
+            .collect::<Result<_>>()?,
+        result: ty.result.as_ref().map(|t| convert_value_type(types, t)).transpose()?,
+    })
+}
+
+fn convert_options(options: &[CanonicalOption]) -> Result<LocalOptions> {
+    let mut out = LocalOptions::default();
+    for option in options {
+        match option {
+            CanonicalOption::UTF8 => out.string_encoding = StringEncoding::Utf8,
+            CanonicalOption::UTF16 => out.string_encoding = StringEncoding::Utf16,
+            CanonicalOption::CompactUTF16 => out.string_encoding = StringEncoding::CompactUtf16,
+            CanonicalOption::Memory(m) => out.memory = Some(*m),
+            CanonicalOption::Realloc(f) => out.realloc = Some(*f),
+            CanonicalOption::PostReturn(f) => out.post_return = Some(*f),
+            CanonicalOption::Async | CanonicalOption::Callback(_) => bail!("unsupported feature: async canonical ABI"),
+            CanonicalOption::CoreType(_) | CanonicalOption::Gc => bail!("unsupported feature: GC canonical ABI"),
+        }
+    }
+    Ok(out)
+}
+
+impl Translation {
+    /// Validates `bytes` as a component and reads every component and core module in it.
+    pub fn parse(bytes: &[u8]) -> Result<Translation> {
+        let mut validator = Validator::new_with_features(component_features());
+        let mut translation = Translation::default();
+        // The component being read at each nesting level.
+        let mut stack: Vec<StaticComponent> = Vec::new();
+        // Depth inside core modules, whose payloads are only validated here.
+        let mut module_depth = 0usize;
+        for payload in Parser::new(0).parse_all(bytes) {
+            let payload = payload?;
+            validator.payload(&payload)?;
+            if module_depth > 0 {
+                if let Payload::End(_) = payload {
+                    module_depth -= 1;
+                }
+                continue;
+            }
+            match payload {
+                Payload::Version { encoding, .. } => {
+                    if encoding != wasmparser::Encoding::Component {
+                        bail!("expected a component, found a core module");
+                    }
+                    stack.push(StaticComponent::default());
+                }
+                Payload::End(_) => {
+                    let component = stack.pop().context("unbalanced component nesting")?;
+                    translation.components.push(component);
+                    let index = translation.components.len() as u32 - 1;
+                    if let Some(parent) = stack.last_mut() {
+                        parent.inits.push(LocalInit::Component(index));
+                    }
+                }
+                Payload::ModuleSection { unchecked_range, .. } => {
+                    module_depth += 1;
+                    translation.modules.push(unchecked_range.start as usize..unchecked_range.end as usize);
+                    let index = translation.modules.len() as u32 - 1;
+                    stack.last_mut().context("module outside a component")?.inits.push(LocalInit::CoreModule(index));
+                }
+                Payload::ComponentSection { .. } => {}
+                other => {
+                    let types = validator.types(0).context("no validator types")?;
+                    let current = stack.last_mut().context("section outside a component")?;
+                    read_section(current, types, other)?;
+                }
+            }
+        }
+        if translation.components.is_empty() {
+            bail!("no component found");
+        }
+        Ok(translation)
+    }
+}
+
+fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Payload<'_>) -> Result<()> {
+    let inits = &mut current.inits;
+    match payload {
+        Payload::ComponentImportSection(s) => {
+            // The validator has already added the whole section: imported functions take the last
+            // `n` function indices, in order.
+            let imports = s.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let func_imports = imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Func(_))).count() as u32;
+            let mut next_func = types.component_function_count() - func_imports;
+            for import in imports {
+                let kind = match import.ty {
+                    ComponentTypeRef::Func(_) => {
+                        next_func += 1;
+                        ImportKind::Func(convert_func_type(types, types.component_function_at(next_func - 1))?)
+                    }
+                    ComponentTypeRef::Instance(_) => ImportKind::Instance,
+                    ComponentTypeRef::Module(_) => ImportKind::Module,
+                    ComponentTypeRef::Component(_) => ImportKind::Component,
+                    ComponentTypeRef::Type(_) => ImportKind::Type,
+                    ComponentTypeRef::Value(_) => bail!("unsupported feature: value imports"),
+                };
+                inits.push(LocalInit::Import { name: import.name.name.to_string(), kind });
+            }
+        }
+        Payload::ComponentExportSection(s) => {
+            for export in s {
+                let export = export?;
+                if export.kind == ComponentExternalKind::Value {
+                    bail!("unsupported feature: value exports");
+                }
+                inits.push(LocalInit::Export {
+                    name: export.name.name.to_string(),
+                    kind: export.kind,
+                    index: export.index,
+                });
+            }
+        }
+        Payload::InstanceSection(s) => {
+            for instance in s {
+                inits.push(match instance? {
+                    Instance::Instantiate { module_index, args } => LocalInit::CoreInstantiate {
+                        module: module_index,
+                        args: args.iter().map(|a| (a.name.to_string(), a.index)).collect(),
+                    },
+                    Instance::FromExports(exports) => LocalInit::CoreInstanceFromExports(
+                        exports.iter().map(|e| (e.name.to_string(), e.kind, e.index)).collect(),
+                    ),
+                });
+            }
+        }
+        Payload::ComponentInstanceSection(s) => {
+            for instance in s {
+                inits.push(match instance? {
+                    ComponentInstance::Instantiate { component_index, args } => LocalInit::Instantiate {
+                        component: component_index,
+                        args: args.iter().map(|a| (a.name.to_string(), a.kind, a.index)).collect(),
+                    },
+                    ComponentInstance::FromExports(exports) => LocalInit::InstanceFromExports(
+                        exports.iter().map(|e| (e.name.name.to_string(), e.kind, e.index)).collect(),
+                    ),
+                });
+            }
+        }
+        Payload::ComponentAliasSection(s) => {
+            for alias in s {
+                match alias? {
+                    ComponentAlias::InstanceExport { kind, instance_index, name } => {
+                        if kind == ComponentExternalKind::Value {
+                            bail!("unsupported feature: value aliases");
+                        }
+                        inits.push(LocalInit::InstanceAlias { kind, instance: instance_index, name: name.to_string() })
+                    }
+                    ComponentAlias::CoreInstanceExport { kind, instance_index, name } => {
+                        if kind == ExternalKind::Tag {
+                            bail!("unsupported feature: tags (exception handling)");
+                        }
+                        inits.push(LocalInit::CoreAlias { kind, instance: instance_index, name: name.to_string() })
+                    }
+                    ComponentAlias::Outer { kind, count, index } => match kind {
+                        ComponentOuterAliasKind::CoreModule => {
+                            inits.push(LocalInit::OuterAlias { component: false, count, index })
+                        }
+                        ComponentOuterAliasKind::Component => {
+                            inits.push(LocalInit::OuterAlias { component: true, count, index })
+                        }
+                        ComponentOuterAliasKind::CoreType | ComponentOuterAliasKind::Type => {}
+                    },
+                }
+            }
+        }
+        Payload::ComponentCanonicalSection(s) => {
+            for canon in s {
+                match canon? {
+                    CanonicalFunction::Lift { core_func_index, type_index, options } => {
+                        let ComponentAnyTypeId::Func(id) = types.component_any_type_at(type_index) else {
+                            bail!("canon lift with a non-function type");
+                        };
+                        inits.push(LocalInit::Lift {
+                            core_func: core_func_index,
+                            ty: convert_func_type(types, id)?,
+                            options: convert_options(&options)?,
+                        });
+                    }
+                    CanonicalFunction::Lower { func_index, options } => {
+                        let ty = convert_func_type(types, types.component_function_at(func_index))?;
+                        inits.push(LocalInit::Lower { func: func_index, ty, options: convert_options(&options)? });
+                    }
+                    CanonicalFunction::ResourceNew { .. }
+                    | CanonicalFunction::ResourceDrop { .. }
+                    | CanonicalFunction::ResourceRep { .. } => {
+                        bail!("unsupported feature: resources (resource.new/drop/rep)")
+                    }
+                    other => bail!("unsupported feature: canonical built-in {other:?}"),
+                }
+            }
+        }
+        Payload::ComponentStartSection { .. } => bail!("unsupported feature: component start functions"),
+        Payload::ComponentTypeSection(_) | Payload::CoreTypeSection(_) | Payload::CustomSection(_) => {}
+        other => bail!("unexpected section in a component: {other:?}"),
+    }
+    Ok(())
+}
