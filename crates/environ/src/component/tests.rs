@@ -176,7 +176,7 @@ fn lift_lowered_into_its_own_instance_always_traps() {
 
 #[test]
 fn outer_aliases_and_nested_instances() {
-    let plan = plan(&format!(
+    let plan = plan(
         r#"(component
             (core module $shared (func (export "f") (result i32) i32.const 7))
             (component $outer
@@ -189,7 +189,7 @@ fn outer_aliases_and_nested_instances() {
             (instance $o (instantiate $outer))
             (alias export $o "nested" (instance $n))
             (export "api" (instance $n)))"#
-    ));
+    );
     assert_eq!(plan.num_core_instances, 1);
     let ExportItem::Instance(items) = &plan.exports[0].1 else { panic!("expected an instance export") };
     assert_eq!(items[0].0, "f");
