@@ -1,0 +1,800 @@
+//! Code generation for one adapter function: the flag protocol, parameter and result passing, and
+//! the recursive translation of a value from a source (flat locals or memory) to a destination
+//! (the operand stack or memory). Strings live in `strings.rs`.
+
+use crate::{Resolved, Side, val_type};
+use kiln_environ::Trap;
+use kiln_environ::component::{
+    Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, ValueType, align, discriminant_size, field_offsets,
+    flags_size, flags_words, flat_types, flatten_func, params_tuple, size, variant_payload_flat,
+    variant_payload_offset,
+};
+use wasm_encoder::{BlockType, Instruction as I, MemArg, MemArgTarget, ValType};
+
+/// Where a value comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Src<'a> {
+    /// Flat values held in locals (index, the local's type, which may be a variant join).
+    Stack(&'a [(u32, FlatType)]),
+    /// A value stored in memory.
+    Mem(Mem),
+}
+
+/// Where a value goes.
+#[derive(Clone, Copy)]
+pub(crate) enum Dst<'a> {
+    /// Pushed onto the operand stack, converted to these types (which may be variant joins).
+    Stack(&'a [FlatType]),
+    /// Stored into memory.
+    Mem(Mem),
+}
+
+/// A location in memory: `memory[addr_local + offset]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mem {
+    pub mem: u32,
+    pub addr: u32,
+    pub offset: u32,
+}
+
+impl Mem {
+    fn at(self, delta: u32) -> Mem {
+        Mem { offset: self.offset + delta, ..self }
+    }
+}
+
+/// A block label: its nesting depth.
+#[derive(Clone, Copy)]
+pub(crate) struct Label(u32);
+
+/// An `i32` operand: a constant or a local.
+#[derive(Clone, Copy)]
+pub(crate) enum Op {
+    C(i32),
+    L(u32),
+}
+
+/// A byte length for bounds checks.
+#[derive(Clone, Copy)]
+pub(crate) enum Bytes {
+    /// A constant.
+    C(u32),
+    /// An `i32` local (unsigned).
+    L32(u32),
+    /// An `i64` local.
+    L64(u32),
+}
+
+/// The generated body of one adapter.
+pub(crate) struct Body {
+    pub locals: Vec<ValType>,
+    pub code: Vec<I<'static>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prim {
+    Bool,
+    U8,
+    S8,
+    U16,
+    S16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Char,
+}
+
+impl Prim {
+    fn flat(self) -> FlatType {
+        match self {
+            Prim::I64 => FlatType::I64,
+            Prim::F32 => FlatType::F32,
+            Prim::F64 => FlatType::F64,
+            _ => FlatType::I32,
+        }
+    }
+}
+
+pub(crate) fn memarg(mem: u32, offset: u32, align_log2: u32) -> MemArg {
+    MemArg { offset: u64::from(offset), align: align_log2, target: MemArgTarget::Memory(mem), ordering: None }
+}
+
+pub(crate) struct Gen {
+    num_params: u32,
+    pub locals: Vec<ValType>,
+    pub code: Vec<I<'static>>,
+    depth: u32,
+    trap_func: u32,
+    /// The side values are read from (the caller for parameters, the callee for results).
+    pub src: Side,
+    /// The side values are written to.
+    pub dst: Side,
+}
+
+impl Gen {
+    pub fn ins(&mut self, i: I<'static>) {
+        self.code.push(i);
+    }
+
+    pub fn local(&mut self, ty: ValType) -> u32 {
+        self.locals.push(ty);
+        self.num_params + self.locals.len() as u32 - 1
+    }
+
+    pub fn block(&mut self) -> Label {
+        self.ins(I::Block(BlockType::Empty));
+        self.depth += 1;
+        Label(self.depth)
+    }
+
+    pub fn loop_(&mut self) -> Label {
+        self.ins(I::Loop(BlockType::Empty));
+        self.depth += 1;
+        Label(self.depth)
+    }
+
+    pub fn if_(&mut self) {
+        self.ins(I::If(BlockType::Empty));
+        self.depth += 1;
+    }
+
+    pub fn else_(&mut self) {
+        self.ins(I::Else);
+    }
+
+    pub fn end(&mut self) {
+        self.ins(I::End);
+        self.depth -= 1;
+    }
+
+    pub fn br(&mut self, l: Label) {
+        self.ins(I::Br(self.depth - l.0));
+    }
+
+    pub fn br_if(&mut self, l: Label) {
+        self.ins(I::BrIf(self.depth - l.0));
+    }
+
+    pub fn get(&mut self, l: u32) {
+        self.ins(I::LocalGet(l));
+    }
+
+    pub fn set(&mut self, l: u32) {
+        self.ins(I::LocalSet(l));
+    }
+
+    pub fn i32(&mut self, v: i32) {
+        self.ins(I::I32Const(v));
+    }
+
+    pub fn op(&mut self, op: Op) {
+        match op {
+            Op::C(v) => self.i32(v),
+            Op::L(l) => self.get(l),
+        }
+    }
+
+    /// `local += delta` for an `i32` local.
+    pub fn add_to(&mut self, l: u32, delta: i32) {
+        self.get(l);
+        self.i32(delta);
+        self.ins(I::I32Add);
+        self.set(l);
+    }
+
+    /// Raises `trap`: never returns.
+    pub fn trap(&mut self, trap: Trap) {
+        self.i32(i32::from(trap.as_u8()));
+        self.ins(I::Call(self.trap_func));
+        self.ins(I::Unreachable);
+    }
+
+    /// Pops an `i32` condition and raises `trap` if it is non-zero.
+    pub fn trap_if(&mut self, trap: Trap) {
+        self.if_();
+        self.trap(trap);
+        self.end();
+    }
+
+    fn flag_test(&mut self, global: u32, bit: i32, trap: Trap) {
+        self.ins(I::GlobalGet(global));
+        self.i32(bit);
+        self.ins(I::I32And);
+        self.ins(I::I32Eqz);
+        self.trap_if(trap);
+    }
+
+    pub fn flag_set(&mut self, global: u32, bit: i32, on: bool) {
+        self.ins(I::GlobalGet(global));
+        if on {
+            self.i32(bit);
+            self.ins(I::I32Or);
+        } else {
+            self.i32(!bit);
+            self.ins(I::I32And);
+        }
+        self.ins(I::GlobalSet(global));
+    }
+
+    /// Traps `UnalignedPointer` unless `ptr` is a multiple of `align`.
+    pub fn check_align(&mut self, ptr: u32, align: u32) {
+        if align > 1 {
+            self.get(ptr);
+            self.i32(align as i32 - 1);
+            self.ins(I::I32And);
+            self.trap_if(Trap::UnalignedPointer);
+        }
+    }
+
+    /// Traps `PointerOutOfBounds` if `ptr + bytes` exceeds the size of `mem` (computed in `i64`).
+    pub fn check_bounds(&mut self, mem: u32, ptr: u32, bytes: Bytes) {
+        self.get(ptr);
+        self.ins(I::I64ExtendI32U);
+        match bytes {
+            Bytes::C(0) => {}
+            Bytes::C(c) => {
+                self.ins(I::I64Const(i64::from(c)));
+                self.ins(I::I64Add);
+            }
+            Bytes::L32(l) => {
+                self.get(l);
+                self.ins(I::I64ExtendI32U);
+                self.ins(I::I64Add);
+            }
+            Bytes::L64(l) => {
+                self.get(l);
+                self.ins(I::I64Add);
+            }
+        }
+        self.ins(I::MemorySize(mem));
+        self.ins(I::I64ExtendI32U);
+        self.ins(I::I64Const(16));
+        self.ins(I::I64Shl);
+        self.ins(I::I64GtU);
+        self.trap_if(Trap::PointerOutOfBounds);
+    }
+
+    /// Traps `LengthTooLarge` if the `i64` local `bytes` exceeds `MAX_STRING_BYTE_LENGTH`.
+    pub fn check_length(&mut self, bytes: u32) {
+        self.get(bytes);
+        self.ins(I::I64Const(i64::from(MAX_STRING_BYTE_LENGTH)));
+        self.ins(I::I64GtU);
+        self.trap_if(Trap::LengthTooLarge);
+    }
+
+    /// `i64` local holding `len * factor` for an `i32` local `len`.
+    pub fn mul64(&mut self, len: u32, factor: u32) -> u32 {
+        let r = self.local(ValType::I64);
+        self.get(len);
+        self.ins(I::I64ExtendI32U);
+        if factor != 1 {
+            self.ins(I::I64Const(i64::from(factor)));
+            self.ins(I::I64Mul);
+        }
+        self.set(r);
+        r
+    }
+
+    /// Calls `side`'s realloc with its `may_leave` flag cleared around the call; stores the result
+    /// in `out`.
+    pub fn realloc(&mut self, side: Side, old_ptr: Op, old_size: Op, align: u32, new_size: Op, out: u32) {
+        let func = side.realloc.expect("realloc presence checked before code generation");
+        self.flag_set(side.flags, crate::FLAG_MAY_LEAVE, false);
+        self.op(old_ptr);
+        self.op(old_size);
+        self.i32(align as i32);
+        self.op(new_size);
+        self.ins(I::Call(func));
+        self.set(out);
+        self.flag_set(side.flags, crate::FLAG_MAY_LEAVE, true);
+    }
+
+    /// Converts the value on top of the stack from `from` to `to` (the Canonical ABI's variant
+    /// join coercions, in either direction).
+    pub fn convert(&mut self, from: FlatType, to: FlatType) {
+        use FlatType::*;
+        match (from, to) {
+            (a, b) if a == b => {}
+            (I32, F32) => self.ins(I::F32ReinterpretI32),
+            (F32, I32) => self.ins(I::I32ReinterpretF32),
+            (I64, I32) => self.ins(I::I32WrapI64),
+            (I32, I64) => self.ins(I::I64ExtendI32U),
+            (I64, F32) => {
+                self.ins(I::I32WrapI64);
+                self.ins(I::F32ReinterpretI32);
+            }
+            (F32, I64) => {
+                self.ins(I::I32ReinterpretF32);
+                self.ins(I::I64ExtendI32U);
+            }
+            (I64, F64) => self.ins(I::F64ReinterpretI64),
+            (F64, I64) => self.ins(I::I64ReinterpretF64),
+            (a, b) => unreachable!("no conversion from {a:?} to {b:?}"),
+        }
+    }
+
+    /// Pushes a zero of type `t`.
+    fn zero(&mut self, t: FlatType) {
+        self.ins(match t {
+            FlatType::I32 => I::I32Const(0),
+            FlatType::I64 => I::I64Const(0),
+            FlatType::F32 => I::F32Const(0.0.into()),
+            FlatType::F64 => I::F64Const(0.0.into()),
+        });
+    }
+
+    /// Reads an `i32` (pointer or length) from `src`: the stack slot `i` or memory at `offset`.
+    pub fn read_i32(&mut self, src: Src<'_>, slot: usize, offset: u32) {
+        match src {
+            Src::Stack(s) => {
+                let (l, t) = s[slot];
+                self.get(l);
+                self.convert(t, FlatType::I32);
+            }
+            Src::Mem(m) => {
+                self.get(m.addr);
+                self.ins(I::I32Load(memarg(m.mem, m.offset + offset, 2)));
+            }
+        }
+    }
+
+    /// Writes the `i32` locals `a` and `b` (pointer and length) to `dst`.
+    pub fn write_pair(&mut self, dst: Dst<'_>, a: u32, b: u32) {
+        match dst {
+            Dst::Stack(t) => {
+                self.get(a);
+                self.convert(FlatType::I32, t[0]);
+                self.get(b);
+                self.convert(FlatType::I32, t[1]);
+            }
+            Dst::Mem(m) => {
+                self.get(m.addr);
+                self.get(a);
+                self.ins(I::I32Store(memarg(m.mem, m.offset, 2)));
+                self.get(m.addr);
+                self.get(b);
+                self.ins(I::I32Store(memarg(m.mem, m.offset + 4, 2)));
+            }
+        }
+    }
+
+    /// Translates a value of type `ty` from `src` to `dst`.
+    pub fn translate(&mut self, ty: &ValueType, src: Src<'_>, dst: Dst<'_>) {
+        match ty {
+            ValueType::Bool => self.prim(Prim::Bool, src, dst),
+            ValueType::U8 => self.prim(Prim::U8, src, dst),
+            ValueType::S8 => self.prim(Prim::S8, src, dst),
+            ValueType::U16 => self.prim(Prim::U16, src, dst),
+            ValueType::S16 => self.prim(Prim::S16, src, dst),
+            ValueType::U32 | ValueType::S32 => self.prim(Prim::I32, src, dst),
+            ValueType::U64 | ValueType::S64 => self.prim(Prim::I64, src, dst),
+            ValueType::F32 => self.prim(Prim::F32, src, dst),
+            ValueType::F64 => self.prim(Prim::F64, src, dst),
+            ValueType::Char => self.prim(Prim::Char, src, dst),
+            ValueType::String => self.translate_string(src, dst),
+            ValueType::List(elem) => self.translate_list(elem, src, dst),
+            ValueType::Record(_) | ValueType::Tuple(_) => self.translate_record(ty, src, dst),
+            ValueType::Flags(names) => self.translate_flags(names.len(), src, dst),
+            ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
+                self.translate_variant(ty, src, dst)
+            }
+            ValueType::Own(_) | ValueType::Borrow(_) => unreachable!("handles are rejected before code generation"),
+        }
+    }
+
+    fn read_prim(&mut self, p: Prim, src: Src<'_>, narrow: bool) {
+        match src {
+            Src::Stack(s) => {
+                let (l, t) = s[0];
+                self.get(l);
+                self.convert(t, p.flat());
+                match p {
+                    Prim::U8 if narrow => {
+                        self.i32(0xff);
+                        self.ins(I::I32And);
+                    }
+                    Prim::U16 if narrow => {
+                        self.i32(0xffff);
+                        self.ins(I::I32And);
+                    }
+                    Prim::S8 if narrow => self.ins(I::I32Extend8S),
+                    Prim::S16 if narrow => self.ins(I::I32Extend16S),
+                    _ => {}
+                }
+            }
+            Src::Mem(m) => {
+                let (mem, off) = (m.mem, m.offset);
+                self.get(m.addr);
+                self.ins(match p {
+                    Prim::Bool | Prim::U8 => I::I32Load8U(memarg(mem, off, 0)),
+                    Prim::S8 => I::I32Load8S(memarg(mem, off, 0)),
+                    Prim::U16 => I::I32Load16U(memarg(mem, off, 1)),
+                    Prim::S16 => I::I32Load16S(memarg(mem, off, 1)),
+                    Prim::I32 | Prim::Char => I::I32Load(memarg(mem, off, 2)),
+                    Prim::I64 => I::I64Load(memarg(mem, off, 3)),
+                    Prim::F32 => I::F32Load(memarg(mem, off, 2)),
+                    Prim::F64 => I::F64Load(memarg(mem, off, 3)),
+                });
+            }
+        }
+        if p == Prim::Bool {
+            self.i32(0);
+            self.ins(I::I32Ne);
+        }
+    }
+
+    fn write_prim(&mut self, p: Prim, dst: Dst<'_>) {
+        match dst {
+            Dst::Stack(t) => self.convert(p.flat(), t[0]),
+            Dst::Mem(m) => {
+                let (mem, off) = (m.mem, m.offset);
+                self.ins(match p {
+                    Prim::Bool | Prim::U8 | Prim::S8 => I::I32Store8(memarg(mem, off, 0)),
+                    Prim::U16 | Prim::S16 => I::I32Store16(memarg(mem, off, 1)),
+                    Prim::I32 | Prim::Char => I::I32Store(memarg(mem, off, 2)),
+                    Prim::I64 => I::I64Store(memarg(mem, off, 3)),
+                    Prim::F32 => I::F32Store(memarg(mem, off, 2)),
+                    Prim::F64 => I::F64Store(memarg(mem, off, 3)),
+                });
+            }
+        }
+    }
+
+    fn prim(&mut self, p: Prim, src: Src<'_>, dst: Dst<'_>) {
+        let narrow = matches!(dst, Dst::Stack(_));
+        if p == Prim::Char {
+            let c = self.local(ValType::I32);
+            self.read_prim(p, src, narrow);
+            self.set(c);
+            self.get(c);
+            self.i32(0x110000);
+            self.ins(I::I32GeU);
+            self.trap_if(Trap::InvalidChar);
+            self.get(c);
+            self.i32(0xFFFF_F800_u32 as i32);
+            self.ins(I::I32And);
+            self.i32(0xD800);
+            self.ins(I::I32Eq);
+            self.trap_if(Trap::InvalidChar);
+            if let Dst::Mem(m) = dst {
+                self.get(m.addr);
+            }
+            self.get(c);
+        } else {
+            if let Dst::Mem(m) = dst {
+                self.get(m.addr);
+            }
+            self.read_prim(p, src, narrow);
+        }
+        self.write_prim(p, dst);
+    }
+
+    fn translate_record(&mut self, ty: &ValueType, src: Src<'_>, dst: Dst<'_>) {
+        let fields = ty.as_record_fields().unwrap();
+        let offsets = field_offsets(ty);
+        let (mut si, mut di) = (0, 0);
+        for (field, off) in fields.into_iter().zip(offsets) {
+            let n = flat_types(field).len();
+            let s = match src {
+                Src::Stack(s) => Src::Stack(&s[si..si + n]),
+                Src::Mem(m) => Src::Mem(m.at(off)),
+            };
+            let d = match dst {
+                Dst::Stack(t) => Dst::Stack(&t[di..di + n]),
+                Dst::Mem(m) => Dst::Mem(m.at(off)),
+            };
+            si += n;
+            di += n;
+            self.translate(field, s, d);
+        }
+    }
+
+    fn translate_flags(&mut self, count: usize, src: Src<'_>, dst: Dst<'_>) {
+        let bytes = flags_size(count);
+        for word in 0..flags_words(count) {
+            if let Dst::Mem(m) = dst {
+                self.get(m.addr);
+            }
+            match src {
+                Src::Stack(s) => {
+                    let (l, t) = s[word];
+                    self.get(l);
+                    self.convert(t, FlatType::I32);
+                }
+                Src::Mem(m) => {
+                    self.get(m.addr);
+                    self.ins(match bytes {
+                        1 => I::I32Load8U(memarg(m.mem, m.offset, 0)),
+                        2 => I::I32Load16U(memarg(m.mem, m.offset, 1)),
+                        _ => I::I32Load(memarg(m.mem, m.offset + 4 * word as u32, 2)),
+                    });
+                }
+            }
+            let bits = count - 32 * word;
+            if bits < 32 {
+                self.i32(((1u32 << bits) - 1) as i32);
+                self.ins(I::I32And);
+            }
+            match dst {
+                Dst::Stack(t) => self.convert(FlatType::I32, t[word]),
+                Dst::Mem(m) => self.ins(match bytes {
+                    1 => I::I32Store8(memarg(m.mem, m.offset, 0)),
+                    2 => I::I32Store16(memarg(m.mem, m.offset, 1)),
+                    _ => I::I32Store(memarg(m.mem, m.offset + 4 * word as u32, 2)),
+                }),
+            }
+        }
+    }
+
+    fn translate_variant(&mut self, ty: &ValueType, src: Src<'_>, dst: Dst<'_>) {
+        let cases = ty.as_variant_cases().unwrap();
+        let n = cases.len() as u32;
+        let disc_size = discriminant_size(cases.len());
+        let payload_offset = variant_payload_offset(ty);
+        let natural = variant_payload_flat(ty);
+
+        // The discriminant, checked.
+        let d = self.local(ValType::I32);
+        match src {
+            Src::Stack(s) => {
+                let (l, t) = s[0];
+                self.get(l);
+                self.convert(t, FlatType::I32);
+            }
+            Src::Mem(m) => {
+                self.get(m.addr);
+                self.ins(match disc_size {
+                    1 => I::I32Load8U(memarg(m.mem, m.offset, 0)),
+                    2 => I::I32Load16U(memarg(m.mem, m.offset, 1)),
+                    _ => I::I32Load(memarg(m.mem, m.offset, 2)),
+                });
+            }
+        }
+        self.set(d);
+        self.get(d);
+        self.i32(n as i32);
+        self.ins(I::I32GeU);
+        self.trap_if(Trap::InvalidDiscriminant);
+        match dst {
+            Dst::Stack(t) => {
+                self.get(d);
+                self.convert(FlatType::I32, t[0]);
+            }
+            Dst::Mem(m) => {
+                self.get(m.addr);
+                self.get(d);
+                self.ins(match disc_size {
+                    1 => I::I32Store8(memarg(m.mem, m.offset, 0)),
+                    2 => I::I32Store16(memarg(m.mem, m.offset, 1)),
+                    _ => I::I32Store(memarg(m.mem, m.offset, 2)),
+                });
+            }
+        }
+
+        let psrc = match src {
+            Src::Stack(s) => Src::Stack(&s[1..]),
+            Src::Mem(m) => Src::Mem(m.at(payload_offset)),
+        };
+        if cases.iter().all(|c| c.is_none()) {
+            if let Dst::Stack(t) = dst {
+                for &want in &t[1..1 + natural.len()] {
+                    self.zero(want);
+                }
+            }
+            return;
+        }
+
+        // Payload temporaries in the variant's own joined types (stack destinations only).
+        let temps: Vec<u32> = match dst {
+            Dst::Stack(_) => natural.iter().map(|&t| self.local(val_type(t))).collect(),
+            Dst::Mem(_) => Vec::new(),
+        };
+        let done = self.block();
+        for _ in 0..n {
+            self.block();
+        }
+        self.get(d);
+        let targets: Vec<u32> = (0..n).collect();
+        let default = n - 1;
+        self.ins(I::BrTable(targets.into(), default));
+        for case in &cases {
+            self.end();
+            let written = match (case, dst) {
+                (Some(t), Dst::Stack(_)) => {
+                    let k = flat_types(t).len();
+                    self.translate(t, psrc, Dst::Stack(&natural[..k]));
+                    for j in (0..k).rev() {
+                        self.set(temps[j]);
+                    }
+                    k
+                }
+                (Some(t), Dst::Mem(m)) => {
+                    self.translate(t, psrc, Dst::Mem(m.at(payload_offset)));
+                    0
+                }
+                (None, _) => 0,
+            };
+            for (j, &temp) in temps.iter().enumerate().skip(written) {
+                self.zero(natural[j]);
+                self.set(temp);
+            }
+            self.br(done);
+        }
+        self.end();
+        if let Dst::Stack(t) = dst {
+            for (j, &temp) in temps.iter().enumerate() {
+                self.get(temp);
+                self.convert(natural[j], t[1 + j]);
+            }
+        }
+    }
+
+    fn translate_list(&mut self, elem: &ValueType, src: Src<'_>, dst: Dst<'_>) {
+        let (src_side, dst_side) = (self.src, self.dst);
+        let src_mem = src_side.memory.expect("memory presence checked");
+        let dst_mem = dst_side.memory.expect("memory presence checked");
+        let elem_size = size(elem);
+        let elem_align = align(elem);
+        let (sp, len) = (self.local(ValType::I32), self.local(ValType::I32));
+        self.read_i32(src, 0, 0);
+        self.set(sp);
+        self.read_i32(src, 1, 4);
+        self.set(len);
+
+        let bytes64 = self.mul64(len, elem_size);
+        self.check_length(bytes64);
+        self.check_align(sp, elem_align);
+        self.check_bounds(src_mem, sp, Bytes::L64(bytes64));
+        let bytes = self.local(ValType::I32);
+        self.get(bytes64);
+        self.ins(I::I32WrapI64);
+        self.set(bytes);
+
+        let dp = self.local(ValType::I32);
+        self.realloc(dst_side, Op::C(0), Op::C(0), elem_align, Op::L(bytes), dp);
+        self.check_align(dp, elem_align);
+        self.check_bounds(dst_mem, dp, Bytes::L32(bytes));
+
+        if is_plain(elem) {
+            self.get(dp);
+            self.get(sp);
+            self.get(bytes);
+            self.ins(I::MemoryCopy { src_mem, dst_mem });
+        } else if elem_size > 0 {
+            let (cs, cd, end) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
+            self.get(sp);
+            self.set(cs);
+            self.get(dp);
+            self.set(cd);
+            self.get(sp);
+            self.get(bytes);
+            self.ins(I::I32Add);
+            self.set(end);
+            let exit = self.block();
+            let top = self.loop_();
+            self.get(cs);
+            self.get(end);
+            self.ins(I::I32GeU);
+            self.br_if(exit);
+            self.translate(
+                elem,
+                Src::Mem(Mem { mem: src_mem, addr: cs, offset: 0 }),
+                Dst::Mem(Mem { mem: dst_mem, addr: cd, offset: 0 }),
+            );
+            self.add_to(cs, elem_size as i32);
+            self.add_to(cd, elem_size as i32);
+            self.br(top);
+            self.end();
+            self.end();
+        }
+        self.write_pair(dst, dp, len);
+    }
+}
+
+/// Whether a list of `ty` can be copied byte for byte: no pointers, `char`s, `bool`s,
+/// discriminants or flags (whose unused bits are dropped), only integers and floats.
+fn is_plain(ty: &ValueType) -> bool {
+    match ty {
+        ValueType::U8
+        | ValueType::S8
+        | ValueType::U16
+        | ValueType::S16
+        | ValueType::U32
+        | ValueType::S32
+        | ValueType::U64
+        | ValueType::S64
+        | ValueType::F32
+        | ValueType::F64 => true,
+        ValueType::Record(_) | ValueType::Tuple(_) => ty.as_record_fields().unwrap().into_iter().all(is_plain),
+        _ => false,
+    }
+}
+
+/// Generates the body of the adapter for a function of type `ty`.
+pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
+    let lower = flatten_func(ty, Context::Lower);
+    let lift = flatten_func(ty, Context::Lift);
+    let mut g = Gen {
+        num_params: lower.params.len() as u32,
+        locals: Vec::new(),
+        code: Vec::new(),
+        depth: 0,
+        trap_func: r.trap_func,
+        src: r.caller,
+        dst: r.callee,
+    };
+
+    // Entry: the caller must be allowed to leave, the callee to be entered.
+    g.flag_test(r.caller.flags, crate::FLAG_MAY_LEAVE, Trap::CannotLeaveComponent);
+    g.flag_test(r.callee.flags, crate::FLAG_MAY_ENTER, Trap::CannotEnterComponent);
+    g.flag_set(r.callee.flags, crate::FLAG_MAY_ENTER, false);
+
+    // Parameters: caller -> callee.
+    let tuple = params_tuple(ty);
+    let param_locals: Vec<(u32, FlatType)> = lower.params.iter().enumerate().map(|(i, &t)| (i as u32, t)).collect();
+    let src = if lower.params_indirect {
+        let mem = r.caller.memory.expect("memory presence checked");
+        g.check_align(0, align(&tuple));
+        g.check_bounds(mem, 0, Bytes::C(size(&tuple)));
+        Src::Mem(Mem { mem, addr: 0, offset: 0 })
+    } else {
+        let n = param_locals.len() - usize::from(lower.results_indirect);
+        Src::Stack(&param_locals[..n])
+    };
+    if lift.params_indirect {
+        let mem = r.callee.memory.expect("memory presence checked");
+        let p = g.local(ValType::I32);
+        g.realloc(r.callee, Op::C(0), Op::C(0), align(&tuple), Op::C(size(&tuple) as i32), p);
+        g.check_align(p, align(&tuple));
+        g.check_bounds(mem, p, Bytes::C(size(&tuple)));
+        g.translate(&tuple, src, Dst::Mem(Mem { mem, addr: p, offset: 0 }));
+        g.get(p);
+    } else {
+        g.translate(&tuple, src, Dst::Stack(&lift.params));
+    }
+    g.ins(I::Call(r.callee_func));
+
+    // Results: callee -> caller.
+    let ret = lift.results.first().map(|&t| (g.local(val_type(t)), t));
+    if let Some((l, _)) = ret {
+        g.set(l);
+    }
+    if let Some(result) = &ty.result {
+        g.src = r.callee;
+        g.dst = r.caller;
+        let ret_slot = ret.map(|r| [r]);
+        let src = if lift.results_indirect {
+            let mem = r.callee.memory.expect("memory presence checked");
+            let (l, _) = ret.unwrap();
+            g.check_align(l, align(result));
+            g.check_bounds(mem, l, Bytes::C(size(result)));
+            Src::Mem(Mem { mem, addr: l, offset: 0 })
+        } else {
+            Src::Stack(ret_slot.as_ref().map_or(&[][..], |s| &s[..]))
+        };
+        let dst = if lower.results_indirect {
+            let mem = r.caller.memory.expect("memory presence checked");
+            let out = g.num_params - 1;
+            g.check_align(out, align(result));
+            g.check_bounds(mem, out, Bytes::C(size(result)));
+            Dst::Mem(Mem { mem, addr: out, offset: 0 })
+        } else {
+            Dst::Stack(&lower.results)
+        };
+        g.translate(result, src, dst);
+    }
+
+    // post-return, then the callee may be entered again.
+    if let Some(post_return) = r.post_return {
+        g.flag_set(r.callee.flags, crate::FLAG_MAY_LEAVE, false);
+        if let Some((l, _)) = ret {
+            g.get(l);
+        }
+        g.ins(I::Call(post_return));
+        g.flag_set(r.callee.flags, crate::FLAG_MAY_LEAVE, true);
+    }
+    g.flag_set(r.callee.flags, crate::FLAG_MAY_ENTER, true);
+    g.ins(I::End);
+    Body { locals: g.locals, code: g.code }
+}

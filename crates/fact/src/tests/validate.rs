@@ -1,0 +1,101 @@
+//! Every kind of type produces a module that validates with kiln's features plus multi-memory.
+
+use super::*;
+use crate::{AdapterImport, compile};
+use kiln_environ::component::ValueType as T;
+
+fn check(ty: FuncType) {
+    for caller in ENCODINGS {
+        for callee in ENCODINGS {
+            let module = compile(&[adapter("f", ty.clone(), caller, callee)]).unwrap();
+            validate(&module.wasm);
+        }
+    }
+}
+
+fn one_param(t: ValueType) {
+    check(func(vec![t.clone()], None));
+    check(func(vec![], Some(t.clone())));
+    check(func(vec![t.clone(), t.clone()], Some(t)));
+}
+
+#[test]
+fn primitives() {
+    for t in [T::Bool, T::S8, T::U8, T::S16, T::U16, T::S32, T::U32, T::S64, T::U64, T::F32, T::F64, T::Char, T::String]
+    {
+        one_param(t);
+    }
+}
+
+#[test]
+fn compound_types() {
+    one_param(list(list(T::String)));
+    one_param(list(T::U8));
+    one_param(list(record(vec![T::U8, T::U64, T::F32])));
+    one_param(list(record(vec![T::Char, T::Bool])));
+    one_param(record(vec![T::U8, T::String, T::F64, list(T::Char)]));
+    one_param(tuple(vec![T::S16, option(T::String)]));
+    one_param(variant(vec![Some(T::F32), Some(T::U64), None, Some(T::String), Some(T::F64)]));
+    one_param(variant(vec![Some(record(vec![T::F32, T::F64])), Some(tuple(vec![T::U64, T::F32]))]));
+    one_param(variant(vec![Some(variant(vec![Some(T::F32), Some(T::U8)])), Some(T::S64)]));
+    one_param(enum_(2));
+    one_param(enum_(300));
+    one_param(variant((0..300).map(|i| if i % 3 == 0 { Some(T::U32) } else { None }).collect()));
+    for n in [0, 1, 8, 9, 16, 17, 33, 65] {
+        one_param(flags(n));
+    }
+    one_param(option(T::U8));
+    one_param(option(option(T::F64)));
+    one_param(result(Some(T::String), Some(T::U32)));
+    one_param(result(None, None));
+    one_param(result(None, Some(list(T::S8))));
+    one_param(list(flags(0)));
+}
+
+#[test]
+fn indirect_params_and_results() {
+    check(func((0..17).map(|_| T::U32).collect(), Some(T::U8)));
+    check(func((0..20).map(|_| T::String).collect(), Some(tuple(vec![T::String, T::U64]))));
+    check(func(vec![], Some(record(vec![T::U8, T::U16, T::U32, T::U64]))));
+}
+
+#[test]
+fn several_adapters_share_imports() {
+    let ty = func(vec![T::String], Some(T::String));
+    let adapters = vec![
+        adapter("a", ty.clone(), StringEncoding::Utf8, StringEncoding::Utf16),
+        adapter("b", ty.clone(), StringEncoding::Utf16, StringEncoding::Utf8),
+        adapter("c", func(vec![T::U32], None), StringEncoding::Utf8, StringEncoding::Utf8),
+    ];
+    let module = compile(&adapters).unwrap();
+    validate(&module.wasm);
+    assert_eq!(module.exports, ["a", "b", "c"]);
+    assert_eq!(module.imports[0], AdapterImport::Trap);
+    let memories = module.imports.iter().filter(|i| matches!(i, AdapterImport::Memory(_))).count();
+    let flags = module.imports.iter().filter(|i| matches!(i, AdapterImport::Flags(_))).count();
+    assert_eq!((memories, flags), (2, 2));
+    // Trap, 2 flags, 2 memories, 2 reallocs, 3 callees, 3 post-returns.
+    assert_eq!(module.imports.len(), 13);
+}
+
+#[test]
+fn handles_and_missing_options_are_errors() {
+    let err = compile(&[adapter(
+        "h",
+        func(vec![T::Own(kiln_environ::component::ResourceId(0))], None),
+        StringEncoding::Utf8,
+        StringEncoding::Utf8,
+    )])
+    .unwrap_err();
+    assert!(err.to_string().contains("unsupported: resource handles in adapters"));
+    let mut a = adapter("s", func(vec![T::String], None), StringEncoding::Utf8, StringEncoding::Utf8);
+    a.lift.realloc = None;
+    assert!(compile(&[a]).is_err());
+    let mut a = adapter("u", func(vec![T::U32], Some(T::U32)), StringEncoding::Utf8, StringEncoding::Utf8);
+    a.lift.realloc = None;
+    a.lift.memory = None;
+    a.lower.realloc = None;
+    a.lower.memory = None;
+    let module = compile(&[a]).unwrap();
+    validate(&module.wasm);
+}
