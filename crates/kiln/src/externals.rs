@@ -41,6 +41,14 @@ impl Memory {
         self.raw(&store.into().0.opaque).data_mut()
     }
 
+    pub(crate) fn raw_data<'a>(&self, store: &'a crate::store::StoreOpaque) -> &'a [u8] {
+        self.raw(store).data()
+    }
+
+    pub(crate) fn raw_data_mut<'a>(&self, store: &'a crate::store::StoreOpaque) -> &'a mut [u8] {
+        self.raw(store).data_mut()
+    }
+
     /// Size in bytes.
     pub fn data_size(&self, store: impl AsContext) -> usize {
         self.raw(&store.as_context().0.opaque).byte_size()

@@ -33,6 +33,7 @@
 //! `kiln-cranelift` and `kiln-runtime`. Its `unsafe` blocks only dereference pointers the runtime
 //! hands out for objects the store owns.
 
+pub mod component;
 mod engine;
 mod externals;
 mod func;

@@ -70,6 +70,7 @@ pub struct StoreOpaque {
     global_index: HashMap<usize, usize>,
     host_globals: Vec<Box<VMGlobalDefinition>>,
     pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
+    pub(crate) component_instances: Vec<crate::component::InstanceState>,
 }
 
 // SAFETY: the raw pointers point into objects this store owns (or that its instances own), which
@@ -123,6 +124,7 @@ impl<T> Store<T> {
                     global_index: HashMap::new(),
                     host_globals: Vec::new(),
                     externrefs: Vec::new(),
+                    component_instances: Vec::new(),
                 },
                 data,
             }),

@@ -1,0 +1,450 @@
+//! [`Instance`]: a component instantiated by running its plan: core modules, adapter modules,
+//! lowered host imports and always-trapping functions, with one flags global per runtime component
+//! instance (may-leave / may-enter).
+
+use super::abi::{self, AbiMemory, Flat};
+use super::component::Component;
+use super::func::{Func, FuncData, LiftedFunc};
+use super::linker::{Definition, HostFunc};
+use super::values::Val;
+use crate::store::{AsContextMut, StoreContextMut, StoreId, StoreInner, StoreOpaque};
+use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValType};
+use anyhow::{Context, Result, anyhow, bail};
+use kiln_environ::component::{
+    Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
+    StringEncoding, flatten_func,
+};
+use kiln_fact::{AdapterImport, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
+use std::any::Any;
+use std::sync::Arc;
+
+/// An instantiated component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Instance {
+    pub(crate) store: StoreId,
+    pub(crate) index: usize,
+}
+
+/// A resolved host definition, type-erased (`Definition<T>` of the store's `T`).
+pub(crate) type HostDefinition = Arc<dyn Any + Send + Sync>;
+
+/// Per-instance state kept in the store.
+pub struct InstanceState {
+    pub(crate) component: Component,
+    core_instances: Vec<crate::Instance>,
+    adapter_instances: Vec<Option<crate::Instance>>,
+    lowered: Vec<crate::Func>,
+    always_trap: Vec<crate::Func>,
+    pub(crate) flags: Vec<Global>,
+    trap_func: Option<crate::Func>,
+    imports: Vec<Option<HostDefinition>>,
+    pub(crate) funcs: Vec<FuncData>,
+}
+
+/// A path to an export: the names from the root down.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExportIndex {
+    path: Vec<String>,
+}
+
+/// What [`Instance::get_func`] accepts: a root export name or an [`ExportIndex`].
+pub trait InstanceExportLookup {
+    #[doc(hidden)]
+    fn path(&self) -> Vec<String>;
+}
+impl InstanceExportLookup for str {
+    fn path(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+impl InstanceExportLookup for String {
+    fn path(&self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+impl InstanceExportLookup for ExportIndex {
+    fn path(&self) -> Vec<String> {
+        self.path.clone()
+    }
+}
+impl<T: InstanceExportLookup + ?Sized> InstanceExportLookup for &T {
+    fn path(&self) -> Vec<String> {
+        (**self).path()
+    }
+}
+
+pub(crate) fn flat_to_core(flat: &[Flat]) -> Vec<crate::Val> {
+    flat.iter()
+        .map(|f| match *f {
+            Flat::I32(v) => crate::Val::I32(v),
+            Flat::I64(v) => crate::Val::I64(v),
+            Flat::F32(v) => crate::Val::F32(v),
+            Flat::F64(v) => crate::Val::F64(v),
+        })
+        .collect()
+}
+
+pub(crate) fn core_to_flat(values: &[crate::Val]) -> Result<Vec<Flat>> {
+    values
+        .iter()
+        .map(|v| match *v {
+            crate::Val::I32(v) => Ok(Flat::I32(v)),
+            crate::Val::I64(v) => Ok(Flat::I64(v)),
+            crate::Val::F32(v) => Ok(Flat::F32(v)),
+            crate::Val::F64(v) => Ok(Flat::F64(v)),
+            _ => bail!("unexpected core value type in a canonical ABI signature"),
+        })
+        .collect()
+}
+
+fn core_type(t: FlatType) -> ValType {
+    match t {
+        FlatType::I32 => ValType::I32,
+        FlatType::I64 => ValType::I64,
+        FlatType::F32 => ValType::F32,
+        FlatType::F64 => ValType::F64,
+    }
+}
+
+/// The core signature of a lowered function of type `ty`.
+fn lowered_core_type(ty: &FuncType) -> crate::FuncType {
+    let sig = flatten_func(ty, AbiContext::Lower);
+    crate::FuncType::new(sig.params.iter().map(|t| core_type(*t)), sig.results.iter().map(|t| core_type(*t)))
+}
+
+/// Canonical options with their core items looked up.
+#[derive(Clone, Copy)]
+pub(crate) struct ResolvedOptions {
+    pub(crate) memory: Option<Memory>,
+    pub(crate) realloc: Option<crate::Func>,
+    pub(crate) post_return: Option<crate::Func>,
+    pub(crate) string_encoding: StringEncoding,
+    pub(crate) flags: Global,
+}
+
+/// The reference ABI's view of one side's options, for host <-> wasm calls.
+pub(crate) struct HostAbi<'a, T> {
+    pub(crate) store: &'a mut StoreInner<T>,
+    pub(crate) options: ResolvedOptions,
+}
+
+impl<T: 'static> AbiMemory for HostAbi<'_, T> {
+    fn memory(&self) -> Result<&[u8]> {
+        let memory = self.options.memory.context("the canonical options name no memory")?;
+        Ok(memory.raw_data(&self.store.opaque))
+    }
+
+    fn memory_mut(&mut self) -> Result<&mut [u8]> {
+        let memory = self.options.memory.context("the canonical options name no memory")?;
+        Ok(memory.raw_data_mut(&self.store.opaque))
+    }
+
+    fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32> {
+        let realloc = self.options.realloc.context("the canonical options name no realloc")?;
+        let flags = self.options.flags;
+        let args = [old_ptr, old_size, align, new_size].map(|v| crate::Val::I32(v as i32));
+        let mut result = [crate::Val::I32(0)];
+        // The instance may not call out while its realloc runs.
+        let saved = flags.get(crate::StoreContextMut(&mut *self.store)).unwrap_i32();
+        flags.set(crate::StoreContextMut(&mut *self.store), crate::Val::I32(saved & !FLAG_MAY_LEAVE))?;
+        realloc.call(crate::StoreContextMut(&mut *self.store), &args, &mut result)?;
+        flags.set(crate::StoreContextMut(&mut *self.store), crate::Val::I32(saved))?;
+        Ok(result[0].unwrap_i32() as u32)
+    }
+
+    fn string_encoding(&self) -> StringEncoding {
+        self.options.string_encoding
+    }
+}
+
+impl Instance {
+    pub(crate) fn instantiate<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        component: &Component,
+        imports: Vec<Option<Definition<T>>>,
+    ) -> Result<Instance> {
+        let store = store.as_context_mut().0;
+        if !crate::Engine::same(&store.opaque.engine, component.engine()) {
+            bail!("cross-engine instantiation is not supported");
+        }
+        let plan = &component.inner.plan;
+        let index = store.opaque.component_instances.len();
+        let id = store.opaque.id;
+        let mut state = InstanceState {
+            component: component.clone(),
+            core_instances: Vec::new(),
+            adapter_instances: vec![None; component.inner.adapter_modules.len()],
+            lowered: Vec::new(),
+            always_trap: Vec::new(),
+            flags: Vec::new(),
+            trap_func: None,
+            imports: imports.into_iter().map(|d| d.map(|d| Arc::new(d) as HostDefinition)).collect(),
+            funcs: Vec::new(),
+        };
+        let flags_ty = GlobalType::new(ValType::I32, Mutability::Var);
+        for _ in 0..plan.num_component_instances {
+            state.flags.push(Global::new(
+                crate::StoreContextMut(&mut *store),
+                flags_ty,
+                crate::Val::I32(FLAG_MAY_LEAVE | FLAG_MAY_ENTER),
+            )?);
+        }
+        state.trap_func = Some(crate::Func::wrap(crate::StoreContextMut(&mut *store), |code: i32| -> Result<()> {
+            Err(anyhow::Error::new(Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached)))
+        }));
+        for ty in &plan.always_trap {
+            state.always_trap.push(crate::Func::new(
+                crate::StoreContextMut(&mut *store),
+                lowered_core_type(ty),
+                |_, _, _| Err(anyhow::Error::new(Trap::AdapterSameInstance)),
+            ));
+        }
+        for (i, lowered) in plan.lowered.iter().enumerate() {
+            let host = resolve_import::<T>(&state.imports, &lowered.import, plan)?;
+            if let Some(declared) = &host.ty {
+                check_signature(declared, &lowered.ty).with_context(|| {
+                    format!("host function for `{}` has the wrong type", import_name(plan, &lowered.import))
+                })?;
+            }
+            let ty = lowered.ty.clone();
+            let options = lowered.options.clone();
+            let lowered_index = i;
+            let func = crate::Func::new(
+                crate::StoreContextMut(&mut *store),
+                lowered_core_type(&ty),
+                move |caller: Caller<'_, T>, args: &[crate::Val], results: &mut [crate::Val]| {
+                    call_lowered(caller, index, lowered_index, &host, &ty, &options, args, results)
+                },
+            );
+            state.lowered.push(func);
+        }
+        store.opaque.component_instances.push(state);
+        let instance = Instance { store: id, index };
+        for init in &plan.initializers {
+            match init {
+                Initializer::InstantiateModule { module, args } => {
+                    let ModuleRef::Static(m) = module else { bail!("unsupported feature: imported core modules") };
+                    let externs =
+                        args.iter().map(|d| resolve_core(&mut store.opaque, index, d)).collect::<Result<Vec<_>>>()?;
+                    let core = crate::Instance::new(
+                        crate::StoreContextMut(&mut *store),
+                        &component.inner.modules[*m as usize],
+                        &externs,
+                    )?;
+                    store.opaque.component_instances[index].core_instances.push(core);
+                }
+                Initializer::InstantiateAdapterModule { index: m } => {
+                    let code = &component.inner.adapter_modules[*m as usize];
+                    let mut externs = Vec::new();
+                    for import in &code.imports {
+                        let state = &store.opaque.component_instances[index];
+                        externs.push(match import {
+                            AdapterImport::Memory(d) | AdapterImport::Func(d, _) => {
+                                resolve_core(&mut store.opaque, index, d)?
+                            }
+                            AdapterImport::Flags(ci) => Extern::Global(state.flags[*ci as usize]),
+                            AdapterImport::Trap => Extern::Func(state.trap_func.unwrap()),
+                        });
+                    }
+                    let core = crate::Instance::new(crate::StoreContextMut(&mut *store), &code.module, &externs)
+                        .with_context(|| format!("failed to instantiate adapter module {m}"))?;
+                    store.opaque.component_instances[index].adapter_instances[*m as usize] = Some(core);
+                }
+            }
+        }
+        Ok(instance)
+    }
+
+    fn state<'a>(&self, store: &'a StoreOpaque) -> &'a InstanceState {
+        assert_eq!(store.id, self.store, "component instance used with the wrong store");
+        &store.component_instances[self.index]
+    }
+
+    fn export_item(&self, store: &StoreOpaque, path: &[String]) -> Option<ExportItem> {
+        let plan = &self.state(store).component.inner.plan;
+        let mut items = &plan.exports;
+        let (last, parents) = path.split_last()?;
+        for name in parents {
+            match items.iter().find(|(n, _)| n == name)? {
+                (_, ExportItem::Instance(inner)) => items = inner,
+                _ => return None,
+            }
+        }
+        items.iter().find(|(n, _)| n == last).map(|(_, item)| item.clone())
+    }
+
+    /// The index of export `name` inside `parent` (the root if `None`).
+    pub fn get_export_index(
+        &self,
+        store: impl crate::AsContext,
+        parent: Option<&ExportIndex>,
+        name: &str,
+    ) -> Option<ExportIndex> {
+        let mut path = parent.map(|p| p.path.clone()).unwrap_or_default();
+        path.push(name.to_string());
+        self.export_item(&store.as_context().0.opaque, &path)?;
+        Some(ExportIndex { path })
+    }
+
+    /// The exported function at `export` (a root name or an [`ExportIndex`]).
+    pub fn get_func<T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        export: impl InstanceExportLookup,
+    ) -> Option<Func> {
+        let store = store.as_context_mut().0;
+        let path = export.path();
+        let item = self.export_item(&store.opaque, &path)?;
+        let data = match item {
+            ExportItem::Func { ty, core, options } => {
+                let core = resolve_core(&mut store.opaque, self.index, &core).ok()?.into_func()?;
+                let options = resolve_options(&mut store.opaque, self.index, &options).ok()?;
+                FuncData::Lifted(LiftedFunc { ty, core, options })
+            }
+            ExportItem::ImportedFunc(import) => {
+                let state = self.state(&store.opaque);
+                let host = resolve_import::<T>(&state.imports, &import, &state.component.inner.plan).ok()?;
+                FuncData::Host(host)
+            }
+            _ => return None,
+        };
+        let funcs = &mut store.opaque.component_instances[self.index].funcs;
+        funcs.push(data);
+        Some(Func { store: self.store, instance: self.index, index: funcs.len() - 1 })
+    }
+
+    /// The exported function at `export`, with Rust types; fails if they do not match.
+    pub fn get_typed_func<P, R, T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        export: impl InstanceExportLookup,
+    ) -> Result<super::TypedFunc<P, R>>
+    where
+        P: super::typed::LowerParams,
+        R: super::typed::ComponentResults,
+    {
+        let name = export.path().join("/");
+        let func = self.get_func(&mut store, export).with_context(|| format!("no exported function `{name}`"))?;
+        func.typed::<P, R, T>(&store)
+    }
+}
+
+fn import_name(plan: &kiln_environ::component::ComponentPlan, path: &ImportPath) -> String {
+    let mut name = plan.imports[path.import as usize].name.clone();
+    for n in &path.names {
+        name.push('#');
+        name.push_str(n);
+    }
+    name
+}
+
+fn resolve_import<T: 'static>(
+    imports: &[Option<HostDefinition>],
+    path: &ImportPath,
+    plan: &kiln_environ::component::ComponentPlan,
+) -> Result<Arc<HostFunc<T>>> {
+    let root = imports[path.import as usize]
+        .as_ref()
+        .with_context(|| format!("import `{}` is not defined", import_name(plan, path)))?;
+    let mut def = root.downcast_ref::<Definition<T>>().context("host definition of another store type")?;
+    for name in &path.names {
+        def = match def {
+            Definition::Instance(map) => map
+                .get(name)
+                .with_context(|| format!("component import `{}` has not been defined", import_name(plan, path)))?,
+            Definition::Func(_) => bail!("`{}` is a function, not an instance", import_name(plan, path)),
+        };
+    }
+    match def {
+        Definition::Func(f) => Ok(f.clone()),
+        Definition::Instance(_) => bail!("`{}` is an instance, not a function", import_name(plan, path)),
+    }
+}
+
+fn check_signature(declared: &FuncType, expected: &FuncType) -> Result<()> {
+    let declared_params: Vec<_> = declared.params.iter().map(|(_, t)| t).collect();
+    let expected_params: Vec<_> = expected.params.iter().map(|(_, t)| t).collect();
+    if declared_params != expected_params || declared.result != expected.result {
+        bail!("expected {expected}, the host function has {declared}");
+    }
+    Ok(())
+}
+
+pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef) -> Result<Extern> {
+    let state = &store.component_instances[index];
+    Ok(match def {
+        CoreDef::Export { instance, name } => {
+            let core = *state.core_instances.get(*instance as usize).context("core instance not yet created")?;
+            core.export_from(store, name).with_context(|| format!("core instance {instance} has no export `{name}`"))?
+        }
+        CoreDef::Lowered(i) => Extern::Func(state.lowered[*i as usize]),
+        CoreDef::AlwaysTrap(i) => Extern::Func(state.always_trap[*i as usize]),
+        CoreDef::Adapter(a) => {
+            let (m, name) = state.component.inner.adapter_exports[*a as usize].clone();
+            let core = state.adapter_instances[m as usize].context("adapter module not yet instantiated")?;
+            core.export_from(store, &name).context("adapter export missing")?
+        }
+        CoreDef::InstanceFlags(ci) => Extern::Global(state.flags[*ci as usize]),
+        CoreDef::AdapterTrap => Extern::Func(state.trap_func.context("no trap function")?),
+    })
+}
+
+pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &Options) -> Result<ResolvedOptions> {
+    let func = |store: &mut StoreOpaque, d: &Option<CoreDef>| -> Result<Option<crate::Func>> {
+        d.as_ref()
+            .map(|d| {
+                resolve_core(store, index, d)?.into_func().ok_or_else(|| anyhow!("canonical option is not a function"))
+            })
+            .transpose()
+    };
+    let memory = options
+        .memory
+        .as_ref()
+        .map(|d| {
+            resolve_core(store, index, d)?.into_memory().ok_or_else(|| anyhow!("canonical option is not a memory"))
+        })
+        .transpose()?;
+    Ok(ResolvedOptions {
+        memory,
+        realloc: func(store, &options.realloc)?,
+        post_return: func(store, &options.post_return)?,
+        string_encoding: options.string_encoding,
+        flags: store.component_instances[index].flags[options.instance as usize],
+    })
+}
+
+/// A lowered host import called by wasm: lift the arguments from the caller, run the host
+/// function, lower its result back.
+#[allow(clippy::too_many_arguments)]
+fn call_lowered<T: 'static>(
+    caller: Caller<'_, T>,
+    index: usize,
+    lowered: usize,
+    host: &HostFunc<T>,
+    ty: &FuncType,
+    options: &Options,
+    args: &[crate::Val],
+    results: &mut [crate::Val],
+) -> Result<()> {
+    let store = caller.store;
+    let _ = lowered;
+    let options = resolve_options(&mut store.opaque, index, options)?;
+    let flags = options.flags.get(crate::StoreContextMut(&mut *store)).unwrap_i32();
+    if flags & FLAG_MAY_LEAVE == 0 {
+        return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
+    }
+    let flat = core_to_flat(args)?;
+    let params = {
+        let cx = HostAbi { store: &mut *store, options };
+        abi::lift_params(&cx, ty, &flat)?
+    };
+    let mut result = if ty.result.is_some() { vec![Val::Bool(false)] } else { Vec::new() };
+    (host.call)(StoreContextMut(&mut *store), &params, &mut result)?;
+    let out_ptr = abi::results_out_ptr(ty, &flat)?;
+    let mut cx = HostAbi { store: &mut *store, options };
+    let flat_results = abi::lower_results(&mut cx, ty, result.first(), out_ptr)?;
+    for (slot, value) in results.iter_mut().zip(flat_to_core(&flat_results)) {
+        *slot = value;
+    }
+    Ok(())
+}

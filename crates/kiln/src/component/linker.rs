@@ -1,0 +1,150 @@
+//! [`Linker`]: host functions and instances by name, satisfying component imports.
+
+use super::component::Component;
+use super::instance::Instance;
+use super::typed::{ComponentResults, LiftParams};
+use super::values::Val;
+use crate::Engine;
+use crate::store::{AsContextMut, StoreContextMut};
+use anyhow::{Result, bail};
+use kiln_environ::component::FuncType;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type HostCall<T> = dyn Fn(StoreContextMut<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
+
+/// A host function for components.
+pub struct HostFunc<T> {
+    /// The signature, when the host function declares one (typed functions do).
+    pub(crate) ty: Option<FuncType>,
+    pub(crate) call: Box<HostCall<T>>,
+}
+
+pub(crate) enum Definition<T> {
+    Func(Arc<HostFunc<T>>),
+    Instance(BTreeMap<String, Definition<T>>),
+}
+
+impl<T> Clone for Definition<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Definition::Func(f) => Definition::Func(f.clone()),
+            Definition::Instance(map) => Definition::Instance(map.clone()),
+        }
+    }
+}
+
+/// Names host functions and instances for component imports: the root namespace holds plain
+/// names (`"log"`) and instance names (`"wasi:cli/stdout@0.2.0"`).
+pub struct Linker<T> {
+    engine: Engine,
+    root: BTreeMap<String, Definition<T>>,
+    allow_shadowing: bool,
+}
+
+/// A namespace inside a [`Linker`]: its root, or a nested instance.
+pub struct LinkerInstance<'a, T> {
+    map: &'a mut BTreeMap<String, Definition<T>>,
+    allow_shadowing: bool,
+}
+
+impl<T: 'static> Linker<T> {
+    /// An empty linker.
+    pub fn new(engine: &Engine) -> Linker<T> {
+        Linker { engine: engine.clone(), root: BTreeMap::new(), allow_shadowing: false }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether later definitions may replace earlier ones.
+    pub fn allow_shadowing(&mut self, allow: bool) -> &mut Self {
+        self.allow_shadowing = allow;
+        self
+    }
+
+    /// The root namespace.
+    pub fn root(&mut self) -> LinkerInstance<'_, T> {
+        LinkerInstance { map: &mut self.root, allow_shadowing: self.allow_shadowing }
+    }
+
+    /// The namespace of the instance `name` (created if new).
+    pub fn instance(&mut self, name: &str) -> Result<LinkerInstance<'_, T>> {
+        let allow_shadowing = self.allow_shadowing;
+        LinkerInstance { map: &mut self.root, allow_shadowing }.into_instance(name)
+    }
+
+    /// Instantiates `component`, resolving its imports by name.
+    pub fn instantiate(&self, store: impl AsContextMut<Data = T>, component: &Component) -> Result<Instance> {
+        let mut imports = Vec::new();
+        for import in &component.inner.plan.imports {
+            match self.root.get(&import.name) {
+                Some(def) => imports.push(Some(def.clone())),
+                None if matches!(import.kind, kiln_environ::component::ImportKind::Type) => imports.push(None),
+                None => bail!("component import `{}` has not been defined", import.name),
+            }
+        }
+        Instance::instantiate(store, component, imports)
+    }
+}
+
+impl<'a, T: 'static> LinkerInstance<'a, T> {
+    fn insert(&mut self, name: &str, def: Definition<T>) -> Result<()> {
+        if !self.allow_shadowing && self.map.contains_key(name) {
+            bail!("`{name}` is defined twice");
+        }
+        self.map.insert(name.to_string(), def);
+        Ok(())
+    }
+
+    /// Defines `name` as a host function over dynamic values; its signature is taken from the
+    /// import it satisfies, and values are checked against it.
+    pub fn func_new(
+        &mut self,
+        name: &str,
+        func: impl Fn(StoreContextMut<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.insert(name, Definition::Func(Arc::new(HostFunc { ty: None, call: Box::new(func) })))
+    }
+
+    /// Defines `name` as a host function with Rust parameter and result types.
+    pub fn func_wrap<P, R>(
+        &mut self,
+        name: &str,
+        func: impl Fn(StoreContextMut<'_, T>, P) -> Result<R> + Send + Sync + 'static,
+    ) -> Result<()>
+    where
+        P: LiftParams,
+        R: ComponentResults,
+    {
+        let ty = FuncType {
+            params: P::types().into_iter().enumerate().map(|(i, t)| (format!("p{i}"), t)).collect(),
+            result: R::result_type(),
+        };
+        let call = move |store: StoreContextMut<'_, T>, params: &[Val], results: &mut [Val]| -> Result<()> {
+            let params = P::from_vals(params)?;
+            let result = func(store, params)?;
+            if let Some(value) = result.into_val() {
+                results[0] = value;
+            }
+            Ok(())
+        };
+        self.insert(name, Definition::Func(Arc::new(HostFunc { ty: Some(ty), call: Box::new(call) })))
+    }
+
+    /// The namespace of the nested instance `name` (created if new).
+    pub fn instance(&mut self, name: &str) -> Result<LinkerInstance<'_, T>> {
+        let allow_shadowing = self.allow_shadowing;
+        LinkerInstance { map: &mut *self.map, allow_shadowing }.into_instance(name)
+    }
+
+    fn into_instance(self, name: &str) -> Result<LinkerInstance<'a, T>> {
+        let entry = self.map.entry(name.to_string()).or_insert_with(|| Definition::Instance(BTreeMap::new()));
+        match entry {
+            Definition::Instance(map) => Ok(LinkerInstance { map, allow_shadowing: self.allow_shadowing }),
+            Definition::Func(_) => bail!("`{name}` is already defined as a function"),
+        }
+    }
+}
