@@ -1,0 +1,1052 @@
+//! The reference Canonical ABI: lifting and lowering dynamic [`Val`]s to and from a component
+//! instance's linear memory and core values.
+//!
+//! This is a deliberately plain transcription of the specification's `definitions.py`
+//! (`design/mvp/canonical-abi/definitions.py` in the component-model repository): the same
+//! `realloc` calls with the same arguments, the same checks in the same order, the same traps.
+//! The adapters FACT generates are tested against it, so it favours being obviously right over
+//! being fast. Layout (sizes, alignments, offsets, flattening) comes from
+//! [`kiln_environ::component`], which the adapters use too.
+//!
+//! The runtime supplies an [`AbiMemory`]: the memory, `realloc` and string encoding of the
+//! canonical options on one side of a call. Host strings are UTF-8, so every string this module
+//! stores takes the specification's paths for a UTF-8 source.
+//!
+//! Differences from `definitions.py`, all unobservable by a conforming guest:
+//! - the specification *asserts* alignment and bounds at the start of `load`/`store` (its callers
+//!   checked them); the public [`load`] and [`store`] check and trap instead, and every memory
+//!   access is bounds-checked;
+//! - NaNs are lowered canonical (the specification's `DETERMINISTIC_PROFILE`) and, as specified,
+//!   canonicalized when lifted;
+//! - a value that does not match its type is an ordinary error (not a trap), raised before any
+//!   `realloc` by the function-level entry points;
+//! - with an out-pointer, [`lower_results`] returns no core values (the lowered function's core
+//!   signature has no results then).
+
+use super::values::Val;
+use crate::Trap;
+use anyhow::{Result, bail};
+use kiln_environ::component::{
+    self as env, Context, FlatType, FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, MAX_STRING_BYTE_LENGTH,
+    StringEncoding, UTF16_TAG, ValueType,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// The canonical options of one side of a call, as the reference lift/lower sees them.
+pub(crate) trait AbiMemory {
+    /// The linear memory; an error if the options name no memory.
+    fn memory(&self) -> Result<&[u8]>;
+    /// The linear memory, writable; an error if the options name no memory.
+    fn memory_mut(&mut self) -> Result<&mut [u8]>;
+    /// Calls the options' `realloc` (into wasm): `(old_ptr, old_size, align, new_size) -> ptr`.
+    fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32>;
+    /// The options' string encoding.
+    fn string_encoding(&self) -> StringEncoding;
+}
+
+/// A core value in a flattened signature; floats are carried as their bits so NaN payloads
+/// survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Flat {
+    /// An `i32`.
+    I32(i32),
+    /// An `i64`.
+    I64(i64),
+    /// The bits of an `f32`.
+    F32(u32),
+    /// The bits of an `f64`.
+    F64(u64),
+}
+
+impl Flat {
+    /// The core type of this value.
+    pub(crate) fn ty(self) -> FlatType {
+        match self {
+            Flat::I32(_) => FlatType::I32,
+            Flat::I64(_) => FlatType::I64,
+            Flat::F32(_) => FlatType::F32,
+            Flat::F64(_) => FlatType::F64,
+        }
+    }
+
+    /// Zero of type `ty` (what unused variant payload slots are lowered as).
+    pub(crate) fn zero(ty: FlatType) -> Flat {
+        match ty {
+            FlatType::I32 => Flat::I32(0),
+            FlatType::I64 => Flat::I64(0),
+            FlatType::F32 => Flat::F32(0),
+            FlatType::F64 => Flat::F64(0),
+        }
+    }
+}
+
+const CANONICAL_FLOAT32_NAN: u32 = 0x7fc0_0000;
+const CANONICAL_FLOAT64_NAN: u64 = 0x7ff8_0000_0000_0000;
+
+fn trap(code: Trap) -> anyhow::Error {
+    anyhow::Error::new(code)
+}
+
+fn trap_if(cond: bool, code: Trap) -> Result<()> {
+    if cond { Err(trap(code)) } else { Ok(()) }
+}
+
+fn align_to(ptr: u64, align: u32) -> u64 {
+    ptr.div_ceil(u64::from(align)) * u64::from(align)
+}
+
+/// The specification's pair of checks on a range handed across the boundary:
+/// `trap_if(ptr != align_to(ptr, alignment))` then `trap_if(ptr + length > len(memory))`.
+fn check_range(memory_len: usize, ptr: u32, align: u32, byte_length: u64) -> Result<()> {
+    trap_if(u64::from(ptr) != align_to(u64::from(ptr), align), Trap::UnalignedPointer)?;
+    trap_if(u64::from(ptr) + byte_length > memory_len as u64, Trap::PointerOutOfBounds)
+}
+
+fn f32_canonical_bits(f: f32) -> u32 {
+    if f.is_nan() { CANONICAL_FLOAT32_NAN } else { f.to_bits() }
+}
+
+fn f64_canonical_bits(f: f64) -> u64 {
+    if f.is_nan() { CANONICAL_FLOAT64_NAN } else { f.to_bits() }
+}
+
+/// `decode_i32_as_float`: NaNs are canonicalized.
+fn decode_f32(bits: u32) -> f32 {
+    f32::from_bits(if f32::from_bits(bits).is_nan() { CANONICAL_FLOAT32_NAN } else { bits })
+}
+
+/// `decode_i64_as_float`: NaNs are canonicalized.
+fn decode_f64(bits: u64) -> f64 {
+    f64::from_bits(if f64::from_bits(bits).is_nan() { CANONICAL_FLOAT64_NAN } else { bits })
+}
+
+/// `convert_i32_to_char`.
+fn convert_i32_to_char(i: u32) -> Result<char> {
+    trap_if(i >= 0x11_0000, Trap::InvalidChar)?;
+    trap_if((0xD800..=0xDFFF).contains(&i), Trap::InvalidChar)?;
+    Ok(char::from_u32(i).expect("checked scalar value"))
+}
+
+fn type_mismatch(ty: &ValueType, v: &Val) -> anyhow::Error {
+    anyhow::anyhow!("type mismatch: expected {ty}, found {}", v.desc())
+}
+
+fn unsupported(ty: &ValueType) -> anyhow::Error {
+    anyhow::anyhow!("values of type {ty} are not supported by dynamic lifting and lowering yet")
+}
+
+/// The values of a record or tuple in field order, checked against the field names.
+fn record_values<'a>(ty: &ValueType, v: &'a Val) -> Result<Vec<&'a Val>> {
+    match (ty, v) {
+        (ValueType::Record(fields), Val::Record(values)) if fields.len() == values.len() => fields
+            .iter()
+            .zip(values)
+            .map(|(field, (name, value))| {
+                if field.name != *name {
+                    bail!("record field `{name}` given where `{}` is expected", field.name);
+                }
+                Ok(value)
+            })
+            .collect(),
+        (ValueType::Tuple(types), Val::Tuple(values)) if types.len() == values.len() => Ok(values.iter().collect()),
+        _ => Err(type_mismatch(ty, v)),
+    }
+}
+
+/// `match_case` over despecialized variants: the case index and payload of a variant-like value.
+fn match_case<'a>(ty: &ValueType, v: &'a Val) -> Result<(u32, Option<&'a Val>)> {
+    let (index, payload) = match (ty, v) {
+        (ValueType::Variant(cases), Val::Variant(name, payload)) => {
+            (cases.iter().position(|c| c.name == *name), payload.as_deref())
+        }
+        (ValueType::Enum(names), Val::Enum(name)) => (names.iter().position(|n| n == name), None),
+        (ValueType::Option(_), Val::Option(payload)) => (Some(usize::from(payload.is_some())), payload.as_deref()),
+        (ValueType::Result { .. }, Val::Result(Ok(payload))) => (Some(0), payload.as_deref()),
+        (ValueType::Result { .. }, Val::Result(Err(payload))) => (Some(1), payload.as_deref()),
+        _ => return Err(type_mismatch(ty, v)),
+    };
+    let cases = ty.as_variant_cases().expect("variant-like");
+    let Some(index) = index else { return Err(type_mismatch(ty, v)) };
+    if cases[index].is_some() != payload.is_some() {
+        return Err(type_mismatch(ty, v));
+    }
+    Ok((index as u32, payload))
+}
+
+/// `case_label_with_refinements` in reverse: the value of case `index` of a variant-like type.
+fn make_case(ty: &ValueType, index: u32, payload: Option<Val>) -> Val {
+    let payload = payload.map(Box::new);
+    match ty {
+        ValueType::Variant(cases) => Val::Variant(cases[index as usize].name.clone(), payload),
+        ValueType::Enum(names) => Val::Enum(names[index as usize].clone()),
+        ValueType::Option(_) if index == 0 => Val::Option(None),
+        ValueType::Option(_) => Val::Option(payload),
+        ValueType::Result { .. } if index == 0 => Val::Result(Ok(payload)),
+        ValueType::Result { .. } => Val::Result(Err(payload)),
+        _ => unreachable!("not a variant"),
+    }
+}
+
+/// `pack_flags_into_int`, as little-endian 32-bit words.
+fn pack_flags(names: &[String], v: &Val) -> Result<Vec<u32>> {
+    let Val::Flags(set) = v else { return Err(type_mismatch(&ValueType::Flags(names.into()), v)) };
+    let mut words = vec![0u32; env::flags_words(names.len())];
+    for flag in set {
+        let Some(i) = names.iter().position(|n| n == flag) else {
+            bail!("unknown flag `{flag}` for type {}", ValueType::Flags(names.into()));
+        };
+        words[i / 32] |= 1 << (i % 32);
+    }
+    Ok(words)
+}
+
+/// `unpack_flags_from_int`: bits beyond the last label are ignored.
+fn unpack_flags(names: &[String], words: &[u32]) -> Val {
+    let set = names.iter().enumerate().filter(|(i, _)| words[i / 32] & (1 << (i % 32)) != 0);
+    Val::Flags(set.map(|(_, n)| n.clone()).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+fn read<const N: usize>(memory: &[u8], ptr: u32) -> Result<[u8; N]> {
+    let start = ptr as usize;
+    match memory.get(start..start + N) {
+        Some(bytes) => Ok(bytes.try_into().unwrap()),
+        None => Err(trap(Trap::PointerOutOfBounds)),
+    }
+}
+
+fn read_u32(memory: &[u8], ptr: u32) -> Result<u32> {
+    Ok(u32::from_le_bytes(read(memory, ptr)?))
+}
+
+/// Reads a little-endian unsigned integer of `nbytes` (1, 2 or 4) bytes (`load_int`).
+fn read_uint(memory: &[u8], ptr: u32, nbytes: u32) -> Result<u32> {
+    Ok(match nbytes {
+        1 => u32::from(read::<1>(memory, ptr)?[0]),
+        2 => u32::from(u16::from_le_bytes(read(memory, ptr)?)),
+        _ => read_u32(memory, ptr)?,
+    })
+}
+
+/// `load`: reads a value of type `ty` at `ptr`, trapping if `ptr` is misaligned or the value
+/// does not fit in memory.
+// An entry point for tests of the adapters; the runtime itself does not need it (yet).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn load<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Val> {
+    check_range(cx.memory()?.len(), ptr, env::align(ty), u64::from(env::size(ty)))?;
+    load_at(cx, ty, ptr)
+}
+
+fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Val> {
+    let memory = cx.memory()?;
+    Ok(match ty {
+        ValueType::Bool => Val::Bool(read::<1>(memory, ptr)?[0] != 0),
+        ValueType::U8 => Val::U8(read::<1>(memory, ptr)?[0]),
+        ValueType::S8 => Val::S8(read::<1>(memory, ptr)?[0] as i8),
+        ValueType::U16 => Val::U16(u16::from_le_bytes(read(memory, ptr)?)),
+        ValueType::S16 => Val::S16(i16::from_le_bytes(read(memory, ptr)?)),
+        ValueType::U32 => Val::U32(u32::from_le_bytes(read(memory, ptr)?)),
+        ValueType::S32 => Val::S32(i32::from_le_bytes(read(memory, ptr)?)),
+        ValueType::U64 => Val::U64(u64::from_le_bytes(read(memory, ptr)?)),
+        ValueType::S64 => Val::S64(i64::from_le_bytes(read(memory, ptr)?)),
+        ValueType::F32 => Val::Float32(decode_f32(u32::from_le_bytes(read(memory, ptr)?))),
+        ValueType::F64 => Val::Float64(decode_f64(u64::from_le_bytes(read(memory, ptr)?))),
+        ValueType::Char => Val::Char(convert_i32_to_char(read_u32(memory, ptr)?)?),
+        ValueType::String => {
+            let begin = read_u32(memory, ptr)?;
+            let tagged_code_units = read_u32(memory, ptr + 4)?;
+            Val::String(load_string_from_range(cx, begin, tagged_code_units)?)
+        }
+        ValueType::List(elem) => {
+            let begin = read_u32(memory, ptr)?;
+            let length = read_u32(memory, ptr + 4)?;
+            Val::List(load_list_from_range(cx, begin, length, elem)?)
+        }
+        ValueType::Record(fields) => {
+            let offsets = env::field_offsets(ty);
+            let mut record = Vec::with_capacity(fields.len());
+            for (field, offset) in fields.iter().zip(offsets) {
+                record.push((field.name.clone(), load_at(cx, &field.ty, ptr + offset)?));
+            }
+            Val::Record(record)
+        }
+        ValueType::Tuple(types) => {
+            let offsets = env::field_offsets(ty);
+            let values = types.iter().zip(offsets).map(|(t, offset)| load_at(cx, t, ptr + offset));
+            Val::Tuple(values.collect::<Result<_>>()?)
+        }
+        ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
+            let cases = ty.as_variant_cases().unwrap();
+            let disc_size = env::discriminant_size(cases.len());
+            let case_index = read_uint(memory, ptr, disc_size)?;
+            trap_if(case_index as usize >= cases.len(), Trap::InvalidDiscriminant)?;
+            let payload = match cases[case_index as usize] {
+                None => None,
+                Some(case_ty) => Some(load_at(cx, case_ty, ptr + env::variant_payload_offset(ty))?),
+            };
+            make_case(ty, case_index, payload)
+        }
+        ValueType::Flags(names) => {
+            let size = env::flags_size(names.len());
+            let mut words = vec![0u32; env::flags_words(names.len())];
+            match size {
+                0 => {}
+                1 | 2 => words[0] = read_uint(memory, ptr, size)?,
+                _ => {
+                    for (i, word) in words.iter_mut().enumerate() {
+                        *word = read_u32(memory, ptr + 4 * i as u32)?;
+                    }
+                }
+            }
+            unpack_flags(names, &words)
+        }
+        ValueType::Own(_) | ValueType::Borrow(_) => return Err(unsupported(ty)),
+    })
+}
+
+/// `load_string_from_range`: decodes a string in the options' encoding, checking alignment,
+/// bounds and validity.
+fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_units: u32) -> Result<String> {
+    enum Decode {
+        Utf8,
+        Utf16,
+        Latin1,
+    }
+    let units = u64::from(tagged_code_units);
+    let (alignment, byte_length, encoding) = match cx.string_encoding() {
+        StringEncoding::Utf8 => (1, units, Decode::Utf8),
+        StringEncoding::Utf16 => (2, 2 * units, Decode::Utf16),
+        StringEncoding::CompactUtf16 => {
+            if tagged_code_units & UTF16_TAG != 0 {
+                (2, 2 * u64::from(tagged_code_units ^ UTF16_TAG), Decode::Utf16)
+            } else {
+                (2, units, Decode::Latin1)
+            }
+        }
+    };
+    let memory = cx.memory()?;
+    check_range(memory.len(), ptr, alignment, byte_length)?;
+    let bytes = &memory[ptr as usize..][..byte_length as usize];
+    match encoding {
+        Decode::Utf8 => match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(trap(Trap::InvalidUtf8)),
+        },
+        Decode::Utf16 => {
+            let units = bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            char::decode_utf16(units).collect::<Result<String, _>>().map_err(|_| trap(Trap::InvalidUtf16))
+        }
+        Decode::Latin1 => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
+/// `load_list_from_range`.
+fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, elem: &ValueType) -> Result<Vec<Val>> {
+    let elem_size = env::size(elem);
+    check_range(cx.memory()?.len(), ptr, env::align(elem), u64::from(length) * u64::from(elem_size))?;
+    if let ValueType::U8 = elem {
+        let bytes = &cx.memory()?[ptr as usize..][..length as usize];
+        return Ok(bytes.iter().map(|&b| Val::U8(b)).collect());
+    }
+    (0..length).map(|i| load_at(cx, elem, ptr + i * elem_size)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storing
+
+fn write<C: AbiMemory + ?Sized>(cx: &mut C, ptr: u32, bytes: &[u8]) -> Result<()> {
+    let start = ptr as usize;
+    match cx.memory_mut()?.get_mut(start..start + bytes.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(bytes);
+            Ok(())
+        }
+        None => Err(trap(Trap::PointerOutOfBounds)),
+    }
+}
+
+/// `store`: writes `v` (of type `ty`) at `ptr`, trapping if `ptr` is misaligned or the value
+/// does not fit in memory. Strings and lists are allocated with `realloc`.
+// An entry point for tests of the adapters; the runtime itself does not need it (yet).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn store<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32) -> Result<()> {
+    check_range(cx.memory()?.len(), ptr, env::align(ty), u64::from(env::size(ty)))?;
+    store_at(cx, ty, v, ptr)
+}
+
+fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32) -> Result<()> {
+    match (ty, v) {
+        (ValueType::Bool, Val::Bool(b)) => write(cx, ptr, &[u8::from(*b)]),
+        (ValueType::U8, Val::U8(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::S8, Val::S8(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::U16, Val::U16(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::S16, Val::S16(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::U32, Val::U32(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::S32, Val::S32(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::U64, Val::U64(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::S64, Val::S64(x)) => write(cx, ptr, &x.to_le_bytes()),
+        (ValueType::F32, Val::Float32(f)) => write(cx, ptr, &f32_canonical_bits(*f).to_le_bytes()),
+        (ValueType::F64, Val::Float64(f)) => write(cx, ptr, &f64_canonical_bits(*f).to_le_bytes()),
+        (ValueType::Char, Val::Char(c)) => write(cx, ptr, &u32::from(*c).to_le_bytes()),
+        (ValueType::String, Val::String(s)) => {
+            let (begin, tagged_code_units) = store_string_into_range(cx, StringSource::host(s))?;
+            write(cx, ptr, &begin.to_le_bytes())?;
+            write(cx, ptr + 4, &tagged_code_units.to_le_bytes())
+        }
+        (ValueType::List(elem), Val::List(values)) => {
+            let (begin, length) = store_list_into_range(cx, elem, values)?;
+            write(cx, ptr, &begin.to_le_bytes())?;
+            write(cx, ptr + 4, &length.to_le_bytes())
+        }
+        (ValueType::Record(_) | ValueType::Tuple(_), _) => {
+            let values = record_values(ty, v)?;
+            let types = ty.as_record_fields().unwrap();
+            for ((t, value), offset) in types.into_iter().zip(values).zip(env::field_offsets(ty)) {
+                store_at(cx, t, value, ptr + offset)?;
+            }
+            Ok(())
+        }
+        (ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. }, _) => {
+            let (case_index, payload) = match_case(ty, v)?;
+            let cases = ty.as_variant_cases().unwrap();
+            let disc_size = env::discriminant_size(cases.len());
+            write(cx, ptr, &case_index.to_le_bytes()[..disc_size as usize])?;
+            match (cases[case_index as usize], payload) {
+                (Some(case_ty), Some(payload)) => store_at(cx, case_ty, payload, ptr + env::variant_payload_offset(ty)),
+                _ => Ok(()),
+            }
+        }
+        (ValueType::Flags(names), _) => {
+            let words = pack_flags(names, v)?;
+            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            write(cx, ptr, &bytes[..env::flags_size(names.len()) as usize])
+        }
+        (ValueType::Own(_) | ValueType::Borrow(_), _) => Err(unsupported(ty)),
+        _ => Err(type_mismatch(ty, v)),
+    }
+}
+
+/// A string on its way from one memory to another, as the specification's `String` value carries
+/// it: the text, plus the encoding and tagged code-unit count it had where it was lifted from.
+/// These choose the `realloc` sequence of the store. Host strings are [`StringSource::host`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StringSource<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// The encoding of the memory it was lifted from.
+    pub encoding: StringEncoding,
+    /// Its length there in code units, with [`UTF16_TAG`] for `latin1+utf16` UTF-16 strings.
+    pub tagged_code_units: u32,
+}
+
+impl<'a> StringSource<'a> {
+    /// A host string: UTF-8, measured in bytes.
+    pub(crate) fn host(text: &'a str) -> StringSource<'a> {
+        // Longer strings saturate, and the stores then trap as too long.
+        let tagged_code_units = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        StringSource { text, encoding: StringEncoding::Utf8, tagged_code_units }
+    }
+}
+
+/// Lifts a string given as `(ptr, tagged_code_units)` (`load_string_from_range`).
+// An entry point for tests of the adapters; the runtime itself does not need it (yet).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn lift_string<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_units: u32) -> Result<String> {
+    load_string_from_range(cx, ptr, tagged_code_units)
+}
+
+/// Lowers a string into freshly allocated memory (`store_string_into_range`), returning
+/// `(ptr, tagged_code_units)`.
+// An entry point for tests of the adapters; the runtime itself does not need it (yet).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn lower_string<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u32, u32)> {
+    store_string_into_range(cx, src)
+}
+
+/// The encoding of a string's code units, once `latin1+utf16` is resolved to one of its halves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimpleEncoding {
+    Utf8,
+    Utf16,
+    Latin1,
+}
+
+fn encode(src: &str, encoding: SimpleEncoding) -> Result<Vec<u8>> {
+    Ok(match encoding {
+        SimpleEncoding::Utf8 => src.as_bytes().to_vec(),
+        SimpleEncoding::Utf16 => utf16_le(src),
+        SimpleEncoding::Latin1 => match src.chars().map(u8::try_from).collect() {
+            Ok(bytes) => bytes,
+            Err(_) => bail!("a Latin-1 source string has a character beyond Latin-1"),
+        },
+    })
+}
+
+fn utf16_le(src: &str) -> Vec<u8> {
+    src.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// `store_string_into_range`: dispatches on the source and destination encodings and returns
+/// `(ptr, tagged_code_units)`.
+fn store_string_into_range<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u32, u32)> {
+    let (src_simple_encoding, src_code_units) = match src.encoding {
+        StringEncoding::CompactUtf16 if src.tagged_code_units & UTF16_TAG != 0 => {
+            (SimpleEncoding::Utf16, src.tagged_code_units ^ UTF16_TAG)
+        }
+        StringEncoding::CompactUtf16 => (SimpleEncoding::Latin1, src.tagged_code_units),
+        StringEncoding::Utf8 => (SimpleEncoding::Utf8, src.tagged_code_units),
+        StringEncoding::Utf16 => (SimpleEncoding::Utf16, src.tagged_code_units),
+    };
+    let text = src.text;
+    let consistent = match src_simple_encoding {
+        SimpleEncoding::Utf8 => text.len() as u64 == u64::from(src_code_units),
+        SimpleEncoding::Utf16 => text.encode_utf16().count() as u64 == u64::from(src_code_units),
+        SimpleEncoding::Latin1 => {
+            text.chars().all(|c| u32::from(c) < 1 << 8) && text.chars().count() as u64 == u64::from(src_code_units)
+        }
+    };
+    if !consistent {
+        bail!("a source string's encoding and code-unit count disagree with its text");
+    }
+    match cx.string_encoding() {
+        StringEncoding::Utf8 => match src_simple_encoding {
+            SimpleEncoding::Utf8 => store_string_copy(cx, text, src_code_units, 1, 1, SimpleEncoding::Utf8),
+            SimpleEncoding::Utf16 => store_utf16_to_utf8(cx, text, src_code_units),
+            SimpleEncoding::Latin1 => store_latin1_to_utf8(cx, text, src_code_units),
+        },
+        StringEncoding::Utf16 => match src_simple_encoding {
+            SimpleEncoding::Utf8 => store_utf8_to_utf16(cx, text, src_code_units),
+            SimpleEncoding::Utf16 | SimpleEncoding::Latin1 => {
+                store_string_copy(cx, text, src_code_units, 2, 2, SimpleEncoding::Utf16)
+            }
+        },
+        StringEncoding::CompactUtf16 => match (src.encoding, src_simple_encoding) {
+            (StringEncoding::Utf8 | StringEncoding::Utf16, _) => {
+                store_string_to_latin1_or_utf16(cx, text, src_code_units)
+            }
+            (_, SimpleEncoding::Latin1) => store_string_copy(cx, text, src_code_units, 1, 2, SimpleEncoding::Latin1),
+            (_, _) => store_probably_utf16_to_latin1_or_utf16(cx, text, src_code_units),
+        },
+    }
+}
+
+/// Calls `realloc` and applies the specification's checks to the returned range.
+fn realloc_checked<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    old_ptr: u32,
+    old_size: u32,
+    align: u32,
+    new_size: u32,
+) -> Result<u32> {
+    let ptr = cx.realloc(old_ptr, old_size, align, new_size)?;
+    check_range(cx.memory()?.len(), ptr, align, u64::from(new_size))?;
+    Ok(ptr)
+}
+
+/// `store_string_copy`: the destination uses the source's code units; one exact allocation.
+fn store_string_copy<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    src: &str,
+    src_code_units: u32,
+    dst_code_unit_size: u32,
+    dst_alignment: u32,
+    dst_encoding: SimpleEncoding,
+) -> Result<(u32, u32)> {
+    let dst_byte_length = u64::from(dst_code_unit_size) * u64::from(src_code_units);
+    trap_if(dst_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+    let ptr = realloc_checked(cx, 0, 0, dst_alignment, dst_byte_length as u32)?;
+    let encoded = encode(src, dst_encoding)?;
+    debug_assert_eq!(encoded.len() as u64, dst_byte_length);
+    write(cx, ptr, &encoded)?;
+    Ok((ptr, src_code_units))
+}
+
+/// `store_utf16_to_utf8`.
+fn store_utf16_to_utf8<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u32, u32)> {
+    let worst_case_size = u64::from(src_code_units) * 3;
+    store_string_to_utf8(cx, src, src_code_units, worst_case_size)
+}
+
+/// `store_latin1_to_utf8`.
+fn store_latin1_to_utf8<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u32, u32)> {
+    let worst_case_size = u64::from(src_code_units) * 2;
+    store_string_to_utf8(cx, src, src_code_units, worst_case_size)
+}
+
+/// `store_string_to_utf8`: optimistically one byte per source code unit; on the first non-ASCII
+/// character, grow to the worst case, encode the rest, and shrink to the used size.
+fn store_string_to_utf8<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    src: &str,
+    src_code_units: u32,
+    worst_case_size: u64,
+) -> Result<(u32, u32)> {
+    let mut ptr = realloc_checked(cx, 0, 0, 1, src_code_units)?;
+    // The specification writes each ASCII byte as it goes; writing the prefix in one go before
+    // any further `realloc` is the same.
+    let ascii_prefix = src.bytes().take_while(u8::is_ascii).count();
+    write(cx, ptr, &src.as_bytes()[..ascii_prefix])?;
+    if ascii_prefix < src.len() {
+        trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+        let worst_case_size = worst_case_size as u32;
+        ptr = realloc_checked(cx, ptr, src_code_units, 1, worst_case_size)?;
+        write(cx, ptr + ascii_prefix as u32, &src.as_bytes()[ascii_prefix..])?;
+        let encoded_len = src.len() as u32;
+        if worst_case_size > encoded_len {
+            ptr = realloc_checked(cx, ptr, worst_case_size, 1, encoded_len)?;
+        }
+        return Ok((ptr, encoded_len));
+    }
+    Ok((ptr, src_code_units))
+}
+
+/// `store_utf8_to_utf16`: allocate the worst case (two bytes per UTF-8 byte), then shrink.
+fn store_utf8_to_utf16<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u32, u32)> {
+    let worst_case_size = 2 * u64::from(src_code_units);
+    trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+    let worst_case_size = worst_case_size as u32;
+    let mut ptr = realloc_checked(cx, 0, 0, 2, worst_case_size)?;
+    let encoded = utf16_le(src);
+    write(cx, ptr, &encoded)?;
+    let encoded_len = encoded.len() as u32;
+    if encoded_len < worst_case_size {
+        ptr = realloc_checked(cx, ptr, worst_case_size, 2, encoded_len)?;
+    }
+    Ok((ptr, encoded_len / 2))
+}
+
+/// `store_string_to_latin1_or_utf16`: optimistically Latin-1 (one byte per source code unit);
+/// on the first character beyond Latin-1, grow to the UTF-16 worst case, inflate the Latin-1
+/// prefix in place and encode the rest; finally shrink to the used size.
+fn store_string_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    src: &str,
+    src_code_units: u32,
+) -> Result<(u32, u32)> {
+    let mut ptr = realloc_checked(cx, 0, 0, 2, src_code_units)?;
+    // The specification writes each Latin-1 byte as it goes; writing the prefix in one go before
+    // any further `realloc` is the same.
+    let latin1_prefix: Vec<u8> = src.chars().map_while(|c| u8::try_from(c).ok()).collect();
+    write(cx, ptr, &latin1_prefix)?;
+    let dst_byte_length = latin1_prefix.len() as u32;
+    if latin1_prefix.len() < src.chars().count() {
+        let worst_case_size = 2 * u64::from(src_code_units);
+        trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+        let worst_case_size = worst_case_size as u32;
+        ptr = realloc_checked(cx, ptr, src_code_units, 2, worst_case_size)?;
+        {
+            let memory = &mut cx.memory_mut()?[ptr as usize..][..worst_case_size as usize];
+            for j in (0..dst_byte_length as usize).rev() {
+                memory[2 * j] = memory[j];
+                memory[2 * j + 1] = 0;
+            }
+        }
+        let encoded = utf16_le(src);
+        let done = 2 * dst_byte_length;
+        write(cx, ptr + done, &encoded[done as usize..])?;
+        let encoded_len = encoded.len() as u32;
+        if worst_case_size > encoded_len {
+            ptr = realloc_checked(cx, ptr, worst_case_size, 2, encoded_len)?;
+        }
+        return Ok((ptr, (encoded_len / 2) | UTF16_TAG));
+    }
+    if dst_byte_length < src_code_units {
+        ptr = realloc_checked(cx, ptr, src_code_units, 2, dst_byte_length)?;
+    }
+    Ok((ptr, dst_byte_length))
+}
+
+/// `store_probably_utf16_to_latin1_or_utf16`: copy the UTF-16; if every character fits in
+/// Latin-1, compress in place and shrink.
+fn store_probably_utf16_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    src: &str,
+    src_code_units: u32,
+) -> Result<(u32, u32)> {
+    let src_byte_length = 2 * u64::from(src_code_units);
+    trap_if(src_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+    let src_byte_length = src_byte_length as u32;
+    let ptr = realloc_checked(cx, 0, 0, 2, src_byte_length)?;
+    let encoded = utf16_le(src);
+    write(cx, ptr, &encoded)?;
+    if src.chars().any(|c| u32::from(c) >= 1 << 8) {
+        return Ok((ptr, (encoded.len() as u32 / 2) | UTF16_TAG));
+    }
+    let latin1_size = encoded.len() as u32 / 2;
+    {
+        let memory = &mut cx.memory_mut()?[ptr as usize..][..encoded.len()];
+        for i in 0..latin1_size as usize {
+            memory[i] = memory[2 * i];
+        }
+    }
+    let ptr = realloc_checked(cx, ptr, src_byte_length, 1, latin1_size)?;
+    Ok((ptr, latin1_size))
+}
+
+/// `store_list_into_range`: returns `(ptr, length)`.
+fn store_list_into_range<C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, values: &[Val]) -> Result<(u32, u32)> {
+    let elem_size = env::size(elem);
+    let byte_length = values.len() as u64 * u64::from(elem_size);
+    trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
+    let ptr = realloc_checked(cx, 0, 0, env::align(elem), byte_length as u32)?;
+    if let ValueType::U8 = elem {
+        let bytes = values.iter().map(|v| match v {
+            Val::U8(b) => Ok(*b),
+            _ => Err(type_mismatch(elem, v)),
+        });
+        write(cx, ptr, &bytes.collect::<Result<Vec<u8>>>()?)?;
+    } else {
+        for (i, v) in values.iter().enumerate() {
+            store_at(cx, elem, v, ptr + i as u32 * elem_size)?;
+        }
+    }
+    Ok((ptr, values.len() as u32))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flat lowering
+
+/// `lower_flat`: appends the core values of `v` (of type `ty`) to `out`, allocating strings and
+/// lists with `realloc`.
+pub(crate) fn lower_flat<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    ty: &ValueType,
+    v: &Val,
+    out: &mut Vec<Flat>,
+) -> Result<()> {
+    match (ty, v) {
+        (ValueType::Bool, Val::Bool(b)) => out.push(Flat::I32(i32::from(*b))),
+        (ValueType::U8, Val::U8(x)) => out.push(Flat::I32(i32::from(*x))),
+        (ValueType::U16, Val::U16(x)) => out.push(Flat::I32(i32::from(*x))),
+        (ValueType::U32, Val::U32(x)) => out.push(Flat::I32(*x as i32)),
+        (ValueType::U64, Val::U64(x)) => out.push(Flat::I64(*x as i64)),
+        (ValueType::S8, Val::S8(x)) => out.push(Flat::I32(i32::from(*x))),
+        (ValueType::S16, Val::S16(x)) => out.push(Flat::I32(i32::from(*x))),
+        (ValueType::S32, Val::S32(x)) => out.push(Flat::I32(*x)),
+        (ValueType::S64, Val::S64(x)) => out.push(Flat::I64(*x)),
+        (ValueType::F32, Val::Float32(f)) => out.push(Flat::F32(f32_canonical_bits(*f))),
+        (ValueType::F64, Val::Float64(f)) => out.push(Flat::F64(f64_canonical_bits(*f))),
+        (ValueType::Char, Val::Char(c)) => out.push(Flat::I32(u32::from(*c) as i32)),
+        (ValueType::String, Val::String(s)) => {
+            let (ptr, packed_length) = store_string_into_range(cx, StringSource::host(s))?;
+            out.extend([Flat::I32(ptr as i32), Flat::I32(packed_length as i32)]);
+        }
+        (ValueType::List(elem), Val::List(values)) => {
+            let (ptr, length) = store_list_into_range(cx, elem, values)?;
+            out.extend([Flat::I32(ptr as i32), Flat::I32(length as i32)]);
+        }
+        (ValueType::Record(_) | ValueType::Tuple(_), _) => {
+            let values = record_values(ty, v)?;
+            for (t, value) in ty.as_record_fields().unwrap().into_iter().zip(values) {
+                lower_flat(cx, t, value, out)?;
+            }
+        }
+        (ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. }, _) => {
+            lower_flat_variant(cx, ty, v, out)?;
+        }
+        (ValueType::Flags(names), _) => {
+            out.extend(pack_flags(names, v)?.into_iter().map(|w| Flat::I32(w as i32)));
+        }
+        (ValueType::Own(_) | ValueType::Borrow(_), _) => return Err(unsupported(ty)),
+        _ => return Err(type_mismatch(ty, v)),
+    }
+    Ok(())
+}
+
+/// `lower_flat_variant`: the discriminant, then the case's payload coerced to the joined flat
+/// types, then zeros for the unused joined slots.
+fn lower_flat_variant<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, out: &mut Vec<Flat>) -> Result<()> {
+    let (case_index, case_value) = match_case(ty, v)?;
+    let flat_types = env::variant_payload_flat(ty);
+    out.push(Flat::I32(case_index as i32));
+    let start = out.len();
+    if let (Some(case_ty), Some(case_value)) = (ty.as_variant_cases().unwrap()[case_index as usize], case_value) {
+        lower_flat(cx, case_ty, case_value, out)?;
+    }
+    for (slot, &want) in out[start..].iter_mut().zip(&flat_types) {
+        *slot = match (*slot, want) {
+            (Flat::F32(bits), FlatType::I32) => Flat::I32(bits as i32),
+            (Flat::I32(x), FlatType::I64) => Flat::I64(i64::from(x as u32)),
+            (Flat::F32(bits), FlatType::I64) => Flat::I64(i64::from(bits)),
+            (Flat::F64(bits), FlatType::I64) => Flat::I64(bits as i64),
+            (have, want) => {
+                assert_eq!(have.ty(), want, "variant payload flattening disagrees with the joined types");
+                have
+            }
+        };
+    }
+    let used = out.len() - start;
+    out.extend(flat_types[used..].iter().map(|&t| Flat::zero(t)));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flat lifting
+
+fn next_flat(vi: &mut dyn Iterator<Item = Flat>, want: FlatType) -> Result<Flat> {
+    match vi.next() {
+        Some(v) if v.ty() == want => Ok(v),
+        Some(v) => bail!("core value type mismatch: expected {want:?}, found {v:?}"),
+        None => bail!("too few core values: expected another {want:?}"),
+    }
+}
+
+fn next_i32(vi: &mut dyn Iterator<Item = Flat>) -> Result<i32> {
+    match next_flat(vi, FlatType::I32)? {
+        Flat::I32(x) => Ok(x),
+        _ => unreachable!(),
+    }
+}
+
+/// `lift_flat`: reads the core values of a value of type `ty` from `vi`, loading strings and
+/// lists from memory.
+// An entry point for tests of the adapters; the runtime itself does not need it (yet).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn lift_flat<C: AbiMemory + ?Sized>(
+    cx: &C,
+    ty: &ValueType,
+    vi: &mut impl Iterator<Item = Flat>,
+) -> Result<Val> {
+    lift_flat_dyn(cx, ty, vi)
+}
+
+fn lift_flat_dyn<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Iterator<Item = Flat>) -> Result<Val> {
+    Ok(match ty {
+        ValueType::Bool => Val::Bool(next_i32(vi)? != 0),
+        ValueType::U8 => Val::U8(next_i32(vi)? as u8),
+        ValueType::U16 => Val::U16(next_i32(vi)? as u16),
+        ValueType::U32 => Val::U32(next_i32(vi)? as u32),
+        ValueType::S8 => Val::S8(next_i32(vi)? as i8),
+        ValueType::S16 => Val::S16(next_i32(vi)? as i16),
+        ValueType::S32 => Val::S32(next_i32(vi)?),
+        ValueType::U64 | ValueType::S64 => {
+            let Flat::I64(x) = next_flat(vi, FlatType::I64)? else { unreachable!() };
+            if let ValueType::U64 = ty { Val::U64(x as u64) } else { Val::S64(x) }
+        }
+        ValueType::F32 => {
+            let Flat::F32(bits) = next_flat(vi, FlatType::F32)? else { unreachable!() };
+            Val::Float32(decode_f32(bits))
+        }
+        ValueType::F64 => {
+            let Flat::F64(bits) = next_flat(vi, FlatType::F64)? else { unreachable!() };
+            Val::Float64(decode_f64(bits))
+        }
+        ValueType::Char => Val::Char(convert_i32_to_char(next_i32(vi)? as u32)?),
+        ValueType::String => {
+            let ptr = next_i32(vi)? as u32;
+            let packed_length = next_i32(vi)? as u32;
+            Val::String(load_string_from_range(cx, ptr, packed_length)?)
+        }
+        ValueType::List(elem) => {
+            let ptr = next_i32(vi)? as u32;
+            let length = next_i32(vi)? as u32;
+            Val::List(load_list_from_range(cx, ptr, length, elem)?)
+        }
+        ValueType::Record(fields) => {
+            let mut record = Vec::with_capacity(fields.len());
+            for field in fields.iter() {
+                record.push((field.name.clone(), lift_flat_dyn(cx, &field.ty, vi)?));
+            }
+            Val::Record(record)
+        }
+        ValueType::Tuple(types) => Val::Tuple(types.iter().map(|t| lift_flat_dyn(cx, t, vi)).collect::<Result<_>>()?),
+        ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
+            lift_flat_variant(cx, ty, vi)?
+        }
+        ValueType::Flags(names) => {
+            let words = (0..env::flags_words(names.len())).map(|_| Ok(next_i32(vi)? as u32));
+            unpack_flags(names, &words.collect::<Result<Vec<u32>>>()?)
+        }
+        ValueType::Own(_) | ValueType::Borrow(_) => return Err(unsupported(ty)),
+    })
+}
+
+/// `lift_flat_variant`: the discriminant (trapping if out of range), then the payload read
+/// through `CoerceValueIter` (the joined flat types converted back to the case's own), then the
+/// unused joined slots skipped.
+fn lift_flat_variant<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Iterator<Item = Flat>) -> Result<Val> {
+    let cases = ty.as_variant_cases().unwrap();
+    let case_index = next_i32(vi)? as u32;
+    trap_if(case_index as usize >= cases.len(), Trap::InvalidDiscriminant)?;
+    // Reading all joined slots up front is equivalent to the specification's lazy iterator
+    // followed by skipping the rest: reading core values has no effects.
+    let joined = env::variant_payload_flat(ty);
+    let have: Vec<Flat> = joined.iter().map(|&t| next_flat(vi, t)).collect::<Result<_>>()?;
+    let payload = match cases[case_index as usize] {
+        None => None,
+        Some(case_ty) => {
+            let wants = env::flat_types(case_ty);
+            let coerced = have.iter().zip(wants).map(|(&have, want)| match (have, want) {
+                (Flat::I32(x), FlatType::F32) => Flat::F32(x as u32),
+                (Flat::I64(x), FlatType::I32) => Flat::I32(x as i32),
+                (Flat::I64(x), FlatType::F32) => Flat::F32(x as u32),
+                (Flat::I64(x), FlatType::F64) => Flat::F64(x as u64),
+                (have, want) => {
+                    assert_eq!(have.ty(), want, "variant payload flattening disagrees with the joined types");
+                    have
+                }
+            });
+            Some(lift_flat_dyn(cx, case_ty, &mut coerced.collect::<Vec<_>>().into_iter())?)
+        }
+    };
+    Ok(make_case(ty, case_index, payload))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifting and lowering values (function parameters and results)
+
+fn flat_count(types: &[&ValueType]) -> usize {
+    let mut flat = Vec::new();
+    for t in types {
+        env::flatten(t, &mut flat);
+    }
+    flat.len()
+}
+
+fn tuple_of(types: &[&ValueType]) -> ValueType {
+    ValueType::Tuple(types.iter().map(|&t| t.clone()).collect())
+}
+
+/// `lift_values`: directly from the core values if they fit in `max_flat`, else from a tuple in
+/// memory whose pointer is the next core value.
+fn lift_values<C: AbiMemory + ?Sized>(
+    cx: &C,
+    max_flat: usize,
+    vi: &mut dyn Iterator<Item = Flat>,
+    types: &[&ValueType],
+) -> Result<Vec<Val>> {
+    if flat_count(types) > max_flat {
+        let ptr = next_i32(vi)? as u32;
+        let tuple_type = tuple_of(types);
+        check_range(cx.memory()?.len(), ptr, env::align(&tuple_type), u64::from(env::size(&tuple_type)))?;
+        match load_at(cx, &tuple_type, ptr)? {
+            Val::Tuple(values) => Ok(values),
+            _ => unreachable!(),
+        }
+    } else {
+        types.iter().map(|t| lift_flat_dyn(cx, t, vi)).collect()
+    }
+}
+
+/// `lower_values`: directly as core values if they fit in `max_flat`, else stored as a tuple in
+/// memory: allocated with `realloc(0, 0, align, size)` (returned as the one core value) or, given
+/// `out_param`, written there (and no core values are returned).
+fn lower_values<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    max_flat: usize,
+    values: &[&Val],
+    types: &[&ValueType],
+    out_param: Option<u32>,
+) -> Result<Vec<Flat>> {
+    if flat_count(types) > max_flat {
+        let tuple_type = tuple_of(types);
+        let (align, size) = (env::align(&tuple_type), env::size(&tuple_type));
+        let ptr = match out_param {
+            None => cx.realloc(0, 0, align, size)?,
+            Some(ptr) => ptr,
+        };
+        check_range(cx.memory()?.len(), ptr, align, u64::from(size))?;
+        for ((t, v), offset) in types.iter().zip(values).zip(env::field_offsets(&tuple_type)) {
+            store_at(cx, t, v, ptr + offset)?;
+        }
+        Ok(if out_param.is_none() { vec![Flat::I32(ptr as i32)] } else { Vec::new() })
+    } else {
+        let mut flat = Vec::new();
+        for (t, v) in types.iter().zip(values) {
+            lower_flat(cx, t, v, &mut flat)?;
+        }
+        Ok(flat)
+    }
+}
+
+fn typecheck_params(ty: &FuncType, args: &[Val]) -> Result<()> {
+    if args.len() != ty.params.len() {
+        bail!("expected {} arguments, got {}", ty.params.len(), args.len());
+    }
+    for ((name, t), v) in ty.params.iter().zip(args) {
+        v.typecheck(t).map_err(|e| e.context(format!("argument `{name}`")))?;
+    }
+    Ok(())
+}
+
+fn typecheck_result(ty: &FuncType, result: Option<&Val>) -> Result<()> {
+    match (&ty.result, result) {
+        (None, None) => Ok(()),
+        (Some(t), Some(v)) => v.typecheck(t).map_err(|e| e.context("function result")),
+        (Some(t), None) => bail!("expected a result of type {t}, got none"),
+        (None, Some(_)) => bail!("expected no result, got one"),
+    }
+}
+
+/// Lowers host arguments into a lifted function's memory (`canon lift`'s `lower_values` with
+/// `MAX_FLAT_PARAMS`): the core arguments to call it with.
+pub(crate) fn lower_params<C: AbiMemory + ?Sized>(cx: &mut C, ty: &FuncType, args: &[Val]) -> Result<Vec<Flat>> {
+    typecheck_params(ty, args)?;
+    let types: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
+    let values: Vec<&Val> = args.iter().collect();
+    lower_values(cx, MAX_FLAT_PARAMS, &values, &types, None)
+}
+
+/// Lifts a lifted function's core results (`canon lift`'s `lift_values` with
+/// `MAX_FLAT_RESULTS`); if they do not fit, the one core result points to them in memory.
+pub(crate) fn lift_results<C: AbiMemory + ?Sized>(cx: &C, ty: &FuncType, flat: &[Flat]) -> Result<Option<Val>> {
+    let types: Vec<&ValueType> = ty.result.iter().collect();
+    let mut vi = flat.iter().copied();
+    let mut values = lift_values(cx, MAX_FLAT_RESULTS, &mut vi, &types)?;
+    if vi.next().is_some() {
+        bail!("too many core results for {ty}");
+    }
+    Ok(values.pop())
+}
+
+/// The out-pointer of a lowered import's core arguments (their last one), if its results are
+/// passed indirectly.
+pub(crate) fn results_out_ptr(ty: &FuncType, flat: &[Flat]) -> Result<Option<u32>> {
+    let sig = env::flatten_func(ty, Context::Lower);
+    if !sig.results_indirect {
+        return Ok(None);
+    }
+    match flat.last() {
+        Some(Flat::I32(ptr)) if flat.len() == sig.params.len() => Ok(Some(*ptr as u32)),
+        _ => bail!("expected {} core arguments ending in an i32 out-pointer for {ty}", sig.params.len()),
+    }
+}
+
+/// Lifts a lowered import's core arguments from the caller (`canon lower`'s `lift_values` with
+/// `MAX_FLAT_PARAMS`); if they do not fit, the first core argument points to them in memory.
+/// `flat` may end with the results' out-pointer, which is left for [`lower_results`] (see
+/// [`results_out_ptr`]).
+pub(crate) fn lift_params<C: AbiMemory + ?Sized>(cx: &C, ty: &FuncType, flat: &[Flat]) -> Result<Vec<Val>> {
+    let types: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
+    let mut vi = flat.iter().copied();
+    let values = lift_values(cx, MAX_FLAT_PARAMS, &mut vi, &types)?;
+    let rest = vi.count();
+    let sig = env::flatten_func(ty, Context::Lower);
+    if rest != 0 && !(rest == 1 && sig.results_indirect) {
+        bail!("too many core arguments for {ty}");
+    }
+    Ok(values)
+}
+
+/// Lowers a host import's result back to the caller (`canon lower`'s `lower_values` with
+/// `MAX_FLAT_RESULTS`): the core results, or, if they do not fit, nothing, the value having been
+/// stored through `out_ptr` (the caller's last core argument).
+pub(crate) fn lower_results<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    ty: &FuncType,
+    result: Option<&Val>,
+    out_ptr: Option<u32>,
+) -> Result<Vec<Flat>> {
+    typecheck_result(ty, result)?;
+    let types: Vec<&ValueType> = ty.result.iter().collect();
+    let values: Vec<&Val> = result.into_iter().collect();
+    let indirect = flat_count(&types) > MAX_FLAT_RESULTS;
+    if indirect && out_ptr.is_none() {
+        bail!("the result of {ty} is returned through memory, but no out-pointer was given");
+    }
+    lower_values(cx, MAX_FLAT_RESULTS, &values, &types, if indirect { out_ptr } else { None })
+}
