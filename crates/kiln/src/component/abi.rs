@@ -9,8 +9,9 @@
 //! [`kiln_environ::component`], which the adapters use too.
 //!
 //! The runtime supplies an [`AbiMemory`]: the memory, `realloc` and string encoding of the
-//! canonical options on one side of a call. Host strings are UTF-8, so every string this module
-//! stores takes the specification's paths for a UTF-8 source.
+//! canonical options on one side of a call. Strings inside [`Val`]s are host strings (UTF-8), so
+//! they take the specification's paths for a UTF-8 source; [`lower_string`] takes a
+//! [`StringSource`] of any encoding, for comparing string transcoding with the adapters.
 //!
 //! Differences from `definitions.py`, all unobservable by a conforming guest:
 //! - the specification *asserts* alignment and bounds at the start of `load`/`store` (its callers
