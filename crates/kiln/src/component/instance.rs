@@ -3,7 +3,7 @@
 //! instance (may-leave / may-enter).
 
 use super::abi::{self, AbiMemory, Flat};
-use super::component::Component;
+use super::compiled::Component;
 use super::func::{Func, FuncData, LiftedFunc};
 use super::linker::{Definition, HostFunc};
 use super::values::Val;

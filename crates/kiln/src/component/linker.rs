@@ -1,6 +1,6 @@
 //! [`Linker`]: host functions and instances by name, satisfying component imports.
 
-use super::component::Component;
+use super::compiled::Component;
 use super::instance::Instance;
 use super::typed::{ComponentResults, LiftParams};
 use super::values::Val;

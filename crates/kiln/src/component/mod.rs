@@ -6,7 +6,7 @@
 //! direct transcription of the specification.
 
 mod abi;
-mod component;
+mod compiled;
 mod func;
 mod instance;
 mod linker;
@@ -14,10 +14,12 @@ mod typed;
 pub mod types;
 mod values;
 
-pub use component::Component;
+pub use compiled::Component;
 pub use func::Func;
 pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 pub use linker::{HostFunc, Linker, LinkerInstance};
 pub use typed::{ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams, TypedFunc};
-pub use types::Type;
+pub use types::{
+    Case, Enum, Field, Flags, List, OptionType, Record, ResourceType, ResultType, Tuple, Type, Variant,
+};
 pub use values::Val;
