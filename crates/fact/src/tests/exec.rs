@@ -87,6 +87,8 @@ fn callee_wat(ty: &FuncType) -> String {
     )
 }
 
+type Spy = std::sync::Arc<std::sync::Mutex<Vec<(&'static str, i32, i32)>>>;
+
 struct H {
     store: Store<()>,
     caller: Instance,
@@ -101,6 +103,12 @@ struct H {
 
 impl H {
     fn new(ty: FuncType, caller_enc: StringEncoding, callee_enc: StringEncoding) -> H {
+        H::build(ty, caller_enc, callee_enc, None)
+    }
+
+    /// With `spy`, the reallocs and post-return are wrapped in host functions that record both
+    /// instances' flags when they run.
+    fn build(ty: FuncType, caller_enc: StringEncoding, callee_enc: StringEncoding, spy: Option<&Spy>) -> H {
         let module = compile(&[adapter("f", ty.clone(), caller_enc, callee_enc)]).unwrap();
         validate(&module.wasm);
         let mut config = Config::new();
@@ -116,6 +124,24 @@ impl H {
         let flags_ty = GlobalType::new(kiln::ValType::I32, Mutability::Var);
         let caller_flags = Global::new(&mut store, flags_ty, Val::I32(3)).unwrap();
         let callee_flags = Global::new(&mut store, flags_ty, Val::I32(3)).unwrap();
+        let wrap = |store: &mut Store<()>, real: Func, name: &'static str| -> Extern {
+            match spy {
+                None => real.into(),
+                Some(log) => {
+                    let log = log.clone();
+                    let ty = real.ty(&*store);
+                    Func::new(&mut *store, ty, move |mut caller, params, results| {
+                        let a = caller_flags.get(&mut caller);
+                        let b = callee_flags.get(&mut caller);
+                        if let (Val::I32(a), Val::I32(b)) = (a, b) {
+                            log.lock().unwrap().push((name, a, b));
+                        }
+                        real.call(&mut caller, params, results)
+                    })
+                    .into()
+                }
+            }
+        };
         let mut imports: Vec<Extern> = Vec::new();
         for import in &module.imports {
             imports.push(match import {
@@ -129,10 +155,19 @@ impl H {
                     other => panic!("unknown memory {other}"),
                 },
                 AdapterImport::Func(name, _) => match name.as_str() {
-                    "caller-realloc" => caller.get_func(&mut store, "realloc").unwrap().into(),
-                    "callee-realloc" => callee.get_func(&mut store, "realloc").unwrap().into(),
+                    "caller-realloc" => {
+                        let f = caller.get_func(&mut store, "realloc").unwrap();
+                        wrap(&mut store, f, "caller-realloc")
+                    }
+                    "callee-realloc" => {
+                        let f = callee.get_func(&mut store, "realloc").unwrap();
+                        wrap(&mut store, f, "callee-realloc")
+                    }
                     "f-callee" => callee.get_func(&mut store, "callee").unwrap().into(),
-                    "f-post-return" => callee.get_func(&mut store, "post").unwrap().into(),
+                    "f-post-return" => {
+                        let f = callee.get_func(&mut store, "post").unwrap();
+                        wrap(&mut store, f, "post-return")
+                    }
                     other => panic!("unknown func {other}"),
                 },
                 AdapterImport::Flags(0) => caller_flags.into(),
@@ -741,4 +776,20 @@ fn heap_start_is_untouched_without_pointers() {
     assert!(matches!(r[0], Val::I32(5)));
     assert!(h.reallocs(true).is_empty() && h.reallocs(false).is_empty());
     assert_eq!(h.u32_at(true, HEAP as usize), 0);
+}
+
+#[test]
+fn flags_around_realloc_and_post_return() {
+    let spy = Spy::default();
+    let ty = func(vec![T::String], Some(T::String));
+    let mut h = H::build(ty, StringEncoding::Utf8, StringEncoding::Utf8, Some(&spy));
+    h.write(false, 0x100, b"in");
+    h.write(true, 0x200, b"out");
+    h.write(true, 0x100, &[0x200u32.to_le_bytes(), 3u32.to_le_bytes()].concat());
+    h.set_result(0x100);
+    h.call(&[i32v(0x100), i32v(2), i32v(0x80)]).unwrap();
+    // (caller flags, callee flags): the callee may not be entered during the call, and the
+    // instance whose realloc or post-return runs may not leave.
+    assert_eq!(*spy.lock().unwrap(), [("callee-realloc", 3, 0), ("caller-realloc", 2, 1), ("post-return", 3, 0)]);
+    assert_eq!(h.flags(), (3, 3));
 }
