@@ -24,6 +24,55 @@ pub(crate) struct LiftedFunc {
     pub(crate) ty: FuncType,
     pub(crate) core: crate::Func,
     pub(crate) options: ResolvedOptions,
+    /// Set when every parameter and the result are scalars (one flat value each, no memory), there
+    /// is no post-return and the core function is wasm: typed calls then skip `Val` entirely.
+    pub(crate) fast: Option<ScalarPath>,
+}
+
+/// What a scalar-only typed call needs, looked up once.
+#[derive(Clone, Copy)]
+pub(crate) struct ScalarPath {
+    pub(crate) funcref: *const kiln_runtime::VMFuncRef,
+    pub(crate) trampoline: kiln_runtime::ArrayToWasmFn,
+    pub(crate) flags: *mut kiln_runtime::VMGlobalDefinition,
+}
+
+impl ScalarPath {
+    /// The fast path for a lifted function, if it qualifies.
+    pub(crate) fn new(
+        store: &crate::store::StoreOpaque,
+        ty: &FuncType,
+        core: crate::Func,
+        options: &ResolvedOptions,
+    ) -> Option<ScalarPath> {
+        let scalar = |t: &ValueType| {
+            matches!(
+                t,
+                ValueType::Bool
+                    | ValueType::S8
+                    | ValueType::U8
+                    | ValueType::S16
+                    | ValueType::U16
+                    | ValueType::S32
+                    | ValueType::U32
+                    | ValueType::S64
+                    | ValueType::U64
+                    | ValueType::F32
+                    | ValueType::F64
+                    | ValueType::Char
+            )
+        };
+        if ty.params.len() > 16 || !ty.params.iter().all(|(_, t)| scalar(t)) || !ty.result.iter().all(scalar) {
+            return None;
+        }
+        if options.post_return.is_some() {
+            return None;
+        }
+        let crate::func::FuncKind::Wasm { funcref, trampoline } = &store.funcs[core.index].kind else {
+            return None;
+        };
+        Some(ScalarPath { funcref: *funcref, trampoline: *trampoline, flags: options.flags.runtime_ptr(store) })
+    }
 }
 
 pub(crate) enum FuncData {
@@ -123,6 +172,41 @@ impl Func {
             results[0] = result;
         }
         Ok(())
+    }
+
+    /// The scalar fast path of a typed call: `raw` holds the lowered parameters. `None` when the
+    /// function does not qualify (nothing has been done then).
+    pub(crate) fn call_scalar<T: 'static, R>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        raw: &mut [kiln_runtime::ValRaw; 16],
+        lift: impl FnOnce(kiln_runtime::ValRaw) -> Option<Result<R>>,
+    ) -> Option<Result<R>> {
+        let store = store.as_context_mut().0;
+        if store.opaque.id != self.store {
+            return Some(Err(anyhow::anyhow!("component function used with the wrong store")));
+        }
+        let FuncData::Lifted(LiftedFunc { fast: Some(fast), .. }) =
+            &store.opaque.component_instances[self.instance].funcs[self.index]
+        else {
+            return None;
+        };
+        let fast = *fast;
+        // SAFETY: the flags global is owned by this store and lives as long as it.
+        let flags = unsafe { &*fast.flags };
+        let saved = flags.get().get_i32();
+        if saved & FLAG_MAY_ENTER == 0 {
+            return Some(Err(anyhow::Error::new(Trap::CannotEnterComponent)));
+        }
+        flags.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
+        if let Err(e) = crate::func::invoke_wasm(&mut store.opaque, fast.funcref, fast.trampoline, raw.as_mut_ptr()) {
+            return Some(Err(e));
+        }
+        let result = lift(raw[0]).unwrap_or_else(|| Err(anyhow::anyhow!("typed result is not a scalar")));
+        if result.is_ok() {
+            flags.set(kiln_runtime::ValRaw::i32(saved));
+        }
+        Some(result)
     }
 
     /// A view of this function with Rust types; fails if they do not match.

@@ -299,7 +299,8 @@ impl Instance {
             ExportItem::Func { ty, core, options } => {
                 let core = resolve_core(&mut store.opaque, self.index, &core).ok()?.into_func()?;
                 let options = resolve_options(&mut store.opaque, self.index, &options).ok()?;
-                FuncData::Lifted(LiftedFunc { ty, core, options })
+                let fast = super::func::ScalarPath::new(&store.opaque, &ty, core, &options);
+                FuncData::Lifted(LiftedFunc { ty, core, options, fast })
             }
             ExportItem::ImportedFunc(import) => {
                 let state = self.state(&store.opaque);

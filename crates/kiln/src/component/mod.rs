@@ -19,7 +19,5 @@ pub use func::Func;
 pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 pub use linker::{HostFunc, Linker, LinkerInstance};
 pub use typed::{ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams, TypedFunc};
-pub use types::{
-    Case, Enum, Field, Flags, List, OptionType, Record, ResourceType, ResultType, Tuple, Type, Variant,
-};
+pub use types::{Case, Enum, Field, Flags, List, OptionType, Record, ResourceType, ResultType, Tuple, Type, Variant};
 pub use values::Val;

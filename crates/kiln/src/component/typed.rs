@@ -8,6 +8,7 @@ use super::values::Val;
 use crate::store::AsContextMut;
 use anyhow::{Result, bail};
 use kiln_environ::component::ValueType;
+use kiln_runtime::ValRaw;
 use std::marker::PhantomData;
 
 /// A Rust type with a component type.
@@ -23,12 +24,24 @@ pub trait ComponentType {
 pub trait Lower: ComponentType {
     /// The value as a dynamic value.
     fn to_val(&self) -> Val;
+    /// The value as one flat core value, for types that flatten to exactly one value and need no
+    /// memory (scalars): the typed-call fast path.
+    #[doc(hidden)]
+    fn lower_scalar(&self) -> Option<ValRaw> {
+        None
+    }
 }
 
 /// A Rust value that can be lifted out of a component.
 pub trait Lift: ComponentType + Sized {
     /// The value from a dynamic value of type [`ComponentType::ty`].
     fn from_val(value: Val) -> Result<Self>;
+    /// The value from one flat core value, for scalars (see [`Lower::lower_scalar`]); traps like
+    /// the Canonical ABI (an invalid `char`).
+    #[doc(hidden)]
+    fn lift_scalar(_raw: ValRaw) -> Option<Result<Self>> {
+        None
+    }
 }
 
 fn mismatch<T>(expected: &str, found: &Val) -> Result<T> {
@@ -36,12 +49,13 @@ fn mismatch<T>(expected: &str, found: &Val) -> Result<T> {
 }
 
 macro_rules! primitives {
-    ($($t:ty => $variant:ident $vt:ident,)*) => {$(
+    ($($t:ty => $variant:ident $vt:ident, $lower:expr, $lift:expr;)*) => {$(
         impl ComponentType for $t {
             fn ty() -> ValueType { ValueType::$vt }
         }
         impl Lower for $t {
             fn to_val(&self) -> Val { Val::$variant(*self) }
+            fn lower_scalar(&self) -> Option<ValRaw> { Some($lower(*self)) }
         }
         impl Lift for $t {
             fn from_val(value: Val) -> Result<Self> {
@@ -50,23 +64,35 @@ macro_rules! primitives {
                     other => mismatch(stringify!($vt), &other),
                 }
             }
+            fn lift_scalar(raw: ValRaw) -> Option<Result<Self>> { Some($lift(raw)) }
         }
     )*};
 }
 
+const CANONICAL_NAN32: u32 = 0x7fc0_0000;
+const CANONICAL_NAN64: u64 = 0x7ff8_0000_0000_0000;
+
+fn lift_char(raw: ValRaw) -> Result<char> {
+    char::from_u32(raw.get_i32() as u32).ok_or_else(|| anyhow::Error::new(crate::Trap::InvalidChar))
+}
+
 primitives! {
-    bool => Bool Bool,
-    i8 => S8 S8,
-    u8 => U8 U8,
-    i16 => S16 S16,
-    u16 => U16 U16,
-    i32 => S32 S32,
-    u32 => U32 U32,
-    i64 => S64 S64,
-    u64 => U64 U64,
+    bool => Bool Bool, |v: bool| ValRaw::i32(v as i32), |r: ValRaw| Ok(r.get_i32() != 0);
+    i8 => S8 S8, |v: i8| ValRaw::i32(v as i32), |r: ValRaw| Ok(r.get_i32() as i8);
+    u8 => U8 U8, |v: u8| ValRaw::i32(v as i32), |r: ValRaw| Ok(r.get_i32() as u8);
+    i16 => S16 S16, |v: i16| ValRaw::i32(v as i32), |r: ValRaw| Ok(r.get_i32() as i16);
+    u16 => U16 U16, |v: u16| ValRaw::i32(v as i32), |r: ValRaw| Ok(r.get_i32() as u16);
+    i32 => S32 S32, ValRaw::i32, |r: ValRaw| Ok(r.get_i32());
+    u32 => U32 U32, |v: u32| ValRaw::i32(v as i32), |r: ValRaw| Ok(r.get_i32() as u32);
+    i64 => S64 S64, ValRaw::i64, |r: ValRaw| Ok(r.get_i64());
+    u64 => U64 U64, |v: u64| ValRaw::i64(v as i64), |r: ValRaw| Ok(r.get_i64() as u64);
     f32 => Float32 F32,
+        |v: f32| ValRaw::f32(if v.is_nan() { CANONICAL_NAN32 } else { v.to_bits() }),
+        |r: ValRaw| Ok(if f32::from_bits(r.get_f32()).is_nan() { f32::from_bits(CANONICAL_NAN32) } else { f32::from_bits(r.get_f32()) });
     f64 => Float64 F64,
-    char => Char Char,
+        |v: f64| ValRaw::f64(if v.is_nan() { CANONICAL_NAN64 } else { v.to_bits() }),
+        |r: ValRaw| Ok(if f64::from_bits(r.get_f64()).is_nan() { f64::from_bits(CANONICAL_NAN64) } else { f64::from_bits(r.get_f64()) });
+    char => Char Char, |v: char| ValRaw::i32(v as i32), lift_char;
 }
 
 impl ComponentType for () {
@@ -230,11 +256,23 @@ macro_rules! tuples {
         impl<$($a: ComponentType),+> ComponentNamedList for ($($a,)+) {
             fn types() -> Vec<ValueType> { vec![$($a::ty()),+] }
         }
-        #[allow(non_snake_case)]
+        #[allow(non_snake_case, unused_assignments)]
         impl<$($a: Lower),+> LowerParams for ($($a,)+) {
             fn to_vals(&self) -> Vec<Val> {
                 let ($($a,)+) = self;
                 vec![$($a.to_val()),+]
+            }
+            fn lower_scalars(&self, out: &mut [ValRaw]) -> bool {
+                let ($($a,)+) = self;
+                let mut i = 0;
+                $(
+                    match $a.lower_scalar() {
+                        Some(raw) if i < out.len() => out[i] = raw,
+                        _ => return false,
+                    }
+                    i += 1;
+                )+
+                true
             }
         }
         #[allow(non_snake_case)]
@@ -257,6 +295,12 @@ pub trait ComponentNamedList {
 pub trait LowerParams: ComponentNamedList {
     /// As dynamic values.
     fn to_vals(&self) -> Vec<Val>;
+    /// Lowers every parameter into `out` as one flat value each; false if some parameter is not
+    /// a scalar (the caller then takes the general path).
+    #[doc(hidden)]
+    fn lower_scalars(&self, _out: &mut [ValRaw]) -> bool {
+        false
+    }
 }
 
 /// Parameters a host function receives.
@@ -273,6 +317,9 @@ impl ComponentNamedList for () {
 impl LowerParams for () {
     fn to_vals(&self) -> Vec<Val> {
         Vec::new()
+    }
+    fn lower_scalars(&self, _out: &mut [ValRaw]) -> bool {
+        true
     }
 }
 impl LiftParams for () {
@@ -298,6 +345,11 @@ pub trait ComponentResults: Sized {
     fn into_val(self) -> Option<Val>;
     /// From the dynamic result.
     fn from_val(value: Option<Val>) -> Result<Self>;
+    /// From the one flat core result of a scalar result type; `None` if not a scalar.
+    #[doc(hidden)]
+    fn lift_scalar(_raw: ValRaw) -> Option<Result<Self>> {
+        None
+    }
 }
 
 impl ComponentResults for () {
@@ -309,6 +361,9 @@ impl ComponentResults for () {
     }
     fn from_val(_: Option<Val>) -> Result<Self> {
         Ok(())
+    }
+    fn lift_scalar(_raw: ValRaw) -> Option<Result<Self>> {
+        Some(Ok(()))
     }
 }
 
@@ -324,6 +379,9 @@ impl<T: Lift + Lower> ComponentResults for (T,) {
             Some(v) => Ok((T::from_val(v)?,)),
             None => bail!("expected a result, found none"),
         }
+    }
+    fn lift_scalar(raw: ValRaw) -> Option<Result<Self>> {
+        T::lift_scalar(raw).map(|r| r.map(|v| (v,)))
     }
 }
 
@@ -352,6 +410,12 @@ impl<P: LowerParams, R: ComponentResults> TypedFunc<P, R> {
 
     /// Calls the function (post-return runs before this returns).
     pub fn call<T: 'static>(&self, mut store: impl AsContextMut<Data = T>, params: P) -> Result<R> {
+        let mut raw = [ValRaw::default(); 16];
+        if params.lower_scalars(&mut raw)
+            && let Some(result) = self.func.call_scalar(&mut store, &mut raw, R::lift_scalar)
+        {
+            return result;
+        }
         let params = params.to_vals();
         let mut results = if R::result_type().is_some() { vec![Val::Bool(false)] } else { Vec::new() };
         self.func.call(&mut store, &params, &mut results)?;
