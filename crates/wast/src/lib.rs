@@ -21,7 +21,10 @@
 //! # }
 //! ```
 
+pub mod component;
+
 use anyhow::{Context as _, Result, anyhow};
+use kiln::component::Component;
 use kiln::{
     Engine, Extern, ExternRef, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, Mutability, RefType,
     Store, Table, TableType, Trap, Val, ValType,
@@ -226,19 +229,78 @@ fn unsupported<T>(msg: impl Into<String>) -> std::result::Result<T, Outcome> {
     Err(Outcome::Unsupported(msg.into()))
 }
 
+/// An instance a script can name: a core module instance or a component instance (with its
+/// component, to enumerate its exports for `register`).
+#[derive(Clone)]
+enum Target {
+    Core(Instance),
+    Component(kiln::component::Instance, Component),
+}
+
+/// A `(module definition ...)` or `(component definition ...)`.
+#[derive(Clone)]
+enum Definition {
+    Core(Module),
+    Component(Component),
+}
+
+/// What an action produced: core values or component values.
+enum Values {
+    Core(Vec<Val>),
+    Component(Vec<kiln::component::Val>),
+}
+
+impl Values {
+    fn describe(&self) -> String {
+        match self {
+            Values::Core(vals) => fmt_vals(vals),
+            Values::Component(vals) => {
+                let parts: Vec<String> = vals.iter().map(component::fmt_val).collect();
+                format!("[{}]", parts.join(", "))
+            }
+        }
+    }
+}
+
 /// Executes wast scripts against one store.
 pub struct WastContext<T: 'static> {
     store: Store<T>,
     linker: Linker<T>,
+    /// Satisfies component imports: the built-in `host` functions (see
+    /// [`WastContext::new`]) and component instances that were `register`ed.
+    component_linker: kiln::component::Linker<T>,
     engine: Engine,
-    /// The most recently instantiated module, target of unnamed `invoke`/`get`/`register`.
-    current: Option<Instance>,
+    /// The most recently instantiated module or component, target of unnamed
+    /// `invoke`/`get`/`register`.
+    current: Option<Target>,
     /// Instances by their `$name` in the script.
-    instances: HashMap<String, Instance>,
-    /// Module definitions (`(module definition $m ...)`) by name.
-    definitions: HashMap<String, Module>,
-    last_definition: Option<Module>,
+    instances: HashMap<String, Target>,
+    /// Module and component definitions (`(module definition $m ...)`) by name.
+    definitions: HashMap<String, Definition>,
+    last_definition: Option<Definition>,
     skip_lines: HashSet<usize>,
+}
+
+/// Defines the functions the runner offers to components, at the root of `linker`:
+///
+/// - `host-echo`, `host-echo-a` .. `host-echo-d`: return their first argument (declare them
+///   with a result of the first parameter's type, any type);
+/// - `host-trap`: fails with an error (a trap for the calling component).
+///
+/// Their types come from the importing component, so one script can import them at any
+/// signature that fits.
+pub fn define_component_host<T: 'static>(linker: &mut kiln::component::Linker<T>) -> Result<()> {
+    let mut root = linker.root();
+    for name in ["host-echo", "host-echo-a", "host-echo-b", "host-echo-c", "host-echo-d"] {
+        root.func_new(name, |_, params, results| {
+            if let (Some(slot), Some(first)) = (results.first_mut(), params.first()) {
+                *slot = first.clone();
+            }
+            Ok(())
+        })?;
+    }
+    root.func_new("host-trap", |_, _, _| Err(anyhow!("host-trap called")))?;
+    Ok(())
 }
 
 impl<T: 'static> WastContext<T> {
@@ -249,9 +311,13 @@ impl<T: 'static> WastContext<T> {
         let mut linker = Linker::new(&engine);
         // Scripts register several instances under the same name (e.g. `(register "M")` twice).
         linker.allow_shadowing(true);
+        let mut component_linker = kiln::component::Linker::new(&engine);
+        component_linker.allow_shadowing(true);
+        define_component_host(&mut component_linker).expect("fresh linker");
         WastContext {
             store,
             linker,
+            component_linker,
             engine,
             current: None,
             instances: HashMap::new(),
@@ -274,6 +340,12 @@ impl<T: 'static> WastContext<T> {
     /// The linker modules are instantiated with; `register` adds to it.
     pub fn linker_mut(&mut self) -> &mut Linker<T> {
         &mut self.linker
+    }
+
+    /// The linker components are instantiated with; `register` of a component instance adds
+    /// to it.
+    pub fn component_linker_mut(&mut self) -> &mut kiln::component::Linker<T> {
+        &mut self.component_linker
     }
 
     /// Directives starting on these (1-based) lines are not run and count as skipped.
@@ -372,45 +444,58 @@ impl<T: 'static> WastContext<T> {
                 if let Some(name) = &name {
                     self.instances.remove(name);
                 }
-                let bytes = encode(&mut module)?;
-                let module = self.compile(&bytes)?;
-                let instance = self.instantiate(&module)?;
-                self.set_current(name, instance);
+                let target = match self.define(&mut module)? {
+                    Definition::Core(module) => Target::Core(self.instantiate(&module)?),
+                    Definition::Component(component) => {
+                        Target::Component(self.instantiate_component(&component)?, component)
+                    }
+                };
+                self.set_current(name, target);
                 Ok(())
             }
             WastDirective::ModuleDefinition(mut module) => {
                 let name = module.name().map(|id| id.name().to_string());
-                let bytes = encode(&mut module)?;
-                let module = self.compile(&bytes)?;
+                let definition = self.define(&mut module)?;
                 if let Some(name) = name {
-                    self.definitions.insert(name, module.clone());
+                    self.definitions.insert(name, definition.clone());
                 }
-                self.last_definition = Some(module);
+                self.last_definition = Some(definition);
                 Ok(())
             }
             WastDirective::ModuleInstance { instance, module, .. } => {
                 let name = instance.map(|id| id.name().to_string());
                 self.current = None;
-                let module = match module {
+                let definition = match module {
                     Some(id) => self
                         .definitions
                         .get(id.name())
                         .cloned()
-                        .ok_or_else(|| Outcome::Failed(format!("no module definition named `${}`", id.name())))?,
+                        .ok_or_else(|| Outcome::Failed(format!("no definition named `${}`", id.name())))?,
                     None => self
                         .last_definition
                         .clone()
-                        .ok_or_else(|| Outcome::Failed("no module definition to instantiate".to_string()))?,
+                        .ok_or_else(|| Outcome::Failed("no definition to instantiate".to_string()))?,
                 };
-                let instance = self.instantiate(&module)?;
-                self.set_current(name, instance);
+                let target = match definition {
+                    Definition::Core(module) => Target::Core(self.instantiate(&module)?),
+                    Definition::Component(component) => {
+                        Target::Component(self.instantiate_component(&component)?, component)
+                    }
+                };
+                self.set_current(name, target);
                 Ok(())
             }
             WastDirective::Register { name, module, .. } => {
-                let instance = self.instance(module.map(|id| id.name()))?;
-                self.linker
-                    .instance(&mut self.store, name, instance)
-                    .with_context(|| format!("failed to register instance as `{name}`"))?;
+                match self.instance(module.map(|id| id.name()))? {
+                    Target::Core(instance) => {
+                        self.linker
+                            .instance(&mut self.store, name, instance)
+                            .with_context(|| format!("failed to register instance as `{name}`"))?;
+                    }
+                    Target::Component(instance, component) => {
+                        self.register_component(name, instance, &component)?;
+                    }
+                }
                 Ok(())
             }
             WastDirective::Invoke(invoke) => {
@@ -425,30 +510,29 @@ impl<T: 'static> WastContext<T> {
                 self.check_results(&results, &actual)
             }
             WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec)? {
-                Ok(values) => failed(format!("expected trap `{message}`, got values {}", fmt_vals(&values))),
+                Ok(values) => failed(format!("expected trap `{message}`, got values {}", values.describe())),
                 Err(err) => check_trap(&err, message),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call)? {
-                Ok(values) => failed(format!("expected exhaustion `{message}`, got values {}", fmt_vals(&values))),
+                Ok(values) => failed(format!("expected exhaustion `{message}`, got values {}", values.describe())),
                 Err(err) => check_trap(&err, message),
             },
             WastDirective::AssertInvalid { mut module, message, .. } => {
-                if is_component(&module) {
-                    return unsupported("component model");
-                }
                 // A module the text encoder already rejects is rejected too.
                 let Ok(bytes) = module.encode() else {
                     return Ok(());
                 };
-                match Module::validate(&self.engine, &bytes) {
+                let result = if is_component(&module) {
+                    Component::from_binary(&self.engine, &bytes).map(drop)
+                } else {
+                    Module::validate(&self.engine, &bytes)
+                };
+                match result {
                     Ok(()) => failed(format!("expected module to be invalid (`{message}`), but it validated")),
                     Err(_) => Ok(()),
                 }
             }
             WastDirective::AssertMalformed { mut module, message, .. } => {
-                if is_component(&module) {
-                    return unsupported("component model");
-                }
                 // Quoted text that fails to parse or encode is malformed, as expected.
                 let bytes = match module.to_test() {
                     Ok(QuoteWatTest::Binary(bytes)) => bytes,
@@ -458,19 +542,27 @@ impl<T: 'static> WastContext<T> {
                     },
                     Err(_) => return Ok(()),
                 };
-                match Module::new(&self.engine, &bytes) {
-                    Ok(_) => failed(format!("expected module to be malformed (`{message}`), but it compiled")),
+                let result = if is_component(&module) {
+                    Component::from_binary(&self.engine, &bytes).map(drop)
+                } else {
+                    Module::new(&self.engine, &bytes).map(drop)
+                };
+                match result {
+                    Ok(()) => failed(format!("expected module to be malformed (`{message}`), but it compiled")),
                     Err(_) => Ok(()),
                 }
             }
             WastDirective::AssertUnlinkable { mut module, message, .. } => {
-                if matches!(module, Wat::Component(_)) {
-                    return unsupported("component model");
-                }
                 let bytes = module.encode().map_err(|e| anyhow!(e))?;
-                let module = self.compile(&bytes)?;
-                match self.linker.instantiate(&mut self.store, &module) {
-                    Ok(_) => failed(format!("expected module to fail to link (`{message}`), but it instantiated")),
+                let linked = if matches!(module, Wat::Component(_)) {
+                    let component = self.compile_component(&bytes)?;
+                    self.component_linker.instantiate(&mut self.store, &component).map(drop)
+                } else {
+                    let module = self.compile(&bytes)?;
+                    self.linker.instantiate(&mut self.store, &module).map(drop)
+                };
+                match linked {
+                    Ok(()) => failed(format!("expected module to fail to link (`{message}`), but it instantiated")),
                     Err(_) => Ok(()),
                 }
             }
@@ -483,16 +575,31 @@ impl<T: 'static> WastContext<T> {
         }
     }
 
-    fn set_current(&mut self, name: Option<String>, instance: Instance) {
+    fn set_current(&mut self, name: Option<String>, target: Target) {
         if let Some(name) = name {
-            self.instances.insert(name, instance);
+            self.instances.insert(name, target.clone());
         }
-        self.current = Some(instance);
+        self.current = Some(target);
+    }
+
+    /// Encodes and compiles a module or component.
+    fn define(&self, module: &mut QuoteWat<'_>) -> std::result::Result<Definition, Outcome> {
+        let bytes = module.encode().map_err(|e| Outcome::Failed(format!("failed to encode module: {e}")))?;
+        Ok(if is_component(module) {
+            Definition::Component(self.compile_component(&bytes)?)
+        } else {
+            Definition::Core(self.compile(&bytes)?)
+        })
     }
 
     fn compile(&self, bytes: &[u8]) -> std::result::Result<Module, Outcome> {
         Module::from_binary(&self.engine, bytes)
             .map_err(|e| Outcome::Failed(format!("failed to compile module: {e:?}")))
+    }
+
+    fn compile_component(&self, bytes: &[u8]) -> std::result::Result<Component, Outcome> {
+        Component::from_binary(&self.engine, bytes)
+            .map_err(|e| Outcome::Failed(format!("failed to compile component: {e:?}")))
     }
 
     fn instantiate(&mut self, module: &Module) -> std::result::Result<Instance, Outcome> {
@@ -501,44 +608,95 @@ impl<T: 'static> WastContext<T> {
             .map_err(|e| Outcome::Failed(format!("failed to instantiate module: {e:?}")))
     }
 
-    fn instance(&self, name: Option<&str>) -> std::result::Result<Instance, Outcome> {
+    fn instantiate_component(
+        &mut self,
+        component: &Component,
+    ) -> std::result::Result<kiln::component::Instance, Outcome> {
+        self.component_linker
+            .instantiate(&mut self.store, component)
+            .map_err(|e| Outcome::Failed(format!("failed to instantiate component: {e:?}")))
+    }
+
+    /// Makes the exported functions of a component instance importable by later components:
+    /// `(import "name" (instance (export "f" (func ...))))` for a root export `f`, and a
+    /// nested instance for each exported instance. Calls go through the host into the
+    /// registered instance.
+    fn register_component(
+        &mut self,
+        name: &str,
+        instance: kiln::component::Instance,
+        component: &Component,
+    ) -> DirectiveResult {
+        for (iface, func_name) in component.exported_functions() {
+            let func = if iface.is_empty() {
+                instance.get_func(&mut self.store, func_name.as_str())
+            } else {
+                let parent = instance.get_export_index(&self.store, None, &iface);
+                let index = instance.get_export_index(&self.store, parent.as_ref(), &func_name);
+                index.and_then(|index| instance.get_func(&mut self.store, index))
+            };
+            let Some(func) = func else {
+                return failed(format!("registered instance has no function `{iface}` `{func_name}`"));
+            };
+            let mut root = self.component_linker.instance(name)?;
+            let mut ns = if iface.is_empty() { root } else { root.instance(&iface)? };
+            ns.func_new(&func_name, move |store, params, results| func.call(store, params, results))?;
+        }
+        Ok(())
+    }
+
+    fn instance(&self, name: Option<&str>) -> std::result::Result<Target, Outcome> {
         match name {
             Some(name) => {
-                self.instances.get(name).copied().ok_or_else(|| Outcome::Failed(format!("no instance named `${name}`")))
+                self.instances.get(name).cloned().ok_or_else(|| Outcome::Failed(format!("no instance named `${name}`")))
             }
-            None => self.current.ok_or_else(|| Outcome::Failed("no current module instance".to_string())),
+            None => self.current.clone().ok_or_else(|| Outcome::Failed("no current module instance".to_string())),
+        }
+    }
+
+    fn core_instance(&self, name: Option<&str>) -> std::result::Result<Instance, Outcome> {
+        match self.instance(name)? {
+            Target::Core(instance) => Ok(instance),
+            Target::Component(..) => failed("expected a core module instance, found a component instance"),
         }
     }
 
     /// Runs an `invoke`, `get` or module-instantiation action. The outer error is a failure of
     /// the script itself (missing export, bad argument); the inner one the action's own error,
     /// which assertions inspect.
-    fn execute(&mut self, exec: WastExecute<'_>) -> std::result::Result<Result<Vec<Val>>, Outcome> {
+    fn execute(&mut self, exec: WastExecute<'_>) -> std::result::Result<Result<Values>, Outcome> {
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(&invoke),
             WastExecute::Get { module, global, .. } => {
-                let instance = self.instance(module.map(|id| id.name()))?;
+                let instance = self.core_instance(module.map(|id| id.name()))?;
                 let export = instance
                     .get_export(&mut self.store, global)
                     .ok_or_else(|| Outcome::Failed(format!("no export named `{global}`")))?;
                 let Extern::Global(g) = export else {
                     return failed(format!("export `{global}` is not a global"));
                 };
-                Ok(Ok(vec![g.get(&mut self.store)]))
+                Ok(Ok(Values::Core(vec![g.get(&mut self.store)])))
             }
             WastExecute::Wat(mut module) => {
-                if matches!(module, Wat::Component(_)) {
-                    return unsupported("component model");
-                }
                 let bytes = module.encode().map_err(|e| anyhow!(e))?;
+                if matches!(module, Wat::Component(_)) {
+                    let component = self.compile_component(&bytes)?;
+                    return Ok(self
+                        .component_linker
+                        .instantiate(&mut self.store, &component)
+                        .map(|_| Values::Component(Vec::new())));
+                }
                 let module = self.compile(&bytes)?;
-                Ok(self.linker.instantiate(&mut self.store, &module).map(|_| Vec::new()))
+                Ok(self.linker.instantiate(&mut self.store, &module).map(|_| Values::Core(Vec::new())))
             }
         }
     }
 
-    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> std::result::Result<Result<Vec<Val>>, Outcome> {
-        let instance = self.instance(invoke.module.map(|id| id.name()))?;
+    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> std::result::Result<Result<Values>, Outcome> {
+        let instance = match self.instance(invoke.module.map(|id| id.name()))? {
+            Target::Core(instance) => instance,
+            Target::Component(instance, _) => return self.invoke_component(instance, invoke),
+        };
         let func = instance
             .get_func(&mut self.store, invoke.name)
             .ok_or_else(|| Outcome::Failed(format!("no function export named `{}`", invoke.name)))?;
@@ -548,12 +706,51 @@ impl<T: 'static> WastContext<T> {
         }
         let n_results = func.ty(&self.store).results().len();
         let mut results = vec![Val::I32(0); n_results];
-        Ok(func.call(&mut self.store, &args, &mut results).map(|()| results))
+        Ok(func.call(&mut self.store, &args, &mut results).map(|()| Values::Core(results)))
+    }
+
+    fn invoke_component(
+        &mut self,
+        instance: kiln::component::Instance,
+        invoke: &WastInvoke<'_>,
+    ) -> std::result::Result<Result<Values>, Outcome> {
+        let func = instance
+            .get_func(&mut self.store, invoke.name)
+            .ok_or_else(|| Outcome::Failed(format!("no function export named `{}`", invoke.name)))?;
+        let params = func.params(&self.store);
+        if params.len() != invoke.args.len() {
+            return failed(format!(
+                "function `{}` takes {} argument(s), {} given",
+                invoke.name,
+                params.len(),
+                invoke.args.len()
+            ));
+        }
+        let mut args = Vec::with_capacity(params.len());
+        for ((name, ty), arg) in params.iter().zip(&invoke.args) {
+            // The parser reads `(f32.const ...)` and `(f64.const ...)` as core values.
+            let value = match (arg, ty) {
+                (WastArg::Component(arg), _) => {
+                    component::val(ty, arg).with_context(|| format!("argument `{name}`"))?
+                }
+                (WastArg::Core(WastArgCore::F32(f)), kiln::component::Type::Float32) => {
+                    kiln::component::Val::Float32(f32::from_bits(f.bits))
+                }
+                (WastArg::Core(WastArgCore::F64(f)), kiln::component::Type::Float64) => {
+                    kiln::component::Val::Float64(f64::from_bits(f.bits))
+                }
+                _ => return failed(format!("argument `{name}`: expected a value of type {ty}, got a core value")),
+            };
+            args.push(value);
+        }
+        let mut results: Vec<kiln::component::Val> =
+            func.result(&self.store).map(|_| kiln::component::Val::Bool(false)).into_iter().collect();
+        Ok(func.call(&mut self.store, &args, &mut results).map(|()| Values::Component(results)))
     }
 
     fn arg(&mut self, arg: &WastArg<'_>) -> std::result::Result<Val, Outcome> {
         let WastArg::Core(arg) = arg else {
-            return unsupported("component model values");
+            return failed("a component value passed to a core function");
         };
         Ok(match arg {
             WastArgCore::I32(v) => Val::I32(*v),
@@ -571,27 +768,51 @@ impl<T: 'static> WastContext<T> {
         })
     }
 
-    fn check_results(&self, expected: &[WastRet<'_>], actual: &[Val]) -> DirectiveResult {
-        if expected.len() != actual.len() {
+    fn check_results(&self, expected: &[WastRet<'_>], actual: &Values) -> DirectiveResult {
+        let actual_len = match actual {
+            Values::Core(v) => v.len(),
+            Values::Component(v) => v.len(),
+        };
+        if expected.len() != actual_len {
             return failed(format!(
                 "expected {} result(s) {}, got {} result(s) {}",
                 expected.len(),
                 fmt_rets(expected),
-                actual.len(),
-                fmt_vals(actual)
+                actual_len,
+                actual.describe()
             ));
         }
-        for (i, (exp, act)) in expected.iter().zip(actual).enumerate() {
-            let WastRet::Core(exp) = exp else {
-                return unsupported("component model values");
+        for (i, exp) in expected.iter().enumerate() {
+            let ok = match (exp, actual) {
+                (WastRet::Core(exp), Values::Core(vals)) => self.matches(exp, &vals[i])?,
+                (WastRet::Component(exp), Values::Component(vals)) => component::matches(exp, &vals[i]),
+                (WastRet::Core(WastRetCore::F32(p)), Values::Component(vals)) => {
+                    matches!(vals[i], kiln::component::Val::Float32(a) if f32_matches(p, a.to_bits()))
+                }
+                (WastRet::Core(WastRetCore::F64(p)), Values::Component(vals)) => {
+                    matches!(vals[i], kiln::component::Val::Float64(a) if f64_matches(p, a.to_bits()))
+                }
+                (WastRet::Core(_), Values::Component(_)) => {
+                    return failed("expected a core value, the function is a component function");
+                }
+                (WastRet::Component(_), Values::Core(_)) => {
+                    return failed("expected a component value, the function is a core function");
+                }
+                (other, _) => return unsupported(format!("result pattern {other:?}")),
             };
-            if !self.matches(exp, act)? {
+            if !ok {
+                let (e, a) = match (exp, actual) {
+                    (WastRet::Core(e), Values::Core(vals)) => (fmt_ret(e), fmt_val(&vals[i])),
+                    (WastRet::Component(e), Values::Component(vals)) => {
+                        (component::fmt_wast_val(e), component::fmt_val(&vals[i]))
+                    }
+                    (WastRet::Core(e), Values::Component(vals)) => (fmt_ret(e), component::fmt_val(&vals[i])),
+                    _ => unreachable!(),
+                };
                 return failed(format!(
-                    "result {i}: expected {}, got {} (all results: expected {}, got {})",
-                    fmt_ret(exp),
-                    fmt_val(act),
+                    "result {i}: expected {e}, got {a} (all results: expected {}, got {})",
                     fmt_rets(expected),
-                    fmt_vals(actual)
+                    actual.describe()
                 ));
             }
         }
@@ -654,13 +875,6 @@ fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
         }
         _ => None,
     }
-}
-
-fn encode(module: &mut QuoteWat<'_>) -> std::result::Result<Vec<u8>, Outcome> {
-    if is_component(module) {
-        return unsupported("component model");
-    }
-    module.encode().map_err(|e| Outcome::Failed(format!("failed to encode module: {e}")))
 }
 
 fn is_component(module: &QuoteWat<'_>) -> bool {
@@ -832,6 +1046,7 @@ fn fmt_rets(rets: &[WastRet<'_>]) -> String {
         .iter()
         .map(|r| match r {
             WastRet::Core(r) => fmt_ret(r),
+            WastRet::Component(v) => component::fmt_wast_val(v),
             other => format!("{other:?}"),
         })
         .collect();
