@@ -70,6 +70,41 @@ pub fn val(ty: &Type, v: &WastVal<'_>) -> Result<Val> {
     })
 }
 
+/// Converts the script value `v` to a [`Val`] without a type to follow (for functions whose
+/// type kiln does not know, such as re-exported host functions): fields stay in written order.
+pub fn val_untyped(v: &WastVal<'_>) -> Result<Val> {
+    let payload = |p: &Option<Box<WastVal<'_>>>| -> Result<Option<Box<Val>>> {
+        p.as_deref().map(|p| val_untyped(p).map(Box::new)).transpose()
+    };
+    Ok(match v {
+        WastVal::Bool(b) => Val::Bool(*b),
+        WastVal::S8(n) => Val::S8(*n),
+        WastVal::U8(n) => Val::U8(*n),
+        WastVal::S16(n) => Val::S16(*n),
+        WastVal::U16(n) => Val::U16(*n),
+        WastVal::S32(n) => Val::S32(*n),
+        WastVal::U32(n) => Val::U32(*n),
+        WastVal::S64(n) => Val::S64(*n),
+        WastVal::U64(n) => Val::U64(*n),
+        WastVal::F32(f) => Val::Float32(f32::from_bits(f.bits)),
+        WastVal::F64(f) => Val::Float64(f64::from_bits(f.bits)),
+        WastVal::Char(c) => Val::Char(*c),
+        WastVal::String(s) => Val::String(s.to_string()),
+        WastVal::List(items) => Val::List(items.iter().map(val_untyped).collect::<Result<_>>()?),
+        WastVal::Tuple(items) => Val::Tuple(items.iter().map(val_untyped).collect::<Result<_>>()?),
+        WastVal::Record(fields) => {
+            Val::Record(fields.iter().map(|(n, v)| Ok((n.to_string(), val_untyped(v)?))).collect::<Result<_>>()?)
+        }
+        WastVal::Variant(name, p) => Val::Variant(name.to_string(), payload(p)?),
+        WastVal::Enum(name) => Val::Enum(name.to_string()),
+        WastVal::Option(p) => Val::Option(payload(p)?),
+        WastVal::Result(Ok(p)) => Val::Result(Ok(payload(p)?)),
+        WastVal::Result(Err(p)) => Val::Result(Err(payload(p)?)),
+        WastVal::Flags(names) => Val::Flags(names.iter().map(|n| n.to_string()).collect()),
+        WastVal::Map(_) => bail!("map values are not supported"),
+    })
+}
+
 fn payload_val(ty: Option<&Type>, payload: Option<&WastVal<'_>>, whole: &Type) -> Result<Option<Box<Val>>> {
     match (ty, payload) {
         (Some(t), Some(v)) => Ok(Some(Box::new(val(t, v)?))),
