@@ -151,7 +151,7 @@ fn generate_case(rng: &mut Rng, funcs: usize) -> Case {
     Case { sigs, a, b, wat }
 }
 
-fn save_wat(seed: u64, component: usize, wat: &str) -> String {
+fn save_wat(seed: u64, component: impl std::fmt::Display, wat: &str) -> String {
     let path = std::env::temp_dir().join(format!("kiln-prop-{seed:#x}-{component}.wat"));
     match std::fs::write(&path, wat) {
         Ok(()) => path.display().to_string(),
@@ -236,6 +236,22 @@ fn check_call(run: &mut Running, sig: &Sig, n: usize, params: &[Val]) -> Result<
     ))
 }
 
+/// Retries a failing call in a component with only that function, for a smaller reproduction.
+fn reproduce_alone(engine: &Engine, seed: u64, case: &Case, n: usize, params: &[Val]) -> String {
+    let sigs = vec![case.sigs[n].clone()];
+    let (a, b) = (vec![case.a[n].clone()], vec![case.b[n].clone()]);
+    let wat = wat::component(&sigs, &a, &b);
+    let alone = Case { sigs, a, b, wat };
+    let path = save_wat(seed, format_args!("f{n}-alone"), &alone.wat);
+    match instantiate(engine, &alone, None) {
+        Err(e) => format!("alone (f0 in {path}): failed to instantiate: {e:#}"),
+        Ok(mut run) => match check_call(&mut run, &alone.sigs[0], 0, params) {
+            Ok(()) => format!("alone (f0 in {path}): passes (the failure needs the earlier calls)"),
+            Err(msg) => format!("alone (f0 in {path}): fails the same way:\n{msg}"),
+        },
+    }
+}
+
 fn describe(seed: u64, index: usize, case: &Case, n: usize, path: &str) -> String {
     format!(
         "seed {seed:#x} (KILN_PROP_SEED={seed}), component #{index} (text in {path}), function f{n}: {}\n  relay A: {:?}\n  relay B: {:?}",
@@ -295,7 +311,8 @@ fn run(seed: u64, cases: usize, tamper: bool) -> Result<Stats, String> {
                     Err(msg) if was_tampered && !msg.starts_with("call failed") => stats.mismatches += 1,
                     Err(msg) => {
                         let path = save_wat(seed, index, &case.wat);
-                        return Err(format!("{}\n{msg}", describe(seed, index, &case, n, &path)));
+                        let alone = reproduce_alone(&engine, seed, &case, n, &params);
+                        return Err(format!("{}\n{msg}\n{alone}", describe(seed, index, &case, n, &path)));
                     }
                 }
             }

@@ -144,9 +144,13 @@ const LIBC: &str = r#"
     (core module $libc
       (memory (export "memory") 1)
       (global $bump (mut i32) (i32.const 16))
-      ;; A bump allocator: aligns, grows the memory as needed, copies on reallocation.
+      ;; A bump allocator: checks the alignment argument, aligns, grows the memory as needed,
+      ;; fills new blocks with garbage (so nothing relies on zeroed memory), copies on
+      ;; reallocation.
       (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
         (local $p i32) (local $end i32)
+        (if (i32.or (i32.ne (i32.popcnt (local.get $align)) (i32.const 1)) (i32.gt_u (local.get $align) (i32.const 8)))
+          (then unreachable))
         (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get $align) (i32.const 1)))
                                (i32.sub (i32.const 0) (local.get $align))))
         (local.set $end (i32.add (local.get $p) (local.get $size)))
@@ -156,6 +160,7 @@ const LIBC: &str = r#"
             (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
             (br $grow)))
         (global.set $bump (local.get $end))
+        (memory.fill (local.get $p) (i32.const 0xa5) (local.get $size))
         (if (local.get $old)
           (then (memory.copy (local.get $p) (local.get $old)
                   (select (local.get $old_size) (local.get $size) (i32.lt_u (local.get $old_size) (local.get $size))))))
