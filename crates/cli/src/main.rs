@@ -1,4 +1,10 @@
 //! The `kiln` command-line interface.
+//!
+//! `kiln run` runs a core module (calling `_start` or `--invoke NAME` with arguments) or a
+//! component (`--invoke 'name(args)'` with arguments and results in WAVE, see [`wave`]);
+//! `kiln wast` runs test scripts.
+
+mod wave;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
@@ -24,9 +30,11 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunCommand {
-    /// The module to run.
+    /// The module or component to run (`.wasm` or `.wat`).
     file: PathBuf,
-    /// The exported function to call (default: `_start`).
+    /// The exported function to call. For a core module, a name (default: `_start`); for a
+    /// component, a WAVE invocation such as `'greet("world", 3)'`, where the name may be
+    /// qualified by an exported instance (`ns:pkg/iface.f(...)`, `ns:pkg/iface@1.2.3.f(...)`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
     /// Arguments for the function, parsed according to its parameter types.
@@ -57,6 +65,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cmd: RunCommand) -> Result<ExitCode> {
+    let bytes = std::fs::read(&cmd.file).with_context(|| format!("failed to read `{}`", cmd.file.display()))?;
+    let binary = if bytes.starts_with(b"\0asm") {
+        bytes
+    } else {
+        wat::parse_bytes(&bytes).with_context(|| format!("failed to parse `{}`", cmd.file.display()))?.into_owned()
+    };
+    if wasmparser::Parser::is_component(&binary) {
+        return run_component(&cmd, &binary);
+    }
     let engine = Engine::default();
     let module = Module::from_file(&engine, &cmd.file)
         .with_context(|| format!("failed to load module `{}`", cmd.file.display()))?;
@@ -90,6 +107,48 @@ fn run(cmd: RunCommand) -> Result<ExitCode> {
     let results = call(&mut store, func, name, &cmd.args)?;
     for result in &results {
         println!("{}", display_val(result));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `cmd.invoke` of the component in `binary`, printing its result in WAVE.
+fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
+    let file = cmd.file.display();
+    let engine = Engine::default();
+    let component = kiln::component::Component::from_binary(&engine, binary)
+        .with_context(|| format!("failed to load component `{file}`"))?;
+    if let Some((name, kind)) = component.imports().find(|(_, kind)| *kind != "type") {
+        bail!(
+            "cannot satisfy import `{name}` ({kind}) of component `{file}`: kiln run does not provide any imports yet"
+        );
+    }
+    let Some(invoke) = cmd.invoke.as_deref() else {
+        bail!("`{file}` is a component: name the function to call with --invoke 'name(arguments...)'");
+    };
+    if !cmd.args.is_empty() {
+        bail!("a component's arguments go inside the invocation: --invoke '{invoke}(...)'");
+    }
+    let invocation = wave::Invocation::parse(invoke)?;
+    let path = wave::find_export(&component.exported_functions(), &invocation.name)
+        .with_context(|| format!("in component `{file}`"))?;
+    let mut store = Store::new(&engine, ());
+    let instance = kiln::component::Linker::new(&engine)
+        .instantiate(&mut store, &component)
+        .with_context(|| format!("failed to instantiate `{file}`"))?;
+    let func = if path.instance.is_empty() {
+        instance.get_func(&mut store, path.func.as_str())
+    } else {
+        let parent = instance.get_export_index(&store, None, &path.instance);
+        instance.get_export_index(&store, parent.as_ref(), &path.func).and_then(|i| instance.get_func(&mut store, i))
+    }
+    .with_context(|| format!("component `{file}` has no function `{path}`"))?;
+    let params = func.params(&store);
+    let args = invocation.args(&params).with_context(|| format!("invalid arguments for `{path}`"))?;
+    let result_ty = func.result(&store);
+    let mut results: Vec<kiln::component::Val> = result_ty.iter().map(|_| kiln::component::Val::Bool(false)).collect();
+    func.call(&mut store, &args, &mut results).with_context(|| format!("failed to call `{path}`"))?;
+    if let (Some(ty), Some(value)) = (&result_ty, results.first()) {
+        println!("{}", wave::format(ty, value)?);
     }
     Ok(ExitCode::SUCCESS)
 }
