@@ -557,7 +557,13 @@ impl ValueGen<'_> {
             _ => self.rng.usize(1, 24),
         };
         // Mostly strings of one class, so latin1+utf16 takes both its Latin-1 and UTF-16 paths.
-        let class = self.rng.usize(0, 4);
+        let class = self.rng.usize(0, 5);
+        if class == 5 {
+            // Latin-1 until the very end: transcoders that guessed Latin-1 must switch late.
+            let mut s: String = (0..len).map(|_| char::from_u32(self.rng.range(0x20, 0xff) as u32).unwrap()).collect();
+            s.push(if self.rng.chance(1, 2) { '\u{2603}' } else { '\u{1f600}' });
+            return s;
+        }
         (0..len)
             .map(|_| match class {
                 0 => self.rng.range(0x20, 0x7e) as u8 as char,
