@@ -185,6 +185,18 @@ impl Compiler {
         link::link(Vec::new(), Vec::new(), Some(compiled))
     }
 
+    /// A wasm-to-host trampoline for a host function of signature `ty` (at most one result) that
+    /// calls the function's native shim with register arguments (see
+    /// `kiln_environ::vmhost_func_context::NATIVE_CALL`).
+    pub fn compile_native_host_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledCode> {
+        let mut ctx = cranelift_codegen::Context::new();
+        let mut fctx = FunctionBuilderContext::new();
+        trampolines::wasm_to_native(self, ty, &mut ctx.func, &mut fctx)?;
+        let compiled =
+            self.finish(&mut ctx).with_context(|| format!("failed to compile the native host trampoline for {ty}"))?;
+        link::link(Vec::new(), Vec::new(), Some(compiled))
+    }
+
     /// A description of the target and of every setting that affects generated code.
     pub fn fingerprint(&self) -> String {
         let mut s = format!("kiln-cranelift {} {}", env!("CARGO_PKG_VERSION"), self.isa.triple());

@@ -103,3 +103,51 @@ pub(crate) fn wasm_to_array(
     b.finalize(isa.frontend_config());
     Ok(())
 }
+
+/// A wasm function of type `ty` (at most one result) that calls a host function's native shim
+/// `extern "C" fn(callee_vmctx, caller_vmctx, params...) -> result` with its arguments as they
+/// are: no buffer. Records the exit frame like [`wasm_to_array`].
+pub(crate) fn wasm_to_native(
+    compiler: &Compiler,
+    ty: &WasmFuncType,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<()> {
+    let isa = compiler.isa();
+    if ty.results.len() > 1 {
+        anyhow::bail!("native host calls return at most one value, {ty} has more");
+    }
+    func.signature = wasm_signature(ty)?;
+    let mut native_sig = Signature::new(isa.default_call_conv());
+    native_sig.params.extend([AbiParam::new(I64); 2]);
+    for p in ty.params.iter() {
+        native_sig.params.push(AbiParam::new(value_type(*p)?));
+    }
+    for r in ty.results.iter() {
+        native_sig.returns.push(AbiParam::new(value_type(*r)?));
+    }
+
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
+
+    let trusted = MemFlagsData::trusted();
+    let store_ctx = b.ins().load(I64, trusted.with_readonly(), caller_vmctx, VMOffsets::STORE_CONTEXT as i32);
+    let fp = b.ins().get_frame_pointer(I64);
+    let caller_fp = b.ins().load(I64, trusted, fp, 0);
+    b.ins().store(trusted, caller_fp, store_ctx, vmstore_context::LAST_WASM_EXIT_FP as i32);
+    let pc = b.ins().get_return_address(I64);
+    b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
+
+    let native_sig = b.import_signature(native_sig);
+    let native_fn = b.ins().load(I64, trusted.with_readonly(), callee_vmctx, vmhost_func_context::NATIVE_CALL as i32);
+    let call = b.ins().call_indirect(native_sig, native_fn, &params);
+    let results = b.inst_results(call).to_vec();
+    b.ins().return_(&results);
+    b.finalize(isa.frontend_config());
+    Ok(())
+}

@@ -99,6 +99,11 @@ pub mod vmhost_func_context {
     /// Offset of `array_call`: `extern "C" fn(callee_vmctx, caller_vmctx, values: *mut ValRaw,
     /// len: usize)`.
     pub const ARRAY_CALL: u32 = 8;
+    /// Offset of `native_call`, for host functions with at most one result: `extern "C"
+    /// fn(callee_vmctx, caller_vmctx, params...) -> result`, with wasm values as their natural
+    /// C types (i32, i64, f32, f64; references pointer-sized). Called by the native host
+    /// trampoline (`Compiler::compile_native_host_trampoline`).
+    pub const NATIVE_CALL: u32 = 56;
 }
 
 /// Size of one `ValRaw` slot in array-call buffers: every value occupies 16 bytes, stored

@@ -126,6 +126,8 @@ struct TypeRegistry {
 struct Trampolines {
     /// Host-function entries (wasm calling convention -> array call), by signature.
     host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
+    /// Host-function entries (wasm calling convention -> native shim), by signature.
+    native_host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
     /// Array call -> wasm entries, by signature.
     array_to_wasm: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
 }
@@ -204,6 +206,24 @@ impl Engine {
         let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
         let addr = code.base() as usize + offset as usize;
         cache.host.insert(ty.clone(), (code, addr));
+        Ok(addr as *const u8)
+    }
+
+    /// The wasm-calling-convention entry for host functions with a native shim, by signature.
+    pub(crate) fn native_host_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
+        let mut cache = self.inner.trampolines.lock().unwrap();
+        if let Some((_, addr)) = cache.native_host.get(ty) {
+            return Ok(*addr as *const u8);
+        }
+        let compiled = self
+            .inner
+            .compiler
+            .compile_native_host_trampoline(ty)
+            .context("failed to compile a native host trampoline")?;
+        let offset = compiled.host_trampoline.context("compiler returned no host trampoline")?;
+        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
+        let addr = code.base() as usize + offset as usize;
+        cache.native_host.insert(ty.clone(), (code, addr));
         Ok(addr as *const u8)
     }
 

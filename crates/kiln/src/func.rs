@@ -44,7 +44,20 @@ type HostCall<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + S
 pub struct HostFunc<T> {
     pub(crate) ty: FuncType,
     call: Box<HostCall<T>>,
+    /// A monomorphised `extern "C"` shim taking the arguments natively, and the closure it calls
+    /// (for closures with at most one result; see `vmhost_func_context::NATIVE_CALL`).
+    native: Option<NativeShim>,
 }
+
+struct NativeShim {
+    shim: *const u8,
+    state: Arc<dyn Any + Send + Sync>,
+}
+
+// SAFETY: the shim is a function pointer; the state is Send + Sync.
+unsafe impl Send for NativeShim {}
+// SAFETY: as above.
+unsafe impl Sync for NativeShim {}
 
 impl<T: 'static> HostFunc<T> {
     pub(crate) fn new_dynamic(
@@ -53,11 +66,11 @@ impl<T: 'static> HostFunc<T> {
     ) -> HostFunc<T> {
         let sig = ty.clone();
         let call = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
-            let Caller { store, caller: caller_instance } = caller;
+            let Caller { store, caller_vmctx } = caller;
             let params: Vec<Val> =
                 sig.params().enumerate().map(|(i, t)| Val::from_raw(&mut store.opaque, raw[i], t)).collect();
             let mut results: Vec<Val> = sig.results().map(Val::default_for).collect();
-            func(Caller { store: &mut *store, caller: caller_instance }, &params, &mut results)?;
+            func(Caller { store: &mut *store, caller_vmctx }, &params, &mut results)?;
             for (i, (value, ty)) in results.iter().zip(sig.results()).enumerate() {
                 if !value.matches_ty(&ty) {
                     bail!("host function returned a value of type {} where {ty} was expected", value.ty());
@@ -66,13 +79,18 @@ impl<T: 'static> HostFunc<T> {
             }
             Ok(())
         };
-        HostFunc { ty, call: Box::new(call) }
+        HostFunc { ty, call: Box::new(call), native: None }
     }
 
     /// Puts this host function into `store`.
     pub(crate) fn into_store(self: Arc<Self>, store: &mut StoreInner<T>) -> Result<Func> {
         let engine = store.opaque.engine.clone();
-        let native_call = engine.host_trampoline(self.ty.env())?;
+        let (native_call, native_shim, native_state) = match &self.native {
+            Some(native) if self.ty.env().results.len() <= 1 => {
+                (engine.native_host_trampoline(self.ty.env())?, native.shim, Arc::as_ptr(&native.state) as *const u8)
+            }
+            _ => (engine.host_trampoline(self.ty.env())?, std::ptr::null(), std::ptr::null()),
+        };
         let type_id = engine.type_id(self.ty.env());
         let shim = host_shim::<T> as *const u8;
         let mut ctx = Box::new(VMHostFuncContext {
@@ -80,6 +98,8 @@ impl<T: 'static> HostFunc<T> {
             array_call: shim,
             func_ref: VMFuncRef::NULL,
             host_state: Arc::as_ptr(&self) as *mut u8,
+            native_call: native_shim,
+            native_state,
         });
         let ctx_ptr: *mut VMHostFuncContext = &mut *ctx;
         ctx.func_ref = VMFuncRef { native_call, array_call: shim, type_id, vmctx: ctx_ptr.cast() };
@@ -104,9 +124,8 @@ unsafe extern "C" fn host_shim<T: 'static>(
         let store = *(caller.cast::<u8>().add(VMOffsets::STORE as usize) as *const *mut StoreInner<T>);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let store = &mut *store;
-            let caller_instance = store.opaque.vmctx_to_instance.get(&(caller as usize)).copied();
             let values = std::slice::from_raw_parts_mut(values, len);
-            (func.call)(Caller { store, caller: caller_instance }, values)
+            (func.call)(Caller { store, caller_vmctx: caller }, values)
         }));
         match result {
             Ok(Ok(())) => return,
@@ -122,6 +141,35 @@ unsafe extern "C" fn host_shim<T: 'static>(
     }
 }
 
+/// The store behind a calling instance's `VMContext`.
+///
+/// # Safety
+///
+/// `caller` must be a live `VMContext` (or root context) of a `Store<T>`.
+unsafe fn store_of<T>(caller: *mut VMContext) -> *mut StoreInner<T> {
+    // SAFETY: the STORE slot of every VMContext of a `Store<T>` holds its `StoreInner<T>`.
+    unsafe { *(caller.cast::<u8>().add(VMOffsets::STORE as usize) as *const *mut StoreInner<T>) }
+}
+
+/// Returns a native host call's result, or unwinds with its error or panic.
+///
+/// # Safety
+///
+/// Called at the end of a native shim, with nothing else live in its frame.
+unsafe fn finish_native<A>(caller: *mut VMContext, outcome: std::thread::Result<Result<A>>) -> A {
+    let reason = match outcome {
+        Ok(Ok(value)) => return value,
+        Ok(Err(error)) => UnwindReason::Host(error),
+        Err(payload) => UnwindReason::Panic(payload),
+    };
+    // SAFETY: `caller` is a VMContext of the calling store, so its STORE_CONTEXT slot is valid;
+    // `reason` moves into the unwind.
+    unsafe {
+        let store_ctx = *(caller.cast::<u8>().add(VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
+        kiln_runtime::raise_from_host(store_ctx, reason)
+    }
+}
+
 /// Calls a wasm function through its entry trampoline, catching traps.
 pub(crate) fn invoke_wasm(
     store: &mut StoreOpaque,
@@ -129,7 +177,7 @@ pub(crate) fn invoke_wasm(
     trampoline: ArrayToWasmFn,
     values: *mut ValRaw,
 ) -> Result<()> {
-    let max_stack = store.engine.config().max_wasm_stack;
+    let max_stack = store.max_wasm_stack;
     let store_ctx = store.store_ctx_ptr();
     let caller = store.root_vmctx();
     // SAFETY: the funcref belongs to this store (checked by callers) and is live; `values` has
@@ -222,7 +270,7 @@ impl Func {
                     .clone()
                     .downcast::<HostFunc<T>>()
                     .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
-                (func.call)(Caller { store, caller: None }, raw)
+                (func.call)(Caller { store, caller_vmctx: std::ptr::null_mut() }, raw)
             }
         }
     }
@@ -244,14 +292,20 @@ impl Func {
                 R::valtypes()
             );
         }
-        Ok(TypedFunc { func: *self, _marker: PhantomData })
+        let entry = match &store.as_context().0.opaque.funcs[self.index].kind {
+            FuncKind::Wasm { funcref, trampoline } => Some((*funcref, *trampoline)),
+            FuncKind::Host { .. } => None,
+        };
+        Ok(TypedFunc { func: *self, entry, _marker: PhantomData })
     }
 }
 
 /// The context of a host function call: the store, and the instance that called.
 pub struct Caller<'a, T> {
     pub(crate) store: &'a mut StoreInner<T>,
-    pub(crate) caller: Option<usize>,
+    /// The calling instance's `VMContext` (null or the store's root context when called from
+    /// the host); mapped to an instance only when asked, to keep host calls cheap.
+    pub(crate) caller_vmctx: *mut VMContext,
 }
 
 impl<T> Caller<'_, T> {
@@ -269,12 +323,12 @@ impl<T> Caller<'_, T> {
     }
     /// An export of the calling instance (None when called from the host).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
-        let index = self.caller?;
+        let index = *self.store.opaque.vmctx_to_instance.get(&(self.caller_vmctx as usize))?;
         crate::Instance { store: self.store.opaque.id, index }.export_from(&mut self.store.opaque, name)
     }
     /// A shorter-lived caller borrowing this one.
     pub fn reborrow(&mut self) -> Caller<'_, T> {
-        Caller { store: &mut *self.store, caller: self.caller }
+        Caller { store: &mut *self.store, caller_vmctx: self.caller_vmctx }
     }
 }
 
@@ -292,8 +346,15 @@ impl<T> AsContextMut for Caller<'_, T> {
 
 /// A Rust type that is a wasm value type.
 pub trait WasmTy: Sized + Send + 'static {
+    /// The type's C representation in native host calls.
+    #[doc(hidden)]
+    type Abi: Copy;
     /// The wasm type.
     fn valtype() -> ValType;
+    #[doc(hidden)]
+    fn into_abi(self, store: &StoreOpaque) -> Result<Self::Abi>;
+    #[doc(hidden)]
+    fn from_abi(store: &mut StoreOpaque, abi: Self::Abi) -> Self;
     #[doc(hidden)]
     fn into_raw(self, store: &StoreOpaque) -> Result<ValRaw>;
     #[doc(hidden)]
@@ -303,6 +364,9 @@ pub trait WasmTy: Sized + Send + 'static {
 macro_rules! wasm_ty_num {
     ($($t:ty => $vt:ident, $to:expr, $from:expr;)*) => {$(
         impl WasmTy for $t {
+            type Abi = $t;
+            fn into_abi(self, _: &StoreOpaque) -> Result<$t> { Ok(self) }
+            fn from_abi(_: &mut StoreOpaque, abi: $t) -> $t { abi }
             fn valtype() -> ValType { ValType::$vt }
             fn into_raw(self, _: &StoreOpaque) -> Result<ValRaw> { Ok($to(self)) }
             fn from_raw(_: &mut StoreOpaque, raw: ValRaw) -> Self { $from(raw) }
@@ -320,6 +384,13 @@ wasm_ty_num! {
 }
 
 impl WasmTy for Option<Func> {
+    type Abi = usize;
+    fn into_abi(self, store: &StoreOpaque) -> Result<usize> {
+        Ok(Val::FuncRef(self).to_raw(store)?.get_reference())
+    }
+    fn from_abi(store: &mut StoreOpaque, abi: usize) -> Self {
+        Func::from_raw(store, abi as *const VMFuncRef)
+    }
     fn valtype() -> ValType {
         ValType::FUNCREF
     }
@@ -332,6 +403,13 @@ impl WasmTy for Option<Func> {
 }
 
 impl WasmTy for Option<ExternRef> {
+    type Abi = usize;
+    fn into_abi(self, store: &StoreOpaque) -> Result<usize> {
+        Ok(Val::ExternRef(self).to_raw(store)?.get_reference())
+    }
+    fn from_abi(store: &mut StoreOpaque, abi: usize) -> Self {
+        ExternRef::from_raw(store, abi)
+    }
     fn valtype() -> ValType {
         ValType::EXTERNREF
     }
@@ -346,6 +424,16 @@ impl WasmTy for Option<ExternRef> {
 /// Parameters of a typed call: `()`, a [`WasmTy`], or a tuple of them.
 pub trait WasmParams: Send {
     #[doc(hidden)]
+    const COUNT: usize;
+    /// As the result of a native host call: its C type, and whether it can be one (at most one
+    /// value).
+    #[doc(hidden)]
+    type NativeAbi: Copy;
+    #[doc(hidden)]
+    const NATIVE: bool;
+    #[doc(hidden)]
+    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi>;
+    #[doc(hidden)]
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
     fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()>;
@@ -354,12 +442,20 @@ pub trait WasmParams: Send {
 /// Results of a typed call: `()`, a [`WasmTy`], or a tuple of them.
 pub trait WasmResults: Sized {
     #[doc(hidden)]
+    const COUNT: usize;
+    #[doc(hidden)]
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
     fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self;
 }
 
 impl<A: WasmTy> WasmParams for A {
+    const COUNT: usize = 1;
+    type NativeAbi = A::Abi;
+    const NATIVE: bool = true;
+    fn into_native(self, store: &StoreOpaque) -> Result<A::Abi> {
+        self.into_abi(store)
+    }
     fn valtypes() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -370,6 +466,7 @@ impl<A: WasmTy> WasmParams for A {
 }
 
 impl<A: WasmTy> WasmResults for A {
+    const COUNT: usize = 1;
     fn valtypes() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -382,6 +479,17 @@ macro_rules! tuple_impls {
     ($($a:ident)*) => {
         #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments)]
         impl<$($a: WasmTy,)*> WasmParams for ($($a,)*) {
+            const COUNT: usize = 0 $(+ { let _ = stringify!($a); 1 })*;
+            type NativeAbi = ();
+            // Only `()` returns natively; tuples of values are multi-value results.
+            const NATIVE: bool = <Self as WasmParams>::COUNT == 0;
+            fn into_native(self, _store: &StoreOpaque) -> Result<()> {
+                if <Self as WasmParams>::COUNT == 0 {
+                    Ok(())
+                } else {
+                    bail!("multi-value results cannot be returned from a native host call")
+                }
+            }
             fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
             fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
                 let ($($a,)*) = self;
@@ -393,6 +501,7 @@ macro_rules! tuple_impls {
 
         #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, clippy::unused_unit)]
         impl<$($a: WasmTy,)*> WasmResults for ($($a,)*) {
+            const COUNT: usize = 0 $(+ { let _ = stringify!($a); 1 })*;
             fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
             fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {
                 let mut i = 0;
@@ -407,13 +516,45 @@ macro_rules! tuple_impls {
         {
             fn into_host_func(self) -> HostFunc<T> {
                 let ty = FuncType::new(vec![$($a::valtype()),*], R::valtypes());
+                let func = Arc::new(self);
+                let array_func = func.clone();
                 let call = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
                     let store = caller.store;
                     let mut _i = 0;
                     $(let $a = $a::from_raw(&mut store.opaque, raw[_i]); _i += 1;)*
-                    self($($a),*).store_results(&store.opaque, raw)
+                    array_func($($a),*).store_results(&store.opaque, raw)
                 };
-                HostFunc { ty, call: Box::new(call) }
+
+                /// Native entry: arguments in registers, the closure called directly.
+                unsafe extern "C" fn native<T: 'static, F, $($a: WasmTy,)* R: WasmRet>(
+                    callee: *mut VMContext,
+                    caller: *mut VMContext,
+                    $($a: $a::Abi,)*
+                ) -> R::NativeAbi
+                where
+                    F: Fn($($a),*) -> R + Send + Sync + 'static,
+                {
+                    // SAFETY: the native host trampoline passes this function's context, whose
+                    // native state is the `F` it was created with, and the calling instance's
+                    // VMContext (whose STORE slot holds the `StoreInner<T>`).
+                    let outcome = unsafe {
+                        let f = &*((*callee.cast::<VMHostFuncContext>()).native_state as *const F);
+                        let store = store_of::<T>(caller);
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let store = &mut *store;
+                            $(let $a = $a::from_abi(&mut store.opaque, $a);)*
+                            f($($a),*).into_native(&store.opaque)
+                        }))
+                    };
+                    // SAFETY: as above; `unwind_from_native` owns everything left.
+                    unsafe { finish_native(caller, outcome) }
+                }
+
+                let native = R::NATIVE.then(|| NativeShim {
+                    shim: native::<T, F, $($a,)* R> as *const u8,
+                    state: func as Arc<dyn Any + Send + Sync>,
+                });
+                HostFunc { ty, call: Box::new(call), native }
             }
         }
 
@@ -424,13 +565,44 @@ macro_rules! tuple_impls {
         {
             fn into_host_func(self) -> HostFunc<T> {
                 let ty = FuncType::new(vec![$($a::valtype()),*], R::valtypes());
+                let func = Arc::new(self);
+                let array_func = func.clone();
                 let call = move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
                     let mut _i = 0;
                     $(let $a = $a::from_raw(&mut caller.store.opaque, raw[_i]); _i += 1;)*
-                    let result = self(caller.reborrow(), $($a),*);
+                    let result = array_func(caller.reborrow(), $($a),*);
                     result.store_results(&caller.store.opaque, raw)
                 };
-                HostFunc { ty, call: Box::new(call) }
+
+                /// Native entry with a [`Caller`].
+                unsafe extern "C" fn native<T: 'static, F, $($a: WasmTy,)* R: WasmRet>(
+                    callee: *mut VMContext,
+                    caller: *mut VMContext,
+                    $($a: $a::Abi,)*
+                ) -> R::NativeAbi
+                where
+                    F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+                {
+                    // SAFETY: as for the native entry without a caller.
+                    let outcome = unsafe {
+                        let f = &*((*callee.cast::<VMHostFuncContext>()).native_state as *const F);
+                        let store = store_of::<T>(caller);
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let store = &mut *store;
+                            $(let $a = $a::from_abi(&mut store.opaque, $a);)*
+                            let result = f(Caller { store: &mut *store, caller_vmctx: caller }, $($a),*);
+                            result.into_native(&store.opaque)
+                        }))
+                    };
+                    // SAFETY: as above.
+                    unsafe { finish_native(caller, outcome) }
+                }
+
+                let native = R::NATIVE.then(|| NativeShim {
+                    shim: native::<T, F, $($a,)* R> as *const u8,
+                    state: func as Arc<dyn Any + Send + Sync>,
+                });
+                HostFunc { ty, call: Box::new(call), native }
             }
         }
     };
@@ -453,12 +625,23 @@ tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
 /// What a host closure may return: `()`, a [`WasmTy`], a tuple of them, or a `Result` of those.
 pub trait WasmRet {
     #[doc(hidden)]
+    type NativeAbi: Copy;
+    #[doc(hidden)]
+    const NATIVE: bool;
+    #[doc(hidden)]
+    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi>;
+    #[doc(hidden)]
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
     fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()>;
 }
 
 impl<R: WasmParams + WasmResults> WasmRet for R {
+    type NativeAbi = <R as WasmParams>::NativeAbi;
+    const NATIVE: bool = <R as WasmParams>::NATIVE;
+    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi> {
+        WasmParams::into_native(self, store)
+    }
     fn valtypes() -> Vec<ValType> {
         <R as WasmResults>::valtypes()
     }
@@ -468,6 +651,11 @@ impl<R: WasmParams + WasmResults> WasmRet for R {
 }
 
 impl<R: WasmParams + WasmResults> WasmRet for Result<R> {
+    type NativeAbi = <R as WasmParams>::NativeAbi;
+    const NATIVE: bool = <R as WasmParams>::NATIVE;
+    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi> {
+        WasmParams::into_native(self?, store)
+    }
     fn valtypes() -> Vec<ValType> {
         <R as WasmResults>::valtypes()
     }
@@ -486,8 +674,16 @@ pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
 /// A function with a statically known signature: calls skip dynamic type checks.
 pub struct TypedFunc<P, R> {
     func: Func,
+    /// For wasm functions: the funcref and entry trampoline, looked up once.
+    entry: Option<(*const VMFuncRef, ArrayToWasmFn)>,
     _marker: PhantomData<fn(P) -> R>,
 }
+
+// SAFETY: the pointers are only dereferenced through the store that owns them, which the call
+// checks.
+unsafe impl<P, R> Send for TypedFunc<P, R> {}
+// SAFETY: as above.
+unsafe impl<P, R> Sync for TypedFunc<P, R> {}
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
@@ -510,10 +706,9 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         if store.opaque.id != self.func.store {
             bail!("function used with the wrong store");
         }
+        let needed = P::COUNT.max(R::COUNT);
         let mut inline = [ValRaw::default(); INLINE_VALUES];
         let mut heap;
-        let ty = &store.opaque.funcs[self.func.index].ty;
-        let needed = ty.params().len().max(ty.results().len());
         let raw: &mut [ValRaw] = if needed <= INLINE_VALUES {
             &mut inline
         } else {
@@ -521,7 +716,10 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             &mut heap
         };
         params.store_raw(&store.opaque, raw).context("invalid argument")?;
-        self.func.call_raw(store, raw)?;
+        match self.entry {
+            Some((funcref, trampoline)) => invoke_wasm(&mut store.opaque, funcref, trampoline, raw.as_mut_ptr())?,
+            None => self.func.call_raw(store, raw)?,
+        }
         Ok(R::load_raw(&mut store.opaque, raw))
     }
 }

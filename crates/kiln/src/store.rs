@@ -53,6 +53,8 @@ pub(crate) struct GlobalData {
 pub struct StoreOpaque {
     pub(crate) id: StoreId,
     pub(crate) engine: Engine,
+    /// `Config::max_wasm_stack`, copied here for the call path.
+    pub(crate) max_wasm_stack: usize,
     pub(crate) store_ctx: Box<VMStoreContext>,
     pub(crate) root_ctx: Box<RootContext>,
     pub(crate) instances: Vec<InstanceData>,
@@ -100,6 +102,7 @@ impl<T> Store<T> {
                 opaque: StoreOpaque {
                     id: StoreId::fresh(),
                     engine: engine.clone(),
+                    max_wasm_stack: engine.config().max_wasm_stack,
                     store_ctx: Box::default(),
                     root_ctx: Box::new(RootContext {
                         magic: VMCONTEXT_MAGIC,

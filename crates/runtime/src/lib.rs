@@ -13,6 +13,7 @@ pub mod instance;
 pub mod libcalls;
 pub mod memory;
 pub mod mmap;
+mod setjmp;
 pub mod table;
 pub mod traphandlers;
 pub mod vmcontext;

@@ -17,14 +17,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Once;
 
-unsafe extern "C" {
-    fn kiln_setjmp_call(
-        jmp_buf_slot: *mut *const c_void,
-        body: unsafe extern "C" fn(*mut c_void),
-        payload: *mut c_void,
-    ) -> i32;
-    fn kiln_longjmp(jmp_buf: *const c_void) -> !;
-}
+use crate::setjmp::{kiln_longjmp, kiln_setjmp_call};
 
 /// Why a call into wasm did not return normally.
 #[derive(Debug)]
@@ -153,8 +146,13 @@ pub unsafe fn catch_traps<F: FnMut()>(
     max_wasm_stack: usize,
     mut f: F,
 ) -> Result<(), Box<UnwindReport>> {
-    init_traps();
-    ensure_alt_stack();
+    // Signal handlers are installed when an engine is created; only the per-thread alternate
+    // stack needs checking here, once per thread.
+    if !ALT_STACK_READY.with(Cell::get) {
+        init_traps();
+        ensure_alt_stack();
+        ALT_STACK_READY.with(|ready| ready.set(true));
+    }
     let marker = 0u8;
     let stack_top = ptr::addr_of!(marker) as usize;
     // SAFETY: the caller guarantees `store_ctx` is valid.
@@ -337,6 +335,8 @@ impl Drop for AltStack {
 
 thread_local! {
     static ALT_STACK: UnsafeCell<AltStack> = const { UnsafeCell::new(AltStack { mmap: None }) };
+    /// Whether this thread's alternate signal stack has been checked (and installed if needed).
+    static ALT_STACK_READY: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Every thread that runs wasm needs an alternate signal stack large enough for the handler.

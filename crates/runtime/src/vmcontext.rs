@@ -116,6 +116,10 @@ pub struct VMHostFuncContext {
     pub func_ref: VMFuncRef,
     /// Opaque data for the shim (the embedder's closure).
     pub host_state: *mut u8,
+    /// The native shim (see `vmhost_func_context::NATIVE_CALL`), or null.
+    pub native_call: *const u8,
+    /// Opaque data for the native shim.
+    pub native_state: *const u8,
 }
 
 /// Signature of a host shim.
@@ -222,6 +226,7 @@ mod tests {
         assert_eq!(size_of::<VMStoreContext>() as u32, vmstore_context::SIZE);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, vmhost_func_context::MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, array_call) as u32, vmhost_func_context::ARRAY_CALL);
+        assert_eq!(offset_of!(VMHostFuncContext, native_call) as u32, vmhost_func_context::NATIVE_CALL);
         assert_eq!(size_of::<ValRaw>() as u32, VAL_RAW_SIZE);
     }
 }

@@ -188,7 +188,7 @@ fn outer_aliases_and_nested_instances() {
               (export "nested" (instance $x)))
             (instance $o (instantiate $outer))
             (alias export $o "nested" (instance $n))
-            (export "api" (instance $n)))"#
+            (export "api" (instance $n)))"#,
     );
     assert_eq!(plan.num_core_instances, 1);
     let ExportItem::Instance(items) = &plan.exports[0].1 else { panic!("expected an instance export") };
