@@ -197,6 +197,18 @@ impl Compiler {
         link::link(Vec::new(), Vec::new(), Some(compiled))
     }
 
+    /// A host-to-wasm trampoline for typed calls of signature `ty` (at most one result):
+    /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, params...) -> result`.
+    pub fn compile_native_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledCode> {
+        let mut ctx = cranelift_codegen::Context::new();
+        let mut fctx = FunctionBuilderContext::new();
+        trampolines::native_to_wasm(self, ty, &mut ctx.func, &mut fctx)?;
+        let compiled = self
+            .finish(&mut ctx)
+            .with_context(|| format!("failed to compile the native-to-wasm trampoline for {ty}"))?;
+        link::link(Vec::new(), Vec::new(), Some(compiled))
+    }
+
     /// A description of the target and of every setting that affects generated code.
     pub fn fingerprint(&self) -> String {
         let mut s = format!("kiln-cranelift {} {}", env!("CARGO_PKG_VERSION"), self.isa.triple());

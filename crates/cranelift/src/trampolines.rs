@@ -151,3 +151,41 @@ pub(crate) fn wasm_to_native(
     b.finalize(isa.frontend_config());
     Ok(())
 }
+
+/// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, params...) -> result` (at most one
+/// result): calls the wasm function `native_fn` with the arguments in registers, for typed calls
+/// from the host that need no `[ValRaw]` buffer.
+pub(crate) fn native_to_wasm(
+    compiler: &Compiler,
+    ty: &WasmFuncType,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<()> {
+    let isa = compiler.isa();
+    if ty.results.len() > 1 {
+        anyhow::bail!("native calls return at most one value, {ty} has more");
+    }
+    let wasm_sig = wasm_signature(ty)?;
+    let mut sig = Signature::new(isa.default_call_conv());
+    sig.params.extend([AbiParam::new(I64); 3]);
+    for p in ty.params.iter() {
+        sig.params.push(AbiParam::new(value_type(*p)?));
+    }
+    for r in ty.results.iter() {
+        sig.returns.push(AbiParam::new(value_type(*r)?));
+    }
+    func.signature = sig;
+
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let sig_ref = b.import_signature(wasm_sig);
+    let call = b.ins().call_indirect(sig_ref, params[0], &params[1..]);
+    let results = b.inst_results(call).to_vec();
+    b.ins().return_(&results);
+    b.finalize(isa.frontend_config());
+    Ok(())
+}

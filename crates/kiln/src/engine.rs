@@ -128,6 +128,8 @@ struct Trampolines {
     host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
     /// Host-function entries (wasm calling convention -> native shim), by signature.
     native_host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
+    /// Typed-call entries (C calling convention, register arguments -> wasm), by signature.
+    native_to_wasm: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
     /// Array call -> wasm entries, by signature.
     array_to_wasm: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
 }
@@ -224,6 +226,24 @@ impl Engine {
         let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
         let addr = code.base() as usize + offset as usize;
         cache.native_host.insert(ty.clone(), (code, addr));
+        Ok(addr as *const u8)
+    }
+
+    /// The typed-call entry trampoline for wasm functions of signature `ty` (at most one result).
+    pub(crate) fn native_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
+        let mut cache = self.inner.trampolines.lock().unwrap();
+        if let Some((_, addr)) = cache.native_to_wasm.get(ty) {
+            return Ok(*addr as *const u8);
+        }
+        let compiled = self
+            .inner
+            .compiler
+            .compile_native_to_wasm_trampoline(ty)
+            .context("failed to compile a typed-call trampoline")?;
+        let offset = compiled.host_trampoline.context("compiler returned no trampoline")?;
+        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
+        let addr = code.base() as usize + offset as usize;
+        cache.native_to_wasm.insert(ty.clone(), (code, addr));
         Ok(addr as *const u8)
     }
 

@@ -292,11 +292,18 @@ impl Func {
                 R::valtypes()
             );
         }
-        let entry = match &store.as_context().0.opaque.funcs[self.index].kind {
+        let store = &store.as_context().0.opaque;
+        let entry = match &store.funcs[self.index].kind {
             FuncKind::Wasm { funcref, trampoline } => Some((*funcref, *trampoline)),
             FuncKind::Host { .. } => None,
         };
-        Ok(TypedFunc { func: *self, entry, _marker: PhantomData })
+        let native_entry =
+            if entry.is_some() && R::NATIVE && !ty.env().params.contains(&kiln_environ::WasmValType::V128) {
+                Some(store.engine.native_to_wasm_trampoline(ty.env())?)
+            } else {
+                None
+            };
+        Ok(TypedFunc { func: *self, entry, native_entry, _marker: PhantomData })
     }
 }
 
@@ -435,6 +442,20 @@ pub trait WasmParams: Send {
     fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi>;
     #[doc(hidden)]
     fn valtypes() -> Vec<ValType>;
+    /// Calls wasm function `funcref` through the typed-call trampoline `entry` with these
+    /// parameters in registers.
+    ///
+    /// # Safety
+    ///
+    /// `entry` must be the trampoline for exactly this signature and `funcref` a live wasm
+    /// function of `store` with it.
+    #[doc(hidden)]
+    unsafe fn call_native<R: WasmResults>(
+        self,
+        store: &mut StoreOpaque,
+        entry: *const u8,
+        funcref: *const VMFuncRef,
+    ) -> Result<R>;
     #[doc(hidden)]
     fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()>;
 }
@@ -443,6 +464,14 @@ pub trait WasmParams: Send {
 pub trait WasmResults: Sized {
     #[doc(hidden)]
     const COUNT: usize;
+    /// The C type of the result of a typed call through a native trampoline.
+    #[doc(hidden)]
+    type NativeAbi: Copy;
+    /// Whether typed calls can return this natively (at most one value).
+    #[doc(hidden)]
+    const NATIVE: bool;
+    #[doc(hidden)]
+    fn from_native(store: &mut StoreOpaque, abi: Self::NativeAbi) -> Option<Self>;
     #[doc(hidden)]
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
@@ -456,6 +485,15 @@ impl<A: WasmTy> WasmParams for A {
     fn into_native(self, store: &StoreOpaque) -> Result<A::Abi> {
         self.into_abi(store)
     }
+    unsafe fn call_native<R: WasmResults>(
+        self,
+        store: &mut StoreOpaque,
+        entry: *const u8,
+        funcref: *const VMFuncRef,
+    ) -> Result<R> {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self,).call_native(store, entry, funcref) }
+    }
     fn valtypes() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -467,6 +505,11 @@ impl<A: WasmTy> WasmParams for A {
 
 impl<A: WasmTy> WasmResults for A {
     const COUNT: usize = 1;
+    type NativeAbi = A::Abi;
+    const NATIVE: bool = true;
+    fn from_native(store: &mut StoreOpaque, abi: A::Abi) -> Option<Self> {
+        Some(A::from_abi(store, abi))
+    }
     fn valtypes() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -490,6 +533,36 @@ macro_rules! tuple_impls {
                     bail!("multi-value results cannot be returned from a native host call")
                 }
             }
+            unsafe fn call_native<R: WasmResults>(
+                self,
+                store: &mut StoreOpaque,
+                entry: *const u8,
+                funcref: *const VMFuncRef,
+            ) -> Result<R> {
+                let ($($a,)*) = self;
+                $(let $a = $a.into_abi(store)?;)*
+                // SAFETY: the caller guarantees `entry` has exactly this C signature.
+                let entry: unsafe extern "C" fn(*const u8, *mut VMContext, *mut VMContext, $($a::Abi,)*) -> R::NativeAbi =
+                    unsafe { std::mem::transmute::<*const u8, _>(entry) };
+                let max_stack = store.max_wasm_stack;
+                let store_ctx = store.store_ctx_ptr();
+                let caller = store.root_vmctx();
+                let mut out = std::mem::MaybeUninit::<R::NativeAbi>::uninit();
+                // SAFETY: `funcref` is live (caller's guarantee); the closure holds only `Copy`
+                // values, so a trap skipping its frame leaks nothing.
+                let result = unsafe {
+                    let (native, vmctx) = ((*funcref).native_call, (*funcref).vmctx);
+                    kiln_runtime::catch_traps(store_ctx, max_stack, || {
+                        out.write(entry(native, vmctx, caller, $($a,)*));
+                    })
+                };
+                match result {
+                    // SAFETY: the call returned normally, so `out` was written.
+                    Ok(()) => R::from_native(store, unsafe { out.assume_init() })
+                        .ok_or_else(|| anyhow::anyhow!("multi-value results need the array call path")),
+                    Err(report) => Err(store.unwind_to_error(report)),
+                }
+            }
             fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
             fn store_raw(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
                 let ($($a,)*) = self;
@@ -502,6 +575,13 @@ macro_rules! tuple_impls {
         #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, clippy::unused_unit)]
         impl<$($a: WasmTy,)*> WasmResults for ($($a,)*) {
             const COUNT: usize = 0 $(+ { let _ = stringify!($a); 1 })*;
+            type NativeAbi = ();
+            const NATIVE: bool = <Self as WasmResults>::COUNT == 0;
+            #[allow(unreachable_code)]
+            fn from_native(_store: &mut StoreOpaque, _abi: ()) -> Option<Self> {
+                // Only `()` has a native form; any element makes this return `None`.
+                Some(($({ let _ = stringify!($a); return None },)*))
+            }
             fn valtypes() -> Vec<ValType> { vec![$($a::valtype()),*] }
             fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {
                 let mut i = 0;
@@ -676,6 +756,8 @@ pub struct TypedFunc<P, R> {
     func: Func,
     /// For wasm functions: the funcref and entry trampoline, looked up once.
     entry: Option<(*const VMFuncRef, ArrayToWasmFn)>,
+    /// For wasm functions with at most one result: the typed-call trampoline.
+    native_entry: Option<*const u8>,
     _marker: PhantomData<fn(P) -> R>,
 }
 
@@ -705,6 +787,11 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         let store = store.as_context_mut().0;
         if store.opaque.id != self.func.store {
             bail!("function used with the wrong store");
+        }
+        if let (Some(native), Some((funcref, _))) = (self.native_entry, self.entry) {
+            // SAFETY: `typed` checked the signature and compiled `native` for it; the funcref
+            // belongs to this store (checked above).
+            return unsafe { params.call_native(&mut store.opaque, native, funcref) };
         }
         let needed = P::COUNT.max(R::COUNT);
         let mut inline = [ValRaw::default(); INLINE_VALUES];

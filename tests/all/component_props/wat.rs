@@ -23,7 +23,7 @@ pub struct RelayFn {
 impl RelayFn {
     pub fn random(rng: &mut Rng, sig: &Sig) -> RelayFn {
         RelayFn {
-            encoding: *rng.pick(&["utf8", "utf16", "latin1+utf16"]),
+            encoding: rng.pick::<&str>(&["utf8", "utf16", "latin1+utf16"]),
             post_return: rng.chance(3, 4),
             wrap: results_indirect(sig) || rng.chance(1, 4),
         }
