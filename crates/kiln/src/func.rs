@@ -47,6 +47,9 @@ pub struct HostFunc<T> {
     /// A monomorphised `extern "C"` shim taking the arguments natively, and the closure it calls
     /// (for closures with at most one result; see `vmhost_func_context::NATIVE_CALL`).
     native: Option<NativeShim>,
+    /// The engine-specific entry trampoline and signature id, computed on first use (a linker's
+    /// host functions go into every store it instantiates in).
+    entry: std::sync::OnceLock<(Engine, usize, u32)>,
 }
 
 struct NativeShim {
@@ -79,19 +82,29 @@ impl<T: 'static> HostFunc<T> {
             }
             Ok(())
         };
-        HostFunc { ty, call: Box::new(call), native: None }
+        HostFunc { ty, call: Box::new(call), native: None, entry: Default::default() }
     }
 
     /// Puts this host function into `store`.
     pub(crate) fn into_store(self: Arc<Self>, store: &mut StoreInner<T>) -> Result<Func> {
-        let engine = store.opaque.engine.clone();
-        let (native_call, native_shim, native_state) = match &self.native {
-            Some(native) if self.ty.env().results.len() <= 1 => {
-                (engine.native_host_trampoline(self.ty.env())?, native.shim, Arc::as_ptr(&native.state) as *const u8)
+        let engine = &store.opaque.engine;
+        let native = self.native.as_ref().filter(|_| self.ty.env().results.len() <= 1);
+        let (native_call, type_id) = match self.entry.get() {
+            Some((cached, call, id)) if Engine::same(cached, engine) => (*call as *const u8, *id),
+            _ => {
+                let call = match native {
+                    Some(_) => engine.native_host_trampoline(self.ty.env())?,
+                    None => engine.host_trampoline(self.ty.env())?,
+                };
+                let id = engine.type_id(self.ty.env());
+                let _ = self.entry.set((engine.clone(), call as usize, id));
+                (call, id)
             }
-            _ => (engine.host_trampoline(self.ty.env())?, std::ptr::null(), std::ptr::null()),
         };
-        let type_id = engine.type_id(self.ty.env());
+        let (native_shim, native_state) = match native {
+            Some(native) => (native.shim, Arc::as_ptr(&native.state) as *const u8),
+            None => (std::ptr::null(), std::ptr::null()),
+        };
         let shim = host_shim::<T> as *const u8;
         let mut ctx = Box::new(VMHostFuncContext {
             magic: VMHOST_FUNC_MAGIC,
@@ -634,7 +647,7 @@ macro_rules! tuple_impls {
                     shim: native::<T, F, $($a,)* R> as *const u8,
                     state: func as Arc<dyn Any + Send + Sync>,
                 });
-                HostFunc { ty, call: Box::new(call), native }
+                HostFunc { ty, call: Box::new(call), native, entry: Default::default() }
             }
         }
 
@@ -682,7 +695,7 @@ macro_rules! tuple_impls {
                     shim: native::<T, F, $($a,)* R> as *const u8,
                     state: func as Arc<dyn Any + Send + Sync>,
                 });
-                HostFunc { ty, call: Box::new(call), native }
+                HostFunc { ty, call: Box::new(call), native, entry: Default::default() }
             }
         }
     };

@@ -29,7 +29,8 @@ impl<T> Clone for Definition<T> {
 /// Names host and instance items as `module::name` and satisfies imports from them.
 pub struct Linker<T> {
     engine: Engine,
-    map: HashMap<(String, String), Definition<T>>,
+    /// module name -> field name -> definition (two levels, so lookups need no owned key).
+    map: HashMap<String, HashMap<String, Definition<T>>>,
     allow_shadowing: bool,
 }
 
@@ -57,11 +58,11 @@ impl<T: 'static> Linker<T> {
     }
 
     fn insert(&mut self, module: &str, name: &str, definition: Definition<T>) -> Result<&mut Self> {
-        let key = (module.to_string(), name.to_string());
-        if !self.allow_shadowing && self.map.contains_key(&key) {
+        let fields = self.map.entry(module.to_string()).or_default();
+        if !self.allow_shadowing && fields.contains_key(name) {
             bail!("import of `{module}::{name}` defined twice");
         }
-        self.map.insert(key, definition);
+        fields.insert(name.to_string(), definition);
         Ok(self)
     }
 
@@ -113,7 +114,7 @@ impl<T: 'static> Linker<T> {
 
     /// The item defined as `module::name`, put into `store` if it is a host function.
     pub fn get(&self, mut store: impl AsContextMut<Data = T>, module: &str, name: &str) -> Option<Extern> {
-        let definition = self.map.get(&(module.to_string(), name.to_string()))?;
+        let definition = self.map.get(module)?.get(name)?;
         match definition {
             Definition::Extern(e) => Some(*e),
             Definition::HostFunc(f) => f.clone().into_store(store.as_context_mut().0).ok().map(Extern::Func),

@@ -11,6 +11,32 @@ use kiln_runtime::{
 };
 use std::any::Any;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiplicative hasher for pointer and index keys: the store's maps are keyed by addresses,
+/// for which SipHash's DoS resistance buys nothing and costs most of a lookup.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// A map keyed by addresses.
+pub(crate) type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Identifies a store, so handles cannot be used with the wrong one.
@@ -58,18 +84,18 @@ pub struct StoreOpaque {
     pub(crate) store_ctx: Box<VMStoreContext>,
     pub(crate) root_ctx: Box<RootContext>,
     pub(crate) instances: Vec<InstanceData>,
-    pub(crate) vmctx_to_instance: HashMap<usize, usize>,
+    pub(crate) vmctx_to_instance: AddrMap<usize>,
     pub(crate) funcs: Vec<FuncData>,
-    funcref_to_func: HashMap<usize, usize>,
-    host_ctx_to_func: HashMap<usize, usize>,
+    funcref_to_func: AddrMap<usize>,
+    host_ctx_to_func: AddrMap<usize>,
     pub(crate) memories: Vec<*mut LinearMemory>,
-    memory_index: HashMap<usize, usize>,
+    memory_index: AddrMap<usize>,
     host_memories: Vec<Box<LinearMemory>>,
     pub(crate) tables: Vec<*mut RuntimeTable>,
-    table_index: HashMap<usize, usize>,
+    table_index: AddrMap<usize>,
     host_tables: Vec<Box<RuntimeTable>>,
     pub(crate) globals: Vec<GlobalData>,
-    global_index: HashMap<usize, usize>,
+    global_index: AddrMap<usize>,
     host_globals: Vec<Box<VMGlobalDefinition>>,
     pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
     pub(crate) component_instances: Vec<crate::component::InstanceState>,
@@ -113,18 +139,18 @@ impl<T> Store<T> {
                         instance: 0,
                     }),
                     instances: Vec::new(),
-                    vmctx_to_instance: HashMap::new(),
+                    vmctx_to_instance: AddrMap::default(),
                     funcs: Vec::new(),
-                    funcref_to_func: HashMap::new(),
-                    host_ctx_to_func: HashMap::new(),
+                    funcref_to_func: AddrMap::default(),
+                    host_ctx_to_func: AddrMap::default(),
                     memories: Vec::new(),
-                    memory_index: HashMap::new(),
+                    memory_index: AddrMap::default(),
                     host_memories: Vec::new(),
                     tables: Vec::new(),
-                    table_index: HashMap::new(),
+                    table_index: AddrMap::default(),
                     host_tables: Vec::new(),
                     globals: Vec::new(),
-                    global_index: HashMap::new(),
+                    global_index: AddrMap::default(),
                     host_globals: Vec::new(),
                     externrefs: Vec::new(),
                     component_instances: Vec::new(),

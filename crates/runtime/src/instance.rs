@@ -102,8 +102,9 @@ impl Instance {
             passive_data: Vec::new(),
         });
         let instance_ptr: *mut Instance = &mut *instance;
-        let code_base = instance.code.base();
-        let functions = instance.code.info().functions.clone();
+        let code = instance.code.clone();
+        let code_base = code.base();
+        let functions = &code.info().functions;
         // SAFETY: all writes below stay inside the zeroed VMContext allocation, at offsets computed
         // for this module; every pointer written outlives the instance (the store keeps imports
         // alive, the instance owns the rest).
@@ -152,25 +153,28 @@ impl Instance {
             // SAFETY: the global lives inside our VMContext.
             unsafe { (*global).set(value) };
         }
+        // Only passive segments are kept; active ones are written straight into their table
+        // below, and declared ones are dropped from the start.
         self.passive_elems = info
             .elems
             .iter()
-            .map(|seg| match &seg.items {
-                ElemItems::Functions(funcs) => funcs.iter().map(|f| self.funcref(*f) as usize).collect(),
-                ElemItems::Exprs(exprs) => exprs.iter().map(|e| self.eval_const(e).get_reference()).collect(),
+            .map(|seg| match seg.mode {
+                SegmentMode::Passive => self.elem_items(&seg.items),
+                _ => Box::default(),
             })
             .collect();
         self.passive_data = info.data.iter().map(|d| d.data.clone()).collect();
-        for (i, seg) in info.elems.iter().enumerate() {
-            match &seg.mode {
-                SegmentMode::Active { index, offset } => {
-                    let dst = self.eval_const(offset).get_i32() as u32 as u64;
-                    let len = self.passive_elems[i].len() as u32;
-                    self.table_init(*index, i as u32, dst, 0, len)?;
-                    self.elem_drop(i as u32);
-                }
-                SegmentMode::Declared => self.elem_drop(i as u32),
-                SegmentMode::Passive => {}
+        for seg in info.elems.iter() {
+            if let SegmentMode::Active { index, offset } = &seg.mode {
+                let dst = self.eval_const(offset).get_i32() as u32 as u64;
+                let items = self.elem_items(&seg.items);
+                // SAFETY: tables outlive the instance and are not borrowed elsewhere here.
+                let elements = unsafe { (*self.table(*index)).elements_mut() };
+                let end = dst
+                    .checked_add(items.len() as u64)
+                    .filter(|end| *end <= elements.len() as u64)
+                    .ok_or(Trap::TableOutOfBounds)?;
+                elements[dst as usize..end as usize].copy_from_slice(&items);
             }
         }
         for (i, seg) in info.data.iter().enumerate() {
@@ -185,7 +189,18 @@ impl Instance {
     }
 
     fn eval_const(&self, expr: &ConstExpr) -> ValRaw {
-        let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
+        // The stack never holds more values than the expression has operations; expressions are
+        // almost always one operation, so a fixed array avoids an allocation per global and
+        // segment.
+        let mut small = [ValRaw::default(); 8];
+        let mut large;
+        let stack: &mut [ValRaw] = if expr.ops.len() <= small.len() {
+            &mut small
+        } else {
+            large = vec![ValRaw::default(); expr.ops.len()];
+            &mut large
+        };
+        let mut depth = 0usize;
         for op in &expr.ops {
             let value = match *op {
                 ConstOp::I32Const(v) => ValRaw::i32(v),
@@ -197,26 +212,32 @@ impl Instance {
                 ConstOp::GlobalGet(g) => unsafe { (*self.global_ptr(g)).get() },
                 ConstOp::RefNull(_) => ValRaw::reference(0),
                 ConstOp::RefFunc(f) => ValRaw::reference(self.funcref(f) as usize),
-                ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
-                    let (b, a) = (stack.pop().unwrap().get_i32(), stack.pop().unwrap().get_i32());
-                    ValRaw::i32(match op {
-                        ConstOp::I32Add => a.wrapping_add(b),
-                        ConstOp::I32Sub => a.wrapping_sub(b),
-                        _ => a.wrapping_mul(b),
-                    })
-                }
-                ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                    let (b, a) = (stack.pop().unwrap().get_i64(), stack.pop().unwrap().get_i64());
-                    ValRaw::i64(match op {
-                        ConstOp::I64Add => a.wrapping_add(b),
-                        ConstOp::I64Sub => a.wrapping_sub(b),
-                        _ => a.wrapping_mul(b),
-                    })
+                // Validation guarantees two operands of the right type.
+                binary => {
+                    depth -= 2;
+                    let (a, b) = (stack[depth], stack[depth + 1]);
+                    match binary {
+                        ConstOp::I32Add => ValRaw::i32(a.get_i32().wrapping_add(b.get_i32())),
+                        ConstOp::I32Sub => ValRaw::i32(a.get_i32().wrapping_sub(b.get_i32())),
+                        ConstOp::I32Mul => ValRaw::i32(a.get_i32().wrapping_mul(b.get_i32())),
+                        ConstOp::I64Add => ValRaw::i64(a.get_i64().wrapping_add(b.get_i64())),
+                        ConstOp::I64Sub => ValRaw::i64(a.get_i64().wrapping_sub(b.get_i64())),
+                        _ => ValRaw::i64(a.get_i64().wrapping_mul(b.get_i64())),
+                    }
                 }
             };
-            stack.push(value);
+            stack[depth] = value;
+            depth += 1;
         }
-        stack.pop().unwrap_or_default()
+        depth.checked_sub(1).map(|top| stack[top]).unwrap_or_default()
+    }
+
+    /// The raw values of an element segment's items.
+    fn elem_items(&self, items: &ElemItems) -> Box<[usize]> {
+        match items {
+            ElemItems::Functions(funcs) => funcs.iter().map(|f| self.funcref(*f) as usize).collect(),
+            ElemItems::Exprs(exprs) => exprs.iter().map(|e| self.eval_const(e).get_reference()).collect(),
+        }
     }
 
     /// The instance's `VMContext`.
