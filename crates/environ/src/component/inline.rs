@@ -7,7 +7,7 @@
 //! so there are as few modules as the dependencies allow (see [`ComponentPlan::adapter_modules`]).
 
 use super::abi::StringEncoding;
-use super::translate::{ImportKind, LocalInit, LocalOptions, Translation};
+use super::translate::{ImportKind, InstanceSignature, LocalInit, LocalOptions, Translation};
 use super::types::FuncType;
 use crate::ModuleInfo;
 use anyhow::{Context, Result, bail};
@@ -126,8 +126,13 @@ pub enum ExportItem {
         /// The lift options.
         options: Options,
     },
-    /// A re-exported host function.
-    ImportedFunc(ImportPath),
+    /// A re-exported host function, with its declared type when known.
+    ImportedFunc {
+        /// Where it comes from.
+        path: ImportPath,
+        /// Its type.
+        ty: Option<FuncType>,
+    },
     /// An instance of named exports.
     Instance(Vec<(String, ExportItem)>),
     /// A re-exported host instance.
@@ -172,13 +177,13 @@ pub struct ComponentPlan {
 
 #[derive(Debug, Clone)]
 enum FuncDef {
-    Import(ImportPath),
+    Import(ImportPath, Option<FuncType>),
     Lifted { ty: FuncType, core: CoreDef, options: Options },
 }
 
 #[derive(Debug, Clone)]
 enum InstanceDef {
-    Import(ImportPath),
+    Import(ImportPath, Rc<InstanceSignature>),
     Items(Rc<Vec<(String, Item)>>),
 }
 
@@ -332,11 +337,11 @@ fn export_item(item: &Item) -> Result<ExportItem> {
         Item::Func(FuncDef::Lifted { ty, core, options }) => {
             ExportItem::Func { ty: ty.clone(), core: core.clone(), options: options.clone() }
         }
-        Item::Func(FuncDef::Import(path)) => ExportItem::ImportedFunc(path.clone()),
+        Item::Func(FuncDef::Import(path, ty)) => ExportItem::ImportedFunc { path: path.clone(), ty: ty.clone() },
         Item::Instance(InstanceDef::Items(items)) => ExportItem::Instance(
             items.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?,
         ),
-        Item::Instance(InstanceDef::Import(path)) => ExportItem::ImportedInstance(path.clone()),
+        Item::Instance(InstanceDef::Import(path, _)) => ExportItem::ImportedInstance(path.clone()),
         Item::Module(_) | Item::Component(_) | Item::Type => ExportItem::Other,
     })
 }
@@ -362,8 +367,10 @@ impl Inliner<'_> {
                                 .imports
                                 .push(super::inline::PlanImport { name: name.clone(), kind: kind.clone() });
                             match kind {
-                                ImportKind::Func(_) => Item::Func(FuncDef::Import(path)),
-                                ImportKind::Instance => Item::Instance(InstanceDef::Import(path)),
+                                ImportKind::Func(ty) => Item::Func(FuncDef::Import(path, Some(ty.clone()))),
+                                ImportKind::Instance(signature) => {
+                                    Item::Instance(InstanceDef::Import(path, Rc::new(signature.clone())))
+                                }
                                 ImportKind::Module => Item::Module(ModuleDef::Import(path)),
                                 ImportKind::Component => bail!("unsupported feature: importing components (`{name}`)"),
                                 ImportKind::Type => Item::Type,
@@ -448,12 +455,17 @@ impl Inliner<'_> {
                 }
                 LocalInit::InstanceAlias { kind, instance, name } => {
                     let item = match frame.instances.get(*instance as usize).context("instance index")? {
-                        InstanceDef::Import(path) => {
+                        InstanceDef::Import(path, signature) => {
                             let mut path = path.clone();
                             path.names.push(name.clone());
                             match kind {
-                                ComponentExternalKind::Func => Item::Func(FuncDef::Import(path)),
-                                ComponentExternalKind::Instance => Item::Instance(InstanceDef::Import(path)),
+                                ComponentExternalKind::Func => {
+                                    Item::Func(FuncDef::Import(path, signature.func(name).cloned()))
+                                }
+                                ComponentExternalKind::Instance => {
+                                    let inner = signature.instance(name).cloned().unwrap_or_default();
+                                    Item::Instance(InstanceDef::Import(path, Rc::new(inner)))
+                                }
                                 ComponentExternalKind::Module => Item::Module(ModuleDef::Import(path)),
                                 ComponentExternalKind::Component => {
                                     bail!("unsupported feature: components exported by imported instances")
@@ -496,7 +508,7 @@ impl Inliner<'_> {
                 LocalInit::Lower { func, ty, options } => {
                     let options = frame.options(options)?;
                     let def = match frame.funcs.get(*func as usize).context("function index")?.clone() {
-                        FuncDef::Import(path) => {
+                        FuncDef::Import(path, _) => {
                             self.plan.lowered.push(Lowered { import: path, ty: ty.clone(), options });
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }

@@ -61,7 +61,7 @@ fn lowered_host_import_and_lifted_export() {
     assert!(plan.adapters.is_empty());
     let export = |name: &str| &plan.exports.iter().find(|(n, _)| n == name).unwrap().1;
     assert!(matches!(export("run"), ExportItem::Func { .. }));
-    assert!(matches!(export("log-again"), ExportItem::ImportedFunc(p) if p.names == ["log"]));
+    assert!(matches!(export("log-again"), ExportItem::ImportedFunc { path, ty: Some(_) } if path.names == ["log"]));
 }
 
 #[test]

@@ -31,13 +31,53 @@ pub struct LocalOptions {
     pub post_return: Option<u32>,
 }
 
+/// What an imported instance must export: its functions (with their types when kiln supports
+/// them) and nested instances.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceSignature {
+    /// Exported functions; `None` for types kiln cannot represent yet (e.g. resources).
+    pub funcs: Vec<(String, Option<FuncType>)>,
+    /// Exported instances.
+    pub instances: Vec<(String, InstanceSignature)>,
+}
+
+impl InstanceSignature {
+    /// The type of exported function `name`, if known.
+    pub fn func(&self, name: &str) -> Option<&FuncType> {
+        self.funcs.iter().find(|(n, _)| n == name).and_then(|(_, t)| t.as_ref())
+    }
+
+    /// The signature of exported instance `name`.
+    pub fn instance(&self, name: &str) -> Option<&InstanceSignature> {
+        self.instances.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+}
+
+fn convert_instance_type(
+    types: TypesRef<'_>,
+    id: wasmparser::component_types::ComponentInstanceTypeId,
+) -> InstanceSignature {
+    use wasmparser::component_types::ComponentEntityType;
+    let mut signature = InstanceSignature::default();
+    for (name, item) in &types[id].exports {
+        match item.ty {
+            ComponentEntityType::Func(f) => signature.funcs.push((name.clone(), convert_func_type(types, f).ok())),
+            ComponentEntityType::Instance(i) => {
+                signature.instances.push((name.clone(), convert_instance_type(types, i)))
+            }
+            _ => {}
+        }
+    }
+    signature
+}
+
 /// What a component import is.
 #[derive(Debug, Clone)]
 pub enum ImportKind {
     /// A function of this type.
     Func(FuncType),
-    /// An instance.
-    Instance,
+    /// An instance with (at least) these exports.
+    Instance(InstanceSignature),
     /// A core module (not supported at instantiation yet).
     Module,
     /// A component (not supported at instantiation yet).
@@ -217,7 +257,7 @@ fn convert_primitive(p: PrimitiveValType) -> Result<ValueType> {
     })
 }
 
-fn convert_func_type(types: TypesRef<'_>, id: ComponentFuncTypeId) -> Result<FuncType> {
+pub(crate) fn convert_func_type(types: TypesRef<'_>, id: ComponentFuncTypeId) -> Result<FuncType> {
     let ty = &types[id];
     if ty.async_ {
         bail!("unsupported feature: async functions");
@@ -312,13 +352,22 @@ fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Pay
             let imports = s.into_iter().collect::<Result<Vec<_>, _>>()?;
             let func_imports = imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Func(_))).count() as u32;
             let mut next_func = types.component_function_count() - func_imports;
+            let instance_imports =
+                imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Instance(_))).count() as u32;
+            let mut next_instance = types.component_instance_count() - instance_imports;
             for import in imports {
                 let kind = match import.ty {
                     ComponentTypeRef::Func(_) => {
                         next_func += 1;
                         ImportKind::Func(convert_func_type(types, types.component_function_at(next_func - 1))?)
                     }
-                    ComponentTypeRef::Instance(_) => ImportKind::Instance,
+                    ComponentTypeRef::Instance(_) => {
+                        next_instance += 1;
+                        ImportKind::Instance(convert_instance_type(
+                            types,
+                            types.component_instance_at(next_instance - 1),
+                        ))
+                    }
                     ComponentTypeRef::Module(_) => ImportKind::Module,
                     ComponentTypeRef::Component(_) => ImportKind::Component,
                     ComponentTypeRef::Type(_) => ImportKind::Type,

@@ -124,7 +124,7 @@ impl Component {
         self.inner.plan.imports.iter().map(|i| {
             let kind = match i.kind {
                 ImportKind::Func(_) => "func",
-                ImportKind::Instance => "instance",
+                ImportKind::Instance(_) => "instance",
                 ImportKind::Module => "module",
                 ImportKind::Component => "component",
                 ImportKind::Type => "type",
@@ -140,10 +140,10 @@ impl Component {
         let mut out = Vec::new();
         for (name, item) in &self.inner.plan.exports {
             match item {
-                ExportItem::Func { .. } | ExportItem::ImportedFunc(_) => out.push((String::new(), name.clone())),
+                ExportItem::Func { .. } | ExportItem::ImportedFunc { .. } => out.push((String::new(), name.clone())),
                 ExportItem::Instance(items) => {
                     for (inner, item) in items {
-                        if matches!(item, ExportItem::Func { .. } | ExportItem::ImportedFunc(_)) {
+                        if matches!(item, ExportItem::Func { .. } | ExportItem::ImportedFunc { .. }) {
                             out.push((name.clone(), inner.clone()));
                         }
                     }

@@ -78,8 +78,9 @@ impl ScalarPath {
 pub(crate) enum FuncData {
     /// Lifted from a core function.
     Lifted(LiftedFunc),
-    /// A host import re-exported (type-erased `HostFunc<T>`).
-    Host(Arc<dyn std::any::Any + Send + Sync>),
+    /// A host import re-exported (type-erased `HostFunc<T>`), with the type the component
+    /// declared for it.
+    Host(Arc<dyn std::any::Any + Send + Sync>, Option<FuncType>),
 }
 
 impl Func {
@@ -90,13 +91,13 @@ impl Func {
         Ok(())
     }
 
-    /// The function's type, if known (host functions re-exported without a declared type have
-    /// none).
+    /// The function's type (`None` only for a re-exported host function whose declared type
+    /// kiln cannot represent yet).
     pub fn ty(&self, store: impl AsContext) -> Option<FuncType> {
         let store = &store.as_context().0.opaque;
         match &store.component_instances[self.instance].funcs[self.index] {
             FuncData::Lifted(f) => Some(f.ty.clone()),
-            FuncData::Host(_) => None,
+            FuncData::Host(_, ty) => ty.clone(),
         }
     }
 
@@ -124,7 +125,7 @@ impl Func {
         self.check_store(store.opaque.id)?;
         let (ty, core, options) = match &store.opaque.component_instances[self.instance].funcs[self.index] {
             FuncData::Lifted(f) => (f.ty.clone(), f.core, f.options),
-            FuncData::Host(host) => {
+            FuncData::Host(host, _) => {
                 let host = host
                     .clone()
                     .downcast::<HostFunc<T>>()

@@ -302,10 +302,10 @@ impl Instance {
                 let fast = super::func::ScalarPath::new(&store.opaque, &ty, core, &options);
                 FuncData::Lifted(LiftedFunc { ty, core, options, fast })
             }
-            ExportItem::ImportedFunc(import) => {
+            ExportItem::ImportedFunc { path, ty } => {
                 let state = self.state(&store.opaque);
-                let host = resolve_import::<T>(&state.imports, &import, &state.component.inner.plan).ok()?;
-                FuncData::Host(host)
+                let host = resolve_import::<T>(&state.imports, &path, &state.component.inner.plan).ok()?;
+                FuncData::Host(host, ty)
             }
             _ => return None,
         };
@@ -362,7 +362,7 @@ fn resolve_import<T: 'static>(
     }
 }
 
-fn check_signature(declared: &FuncType, expected: &FuncType) -> Result<()> {
+pub(crate) fn check_signature(declared: &FuncType, expected: &FuncType) -> Result<()> {
     let declared_params: Vec<_> = declared.params.iter().map(|(_, t)| t).collect();
     let expected_params: Vec<_> = expected.params.iter().map(|(_, t)| t).collect();
     if declared_params != expected_params || declared.result != expected.result {

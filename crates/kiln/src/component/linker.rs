@@ -6,8 +6,9 @@ use super::typed::{ComponentResults, LiftParams};
 use super::values::Val;
 use crate::Engine;
 use crate::store::{AsContextMut, StoreContextMut};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use kiln_environ::component::FuncType;
+use kiln_environ::component::{ImportKind, InstanceSignature};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -80,14 +81,57 @@ impl<T: 'static> Linker<T> {
     pub fn instantiate(&self, store: impl AsContextMut<Data = T>, component: &Component) -> Result<Instance> {
         let mut imports = Vec::new();
         for import in &component.inner.plan.imports {
-            match self.root.get(&import.name) {
-                Some(def) => imports.push(Some(def.clone())),
-                None if matches!(import.kind, kiln_environ::component::ImportKind::Type) => imports.push(None),
-                None => bail!("component import `{}` has not been defined", import.name),
+            match (self.root.get(&import.name), &import.kind) {
+                (_, ImportKind::Type) => imports.push(None),
+                (Some(def), kind) => {
+                    check_definition(def, kind)
+                        .with_context(|| format!("component import `{}` has the wrong type", import.name))?;
+                    imports.push(Some(def.clone()));
+                }
+                (None, _) => bail!("component import `{}` has not been defined", import.name),
             }
         }
         Instance::instantiate(store, component, imports)
     }
+}
+
+/// Checks that a linker definition can satisfy an import of kind `kind`: functions for functions
+/// (with the right signature when the host function declares one), and instances that provide
+/// every function and instance the import's type lists.
+fn check_definition<T>(def: &Definition<T>, kind: &ImportKind) -> Result<()> {
+    match (def, kind) {
+        (Definition::Func(f), ImportKind::Func(ty)) => match &f.ty {
+            Some(declared) => super::instance::check_signature(declared, ty),
+            None => Ok(()),
+        },
+        (Definition::Instance(map), ImportKind::Instance(signature)) => check_instance(map, signature),
+        (Definition::Func(_), _) => bail!("expected an instance, found a function"),
+        (Definition::Instance(_), _) => bail!("expected a function, found an instance"),
+    }
+}
+
+fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &InstanceSignature) -> Result<()> {
+    for (name, ty) in &signature.funcs {
+        match map.get(name) {
+            Some(Definition::Func(f)) => {
+                if let (Some(declared), Some(ty)) = (&f.ty, ty) {
+                    super::instance::check_signature(declared, ty).with_context(|| format!("function `{name}`"))?;
+                }
+            }
+            Some(Definition::Instance(_)) => bail!("`{name}` is an instance, a function is expected"),
+            None => bail!("missing function export `{name}`"),
+        }
+    }
+    for (name, inner) in &signature.instances {
+        match map.get(name) {
+            Some(Definition::Instance(nested)) => {
+                check_instance(nested, inner).with_context(|| format!("instance `{name}`"))?
+            }
+            Some(Definition::Func(_)) => bail!("`{name}` is a function, an instance is expected"),
+            None => bail!("missing instance export `{name}`"),
+        }
+    }
+    Ok(())
 }
 
 impl<'a, T: 'static> LinkerInstance<'a, T> {
