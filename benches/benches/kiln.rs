@@ -96,5 +96,68 @@ fn bench_compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_call, bench_trap, bench_instantiate, bench_compile);
+fn bench_component(c: &mut Criterion) {
+    use kiln::component::{Component, Linker as ComponentLinker, Val};
+
+    let engine = engine();
+    let linker = ComponentLinker::<()>::new(&engine);
+    let mut store = Store::new(&engine, ());
+
+    let host = Component::new(&engine, wasm::COMPONENT_HOST_WAT).unwrap();
+    let host = linker.instantiate(&mut store, &host).unwrap();
+    let nop = host.get_typed_func::<(), (), ()>(&mut store, "nop").unwrap();
+    let take = host.get_typed_func::<(&str,), (u32,), ()>(&mut store, "take").unwrap();
+    let add = host.get_func(&mut store, "add").unwrap();
+
+    let fused = Component::new(&engine, wasm::COMPONENT_FUSED_WAT).unwrap();
+    let fused = linker.instantiate(&mut store, &fused).unwrap();
+    let run = fused.get_typed_func::<(u32,), (u32,), ()>(&mut store, "run").unwrap();
+
+    let text = "k".repeat(wasm::STRING_LEN);
+    let len = wasm::FUSED_LIST_LEN;
+
+    let mut group = c.benchmark_group("component");
+    group.bench_function("host_to_component_typed_nop", |b| {
+        b.iter(|| nop.call(&mut store, ()).unwrap());
+    });
+    group.bench_function("host_to_component_string_1k", |b| {
+        b.iter(|| {
+            let (n,) = take.call(&mut store, (black_box(text.as_str()),)).unwrap();
+            assert_eq!(n as usize, wasm::STRING_LEN);
+        });
+    });
+    group.bench_function("dynamic_val_call", |b| {
+        let mut results = [Val::U32(0)];
+        b.iter(|| {
+            add.call(&mut store, &[Val::U32(black_box(20)), Val::U32(black_box(22))], &mut results).unwrap();
+            assert_eq!(results[0], Val::U32(42));
+        });
+    });
+    group.bench_function("fused_call_list_u8_empty", |b| {
+        b.iter(|| {
+            let (n,) = run.call(&mut store, (black_box(0),)).unwrap();
+            assert_eq!(n, 0);
+        });
+    });
+    group.throughput(Throughput::Bytes(u64::from(len)));
+    group.bench_function("fused_call_list_u8_64k", |b| {
+        b.iter(|| {
+            let (n,) = run.call(&mut store, (black_box(len),)).unwrap();
+            assert_eq!(n, len);
+        });
+    });
+    // kiln suite only: the machine's memcpy bandwidth for the same size, to read the 64 KiB list
+    // copy against (`scripts/bench-compare` prints the ratio).
+    let src = vec![0x5a_u8; len as usize];
+    let mut dst = vec![0_u8; len as usize];
+    group.bench_function("memcpy_64k_baseline", |b| {
+        b.iter(|| {
+            dst.copy_from_slice(black_box(&src));
+            black_box(&mut dst);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_call, bench_trap, bench_instantiate, bench_compile, bench_component);
 criterion_main!(benches);

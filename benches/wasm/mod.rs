@@ -12,6 +12,22 @@ pub const CALL_WAT: &str = include_str!("call.wat");
 /// A small module with one import (`host.log`), a memory, a table, globals and a few functions.
 pub const INSTANTIATE_SMALL_WAT: &str = include_str!("instantiate_small.wat");
 
+/// A component exporting `nop: func()`, `add: func(a: u32, b: u32) -> u32` and
+/// `take: func(s: string) -> u32` (the string's length; memory, `realloc` and a post-return
+/// that resets the allocator).
+pub const COMPONENT_HOST_WAT: &str = include_str!("component_host.wat");
+
+/// Two components composed in one: the outer export `run: func(len: u32) -> u32` makes the
+/// caller component pass `len` bytes of its memory as a list<u8> to the callee's
+/// `consume: func(data: list<u8>) -> u32` through a fused adapter.
+pub const COMPONENT_FUSED_WAT: &str = include_str!("component_fused.wat");
+
+/// The list length of the `component/fused_call_list_u8_64k` benchmark.
+pub const FUSED_LIST_LEN: u32 = 64 * 1024;
+
+/// The length of the string passed by `component/host_to_component_string_1k`.
+pub const STRING_LEN: usize = 1024;
+
 /// How many times `call_host_n` calls the host per benchmark iteration.
 pub const HOST_CALLS_PER_ITER: u32 = 1000;
 

@@ -36,6 +36,8 @@ api_tests![
     table_grow,
     module_imports_exports,
     module_errors,
+    memory_image_is_private_per_instance,
+    data_segments_that_cannot_use_an_image,
 ];
 
 fn instantiate(engine: &Engine, wat: &str) -> Result<(Store<()>, Instance)> {
@@ -615,5 +617,65 @@ fn module_errors() -> Result<()> {
         linker.instantiate(&mut store, &needs_import).err().context("instantiation without the import must fail")?;
     let msg = format!("{err:?}");
     ensure!(msg.contains('x') && msg.contains('y'), "the error should name the missing import: {msg}");
+    Ok(())
+}
+
+/// A 16 MiB data segment comes from a copy-on-write image: every instance sees the data, and
+/// writes stay private to the instance that made them.
+fn memory_image_is_private_per_instance() -> Result<()> {
+    let engine = Engine::default();
+    let mut data = String::new();
+    for _ in 0..(16 << 20) / 16 {
+        data.push_str("0123456789abcdef");
+    }
+    let wat = format!(
+        r#"(module
+            (memory (export "mem") 257)
+            (data (i32.const 65536) "{data}")
+            (func (export "read") (param i32) (result i32) local.get 0 i32.load8_u)
+            (func (export "write") (param i32 i32) local.get 0 local.get 1 i32.store8))"#
+    );
+    let module = Module::new(&engine, wat)?;
+    let mut store = Store::new(&engine, ());
+    let a = Instance::new(&mut store, &module, &[])?;
+    let b = Instance::new(&mut store, &module, &[])?;
+    let read_a = a.get_typed_func::<i32, i32>(&mut store, "read")?;
+    let read_b = b.get_typed_func::<i32, i32>(&mut store, "read")?;
+    let write_a = a.get_typed_func::<(i32, i32), ()>(&mut store, "write")?;
+    let last = 65536 + (16 << 20) - 1;
+    ensure!(read_a.call(&mut store, 65536)? == i32::from(b'0'), "first byte of the image");
+    ensure!(read_b.call(&mut store, last)? == i32::from(b'f'), "last byte of the image");
+    ensure!(read_a.call(&mut store, 100)? == 0, "bytes before the segment are zero");
+    write_a.call(&mut store, (65536, 0x7a))?;
+    ensure!(read_a.call(&mut store, 65536)? == 0x7a, "the write is visible to its instance");
+    ensure!(read_b.call(&mut store, 65536)? == i32::from(b'0'), "the write is private");
+    let fresh = Instance::new(&mut store, &module, &[])?;
+    let read_fresh = fresh.get_typed_func::<i32, i32>(&mut store, "read")?;
+    ensure!(read_fresh.call(&mut store, 65536)? == i32::from(b'0'), "the image itself is unchanged");
+    Ok(())
+}
+
+/// Segments with a `global.get` offset, or beyond the initial size, are copied at instantiation
+/// with the spec's checks (the latter traps).
+fn data_segments_that_cannot_use_an_image() -> Result<()> {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let base = Global::new(&mut store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(32))?;
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "env" "base" (global $base i32))
+            (memory 1)
+            (data (i32.const 0) "ab")
+            (data (global.get $base) "cd")
+            (func (export "read") (param i32) (result i32) local.get 0 i32.load8_u))"#,
+    )?;
+    let instance = Instance::new(&mut store, &module, &[base.into()])?;
+    let read = instance.get_typed_func::<i32, i32>(&mut store, "read")?;
+    ensure!(read.call(&mut store, 0)? == i32::from(b'a'));
+    ensure!(read.call(&mut store, 33)? == i32::from(b'd'));
+    let oob = Module::new(&engine, r#"(module (memory 1) (data (i32.const 65535) "xy"))"#)?;
+    let err = Instance::new(&mut store, &oob, &[]).err().context("out-of-bounds segment must fail")?;
+    ensure!(err.downcast_ref::<Trap>() == Some(&Trap::MemoryOutOfBounds), "unexpected error: {err:?}");
     Ok(())
 }

@@ -91,6 +91,8 @@ impl Instance {
             store: store_ptr,
             guard_pages: store.engine.config().guard_pages,
             memory_limit: store.engine.config().memory_limit,
+            memory_images: module.inner.memory_images.clone(),
+            data_in_image: module.inner.data_in_image.clone(),
         };
         for (import, item) in info.imports.iter().zip(imports) {
             if item.store_id() != store.id {

@@ -4,7 +4,8 @@ use crate::engine::Engine;
 use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result};
 use kiln_environ::ModuleInfo;
-use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory};
+use kiln_environ::{ConstOp, SegmentMode};
+use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, MemoryImage};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,6 +23,52 @@ pub(crate) struct ModuleInner {
     pub(crate) type_ids: Arc<[u32]>,
     /// Entry trampoline of each module type index.
     pub(crate) array_to_wasm: Vec<Option<ArrayToWasmFn>>,
+    /// Copy-on-write initial contents of each defined memory, where possible.
+    pub(crate) memory_images: Arc<[Option<Arc<MemoryImage>>]>,
+    /// Which data segments those images contain.
+    pub(crate) data_in_image: Arc<[bool]>,
+}
+
+/// Builds a copy-on-write image for each defined memory whose active data segments all have
+/// constant offsets inside its initial size (so initialising it can never trap). Sparse layouts,
+/// where the image would be much larger than the data, are initialised by copying instead.
+fn memory_images(info: &ModuleInfo, wasm: &[u8]) -> Result<(Vec<Option<Arc<MemoryImage>>>, Vec<bool>)> {
+    let defined = info.memories.len() - info.num_imported_memories as usize;
+    let mut images = vec![None; defined];
+    let mut in_image = vec![false; info.data.len()];
+    for (d, image) in images.iter_mut().enumerate() {
+        let memory = info.num_imported_memories + d as u32;
+        let initial = info.memories[memory as usize].minimum * kiln_environ::WASM_PAGE_SIZE;
+        let mut segments = Vec::new();
+        let mut usable = true;
+        for (i, seg) in info.data.iter().enumerate() {
+            let SegmentMode::Active { index, offset } = &seg.mode else { continue };
+            if *index != memory {
+                continue;
+            }
+            match offset.ops.as_slice() {
+                [ConstOp::I32Const(start)] if u64::from(*start as u32) + seg.data.len() as u64 <= initial => {
+                    segments.push((i, *start as u32 as usize, seg.data.clone()))
+                }
+                _ => usable = false,
+            }
+        }
+        if !usable || segments.is_empty() {
+            continue;
+        }
+        let end = segments.iter().map(|(_, start, data)| start + data.len()).max().unwrap_or(0);
+        let total: usize = segments.iter().map(|(_, _, data)| data.len()).sum();
+        if end == 0 || end > (4 * total).max(1 << 20) {
+            continue;
+        }
+        let mut bytes = vec![0u8; end];
+        for (i, start, data) in &segments {
+            bytes[*start..*start + data.len()].copy_from_slice(&wasm[data.clone()]);
+            in_image[*i] = true;
+        }
+        *image = Some(Arc::new(MemoryImage::new(&bytes)?));
+    }
+    Ok((images, in_image))
 }
 
 impl std::fmt::Debug for Module {
@@ -77,6 +124,7 @@ impl Module {
                 })
             })
             .collect();
+        let (memory_images, data_in_image) = memory_images(&info, binary).context("failed to build memory images")?;
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
@@ -85,6 +133,8 @@ impl Module {
                 code,
                 type_ids,
                 array_to_wasm,
+                memory_images: memory_images.into(),
+                data_in_image: data_in_image.into(),
             }),
         })
     }

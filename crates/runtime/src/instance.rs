@@ -37,6 +37,10 @@ pub struct InstanceArgs {
     pub guard_pages: bool,
     /// Upper bound on each memory's size in bytes.
     pub memory_limit: Option<u64>,
+    /// Copy-on-write initial contents of each defined memory, if the module has one.
+    pub memory_images: Arc<[Option<Arc<crate::MemoryImage>>]>,
+    /// Data segments already contained in those images (not copied at initialisation).
+    pub data_in_image: Arc<[bool]>,
 }
 
 /// A module instance. Boxed: its `VMContext` points back to it.
@@ -57,6 +61,7 @@ pub struct Instance {
     defined_memories: Vec<Box<LinearMemory>>,
     passive_elems: Vec<Box<[usize]>>,
     passive_data: Vec<Range<usize>>,
+    data_in_image: Arc<[bool]>,
 }
 
 // SAFETY: an instance is used by one thread at a time through its store.
@@ -78,8 +83,9 @@ impl Instance {
             defined_tables.push(Table::new(ty, 0)?);
         }
         let mut defined_memories = Vec::new();
-        for ty in &info.memories[info.num_imported_memories as usize..] {
-            defined_memories.push(LinearMemory::new(ty, args.guard_pages, args.memory_limit)?);
+        for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
+            let image = args.memory_images.get(i).and_then(|image| image.as_deref());
+            defined_memories.push(LinearMemory::with_image(ty, args.guard_pages, args.memory_limit, image)?);
         }
         let mut tables = args.imported_tables;
         tables.extend(defined_tables.iter_mut().map(|t| &mut **t as *mut Table));
@@ -100,6 +106,7 @@ impl Instance {
             defined_memories,
             passive_elems: Vec::new(),
             passive_data: Vec::new(),
+            data_in_image: args.data_in_image,
         });
         let instance_ptr: *mut Instance = &mut *instance;
         let code = instance.code.clone();
@@ -178,6 +185,11 @@ impl Instance {
             }
         }
         for (i, seg) in info.data.iter().enumerate() {
+            if self.data_in_image.get(i).copied().unwrap_or(false) {
+                // Already in the memory, mapped from the module's image.
+                self.data_drop(i as u32);
+                continue;
+            }
             if let SegmentMode::Active { index, offset } = &seg.mode {
                 let dst = self.eval_const(offset).get_i32() as u32 as u64;
                 let len = seg.data.len() as u32;

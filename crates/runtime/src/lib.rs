@@ -9,6 +9,7 @@
 //! calls it; every `unsafe` block states why it is sound.
 
 pub mod code;
+pub mod image;
 pub mod instance;
 pub mod libcalls;
 pub mod memory;
@@ -19,6 +20,7 @@ pub mod traphandlers;
 pub mod vmcontext;
 
 pub use code::{CodeInfo, CodeMemory};
+pub use image::MemoryImage;
 pub use instance::{Instance, InstanceArgs};
 pub use memory::LinearMemory;
 pub use table::Table;

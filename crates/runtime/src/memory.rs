@@ -24,6 +24,17 @@ pub struct LinearMemory {
 impl LinearMemory {
     /// Creates a memory of type `ty`; `limit_bytes` caps its size (the embedder's limit).
     pub fn new(ty: &MemoryType, guard_pages: bool, limit_bytes: Option<u64>) -> Result<Box<LinearMemory>> {
+        Self::with_image(ty, guard_pages, limit_bytes, None)
+    }
+
+    /// Creates a memory whose first bytes come from `image` (mapped copy-on-write). The image
+    /// must fit in the memory's initial size.
+    pub fn with_image(
+        ty: &MemoryType,
+        guard_pages: bool,
+        limit_bytes: Option<u64>,
+        image: Option<&crate::MemoryImage>,
+    ) -> Result<Box<LinearMemory>> {
         if ty.memory64 || ty.shared {
             bail!("unsupported feature: 64-bit or shared memories");
         }
@@ -37,7 +48,14 @@ impl LinearMemory {
         let reserve = RESERVATION + if guard_pages { GUARD } else { page_size() };
         let mut mmap = Mmap::reserve(reserve)?;
         let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
-        mmap.make_accessible(0, initial)?;
+        match image {
+            Some(image) if !image.is_empty() && image.len() <= initial => {
+                // SAFETY: the image's range lies at the start of our fresh reservation.
+                unsafe { image.map_at(mmap.as_mut_ptr())? };
+                mmap.make_accessible(image.len(), initial - image.len())?;
+            }
+            _ => mmap.make_accessible(0, initial)?,
+        }
         let base = mmap.as_mut_ptr();
         Ok(Box::new(LinearMemory {
             definition: VMMemoryDefinition { base, current_length: initial },
