@@ -32,7 +32,10 @@ pub(crate) struct ModuleInner {
 /// Builds a copy-on-write image for each defined memory whose active data segments all have
 /// constant offsets inside its initial size (so initialising it can never trap). Sparse layouts,
 /// where the image would be much larger than the data, are initialised by copying instead.
-fn memory_images(info: &ModuleInfo, wasm: &[u8]) -> Result<(Vec<Option<Arc<MemoryImage>>>, Vec<bool>)> {
+/// Per defined memory: its image, if any.
+type MemoryImages = Vec<Option<Arc<MemoryImage>>>;
+
+fn memory_images(info: &ModuleInfo, wasm: &[u8]) -> Result<(MemoryImages, Vec<bool>)> {
     let defined = info.memories.len() - info.num_imported_memories as usize;
     let mut images = vec![None; defined];
     let mut in_image = vec![false; info.data.len()];
