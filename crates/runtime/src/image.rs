@@ -1,0 +1,64 @@
+//! Copy-on-write memory images: a module's initial memory contents in a sealed memfd, mapped
+//! privately into each new instance's memory, so instantiation copies nothing and pages are
+//! faulted in (shared until written) only when touched.
+
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::os::fd::AsFd;
+
+/// The initial contents of one linear memory, from offset 0.
+#[derive(Debug)]
+pub struct MemoryImage {
+    file: memfd::Memfd,
+    len: usize,
+}
+
+impl MemoryImage {
+    /// An image of `bytes` (padded to whole pages). The file is sealed: nobody can change it.
+    pub fn new(bytes: &[u8]) -> Result<MemoryImage> {
+        let len = bytes.len().next_multiple_of(crate::mmap::page_size());
+        let file = memfd::MemfdOptions::default()
+            .allow_sealing(true)
+            .close_on_exec(true)
+            .create("kiln-memory-image")
+            .context("failed to create a memory image")?;
+        file.as_file().set_len(len as u64)?;
+        file.as_file().write_all(bytes)?;
+        file.add_seals(&[memfd::FileSeal::SealShrink, memfd::FileSeal::SealGrow, memfd::FileSeal::SealWrite])?;
+        file.add_seal(memfd::FileSeal::SealSeal)?;
+        Ok(MemoryImage { file, len })
+    }
+
+    /// Length in bytes (a multiple of the page size).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the image is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Maps the image privately (copy on write) at `base`, replacing what was there.
+    ///
+    /// # Safety
+    ///
+    /// `[base, base + len)` must lie in a reservation the caller owns and nothing may refer to
+    /// its current contents.
+    pub(crate) unsafe fn map_at(&self, base: *mut u8) -> Result<()> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        // SAFETY: the caller owns the range; MAP_FIXED replaces its current mapping.
+        unsafe {
+            rustix::mm::mmap(
+                base.cast(),
+                self.len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::FIXED,
+                self.file.as_file().as_fd(),
+                0,
+            )
+        }
+        .context("failed to map a memory image")?;
+        Ok(())
+    }
+}
