@@ -4,7 +4,8 @@
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
-//! - `component_props`: fused adapters against the reference Canonical ABI on random types and values.
+//! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
+//! - `examples`: the README's examples give the results it promises.
 //!
 //! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
 //! -- spec::wasm-v1`).
@@ -14,6 +15,7 @@ use libtest_mimic::{Arguments, Trial};
 mod api;
 mod component_props;
 mod component_wast;
+mod examples;
 mod robustness;
 mod spec;
 
@@ -25,6 +27,7 @@ fn main() {
     trials.extend(api::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_props::trials());
+    trials.extend(examples::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();
