@@ -55,7 +55,56 @@ pub fn trials() -> Vec<Trial> {
         .map(|chunk| Trial::test(format!("robustness::mutated_modules_{chunk}"), move || run_chunk(chunk)))
         .collect();
     trials.push(Trial::test("robustness::start_section_scan", start_section_scan));
+    trials.push(Trial::test("robustness::mutated_components", mutated_components));
     trials
+}
+
+/// The binaries of the components in kiln's component scripts.
+fn component_corpus() -> Vec<Vec<u8>> {
+    let dir = format!("{}/component-wast", env!("CARGO_MANIFEST_DIR"));
+    let mut components = Vec::new();
+    let mut paths: Vec<_> =
+        std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    paths.sort();
+    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "wast")) {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(buf) = ParseBuffer::new(&text) else { continue };
+        let Ok(wast) = wast::parser::parse::<Wast<'_>>(&buf) else { continue };
+        for directive in wast.directives {
+            if let WastDirective::Module(mut m) | WastDirective::ModuleDefinition(mut m) = directive
+                && matches!(m, QuoteWat::Wat(Wat::Component(_)))
+                && let Ok(bytes) = m.encode()
+            {
+                components.push(bytes);
+            }
+        }
+    }
+    components
+}
+
+/// Truncated and mutated components go through translation, fusion (FACT) and compilation: each
+/// must give `Ok` or `Err`. (They are not instantiated: a mutated core start function could loop.)
+fn mutated_components() -> Result<(), Failed> {
+    let corpus = component_corpus();
+    if corpus.len() < 20 {
+        return Err(format!("expected many components in tests/component-wast, found {}", corpus.len()).into());
+    }
+    let engine = Engine::default();
+    let mut rng = Rng(SEED ^ 0xc0de);
+    let (mut accepted, mut rejected) = (0usize, 0usize);
+    for _ in 0..2000 {
+        let original = &corpus[rng.below(corpus.len())];
+        let mutant = mutate(&mut rng, original);
+        match kiln::component::Component::from_binary(&engine, &mutant) {
+            Ok(_) => accepted += 1,
+            Err(_) => rejected += 1,
+        }
+    }
+    if accepted == 0 || rejected == 0 {
+        return Err(format!("mutation found no variety: {accepted} accepted, {rejected} rejected").into());
+    }
+    println!("mutated components: {accepted} compiled, {rejected} rejected");
+    Ok(())
 }
 
 pub fn print_summary() {
