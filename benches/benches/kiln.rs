@@ -105,13 +105,13 @@ fn bench_component(c: &mut Criterion) {
 
     let host = Component::new(&engine, wasm::COMPONENT_HOST_WAT).unwrap();
     let host = linker.instantiate(&mut store, &host).unwrap();
-    let nop = host.get_typed_func::<(), (), ()>(&mut store, "nop").unwrap();
-    let take = host.get_typed_func::<(&str,), (u32,), ()>(&mut store, "take").unwrap();
+    let nop = host.get_typed_func::<(), ()>(&mut store, "nop").unwrap();
+    let take = host.get_typed_func::<(&str,), (u32,)>(&mut store, "take").unwrap();
     let add = host.get_func(&mut store, "add").unwrap();
 
     let fused = Component::new(&engine, wasm::COMPONENT_FUSED_WAT).unwrap();
     let fused = linker.instantiate(&mut store, &fused).unwrap();
-    let run = fused.get_typed_func::<(u32,), (u32,), ()>(&mut store, "run").unwrap();
+    let run = fused.get_typed_func::<(u32,), (u32,)>(&mut store, "run").unwrap();
 
     let text = "k".repeat(wasm::STRING_LEN);
     let len = wasm::FUSED_LIST_LEN;

@@ -36,8 +36,5 @@ fn greet_component() -> Result<()> {
 
 pub fn trials() -> Vec<Trial> {
     let wrap = |f: fn() -> Result<()>| move || f().map_err(|e| Failed::from(format!("{e:?}")));
-    vec![
-        Trial::test("examples::fib", wrap(fib)),
-        Trial::test("examples::greet_component", wrap(greet_component)),
-    ]
+    vec![Trial::test("examples::fib", wrap(fib)), Trial::test("examples::greet_component", wrap(greet_component))]
 }

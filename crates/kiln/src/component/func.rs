@@ -211,10 +211,7 @@ impl Func {
     }
 
     /// A view of this function with Rust types; fails if they do not match.
-    pub fn typed<P: LowerParams, R: ComponentResults, T: 'static>(
-        &self,
-        store: impl AsContext,
-    ) -> Result<TypedFunc<P, R>> {
+    pub fn typed<P: LowerParams, R: ComponentResults>(&self, store: impl AsContext) -> Result<TypedFunc<P, R>> {
         if let Some(ty) = self.ty(&store) {
             let params: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
             let expected = P::types();

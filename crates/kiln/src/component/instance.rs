@@ -315,9 +315,9 @@ impl Instance {
     }
 
     /// The exported function at `export`, with Rust types; fails if they do not match.
-    pub fn get_typed_func<P, R, T: 'static>(
+    pub fn get_typed_func<P, R>(
         &self,
-        mut store: impl AsContextMut<Data = T>,
+        mut store: impl AsContextMut<Data: 'static>,
         export: impl InstanceExportLookup,
     ) -> Result<super::TypedFunc<P, R>>
     where
@@ -326,7 +326,7 @@ impl Instance {
     {
         let name = export.path().join("/");
         let func = self.get_func(&mut store, export).with_context(|| format!("no exported function `{name}`"))?;
-        func.typed::<P, R, T>(&store)
+        func.typed::<P, R>(&store)
     }
 }
 
