@@ -37,6 +37,7 @@ api_tests![
     module_imports_exports,
     module_errors,
     memory_image_is_private_per_instance,
+    bulk_memory_trap_has_a_backtrace,
     data_segments_that_cannot_use_an_image,
 ];
 
@@ -677,5 +678,30 @@ fn data_segments_that_cannot_use_an_image() -> Result<()> {
     let oob = Module::new(&engine, r#"(module (memory 1) (data (i32.const 65535) "xy"))"#)?;
     let err = Instance::new(&mut store, &oob, &[]).err().context("out-of-bounds segment must fail")?;
     ensure!(err.downcast_ref::<Trap>() == Some(&Trap::MemoryOutOfBounds), "unexpected error: {err:?}");
+    Ok(())
+}
+
+/// Traps found inside runtime builtins (bulk memory and table operations) carry the same wasm
+/// backtrace as any other trap, starting at the instruction that trapped.
+fn bulk_memory_trap_has_a_backtrace() -> Result<()> {
+    let engine = Engine::default();
+    let wat = r#"(module $bulk
+        (memory 1)
+        (table 2 funcref)
+        (func $fill (export "fill") (memory.fill (i32.const 65530) (i32.const 0) (i32.const 10)))
+        (func $outer (export "outer") call $fill)
+        (func $copy (export "copy") (table.copy (i32.const 1) (i32.const 0) (i32.const 2))))"#;
+    let (mut store, instance) = instantiate(&engine, wat)?;
+    let err = call(&mut store, &instance, "outer", &[]).err().context("memory.fill out of bounds must trap")?;
+    ensure!(err.downcast_ref::<Trap>() == Some(&Trap::MemoryOutOfBounds), "unexpected error: {err:?}");
+    let backtrace = err.downcast_ref::<kiln::WasmBacktrace>().context("no backtrace")?;
+    let names: Vec<_> = backtrace.frames().iter().map(|f| f.func_name().unwrap_or("?")).collect();
+    ensure!(names == ["fill", "outer"], "backtrace frames: {names:?}");
+    let fill_offset = backtrace.frames()[0].module_offset().context("no offset")?;
+    let wasm = wat::parse_str(wat)?;
+    ensure!(wasm[fill_offset as usize] == 0xfc, "offset {fill_offset:#x} is not the memory.fill instruction");
+    let err = call(&mut store, &instance, "copy", &[]).err().context("table.copy out of bounds must trap")?;
+    ensure!(err.downcast_ref::<Trap>() == Some(&Trap::TableOutOfBounds), "unexpected error: {err:?}");
+    ensure!(err.downcast_ref::<kiln::WasmBacktrace>().is_some_and(|b| !b.frames().is_empty()), "no frames");
     Ok(())
 }

@@ -6,27 +6,29 @@
 //! return in that case: the runtime unwinds straight to the host entry point.
 
 /// A runtime builtin. Signatures list wasm-level types; `vmctx` is pointer-sized, index and length
-/// arguments are `u32` unless stated.
+/// arguments are `u32` unless stated. Builtins documented as "-> status" return 0 on success or
+/// `trap code + 1`; compiled code then raises that trap itself through [`Builtin::RaiseTrap`], so
+/// the trap's backtrace starts at the exact wasm instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Builtin {
     /// `(vmctx, memory: u32, delta_pages: u64) -> u64`: old size in pages, or `u64::MAX` on failure.
     MemoryGrow = 0,
-    /// `(vmctx, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64)`; traps when out of bounds.
+    /// `(vmctx, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> status`.
     MemoryCopy,
-    /// `(vmctx, memory: u32, dst: u64, value: u32, len: u64)`; traps when out of bounds.
+    /// `(vmctx, memory: u32, dst: u64, value: u32, len: u64) -> status`.
     MemoryFill,
-    /// `(vmctx, memory: u32, data: u32, dst: u64, src: u32, len: u32)`; traps when out of bounds.
+    /// `(vmctx, memory: u32, data: u32, dst: u64, src: u32, len: u32) -> status`.
     MemoryInit,
     /// `(vmctx, data: u32)`.
     DataDrop,
     /// `(vmctx, table: u32, delta: u64, init: u64 /*raw element*/) -> u64`: old size or `u64::MAX`.
     TableGrow,
-    /// `(vmctx, table: u32, dst: u64, value: u64 /*raw element*/, len: u64)`; traps when out of bounds.
+    /// `(vmctx, table: u32, dst: u64, value: u64 /*raw element*/, len: u64) -> status`.
     TableFill,
-    /// `(vmctx, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64)`; traps when out of bounds.
+    /// `(vmctx, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) -> status`.
     TableCopy,
-    /// `(vmctx, table: u32, elem: u32, dst: u64, src: u32, len: u32)`; traps when out of bounds.
+    /// `(vmctx, table: u32, elem: u32, dst: u64, src: u32, len: u32) -> status`.
     TableInit,
     /// `(vmctx, elem: u32)`.
     ElemDrop,

@@ -4,7 +4,7 @@
 //! first, drops everything it owns, and only then unwinds (see `traphandlers`).
 
 use crate::instance::Instance;
-use crate::traphandlers::{raise_trap, raise_trap_at};
+use crate::traphandlers::raise_trap_at;
 use crate::vmcontext::VMContext;
 use kiln_environ::{Builtin, Trap};
 
@@ -12,14 +12,14 @@ use kiln_environ::{Builtin, Trap};
 #[repr(C)]
 pub struct VMBuiltins {
     memory_grow: unsafe extern "C" fn(*mut VMContext, u32, u64) -> u64,
-    memory_copy: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, u64, u64),
-    memory_fill: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, u64),
-    memory_init: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u32, u32),
+    memory_copy: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, u64, u64) -> u32,
+    memory_fill: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, u64) -> u32,
+    memory_init: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u32, u32) -> u32,
     data_drop: unsafe extern "C" fn(*mut VMContext, u32),
     table_grow: unsafe extern "C" fn(*mut VMContext, u32, u64, u64) -> u64,
-    table_fill: unsafe extern "C" fn(*mut VMContext, u32, u64, u64, u64),
-    table_copy: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u64, u64),
-    table_init: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u32, u32),
+    table_fill: unsafe extern "C" fn(*mut VMContext, u32, u64, u64, u64) -> u32,
+    table_copy: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u64, u64) -> u32,
+    table_init: unsafe extern "C" fn(*mut VMContext, u32, u32, u64, u32, u32) -> u32,
     elem_drop: unsafe extern "C" fn(*mut VMContext, u32),
     raise_trap: unsafe extern "C" fn(*mut VMContext, u32, u32, u32, usize),
     ceil_f32: extern "C" fn(f32) -> f32,
@@ -64,10 +64,11 @@ pub fn builtin_address(builtin: Builtin) -> usize {
     unsafe { *table.add(builtin as usize) }
 }
 
-fn trap_on_err(result: Result<(), Trap>) {
-    if let Err(trap) = result {
-        // SAFETY: builtins run inside `catch_traps`, and nothing with a destructor is live here.
-        unsafe { raise_trap(trap) }
+/// The status a checked builtin returns: 0, or the trap's code + 1 (compiled code raises it).
+fn status(result: Result<(), Trap>) -> u32 {
+    match result {
+        Ok(()) => 0,
+        Err(trap) => u32::from(trap.as_u8()) + 1,
     }
 }
 
@@ -77,22 +78,29 @@ unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, memory: u32, delta: u64)
     instance.memory_grow(memory, delta).unwrap_or(u64::MAX)
 }
 
-unsafe extern "C" fn memory_copy(vmctx: *mut VMContext, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) {
+unsafe extern "C" fn memory_copy(
+    vmctx: *mut VMContext,
+    dst_mem: u32,
+    dst: u64,
+    src_mem: u32,
+    src: u64,
+    len: u64,
+) -> u32 {
     // SAFETY: as above.
     let result = unsafe { Instance::from_vmctx(vmctx) }.memory_copy(dst_mem, dst, src_mem, src, len);
-    trap_on_err(result)
+    status(result)
 }
 
-unsafe extern "C" fn memory_fill(vmctx: *mut VMContext, memory: u32, dst: u64, value: u32, len: u64) {
+unsafe extern "C" fn memory_fill(vmctx: *mut VMContext, memory: u32, dst: u64, value: u32, len: u64) -> u32 {
     // SAFETY: as above.
     let result = unsafe { Instance::from_vmctx(vmctx) }.memory_fill(memory, dst, value as u8, len);
-    trap_on_err(result)
+    status(result)
 }
 
-unsafe extern "C" fn memory_init(vmctx: *mut VMContext, memory: u32, data: u32, dst: u64, src: u32, len: u32) {
+unsafe extern "C" fn memory_init(vmctx: *mut VMContext, memory: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
     // SAFETY: as above.
     let result = unsafe { Instance::from_vmctx(vmctx) }.memory_init(memory, data, dst, src, len);
-    trap_on_err(result)
+    status(result)
 }
 
 unsafe extern "C" fn data_drop(vmctx: *mut VMContext, data: u32) {
@@ -105,22 +113,29 @@ unsafe extern "C" fn table_grow(vmctx: *mut VMContext, table: u32, delta: u64, i
     unsafe { Instance::from_vmctx(vmctx) }.table_grow(table, delta, init as usize).unwrap_or(u64::MAX)
 }
 
-unsafe extern "C" fn table_fill(vmctx: *mut VMContext, table: u32, dst: u64, value: u64, len: u64) {
+unsafe extern "C" fn table_fill(vmctx: *mut VMContext, table: u32, dst: u64, value: u64, len: u64) -> u32 {
     // SAFETY: as above.
     let result = unsafe { Instance::from_vmctx(vmctx) }.table_fill(table, dst, value as usize, len);
-    trap_on_err(result)
+    status(result)
 }
 
-unsafe extern "C" fn table_copy(vmctx: *mut VMContext, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) {
+unsafe extern "C" fn table_copy(
+    vmctx: *mut VMContext,
+    dst_table: u32,
+    src_table: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u32 {
     // SAFETY: as above.
     let result = unsafe { Instance::from_vmctx(vmctx) }.table_copy(dst_table, src_table, dst, src, len);
-    trap_on_err(result)
+    status(result)
 }
 
-unsafe extern "C" fn table_init(vmctx: *mut VMContext, table: u32, elem: u32, dst: u64, src: u32, len: u32) {
+unsafe extern "C" fn table_init(vmctx: *mut VMContext, table: u32, elem: u32, dst: u64, src: u32, len: u32) -> u32 {
     // SAFETY: as above.
     let result = unsafe { Instance::from_vmctx(vmctx) }.table_init(table, elem, dst, src, len);
-    trap_on_err(result)
+    status(result)
 }
 
 unsafe extern "C" fn elem_drop(vmctx: *mut VMContext, elem: u32) {

@@ -155,7 +155,7 @@ impl FuncTranslator<'_, '_> {
         let dst = self.b.ins().uextend(I64, dst);
         let m = self.i32_const(m);
         let data = self.i32_const(data);
-        self.call_builtin(Builtin::MemoryInit, &[m, data, dst, src, len]);
+        self.call_checked_builtin(Builtin::MemoryInit, &[m, data, dst, src, len]);
     }
 
     pub(super) fn data_drop(&mut self, data: u32) {
@@ -170,7 +170,7 @@ impl FuncTranslator<'_, '_> {
         let len = self.b.ins().uextend(I64, len);
         let dst_mem = self.i32_const(dst_mem);
         let src_mem = self.i32_const(src_mem);
-        self.call_builtin(Builtin::MemoryCopy, &[dst_mem, dst, src_mem, src, len]);
+        self.call_checked_builtin(Builtin::MemoryCopy, &[dst_mem, dst, src_mem, src, len]);
     }
 
     pub(super) fn memory_fill(&mut self, m: u32) {
@@ -178,7 +178,7 @@ impl FuncTranslator<'_, '_> {
         let dst = self.b.ins().uextend(I64, dst);
         let len = self.b.ins().uextend(I64, len);
         let m = self.i32_const(m);
-        self.call_builtin(Builtin::MemoryFill, &[m, dst, value, len]);
+        self.call_checked_builtin(Builtin::MemoryFill, &[m, dst, value, len]);
     }
 
     /// Address and type of global `g`'s storage, and whether it is immutable.
@@ -269,7 +269,7 @@ impl FuncTranslator<'_, '_> {
         let dst = self.b.ins().uextend(I64, dst);
         let len = self.b.ins().uextend(I64, len);
         let t = self.i32_const(t);
-        self.call_builtin(Builtin::TableFill, &[t, dst, value, len]);
+        self.call_checked_builtin(Builtin::TableFill, &[t, dst, value, len]);
     }
 
     pub(super) fn table_copy(&mut self, dst_table: u32, src_table: u32) {
@@ -279,7 +279,7 @@ impl FuncTranslator<'_, '_> {
         let len = self.b.ins().uextend(I64, len);
         let dst_table = self.i32_const(dst_table);
         let src_table = self.i32_const(src_table);
-        self.call_builtin(Builtin::TableCopy, &[dst_table, src_table, dst, src, len]);
+        self.call_checked_builtin(Builtin::TableCopy, &[dst_table, src_table, dst, src, len]);
     }
 
     pub(super) fn table_init(&mut self, t: u32, elem: u32) {
@@ -287,7 +287,7 @@ impl FuncTranslator<'_, '_> {
         let dst = self.b.ins().uextend(I64, dst);
         let t = self.i32_const(t);
         let elem = self.i32_const(elem);
-        self.call_builtin(Builtin::TableInit, &[t, elem, dst, src, len]);
+        self.call_checked_builtin(Builtin::TableInit, &[t, elem, dst, src, len]);
     }
 
     pub(super) fn elem_drop(&mut self, elem: u32) {

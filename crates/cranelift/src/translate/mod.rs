@@ -545,14 +545,14 @@ impl FuncTranslator<'_, '_> {
         }
         let (params, returns): (&[Type], &[Type]) = match builtin {
             Builtin::MemoryGrow => (&[I32, I64], &[I64]),
-            Builtin::MemoryCopy => (&[I32, I64, I32, I64, I64], &[]),
-            Builtin::MemoryFill => (&[I32, I64, I32, I64], &[]),
-            Builtin::MemoryInit => (&[I32, I32, I64, I32, I32], &[]),
+            Builtin::MemoryCopy => (&[I32, I64, I32, I64, I64], &[I32]),
+            Builtin::MemoryFill => (&[I32, I64, I32, I64], &[I32]),
+            Builtin::MemoryInit => (&[I32, I32, I64, I32, I32], &[I32]),
             Builtin::DataDrop | Builtin::ElemDrop => (&[I32], &[]),
             Builtin::TableGrow => (&[I32, I64, I64], &[I64]),
-            Builtin::TableFill => (&[I32, I64, I64, I64], &[]),
-            Builtin::TableCopy => (&[I32, I32, I64, I64, I64], &[]),
-            Builtin::TableInit => (&[I32, I32, I64, I32, I32], &[]),
+            Builtin::TableFill => (&[I32, I64, I64, I64], &[I32]),
+            Builtin::TableCopy => (&[I32, I32, I64, I64, I64], &[I32]),
+            Builtin::TableInit => (&[I32, I32, I64, I32, I32], &[I32]),
             Builtin::RaiseTrap => (&[I32, I32, I32, I64], &[]),
             Builtin::CeilF32
             | Builtin::FloorF32
@@ -583,6 +583,26 @@ impl FuncTranslator<'_, '_> {
         all.extend_from_slice(args);
         let inst = self.b.ins().call_indirect(sig, callee, &all);
         self.b.inst_results(inst).first().copied()
+    }
+
+    /// Calls a builtin that reports a trap by returning `trap code + 1` (0 for success), and
+    /// raises that trap from here, so it gets this function's frame and wasm offset.
+    fn call_checked_builtin(&mut self, builtin: Builtin, args: &[Value]) {
+        let status = self.call_builtin(builtin, args).expect("checked builtins return a status");
+        let trap_block = self.b.create_block();
+        let ok_block = self.b.create_block();
+        self.b.set_cold_block(trap_block);
+        self.b.ins().brif(status, trap_block, &[], ok_block, &[]);
+        self.b.seal_block(trap_block);
+        self.b.switch_to_block(trap_block);
+        let code = self.b.ins().iadd_imm_s(status, -1);
+        let func = self.b.ins().iconst(I32, i64::from(self.defined_index));
+        let offset = self.b.ins().iconst(I32, i64::from(self.wasm_offset));
+        let fp = self.b.ins().get_frame_pointer(I64);
+        self.call_builtin(Builtin::RaiseTrap, &[code, func, offset, fp]);
+        self.b.ins().trap(trap_code(Trap::MemoryOutOfBounds));
+        self.b.seal_block(ok_block);
+        self.b.switch_to_block(ok_block);
     }
 
     /// Raises `trap` through the `RaiseTrap` builtin (no signal), followed by a `trap` instruction
