@@ -13,6 +13,18 @@ fn val_raw_flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap().with_endianness(Endianness::Little)
 }
 
+/// Stores the wasm caller's frame pointer and return address in the store context, where the
+/// runtime starts the backtrace of an error raised by the host function.
+fn record_exit_frame(b: &mut FunctionBuilder<'_>, caller_vmctx: ir::Value) {
+    let trusted = MemFlagsData::trusted();
+    let store_ctx = b.ins().load(I64, trusted.with_readonly(), caller_vmctx, VMOffsets::STORE_CONTEXT as i32);
+    let fp = b.ins().get_frame_pointer(I64);
+    let caller_fp = b.ins().load(I64, trusted, fp, 0);
+    b.ins().store(trusted, caller_fp, store_ctx, vmstore_context::LAST_WASM_EXIT_FP as i32);
+    let pc = b.ins().get_return_address(I64);
+    b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
+}
+
 /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, values: *mut ValRaw)`: loads the
 /// arguments from `values`, calls the wasm function `native_fn`, stores its results to `values`.
 pub(crate) fn array_to_wasm(
@@ -73,14 +85,8 @@ pub(crate) fn wasm_to_array(
     let params = b.block_params(entry).to_vec();
     let (callee_vmctx, caller_vmctx, args) = (params[0], params[1], &params[2..]);
 
-    // Let the runtime find the last wasm frame.
+    record_exit_frame(&mut b, caller_vmctx);
     let trusted = MemFlagsData::trusted();
-    let store_ctx = b.ins().load(I64, trusted.with_readonly(), caller_vmctx, VMOffsets::STORE_CONTEXT as i32);
-    let fp = b.ins().get_frame_pointer(I64);
-    let caller_fp = b.ins().load(I64, trusted, fp, 0);
-    b.ins().store(trusted, caller_fp, store_ctx, vmstore_context::LAST_WASM_EXIT_FP as i32);
-    let pc = b.ins().get_return_address(I64);
-    b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
 
     let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, len * VAL_RAW_SIZE, 4));
     let values = b.ins().stack_addr(I64, slot, 0);
@@ -135,13 +141,8 @@ pub(crate) fn wasm_to_native(
     let params = b.block_params(entry).to_vec();
     let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
 
+    record_exit_frame(&mut b, caller_vmctx);
     let trusted = MemFlagsData::trusted();
-    let store_ctx = b.ins().load(I64, trusted.with_readonly(), caller_vmctx, VMOffsets::STORE_CONTEXT as i32);
-    let fp = b.ins().get_frame_pointer(I64);
-    let caller_fp = b.ins().load(I64, trusted, fp, 0);
-    b.ins().store(trusted, caller_fp, store_ctx, vmstore_context::LAST_WASM_EXIT_FP as i32);
-    let pc = b.ins().get_return_address(I64);
-    b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
 
     let native_sig = b.import_signature(native_sig);
     let native_fn = b.ins().load(I64, trusted.with_readonly(), callee_vmctx, vmhost_func_context::NATIVE_CALL as i32);

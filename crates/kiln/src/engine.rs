@@ -122,17 +122,21 @@ struct TypeRegistry {
     types: Vec<WasmFuncType>,
 }
 
-#[derive(Default)]
-struct Trampolines {
-    /// Host-function entries (wasm calling convention -> array call), by signature.
-    host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
-    /// Host-function entries (wasm calling convention -> native shim), by signature.
-    native_host: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
-    /// Typed-call entries (C calling convention, register arguments -> wasm), by signature.
-    native_to_wasm: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
-    /// Array call -> wasm entries, by signature.
-    array_to_wasm: HashMap<WasmFuncType, (Arc<CodeMemory>, usize)>,
+/// The kinds of trampoline the engine compiles per signature (see docs/architecture.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TrampolineKind {
+    /// wasm -> host array-call shim.
+    HostArray,
+    /// wasm -> host native shim.
+    HostNative,
+    /// host -> wasm, register arguments.
+    NativeToWasm,
+    /// host -> wasm, `[ValRaw]` buffer.
+    ArrayToWasm,
 }
+
+/// Compiled trampolines by kind and signature, with the code that keeps them alive.
+type Trampolines = HashMap<(TrampolineKind, WasmFuncType), (Arc<CodeMemory>, usize)>;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -196,78 +200,66 @@ impl Engine {
         self.inner.types.lock().unwrap().types.get(id as usize).cloned().map(FuncType::from_env)
     }
 
-    /// The wasm-calling-convention entry for host functions of signature `ty`.
-    pub(crate) fn host_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
+    /// A trampoline of `kind` for signature `ty`, compiled on first use and cached.
+    fn trampoline(&self, kind: TrampolineKind, ty: &WasmFuncType) -> Result<usize> {
         let mut cache = self.inner.trampolines.lock().unwrap();
-        if let Some((_, addr)) = cache.host.get(ty) {
-            return Ok(*addr as *const u8);
+        if let Some((_, addr)) = cache.get(&(kind, ty.clone())) {
+            return Ok(*addr);
         }
-        let compiled =
-            self.inner.compiler.compile_host_trampoline(ty).context("failed to compile a host trampoline")?;
-        let offset = compiled.host_trampoline.context("compiler returned no host trampoline")?;
+        let compiler = &self.inner.compiler;
+        let (compiled, offset) = match kind {
+            TrampolineKind::HostArray => {
+                let code = compiler.compile_host_trampoline(ty)?;
+                let offset = code.host_trampoline;
+                (code, offset)
+            }
+            TrampolineKind::HostNative => {
+                let code = compiler.compile_native_host_trampoline(ty)?;
+                let offset = code.host_trampoline;
+                (code, offset)
+            }
+            TrampolineKind::NativeToWasm => {
+                let code = compiler.compile_native_to_wasm_trampoline(ty)?;
+                let offset = code.host_trampoline;
+                (code, offset)
+            }
+            TrampolineKind::ArrayToWasm => {
+                let info = ModuleInfo { types: vec![ty.clone()], ..ModuleInfo::default() };
+                let code = compiler.compile_module(&info, &[])?;
+                let offset = code.array_to_wasm.first().copied().flatten();
+                (code, offset)
+            }
+        };
+        let offset = offset.context("the compiler returned no trampoline")?;
         let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
         let addr = code.base() as usize + offset as usize;
-        cache.host.insert(ty.clone(), (code, addr));
+        cache.insert((kind, ty.clone()), (code, addr));
+        Ok(addr)
+    }
+
+    /// The wasm-calling-convention entry for host functions of signature `ty` (array call).
+    pub(crate) fn host_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
+        let addr = self.trampoline(TrampolineKind::HostArray, ty).context("failed to compile a host trampoline")?;
         Ok(addr as *const u8)
     }
 
     /// The wasm-calling-convention entry for host functions with a native shim, by signature.
     pub(crate) fn native_host_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
-        let mut cache = self.inner.trampolines.lock().unwrap();
-        if let Some((_, addr)) = cache.native_host.get(ty) {
-            return Ok(*addr as *const u8);
-        }
-        let compiled = self
-            .inner
-            .compiler
-            .compile_native_host_trampoline(ty)
-            .context("failed to compile a native host trampoline")?;
-        let offset = compiled.host_trampoline.context("compiler returned no host trampoline")?;
-        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
-        let addr = code.base() as usize + offset as usize;
-        cache.native_host.insert(ty.clone(), (code, addr));
+        let addr =
+            self.trampoline(TrampolineKind::HostNative, ty).context("failed to compile a native host trampoline")?;
         Ok(addr as *const u8)
     }
 
     /// The typed-call entry trampoline for wasm functions of signature `ty` (at most one result).
     pub(crate) fn native_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<*const u8> {
-        let mut cache = self.inner.trampolines.lock().unwrap();
-        if let Some((_, addr)) = cache.native_to_wasm.get(ty) {
-            return Ok(*addr as *const u8);
-        }
-        let compiled = self
-            .inner
-            .compiler
-            .compile_native_to_wasm_trampoline(ty)
-            .context("failed to compile a typed-call trampoline")?;
-        let offset = compiled.host_trampoline.context("compiler returned no trampoline")?;
-        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
-        let addr = code.base() as usize + offset as usize;
-        cache.native_to_wasm.insert(ty.clone(), (code, addr));
+        let addr =
+            self.trampoline(TrampolineKind::NativeToWasm, ty).context("failed to compile a typed-call trampoline")?;
         Ok(addr as *const u8)
     }
 
     /// The array-call entry trampoline for wasm functions of signature `ty`.
     pub(crate) fn array_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<ArrayToWasmFn> {
-        let mut cache = self.inner.trampolines.lock().unwrap();
-        let addr = match cache.array_to_wasm.get(ty) {
-            Some((_, addr)) => *addr,
-            None => {
-                let info = ModuleInfo { types: vec![ty.clone()], ..ModuleInfo::default() };
-                let compiled =
-                    self.inner.compiler.compile_module(&info, &[]).context("failed to compile an entry trampoline")?;
-                let offset = compiled
-                    .array_to_wasm
-                    .first()
-                    .copied()
-                    .flatten()
-                    .context("compiler returned no entry trampoline")?;
-                let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, CodeInfo::default())?);
-                let addr = code.base() as usize + offset as usize;
-                cache.array_to_wasm.insert(ty.clone(), (code, addr));
-                addr
-            }
-        };
+        let addr = self.trampoline(TrampolineKind::ArrayToWasm, ty).context("failed to compile an entry trampoline")?;
         // SAFETY: the address is the start of a compiled trampoline with exactly this signature,
         // kept alive by the engine's cache.
         Ok(unsafe { std::mem::transmute::<usize, ArrayToWasmFn>(addr) })
