@@ -1,7 +1,8 @@
 //! [`Func`]: a component function exported by an instance, called with dynamic values.
 
 use super::abi;
-use super::instance::{HostAbi, ResolvedOptions, core_to_flat, flat_to_core};
+use super::abi::Flat;
+use super::instance::{HostAbi, ResolvedOptions};
 use super::linker::HostFunc;
 use super::typed::{ComponentResults, LowerParams, TypedFunc};
 use super::values::Val;
@@ -10,7 +11,27 @@ use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreId};
 use anyhow::{Result, bail};
 use kiln_environ::component::{FuncType, ValueType};
 use kiln_fact::{FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
+use kiln_runtime::ValRaw;
 use std::sync::Arc;
+
+fn flat_to_raw(value: Flat) -> ValRaw {
+    match value {
+        Flat::I32(v) => ValRaw::i32(v),
+        Flat::I64(v) => ValRaw::i64(v),
+        Flat::F32(v) => ValRaw::f32(v),
+        Flat::F64(v) => ValRaw::f64(v),
+    }
+}
+
+fn raw_to_flat(ty: kiln_environ::component::FlatType, value: ValRaw) -> Flat {
+    use kiln_environ::component::FlatType;
+    match ty {
+        FlatType::I32 => Flat::I32(value.get_i32()),
+        FlatType::I64 => Flat::I64(value.get_i64()),
+        FlatType::F32 => Flat::F32(value.get_f32()),
+        FlatType::F64 => Flat::F64(value.get_f64()),
+    }
+}
 
 /// An exported component function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,7 +42,9 @@ pub struct Func {
 }
 
 pub(crate) struct LiftedFunc {
-    pub(crate) ty: FuncType,
+    pub(crate) ty: Arc<FuncType>,
+    /// The core results' types (`flatten_func(ty, Lift).results`).
+    pub(crate) core_results: Arc<[kiln_environ::component::FlatType]>,
     pub(crate) core: crate::Func,
     pub(crate) options: ResolvedOptions,
     /// Set when every parameter and the result are scalars (one flat value each, no memory), there
@@ -96,7 +119,7 @@ impl Func {
     pub fn ty(&self, store: impl AsContext) -> Option<FuncType> {
         let store = &store.as_context().0.opaque;
         match &store.component_instances[self.instance].funcs[self.index] {
-            FuncData::Lifted(f) => Some(f.ty.clone()),
+            FuncData::Lifted(f) => Some((*f.ty).clone()),
             FuncData::Host(_, ty) => ty.clone(),
         }
     }
@@ -123,16 +146,17 @@ impl Func {
     ) -> Result<()> {
         let store = store.as_context_mut().0;
         self.check_store(store.opaque.id)?;
-        let (ty, core, options) = match &store.opaque.component_instances[self.instance].funcs[self.index] {
-            FuncData::Lifted(f) => (f.ty.clone(), f.core, f.options),
-            FuncData::Host(host, _) => {
-                let host = host
-                    .clone()
-                    .downcast::<HostFunc<T>>()
-                    .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
-                return (host.call)(StoreContextMut(store), params, results);
-            }
-        };
+        let (ty, core_result_types, core, options) =
+            match &store.opaque.component_instances[self.instance].funcs[self.index] {
+                FuncData::Lifted(f) => (f.ty.clone(), f.core_results.clone(), f.core, f.options),
+                FuncData::Host(host, _) => {
+                    let host = host
+                        .clone()
+                        .downcast::<HostFunc<T>>()
+                        .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
+                    return (host.call)(StoreContextMut(store), params, results);
+                }
+            };
         if params.len() != ty.params.len() {
             bail!("expected {} arguments, got {}", ty.params.len(), params.len());
         }
@@ -142,33 +166,41 @@ impl Func {
         if ty.result.is_some() && results.is_empty() {
             bail!("expected room for 1 result");
         }
-        let flags = options.flags.get(crate::StoreContextMut(&mut *store)).unwrap_i32();
+        // SAFETY: the flags global is owned by this store and lives as long as it.
+        let flags_global = unsafe { &*options.flags.runtime_ptr(&store.opaque) };
+        let flags = flags_global.get().get_i32();
         if flags & FLAG_MAY_ENTER == 0 {
             return Err(anyhow::Error::new(Trap::CannotEnterComponent));
         }
         // Cleared for the whole call, restored only on success: a trap leaves the instance
         // unenterable (poisoned).
-        options.flags.set(crate::StoreContextMut(&mut *store), crate::Val::I32(flags & !FLAG_MAY_ENTER))?;
+        flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER));
         let flat = {
             let mut cx = HostAbi { store: &mut *store, options };
             abi::lower_params(&mut cx, &ty, params)?
         };
-        let args = flat_to_core(&flat);
-        let core_ty = core.ty(crate::StoreContext(&*store));
-        let mut core_results: Vec<crate::Val> = core_ty.results().map(crate::Val::default_for).collect();
-        core.call(crate::StoreContextMut(&mut *store), &args, &mut core_results)?;
-        let flat_results = core_to_flat(&core_results)?;
+        // The core call takes its arguments and leaves its results in one raw buffer.
+        let mut raw = vec![ValRaw::default(); flat.len().max(core_result_types.len())];
+        for (slot, value) in raw.iter_mut().zip(&flat) {
+            *slot = flat_to_raw(*value);
+        }
+        core.call_raw(&mut *store, &mut raw)?;
+        let flat_results: Vec<Flat> =
+            core_result_types.iter().zip(&raw).map(|(ty, value)| raw_to_flat(*ty, *value)).collect();
         let result = {
             let cx = HostAbi { store: &mut *store, options };
             abi::lift_results(&cx, &ty, &flat_results)?
         };
         if let Some(post_return) = options.post_return {
-            options
-                .flags
-                .set(crate::StoreContextMut(&mut *store), crate::Val::I32(flags & !FLAG_MAY_ENTER & !FLAG_MAY_LEAVE))?;
-            post_return.call(crate::StoreContextMut(&mut *store), &core_results, &mut [])?;
+            flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER & !FLAG_MAY_LEAVE));
+            // Post-return takes the core results as its arguments.
+            let mut args: Vec<ValRaw> = raw[..core_result_types.len()].to_vec();
+            if args.is_empty() {
+                args.push(ValRaw::default());
+            }
+            post_return.call_raw(&mut *store, &mut args)?;
         }
-        options.flags.set(crate::StoreContextMut(&mut *store), crate::Val::I32(flags))?;
+        flags_global.set(ValRaw::i32(flags));
         if let Some(result) = result {
             results[0] = result;
         }

@@ -300,7 +300,8 @@ impl Instance {
                 let core = resolve_core(&mut store.opaque, self.index, &core).ok()?.into_func()?;
                 let options = resolve_options(&mut store.opaque, self.index, &options).ok()?;
                 let fast = super::func::ScalarPath::new(&store.opaque, &ty, core, &options);
-                FuncData::Lifted(LiftedFunc { ty, core, options, fast })
+                let core_results = flatten_func(&ty, AbiContext::Lift).results.into();
+                FuncData::Lifted(LiftedFunc { ty: Arc::new(ty), core_results, core, options, fast })
             }
             ExportItem::ImportedFunc { path, ty } => {
                 let state = self.state(&store.opaque);
