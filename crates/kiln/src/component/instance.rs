@@ -141,15 +141,15 @@ impl<T: 'static> AbiMemory for HostAbi<'_, T> {
 
     fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32> {
         let realloc = self.options.realloc.context("the canonical options name no realloc")?;
-        let flags = self.options.flags;
-        let args = [old_ptr, old_size, align, new_size].map(|v| crate::Val::I32(v as i32));
-        let mut result = [crate::Val::I32(0)];
+        let mut raw = [old_ptr, old_size, align, new_size].map(|v| kiln_runtime::ValRaw::i32(v as i32));
         // The instance may not call out while its realloc runs.
-        let saved = flags.get(crate::StoreContextMut(&mut *self.store)).unwrap_i32();
-        flags.set(crate::StoreContextMut(&mut *self.store), crate::Val::I32(saved & !FLAG_MAY_LEAVE))?;
-        realloc.call(crate::StoreContextMut(&mut *self.store), &args, &mut result)?;
-        flags.set(crate::StoreContextMut(&mut *self.store), crate::Val::I32(saved))?;
-        Ok(result[0].unwrap_i32() as u32)
+        // SAFETY: the flags global is owned by this store and lives as long as it.
+        let flags = unsafe { &*self.options.flags.runtime_ptr(&self.store.opaque) };
+        let saved = flags.get();
+        flags.set(kiln_runtime::ValRaw::i32(saved.get_i32() & !FLAG_MAY_LEAVE));
+        realloc.call_raw(&mut *self.store, &mut raw)?;
+        flags.set(saved);
+        Ok(raw[0].get_i32() as u32)
     }
 
     fn string_encoding(&self) -> StringEncoding {
