@@ -181,30 +181,18 @@ pub unsafe fn catch_traps<F: FnMut()>(
     if ok != 0 { Ok(()) } else { Err(Box::new(state.take_report())) }
 }
 
-/// Raises a trap from a builtin called by compiled code (no backtrace beyond what the state has).
-///
-/// # Safety
-///
-/// Must be called inside `catch_traps`, from a frame with no pending destructors.
-pub unsafe fn raise_trap(trap: Trap) -> ! {
-    let state = current().expect("raise_trap outside of wasm");
-    state.set_reason(UnwindReason::Trap(trap));
-    // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
-    unsafe { kiln_longjmp(state.jmp_buf.get()) }
-}
-
 /// Raises a trap whose first frame is known exactly: function code at `func_pc`, wasm offset
 /// `wasm_offset`, frame pointer `fp`.
 ///
 /// # Safety
 ///
-/// As [`raise_trap`].
+/// Must be called inside `catch_traps`, from a frame with no pending destructors.
 pub unsafe fn raise_trap_at(trap: Trap, func_pc: usize, wasm_offset: u32, fp: usize) -> ! {
-    let state = current().expect("raise_trap outside of wasm");
+    let state = current().expect("raise_trap_at outside of wasm");
     state.capture_frames(func_pc, fp, false);
     state.first_wasm_offset.set(Some(wasm_offset));
     state.set_reason(UnwindReason::Trap(trap));
-    // SAFETY: as in `raise_trap`.
+    // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
     unsafe { kiln_longjmp(state.jmp_buf.get()) }
 }
 
@@ -220,7 +208,7 @@ pub unsafe fn raise_from_host(store_ctx: *const VMStoreContext, reason: UnwindRe
     let (fp, pc) = unsafe { (*(*store_ctx).last_wasm_exit_fp.get(), *(*store_ctx).last_wasm_exit_pc.get()) };
     state.capture_frames(pc, fp, true);
     state.set_reason(reason);
-    // SAFETY: as in `raise_trap`.
+    // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
     unsafe { kiln_longjmp(state.jmp_buf.get()) }
 }
 
