@@ -5,7 +5,9 @@
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
-//! - `examples`: the README's examples give the results it promises.
+//! - `examples`: the README's examples give the results it promises;
+//! - `toolchain`: components built from C by wit-bindgen, clang and wasm-tools
+//!   (`scripts/build-test-components`), checked against Rust reference results.
 //!
 //! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
 //! -- spec::wasm-v1`).
@@ -18,6 +20,7 @@ mod component_wast;
 mod examples;
 mod robustness;
 mod spec;
+mod toolchain;
 
 fn main() {
     let args = Arguments::from_args();
@@ -28,6 +31,7 @@ fn main() {
     trials.extend(component_wast::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
+    trials.extend(toolchain::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();
