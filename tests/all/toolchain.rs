@@ -458,7 +458,9 @@ fn text_stats_many_calls() -> Result<()> {
 fn composed_run() -> Result<()> {
     let engine = Engine::default();
     let component = load(&engine, "composed")?;
-    ensure!(component.adapter_count() > 0, "the composition has no fused adapters");
+    // One fused adapter per function of `stats` that the client imports from text-stats.
+    let adapters = component.adapter_count();
+    ensure!(adapters == 8, "the composition has {adapters} fused adapters, expected 8");
     let imports: Vec<_> = component.imports().filter(|(_, kind)| *kind != "type").collect();
     ensure!(imports == [(LOGGING, "instance")], "composed imports {imports:?}");
     let mut store = Store::new(&engine, State::default());
