@@ -38,6 +38,8 @@ api_tests![
     module_errors,
     memory_image_is_private_per_instance,
     bulk_memory_trap_has_a_backtrace,
+    fuel_stops_infinite_loops,
+    epoch_interrupts_infinite_loops,
     data_segments_that_cannot_use_an_image,
 ];
 
@@ -703,5 +705,63 @@ fn bulk_memory_trap_has_a_backtrace() -> Result<()> {
     let err = call(&mut store, &instance, "copy", &[]).err().context("table.copy out of bounds must trap")?;
     ensure!(err.downcast_ref::<Trap>() == Some(&Trap::TableOutOfBounds), "unexpected error: {err:?}");
     ensure!(err.downcast_ref::<kiln::WasmBacktrace>().is_some_and(|b| !b.frames().is_empty()), "no frames");
+    Ok(())
+}
+
+const SPIN: &str = r#"(module
+    (func (export "spin") (loop $l (br $l)))
+    (func $rec (export "rec") (call $rec))
+    (func (export "count") (param $n i32) (result i32)
+      (loop $l (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))
+      (local.get $n)))"#;
+
+/// With fuel enabled, an infinite loop (or unbounded recursion) traps "all fuel consumed", the
+/// store keeps working, and fuel left after a finite call is reported.
+fn fuel_stops_infinite_loops() -> Result<()> {
+    let mut config = kiln::Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(&engine, SPIN)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let spin = instance.get_typed_func::<(), ()>(&mut store, "spin")?;
+    let rec = instance.get_typed_func::<(), ()>(&mut store, "rec")?;
+    let count = instance.get_typed_func::<i32, i32>(&mut store, "count")?;
+    store.set_fuel(10_000)?;
+    expect_trap(spin.call(&mut store, ()), Trap::OutOfFuel)?;
+    store.set_fuel(10_000)?;
+    expect_trap(rec.call(&mut store, ()), Trap::OutOfFuel)?;
+    store.set_fuel(1_000_000)?;
+    ensure!(count.call(&mut store, 1000)? == 0);
+    let left = store.get_fuel()?;
+    ensure!(left < 1_000_000 - 4000 && left > 1_000_000 - 10_000, "fuel left after 1000 iterations: {left}");
+    store.set_fuel(0)?;
+    expect_trap(count.call(&mut store, 1), Trap::OutOfFuel)?;
+    Ok(())
+}
+
+/// With epoch interruption, another thread advancing the epoch stops an infinite loop.
+fn epoch_interrupts_infinite_loops() -> Result<()> {
+    let mut config = kiln::Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(&engine, SPIN)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let spin = instance.get_typed_func::<(), ()>(&mut store, "spin")?;
+    let count = instance.get_typed_func::<i32, i32>(&mut store, "count")?;
+    store.set_epoch_deadline(1);
+    ensure!(count.call(&mut store, 1000)? == 0, "runs before the deadline");
+    let ticker = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            engine.increment_epoch();
+        })
+    };
+    expect_trap(spin.call(&mut store, ()), Trap::Interrupt)?;
+    ticker.join().map_err(|_| anyhow!("ticker thread panicked"))?;
+    store.set_epoch_deadline(1);
+    ensure!(count.call(&mut store, 10)? == 0, "the store runs again after a new deadline");
     Ok(())
 }

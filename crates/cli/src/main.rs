@@ -37,9 +37,58 @@ struct RunCommand {
     /// qualified by an exported instance (`ns:pkg/iface.f(...)`, `ns:pkg/iface@1.2.3.f(...)`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Stop the program with a trap after about this many wasm operators (fuel).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Stop the program with a trap after this long, e.g. `500ms`, `10s`, `2m` (epoch
+    /// interruption).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<std::time::Duration>,
     /// Arguments for the function, parsed according to its parameter types.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
+}
+
+/// Parses `500ms`, `10s`, `2m` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (try `500ms`, `10s`, `2m`)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit `{other}` (use ms, s, m or h)")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// An engine configured for the command's limits.
+fn engine_for(cmd: &RunCommand) -> Result<Engine> {
+    let mut config = kiln::Config::new();
+    config.consume_fuel(cmd.fuel.is_some());
+    config.epoch_interruption(cmd.timeout.is_some());
+    Engine::new(&config)
+}
+
+/// A store with the command's fuel and deadline; the deadline is enforced by a timer thread.
+fn store_for(cmd: &RunCommand, engine: &Engine) -> Result<Store<()>> {
+    let mut store = Store::new(engine, ());
+    if let Some(fuel) = cmd.fuel {
+        store.set_fuel(fuel)?;
+    }
+    if let Some(timeout) = cmd.timeout {
+        store.set_epoch_deadline(1);
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            engine.increment_epoch();
+        });
+    }
+    Ok(store)
 }
 
 #[derive(clap::Args)]
@@ -74,10 +123,10 @@ fn run(cmd: RunCommand) -> Result<ExitCode> {
     if wasmparser::Parser::is_component(&binary) {
         return run_component(&cmd, &binary);
     }
-    let engine = Engine::default();
+    let engine = engine_for(&cmd)?;
     let module = Module::from_file(&engine, &cmd.file)
         .with_context(|| format!("failed to load module `{}`", cmd.file.display()))?;
-    let mut store = Store::new(&engine, ());
+    let mut store = store_for(&cmd, &engine)?;
     let linker = Linker::new(&engine);
 
     // Nothing is provided to modules yet (WASI comes later): name the first missing import
@@ -114,7 +163,7 @@ fn run(cmd: RunCommand) -> Result<ExitCode> {
 /// Runs `cmd.invoke` of the component in `binary`, printing its result in WAVE.
 fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
     let file = cmd.file.display();
-    let engine = Engine::default();
+    let engine = engine_for(cmd)?;
     let component = kiln::component::Component::from_binary(&engine, binary)
         .with_context(|| format!("failed to load component `{file}`"))?;
     if let Some((name, kind)) = component.imports().find(|(_, kind)| *kind != "type") {
@@ -131,7 +180,7 @@ fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
     let invocation = wave::Invocation::parse(invoke)?;
     let path = wave::find_export(&component.exported_functions(), &invocation.name)
         .with_context(|| format!("in component `{file}`"))?;
-    let mut store = Store::new(&engine, ());
+    let mut store = store_for(cmd, &engine)?;
     let instance = kiln::component::Linker::new(&engine)
         .instantiate(&mut store, &component)
         .with_context(|| format!("failed to instantiate `{file}`"))?;
@@ -294,5 +343,21 @@ mod tests {
         assert!(parse_int::<i32>("4294967296").is_err());
         assert!(parse_int::<i32>("-2147483649").is_err());
         assert!(parse_int::<i32>("1.5").is_err());
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("fast").is_err());
     }
 }

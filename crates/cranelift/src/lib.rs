@@ -76,11 +76,23 @@ pub struct CompilerOptions {
     /// With explicit bounds checks, also mask the address of an out-of-bounds access to null so that
     /// speculative execution cannot read out of bounds. Ignored when `guard_pages` is true.
     pub spectre_guards: bool,
+    /// Count executed operators in the store context's `fuel_consumed` and trap with
+    /// `Trap::OutOfFuel` at function entries and loop headers once it is no longer negative.
+    pub consume_fuel: bool,
+    /// At function entries and loop headers, trap with `Trap::Interrupt` once the engine's epoch
+    /// counter reaches the store's deadline.
+    pub epoch_interruption: bool,
 }
 
 impl Default for CompilerOptions {
     fn default() -> Self {
-        CompilerOptions { opt_level: OptLevel::Speed, guard_pages: true, spectre_guards: true }
+        CompilerOptions {
+            opt_level: OptLevel::Speed,
+            guard_pages: true,
+            spectre_guards: true,
+            consume_fuel: false,
+            epoch_interruption: false,
+        }
     }
 }
 
@@ -217,8 +229,11 @@ impl Compiler {
             s.push_str(&format!(" {flag}"));
         }
         s.push_str(&format!(
-            " guard_pages={} spectre_guards={}",
-            self.options.guard_pages, self.options.spectre_guards
+            " guard_pages={} spectre_guards={} consume_fuel={} epoch_interruption={}",
+            self.options.guard_pages,
+            self.options.spectre_guards,
+            self.options.consume_fuel,
+            self.options.epoch_interruption
         ));
         s
     }

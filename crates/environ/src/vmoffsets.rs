@@ -88,6 +88,8 @@ pub mod vmstore_context {
     pub const LAST_WASM_EXIT_FP: u32 = 24;
     /// Offset of `last_wasm_exit_pc: usize`, written by wasm-to-host trampolines.
     pub const LAST_WASM_EXIT_PC: u32 = 32;
+    /// Offset of `epoch_counter: *const u64`: the engine's epoch counter.
+    pub const EPOCH_COUNTER: u32 = 40;
     /// Size.
     pub const SIZE: u32 = 48;
 }

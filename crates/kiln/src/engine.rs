@@ -29,6 +29,8 @@ pub struct Config {
     pub(crate) spectre_guards: bool,
     pub(crate) memory_limit: Option<u64>,
     pub(crate) multi_memory: bool,
+    pub(crate) consume_fuel: bool,
+    pub(crate) epoch_interruption: bool,
 }
 
 impl Default for Config {
@@ -40,6 +42,8 @@ impl Default for Config {
             spectre_guards: true,
             memory_limit: None,
             multi_memory: false,
+            consume_fuel: false,
+            epoch_interruption: false,
         }
     }
 }
@@ -96,6 +100,22 @@ impl Config {
         features
     }
 
+    /// Whether wasm consumes fuel: every operator (but nop, drop, block, loop, end, else) costs
+    /// one unit, and execution traps with [`crate::Trap::OutOfFuel`] when a store's fuel (see
+    /// [`crate::Store::set_fuel`]) runs out. Checked at function entries and loop headers.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.consume_fuel = enable;
+        self
+    }
+
+    /// Whether wasm can be interrupted: execution traps with [`crate::Trap::Interrupt`] once
+    /// [`Engine::increment_epoch`] reaches a store's deadline (see
+    /// [`crate::Store::set_epoch_deadline`]). Checked at function entries and loop headers.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.epoch_interruption = enable;
+        self
+    }
+
     /// Upper bound on the size of every linear memory, in bytes.
     pub fn max_memory_size(&mut self, bytes: u64) -> &mut Self {
         self.memory_limit = Some(bytes);
@@ -112,6 +132,8 @@ pub struct Engine {
 pub(crate) struct EngineInner {
     pub(crate) config: Config,
     pub(crate) compiler: Compiler,
+    /// The epoch counter compiled code compares with each store's deadline.
+    pub(crate) epoch: Box<std::sync::atomic::AtomicU64>,
     types: Mutex<TypeRegistry>,
     trampolines: Mutex<Trampolines>,
 }
@@ -162,16 +184,31 @@ impl Engine {
             },
             guard_pages: config.guard_pages,
             spectre_guards: config.spectre_guards,
+            consume_fuel: config.consume_fuel,
+            epoch_interruption: config.epoch_interruption,
         };
         let compiler = Compiler::new(&options).context("failed to create the compiler for this host")?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 compiler,
+                epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
                 types: Mutex::default(),
                 trampolines: Mutex::default(),
             }),
         })
+    }
+
+    /// Advances the epoch: wasm running in stores whose deadline it reaches traps with
+    /// [`crate::Trap::Interrupt`] at its next check. Callable from any thread (for example a
+    /// timer).
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The current epoch.
+    pub(crate) fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether two handles are the same engine.

@@ -160,6 +160,9 @@ impl<T> Store<T> {
         };
         let store_ptr: *mut StoreInner<T> = &mut *store.inner;
         let opaque = &mut store.inner.opaque;
+        // SAFETY: the engine's counter is boxed, so its address is stable while the engine lives
+        // (the store holds the engine).
+        unsafe { *opaque.store_ctx.epoch_counter.get() = engine.inner.epoch.as_ptr() as *const u64 };
         opaque.root_ctx.store_ctx = &mut *opaque.store_ctx;
         opaque.root_ctx.store = store_ptr.cast();
         store
@@ -183,6 +186,35 @@ impl<T> Store<T> {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.opaque.engine
+    }
+
+    /// Sets the fuel wasm may consume from now on (see [`crate::Config::consume_fuel`]).
+    pub fn set_fuel(&mut self, fuel: u64) -> anyhow::Result<()> {
+        if !self.inner.opaque.engine.config().consume_fuel {
+            anyhow::bail!("fuel is not enabled: use Config::consume_fuel");
+        }
+        let consumed = -(fuel.min(i64::MAX as u64) as i64);
+        // SAFETY: no wasm runs while we hold `&mut self`.
+        unsafe { *self.inner.opaque.store_ctx.fuel_consumed.get() = consumed };
+        Ok(())
+    }
+
+    /// The fuel left.
+    pub fn get_fuel(&self) -> anyhow::Result<u64> {
+        if !self.inner.opaque.engine.config().consume_fuel {
+            anyhow::bail!("fuel is not enabled: use Config::consume_fuel");
+        }
+        // SAFETY: no wasm runs while we hold `&self`.
+        let consumed = unsafe { *self.inner.opaque.store_ctx.fuel_consumed.get() };
+        Ok(if consumed < 0 { consumed.unsigned_abs() } else { 0 })
+    }
+
+    /// Lets wasm in this store run until the engine's epoch has advanced `ticks` more times (see
+    /// [`crate::Config::epoch_interruption`]).
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let deadline = self.inner.opaque.engine.current_epoch().saturating_add(ticks);
+        // SAFETY: no wasm runs while we hold `&mut self`.
+        unsafe { *self.inner.opaque.store_ctx.epoch_deadline.get() = deadline };
     }
 }
 

@@ -89,7 +89,8 @@ pub struct VMStoreContext {
     pub last_wasm_exit_fp: UnsafeCell<usize>,
     /// Return address into wasm of the last call to the host.
     pub last_wasm_exit_pc: UnsafeCell<usize>,
-    _reserved: usize,
+    /// The engine's epoch counter (read by compiled code when epoch interruption is on).
+    pub epoch_counter: UnsafeCell<*const u64>,
 }
 
 impl Default for VMStoreContext {
@@ -100,7 +101,7 @@ impl Default for VMStoreContext {
             epoch_deadline: UnsafeCell::new(0),
             last_wasm_exit_fp: UnsafeCell::new(0),
             last_wasm_exit_pc: UnsafeCell::new(0),
-            _reserved: 0,
+            epoch_counter: UnsafeCell::new(std::ptr::null()),
         }
     }
 }
@@ -223,6 +224,7 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline) as u32, vmstore_context::EPOCH_DEADLINE);
         assert_eq!(offset_of!(VMStoreContext, last_wasm_exit_fp) as u32, vmstore_context::LAST_WASM_EXIT_FP);
         assert_eq!(offset_of!(VMStoreContext, last_wasm_exit_pc) as u32, vmstore_context::LAST_WASM_EXIT_PC);
+        assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, vmstore_context::EPOCH_COUNTER);
         assert_eq!(size_of::<VMStoreContext>() as u32, vmstore_context::SIZE);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, vmhost_func_context::MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, array_call) as u32, vmhost_func_context::ARRAY_CALL);

@@ -112,6 +112,8 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(header);
         let height = self.stack.len();
         self.stack.extend_from_slice(self.b.block_params(header));
+        // Every iteration passes the fuel and epoch checks (the header stays the branch target).
+        self.interruption_checks();
         self.control.push(Frame {
             kind: FrameKind::Loop { header },
             next,

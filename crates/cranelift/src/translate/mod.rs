@@ -117,8 +117,10 @@ pub(crate) fn translate_function(
         sigs: HashMap::new(),
         direct: HashMap::new(),
         builtin_sigs: HashMap::new(),
+        fuel_pending: 0,
     };
     t.push_function_frame(results);
+    t.interruption_checks();
 
     let mut ops = body.get_operators_reader()?;
     while !ops.eof() {
@@ -167,6 +169,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     sigs: HashMap<TypeIndex, SigRef>,
     direct: HashMap<u32, FuncRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
+    /// Fuel of the operators translated since the last flush to the store context.
+    fuel_pending: i64,
 }
 
 macro_rules! unop {
@@ -236,6 +240,37 @@ impl FuncTranslator<'_, '_> {
     fn translate(&mut self, op: Operator<'_>) -> Result<()> {
         if !self.reachable {
             return self.translate_unreachable(op);
+        }
+        if self.env.options.consume_fuel {
+            // Every operator costs one unit except those that do no work (wasmtime's convention).
+            if !matches!(
+                op,
+                Operator::Nop
+                    | Operator::Drop
+                    | Operator::Block { .. }
+                    | Operator::Loop { .. }
+                    | Operator::End
+                    | Operator::Else
+            ) {
+                self.fuel_pending += 1;
+            }
+            // Account before anything that leaves straight-line code.
+            if matches!(
+                op,
+                Operator::Unreachable
+                    | Operator::Loop { .. }
+                    | Operator::If { .. }
+                    | Operator::Else
+                    | Operator::End
+                    | Operator::Br { .. }
+                    | Operator::BrIf { .. }
+                    | Operator::BrTable { .. }
+                    | Operator::Return
+                    | Operator::Call { .. }
+                    | Operator::CallIndirect { .. }
+            ) {
+                self.flush_fuel();
+            }
         }
         match op {
             Operator::Unreachable => {
@@ -601,6 +636,60 @@ impl FuncTranslator<'_, '_> {
         let fp = self.b.ins().get_frame_pointer(I64);
         self.call_builtin(Builtin::RaiseTrap, &[code, func, offset, fp]);
         self.b.ins().trap(trap_code(Trap::MemoryOutOfBounds));
+        self.b.seal_block(ok_block);
+        self.b.switch_to_block(ok_block);
+    }
+
+    /// The store context (loaded from the VMContext; it never changes).
+    fn store_context(&mut self) -> Value {
+        let flags = trusted_readonly().with_can_move();
+        self.b.ins().load(I64, flags, self.vmctx, VMOffsets::STORE_CONTEXT as i32)
+    }
+
+    /// Adds the pending fuel to the store context's `fuel_consumed`.
+    pub(crate) fn flush_fuel(&mut self) {
+        if self.fuel_pending == 0 {
+            return;
+        }
+        let store_ctx = self.store_context();
+        let consumed = self.b.ins().load(I64, trusted(), store_ctx, vmstore_context::FUEL_CONSUMED as i32);
+        let consumed = self.b.ins().iadd_imm_s(consumed, self.fuel_pending);
+        self.b.ins().store(trusted(), consumed, store_ctx, vmstore_context::FUEL_CONSUMED as i32);
+        self.fuel_pending = 0;
+    }
+
+    /// At function entry and loop headers: trap when the fuel is used up or the epoch deadline
+    /// has passed (each only when enabled).
+    pub(crate) fn interruption_checks(&mut self) {
+        if self.env.options.consume_fuel {
+            self.flush_fuel();
+            let store_ctx = self.store_context();
+            let consumed = self.b.ins().load(I64, trusted(), store_ctx, vmstore_context::FUEL_CONSUMED as i32);
+            let out = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, consumed, 0);
+            self.trap_if(out, Trap::OutOfFuel);
+        }
+        if self.env.options.epoch_interruption {
+            let store_ctx = self.store_context();
+            let counter_ptr =
+                self.b.ins().load(I64, trusted_readonly(), store_ctx, vmstore_context::EPOCH_COUNTER as i32);
+            // Another thread advances the counter: an atomic load, which (unlike a plain load) is
+            // never merged with the one at function entry.
+            let epoch = self.b.ins().atomic_load(I64, trusted(), counter_ptr);
+            let deadline = self.b.ins().load(I64, trusted(), store_ctx, vmstore_context::EPOCH_DEADLINE as i32);
+            let passed = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
+            self.trap_if(passed, Trap::Interrupt);
+        }
+    }
+
+    /// Raises `trap` (in a cold block) when `cond` is non-zero.
+    fn trap_if(&mut self, cond: Value, trap: Trap) {
+        let trap_block = self.b.create_block();
+        let ok_block = self.b.create_block();
+        self.b.set_cold_block(trap_block);
+        self.b.ins().brif(cond, trap_block, &[], ok_block, &[]);
+        self.b.seal_block(trap_block);
+        self.b.switch_to_block(trap_block);
+        self.raise_trap(trap);
         self.b.seal_block(ok_block);
         self.b.switch_to_block(ok_block);
     }
