@@ -4,14 +4,14 @@
 //! Adding a test is adding a file; `tests/component-wast/generate.py` writes the `types-*`
 //! scripts.
 
+use crate::tally::Tally;
 use kiln::{Engine, Store};
-use kiln_wast::{WastContext, WastStats};
+use kiln_wast::WastContext;
 use libtest_mimic::{Failed, Trial};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// Directive counts over every component script that ran.
-static SUMMARY: Mutex<Option<(usize, WastStats)>> = Mutex::new(None);
+static SUMMARY: Tally = Tally::new();
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("component-wast")
@@ -37,22 +37,10 @@ fn run(path: &Path) -> Result<(), Failed> {
     let engine = Engine::default();
     let mut cx = WastContext::new(Store::new(&engine, ()));
     let stats = cx.run_file(path).map_err(|e| format!("{e:?}"))?;
-    let result = stats.check();
-    {
-        let mut summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());
-        let (files, total) = summary.get_or_insert_with(Default::default);
-        *files += 1;
-        let mut counts = stats;
-        counts.failures.clear();
-        total.merge(counts);
-    }
-    result.map_err(|e| Failed::from(format!("{e:?}")))
+    SUMMARY.record(stats)
 }
 
 /// Prints the directive counts of every component script that ran (nothing if none did).
 pub fn print_summary() {
-    let summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((files, total)) = &*summary {
-        println!("component wast suite: {files} scripts, {total}");
-    }
+    SUMMARY.print("component wast suite");
 }

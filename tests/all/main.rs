@@ -20,6 +20,7 @@ mod component_wast;
 mod examples;
 mod robustness;
 mod spec;
+mod tally;
 mod toolchain;
 
 fn main() {

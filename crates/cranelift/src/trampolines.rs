@@ -25,6 +25,20 @@ fn record_exit_frame(b: &mut FunctionBuilder<'_>, caller_vmctx: ir::Value) {
     b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
 }
 
+/// The C signature `fn(pointers..., params...) -> results` of `ty` with `pointers` leading
+/// pointer-sized arguments (contexts, function pointers).
+fn native_signature(compiler: &Compiler, pointers: usize, ty: &WasmFuncType) -> Result<Signature> {
+    let mut sig = Signature::new(compiler.isa().default_call_conv());
+    sig.params.extend(std::iter::repeat_n(AbiParam::new(I64), pointers));
+    for p in ty.params.iter() {
+        sig.params.push(AbiParam::new(value_type(*p)?));
+    }
+    for r in ty.results.iter() {
+        sig.returns.push(AbiParam::new(value_type(*r)?));
+    }
+    Ok(sig)
+}
+
 /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, values: *mut ValRaw)`: loads the
 /// arguments from `values`, calls the wasm function `native_fn`, stores its results to `values`.
 pub(crate) fn array_to_wasm(
@@ -124,14 +138,7 @@ pub(crate) fn wasm_to_native(
         anyhow::bail!("native host calls return at most one value, {ty} has more");
     }
     func.signature = wasm_signature(ty)?;
-    let mut native_sig = Signature::new(isa.default_call_conv());
-    native_sig.params.extend([AbiParam::new(I64); 2]);
-    for p in ty.params.iter() {
-        native_sig.params.push(AbiParam::new(value_type(*p)?));
-    }
-    for r in ty.results.iter() {
-        native_sig.returns.push(AbiParam::new(value_type(*r)?));
-    }
+    let native_sig = native_signature(compiler, 2, ty)?;
 
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
@@ -167,15 +174,7 @@ pub(crate) fn native_to_wasm(
         anyhow::bail!("native calls return at most one value, {ty} has more");
     }
     let wasm_sig = wasm_signature(ty)?;
-    let mut sig = Signature::new(isa.default_call_conv());
-    sig.params.extend([AbiParam::new(I64); 3]);
-    for p in ty.params.iter() {
-        sig.params.push(AbiParam::new(value_type(*p)?));
-    }
-    for r in ty.results.iter() {
-        sig.returns.push(AbiParam::new(value_type(*r)?));
-    }
-    func.signature = sig;
+    func.signature = native_signature(compiler, 3, ty)?;
 
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
