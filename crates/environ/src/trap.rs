@@ -55,11 +55,19 @@ pub enum Trap {
     LengthTooLarge = 21,
     /// A function lifted by a component instance was called through its own lowering.
     AdapterSameInstance = 22,
+    /// An atomic access whose address is not a multiple of its size.
+    UnalignedAtomic = 23,
+    /// `memory.atomic.wait` on a memory that is not shared.
+    AtomicWaitNonShared = 24,
+    /// An exception was thrown and no handler caught it before it reached the host.
+    UncaughtException = 25,
+    /// `call_ref` or `return_call_ref` through a null reference.
+    NullFunctionReference = 26,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 23] = [
+    pub const ALL: [Trap; 27] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -83,6 +91,10 @@ impl Trap {
         Trap::InvalidChar,
         Trap::LengthTooLarge,
         Trap::AdapterSameInstance,
+        Trap::UnalignedAtomic,
+        Trap::AtomicWaitNonShared,
+        Trap::UncaughtException,
+        Trap::NullFunctionReference,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -121,6 +133,10 @@ impl Trap {
             Trap::InvalidChar => "invalid char value",
             Trap::LengthTooLarge => "string or list length too large",
             Trap::AdapterSameInstance => "cannot call a function lifted and lowered by the same component instance",
+            Trap::UnalignedAtomic => "unaligned atomic",
+            Trap::AtomicWaitNonShared => "expected shared memory",
+            Trap::UncaughtException => "uncaught exception",
+            Trap::NullFunctionReference => "null function reference",
         }
     }
 }

@@ -21,6 +21,41 @@ pub enum WasmHeapType {
     Func,
     /// Any host reference (`extern`).
     Extern,
+    /// The bottom of the function hierarchy: only null (`nofunc`).
+    NoFunc,
+    /// The bottom of the extern hierarchy: only null (`noextern`).
+    NoExtern,
+    /// Any exception (`exn`).
+    Exn,
+    /// The bottom of the exception hierarchy: only null (`noexn`).
+    NoExn,
+    /// Functions of one signature, named by its index in the module's type section. Only meaningful
+    /// together with its module; see [`WasmHeapType::Engine`].
+    Concrete(TypeIndex),
+    /// Functions of one signature, named by the engine-wide id of the signature: the form types take
+    /// when they leave their module (imports, exports, host values), so they compare across modules.
+    Engine(u32),
+}
+
+impl WasmHeapType {
+    /// Whether every value of `self` is a value of `other`, for heap types in the same index space
+    /// (both module-relative or both engine-wide).
+    pub fn is_subtype_of(self, other: WasmHeapType) -> bool {
+        use WasmHeapType::*;
+        self == other
+            || matches!(
+                (self, other),
+                (NoFunc, Func | Concrete(_) | Engine(_))
+                    | (Concrete(_) | Engine(_), Func)
+                    | (NoExtern, Extern)
+                    | (NoExn, Exn)
+            )
+    }
+
+    /// Whether references of this heap type point to functions (`VMFuncRef`s).
+    pub fn is_func(self) -> bool {
+        matches!(self, WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_) | WasmHeapType::Engine(_))
+    }
 }
 
 /// A reference type.
@@ -37,15 +72,45 @@ impl WasmRefType {
     pub const FUNCREF: WasmRefType = WasmRefType { nullable: true, heap: WasmHeapType::Func };
     /// `externref`.
     pub const EXTERNREF: WasmRefType = WasmRefType { nullable: true, heap: WasmHeapType::Extern };
+    /// `exnref`.
+    pub const EXNREF: WasmRefType = WasmRefType { nullable: true, heap: WasmHeapType::Exn };
+
+    /// Whether every value of `self` is a value of `other` (same index space, as for heap types).
+    pub fn is_subtype_of(self, other: WasmRefType) -> bool {
+        (other.nullable || !self.nullable) && self.heap.is_subtype_of(other.heap)
+    }
 }
 
 impl fmt::Display for WasmRefType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.nullable, self.heap) {
-            (true, WasmHeapType::Func) => f.write_str("funcref"),
-            (true, WasmHeapType::Extern) => f.write_str("externref"),
-            (false, WasmHeapType::Func) => f.write_str("(ref func)"),
-            (false, WasmHeapType::Extern) => f.write_str("(ref extern)"),
+        let short = match self.heap {
+            WasmHeapType::Func => Some("funcref"),
+            WasmHeapType::Extern => Some("externref"),
+            WasmHeapType::Exn => Some("exnref"),
+            WasmHeapType::NoFunc => Some("nullfuncref"),
+            WasmHeapType::NoExtern => Some("nullexternref"),
+            WasmHeapType::NoExn => Some("nullexnref"),
+            _ => None,
+        };
+        match (self.nullable, short) {
+            (true, Some(name)) => f.write_str(name),
+            _ => {
+                f.write_str("(ref ")?;
+                if self.nullable {
+                    f.write_str("null ")?;
+                }
+                match self.heap {
+                    WasmHeapType::Func => f.write_str("func")?,
+                    WasmHeapType::Extern => f.write_str("extern")?,
+                    WasmHeapType::Exn => f.write_str("exn")?,
+                    WasmHeapType::NoFunc => f.write_str("nofunc")?,
+                    WasmHeapType::NoExtern => f.write_str("noextern")?,
+                    WasmHeapType::NoExn => f.write_str("noexn")?,
+                    WasmHeapType::Concrete(i) => write!(f, "{i}")?,
+                    WasmHeapType::Engine(id) => write!(f, "<engine type {id}>")?,
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -126,19 +191,46 @@ pub struct TableType {
     pub minimum: u64,
     /// Maximum size, if any.
     pub maximum: Option<u64>,
+    /// Whether elements are indexed with `i64` (memory64 proposal).
+    pub table64: bool,
 }
 
-/// Limits of a linear memory, in pages of 64 KiB.
+/// Limits of a linear memory, in pages (64 KiB unless the custom-page-sizes proposal says 1 byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MemoryType {
     /// Initial size in pages.
     pub minimum: u64,
     /// Maximum size in pages, if any.
     pub maximum: Option<u64>,
-    /// Whether this is a 64-bit memory (memory64 proposal; not supported yet).
+    /// Whether this is a 64-bit memory (memory64 proposal).
     pub memory64: bool,
-    /// Whether this memory is shared (threads proposal; not supported yet).
+    /// Whether this memory is shared between threads (threads proposal).
     pub shared: bool,
+    /// log2 of the page size: 16 (64 KiB), or 0 (custom-page-sizes proposal).
+    pub page_size_log2: u8,
+}
+
+impl MemoryType {
+    /// A 32-bit, unshared memory with 64 KiB pages.
+    pub fn new32(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType { minimum, maximum, memory64: false, shared: false, page_size_log2: 16 }
+    }
+
+    /// Bytes per page.
+    pub fn page_size(&self) -> u64 {
+        1 << self.page_size_log2
+    }
+
+    /// The largest number of pages the index type can address.
+    pub fn max_pages_for_index(&self) -> u64 {
+        if self.memory64 { u64::MAX >> self.page_size_log2 } else { (1u64 << 32) >> self.page_size_log2 }
+    }
+
+    /// Whether compiled code can rely on guard pages instead of bounds checks: 32-bit indices and
+    /// pages no smaller than the host's (a byte past a 1-byte page may be inside a mapped host page).
+    pub fn guard_pages_cover(&self) -> bool {
+        !self.memory64 && self.page_size_log2 == 16
+    }
 }
 
 /// Size of a wasm page in bytes.
@@ -193,16 +285,53 @@ pub fn convert_val_type(ty: wasmparser::ValType) -> Result<WasmValType> {
     })
 }
 
-/// Converts wasmparser's reference type; only `funcref`/`externref` (and their non-null forms) exist
-/// in the features kiln supports.
+/// Converts wasmparser's reference type. The GC proposal's heap types (any, eq, i31, struct, array,
+/// none) are unsupported.
 pub fn convert_ref_type(ty: wasmparser::RefType) -> Result<WasmRefType> {
-    use wasmparser::{AbstractHeapType, HeapType};
+    use wasmparser::{AbstractHeapType as A, HeapType, UnpackedIndex};
     let heap = match ty.heap_type() {
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func } => WasmHeapType::Func,
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern } => WasmHeapType::Extern,
+        HeapType::Abstract { shared: false, ty } => match ty {
+            A::Func => WasmHeapType::Func,
+            A::Extern => WasmHeapType::Extern,
+            A::NoFunc => WasmHeapType::NoFunc,
+            A::NoExtern => WasmHeapType::NoExtern,
+            A::Exn => WasmHeapType::Exn,
+            A::NoExn => WasmHeapType::NoExn,
+            other => bail!("unsupported feature: GC reference type `{other:?}`"),
+        },
+        HeapType::Concrete(UnpackedIndex::Module(i)) | HeapType::Exact(UnpackedIndex::Module(i)) => {
+            WasmHeapType::Concrete(i)
+        }
         other => bail!("unsupported feature: reference type with heap type {other:?}"),
     };
     Ok(WasmRefType { nullable: ty.is_nullable(), heap })
+}
+
+/// Rewrites module-relative concrete heap types in `ty` to engine-wide ones with `engine_id`
+/// (module type index -> engine type id).
+pub fn canonicalize_val_type(ty: WasmValType, engine_id: &impl Fn(TypeIndex) -> u32) -> WasmValType {
+    match ty {
+        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Concrete(i) }) => {
+            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(engine_id(i)) })
+        }
+        other => other,
+    }
+}
+
+/// [`canonicalize_val_type`] for every parameter and result.
+pub fn canonicalize_func_type(ty: &WasmFuncType, engine_id: &impl Fn(TypeIndex) -> u32) -> WasmFuncType {
+    WasmFuncType {
+        params: ty.params.iter().map(|t| canonicalize_val_type(*t, engine_id)).collect(),
+        results: ty.results.iter().map(|t| canonicalize_val_type(*t, engine_id)).collect(),
+    }
+}
+
+/// Whether `actual <: expected` for value types in the same index space.
+pub fn val_subtype(actual: WasmValType, expected: WasmValType) -> bool {
+    match (actual, expected) {
+        (WasmValType::Ref(a), WasmValType::Ref(e)) => a.is_subtype_of(e),
+        (a, e) => a == e,
+    }
 }
 
 /// Converts wasmparser's function type.
@@ -215,27 +344,31 @@ pub fn convert_func_type(ty: &wasmparser::FuncType) -> Result<WasmFuncType> {
 
 /// Converts wasmparser's table type.
 pub fn convert_table_type(ty: &wasmparser::TableType) -> Result<TableType> {
-    if ty.table64 {
-        bail!("unsupported feature: 64-bit tables (memory64 proposal)");
-    }
     if ty.shared {
         bail!("unsupported feature: shared tables");
     }
-    Ok(TableType { element: convert_ref_type(ty.element_type)?, minimum: ty.initial, maximum: ty.maximum })
+    Ok(TableType {
+        element: convert_ref_type(ty.element_type)?,
+        minimum: ty.initial,
+        maximum: ty.maximum,
+        table64: ty.table64,
+    })
 }
 
 /// Converts wasmparser's memory type.
 pub fn convert_memory_type(ty: &wasmparser::MemoryType) -> Result<MemoryType> {
-    if ty.memory64 {
-        bail!("unsupported feature: 64-bit memories (memory64 proposal)");
-    }
-    if ty.shared {
-        bail!("unsupported feature: shared memories (threads proposal)");
-    }
-    if ty.page_size_log2.is_some() {
-        bail!("unsupported feature: custom page sizes");
-    }
-    Ok(MemoryType { minimum: ty.initial, maximum: ty.maximum, memory64: false, shared: false })
+    let page_size_log2 = match ty.page_size_log2 {
+        None => 16,
+        Some(log2 @ (0 | 16)) => log2 as u8,
+        Some(other) => bail!("unsupported feature: page size 2^{other}"),
+    };
+    Ok(MemoryType {
+        minimum: ty.initial,
+        maximum: ty.maximum,
+        memory64: ty.memory64,
+        shared: ty.shared,
+        page_size_log2,
+    })
 }
 
 /// Converts wasmparser's global type.

@@ -29,6 +29,15 @@ pub struct Config {
     pub(crate) spectre_guards: bool,
     pub(crate) memory_limit: Option<u64>,
     pub(crate) multi_memory: bool,
+    pub(crate) tail_call: bool,
+    pub(crate) extended_const: bool,
+    pub(crate) memory64: bool,
+    pub(crate) custom_page_sizes: bool,
+    pub(crate) wide_arithmetic: bool,
+    pub(crate) function_references: bool,
+    pub(crate) threads: bool,
+    pub(crate) exceptions: bool,
+    pub(crate) gc: bool,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
 }
@@ -41,7 +50,16 @@ impl Default for Config {
             guard_pages: true,
             spectre_guards: true,
             memory_limit: None,
-            multi_memory: false,
+            multi_memory: true,
+            tail_call: true,
+            extended_const: true,
+            memory64: true,
+            custom_page_sizes: false,
+            wide_arithmetic: false,
+            function_references: true,
+            threads: true,
+            exceptions: true,
+            gc: false,
             consume_fuel: false,
             epoch_interruption: false,
         }
@@ -86,17 +104,87 @@ impl Config {
         self
     }
 
-    /// Whether modules may define or import more than one memory (the multi-memory proposal;
-    /// component adapters always may).
+    /// Whether modules may define or import more than one memory (the multi-memory proposal; on by
+    /// default; component adapters always may).
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
         self.multi_memory = enable;
         self
     }
 
+    /// Tail calls: `return_call`, `return_call_indirect`, `return_call_ref` (on by default).
+    pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Self {
+        self.tail_call = enable;
+        self
+    }
+
+    /// Extended constant expressions: `i32/i64.add/sub/mul` in initialisers (on by default).
+    pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
+        self.extended_const = enable;
+        self
+    }
+
+    /// 64-bit memories and tables (memory64 proposal; on by default). Accesses to 64-bit memories
+    /// are always bounds-checked explicitly.
+    pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
+        self.memory64 = enable;
+        self
+    }
+
+    /// Memories with a page size of 1 byte (custom-page-sizes proposal; off by default, like
+    /// toolchains, which do not emit it yet).
+    pub fn wasm_custom_page_sizes(&mut self, enable: bool) -> &mut Self {
+        self.custom_page_sizes = enable;
+        self
+    }
+
+    /// 128-bit arithmetic: `i64.add128`, `i64.sub128`, `i64.mul_wide_s/u` (wide-arithmetic
+    /// proposal; off by default).
+    pub fn wasm_wide_arithmetic(&mut self, enable: bool) -> &mut Self {
+        self.wide_arithmetic = enable;
+        self
+    }
+
+    /// Typed function references: `(ref $t)`, `call_ref`, `br_on_null`, `br_on_non_null`,
+    /// `ref.as_non_null`, non-nullable locals (on by default).
+    pub fn wasm_function_references(&mut self, enable: bool) -> &mut Self {
+        self.function_references = enable;
+        self
+    }
+
+    /// Shared memories, atomics, `memory.atomic.wait*`/`notify` (threads proposal; on by default).
+    pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
+        self.threads = enable;
+        self
+    }
+
+    /// Exception handling: tags, `throw`, `throw_ref`, `try_table`, `exnref` (on by default).
+    pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Self {
+        self.exceptions = enable;
+        self
+    }
+
+    /// Validate GC types and instructions (struct, array, i31, subtyping). kiln has no collector
+    /// yet, so a module that uses them fails to compile with an "unsupported feature" error; off
+    /// by default.
+    pub fn wasm_gc(&mut self, enable: bool) -> &mut Self {
+        self.gc = enable;
+        self
+    }
+
     /// The wasm features modules are validated against.
     pub(crate) fn features(&self) -> wasmparser::WasmFeatures {
+        use wasmparser::WasmFeatures as F;
         let mut features = kiln_environ::supported_features();
-        features.set(wasmparser::WasmFeatures::MULTI_MEMORY, self.multi_memory);
+        features.set(F::MULTI_MEMORY, self.multi_memory);
+        features.set(F::TAIL_CALL, self.tail_call);
+        features.set(F::EXTENDED_CONST, self.extended_const);
+        features.set(F::MEMORY64, self.memory64);
+        features.set(F::CUSTOM_PAGE_SIZES, self.custom_page_sizes);
+        features.set(F::WIDE_ARITHMETIC, self.wide_arithmetic);
+        features.set(F::FUNCTION_REFERENCES, self.function_references || self.gc);
+        features.set(F::THREADS, self.threads);
+        features.set(F::EXCEPTIONS, self.exceptions);
+        features.set(F::GC, self.gc);
         features
     }
 
@@ -230,6 +318,11 @@ impl Engine {
         registry.types.push(ty.clone());
         registry.ids.insert(ty.clone(), id);
         id
+    }
+
+    /// The function type with engine-wide id `id` (see [`crate::HeapType::ConcreteFunc`]).
+    pub fn func_type_of_id(&self, id: u32) -> Option<FuncType> {
+        self.type_of_id(id)
     }
 
     /// The signature registered as `id`.

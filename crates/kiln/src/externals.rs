@@ -5,7 +5,6 @@ use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, Store
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, RefType, TableType};
 use crate::values::Val;
 use anyhow::{Context, Result, bail};
-use kiln_environ::WASM_PAGE_SIZE;
 use kiln_runtime::{LinearMemory, Table as RuntimeTable, VMGlobalDefinition};
 
 /// A linear memory.
@@ -91,9 +90,9 @@ impl Memory {
         Ok(())
     }
 
-    /// Size of a page in bytes.
-    pub fn page_size(&self) -> u64 {
-        WASM_PAGE_SIZE
+    /// Size of a page in bytes (64 KiB, or 1 with the custom-page-sizes proposal).
+    pub fn page_size(&self, store: impl AsContext) -> u64 {
+        self.ty(store).page_size()
     }
 
     pub(crate) fn runtime_ptr(&self, store: &crate::store::StoreOpaque) -> *mut LinearMemory {

@@ -4,9 +4,12 @@ use crate::externals::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc, WasmParams, WasmResults, invoke_wasm};
 use crate::module::Module;
 use crate::store::{AsContextMut, InstanceData, StoreId, StoreOpaque};
-use crate::types::{ExternType, GlobalType};
+use crate::types::{ExternType, GlobalType, canonical_table_type};
 use anyhow::{Context, Result, anyhow, bail};
-use kiln_environ::{EntityIndex, EntityType, MemoryType as EnvMemoryType, TableType as EnvTableType};
+use kiln_environ::{
+    EntityIndex, EntityType, GlobalType as EnvGlobalType, MemoryType as EnvMemoryType, TableType as EnvTableType,
+    canonicalize_func_type, canonicalize_val_type, val_subtype,
+};
 use kiln_runtime::{Instance as RuntimeInstance, InstanceArgs, ValRaw};
 
 /// An instance of a module in a store.
@@ -44,12 +47,25 @@ fn limits_match(actual_min: u64, actual_max: Option<u64>, expected_min: u64, exp
 
 fn table_matches(actual: &EnvTableType, expected: &EnvTableType) -> bool {
     actual.element == expected.element
+        && actual.table64 == expected.table64
         && limits_match(actual.minimum, actual.maximum, expected.minimum, expected.maximum)
+}
+
+/// Immutable globals are covariant; mutable ones must match exactly.
+fn global_matches(actual: &EnvGlobalType, expected: &EnvGlobalType, type_id: &impl Fn(u32) -> u32) -> bool {
+    let expected_content = canonicalize_val_type(expected.content, type_id);
+    actual.mutable == expected.mutable
+        && if actual.mutable {
+            actual.content == expected_content
+        } else {
+            val_subtype(actual.content, expected_content)
+        }
 }
 
 fn memory_matches(actual: &EnvMemoryType, expected: &EnvMemoryType) -> bool {
     actual.memory64 == expected.memory64
         && actual.shared == expected.shared
+        && actual.page_size_log2 == expected.page_size_log2
         && limits_match(actual.minimum, actual.maximum, expected.minimum, expected.maximum)
 }
 
@@ -99,18 +115,19 @@ impl Instance {
                 bail!("import `{}::{}` comes from another store", import.module, import.name);
             }
             let expected = info.entity_type(import.index);
+            let type_id = |i: u32| module.inner.type_ids[i as usize];
             let mismatch = |actual: ExternType| {
                 anyhow!(
                     "incompatible import type for `{}::{}`: expected {}, found {actual}",
                     import.module,
                     import.name,
-                    ExternType::from_entity(&info, expected.clone())
+                    ExternType::from_entity(&info, &module.inner.type_ids, expected.clone())
                 )
             };
             match (&expected, item) {
                 (EntityType::Function(ty), Extern::Func(f)) => {
                     let data = &store.funcs[f.index];
-                    if data.ty.env() != &info.types[*ty as usize] {
+                    if data.ty.env() != &canonicalize_func_type(&info.types[*ty as usize], &type_id) {
                         return Err(mismatch(ExternType::Func(data.ty.clone())));
                     }
                     // SAFETY: the funcref belongs to this store and is live.
@@ -120,7 +137,7 @@ impl Instance {
                     let ptr = t.runtime_ptr(store);
                     // SAFETY: the table is owned by this store.
                     let actual = unsafe { (*ptr).ty() };
-                    if !table_matches(&actual, ty) {
+                    if !table_matches(&actual, &canonical_table_type(*ty, &module.inner.type_ids)) {
                         return Err(mismatch(ExternType::Table(crate::TableType { ty: actual })));
                     }
                     args.imported_tables.push(ptr);
@@ -136,7 +153,7 @@ impl Instance {
                 }
                 (EntityType::Global(ty), Extern::Global(g)) => {
                     let actual = store.globals[g.index].ty;
-                    if actual.to_env() != *ty {
+                    if !global_matches(&actual.to_env(), ty, &type_id) {
                         return Err(mismatch(ExternType::Global(actual)));
                     }
                     args.imported_globals.push(g.runtime_ptr(store));
@@ -212,7 +229,9 @@ impl Instance {
             }
             EntityIndex::Global(g) => {
                 let ptr = handle.global_ptr(g);
-                let ty = GlobalType::from_env(info.globals[g as usize]);
+                let mut ty = info.globals[g as usize];
+                ty.content = canonicalize_val_type(ty.content, &|i| module.inner.type_ids[i as usize]);
+                let ty = GlobalType::from_env(ty);
                 Extern::Global(Global { store: store.id, index: store.global_handle(ptr, ty) })
             }
         }

@@ -41,7 +41,12 @@ fn memory_images(info: &ModuleInfo, wasm: &[u8]) -> Result<(MemoryImages, Vec<bo
     let mut in_image = vec![false; info.data.len()];
     for (d, image) in images.iter_mut().enumerate() {
         let memory = info.num_imported_memories + d as u32;
-        let initial = info.memories[memory as usize].minimum * kiln_environ::WASM_PAGE_SIZE;
+        let ty = info.memories[memory as usize];
+        // The image is mapped in whole host pages, which 1-byte pages cannot promise to cover.
+        if ty.page_size_log2 != 16 {
+            continue;
+        }
+        let initial = ty.minimum.saturating_mul(ty.page_size());
         let mut segments = Vec::new();
         let mut usable = true;
         for (i, seg) in info.data.iter().enumerate() {
@@ -115,7 +120,7 @@ impl Module {
             func_names: info.func_names.clone(),
         };
         let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, code_info)?);
-        let type_ids: Arc<[u32]> = info.types.iter().map(|t| engine.type_id(t)).collect();
+        let type_ids: Arc<[u32]> = register_types(engine, &info).into();
         let array_to_wasm = compiled
             .array_to_wasm
             .iter()
@@ -174,21 +179,36 @@ impl Module {
         info.imports.iter().map(move |i| ImportType {
             module: &i.module,
             name: &i.name,
-            ty: ExternType::from_entity(info, info.entity_type(i.index)),
+            ty: ExternType::from_entity(info, &self.inner.type_ids, info.entity_type(i.index)),
         })
     }
 
     /// The exports, in order.
     pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
         let info = &self.inner.info;
-        info.exports
-            .iter()
-            .map(move |e| ExportType { name: &e.name, ty: ExternType::from_entity(info, info.entity_type(e.index)) })
+        info.exports.iter().map(move |e| ExportType {
+            name: &e.name,
+            ty: ExternType::from_entity(info, &self.inner.type_ids, info.entity_type(e.index)),
+        })
     }
 
     /// The type of export `name`.
     pub fn get_export(&self, name: &str) -> Option<ExternType> {
         let info = &self.inner.info;
-        info.export(name).map(|i| ExternType::from_entity(info, info.entity_type(i)))
+        info.export(name).map(|i| ExternType::from_entity(info, &self.inner.type_ids, info.entity_type(i)))
     }
+}
+
+/// Registers the module's signatures with the engine, in order, and returns their engine ids.
+/// References to other types inside a signature become engine ids first, so that equal signatures
+/// of different modules get the same id. A reference to the type itself (or a later one, which
+/// only a recursive group allows) becomes a placeholder id.
+fn register_types(engine: &Engine, info: &ModuleInfo) -> Vec<u32> {
+    let mut ids: Vec<u32> = Vec::with_capacity(info.types.len());
+    for ty in &info.types {
+        let canonical =
+            kiln_environ::canonicalize_func_type(ty, &|i| ids.get(i as usize).copied().unwrap_or(u32::MAX - i));
+        ids.push(engine.type_id(&canonical));
+    }
+    ids
 }

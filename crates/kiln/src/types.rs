@@ -4,7 +4,17 @@ use kiln_environ::{
     EntityType, GlobalType as EnvGlobalType, MemoryType as EnvMemoryType, ModuleInfo, TableType as EnvTableType,
     WasmFuncType, WasmHeapType, WasmRefType, WasmValType,
 };
+use kiln_environ::{canonicalize_func_type, canonicalize_val_type};
 use std::fmt;
+
+/// A module's table type with engine-level element type.
+pub(crate) fn canonical_table_type(t: EnvTableType, type_ids: &[u32]) -> EnvTableType {
+    let element = match canonicalize_val_type(WasmValType::Ref(t.element), &|i| type_ids[i as usize]) {
+        WasmValType::Ref(r) => r,
+        _ => unreachable!("a reference type stays one"),
+    };
+    EnvTableType { element, ..t }
+}
 
 /// The heap type of a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,8 +23,18 @@ pub enum HeapType {
     Func,
     /// Host references.
     Extern,
+    /// No function: only null (`nofunc`).
+    NoFunc,
+    /// No host reference: only null (`noextern`).
+    NoExtern,
+    /// Exceptions.
+    Exn,
+    /// No exception: only null (`noexn`).
+    NoExn,
+    /// Functions of one signature, named by the engine-wide id of the signature (see
+    /// [`crate::Engine::func_type_of_id`]).
+    ConcreteFunc(u32),
 }
-
 /// A reference type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RefType {
@@ -46,6 +66,11 @@ impl RefType {
             heap: match self.heap {
                 HeapType::Func => WasmHeapType::Func,
                 HeapType::Extern => WasmHeapType::Extern,
+                HeapType::NoFunc => WasmHeapType::NoFunc,
+                HeapType::NoExtern => WasmHeapType::NoExtern,
+                HeapType::Exn => WasmHeapType::Exn,
+                HeapType::NoExn => WasmHeapType::NoExn,
+                HeapType::ConcreteFunc(id) => WasmHeapType::Engine(id),
             },
         }
     }
@@ -55,6 +80,13 @@ impl RefType {
             heap: match ty.heap {
                 WasmHeapType::Func => HeapType::Func,
                 WasmHeapType::Extern => HeapType::Extern,
+                WasmHeapType::NoFunc => HeapType::NoFunc,
+                WasmHeapType::NoExtern => HeapType::NoExtern,
+                WasmHeapType::Exn => HeapType::Exn,
+                WasmHeapType::NoExn => HeapType::NoExn,
+                WasmHeapType::Engine(id) => HeapType::ConcreteFunc(id),
+                // Module-relative types are canonicalised before they reach the API.
+                WasmHeapType::Concrete(_) => HeapType::Func,
             },
         }
     }
@@ -209,7 +241,14 @@ pub struct TableType {
 impl TableType {
     /// Creates a table type.
     pub fn new(element: RefType, min: u32, max: Option<u32>) -> TableType {
-        TableType { ty: EnvTableType { element: element.to_env(), minimum: min.into(), maximum: max.map(Into::into) } }
+        TableType {
+            ty: EnvTableType {
+                element: element.to_env(),
+                minimum: min.into(),
+                maximum: max.map(Into::into),
+                table64: false,
+            },
+        }
     }
     /// Element type.
     pub fn element(&self) -> RefType {
@@ -234,9 +273,32 @@ pub struct MemoryType {
 impl MemoryType {
     /// Creates a 32-bit memory type with limits in 64 KiB pages.
     pub fn new(min: u32, max: Option<u32>) -> MemoryType {
-        MemoryType {
-            ty: EnvMemoryType { minimum: min.into(), maximum: max.map(Into::into), memory64: false, shared: false },
-        }
+        MemoryType { ty: EnvMemoryType::new32(min.into(), max.map(Into::into)) }
+    }
+
+    /// Creates a 64-bit memory type (memory64 proposal) with limits in 64 KiB pages.
+    pub fn new64(min: u64, max: Option<u64>) -> MemoryType {
+        MemoryType { ty: EnvMemoryType { memory64: true, ..EnvMemoryType::new32(min, max) } }
+    }
+
+    /// Creates a shared 32-bit memory type (threads proposal); shared memories need a maximum.
+    pub fn shared(min: u32, max: u32) -> MemoryType {
+        MemoryType { ty: EnvMemoryType { shared: true, ..EnvMemoryType::new32(min.into(), Some(max.into())) } }
+    }
+
+    /// Whether addresses are 64-bit.
+    pub fn is_64(&self) -> bool {
+        self.ty.memory64
+    }
+
+    /// Whether the memory is shared between threads.
+    pub fn is_shared(&self) -> bool {
+        self.ty.shared
+    }
+
+    /// Bytes per page.
+    pub fn page_size(&self) -> u64 {
+        self.ty.page_size()
     }
     /// Minimum size in pages.
     pub fn minimum(&self) -> u64 {
@@ -262,11 +324,19 @@ pub enum ExternType {
 }
 
 impl ExternType {
-    pub(crate) fn from_entity(info: &ModuleInfo, ty: EntityType) -> ExternType {
+    /// The engine-level type of a module's import or export; `type_ids` maps the module's type
+    /// indices to engine ids.
+    pub(crate) fn from_entity(info: &ModuleInfo, type_ids: &[u32], ty: EntityType) -> ExternType {
+        let id = |i: u32| type_ids[i as usize];
         match ty {
-            EntityType::Function(t) => ExternType::Func(FuncType::from_env(info.types[t as usize].clone())),
-            EntityType::Global(g) => ExternType::Global(GlobalType::from_env(g)),
-            EntityType::Table(t) => ExternType::Table(TableType { ty: t }),
+            EntityType::Function(t) => {
+                ExternType::Func(FuncType::from_env(canonicalize_func_type(&info.types[t as usize], &id)))
+            }
+            EntityType::Global(g) => ExternType::Global(GlobalType::from_env(EnvGlobalType {
+                content: canonicalize_val_type(g.content, &id),
+                ..g
+            })),
+            EntityType::Table(t) => ExternType::Table(TableType { ty: canonical_table_type(t, type_ids) }),
             EntityType::Memory(m) => ExternType::Memory(MemoryType { ty: m }),
         }
     }

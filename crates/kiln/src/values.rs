@@ -38,6 +38,20 @@ impl ExternRef {
     }
 }
 
+/// A reference to an exception object that wasm threw; the store owns the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExnRef {
+    pub(crate) store: StoreId,
+    /// Address of the runtime exception object (never 0).
+    pub(crate) raw: usize,
+}
+
+impl ExnRef {
+    pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<ExnRef> {
+        (raw != 0).then_some(ExnRef { store: store.id, raw })
+    }
+}
+
 impl<'a, T> From<&'a crate::Store<T>> for crate::StoreContext<'a, T> {
     fn from(store: &'a crate::Store<T>) -> Self {
         store.as_context()
@@ -76,6 +90,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// A host reference.
     ExternRef(Option<ExternRef>),
+    /// A caught exception (exception-handling proposal).
+    ExnRef(Option<ExnRef>),
 }
 
 macro_rules! accessors {
@@ -141,8 +157,9 @@ impl Val {
     /// A null reference of type `ty`.
     pub fn null_ref(ty: RefType) -> Val {
         match ty.heap_type() {
-            HeapType::Func => Val::FuncRef(None),
-            HeapType::Extern => Val::ExternRef(None),
+            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => Val::FuncRef(None),
+            HeapType::Extern | HeapType::NoExtern => Val::ExternRef(None),
+            HeapType::Exn | HeapType::NoExn => Val::ExnRef(None),
         }
     }
 
@@ -168,16 +185,29 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FUNCREF,
             Val::ExternRef(_) => ValType::EXTERNREF,
+            Val::ExnRef(_) => ValType::Ref(crate::RefType::new(true, HeapType::Exn)),
         }
     }
 
     /// Whether this value belongs to type `ty`.
     pub fn matches_ty(&self, ty: &ValType) -> bool {
         match (self, ty) {
-            (Val::FuncRef(f), ValType::Ref(r)) => r.heap_type() == HeapType::Func && (f.is_some() || r.is_nullable()),
-            (Val::ExternRef(e), ValType::Ref(r)) => {
-                r.heap_type() == HeapType::Extern && (e.is_some() || r.is_nullable())
-            }
+            // A function's exact signature is checked where the store is at hand (`to_raw_checked`).
+            (Val::FuncRef(f), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Func | HeapType::ConcreteFunc(_) => f.is_some() || r.is_nullable(),
+                HeapType::NoFunc => f.is_none() && r.is_nullable(),
+                _ => false,
+            },
+            (Val::ExternRef(e), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Extern => e.is_some() || r.is_nullable(),
+                HeapType::NoExtern => e.is_none() && r.is_nullable(),
+                _ => false,
+            },
+            (Val::ExnRef(e), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Exn => e.is_some() || r.is_nullable(),
+                HeapType::NoExn => e.is_none() && r.is_nullable(),
+                _ => false,
+            },
             _ => self.ty() == *ty,
         }
     }
@@ -189,7 +219,13 @@ impl Val {
             Val::F32(v) => ValRaw::f32(v),
             Val::F64(v) => ValRaw::f64(v),
             Val::V128(v) => ValRaw::u128(v),
-            Val::FuncRef(None) | Val::ExternRef(None) => ValRaw::reference(0),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => ValRaw::reference(0),
+            Val::ExnRef(Some(e)) => {
+                if e.store != store.id {
+                    bail!("exception reference used with the wrong store");
+                }
+                ValRaw::reference(e.raw)
+            }
             Val::FuncRef(Some(f)) => {
                 if f.store != store.id {
                     bail!("function used with the wrong store");
@@ -213,8 +249,13 @@ impl Val {
             ValType::F64 => Val::F64(raw.get_f64()),
             ValType::V128 => Val::V128(raw.get_u128()),
             ValType::Ref(r) => match r.heap_type() {
-                HeapType::Func => Val::FuncRef(Func::from_raw(store, raw.get_reference() as *const VMFuncRef)),
-                HeapType::Extern => Val::ExternRef(ExternRef::from_raw(store, raw.get_reference())),
+                HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => {
+                    Val::FuncRef(Func::from_raw(store, raw.get_reference() as *const VMFuncRef))
+                }
+                HeapType::Extern | HeapType::NoExtern => {
+                    Val::ExternRef(ExternRef::from_raw(store, raw.get_reference()))
+                }
+                HeapType::Exn | HeapType::NoExn => Val::ExnRef(ExnRef::from_raw(store, raw.get_reference())),
             },
         }
     }

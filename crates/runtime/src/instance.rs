@@ -80,7 +80,12 @@ impl Instance {
 
         let mut defined_tables = Vec::new();
         for ty in &info.tables[info.num_imported_tables as usize..] {
-            defined_tables.push(Table::new(ty, 0)?);
+            // Tables report engine-level element types (they may be exported to other modules).
+            let mut ty = *ty;
+            if let WasmHeapType::Concrete(i) = ty.element.heap {
+                ty.element.heap = WasmHeapType::Engine(args.type_ids[i as usize]);
+            }
+            defined_tables.push(Table::new(&ty, 0)?);
         }
         let mut defined_memories = Vec::new();
         for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
@@ -160,6 +165,14 @@ impl Instance {
             // SAFETY: the global lives inside our VMContext.
             unsafe { (*global).set(value) };
         }
+        for (i, init) in info.table_inits.iter().enumerate() {
+            if let Some(init) = init {
+                let value = self.eval_const(init).get_reference();
+                // SAFETY: the table is owned by this instance and not borrowed elsewhere here.
+                let elements = unsafe { (*self.table(info.num_imported_tables + i as u32)).elements_mut() };
+                elements.fill(value);
+            }
+        }
         // Only passive segments are kept; active ones are written straight into their table
         // below, and declared ones are dropped from the start.
         self.passive_elems = info
@@ -173,7 +186,7 @@ impl Instance {
         self.passive_data = info.data.iter().map(|d| d.data.clone()).collect();
         for seg in info.elems.iter() {
             if let SegmentMode::Active { index, offset } = &seg.mode {
-                let dst = self.eval_const(offset).get_i32() as u32 as u64;
+                let dst = self.eval_offset(offset, info.tables[*index as usize].table64);
                 let items = self.elem_items(&seg.items);
                 // SAFETY: tables outlive the instance and are not borrowed elsewhere here.
                 let elements = unsafe { (*self.table(*index)).elements_mut() };
@@ -191,13 +204,19 @@ impl Instance {
                 continue;
             }
             if let SegmentMode::Active { index, offset } = &seg.mode {
-                let dst = self.eval_const(offset).get_i32() as u32 as u64;
+                let dst = self.eval_offset(offset, info.memories[*index as usize].memory64);
                 let len = seg.data.len() as u32;
                 self.memory_init(*index, i as u32, dst, 0, len)?;
                 self.data_drop(i as u32);
             }
         }
         Ok(())
+    }
+
+    /// A segment offset: `i64` for 64-bit tables and memories, `i32` otherwise.
+    fn eval_offset(&self, expr: &ConstExpr, is64: bool) -> u64 {
+        let value = self.eval_const(expr);
+        if is64 { value.get_i64() as u64 } else { value.get_i32() as u32 as u64 }
     }
 
     fn eval_const(&self, expr: &ConstExpr) -> ValRaw {

@@ -1,24 +1,52 @@
 //! Linear memories: a fixed reservation opened as the memory grows, so the base never moves.
+//!
+//! 32-bit memories with 64 KiB pages reserve their whole 4 GiB index space plus a guard region,
+//! so compiled code needs no bounds checks. 64-bit memories and memories with 1-byte pages are
+//! bounds-checked by compiled code; they reserve their maximum size up to [`MAX_CHECKED_RESERVATION`]
+//! and cannot grow past it. Shared memories (threads) may be grown by several threads at once:
+//! growth is serialised by a lock and the new length is published atomically.
 
 use crate::mmap::{Mmap, page_size};
 use crate::vmcontext::VMMemoryDefinition;
 use anyhow::{Result, bail};
-use kiln_environ::{MemoryType, WASM_PAGE_SIZE, WASM32_MAX_PAGES};
+use kiln_environ::MemoryType;
+use std::cell::UnsafeCell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Bytes reserved for every 32-bit memory: its whole 4 GiB index space.
+/// Bytes reserved for every guard-page-covered memory: its whole 4 GiB index space.
 const RESERVATION: usize = 1 << 32;
 /// Guard region after the reservation, covering any static offset (up to 4 GiB) of a load or store.
 const GUARD: usize = 1 << 32;
+/// The largest reservation of an explicitly bounds-checked memory (64-bit or 1-byte pages): such a
+/// memory never grows beyond 8 GiB.
+pub const MAX_CHECKED_RESERVATION: u64 = 8 << 30;
 
 /// A linear memory. `#[repr(C)]` with the definition first, so a `*mut LinearMemory` is also the
 /// `*mut VMMemoryDefinition` that compiled code reads.
 #[repr(C)]
 #[derive(Debug)]
 pub struct LinearMemory {
-    definition: VMMemoryDefinition,
+    definition: UnsafeCell<VMMemoryDefinition>,
     mmap: Mmap,
     maximum_pages: u64,
     ty: MemoryType,
+    /// Bytes currently mapped readable and writable (a multiple of the host page size); held while
+    /// growing.
+    accessible: Mutex<usize>,
+}
+
+// SAFETY: the definition is only written under the `accessible` lock (growth), with an atomic store
+// of the length; the base never changes. Shared memories are used from several threads; the bytes
+// themselves are wasm's to race on, as the threads proposal allows.
+unsafe impl Sync for LinearMemory {}
+// SAFETY: as above; nothing is tied to the creating thread.
+unsafe impl Send for LinearMemory {}
+
+fn round_up_to_host_page(bytes: u64) -> Result<usize> {
+    let page = page_size() as u64;
+    let rounded = bytes.checked_next_multiple_of(page).ok_or_else(|| anyhow::anyhow!("memory size overflows"))?;
+    usize::try_from(rounded).map_err(|_| anyhow::anyhow!("memory size overflows the host address space"))
 }
 
 impl LinearMemory {
@@ -35,39 +63,54 @@ impl LinearMemory {
         limit_bytes: Option<u64>,
         image: Option<&crate::MemoryImage>,
     ) -> Result<Box<LinearMemory>> {
-        if ty.memory64 || ty.shared {
-            bail!("unsupported feature: 64-bit or shared memories");
-        }
-        let mut maximum_pages = ty.maximum.unwrap_or(WASM32_MAX_PAGES).min(WASM32_MAX_PAGES);
+        let log2 = u32::from(ty.page_size_log2);
+        let mut maximum_pages = ty.maximum.unwrap_or(u64::MAX).min(ty.max_pages_for_index());
         if let Some(limit) = limit_bytes {
-            maximum_pages = maximum_pages.min(limit / WASM_PAGE_SIZE);
+            maximum_pages = maximum_pages.min(limit >> log2);
         }
+        let reserve = if ty.guard_pages_cover() {
+            RESERVATION + if guard_pages { GUARD } else { page_size() }
+        } else {
+            let max_bytes = maximum_pages.saturating_mul(ty.page_size()).min(MAX_CHECKED_RESERVATION);
+            maximum_pages = maximum_pages.min(max_bytes >> log2);
+            // One inaccessible host page after the end catches nothing compiled code relies on, but
+            // keeps the mapping non-empty for zero-sized memories.
+            round_up_to_host_page(max_bytes)? + page_size()
+        };
         if ty.minimum > maximum_pages {
             bail!("memory minimum size of {} pages exceeds the memory limit of {} pages", ty.minimum, maximum_pages);
         }
-        let reserve = RESERVATION + if guard_pages { GUARD } else { page_size() };
-        let mut mmap = Mmap::reserve(reserve)?;
-        let initial = (ty.minimum * WASM_PAGE_SIZE) as usize;
+        let mmap = Mmap::reserve(reserve)?;
+        let initial = (ty.minimum << log2) as usize;
+        let accessible = round_up_to_host_page(initial as u64)?;
         match image {
             Some(image) if !image.is_empty() && image.len() <= initial => {
                 // SAFETY: the image's range lies at the start of our fresh reservation.
-                unsafe { image.map_at(mmap.as_mut_ptr())? };
-                mmap.make_accessible(image.len(), initial - image.len())?;
+                unsafe { image.map_at(mmap.as_ptr().cast_mut())? };
+                mmap.make_accessible(image.len(), accessible - image.len())?;
             }
-            _ => mmap.make_accessible(0, initial)?,
+            _ => mmap.make_accessible(0, accessible)?,
         }
-        let base = mmap.as_mut_ptr();
+        let base = mmap.as_ptr().cast_mut();
         Ok(Box::new(LinearMemory {
-            definition: VMMemoryDefinition { base, current_length: initial },
+            definition: UnsafeCell::new(VMMemoryDefinition { base, current_length: initial }),
             mmap,
             maximum_pages,
             ty: *ty,
+            accessible: Mutex::new(accessible),
         }))
     }
 
     /// The definition compiled code reads.
     pub fn definition(&mut self) -> *mut VMMemoryDefinition {
-        &mut self.definition
+        self.definition.get()
+    }
+
+    fn length_cell(&self) -> &AtomicUsize {
+        // SAFETY: `current_length` is a properly aligned usize that lives as long as `self`; every
+        // concurrent access to it goes through atomics (compiled code's plain loads of a
+        // word-sized aligned value are atomic on the supported hosts).
+        unsafe { AtomicUsize::from_ptr(&raw mut (*self.definition.get()).current_length) }
     }
 
     /// The memory's type (with its current minimum).
@@ -77,39 +120,57 @@ impl LinearMemory {
 
     /// Current size in pages.
     pub fn pages(&self) -> u64 {
-        self.definition.current_length as u64 / WASM_PAGE_SIZE
+        self.byte_size() as u64 >> self.ty.page_size_log2
     }
 
     /// Current size in bytes.
     pub fn byte_size(&self) -> usize {
-        self.definition.current_length
+        self.length_cell().load(Ordering::Acquire)
+    }
+
+    /// The largest size in pages this memory can reach.
+    pub fn maximum_pages(&self) -> u64 {
+        self.maximum_pages
+    }
+
+    /// Whether this is a shared memory.
+    pub fn is_shared(&self) -> bool {
+        self.ty.shared
+    }
+
+    /// The first byte of the memory.
+    pub fn base(&self) -> *mut u8 {
+        // SAFETY: the base is written once, at creation.
+        unsafe { (*self.definition.get()).base }
     }
 
     /// Grows by `delta` pages; returns the old size in pages, or `None` if it cannot grow.
-    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+    pub fn grow(&self, delta: u64) -> Option<u64> {
+        let mut accessible = self.accessible.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.pages();
         let new = old.checked_add(delta)?;
         if new > self.maximum_pages {
             return None;
         }
-        let old_len = self.definition.current_length;
-        let new_len = (new * WASM_PAGE_SIZE) as usize;
-        if new_len > old_len {
-            self.mmap.make_accessible(old_len, new_len - old_len).ok()?;
+        let new_len = usize::try_from(new << self.ty.page_size_log2).ok()?;
+        let new_accessible = round_up_to_host_page(new_len as u64).ok()?;
+        if new_accessible > *accessible {
+            self.mmap.make_accessible(*accessible, new_accessible - *accessible).ok()?;
+            *accessible = new_accessible;
         }
-        self.definition.current_length = new_len;
+        self.length_cell().store(new_len, Ordering::Release);
         Some(old)
     }
 
     /// The memory's bytes.
     pub fn data(&self) -> &[u8] {
         // SAFETY: `[base, base + current_length)` is mapped readable and writable.
-        unsafe { std::slice::from_raw_parts(self.definition.base, self.definition.current_length) }
+        unsafe { std::slice::from_raw_parts(self.base(), self.byte_size()) }
     }
 
     /// The memory's bytes, mutably.
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`, and we hold `&mut self`.
-        unsafe { std::slice::from_raw_parts_mut(self.definition.base, self.definition.current_length) }
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.byte_size()) }
     }
 }

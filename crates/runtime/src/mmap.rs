@@ -38,16 +38,16 @@ impl Mmap {
     }
 
     /// Makes `[start, start + len)` readable and writable.
-    pub fn make_accessible(&mut self, start: usize, len: usize) -> Result<()> {
+    pub fn make_accessible(&self, start: usize, len: usize) -> Result<()> {
         self.protect(start, len, MprotectFlags::READ | MprotectFlags::WRITE)
     }
 
     /// Makes `[start, start + len)` readable and executable.
-    pub fn make_executable(&mut self, start: usize, len: usize) -> Result<()> {
+    pub fn make_executable(&self, start: usize, len: usize) -> Result<()> {
         self.protect(start, len, MprotectFlags::READ | MprotectFlags::EXEC)
     }
 
-    fn protect(&mut self, start: usize, len: usize, flags: MprotectFlags) -> Result<()> {
+    fn protect(&self, start: usize, len: usize, flags: MprotectFlags) -> Result<()> {
         assert!(start + len <= self.len);
         if len == 0 {
             return Ok(());

@@ -239,6 +239,32 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(cont);
     }
 
+    /// `br_on_null`: branches with the operands below the reference when it is null; otherwise
+    /// continues with the (now non-null) reference.
+    pub(super) fn br_on_null(&mut self, depth: u32) {
+        let r = self.pop();
+        let (block, n) = self.branch_target(depth);
+        let args = block_arg(&self.stack[self.stack.len() - n..]);
+        let cont = self.b.create_block();
+        self.b.ins().brif(r, cont, &[], block, &args);
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+        self.push(r);
+    }
+
+    /// `br_on_non_null`: branches with the reference (last) when it is not null; otherwise drops it
+    /// and continues.
+    pub(super) fn br_on_non_null(&mut self, depth: u32) {
+        let r = self.pop();
+        let (block, n) = self.branch_target(depth);
+        let mut args = block_arg(&self.stack[self.stack.len() - (n - 1)..]);
+        args.push(BlockArg::Value(r));
+        let cont = self.b.create_block();
+        self.b.ins().brif(r, block, &args, cont, &[]);
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+    }
+
     pub(super) fn return_(&mut self) {
         let n = self.control[0].num_results;
         let results = self.stack[self.stack.len() - n..].to_vec();

@@ -55,14 +55,16 @@ impl FuncTranslator<'_, '_> {
     /// The address of an access of `size` bytes at `index + offset` in memory `m`, as a pointer and
     /// an immediate offset; traps (or, with Spectre guards, yields a null pointer that faults) when
     /// out of bounds.
-    fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
+    pub(super) fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
+        let ty = self.env.info.memories[m as usize];
         let (_, base) = self.memory_ptrs(m);
-        let index = self.b.ins().uextend(I64, index);
+        let index = self.to_i64(index);
         let options = self.env.options;
         // With a 4 GiB reservation plus a 4 GiB guard, `index + offset + size` stays inside the
         // reservation or its guard unless the static offset itself reaches past 4 GiB (offsets
-        // within a few bytes of `u32::MAX`): those rare accesses get an explicit check.
-        if options.guard_pages && offset + u64::from(size) <= 1 << 32 {
+        // within a few bytes of `u32::MAX`): those rare accesses get an explicit check. 64-bit
+        // memories and memories with 1-byte pages are always checked explicitly.
+        if options.guard_pages && ty.guard_pages_cover() && offset + u64::from(size) <= 1 << 32 {
             let addr = self.b.ins().iadd(base, index);
             return Ok(match i32::try_from(offset) {
                 Ok(imm) => (addr, imm),
@@ -72,9 +74,28 @@ impl FuncTranslator<'_, '_> {
                 }
             });
         }
+        let Some(reach) = offset.checked_add(u64::from(size)) else {
+            // No index makes this access fit: it always traps.
+            self.b.ins().trap(TrapCode::HEAP_OUT_OF_BOUNDS);
+            let block = self.b.create_block();
+            self.b.switch_to_block(block);
+            self.b.seal_block(block);
+            return Ok((base, 0));
+        };
         let length = self.memory_length(m)?;
-        // `index + offset + size` cannot overflow 64 bits.
-        let end = self.b.ins().iadd_imm_u(index, (offset + u64::from(size)) as i64);
+        let end = if ty.memory64 {
+            let reach = self.b.ins().iconst(I64, reach as i64);
+            self.b.ins().uadd_overflow_trap(index, reach, TrapCode::HEAP_OUT_OF_BOUNDS)
+        } else {
+            // A 32-bit index plus a reach below 2^64 - 2^32 cannot overflow 64 bits.
+            match i64::try_from(reach) {
+                Ok(reach) if reach < (1 << 62) => self.b.ins().iadd_imm_u(index, reach),
+                _ => {
+                    let reach = self.b.ins().iconst(I64, reach as i64);
+                    self.b.ins().uadd_overflow_trap(index, reach, TrapCode::HEAP_OUT_OF_BOUNDS)
+                }
+            }
+        };
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
         let addr = self.b.ins().iadd(base, index);
         if options.spectre_guards {
@@ -89,6 +110,18 @@ impl FuncTranslator<'_, '_> {
                 Err(_) => (self.b.ins().iadd_imm_u(addr, offset as i64), 0),
             })
         }
+    }
+
+    /// Zero-extends an `i32` index or length to `i64`; `i64` values (64-bit memories and tables)
+    /// pass through.
+    pub(super) fn to_i64(&mut self, v: Value) -> Value {
+        if self.b.func.dfg.value_type(v) == I64 { v } else { self.b.ins().uextend(I64, v) }
+    }
+
+    /// Narrows an `i64` size or old size to the index type of a 32-bit memory or table.
+    fn index_result(&mut self, v: Value, is64: bool) {
+        let v = if is64 { v } else { self.b.ins().ireduce(I32, v) };
+        self.push(v);
     }
 
     pub(super) fn load(&mut self, memarg: &MemArg, ty: Type, ext: Ext) -> Result<()> {
@@ -133,26 +166,26 @@ impl FuncTranslator<'_, '_> {
     }
 
     pub(super) fn memory_size(&mut self, m: u32) -> Result<()> {
+        let ty = self.env.info.memories[m as usize];
         let length = self.memory_length(m)?;
-        let pages = self.b.ins().ushr_imm_u(length, 16);
-        let v = self.b.ins().ireduce(I32, pages);
-        self.push(v);
+        let pages = self.b.ins().ushr_imm_u(length, i64::from(ty.page_size_log2));
+        self.index_result(pages, ty.memory64);
         Ok(())
     }
 
     pub(super) fn memory_grow(&mut self, m: u32) {
+        let is64 = self.env.info.memories[m as usize].memory64;
         let delta = self.pop();
-        let delta = self.b.ins().uextend(I64, delta);
+        let delta = self.to_i64(delta);
         let m = self.i32_const(m);
         let old = self.call_builtin(Builtin::MemoryGrow, &[m, delta]).expect("result");
         // `u64::MAX` (failure) becomes -1.
-        let v = self.b.ins().ireduce(I32, old);
-        self.push(v);
+        self.index_result(old, is64);
     }
 
     pub(super) fn memory_init(&mut self, m: u32, data: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.b.ins().uextend(I64, dst);
+        let dst = self.to_i64(dst);
         let m = self.i32_const(m);
         let data = self.i32_const(data);
         self.call_checked_builtin(Builtin::MemoryInit, &[m, data, dst, src, len]);
@@ -165,9 +198,9 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn memory_copy(&mut self, dst_mem: u32, src_mem: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.b.ins().uextend(I64, dst);
-        let src = self.b.ins().uextend(I64, src);
-        let len = self.b.ins().uextend(I64, len);
+        let dst = self.to_i64(dst);
+        let src = self.to_i64(src);
+        let len = self.to_i64(len);
         let dst_mem = self.i32_const(dst_mem);
         let src_mem = self.i32_const(src_mem);
         self.call_checked_builtin(Builtin::MemoryCopy, &[dst_mem, dst, src_mem, src, len]);
@@ -175,8 +208,8 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn memory_fill(&mut self, m: u32) {
         let (dst, value, len) = self.pop3();
-        let dst = self.b.ins().uextend(I64, dst);
-        let len = self.b.ins().uextend(I64, len);
+        let dst = self.to_i64(dst);
+        let len = self.to_i64(len);
         let m = self.i32_const(m);
         self.call_checked_builtin(Builtin::MemoryFill, &[m, dst, value, len]);
     }
@@ -221,7 +254,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_elem_addr(&mut self, t: u32, index: Value, trap: Trap) -> Value {
         let def = self.table_def(t);
         let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
-        let index = self.b.ins().uextend(I64, index);
+        let index = self.to_i64(index);
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
         self.b.ins().trapnz(oob, trap_code(trap));
         let base = self.b.ins().load(I64, trusted(), def, vmtable::BASE as i32);
@@ -249,34 +282,34 @@ impl FuncTranslator<'_, '_> {
     }
 
     pub(super) fn table_size(&mut self, t: u32) {
+        let is64 = self.env.info.tables[t as usize].table64;
         let def = self.table_def(t);
         let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
-        let v = self.b.ins().ireduce(I32, length);
-        self.push(v);
+        self.index_result(length, is64);
     }
 
     pub(super) fn table_grow(&mut self, t: u32) {
+        let is64 = self.env.info.tables[t as usize].table64;
         let (init, delta) = self.pop2();
-        let delta = self.b.ins().uextend(I64, delta);
+        let delta = self.to_i64(delta);
         let t = self.i32_const(t);
         let old = self.call_builtin(Builtin::TableGrow, &[t, delta, init]).expect("result");
-        let v = self.b.ins().ireduce(I32, old);
-        self.push(v);
+        self.index_result(old, is64);
     }
 
     pub(super) fn table_fill(&mut self, t: u32) {
         let (dst, value, len) = self.pop3();
-        let dst = self.b.ins().uextend(I64, dst);
-        let len = self.b.ins().uextend(I64, len);
+        let dst = self.to_i64(dst);
+        let len = self.to_i64(len);
         let t = self.i32_const(t);
         self.call_checked_builtin(Builtin::TableFill, &[t, dst, value, len]);
     }
 
     pub(super) fn table_copy(&mut self, dst_table: u32, src_table: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.b.ins().uextend(I64, dst);
-        let src = self.b.ins().uextend(I64, src);
-        let len = self.b.ins().uextend(I64, len);
+        let dst = self.to_i64(dst);
+        let src = self.to_i64(src);
+        let len = self.to_i64(len);
         let dst_table = self.i32_const(dst_table);
         let src_table = self.i32_const(src_table);
         self.call_checked_builtin(Builtin::TableCopy, &[dst_table, src_table, dst, src, len]);
@@ -284,7 +317,7 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn table_init(&mut self, t: u32, elem: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.b.ins().uextend(I64, dst);
+        let dst = self.to_i64(dst);
         let t = self.i32_const(t);
         let elem = self.i32_const(elem);
         self.call_checked_builtin(Builtin::TableInit, &[t, elem, dst, src, len]);

@@ -268,6 +268,12 @@ impl FuncTranslator<'_, '_> {
                     | Operator::Return
                     | Operator::Call { .. }
                     | Operator::CallIndirect { .. }
+                    | Operator::CallRef { .. }
+                    | Operator::ReturnCall { .. }
+                    | Operator::ReturnCallIndirect { .. }
+                    | Operator::ReturnCallRef { .. }
+                    | Operator::BrOnNull { .. }
+                    | Operator::BrOnNonNull { .. }
             ) {
                 self.flush_fuel();
             }
@@ -287,8 +293,20 @@ impl FuncTranslator<'_, '_> {
             Operator::BrIf { relative_depth } => self.br_if(relative_depth),
             Operator::BrTable { targets } => self.br_table(&targets)?,
             Operator::Return => self.return_(),
-            Operator::Call { function_index } => self.call(function_index)?,
-            Operator::CallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index)?,
+            Operator::Call { function_index } => self.call(function_index, false)?,
+            Operator::CallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index, false)?,
+            Operator::CallRef { type_index } => self.call_ref(type_index, false)?,
+            Operator::ReturnCall { function_index } => self.call(function_index, true)?,
+            Operator::ReturnCallIndirect { type_index, table_index } => {
+                self.call_indirect(type_index, table_index, true)?
+            }
+            Operator::ReturnCallRef { type_index } => self.call_ref(type_index, true)?,
+            Operator::BrOnNull { relative_depth } => self.br_on_null(relative_depth),
+            Operator::BrOnNonNull { relative_depth } => self.br_on_non_null(relative_depth),
+            Operator::RefAsNonNull => {
+                let x = *self.stack.last().expect("operand stack underflow");
+                self.b.ins().trapz(x, trap_code(Trap::NullReference));
+            }
             Operator::Drop => {
                 self.pop();
             }
@@ -479,6 +497,29 @@ impl FuncTranslator<'_, '_> {
             Operator::TableInit { elem_index, table } => self.table_init(table, elem_index),
             Operator::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
+            Operator::I64Add128 | Operator::I64Sub128 => {
+                let (b_lo, b_hi) = self.pop2();
+                let (a_lo, a_hi) = self.pop2();
+                let a = self.b.ins().iconcat(a_lo, a_hi);
+                let b = self.b.ins().iconcat(b_lo, b_hi);
+                let v =
+                    if matches!(op, Operator::I64Add128) { self.b.ins().iadd(a, b) } else { self.b.ins().isub(a, b) };
+                let (lo, hi) = self.b.ins().isplit(v);
+                self.push(lo);
+                self.push(hi);
+            }
+            Operator::I64MulWideS | Operator::I64MulWideU => {
+                let (a, b) = self.pop2();
+                let lo = self.b.ins().imul(a, b);
+                let hi = if matches!(op, Operator::I64MulWideS) {
+                    self.b.ins().smulhi(a, b)
+                } else {
+                    self.b.ins().umulhi(a, b)
+                };
+                self.push(lo);
+                self.push(hi);
+            }
+
             other => bail!("unsupported feature: operator {other:?}"),
         }
         Ok(())
@@ -513,7 +554,18 @@ impl FuncTranslator<'_, '_> {
         self.stack.extend(results);
     }
 
-    fn call(&mut self, f: u32) -> Result<()> {
+    /// Calls `callee` (a `native_call` pointer) with `args`; a tail call replaces this frame.
+    fn emit_indirect_call(&mut self, sig: SigRef, callee: Value, args: &[Value], tail: bool) {
+        if tail {
+            self.b.ins().return_call_indirect(sig, callee, args);
+            self.reachable = false;
+        } else {
+            let inst = self.b.ins().call_indirect(sig, callee, args);
+            self.push_call_results(inst);
+        }
+    }
+
+    fn call(&mut self, f: u32, tail: bool) -> Result<()> {
         let info = self.env.info;
         let ty = info.functions[f as usize];
         let n = info.types[ty as usize].params.len();
@@ -536,8 +588,13 @@ impl FuncTranslator<'_, '_> {
             };
             args.extend([self.vmctx, self.vmctx]);
             args.extend(self.popn(n));
-            let inst = self.b.ins().call(fref, &args);
-            self.push_call_results(inst);
+            if tail {
+                self.b.ins().return_call(fref, &args);
+                self.reachable = false;
+            } else {
+                let inst = self.b.ins().call(fref, &args);
+                self.push_call_results(inst);
+            }
         } else {
             let sig = self.sig_ref(ty)?;
             let base = self.env.offsets.funcref(f) as i32;
@@ -545,13 +602,12 @@ impl FuncTranslator<'_, '_> {
             let callee = self.b.ins().load(I64, trusted_readonly(), self.vmctx, base + vmfuncref::VMCTX as i32);
             args.extend([callee, self.vmctx]);
             args.extend(self.popn(n));
-            let inst = self.b.ins().call_indirect(sig, native, &args);
-            self.push_call_results(inst);
+            self.emit_indirect_call(sig, native, &args, tail);
         }
         Ok(())
     }
 
-    fn call_indirect(&mut self, type_index: TypeIndex, table: u32) -> Result<()> {
+    fn call_indirect(&mut self, type_index: TypeIndex, table: u32, tail: bool) -> Result<()> {
         let sig = self.sig_ref(type_index)?;
         let n = self.env.info.types[type_index as usize].params.len();
         let index = self.pop();
@@ -568,8 +624,21 @@ impl FuncTranslator<'_, '_> {
         let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
-        let inst = self.b.ins().call_indirect(sig, native, &args);
-        self.push_call_results(inst);
+        self.emit_indirect_call(sig, native, &args, tail);
+        Ok(())
+    }
+
+    /// `call_ref`: the validator guarantees the reference's signature; only null is checked.
+    fn call_ref(&mut self, type_index: TypeIndex, tail: bool) -> Result<()> {
+        let sig = self.sig_ref(type_index)?;
+        let n = self.env.info.types[type_index as usize].params.len();
+        let funcref = self.pop();
+        self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
+        let native = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
+        let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
+        let mut args = vec![callee, self.vmctx];
+        args.extend(self.popn(n));
+        self.emit_indirect_call(sig, native, &args, tail);
         Ok(())
     }
 
