@@ -18,6 +18,7 @@ mod api;
 mod component_props;
 mod component_wast;
 mod examples;
+mod proposals;
 mod robustness;
 mod spec;
 mod tally;
@@ -29,6 +30,7 @@ fn main() {
     trials.extend(spec::trials());
     trials.extend(robustness::trials());
     trials.extend(api::trials());
+    trials.extend(proposals::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());

@@ -52,11 +52,19 @@ pub enum Builtin {
     TruncF64,
     /// `(f64) -> f64`.
     NearestF64,
+    /// `(vmctx, memory: u32, addr: u64, expected: u32, timeout_ns: i64 /*negative: none*/) -> u32`:
+    /// 0 woken, 1 value differed, 2 timed out. Compiled code has checked bounds, alignment and that
+    /// the memory is shared.
+    MemoryAtomicWait32,
+    /// `(vmctx, memory: u32, addr: u64, expected: u64, timeout_ns: i64) -> u32`, as above.
+    MemoryAtomicWait64,
+    /// `(vmctx, memory: u32, addr: u64, count: u32) -> u32`: the number of waiters woken.
+    MemoryAtomicNotify,
 }
 
 impl Builtin {
     /// Number of builtins (length of the builtin table).
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 22;
 
     /// Byte offset of this builtin's function pointer in the builtin table.
     pub fn table_offset(self, pointer_size: u8) -> u32 {

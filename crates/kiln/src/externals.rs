@@ -243,6 +243,98 @@ impl Global {
     }
 }
 
+/// A shared linear memory (threads proposal) that instances in several stores, on several threads,
+/// can import at once. Cheap to clone. Attach it to a store with [`Memory::from_shared`].
+#[derive(Clone)]
+pub struct SharedMemory {
+    inner: std::sync::Arc<SharedMemoryInner>,
+}
+
+pub(crate) struct SharedMemoryInner {
+    memory: Box<LinearMemory>,
+    engine: crate::Engine,
+}
+
+impl SharedMemoryInner {
+    pub(crate) fn ptr(&self) -> *mut LinearMemory {
+        // Compiled code and builtins reach the memory through this pointer; growth is internally
+        // synchronised and the base never moves.
+        &*self.memory as *const LinearMemory as *mut LinearMemory
+    }
+}
+
+impl std::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMemory").field("ty", &self.ty()).finish()
+    }
+}
+
+impl SharedMemory {
+    /// Creates a shared memory; `ty` must be shared (see [`MemoryType::shared`]).
+    pub fn new(engine: &crate::Engine, ty: MemoryType) -> Result<SharedMemory> {
+        if !ty.is_shared() {
+            bail!("SharedMemory::new needs a shared memory type");
+        }
+        let config = engine.config();
+        let memory = LinearMemory::new(&ty.ty, config.guard_pages, config.memory_limit)?;
+        Ok(SharedMemory { inner: std::sync::Arc::new(SharedMemoryInner { memory, engine: engine.clone() }) })
+    }
+
+    /// The memory's type (with its current size as minimum).
+    pub fn ty(&self) -> MemoryType {
+        MemoryType { ty: self.inner.memory.ty() }
+    }
+
+    /// Current size in pages.
+    pub fn size(&self) -> u64 {
+        self.inner.memory.pages()
+    }
+
+    /// Current size in bytes.
+    pub fn data_size(&self) -> usize {
+        self.inner.memory.byte_size()
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages. Safe to call while other threads run
+    /// wasm that uses the memory.
+    pub fn grow(&self, delta: u64) -> Result<u64> {
+        self.inner.memory.grow(delta).context("failed to grow shared memory")
+    }
+
+    /// Reads `buffer.len()` bytes at `offset` (other threads may be writing them concurrently).
+    pub fn read(&self, offset: usize, buffer: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buffer.len()).filter(|end| *end <= self.data_size());
+        if end.is_none() {
+            bail!("out of bounds shared memory read");
+        }
+        // SAFETY: the range is inside the accessible part of the memory, which never shrinks.
+        unsafe { std::ptr::copy(self.inner.memory.base().add(offset), buffer.as_mut_ptr(), buffer.len()) };
+        Ok(())
+    }
+
+    /// Writes `buffer` at `offset` (racing with other threads as wasm's own stores do).
+    pub fn write(&self, offset: usize, buffer: &[u8]) -> Result<()> {
+        let end = offset.checked_add(buffer.len()).filter(|end| *end <= self.data_size());
+        if end.is_none() {
+            bail!("out of bounds shared memory write");
+        }
+        // SAFETY: as in `read`.
+        unsafe { std::ptr::copy(buffer.as_ptr(), self.inner.memory.base().add(offset), buffer.len()) };
+        Ok(())
+    }
+}
+
+impl Memory {
+    /// Makes `shared` usable in `store` (for example as an import); the store keeps it alive.
+    pub fn from_shared(mut store: impl AsContextMut, shared: &SharedMemory) -> Result<Memory> {
+        let store = &mut store.as_context_mut().0.opaque;
+        if !crate::Engine::same(&store.engine, &shared.inner.engine) {
+            bail!("shared memory used with a store of another engine");
+        }
+        Ok(Memory { store: store.id, index: store.attach_shared_memory(shared.inner.clone()) })
+    }
+}
+
 /// Anything an instance can import or export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Extern {

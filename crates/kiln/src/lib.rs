@@ -46,7 +46,7 @@ mod types;
 mod values;
 
 pub use engine::{Config, Engine, OptLevel};
-pub use externals::{Extern, Global, Memory, Table};
+pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::{Export, Instance};
 pub use linker::Linker;

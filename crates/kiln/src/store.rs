@@ -91,6 +91,8 @@ pub struct StoreOpaque {
     pub(crate) memories: Vec<*mut LinearMemory>,
     memory_index: AddrMap<usize>,
     host_memories: Vec<Box<LinearMemory>>,
+    /// Shared memories this store uses; they outlive it if other stores hold them too.
+    shared_memories: Vec<std::sync::Arc<crate::externals::SharedMemoryInner>>,
     pub(crate) tables: Vec<*mut RuntimeTable>,
     table_index: AddrMap<usize>,
     host_tables: Vec<Box<RuntimeTable>>,
@@ -146,6 +148,7 @@ impl<T> Store<T> {
                     memories: Vec::new(),
                     memory_index: AddrMap::default(),
                     host_memories: Vec::new(),
+                    shared_memories: Vec::new(),
                     tables: Vec::new(),
                     table_index: AddrMap::default(),
                     host_tables: Vec::new(),
@@ -275,6 +278,15 @@ impl StoreOpaque {
             self.memories.push(memory);
             self.memories.len() - 1
         })
+    }
+
+    pub(crate) fn attach_shared_memory(
+        &mut self,
+        shared: std::sync::Arc<crate::externals::SharedMemoryInner>,
+    ) -> usize {
+        let ptr = shared.ptr();
+        self.shared_memories.push(shared);
+        self.memory_handle(ptr)
     }
 
     pub(crate) fn push_host_memory(&mut self, mut memory: Box<LinearMemory>) -> usize {

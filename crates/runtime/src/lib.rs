@@ -14,6 +14,7 @@ pub mod instance;
 pub mod libcalls;
 pub mod memory;
 pub mod mmap;
+pub mod parking;
 mod setjmp;
 pub mod table;
 pub mod traphandlers;

@@ -30,6 +30,9 @@ pub struct VMBuiltins {
     floor_f64: extern "C" fn(f64) -> f64,
     trunc_f64: extern "C" fn(f64) -> f64,
     nearest_f64: extern "C" fn(f64) -> f64,
+    memory_atomic_wait32: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, i64) -> u32,
+    memory_atomic_wait64: unsafe extern "C" fn(*mut VMContext, u32, u64, u64, i64) -> u32,
+    memory_atomic_notify: unsafe extern "C" fn(*mut VMContext, u32, u64, u32) -> u32,
 }
 
 /// The one builtin table every `VMContext` points to.
@@ -53,6 +56,9 @@ pub static BUILTINS: VMBuiltins = VMBuiltins {
     floor_f64,
     trunc_f64,
     nearest_f64,
+    memory_atomic_wait32,
+    memory_atomic_wait64,
+    memory_atomic_notify,
 };
 
 const _: () = assert!(std::mem::size_of::<VMBuiltins>() == Builtin::COUNT * 8);
@@ -177,4 +183,54 @@ extern "C" fn trunc_f64(x: f64) -> f64 {
 }
 extern "C" fn nearest_f64(x: f64) -> f64 {
     x.round_ties_even()
+}
+
+/// The host address of wasm address `addr` in memory `memory`; compiled code has bounds-checked it.
+///
+/// # Safety
+///
+/// `vmctx` must be a live instance's context.
+unsafe fn atomic_target(vmctx: *mut VMContext, memory: u32, addr: u64) -> *mut u8 {
+    // SAFETY: the caller passes a live context; the memory outlives the call.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    // SAFETY: memories outlive the instance.
+    let base = unsafe { (*instance.memory(memory)).base() };
+    // SAFETY: compiled code checked `addr + size <= length`.
+    unsafe { base.add(addr as usize) }
+}
+
+fn timeout(ns: i64) -> Option<std::time::Duration> {
+    u64::try_from(ns).ok().map(std::time::Duration::from_nanos)
+}
+
+unsafe extern "C" fn memory_atomic_wait32(
+    vmctx: *mut VMContext,
+    memory: u32,
+    addr: u64,
+    expected: u32,
+    timeout_ns: i64,
+) -> u32 {
+    // SAFETY: called by compiled code with its own context and a checked, aligned address.
+    let target = unsafe { atomic_target(vmctx, memory, addr) };
+    // SAFETY: the address is 4-aligned and inside the memory.
+    unsafe { crate::parking::wait(target, crate::parking::Expected::U32(expected), timeout(timeout_ns)) }
+}
+
+unsafe extern "C" fn memory_atomic_wait64(
+    vmctx: *mut VMContext,
+    memory: u32,
+    addr: u64,
+    expected: u64,
+    timeout_ns: i64,
+) -> u32 {
+    // SAFETY: as in `memory_atomic_wait32`.
+    let target = unsafe { atomic_target(vmctx, memory, addr) };
+    // SAFETY: the address is 8-aligned and inside the memory.
+    unsafe { crate::parking::wait(target, crate::parking::Expected::U64(expected), timeout(timeout_ns)) }
+}
+
+unsafe extern "C" fn memory_atomic_notify(vmctx: *mut VMContext, memory: u32, addr: u64, count: u32) -> u32 {
+    // SAFETY: as in `memory_atomic_wait32`.
+    let target = unsafe { atomic_target(vmctx, memory, addr) };
+    crate::parking::notify(target, count)
 }

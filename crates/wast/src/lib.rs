@@ -204,6 +204,8 @@ pub fn define_spectest<T: 'static>(
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define(&*store, "spectest", "memory", memory)?;
+    let shared_memory = Memory::new(&mut *store, MemoryType::shared(1, 2))?;
+    linker.define(&*store, "spectest", "shared_memory", shared_memory)?;
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub(crate) enum Ext {
     U32,
 }
 
-fn memory_index(memarg: &MemArg) -> Result<u32> {
+pub(super) fn memory_index(memarg: &MemArg) -> Result<u32> {
     match memarg.target {
         wasmparser::MemArgTarget::Memory(m) => Ok(m),
         wasmparser::MemArgTarget::Array(_) => anyhow::bail!("unsupported feature: GC array access"),

@@ -4,6 +4,7 @@
 //! stack of [`control::Frame`]s. Code after `br`, `br_table`, `return` and `unreachable` is skipped
 //! (only its nesting is tracked) until the `else` or `end` that makes code reachable again.
 
+mod atomics;
 mod control;
 mod memory;
 
@@ -520,7 +521,11 @@ impl FuncTranslator<'_, '_> {
                 self.push(hi);
             }
 
-            other => bail!("unsupported feature: operator {other:?}"),
+            other => {
+                if !self.translate_atomic(&other)? {
+                    bail!("unsupported feature: operator {other:?}");
+                }
+            }
         }
         Ok(())
     }
@@ -658,6 +663,9 @@ impl FuncTranslator<'_, '_> {
             Builtin::TableCopy => (&[I32, I32, I64, I64, I64], &[I32]),
             Builtin::TableInit => (&[I32, I32, I64, I32, I32], &[I32]),
             Builtin::RaiseTrap => (&[I32, I32, I32, I64], &[]),
+            Builtin::MemoryAtomicWait32 => (&[I32, I64, I32, I64], &[I32]),
+            Builtin::MemoryAtomicWait64 => (&[I32, I64, I64, I64], &[I32]),
+            Builtin::MemoryAtomicNotify => (&[I32, I64, I32], &[I32]),
             Builtin::CeilF32
             | Builtin::FloorF32
             | Builtin::TruncF32

@@ -1,0 +1,151 @@
+//! Embedding-level tests of wasm 3.0 proposals that the spec scripts cannot express: shared memories
+//! used by several stores on several threads, constant stack in unbounded tail recursion, and the
+//! per-proposal `Config` switches.
+
+use anyhow::{Result, ensure};
+use kiln::{Config, Engine, Instance, Linker, Memory, MemoryType, Module, SharedMemory, Store};
+use libtest_mimic::{Failed, Trial};
+
+macro_rules! proposal_tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn trials() -> Vec<Trial> {
+            vec![$(
+                Trial::test(concat!("proposals::", stringify!($name)), || {
+                    $name().map_err(|e| Failed::from(format!("{e:?}")))
+                }),
+            )*]
+        }
+    };
+}
+
+proposal_tests![
+    shared_memory_atomics_across_threads,
+    wait_and_notify_across_threads,
+    tail_recursion_runs_in_constant_stack,
+    config_switches_disable_proposals,
+];
+
+const COUNTER: &str = r#"
+(module
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "add") (param $n i32)
+    (loop $l
+      (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "wait") (result i32)
+    (memory.atomic.wait32 (i32.const 8) (i32.const 0) (i64.const 30000000000)))
+  (func (export "wake") (result i32)
+    (i32.atomic.store (i32.const 8) (i32.const 1))
+    (memory.atomic.notify (i32.const 8) (i32.const 1))))
+"#;
+
+fn instantiate(engine: &Engine, module: &Module, shared: &SharedMemory) -> Result<(Store<()>, Instance)> {
+    let mut store = Store::new(engine, ());
+    let memory = Memory::from_shared(&mut store, shared)?;
+    let mut linker = Linker::new(engine);
+    linker.define(&store, "env", "memory", memory)?;
+    let instance = linker.instantiate(&mut store, module)?;
+    Ok((store, instance))
+}
+
+fn shared_memory_atomics_across_threads() -> Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, COUNTER)?;
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 1))?;
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (engine, module, shared) = (engine.clone(), module.clone(), shared.clone());
+            std::thread::spawn(move || -> Result<()> {
+                let (mut store, instance) = instantiate(&engine, &module, &shared)?;
+                let add = instance.get_typed_func::<i32, ()>(&mut store, "add")?;
+                add.call(&mut store, 100_000)
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread panicked")?;
+    }
+    let mut bytes = [0u8; 4];
+    shared.read(0, &mut bytes)?;
+    ensure!(u32::from_le_bytes(bytes) == 400_000, "lost atomic updates: {}", u32::from_le_bytes(bytes));
+    Ok(())
+}
+
+fn wait_and_notify_across_threads() -> Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, COUNTER)?;
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 1))?;
+    let waiter = {
+        let (engine, module, shared) = (engine.clone(), module.clone(), shared.clone());
+        std::thread::spawn(move || -> Result<i32> {
+            let (mut store, instance) = instantiate(&engine, &module, &shared)?;
+            let wait = instance.get_typed_func::<(), i32>(&mut store, "wait")?;
+            wait.call(&mut store, ())
+        })
+    };
+    let (mut store, instance) = instantiate(&engine, &module, &shared)?;
+    let wake = instance.get_typed_func::<(), i32>(&mut store, "wake")?;
+    // The waiter either is woken (0) or, if it starts after the store, sees the new value (1).
+    let mut woken = 0;
+    while woken == 0 && !waiter.is_finished() {
+        woken = wake.call(&mut store, ())?;
+        std::thread::yield_now();
+    }
+    let result = waiter.join().expect("waiter panicked")?;
+    ensure!(result == 0 || result == 1, "wait returned {result}");
+    ensure!(result == 1 || woken == 1, "the waiter was woken but notify reported {woken}");
+    Ok(())
+}
+
+fn tail_recursion_runs_in_constant_stack() -> Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (func $count (export "count") (param $n i64) (param $acc i64) (result i64)
+            (if (result i64) (i64.eqz (local.get $n))
+              (then (local.get $acc))
+              (else (return_call $count (i64.sub (local.get $n) (i64.const 1))
+                                        (i64.add (local.get $acc) (i64.const 1))))))
+          (type $t (func (param i64 i64) (result i64)))
+          (table funcref (elem $count))
+          (func (export "count_indirect") (param i64 i64) (result i64)
+            (return_call_indirect (type $t) (local.get 0) (local.get 1) (i32.const 0))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    // Ten million frames of a non-tail call would need far more than the 512 KiB wasm stack.
+    let count = instance.get_typed_func::<(i64, i64), i64>(&mut store, "count")?;
+    ensure!(count.call(&mut store, (10_000_000, 0))? == 10_000_000);
+    let indirect = instance.get_typed_func::<(i64, i64), i64>(&mut store, "count_indirect")?;
+    ensure!(indirect.call(&mut store, (1_000_000, 5))? == 1_000_005);
+    Ok(())
+}
+
+fn config_switches_disable_proposals() -> Result<()> {
+    let cases: [(&str, fn(&mut Config)); 5] = [
+        ("(module (func return_call 0))", |c| {
+            c.wasm_tail_call(false);
+        }),
+        ("(module (memory i64 1))", |c| {
+            c.wasm_memory64(false);
+        }),
+        ("(module (memory 1 1 shared))", |c| {
+            c.wasm_threads(false);
+        }),
+        ("(module (memory 1) (memory 1))", |c| {
+            c.wasm_multi_memory(false);
+        }),
+        ("(module (type $t (func)) (func (param (ref $t))))", |c| {
+            c.wasm_function_references(false);
+        }),
+    ];
+    for (wat, disable) in cases {
+        Module::new(&Engine::default(), wat).map_err(|e| anyhow::anyhow!("{wat} should compile by default: {e:?}"))?;
+        let mut config = Config::new();
+        disable(&mut config);
+        let engine = Engine::new(&config)?;
+        ensure!(Module::new(&engine, wat).is_err(), "{wat} compiled with its proposal disabled");
+    }
+    Ok(())
+}
