@@ -67,6 +67,25 @@ fn bench_trap(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_tail_call(c: &mut Criterion) {
+    let engine = engine();
+    let module = Module::new(&engine, wasm::TAIL_CALL_WAT).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let even_odd = instance.get_typed_func::<i32, i32>(&mut store, "even_odd").unwrap();
+    let dispatch = instance.get_typed_func::<i32, i64>(&mut store, "dispatch").unwrap();
+
+    let mut group = c.benchmark_group("kernels");
+    group.throughput(Throughput::Elements(1_000_000));
+    group.bench_function("tail_call_even_odd_1m", |b| {
+        b.iter(|| even_odd.call(&mut store, black_box(1_000_000)).unwrap());
+    });
+    group.bench_function("tail_call_dispatch_1m", |b| {
+        b.iter(|| dispatch.call(&mut store, black_box(1_000_000)).unwrap());
+    });
+    group.finish();
+}
+
 fn bench_instantiate(c: &mut Criterion) {
     let engine = engine();
     let module = Module::new(&engine, wasm::INSTANTIATE_SMALL_WAT).unwrap();
@@ -159,5 +178,5 @@ fn bench_component(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_call, bench_trap, bench_instantiate, bench_compile, bench_component);
+criterion_group!(benches, bench_call, bench_trap, bench_tail_call, bench_instantiate, bench_compile, bench_component);
 criterion_main!(benches);

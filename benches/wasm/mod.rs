@@ -9,6 +9,10 @@ use std::fmt::Write;
 /// Exports `nop`, `add`, `call_host_n` (calls the import `host.inc` N times) and `trap`.
 pub const CALL_WAT: &str = include_str!("call.wat");
 
+/// Exports `even_odd(n) -> i32` (mutual tail recursion) and `dispatch(n) -> i64` (handlers chained
+/// with `return_call_indirect`), n tail calls each.
+pub const TAIL_CALL_WAT: &str = include_str!("tail_call.wat");
+
 /// A small module with one import (`host.log`), a memory, a table, globals and a few functions.
 pub const INSTANTIATE_SMALL_WAT: &str = include_str!("instantiate_small.wat");
 
