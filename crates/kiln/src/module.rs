@@ -101,11 +101,20 @@ impl Module {
     ) -> Result<Module> {
         let info = ModuleInfo::parse_with_features(binary, features).context("failed to validate the module")?;
         let name = info.name.clone().unwrap_or_else(|| "<module>".to_string());
-        let compiled = engine
-            .inner
-            .compiler
-            .compile_module(&info, binary)
+        let compiled = crate::cache::compile(engine, &info, binary, features)
             .with_context(|| format!("failed to compile module `{name}`"))?;
+        Module::from_parts(engine, info, binary, &compiled)
+    }
+
+    /// Loads compiled code for `info` (compiled from `binary`) and builds the module around it.
+    /// The code must really be `info`'s: callers check precompiled artefacts first
+    /// (`serialize::check_artifacts`).
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        info: ModuleInfo,
+        binary: &[u8],
+        compiled: &kiln_cranelift::CompiledCode,
+    ) -> Result<Module> {
         let code_info = CodeInfo {
             traps: compiled.traps.clone(),
             functions: compiled.functions.clone(),
