@@ -11,7 +11,6 @@
 //! never fail a compile because of the cache.
 
 use crate::engine::{Config, Engine};
-use anyhow::Result;
 use kiln_cranelift::CompiledCode;
 use kiln_environ::ModuleInfo;
 use std::io::Write;
@@ -75,43 +74,58 @@ impl Engine {
     }
 }
 
-/// Compiles `wasm` (described by `info`, validated with `features`), through the cache when the
-/// engine has one.
-pub(crate) fn compile(
+/// The cached compilation of `wasm` with `features`, when the engine has a cache and it holds
+/// a usable entry: the module's description and its code.
+///
+/// A hit skips validation: the entry records the SHA-256 of the exact bytes it was compiled
+/// from, and entries are only written after those bytes validated with the same features and
+/// the same kiln build (both part of the key).
+pub(crate) fn lookup(
     engine: &Engine,
-    info: &ModuleInfo,
     wasm: &[u8],
     features: wasmparser::WasmFeatures,
-) -> Result<CompiledCode> {
-    let compiler = &engine.inner.compiler;
-    let Some(dir) = &engine.config().cache_dir else {
-        return compiler.compile_module(info, wasm);
-    };
+) -> Option<(ModuleInfo, CompiledCode)> {
+    let dir = engine.config().cache_dir.as_ref()?;
     let counters = &engine.inner.cache_counters;
-    let path = dir.join(format!("{}.kcache", crate::serialize::cache_key(engine, wasm, features)));
-    match std::fs::read(&path) {
-        Ok(bytes) => match crate::serialize::decode_cache_entry(engine, &bytes, wasm, features, info) {
-            Ok(compiled) => {
-                counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(compiled);
-            }
-            Err(_) => {
-                counters.corrupt_entries.fetch_add(1, Ordering::Relaxed);
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+    let path = entry_path(dir, engine, wasm, features);
+    let found = match std::fs::read(&path) {
+        Ok(bytes) => ModuleInfo::parse_validated(wasm).and_then(|info| {
+            let compiled = crate::serialize::decode_cache_entry(engine, &bytes, wasm, features, &info)?;
+            Ok((info, compiled))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            counters.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Err(e) => Err(e.into()),
+    };
+    match found {
+        Ok(hit) => {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            Some(hit)
+        }
         Err(_) => {
             counters.corrupt_entries.fetch_add(1, Ordering::Relaxed);
+            counters.misses.fetch_add(1, Ordering::Relaxed);
+            None
         }
     }
-    counters.misses.fetch_add(1, Ordering::Relaxed);
-    let compiled = compiler.compile_module(info, wasm)?;
-    let stored = crate::serialize::encode_cache_entry(engine, wasm, features, &compiled)
+}
+
+/// Stores the compilation of `wasm` with `features` in the engine's cache, if it has one. A
+/// failure only counts in [`CacheStats::write_errors`]: the compile itself succeeded.
+pub(crate) fn store(engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures, compiled: &CompiledCode) {
+    let Some(dir) = &engine.config().cache_dir else { return };
+    let path = entry_path(dir, engine, wasm, features);
+    let stored = crate::serialize::encode_cache_entry(engine, wasm, features, compiled)
         .and_then(|entry| Ok(write_atomically(&path, &entry)?));
     if stored.is_err() {
-        counters.write_errors.fetch_add(1, Ordering::Relaxed);
+        engine.inner.cache_counters.write_errors.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(compiled)
+}
+
+fn entry_path(dir: &Path, engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures) -> PathBuf {
+    dir.join(format!("{}.kcache", crate::serialize::cache_key(engine, wasm, features)))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so

@@ -99,10 +99,17 @@ impl Module {
         binary: &[u8],
         features: wasmparser::WasmFeatures,
     ) -> Result<Module> {
+        if let Some((info, compiled)) = crate::cache::lookup(engine, binary, features) {
+            return Module::from_parts(engine, info, binary, &compiled);
+        }
         let info = ModuleInfo::parse_with_features(binary, features).context("failed to validate the module")?;
         let name = info.name.clone().unwrap_or_else(|| "<module>".to_string());
-        let compiled = crate::cache::compile(engine, &info, binary, features)
+        let compiled = engine
+            .inner
+            .compiler
+            .compile_module(&info, binary)
             .with_context(|| format!("failed to compile module `{name}`"))?;
+        crate::cache::store(engine, binary, features, &compiled);
         Module::from_parts(engine, info, binary, &compiled)
     }
 
