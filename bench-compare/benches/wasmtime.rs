@@ -112,6 +112,11 @@ fn bench_compile(c: &mut Criterion) {
     group.bench_function("large", |b| {
         b.iter(|| Module::new(&engine, &bytes).unwrap());
     });
+    let precompiled = engine.precompile_module(&bytes).unwrap();
+    group.bench_function("large_deserialize", |b| {
+        // SAFETY: wasmtime's own output from just above.
+        b.iter(|| unsafe { Module::deserialize(&engine, &precompiled) }.unwrap());
+    });
     group.finish();
 }
 

@@ -112,6 +112,22 @@ fn bench_compile(c: &mut Criterion) {
     group.bench_function("large", |b| {
         b.iter(|| Module::new(&engine, &bytes).unwrap());
     });
+    let precompiled = engine.precompile_module(&bytes).unwrap();
+    group.bench_function("large_deserialize", |b| {
+        // SAFETY: kiln's own output from just above.
+        b.iter(|| unsafe { Module::deserialize(&engine, &precompiled) }.unwrap());
+    });
+    // kiln only: a compile answered by a warm on-disk cache (validation, then the cached code).
+    let cache_dir = std::env::temp_dir().join(format!("kiln-bench-cache-{}", std::process::id()));
+    let mut config = Config::new();
+    config.cache(Some(cache_dir.clone()));
+    let cached = Engine::new(&config).unwrap();
+    Module::new(&cached, &bytes).unwrap();
+    group.bench_function("large_cache_hit", |b| {
+        b.iter(|| Module::new(&cached, &bytes).unwrap());
+    });
+    assert_eq!(cached.cache_stats().misses, 1, "every iteration must hit the cache");
+    let _ = std::fs::remove_dir_all(&cache_dir);
     group.finish();
 }
 

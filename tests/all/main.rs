@@ -6,6 +6,8 @@
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
 //! - `examples`: the README's examples give the results it promises;
+//! - `aot`, `aot_cli`: precompiled modules and components (`.cwasm`), the compile cache, and
+//!   `kiln compile` / `kiln run X.cwasm` through the real binary;
 //! - `toolchain`: components built from C by wit-bindgen, clang and wasm-tools
 //!   (`scripts/build-test-components`), checked against Rust reference results.
 //!
@@ -14,6 +16,8 @@
 
 use libtest_mimic::{Arguments, Trial};
 
+mod aot;
+mod aot_cli;
 mod api;
 mod component_props;
 mod component_wast;
@@ -35,6 +39,8 @@ fn main() {
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());
+    trials.extend(aot::trials());
+    trials.extend(aot_cli::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();

@@ -2,13 +2,15 @@
 //!
 //! `kiln run` runs a core module (calling `_start` or `--invoke NAME` with arguments) or a
 //! component (`--invoke 'name(args)'` with arguments and results in WAVE, see [`wave`]);
-//! `kiln wast` runs test scripts.
+//! `kiln wast` runs test scripts; `kiln compile` precompiles to `.cwasm`, which `kiln run` also
+//! accepts.
 
+mod compile;
 mod wave;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use kiln::{Engine, ExternType, Func, Linker, Module, Store, Val, ValType};
+use kiln::{Engine, ExternType, Func, Linker, Store, Val, ValType};
 use kiln_wast::{SpectestConfig, WastContext, WastStats};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,8 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a WebAssembly module (`.wasm` or `.wat`).
+    /// Run a WebAssembly module or component (`.wasm`, `.wat`, or `.cwasm` from `kiln compile`).
     Run(RunCommand),
+    /// Compile a module or component ahead of time into a `.cwasm` file.
+    Compile(compile::CompileCommand),
     /// Run `*.wast` test scripts and report directive counts.
     Wast(WastCommand),
 }
@@ -44,6 +48,8 @@ struct RunCommand {
     /// interruption).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    codegen: compile::CodegenOptions,
     /// Arguments for the function, parsed according to its parameter types.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
@@ -68,10 +74,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 /// An engine configured for the command's limits.
 fn engine_for(cmd: &RunCommand) -> Result<Engine> {
-    let mut config = kiln::Config::new();
-    config.consume_fuel(cmd.fuel.is_some());
-    config.epoch_interruption(cmd.timeout.is_some());
-    Engine::new(&config)
+    compile::engine(&cmd.codegen, cmd.fuel.is_some(), cmd.timeout.is_some())
 }
 
 /// A store with the command's fuel and deadline; the deadline is enforced by a timer thread.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(cmd) => run(cmd),
+        Command::Compile(cmd) => compile::compile(cmd),
         Command::Wast(cmd) => wast(cmd),
     };
     match result {
@@ -115,17 +119,13 @@ fn main() -> ExitCode {
 
 fn run(cmd: RunCommand) -> Result<ExitCode> {
     let bytes = std::fs::read(&cmd.file).with_context(|| format!("failed to read `{}`", cmd.file.display()))?;
-    let binary = if bytes.starts_with(b"\0asm") {
-        bytes
-    } else {
-        wat::parse_bytes(&bytes).with_context(|| format!("failed to parse `{}`", cmd.file.display()))?.into_owned()
-    };
-    if wasmparser::Parser::is_component(&binary) {
+    let precompiled = Engine::detect_precompiled(&bytes);
+    let binary = if precompiled.is_some() { bytes } else { compile::wasm_binary(&cmd.file, bytes)? };
+    if precompiled == Some(kiln::Precompiled::Component) || wasmparser::Parser::is_component(&binary) {
         return run_component(&cmd, &binary);
     }
     let engine = engine_for(&cmd)?;
-    let module = Module::from_file(&engine, &cmd.file)
-        .with_context(|| format!("failed to load module `{}`", cmd.file.display()))?;
+    let module = compile::load_module(&engine, &cmd.file, &binary)?;
     let mut store = store_for(&cmd, &engine)?;
     let linker = Linker::new(&engine);
 
@@ -164,8 +164,7 @@ fn run(cmd: RunCommand) -> Result<ExitCode> {
 fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
     let file = cmd.file.display();
     let engine = engine_for(cmd)?;
-    let component = kiln::component::Component::from_binary(&engine, binary)
-        .with_context(|| format!("failed to load component `{file}`"))?;
+    let component = compile::load_component(&engine, &cmd.file, binary)?;
     if let Some((name, kind)) = component.imports().find(|(_, kind)| *kind != "type") {
         bail!(
             "cannot satisfy import `{name}` ({kind}) of component `{file}`: kiln run does not provide any imports yet"

@@ -66,8 +66,50 @@ impl Builtin {
     /// Number of builtins (length of the builtin table).
     pub const COUNT: usize = 22;
 
+    /// All builtins, in discriminant order.
+    pub const ALL: [Builtin; Builtin::COUNT] = [
+        Builtin::MemoryGrow,
+        Builtin::MemoryCopy,
+        Builtin::MemoryFill,
+        Builtin::MemoryInit,
+        Builtin::DataDrop,
+        Builtin::TableGrow,
+        Builtin::TableFill,
+        Builtin::TableCopy,
+        Builtin::TableInit,
+        Builtin::ElemDrop,
+        Builtin::RaiseTrap,
+        Builtin::CeilF32,
+        Builtin::FloorF32,
+        Builtin::TruncF32,
+        Builtin::NearestF32,
+        Builtin::CeilF64,
+        Builtin::FloorF64,
+        Builtin::TruncF64,
+        Builtin::NearestF64,
+    ];
+
+    /// Decodes a builtin from its discriminant (as stored in precompiled code's relocations).
+    pub fn from_u32(index: u32) -> Option<Builtin> {
+        Builtin::ALL.get(usize::try_from(index).ok()?).copied()
+    }
+
     /// Byte offset of this builtin's function pointer in the builtin table.
     pub fn table_offset(self, pointer_size: u8) -> u32 {
         self as u32 * u32::from(pointer_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Builtin;
+
+    #[test]
+    fn all_is_in_discriminant_order() {
+        for (i, builtin) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(*builtin as u32, i as u32);
+            assert_eq!(Builtin::from_u32(i as u32), Some(*builtin));
+        }
+        assert_eq!(Builtin::from_u32(Builtin::COUNT as u32), None);
     }
 }

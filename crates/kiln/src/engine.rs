@@ -40,6 +40,8 @@ pub struct Config {
     pub(crate) gc: bool,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
+    /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             gc: false,
             consume_fuel: false,
             epoch_interruption: false,
+            cache_dir: None,
         }
     }
 }
@@ -222,6 +225,9 @@ pub(crate) struct EngineInner {
     pub(crate) compiler: Compiler,
     /// The epoch counter compiled code compares with each store's deadline.
     pub(crate) epoch: Box<std::sync::atomic::AtomicU64>,
+    /// What precompiled code must have been compiled with to run here (see `serialize.rs`).
+    pub(crate) compat: crate::serialize::CompatHeader,
+    pub(crate) cache_counters: crate::cache::CacheCounters,
     types: Mutex<TypeRegistry>,
     trampolines: Mutex<Trampolines>,
 }
@@ -276,9 +282,12 @@ impl Engine {
             epoch_interruption: config.epoch_interruption,
         };
         let compiler = Compiler::new(&options).context("failed to create the compiler for this host")?;
+        let compat = crate::serialize::CompatHeader::new(config, &compiler);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
+                compat,
+                cache_counters: Default::default(),
                 compiler,
                 epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
                 types: Mutex::default(),

@@ -33,6 +33,7 @@
 //! `kiln-cranelift` and `kiln-runtime`. Its `unsafe` blocks only dereference pointers the runtime
 //! hands out for objects the store owns.
 
+mod cache;
 pub mod component;
 mod engine;
 mod externals;
@@ -40,17 +41,20 @@ mod func;
 mod instance;
 mod linker;
 mod module;
+mod serialize;
 mod store;
 mod trap;
 mod types;
 mod values;
 
+pub use cache::CacheStats;
 pub use engine::{Config, Engine, OptLevel};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::{Export, Instance};
 pub use linker::Linker;
 pub use module::Module;
+pub use serialize::Precompiled;
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use types::{

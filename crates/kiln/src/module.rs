@@ -104,6 +104,9 @@ impl Module {
         binary: &[u8],
         features: wasmparser::WasmFeatures,
     ) -> Result<Module> {
+        if let Some((info, compiled)) = crate::cache::lookup(engine, binary, features) {
+            return Module::from_parts(engine, info, binary, &compiled);
+        }
         let info = ModuleInfo::parse_with_features(binary, features).context("failed to validate the module")?;
         let name = info.name.clone().unwrap_or_else(|| "<module>".to_string());
         let compiled = engine
@@ -111,6 +114,19 @@ impl Module {
             .compiler
             .compile_module(&info, binary)
             .with_context(|| format!("failed to compile module `{name}`"))?;
+        crate::cache::store(engine, binary, features, &compiled);
+        Module::from_parts(engine, info, binary, &compiled)
+    }
+
+    /// Loads compiled code for `info` (compiled from `binary`) and builds the module around it.
+    /// The code must really be `info`'s: callers check precompiled artefacts first
+    /// (`serialize::check_artifacts`).
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        info: ModuleInfo,
+        binary: &[u8],
+        compiled: &kiln_cranelift::CompiledCode,
+    ) -> Result<Module> {
         let code_info = CodeInfo {
             traps: compiled.traps.clone(),
             functions: compiled.functions.clone(),

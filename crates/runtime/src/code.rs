@@ -51,6 +51,8 @@ impl CodeInfo {
 pub struct CodeMemory {
     mmap: Mmap,
     len: usize,
+    /// The builtin relocations that were patched, kept so the code can be serialized again.
+    relocs: Vec<(u32, Builtin)>,
     info: Arc<CodeInfo>,
 }
 
@@ -65,7 +67,7 @@ impl CodeMemory {
     pub fn new(code: &[u8], relocs: &[(u32, Builtin)], info: CodeInfo) -> Result<CodeMemory> {
         if code.is_empty() {
             let mmap = Mmap::reserve(crate::mmap::page_size())?;
-            return Ok(CodeMemory { mmap, len: 0, info: Arc::new(info) });
+            return Ok(CodeMemory { mmap, len: 0, relocs: Vec::new(), info: Arc::new(info) });
         }
         let size = code.len().next_multiple_of(crate::mmap::page_size());
         let mut mmap = Mmap::reserve(size).context("failed to allocate code memory")?;
@@ -84,7 +86,26 @@ impl CodeMemory {
         mmap.make_executable(0, size)?;
         let info = Arc::new(info);
         register(mmap.as_ptr() as usize, mmap.as_ptr() as usize + code.len(), info.clone());
-        Ok(CodeMemory { mmap, len: code.len(), info })
+        Ok(CodeMemory { mmap, len: code.len(), relocs: relocs.to_vec(), info })
+    }
+
+    /// The code as loaded, with each builtin relocation's 8 bytes zeroed (the address they held is
+    /// only valid in this process): what [`CodeMemory::new`] accepts again with [`Self::relocs`].
+    pub fn unrelocated_code(&self) -> Vec<u8> {
+        // SAFETY: the first `len` bytes of the mapping hold the code and stay readable (read +
+        // execute) and unchanged for as long as `self` lives.
+        let mut code = unsafe { std::slice::from_raw_parts(self.mmap.as_ptr(), self.len) }.to_vec();
+        for (offset, _) in &self.relocs {
+            // `new` checked that every relocation lies inside the code.
+            let at = *offset as usize;
+            code[at..at + 8].fill(0);
+        }
+        code
+    }
+
+    /// The builtin relocations applied to the code, sorted by offset.
+    pub fn relocs(&self) -> &[(u32, Builtin)] {
+        &self.relocs
     }
 
     /// Start of the code.

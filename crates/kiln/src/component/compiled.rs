@@ -8,6 +8,19 @@ use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Which module of a component [`Component::build`] asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ModuleSlot {
+    /// The core module with this index in the component's plan.
+    Core(usize),
+    /// The adapter module with this index.
+    Adapter(usize),
+}
+
+/// Compiles (or loads precompiled code for) one module of a component, validated with the given
+/// features.
+pub(crate) type LoadModule<'a> = dyn Fn(ModuleSlot, &[u8], wasmparser::WasmFeatures) -> Result<Module> + Sync + 'a;
+
 /// A compiled component. Cheap to clone.
 #[derive(Clone)]
 pub struct Component {
@@ -21,6 +34,8 @@ pub(crate) struct AdapterModuleCode {
 
 pub(crate) struct ComponentInner {
     pub(crate) engine: Engine,
+    /// The component binary, kept for `Component::serialize`.
+    pub(crate) wasm: Arc<[u8]>,
     pub(crate) plan: ComponentPlan,
     pub(crate) modules: Vec<Module>,
     pub(crate) adapter_modules: Vec<AdapterModuleCode>,
@@ -62,6 +77,12 @@ impl Component {
 
     /// Compiles a component from its binary format.
     pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Component> {
+        Component::build(engine, binary, &|_, wasm, features| Module::from_binary_with_features(engine, wasm, features))
+    }
+
+    /// Translates a component and gets each of its core and adapter modules from `load`, which
+    /// compiles them (or loads precompiled code for them).
+    pub(crate) fn build(engine: &Engine, binary: &[u8], load: &LoadModule<'_>) -> Result<Component> {
         let translation = Translation::parse(binary).context("failed to validate the component")?;
         let plan = ComponentPlan::new(&translation, binary).context("failed to translate the component")?;
         let features = engine.config().features() | wasmparser::WasmFeatures::MULTI_MEMORY;
@@ -70,7 +91,7 @@ impl Component {
             .par_iter()
             .enumerate()
             .map(|(i, range)| {
-                Module::from_binary_with_features(engine, &binary[range.clone()], features)
+                load(ModuleSlot::Core(i), &binary[range.clone()], features)
                     .with_context(|| format!("failed to compile core module {i} of the component"))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -95,12 +116,19 @@ impl Component {
                 .collect();
             let code =
                 kiln_fact::compile(&adapters).with_context(|| format!("failed to generate adapter module {m}"))?;
-            let module = Module::from_binary_with_features(engine, &code.wasm, features)
+            let module = load(ModuleSlot::Adapter(m), &code.wasm, features)
                 .with_context(|| format!("failed to compile adapter module {m}"))?;
             adapter_modules.push(AdapterModuleCode { module, imports: code.imports });
         }
         Ok(Component {
-            inner: Arc::new(ComponentInner { engine: engine.clone(), plan, modules, adapter_modules, adapter_exports }),
+            inner: Arc::new(ComponentInner {
+                engine: engine.clone(),
+                wasm: binary.into(),
+                plan,
+                modules,
+                adapter_modules,
+                adapter_exports,
+            }),
         })
     }
 

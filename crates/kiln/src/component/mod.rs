@@ -15,6 +15,7 @@ pub mod types;
 mod values;
 
 pub use compiled::Component;
+pub(crate) use compiled::ModuleSlot;
 pub use func::Func;
 pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 pub use linker::{HostFunc, Linker, LinkerInstance};

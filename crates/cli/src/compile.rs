@@ -1,0 +1,167 @@
+//! `kiln compile`: ahead-of-time compilation to kiln's precompiled format (`.cwasm`), the
+//! code-generation options it shares with `kiln run`, and loading of wasm, wat or `.cwasm` input.
+
+use anyhow::{Context as _, Result, bail};
+use kiln::component::Component;
+use kiln::{Config, Engine, Module, OptLevel, Precompiled};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Options that change the generated code or how it is cached, shared by `run` and `compile`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CodegenOptions {
+    /// Cranelift's optimisation level: `0` (none), `1`/`2` (speed, the default) or `s` (speed
+    /// and size); wasmtime's `opt-level=N` spelling is accepted too.
+    #[arg(short = 'O', long = "opt-level", value_name = "LEVEL", value_parser = parse_opt_level)]
+    pub opt_level: Option<OptLevel>,
+    /// Do not use the on-disk compile cache (`$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else
+    /// `~/.cache/kiln`).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Code-generation settings in wasmtime's spelling: `cache=y|n`.
+    #[arg(short = 'C', value_name = "KEY=VALUE", value_parser = parse_codegen_setting)]
+    pub settings: Vec<CodegenSetting>,
+}
+
+/// One `-C KEY=VALUE` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodegenSetting {
+    /// `cache=y|n`.
+    Cache(bool),
+}
+
+impl CodegenOptions {
+    /// Applies the options to `config`.
+    pub fn configure(&self, config: &mut Config) {
+        if let Some(level) = self.opt_level {
+            config.cranelift_opt_level(level);
+        }
+        let mut cache = !self.no_cache;
+        for setting in &self.settings {
+            match setting {
+                CodegenSetting::Cache(enable) => cache = *enable && !self.no_cache,
+            }
+        }
+        config.cache(if cache { Config::default_cache_dir() } else { None });
+    }
+}
+
+fn parse_opt_level(text: &str) -> Result<OptLevel, String> {
+    let level = text.strip_prefix("opt-level=").unwrap_or(text);
+    match level {
+        "0" | "none" => Ok(OptLevel::None),
+        "1" | "2" | "speed" => Ok(OptLevel::Speed),
+        "s" | "speed_and_size" => Ok(OptLevel::SpeedAndSize),
+        _ => Err(format!("unknown optimisation level `{text}` (use 0, 1, 2 or s)")),
+    }
+}
+
+fn parse_codegen_setting(text: &str) -> Result<CodegenSetting, String> {
+    let (key, value) = text.split_once('=').unwrap_or((text, "y"));
+    let flag = || match value {
+        "y" | "yes" | "true" | "on" => Ok(true),
+        "n" | "no" | "false" | "off" => Ok(false),
+        _ => Err(format!("`{text}`: expected y or n")),
+    };
+    match key {
+        "cache" => Ok(CodegenSetting::Cache(flag()?)),
+        _ => Err(format!("unknown code-generation setting `{key}` (supported: cache=y|n)")),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct CompileCommand {
+    /// The module or component to compile (`.wasm` or `.wat`).
+    file: PathBuf,
+    /// Where to write the precompiled code (default: FILE with the extension `.cwasm`).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    codegen: CodegenOptions,
+    /// Compile fuel checks in, as `kiln run --fuel N` needs (the amount is chosen at run time).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Compile epoch checks in, as `kiln run --timeout DURATION` needs.
+    #[arg(long, value_name = "DURATION", value_parser = crate::parse_duration)]
+    timeout: Option<std::time::Duration>,
+}
+
+/// An engine for `codegen` with fuel and epoch checks as asked.
+pub fn engine(codegen: &CodegenOptions, fuel: bool, epochs: bool) -> Result<Engine> {
+    let mut config = Config::new();
+    config.consume_fuel(fuel);
+    config.epoch_interruption(epochs);
+    codegen.configure(&mut config);
+    Engine::new(&config)
+}
+
+pub fn compile(cmd: CompileCommand) -> Result<ExitCode> {
+    let file = cmd.file.display();
+    let bytes = std::fs::read(&cmd.file).with_context(|| format!("failed to read `{file}`"))?;
+    if Engine::detect_precompiled(&bytes).is_some() {
+        bail!("`{file}` is already precompiled");
+    }
+    let binary = wasm_binary(&cmd.file, bytes)?;
+    let engine = engine(&cmd.codegen, cmd.fuel.is_some(), cmd.timeout.is_some())?;
+    let precompiled = if wasmparser::Parser::is_component(&binary) {
+        engine.precompile_component(&binary).with_context(|| format!("failed to compile component `{file}`"))?
+    } else {
+        engine.precompile_module(&binary).with_context(|| format!("failed to compile module `{file}`"))?
+    };
+    let output = cmd.output.unwrap_or_else(|| cmd.file.with_extension("cwasm"));
+    std::fs::write(&output, precompiled).with_context(|| format!("failed to write `{}`", output.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The binary form of a file's contents: wasm as it is, text converted.
+pub fn wasm_binary(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    Ok(wat::parse_bytes(&bytes).with_context(|| format!("failed to parse `{}`", path.display()))?.into_owned())
+}
+
+/// A module from wasm bytes, or from precompiled bytes (`kiln compile` output).
+pub fn load_module(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Module> {
+    let file = path.display();
+    if Engine::detect_precompiled(bytes) == Some(Precompiled::Module) {
+        // SAFETY: running a `.cwasm` the user names is running code they chose, like running a
+        // native executable; the format's checks reject files made by another kiln or for other
+        // settings.
+        return unsafe { Module::deserialize(engine, bytes) }
+            .with_context(|| format!("failed to load precompiled module `{file}`"));
+    }
+    Module::from_binary(engine, bytes).with_context(|| format!("failed to load module `{file}`"))
+}
+
+/// A component from wasm bytes, or from precompiled bytes (`kiln compile` output).
+pub fn load_component(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Component> {
+    let file = path.display();
+    if Engine::detect_precompiled(bytes) == Some(Precompiled::Component) {
+        // SAFETY: as in `load_module`.
+        return unsafe { Component::deserialize(engine, bytes) }
+            .with_context(|| format!("failed to load precompiled component `{file}`"));
+    }
+    Component::from_binary(engine, bytes).with_context(|| format!("failed to load component `{file}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opt_levels_parse() {
+        assert_eq!(parse_opt_level("0"), Ok(OptLevel::None));
+        assert_eq!(parse_opt_level("opt-level=2"), Ok(OptLevel::Speed));
+        assert_eq!(parse_opt_level("s"), Ok(OptLevel::SpeedAndSize));
+        assert!(parse_opt_level("3").is_err());
+    }
+
+    #[test]
+    fn codegen_settings_parse() {
+        assert_eq!(parse_codegen_setting("cache=n"), Ok(CodegenSetting::Cache(false)));
+        assert_eq!(parse_codegen_setting("cache=y"), Ok(CodegenSetting::Cache(true)));
+        assert!(parse_codegen_setting("cache=maybe").is_err());
+        assert!(parse_codegen_setting("parallel-compilation=n").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! The on-disk compile cache: compiled code of each module, keyed by a SHA-256 of its wasm bytes,
+//! kiln's build, the target and every code-generation setting (`serialize::cache_key`).
+//!
+//! Off by default in the library ([`Config::cache`]); the `kiln` CLI turns it on. An entry is a
+//! file `<key>.kcache` in the cache directory, in the precompiled format (`serialize.rs`), written
+//! to a temporary file and renamed into place, so readers never see half an entry. An entry that
+//! cannot be read, decoded or checked is counted as corrupt and replaced by a fresh compile: the
+//! cache never turns a compile into an error. Nothing is ever evicted.
+//!
+//! This module must not decide what code is compatible (the key and the header do) and must
+//! never fail a compile because of the cache.
+
+use crate::engine::{Config, Engine};
+use kiln_cranelift::CompiledCode;
+use kiln_environ::ModuleInfo;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts of what the compile cache did for an engine (see [`Engine::cache_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Modules whose code was loaded from the cache.
+    pub hits: u64,
+    /// Modules compiled because the cache had no usable entry (including corrupt ones).
+    pub misses: u64,
+    /// Entries that existed but could not be used (truncated, corrupt, unreadable) and were
+    /// replaced.
+    pub corrupt_entries: u64,
+    /// Entries that could not be written (the compile itself succeeded).
+    pub write_errors: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CacheCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    corrupt_entries: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+impl Config {
+    /// Turns the on-disk compile cache on, storing entries in `dir` (created when needed), or off
+    /// (`None`, the default). [`Config::default_cache_dir`] is the conventional place.
+    ///
+    /// Loading an entry runs the machine code in it, as [`crate::Module::deserialize`] does: the
+    /// directory must not be writable by anyone you would not let run code as you. Its checksums
+    /// catch accidents, not attacks.
+    pub fn cache(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// The directory the `kiln` CLI caches compiled code in: `$KILN_CACHE_DIR` if set, else
+    /// `$XDG_CACHE_HOME/kiln`, else `$HOME/.cache/kiln`; `None` if none of these is set.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var("KILN_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("kiln")))
+            .or_else(|| var("HOME").map(|d| d.join(".cache").join("kiln")))
+    }
+}
+
+impl Engine {
+    /// What the compile cache has done for modules compiled by this engine so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        let c = &self.inner.cache_counters;
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            corrupt_entries: c.corrupt_entries.load(Ordering::Relaxed),
+            write_errors: c.write_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The cached compilation of `wasm` with `features`, when the engine has a cache and it holds
+/// a usable entry: the module's description and its code.
+///
+/// A hit skips validation: the entry records the SHA-256 of the exact bytes it was compiled
+/// from, and entries are only written after those bytes validated with the same features and
+/// the same kiln build (both part of the key).
+pub(crate) fn lookup(
+    engine: &Engine,
+    wasm: &[u8],
+    features: wasmparser::WasmFeatures,
+) -> Option<(ModuleInfo, CompiledCode)> {
+    let dir = engine.config().cache_dir.as_ref()?;
+    let counters = &engine.inner.cache_counters;
+    let path = entry_path(dir, engine, wasm, features);
+    let found = match std::fs::read(&path) {
+        Ok(bytes) => ModuleInfo::parse_validated(wasm).and_then(|info| {
+            let compiled = crate::serialize::decode_cache_entry(engine, &bytes, wasm, features, &info)?;
+            Ok((info, compiled))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            counters.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Err(e) => Err(e.into()),
+    };
+    match found {
+        Ok(hit) => {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            Some(hit)
+        }
+        Err(_) => {
+            counters.corrupt_entries.fetch_add(1, Ordering::Relaxed);
+            counters.misses.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Stores the compilation of `wasm` with `features` in the engine's cache, if it has one. A
+/// failure only counts in [`CacheStats::write_errors`]: the compile itself succeeded.
+pub(crate) fn store(engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures, compiled: &CompiledCode) {
+    let Some(dir) = &engine.config().cache_dir else { return };
+    let path = entry_path(dir, engine, wasm, features);
+    let stored = crate::serialize::encode_cache_entry(engine, wasm, features, compiled)
+        .and_then(|entry| Ok(write_atomically(&path, &entry)?));
+    if stored.is_err() {
+        engine.inner.cache_counters.write_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn entry_path(dir: &Path, engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures) -> PathBuf {
+    dir.join(format!("{}.kcache", crate::serialize::cache_key(engine, wasm, features)))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
+/// concurrent readers see the old file, the new one, or none, never a partial one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("cache entry path has no directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), NEXT_TEMP.fetch_add(1, Ordering::Relaxed)));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
