@@ -87,6 +87,9 @@ impl Builtin {
         Builtin::FloorF64,
         Builtin::TruncF64,
         Builtin::NearestF64,
+        Builtin::MemoryAtomicWait32,
+        Builtin::MemoryAtomicWait64,
+        Builtin::MemoryAtomicNotify,
     ];
 
     /// Decodes a builtin from its discriminant (as stored in precompiled code's relocations).
