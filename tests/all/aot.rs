@@ -233,7 +233,7 @@ fn header_mismatches_are_refused() -> Result<()> {
     })?;
     expect_refused(&engine, &bytes, &["guard_pages=true", recompile])?;
     let engine = with(&|c| {
-        c.wasm_multi_memory(true);
+        c.wasm_multi_memory(false);
     })?;
     expect_refused(&engine, &bytes, &["wasm features", recompile])?;
 
