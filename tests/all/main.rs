@@ -7,7 +7,9 @@
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
 //! - `examples`: the README's examples give the results it promises;
 //! - `toolchain`: components built from C by wit-bindgen, clang and wasm-tools
-//!   (`scripts/build-test-components`), checked against Rust reference results.
+//!   (`scripts/build-test-components`), checked against Rust reference results;
+//! - `wasi`: WASI preview 1 programs in C (`scripts/build-wasi-programs`) through kiln-wasi and
+//!   the `kiln` binary, and `kiln run`'s options.
 //!
 //! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
 //! -- spec::wasm-v1`).
@@ -22,6 +24,7 @@ mod robustness;
 mod spec;
 mod tally;
 mod toolchain;
+mod wasi;
 
 fn main() {
     let args = Arguments::from_args();
@@ -33,6 +36,7 @@ fn main() {
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());
+    trials.extend(wasi::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();
