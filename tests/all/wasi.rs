@@ -587,6 +587,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("wasi::api::missing_memory_export", wrap(missing_memory_export)),
         Trial::test("wasi::api::proc_exit_statuses", wrap(proc_exit_statuses)),
         Trial::test("wasi::api::fd_write_iovecs", wrap(fd_write_iovecs)),
+        Trial::test("wasi::api::random_calls", wrap(random_calls)),
         Trial::test("wasi::cli_options::readme_fib", wrap(readme_fib)),
         Trial::test("wasi::cli_options::opt_levels", wrap(opt_levels)),
         Trial::test("wasi::cli_options::max_memory_size", wrap(max_memory_size)),
@@ -619,4 +620,153 @@ pub fn trials() -> Vec<Trial> {
         }
     }
     trials
+}
+
+/// Every preview-1 function (but `proc_exit`, which ends the run, and `poll_oneoff`, which may
+/// sleep for as long as a random timeout says) with its core parameter types.
+const SIGNATURES: &[(&str, &str)] = &[
+    ("args_get", "i32 i32"),
+    ("args_sizes_get", "i32 i32"),
+    ("environ_get", "i32 i32"),
+    ("environ_sizes_get", "i32 i32"),
+    ("clock_res_get", "i32 i32"),
+    ("clock_time_get", "i32 i64 i32"),
+    ("fd_advise", "i32 i64 i64 i32"),
+    ("fd_allocate", "i32 i64 i64"),
+    ("fd_close", "i32"),
+    ("fd_datasync", "i32"),
+    ("fd_fdstat_get", "i32 i32"),
+    ("fd_fdstat_set_flags", "i32 i32"),
+    ("fd_fdstat_set_rights", "i32 i64 i64"),
+    ("fd_filestat_get", "i32 i32"),
+    ("fd_filestat_set_size", "i32 i64"),
+    ("fd_filestat_set_times", "i32 i64 i64 i32"),
+    ("fd_pread", "i32 i32 i32 i64 i32"),
+    ("fd_prestat_get", "i32 i32"),
+    ("fd_prestat_dir_name", "i32 i32 i32"),
+    ("fd_pwrite", "i32 i32 i32 i64 i32"),
+    ("fd_read", "i32 i32 i32 i32"),
+    ("fd_readdir", "i32 i32 i32 i64 i32"),
+    ("fd_renumber", "i32 i32"),
+    ("fd_seek", "i32 i64 i32 i32"),
+    ("fd_sync", "i32"),
+    ("fd_tell", "i32 i32"),
+    ("fd_write", "i32 i32 i32 i32"),
+    ("path_create_directory", "i32 i32 i32"),
+    ("path_filestat_get", "i32 i32 i32 i32 i32"),
+    ("path_filestat_set_times", "i32 i32 i32 i32 i64 i64 i32"),
+    ("path_link", "i32 i32 i32 i32 i32 i32 i32"),
+    ("path_open", "i32 i32 i32 i32 i32 i64 i64 i32 i32"),
+    ("path_readlink", "i32 i32 i32 i32 i32 i32"),
+    ("path_remove_directory", "i32 i32 i32"),
+    ("path_rename", "i32 i32 i32 i32 i32 i32"),
+    ("path_symlink", "i32 i32 i32 i32 i32"),
+    ("path_unlink_file", "i32 i32 i32"),
+    ("proc_raise", "i32"),
+    ("sched_yield", ""),
+    ("random_get", "i32 i32"),
+    ("sock_accept", "i32 i32 i32"),
+    ("sock_recv", "i32 i32 i32 i32 i32 i32"),
+    ("sock_send", "i32 i32 i32 i32 i32"),
+    ("sock_shutdown", "i32 i32"),
+];
+
+/// Calls every function many times with random arguments (mostly small descriptors, pointers
+/// near the end of memory or past it, and random bytes as paths and structures), inside a
+/// preopened temporary directory. Each call must return an errno of the witx enum; none may
+/// crash the host or escape the directory.
+fn random_calls() -> Result<()> {
+    let mut imports = String::new();
+    let mut exports = String::new();
+    for (name, params) in SIGNATURES {
+        let params: Vec<&str> = params.split_whitespace().collect();
+        imports.push_str(&format!(
+            "(import \"wasi_snapshot_preview1\" \"{name}\" (func ${name} (param {}) (result i32)))\n",
+            params.join(" ")
+        ));
+        let gets: String = (0..params.len()).map(|i| format!("(local.get {i})")).collect();
+        exports.push_str(&format!(
+            "(func (export \"{name}\") (param {}) (result i32) (call ${name} {gets}))\n",
+            params.join(" ")
+        ));
+    }
+    let text = format!("(module\n{imports}(memory (export \"memory\") 1)\n{exports})");
+    let engine = Engine::default();
+    let module = Module::new(&engine, &text)?;
+    let root = TempDir::new("random-calls")?;
+    std::fs::create_dir_all(root.0.join("sandbox/dir"))?;
+    std::fs::write(root.0.join("sandbox/file"), "contents\n")?;
+    std::fs::write(root.0.join("secret"), "outside\n")?;
+    let mut linker = Linker::new(&engine);
+    kiln_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
+    let wasi = WasiCtxBuilder::new()
+        .arg("random")
+        .env("K", "V")
+        .stdin(MemoryInputPipe::new(b"input".to_vec()))
+        .stdout(MemoryOutputPipe::new())
+        .preopened_dir(root.0.join("sandbox"), "/sandbox")?
+        .build();
+    let mut store = Store::new(&engine, wasi);
+    let instance = linker.instantiate(&mut store, &module)?;
+    let memory = instance.get_memory(&mut store, "memory").context("memory")?;
+
+    // xorshift64*: reproducible without a dependency.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut calls = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..60 {
+        // Fresh random bytes in memory each round, with some plausible paths at the start.
+        let data = memory.data_mut(&mut store);
+        for chunk in data.chunks_mut(8) {
+            let bytes = next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        data[..16].copy_from_slice(b"file\0dir\0../sec\0");
+        for (name, params) in SIGNATURES {
+            let func = instance.get_func(&mut store, name).context("export")?;
+            let args: Vec<kiln::Val> = params
+                .split_whitespace()
+                .enumerate()
+                .map(|(i, ty)| {
+                    let r = next();
+                    let small = (r >> 8) % 8;
+                    match ty {
+                        // Descriptors first, then pointers, lengths and flags.
+                        "i32" => kiln::Val::I32(match (i, r % 5) {
+                            (0, _) | (_, 0) => small as i32,
+                            (_, 1) => (65536 - small * 4) as i32,
+                            (_, 2) => (r >> 16) as i32,
+                            (_, 3) => (small * 5) as i32,
+                            _ => ((r >> 20) % 65536) as i32,
+                        }),
+                        _ => kiln::Val::I64(if r % 3 == 0 { small as i64 } else { (r >> 3) as i64 }),
+                    }
+                })
+                .collect();
+            let mut result = [kiln::Val::I32(0)];
+            func.call(&mut store, &args, &mut result).with_context(|| format!("round {round}: {name}{args:?}"))?;
+            let kiln::Val::I32(errno) = result[0] else { bail!("{name} returned {:?}", result[0]) };
+            ensure!((0..=76).contains(&errno), "round {round}: {name}{args:?} returned errno {errno}");
+            seen.insert(errno);
+            calls += 1;
+        }
+    }
+    ensure!(calls == 60 * SIGNATURES.len(), "every call ran");
+    // The arguments reach past the first checks: successes and many different errors.
+    ensure!(seen.contains(&0) && seen.len() >= 8, "errnos returned: {seen:?}");
+    ensure!(std::fs::read(root.0.join("secret"))? == b"outside\n", "the file outside the preopen is untouched");
+    let mut outside = BTreeMap::new();
+    read_tree(&root.0, &root.0, &mut outside)?;
+    ensure!(
+        outside.keys().all(|path| path == "secret" || path.starts_with("sandbox")),
+        "nothing was created outside the preopen: {:?}",
+        outside.keys().collect::<Vec<_>>()
+    );
+    Ok(())
 }
