@@ -9,7 +9,9 @@
 //! - `aot`, `aot_cli`: precompiled modules and components (`.cwasm`), the compile cache, and
 //!   `kiln compile` / `kiln run X.cwasm` through the real binary;
 //! - `toolchain`: components built from C by wit-bindgen, clang and wasm-tools
-//!   (`scripts/build-test-components`), checked against Rust reference results.
+//!   (`scripts/build-test-components`), checked against Rust reference results;
+//! - `wasi`: WASI preview 1 programs in C (`scripts/build-wasi-programs`) through kiln-wasi and
+//!   the `kiln` binary, and `kiln run`'s options.
 //!
 //! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
 //! -- spec::wasm-v1`).
@@ -27,6 +29,7 @@ mod robustness;
 mod spec;
 mod tally;
 mod toolchain;
+mod wasi;
 
 fn main() {
     let args = Arguments::from_args();
@@ -41,6 +44,7 @@ fn main() {
     trials.extend(toolchain::trials());
     trials.extend(aot::trials());
     trials.extend(aot_cli::trials());
+    trials.extend(wasi::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 pub struct CodegenOptions {
     /// Cranelift's optimisation level: `0` (none), `1`/`2` (speed, the default) or `s` (speed
     /// and size); wasmtime's `opt-level=N` spelling is accepted too.
-    #[arg(short = 'O', long = "opt-level", value_name = "LEVEL", value_parser = parse_opt_level)]
+    #[arg(short = 'O', long = "opt-level", value_name = "LEVEL", value_parser = crate::run::parse_opt_level)]
     pub opt_level: Option<OptLevel>,
     /// Do not use the on-disk compile cache (`$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else
     /// `~/.cache/kiln`).
@@ -46,16 +46,6 @@ impl CodegenOptions {
     }
 }
 
-fn parse_opt_level(text: &str) -> Result<OptLevel, String> {
-    let level = text.strip_prefix("opt-level=").unwrap_or(text);
-    match level {
-        "0" | "none" => Ok(OptLevel::None),
-        "1" | "2" | "speed" => Ok(OptLevel::Speed),
-        "s" | "speed_and_size" => Ok(OptLevel::SpeedAndSize),
-        _ => Err(format!("unknown optimisation level `{text}` (use 0, 1, 2 or s)")),
-    }
-}
-
 fn parse_codegen_setting(text: &str) -> Result<CodegenSetting, String> {
     let (key, value) = text.split_once('=').unwrap_or((text, "y"));
     let flag = || match value {
@@ -82,7 +72,7 @@ pub struct CompileCommand {
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
     /// Compile epoch checks in, as `kiln run --timeout DURATION` needs.
-    #[arg(long, value_name = "DURATION", value_parser = crate::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::run::parse_duration)]
     timeout: Option<std::time::Duration>,
 }
 

@@ -40,6 +40,14 @@ impl Memory {
         self.raw(&store.into().0.opaque).data_mut()
     }
 
+    /// The memory's contents and the embedder's data, both mutably (host functions that move
+    /// bytes between guest memory and their own state need both at once).
+    pub fn data_and_store_mut<'a, T: 'a>(&self, store: impl Into<StoreContextMut<'a, T>>) -> (&'a mut [u8], &'a mut T) {
+        let inner = store.into().0;
+        let data = self.raw(&inner.opaque).data_mut();
+        (data, &mut inner.data)
+    }
+
     pub(crate) fn raw_data<'a>(&self, store: &'a crate::store::StoreOpaque) -> &'a [u8] {
         self.raw(store).data()
     }

@@ -1,0 +1,391 @@
+//! `kiln run`: runs a core module (WASI preview 1 command, or `--invoke NAME` with arguments)
+//! or a component (`--invoke 'name(args)'` in WAVE), with wasmtime's conventions for options,
+//! arguments and exit codes.
+
+use crate::wave;
+use anyhow::{Context as _, Result, bail};
+use kiln::{Engine, ExternType, Func, Linker, Module, OptLevel, Store, Val, ValType};
+use kiln_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The exit status of a run that trapped, as wasmtime uses on Unix: 128 + SIGABRT.
+pub const TRAP_EXIT_CODE: u8 = 134;
+
+#[derive(clap::Args)]
+pub struct RunCommand {
+    /// Give the program the host directory HOST, named GUEST inside it (default: HOST).
+    /// Repeatable. Paths cannot escape it.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Set an environment variable for the program; `--env NAME` passes the host's value.
+    /// Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VAL]")]
+    envs: Vec<String>,
+    /// The exported function to call. For a core module, a name (default: `_start`); for a
+    /// component, a WAVE invocation such as `'greet("world", 3)'`, where the name may be
+    /// qualified by an exported instance (`ns:pkg/iface.f(...)`, `ns:pkg/iface@1.2.3.f(...)`).
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
+    /// Instantiate the module at PATH first and let the program import its exports under NAME.
+    /// Repeatable.
+    #[arg(long = "preload", value_name = "NAME=PATH")]
+    preloads: Vec<String>,
+    /// Stop the program with a trap after about this many wasm operators (fuel).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Stop the program with a trap after this long, e.g. `500ms`, `10s`, `2m` (epoch
+    /// interruption).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// Cap every linear memory at this many bytes: `memory.grow` past it returns -1.
+    #[arg(long, value_name = "BYTES")]
+    max_memory_size: Option<u64>,
+    #[command(flatten)]
+    codegen: crate::compile::CodegenOptions,
+    /// The module or component to run (`.wasm`, `.wat`, or `.cwasm` from `kiln compile`).
+    file: PathBuf,
+    /// The program's arguments (after its name); with `--invoke`, the function's arguments,
+    /// parsed according to its parameter types.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+/// Parses `500ms`, `10s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (try `500ms`, `10s`, `2m`)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit `{other}` (use ms, s, m or h)")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// Parses `-O 0|1|2|s` and wasmtime's `-O opt-level=N`.
+pub fn parse_opt_level(text: &str) -> Result<OptLevel, String> {
+    let level = match text.split_once('=') {
+        Some(("opt-level", level)) => level,
+        Some((key, _)) => return Err(format!("unsupported feature: -O {key} (kiln supports -O opt-level=N)")),
+        None => text,
+    };
+    match level {
+        "0" => Ok(OptLevel::None),
+        "1" | "2" => Ok(OptLevel::Speed),
+        "s" => Ok(OptLevel::SpeedAndSize),
+        other => Err(format!("unknown optimisation level `{other}` (use 0, 1, 2 or s)")),
+    }
+}
+
+/// An engine configured for the command's limits.
+fn engine_for(cmd: &RunCommand) -> Result<Engine> {
+    let mut config = kiln::Config::new();
+    config.consume_fuel(cmd.fuel.is_some());
+    config.epoch_interruption(cmd.timeout.is_some());
+    if let Some(bytes) = cmd.max_memory_size {
+        config.max_memory_size(bytes);
+    }
+    cmd.codegen.configure(&mut config);
+    Engine::new(&config)
+}
+
+/// A store with the command's fuel and deadline; the deadline is enforced by a timer thread.
+fn store_for<T: 'static>(cmd: &RunCommand, engine: &Engine, data: T) -> Result<Store<T>> {
+    let mut store = Store::new(engine, data);
+    if let Some(fuel) = cmd.fuel {
+        store.set_fuel(fuel)?;
+    }
+    if let Some(timeout) = cmd.timeout {
+        store.set_epoch_deadline(1);
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            engine.increment_epoch();
+        });
+    }
+    Ok(store)
+}
+
+/// The program's WASI context: the host's stdio, arguments, `--env` and `--dir`.
+fn wasi_ctx(cmd: &RunCommand) -> Result<WasiCtx> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdio();
+    // Only the file name, not the path to it, as wasmtime does.
+    let program = cmd.file.file_name().map_or_else(|| cmd.file.display().to_string(), |n| n.to_string_lossy().into());
+    builder.arg(program).args(&cmd.args);
+    for env in &cmd.envs {
+        match env.split_once('=') {
+            Some((name, value)) => builder.env(name, value),
+            None => match std::env::var(env) {
+                Ok(value) => builder.env(env, value),
+                Err(_) => &mut builder,
+            },
+        };
+    }
+    for dir in &cmd.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder.preopened_dir(host, guest)?;
+    }
+    Ok(builder.build())
+}
+
+pub fn run(cmd: RunCommand) -> Result<ExitCode> {
+    let bytes = std::fs::read(&cmd.file).with_context(|| format!("failed to read `{}`", cmd.file.display()))?;
+    let precompiled = Engine::detect_precompiled(&bytes);
+    let binary = if precompiled.is_some() { bytes } else { crate::compile::wasm_binary(&cmd.file, bytes)? };
+    if precompiled == Some(kiln::Precompiled::Component) || wasmparser::Parser::is_component(&binary) {
+        return run_component(&cmd, &binary);
+    }
+    let engine = engine_for(&cmd)?;
+    let module = crate::compile::load_module(&engine, &cmd.file, &binary)?;
+    let mut store = store_for(&cmd, &engine, wasi_ctx(&cmd)?)?;
+    let mut linker = Linker::new(&engine);
+    kiln_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
+    for preload in &cmd.preloads {
+        preload_module(&mut linker, &mut store, &engine, preload)?;
+    }
+
+    // Name the first import nothing provides, rather than letting instantiation report it.
+    for import in module.imports() {
+        if linker.get(&mut store, import.module(), import.name()).is_none() {
+            bail!(
+                "cannot satisfy import `{}::{}` ({}) of `{}`: kiln run provides `{}` and the modules given with \
+                 --preload NAME=PATH",
+                import.module(),
+                import.name(),
+                extern_kind(&import.ty()),
+                cmd.file.display(),
+                kiln_wasi::MODULE
+            );
+        }
+    }
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .with_context(|| format!("failed to instantiate `{}`", cmd.file.display()))?;
+
+    let name = cmd.invoke.as_deref().unwrap_or("_start");
+    let func = instance.get_func(&mut store, name).with_context(|| {
+        let funcs: Vec<String> =
+            module.exports().filter(|e| matches!(e.ty(), ExternType::Func(_))).map(|e| e.name().to_string()).collect();
+        format!(
+            "module `{}` has no exported function `{name}` (exported functions: {})",
+            cmd.file.display(),
+            if funcs.is_empty() { "none".to_string() } else { funcs.join(", ") }
+        )
+    })?;
+    // A command's arguments are its argv; an invoked function's are its parameters.
+    let func_args: &[String] = if cmd.invoke.is_some() { &cmd.args } else { &[] };
+    let result = call(&mut store, func, name, func_args);
+    store.data_mut().flush();
+    match result {
+        Ok(results) => {
+            for result in &results {
+                println!("{}", display_val(result));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => match err.downcast_ref::<I32Exit>() {
+            // proc_exit allows 0..126 only, so the status fits.
+            Some(exit) => Ok(ExitCode::from(exit.0 as u8)),
+            None => Err(err),
+        },
+    }
+}
+
+/// `--preload NAME=PATH`: instantiates the module (it may import WASI and earlier preloads),
+/// runs its `_initialize` if it has one, and defines its exports under NAME.
+fn preload_module(linker: &mut Linker<WasiCtx>, store: &mut Store<WasiCtx>, engine: &Engine, spec: &str) -> Result<()> {
+    let Some((name, path)) = spec.split_once('=') else {
+        bail!("--preload takes NAME=PATH, got `{spec}`");
+    };
+    let module = Module::from_file(engine, path)?;
+    let instance =
+        linker.instantiate(&mut *store, &module).with_context(|| format!("failed to instantiate preload `{path}`"))?;
+    if let Some(init) = instance.get_func(&mut *store, "_initialize") {
+        init.call(&mut *store, &[], &mut []).with_context(|| format!("failed to initialize preload `{path}`"))?;
+    }
+    linker.instance(&mut *store, name, instance)?;
+    Ok(())
+}
+
+/// Runs `cmd.invoke` of the component in `binary`, printing its result in WAVE.
+fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
+    let file = cmd.file.display();
+    for (option, used) in [("--dir", !cmd.dirs.is_empty()), ("--env", !cmd.envs.is_empty())] {
+        if used {
+            bail!("unsupported feature: {option} for components (kiln provides WASI to core modules only)");
+        }
+    }
+    if !cmd.preloads.is_empty() {
+        bail!("unsupported feature: --preload for components (only core modules can be preloaded)");
+    }
+    let engine = engine_for(cmd)?;
+    let component = crate::compile::load_component(&engine, &cmd.file, binary)?;
+    if let Some((name, kind)) = component.imports().find(|(_, kind)| *kind != "type") {
+        bail!(
+            "cannot satisfy import `{name}` ({kind}) of component `{file}`: kiln run provides no imports to components"
+        );
+    }
+    let Some(invoke) = cmd.invoke.as_deref() else {
+        bail!("`{file}` is a component: name the function to call with --invoke 'name(arguments...)'");
+    };
+    if !cmd.args.is_empty() {
+        bail!("a component's arguments go inside the invocation: --invoke '{invoke}(...)'");
+    }
+    let invocation = wave::Invocation::parse(invoke)?;
+    let path = wave::find_export(&component.exported_functions(), &invocation.name)
+        .with_context(|| format!("in component `{file}`"))?;
+    let mut store = store_for(cmd, &engine, ())?;
+    let instance = kiln::component::Linker::new(&engine)
+        .instantiate(&mut store, &component)
+        .with_context(|| format!("failed to instantiate `{file}`"))?;
+    let func = if path.instance.is_empty() {
+        instance.get_func(&mut store, path.func.as_str())
+    } else {
+        let parent = instance.get_export_index(&store, None, &path.instance);
+        instance.get_export_index(&store, parent.as_ref(), &path.func).and_then(|i| instance.get_func(&mut store, i))
+    }
+    .with_context(|| format!("component `{file}` has no function `{path}`"))?;
+    let params = func.params(&store);
+    let args = invocation.args(&params).with_context(|| format!("invalid arguments for `{path}`"))?;
+    let result_ty = func.result(&store);
+    let mut results: Vec<kiln::component::Val> = result_ty.iter().map(|_| kiln::component::Val::Bool(false)).collect();
+    func.call(&mut store, &args, &mut results).with_context(|| format!("failed to call `{path}`"))?;
+    if let (Some(ty), Some(value)) = (&result_ty, results.first()) {
+        println!("{}", wave::format(ty, value)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn call<T: 'static>(store: &mut Store<T>, func: Func, name: &str, args: &[String]) -> Result<Vec<Val>> {
+    let ty = func.ty(&*store);
+    let params: Vec<ValType> = ty.params().collect();
+    if params.len() != args.len() {
+        bail!(
+            "function `{name}` takes {} argument(s) ({}), {} given",
+            params.len(),
+            params.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+            args.len()
+        );
+    }
+    let vals = params
+        .iter()
+        .zip(args)
+        .enumerate()
+        .map(|(i, (ty, arg))| {
+            parse_arg(ty, arg).with_context(|| format!("invalid argument {i} (`{arg}`) for `{name}`"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut results = vec![Val::I32(0); ty.results().count()];
+    func.call(&mut *store, &vals, &mut results).with_context(|| format!("failed to call `{name}`"))?;
+    Ok(results)
+}
+
+fn parse_arg(ty: &ValType, arg: &str) -> Result<Val> {
+    Ok(match ty {
+        ValType::I32 => Val::I32(parse_int(arg)?),
+        ValType::I64 => Val::I64(parse_int(arg)?),
+        ValType::F32 => Val::F32(arg.parse::<f32>().context("not an f32")?.to_bits()),
+        ValType::F64 => Val::F64(arg.parse::<f64>().context("not an f64")?.to_bits()),
+        other => bail!("cannot pass a `{other}` from the command line"),
+    })
+}
+
+/// Parses a decimal integer, or a `0x` hexadecimal one, in the signed or unsigned range.
+fn parse_int<T>(arg: &str) -> Result<T>
+where
+    T: TryFrom<i128>,
+{
+    let (neg, digits) = match arg.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => digits.replace('_', "").parse::<u64>(),
+    }
+    .context("not an integer")?;
+    let value = if neg { -i128::from(magnitude) } else { i128::from(magnitude) };
+    let bits = std::mem::size_of::<T>() * 8;
+    // Accept the unsigned range too (`4294967295` as an i32 is -1), as wasm integers are
+    // sign-agnostic.
+    let min = -(1i128 << (bits - 1));
+    let max = (1i128 << bits) - 1;
+    if value < min || value > max {
+        bail!("integer out of range for {bits} bits");
+    }
+    let wrapped = if value >= 1i128 << (bits - 1) { value - (1i128 << bits) } else { value };
+    T::try_from(wrapped).ok().context("integer out of range")
+}
+
+fn display_val(v: &Val) -> String {
+    match v {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(bits) => f32::from_bits(*bits).to_string(),
+        Val::F64(bits) => f64::from_bits(*bits).to_string(),
+        Val::V128(v) => format!("0x{v:032x}"),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
+        Val::FuncRef(Some(_)) => "<funcref>".to_string(),
+        Val::ExternRef(Some(_)) => "<externref>".to_string(),
+        #[allow(unreachable_patterns)]
+        _ => "<value>".to_string(),
+    }
+}
+
+fn extern_kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Table(_) => "table",
+        ExternType::Memory(_) => "memory",
+        #[allow(unreachable_patterns)]
+        _ => "extern",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_duration, parse_int, parse_opt_level};
+    use kiln::OptLevel;
+    use std::time::Duration;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int::<i32>("42").unwrap(), 42);
+        assert_eq!(parse_int::<i32>("-2147483648").unwrap(), i32::MIN);
+        assert_eq!(parse_int::<i32>("4294967295").unwrap(), -1);
+        assert_eq!(parse_int::<i32>("0x10").unwrap(), 16);
+        assert_eq!(parse_int::<i64>("-0x1").unwrap(), -1);
+        assert_eq!(parse_int::<i64>("18446744073709551615").unwrap(), -1);
+        assert!(parse_int::<i32>("4294967296").is_err());
+        assert!(parse_int::<i32>("-2147483649").is_err());
+        assert!(parse_int::<i32>("1.5").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn opt_levels_parse() {
+        assert_eq!(parse_opt_level("0"), Ok(OptLevel::None));
+        assert_eq!(parse_opt_level("2"), Ok(OptLevel::Speed));
+        assert_eq!(parse_opt_level("s"), Ok(OptLevel::SpeedAndSize));
+        assert_eq!(parse_opt_level("opt-level=0"), Ok(OptLevel::None));
+        assert!(parse_opt_level("3").is_err());
+        assert!(parse_opt_level("pooling-allocator=y").unwrap_err().contains("unsupported feature"));
+    }
+}
