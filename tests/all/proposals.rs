@@ -122,8 +122,11 @@ fn tail_recursion_runs_in_constant_stack() -> Result<()> {
     Ok(())
 }
 
+/// A change to an engine configuration.
+type Configure = fn(&mut Config);
+
 fn config_switches_disable_proposals() -> Result<()> {
-    let cases: [(&str, fn(&mut Config)); 5] = [
+    let cases: [(&str, Configure); 5] = [
         ("(module (func return_call 0))", |c| {
             c.wasm_tail_call(false);
         }),

@@ -51,8 +51,11 @@ fn parse_skips() -> Skips {
 /// A folder of the test suite and the engine configuration its scripts are written for.
 struct Suite {
     files: Box<dyn Fn() -> Vec<TestFile<'static>>>,
-    config: fn(&mut Config),
+    config: Configure,
 }
+
+/// A change to the default engine configuration.
+type Configure = fn(&mut Config);
 
 /// wasm 1.0 and 2.0 scripts assert that later proposals' constructs are invalid: run them with the
 /// 2.0 feature set.
@@ -97,7 +100,7 @@ fn suites() -> Vec<Suite> {
     // Each proposal's scripts assume the 2.0 feature set plus that proposal (and what it builds
     // on): e.g. memory64's binary tests expect a memory index byte to be malformed without
     // multi-memory.
-    let proposals: [(Proposal, fn(&mut Config)); 9] = [
+    let proposals: [(Proposal, Configure); 9] = [
         (Proposal::TailCall, |c| {
             wasm2(c);
             c.wasm_tail_call(true);

@@ -140,14 +140,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opt_levels_parse() {
-        assert_eq!(parse_opt_level("0"), Ok(OptLevel::None));
-        assert_eq!(parse_opt_level("opt-level=2"), Ok(OptLevel::Speed));
-        assert_eq!(parse_opt_level("s"), Ok(OptLevel::SpeedAndSize));
-        assert!(parse_opt_level("3").is_err());
-    }
-
-    #[test]
     fn codegen_settings_parse() {
         assert_eq!(parse_codegen_setting("cache=n"), Ok(CodegenSetting::Cache(false)));
         assert_eq!(parse_codegen_setting("cache=y"), Ok(CodegenSetting::Cache(true)));

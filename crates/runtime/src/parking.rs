@@ -71,14 +71,14 @@ pub unsafe fn wait(addr: *mut u8, expected: Expected, timeout: Option<Duration>)
     // Timed out: leave the queue, unless a notifier dequeued us in the meantime (then we count as
     // woken, as the notifier did).
     let mut table = table().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(queue) = table.get_mut(&(addr as usize)) {
-        if let Some(i) = queue.iter().position(|s| Arc::ptr_eq(s, &slot)) {
-            queue.remove(i);
-            if queue.is_empty() {
-                table.remove(&(addr as usize));
-            }
-            return 2;
+    if let Some(queue) = table.get_mut(&(addr as usize))
+        && let Some(i) = queue.iter().position(|s| Arc::ptr_eq(s, &slot))
+    {
+        queue.remove(i);
+        if queue.is_empty() {
+            table.remove(&(addr as usize));
         }
+        return 2;
     }
     0
 }

@@ -25,7 +25,7 @@ impl FuncTranslator<'_, '_> {
 
     fn atomic_addr_of(&mut self, memarg: &MemArg, index: Value, size: u32) -> Result<Value> {
         if size > 1 {
-            let wide = self.to_i64(index);
+            let wide = self.extend_to_i64(index);
             let ea = self.b.ins().iadd_imm_u(wide, memarg.offset as i64);
             let misaligned = self.b.ins().band_imm_u(ea, i64::from(size - 1));
             self.b.ins().trapnz(misaligned, trap_code(Trap::UnalignedAtomic));
@@ -36,7 +36,7 @@ impl FuncTranslator<'_, '_> {
 
     /// The wasm-level effective address `index + offset` (for the wait/notify builtins).
     fn effective_address(&mut self, memarg: &MemArg, index: Value) -> Value {
-        let wide = self.to_i64(index);
+        let wide = self.extend_to_i64(index);
         self.b.ins().iadd_imm_u(wide, memarg.offset as i64)
     }
 

@@ -58,7 +58,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
         let ty = self.env.info.memories[m as usize];
         let (_, base) = self.memory_ptrs(m);
-        let index = self.to_i64(index);
+        let index = self.extend_to_i64(index);
         let options = self.env.options;
         // With a 4 GiB reservation plus a 4 GiB guard, `index + offset + size` stays inside the
         // reservation or its guard unless the static offset itself reaches past 4 GiB (offsets
@@ -114,7 +114,7 @@ impl FuncTranslator<'_, '_> {
 
     /// Zero-extends an `i32` index or length to `i64`; `i64` values (64-bit memories and tables)
     /// pass through.
-    pub(super) fn to_i64(&mut self, v: Value) -> Value {
+    pub(super) fn extend_to_i64(&mut self, v: Value) -> Value {
         if self.b.func.dfg.value_type(v) == I64 { v } else { self.b.ins().uextend(I64, v) }
     }
 
@@ -176,7 +176,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn memory_grow(&mut self, m: u32) {
         let is64 = self.env.info.memories[m as usize].memory64;
         let delta = self.pop();
-        let delta = self.to_i64(delta);
+        let delta = self.extend_to_i64(delta);
         let m = self.i32_const(m);
         let old = self.call_builtin(Builtin::MemoryGrow, &[m, delta]).expect("result");
         // `u64::MAX` (failure) becomes -1.
@@ -185,7 +185,7 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn memory_init(&mut self, m: u32, data: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.to_i64(dst);
+        let dst = self.extend_to_i64(dst);
         let m = self.i32_const(m);
         let data = self.i32_const(data);
         self.call_checked_builtin(Builtin::MemoryInit, &[m, data, dst, src, len]);
@@ -198,9 +198,9 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn memory_copy(&mut self, dst_mem: u32, src_mem: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.to_i64(dst);
-        let src = self.to_i64(src);
-        let len = self.to_i64(len);
+        let dst = self.extend_to_i64(dst);
+        let src = self.extend_to_i64(src);
+        let len = self.extend_to_i64(len);
         let dst_mem = self.i32_const(dst_mem);
         let src_mem = self.i32_const(src_mem);
         self.call_checked_builtin(Builtin::MemoryCopy, &[dst_mem, dst, src_mem, src, len]);
@@ -208,8 +208,8 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn memory_fill(&mut self, m: u32) {
         let (dst, value, len) = self.pop3();
-        let dst = self.to_i64(dst);
-        let len = self.to_i64(len);
+        let dst = self.extend_to_i64(dst);
+        let len = self.extend_to_i64(len);
         let m = self.i32_const(m);
         self.call_checked_builtin(Builtin::MemoryFill, &[m, dst, value, len]);
     }
@@ -254,7 +254,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_elem_addr(&mut self, t: u32, index: Value, trap: Trap) -> Value {
         let def = self.table_def(t);
         let length = self.b.ins().load(I64, trusted(), def, vmtable::CURRENT_ELEMENTS as i32);
-        let index = self.to_i64(index);
+        let index = self.extend_to_i64(index);
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, length);
         self.b.ins().trapnz(oob, trap_code(trap));
         let base = self.b.ins().load(I64, trusted(), def, vmtable::BASE as i32);
@@ -291,7 +291,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_grow(&mut self, t: u32) {
         let is64 = self.env.info.tables[t as usize].table64;
         let (init, delta) = self.pop2();
-        let delta = self.to_i64(delta);
+        let delta = self.extend_to_i64(delta);
         let t = self.i32_const(t);
         let old = self.call_builtin(Builtin::TableGrow, &[t, delta, init]).expect("result");
         self.index_result(old, is64);
@@ -299,17 +299,17 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn table_fill(&mut self, t: u32) {
         let (dst, value, len) = self.pop3();
-        let dst = self.to_i64(dst);
-        let len = self.to_i64(len);
+        let dst = self.extend_to_i64(dst);
+        let len = self.extend_to_i64(len);
         let t = self.i32_const(t);
         self.call_checked_builtin(Builtin::TableFill, &[t, dst, value, len]);
     }
 
     pub(super) fn table_copy(&mut self, dst_table: u32, src_table: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.to_i64(dst);
-        let src = self.to_i64(src);
-        let len = self.to_i64(len);
+        let dst = self.extend_to_i64(dst);
+        let src = self.extend_to_i64(src);
+        let len = self.extend_to_i64(len);
         let dst_table = self.i32_const(dst_table);
         let src_table = self.i32_const(src_table);
         self.call_checked_builtin(Builtin::TableCopy, &[dst_table, src_table, dst, src, len]);
@@ -317,7 +317,7 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn table_init(&mut self, t: u32, elem: u32) {
         let (dst, src, len) = self.pop3();
-        let dst = self.to_i64(dst);
+        let dst = self.extend_to_i64(dst);
         let t = self.i32_const(t);
         let elem = self.i32_const(elem);
         self.call_checked_builtin(Builtin::TableInit, &[t, elem, dst, src, len]);
