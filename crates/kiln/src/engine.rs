@@ -31,6 +31,9 @@ pub struct Config {
     pub(crate) multi_memory: bool,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
+    pub(crate) simd: bool,
+    pub(crate) relaxed_simd: bool,
+    pub(crate) relaxed_simd_deterministic: bool,
 }
 
 impl Default for Config {
@@ -44,6 +47,9 @@ impl Default for Config {
             multi_memory: false,
             consume_fuel: false,
             epoch_interruption: false,
+            simd: true,
+            relaxed_simd: true,
+            relaxed_simd_deterministic: false,
         }
     }
 }
@@ -93,10 +99,34 @@ impl Config {
         self
     }
 
+    /// Whether modules may use 128-bit SIMD (`v128` and its operators; on by default).
+    pub fn wasm_simd(&mut self, enable: bool) -> &mut Self {
+        self.simd = enable;
+        self
+    }
+
+    /// Whether modules may use the relaxed SIMD operators (on by default; needs
+    /// [`Config::wasm_simd`]). Their results may differ between hosts within the bounds the spec
+    /// allows, unless [`Config::relaxed_simd_deterministic`] is on.
+    pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Self {
+        self.relaxed_simd = enable;
+        self
+    }
+
+    /// Whether every relaxed SIMD operator gives the result of the spec's deterministic profile,
+    /// the same on every host (off by default: each operator takes the host's fastest allowed
+    /// result, for example a fused multiply-add where the CPU has one).
+    pub fn relaxed_simd_deterministic(&mut self, enable: bool) -> &mut Self {
+        self.relaxed_simd_deterministic = enable;
+        self
+    }
+
     /// The wasm features modules are validated against.
     pub(crate) fn features(&self) -> wasmparser::WasmFeatures {
         let mut features = kiln_environ::supported_features();
         features.set(wasmparser::WasmFeatures::MULTI_MEMORY, self.multi_memory);
+        features.set(wasmparser::WasmFeatures::SIMD, self.simd);
+        features.set(wasmparser::WasmFeatures::RELAXED_SIMD, self.relaxed_simd);
         features
     }
 
@@ -175,6 +205,9 @@ impl Default for Engine {
 impl Engine {
     /// Creates an engine for the host with `config`.
     pub fn new(config: &Config) -> Result<Engine> {
+        if config.relaxed_simd && !config.simd {
+            anyhow::bail!("relaxed SIMD needs SIMD: disable `wasm_relaxed_simd` too, or enable `wasm_simd`");
+        }
         kiln_runtime::init_traps();
         let options = CompilerOptions {
             opt_level: match config.opt_level {
@@ -186,6 +219,7 @@ impl Engine {
             spectre_guards: config.spectre_guards,
             consume_fuel: config.consume_fuel,
             epoch_interruption: config.epoch_interruption,
+            relaxed_simd_deterministic: config.relaxed_simd_deterministic,
         };
         let compiler = Compiler::new(&options).context("failed to create the compiler for this host")?;
         Ok(Engine {

@@ -21,7 +21,7 @@ pub(crate) enum Ext {
     U32,
 }
 
-fn memory_index(memarg: &MemArg) -> Result<u32> {
+pub(super) fn memory_index(memarg: &MemArg) -> Result<u32> {
     match memarg.target {
         wasmparser::MemArgTarget::Memory(m) => Ok(m),
         wasmparser::MemArgTarget::Array(_) => anyhow::bail!("unsupported feature: GC array access"),
@@ -29,7 +29,7 @@ fn memory_index(memarg: &MemArg) -> Result<u32> {
 }
 
 /// Flags of a wasm memory access: little-endian, may fault (`heap_oob`).
-fn heap_flags() -> MemFlagsData {
+pub(super) fn heap_flags() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
@@ -55,7 +55,7 @@ impl FuncTranslator<'_, '_> {
     /// The address of an access of `size` bytes at `index + offset` in memory `m`, as a pointer and
     /// an immediate offset; traps (or, with Spectre guards, yields a null pointer that faults) when
     /// out of bounds.
-    fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
+    pub(super) fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
         let (_, base) = self.memory_ptrs(m);
         let index = self.b.ins().uextend(I64, index);
         let options = self.env.options;
