@@ -337,6 +337,7 @@ fn clif_snapshots() {
                 match opt {
                     "guard_pages=false" => options.guard_pages = false,
                     "spectre_guards=false" => options.spectre_guards = false,
+                    "relaxed_simd_deterministic=true" => options.relaxed_simd_deterministic = true,
                     other => panic!("unknown option {other} in {}", path.display()),
                 }
             }
