@@ -4,6 +4,8 @@
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
+//! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
+//!   relaxed results;
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
 //! - `examples`: the README's examples give the results it promises;
 //! - `aot`, `aot_cli`: precompiled modules and components (`.cwasm`), the compile cache, and
@@ -26,6 +28,7 @@ mod component_wast;
 mod examples;
 mod proposals;
 mod robustness;
+mod simd;
 mod spec;
 mod tally;
 mod toolchain;
@@ -38,6 +41,7 @@ fn main() {
     trials.extend(robustness::trials());
     trials.extend(api::trials());
     trials.extend(proposals::trials());
+    trials.extend(simd::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());

@@ -1,4 +1,6 @@
-//! The WebAssembly specification test suite, one test per script, run by `kiln-wast`.
+//! The WebAssembly specification test suite, one test per script, run by `kiln-wast`: the
+//! `wasm-v1` and `wasm-v2` scripts, and the `simd` and `relaxed-simd` proposal folders (the
+//! relaxed ones twice: with the host's relaxed results and with the deterministic profile).
 //!
 //! `tests/spec-skips.txt` lists what is skipped and why: a whole file (`wasm-v2/foo.wast`) or
 //! the directive starting on a line (`wasm-v2/foo.wast:123`), followed by the reason.
@@ -52,6 +54,8 @@ fn parse_skips() -> Skips {
 struct Suite {
     files: Box<dyn Fn() -> Vec<TestFile<'static>>>,
     config: Configure,
+    /// Appended to the folder in trial names, to tell apart two runs of one folder.
+    suffix: &'static str,
 }
 
 /// A change to the default engine configuration.
@@ -93,9 +97,9 @@ fn suites() -> Vec<Suite> {
     let version = |v: SpecVersion| -> Box<dyn Fn() -> Vec<TestFile<'static>>> { Box::new(move || spec(v).collect()) };
     let prop = |p: Proposal| -> Box<dyn Fn() -> Vec<TestFile<'static>>> { Box::new(move || proposal(p).collect()) };
     let mut suites = vec![
-        Suite { files: version(SpecVersion::V1), config: wasm2 },
-        Suite { files: version(SpecVersion::V2), config: wasm2 },
-        Suite { files: version(SpecVersion::V3), config: wasm3 },
+        Suite { files: version(SpecVersion::V1), config: wasm2, suffix: "" },
+        Suite { files: version(SpecVersion::V2), config: wasm2, suffix: "" },
+        Suite { files: version(SpecVersion::V3), config: wasm3, suffix: "" },
     ];
     // Each proposal's scripts assume the 2.0 feature set plus that proposal (and what it builds
     // on): e.g. memory64's binary tests expect a memory index byte to be malformed without
@@ -139,8 +143,24 @@ fn suites() -> Vec<Suite> {
         }),
     ];
     for (p, config) in proposals {
-        suites.push(Suite { files: prop(p), config });
+        suites.push(Suite { files: prop(p), config, suffix: "" });
     }
+    // SIMD is part of 2.0; `simd_memory-multi.wast` also needs multi-memory. Relaxed SIMD runs
+    // twice: with the host's choice of results and with the deterministic profile.
+    let simd: Configure = |c| {
+        wasm2(c);
+        c.wasm_multi_memory(true);
+    };
+    suites.push(Suite { files: prop(Proposal::Simd), config: simd, suffix: "" });
+    suites.push(Suite { files: prop(Proposal::RelaxedSimd), config: simd, suffix: "" });
+    suites.push(Suite {
+        files: prop(Proposal::RelaxedSimd),
+        config: |c| {
+            wasm2(c);
+            c.wasm_multi_memory(true).relaxed_simd_deterministic(true);
+        },
+        suffix: "-deterministic",
+    });
     suites
 }
 
@@ -155,7 +175,7 @@ pub fn trials() -> Vec<Trial> {
             let key = format!("{}/{}", file.parent(), file.name());
             let ignored = skips.files.contains_key(&key);
             let lines = skips.lines.get(&key).cloned().unwrap_or_default();
-            let name = format!("spec::{}::{}", file.parent(), file.name());
+            let name = format!("spec::{}{}::{}", file.parent(), suite.suffix, file.name());
             let configure = suite.config;
             trials.push(Trial::test(name, move || run(&key, file, configure, lines)).with_ignored_flag(ignored));
         }

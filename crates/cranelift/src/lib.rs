@@ -82,6 +82,9 @@ pub struct CompilerOptions {
     /// At function entries and loop headers, trap with `Trap::Interrupt` once the engine's epoch
     /// counter reaches the store's deadline.
     pub epoch_interruption: bool,
+    /// Give every relaxed SIMD operator the result of the spec's deterministic profile (the same on
+    /// every host) instead of the host's fastest allowed result.
+    pub relaxed_simd_deterministic: bool,
 }
 
 impl Default for CompilerOptions {
@@ -92,6 +95,7 @@ impl Default for CompilerOptions {
             spectre_guards: true,
             consume_fuel: false,
             epoch_interruption: false,
+            relaxed_simd_deterministic: false,
         }
     }
 }
@@ -229,11 +233,12 @@ impl Compiler {
             s.push_str(&format!(" {flag}"));
         }
         s.push_str(&format!(
-            " guard_pages={} spectre_guards={} consume_fuel={} epoch_interruption={}",
+            " guard_pages={} spectre_guards={} consume_fuel={} epoch_interruption={} relaxed_simd_deterministic={}",
             self.options.guard_pages,
             self.options.spectre_guards,
             self.options.consume_fuel,
-            self.options.epoch_interruption
+            self.options.epoch_interruption,
+            self.options.relaxed_simd_deterministic
         ));
         s
     }
@@ -303,7 +308,8 @@ pub(crate) fn value_type(ty: WasmValType) -> Result<ir::Type> {
         WasmValType::F32 => types::F32,
         WasmValType::F64 => types::F64,
         WasmValType::Ref(_) => types::I64,
-        WasmValType::V128 => bail!("unsupported feature: SIMD"),
+        // One canonical vector type; SIMD operators bitcast to their lane types.
+        WasmValType::V128 => types::I8X16,
     })
 }
 

@@ -35,4 +35,6 @@ pub fn supported_features() -> wasmparser::WasmFeatures {
         | F::REFERENCE_TYPES
         | F::FLOATS
         | F::GC_TYPES
+        | F::SIMD
+        | F::RELAXED_SIMD
 }

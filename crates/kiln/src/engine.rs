@@ -42,6 +42,9 @@ pub struct Config {
     pub(crate) epoch_interruption: bool,
     /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
     pub(crate) cache_dir: Option<std::path::PathBuf>,
+    pub(crate) simd: bool,
+    pub(crate) relaxed_simd: bool,
+    pub(crate) relaxed_simd_deterministic: bool,
 }
 
 impl Default for Config {
@@ -65,6 +68,9 @@ impl Default for Config {
             consume_fuel: false,
             epoch_interruption: false,
             cache_dir: None,
+            simd: true,
+            relaxed_simd: true,
+            relaxed_simd_deterministic: false,
         }
     }
 }
@@ -174,6 +180,28 @@ impl Config {
         self
     }
 
+    /// Whether modules may use 128-bit SIMD (`v128` and its operators; on by default).
+    pub fn wasm_simd(&mut self, enable: bool) -> &mut Self {
+        self.simd = enable;
+        self
+    }
+
+    /// Whether modules may use the relaxed SIMD operators (on by default; needs
+    /// [`Config::wasm_simd`]). Their results may differ between hosts within the bounds the spec
+    /// allows, unless [`Config::relaxed_simd_deterministic`] is on.
+    pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Self {
+        self.relaxed_simd = enable;
+        self
+    }
+
+    /// Whether every relaxed SIMD operator gives the result of the spec's deterministic profile,
+    /// the same on every host (off by default: each operator takes the host's fastest allowed
+    /// result, for example a fused multiply-add where the CPU has one).
+    pub fn relaxed_simd_deterministic(&mut self, enable: bool) -> &mut Self {
+        self.relaxed_simd_deterministic = enable;
+        self
+    }
+
     /// The wasm features modules are validated against.
     pub(crate) fn features(&self) -> wasmparser::WasmFeatures {
         use wasmparser::WasmFeatures as F;
@@ -188,6 +216,8 @@ impl Config {
         features.set(F::THREADS, self.threads);
         features.set(F::EXCEPTIONS, self.exceptions);
         features.set(F::GC, self.gc);
+        features.set(F::SIMD, self.simd);
+        features.set(F::RELAXED_SIMD, self.relaxed_simd);
         features
     }
 
@@ -269,6 +299,9 @@ impl Default for Engine {
 impl Engine {
     /// Creates an engine for the host with `config`.
     pub fn new(config: &Config) -> Result<Engine> {
+        if config.relaxed_simd && !config.simd {
+            anyhow::bail!("relaxed SIMD needs SIMD: disable `wasm_relaxed_simd` too, or enable `wasm_simd`");
+        }
         kiln_runtime::init_traps();
         let options = CompilerOptions {
             opt_level: match config.opt_level {
@@ -280,6 +313,7 @@ impl Engine {
             spectre_guards: config.spectre_guards,
             consume_fuel: config.consume_fuel,
             epoch_interruption: config.epoch_interruption,
+            relaxed_simd_deterministic: config.relaxed_simd_deterministic,
         };
         let compiler = Compiler::new(&options).context("failed to create the compiler for this host")?;
         let compat = crate::serialize::CompatHeader::new(config, &compiler);

@@ -2,7 +2,7 @@
 
 use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreInner, StoreOpaque};
 use crate::types::{FuncType, ValType};
-use crate::values::{ExternRef, Val};
+use crate::values::{ExternRef, V128, Val};
 use crate::{Engine, Extern};
 use anyhow::{Context, Result, bail};
 use kiln_environ::{VMHOST_FUNC_MAGIC, VMOffsets};
@@ -88,7 +88,7 @@ impl<T: 'static> HostFunc<T> {
     /// Puts this host function into `store`.
     pub(crate) fn into_store(self: Arc<Self>, store: &mut StoreInner<T>) -> Result<Func> {
         let engine = &store.opaque.engine;
-        let native = self.native.as_ref().filter(|_| self.ty.env().results.len() <= 1);
+        let native = self.native.as_ref().filter(|_| self.ty.env().results.len() <= 1 && has_native_abi(self.ty.env()));
         let (native_call, type_id) = match self.entry.get() {
             Some((cached, call, id)) if Engine::same(cached, engine) => (*call as *const u8, *id),
             _ => {
@@ -310,12 +310,11 @@ impl Func {
             FuncKind::Wasm { funcref, trampoline } => Some((*funcref, *trampoline)),
             FuncKind::Host { .. } => None,
         };
-        let native_entry =
-            if entry.is_some() && R::NATIVE && !ty.env().params.contains(&kiln_environ::WasmValType::V128) {
-                Some(store.engine.native_to_wasm_trampoline(ty.env())?)
-            } else {
-                None
-            };
+        let native_entry = if entry.is_some() && R::NATIVE && has_native_abi(ty.env()) {
+            Some(store.engine.native_to_wasm_trampoline(ty.env())?)
+        } else {
+            None
+        };
         Ok(TypedFunc { func: *self, entry, native_entry, _marker: PhantomData })
     }
 }
@@ -401,6 +400,15 @@ wasm_ty_num! {
     u64 => I64, |v: u64| ValRaw::i64(v as i64), |r: ValRaw| r.get_i64() as u64;
     f32 => F32, |v: f32| ValRaw::f32(v.to_bits()), |r: ValRaw| f32::from_bits(r.get_f32());
     f64 => F64, |v: f64| ValRaw::f64(v.to_bits()), |r: ValRaw| f64::from_bits(r.get_f64());
+    u128 => V128, ValRaw::u128, |r: ValRaw| r.get_u128();
+    V128 => V128, |v: V128| ValRaw::u128(v.as_u128()), |r: ValRaw| V128::from(r.get_u128());
+}
+
+/// Whether a signature can use the native (register) trampolines: Rust's C ABI passes a `u128`
+/// in two integer registers where Cranelift passes a `v128` in one vector register, so
+/// signatures with `v128` always take the `[ValRaw]` array path.
+fn has_native_abi(ty: &kiln_environ::WasmFuncType) -> bool {
+    !ty.params.iter().chain(ty.results.iter()).any(|t| *t == kiln_environ::WasmValType::V128)
 }
 
 impl WasmTy for Option<Func> {

@@ -61,7 +61,7 @@ pub use types::{
     ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, Mutability, RefType, TableType,
     ValType,
 };
-pub use values::{ExnRef, ExternRef, Val};
+pub use values::{ExnRef, ExternRef, V128, Val};
 
 /// Re-exported so embedders name the same error type.
 pub use anyhow::{Error, Result};

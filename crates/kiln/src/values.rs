@@ -52,6 +52,42 @@ impl ExnRef {
     }
 }
 
+/// A 128-bit SIMD value (`v128`) for typed calls and host closures: `TypedFunc<V128, V128>`,
+/// `Func::wrap(&mut store, |v: V128| ...)`. Lane 0 is the least significant end (wasm's lanes are
+/// little-endian); `u128` works the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct V128(u128);
+
+impl V128 {
+    /// The value's 128 bits.
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// The value's 16 bytes in memory order.
+    pub fn to_le_bytes(self) -> [u8; 16] {
+        self.0.to_le_bytes()
+    }
+}
+
+impl From<u128> for V128 {
+    fn from(bits: u128) -> V128 {
+        V128(bits)
+    }
+}
+
+impl From<V128> for u128 {
+    fn from(v: V128) -> u128 {
+        v.0
+    }
+}
+
+impl From<V128> for Val {
+    fn from(v: V128) -> Val {
+        Val::V128(v.0)
+    }
+}
+
 impl<'a, T> From<&'a crate::Store<T>> for crate::StoreContext<'a, T> {
     fn from(store: &'a crate::Store<T>) -> Self {
         store.as_context()

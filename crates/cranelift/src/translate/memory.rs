@@ -29,7 +29,7 @@ pub(super) fn memory_index(memarg: &MemArg) -> Result<u32> {
 }
 
 /// Flags of a wasm memory access: little-endian, may fault (`heap_oob`).
-fn heap_flags() -> MemFlagsData {
+pub(super) fn heap_flags() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 

@@ -7,15 +7,16 @@
 mod atomics;
 mod control;
 mod memory;
+mod simd;
 
 use crate::{CompilerOptions, trap_code, value_type, wasm_signature};
 use anyhow::{Context as _, Result, bail};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
-use cranelift_codegen::ir::types::{F32, F64, I8, I16, I32, I64};
+use cranelift_codegen::ir::types::{F32, F64, I8, I8X16, I16, I32, I64};
 use cranelift_codegen::ir::{
-    self, AbiParam, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder, MemFlagsData, SigRef, Signature,
-    SourceLoc, Type, UserExternalName, UserFuncName, Value,
+    self, AbiParam, ConstantData, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder, MemFlagsData,
+    SigRef, Signature, SourceLoc, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -94,6 +95,10 @@ pub(crate) fn translate_function(
         let zero = match ty {
             F32 => b.ins().f32const(Ieee32::with_bits(0)),
             F64 => b.ins().f64const(Ieee64::with_bits(0)),
+            I8X16 => {
+                let zero = b.func.dfg.constants.insert(ConstantData::from(vec![0; 16]));
+                b.ins().vconst(I8X16, zero)
+            }
             _ => b.ins().iconst(ty, 0),
         };
         for _ in 0..count {
@@ -523,7 +528,7 @@ impl FuncTranslator<'_, '_> {
 
             other => {
                 if !self.translate_atomic(&other)? {
-                    bail!("unsupported feature: operator {other:?}");
+                    self.translate_simd(other)?;
                 }
             }
         }
