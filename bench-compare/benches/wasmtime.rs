@@ -183,5 +183,40 @@ fn bench_component(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_call, bench_trap, bench_tail_call, bench_instantiate, bench_compile, bench_component);
+fn bench_simd(c: &mut Criterion) {
+    let engine = engine();
+    let module = Module::new(&engine, wasm::SIMD_WAT).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let init = instance.get_typed_func::<i32, ()>(&mut store, "init_f32").unwrap();
+    let dot = instance.get_typed_func::<i32, f32>(&mut store, "dot_f32").unwrap();
+    let blend = instance.get_typed_func::<(i32, i32), i32>(&mut store, "blend_u8").unwrap();
+    let n = wasm::SIMD_BYTES;
+    init.call(&mut store, n as i32).unwrap();
+
+    let mut group = c.benchmark_group("simd");
+    // Bytes of one input array per iteration (each kernel reads two).
+    group.throughput(Throughput::Bytes(u64::from(n)));
+    group.bench_function("dot_f32_256k", |b| {
+        b.iter(|| {
+            let r = dot.call(&mut store, black_box(n as i32)).unwrap();
+            assert!(r > 0.0);
+        });
+    });
+    group.bench_function("blend_u8_256k", |b| {
+        b.iter(|| blend.call(&mut store, (black_box(n as i32), black_box(77))).unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_call,
+    bench_trap,
+    bench_tail_call,
+    bench_instantiate,
+    bench_compile,
+    bench_component,
+    bench_simd
+);
 criterion_main!(benches);

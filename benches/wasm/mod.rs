@@ -26,6 +26,12 @@ pub const COMPONENT_HOST_WAT: &str = include_str!("component_host.wat");
 /// `consume: func(data: list<u8>) -> u32` through a fused adapter.
 pub const COMPONENT_FUSED_WAT: &str = include_str!("component_fused.wat");
 
+/// SIMD kernels (`init_f32`, `dot_f32`, `blend_u8`) over arrays of [`SIMD_BYTES`] bytes.
+pub const SIMD_WAT: &str = include_str!("simd.wat");
+
+/// The size in bytes of each array of the `simd/*` benchmarks.
+pub const SIMD_BYTES: u32 = 256 * 1024;
+
 /// The list length of the `component/fused_call_list_u8_64k` benchmark.
 pub const FUSED_LIST_LEN: u32 = 64 * 1024;
 

@@ -293,6 +293,11 @@ fn parse_arg(ty: &ValType, arg: &str) -> Result<Val> {
         ValType::I64 => Val::I64(parse_int(arg)?),
         ValType::F32 => Val::F32(arg.parse::<f32>().context("not an f32")?.to_bits()),
         ValType::F64 => Val::F64(arg.parse::<f64>().context("not an f64")?.to_bits()),
+        // The form results are printed in: `0x` and 32 hex digits, lane 0 last.
+        ValType::V128 => Val::V128(match arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X")) {
+            Some(hex) => u128::from_str_radix(&hex.replace('_', ""), 16).context("not a 128-bit hex number")?,
+            None => arg.replace('_', "").parse::<u128>().context("not a v128 (`0x` and up to 32 hex digits)")?,
+        }),
         other => bail!("cannot pass a `{other}` from the command line"),
     })
 }
@@ -387,5 +392,16 @@ mod tests {
         assert_eq!(parse_opt_level("opt-level=0"), Ok(OptLevel::None));
         assert!(parse_opt_level("3").is_err());
         assert!(parse_opt_level("pooling-allocator=y").unwrap_err().contains("unsupported feature"));
+    }
+
+    #[test]
+    fn v128_arguments_read_back_what_results_print() {
+        use kiln::{Val, ValType};
+        let v = 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10u128;
+        let printed = super::display_val(&Val::V128(v));
+        assert_eq!(super::parse_arg(&ValType::V128, &printed).unwrap(), Val::V128(v));
+        assert_eq!(super::parse_arg(&ValType::V128, "7").unwrap(), Val::V128(7));
+        assert!(super::parse_arg(&ValType::V128, "0x1_0000_0000_0000_0000_0000_0000_0000_0000").is_err());
+        assert!(super::parse_arg(&ValType::V128, "i32x4 1 2 3 4").is_err());
     }
 }
