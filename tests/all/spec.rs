@@ -139,7 +139,8 @@ fn suites() -> Vec<Suite> {
         }),
         (Proposal::ExceptionHandling, |c| {
             wasm2(c);
-            c.wasm_exceptions(true).wasm_tail_call(true);
+            // The proposal's scripts use typed function references (`(ref $t)` payloads).
+            c.wasm_exceptions(true).wasm_tail_call(true).wasm_function_references(true);
         }),
     ];
     for (p, config) in proposals {

@@ -276,10 +276,22 @@ impl Compiler {
             .filter(|s| !s.loc.is_default())
             .map(|s| (s.start, s.loc.bits()))
             .collect();
+        let mut handlers = Vec::new();
+        for site in buffer.call_sites() {
+            for handler in site.exception_handlers {
+                match handler {
+                    cranelift_codegen::FinalizedMachExceptionHandler::Default(target) => {
+                        let frame = site.frame_offset.context("try_call site without a frame offset")?;
+                        handlers.push((site.ret_addr, *target, frame));
+                    }
+                    other => bail!("unexpected exception handler {other:?}"),
+                }
+            }
+        }
         let alignment = buffer.alignment.max(self.isa.function_alignment().preferred).max(16);
         let code = buffer.data().to_vec();
         ctx.clear();
-        Ok(link::CompiledFunction { code, alignment, relocs, traps, address_map })
+        Ok(link::CompiledFunction { code, alignment, relocs, traps, address_map, handlers })
     }
 }
 

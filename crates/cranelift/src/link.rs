@@ -23,6 +23,9 @@ pub struct CompiledCode {
     pub relocs: Vec<(u32, Builtin)>,
     /// Sorted `(code offset, wasm byte offset in the module binary)` pairs for backtraces.
     pub address_map: Vec<(u32, u32)>,
+    /// Sorted by return address: calls made inside a `try_table`, as `(return address offset,
+    /// landing block offset, frame pointer minus stack pointer at the call)`.
+    pub handlers: Vec<(u32, u32, u32)>,
 }
 
 /// Where a relocation points.
@@ -51,6 +54,7 @@ pub(crate) struct CompiledFunction {
     pub relocs: Vec<Reloc>,
     pub traps: Vec<(u32, Trap)>,
     pub address_map: Vec<(u32, u32)>,
+    pub handlers: Vec<(u32, u32, u32)>,
 }
 
 /// The builtin that implements a Cranelift libcall.
@@ -89,6 +93,7 @@ pub(crate) fn link(
         u32::try_from(out.code.len())?;
         out.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
         out.address_map.extend(f.address_map.iter().map(|(o, w)| (start + o, *w)));
+        out.handlers.extend(f.handlers.iter().map(|(ret, handler, frame)| (start + ret, start + handler, *frame)));
         for r in f.relocs {
             pending.push((start, r));
         }
@@ -128,6 +133,7 @@ pub(crate) fn link(
     }
     out.traps.sort_by_key(|(o, _)| *o);
     out.address_map.sort_by_key(|(o, _)| *o);
+    out.handlers.sort_by_key(|(o, _, _)| *o);
     out.relocs.sort_by_key(|(o, _)| *o);
     Ok(out)
 }

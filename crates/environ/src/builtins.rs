@@ -60,11 +60,18 @@ pub enum Builtin {
     MemoryAtomicWait64,
     /// `(vmctx, memory: u32, addr: u64, count: u32) -> u32`: the number of waiters woken.
     MemoryAtomicNotify,
+    /// `(vmctx, tag: u32 /*tag index*/) -> u64`: a new exception object for that tag, owned by the
+    /// store; compiled code writes the payload (see `vmexception`).
+    ExceptionNew,
+    /// `(vmctx, exception: u64, fp: usize /*frame pointer of the throwing function*/)`; never
+    /// returns. Unwinds from the caller of the throwing function to the nearest frame with a
+    /// handler, or out to the host as an uncaught exception.
+    Throw,
 }
 
 impl Builtin {
     /// Number of builtins (length of the builtin table).
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 24;
 
     /// All builtins, in discriminant order.
     pub const ALL: [Builtin; Builtin::COUNT] = [
@@ -90,6 +97,8 @@ impl Builtin {
         Builtin::MemoryAtomicWait32,
         Builtin::MemoryAtomicWait64,
         Builtin::MemoryAtomicNotify,
+        Builtin::ExceptionNew,
+        Builtin::Throw,
     ];
 
     /// Decodes a builtin from its discriminant (as stored in precompiled code's relocations).

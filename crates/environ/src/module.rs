@@ -220,6 +220,10 @@ pub struct ModuleInfo {
     pub num_imported_memories: u32,
     /// Number of imported globals.
     pub num_imported_globals: u32,
+    /// Type index (a function type with no results) of every tag, imported ones first.
+    pub tags: Vec<TypeIndex>,
+    /// Number of imported tags.
+    pub num_imported_tags: u32,
 }
 
 impl ModuleInfo {
@@ -270,8 +274,10 @@ impl ModuleInfo {
                                 info.num_imported_globals += 1;
                                 EntityIndex::Global(info.globals.len() as u32 - 1)
                             }
-                            wasmparser::TypeRef::Tag(_) => {
-                                bail!("unsupported feature: tag imports (exception handling)")
+                            wasmparser::TypeRef::Tag(tag) => {
+                                info.tags.push(tag.func_type_idx);
+                                info.num_imported_tags += 1;
+                                EntityIndex::Tag(info.tags.len() as u32 - 1)
                             }
                         };
                         info.imports.push(Import {
@@ -306,7 +312,11 @@ impl ModuleInfo {
                         info.memories.push(convert_memory_type(&memory?)?);
                     }
                 }
-                Payload::TagSection(_) => bail!("unsupported feature: tags (exception handling)"),
+                Payload::TagSection(s) => {
+                    for tag in s {
+                        info.tags.push(tag?.func_type_idx);
+                    }
+                }
                 Payload::GlobalSection(s) => {
                     for global in s {
                         let global = global?;
@@ -327,9 +337,7 @@ impl ModuleInfo {
                             wasmparser::ExternalKind::Table => EntityIndex::Table(export.index),
                             wasmparser::ExternalKind::Memory => EntityIndex::Memory(export.index),
                             wasmparser::ExternalKind::Global => EntityIndex::Global(export.index),
-                            wasmparser::ExternalKind::Tag => {
-                                bail!("unsupported feature: tag exports (exception handling)")
-                            }
+                            wasmparser::ExternalKind::Tag => EntityIndex::Tag(export.index),
                         };
                         info.exports.push(Export { name: export.name.to_string(), index });
                     }
@@ -465,6 +473,7 @@ impl ModuleInfo {
             EntityIndex::Table(t) => EntityType::Table(self.tables[t as usize]),
             EntityIndex::Memory(m) => EntityType::Memory(self.memories[m as usize]),
             EntityIndex::Global(g) => EntityType::Global(self.globals[g as usize]),
+            EntityIndex::Tag(t) => EntityType::Tag(self.tags[t as usize]),
         }
     }
 

@@ -13,6 +13,8 @@ pub type TableIndex = u32;
 pub type MemoryIndex = u32;
 /// Index into the module's global index space (imports first).
 pub type GlobalIndex = u32;
+/// Index in the tag index space (imported tags first).
+pub type TagIndex = u32;
 
 /// The heap type of a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,6 +260,8 @@ pub enum EntityType {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// An exception tag whose parameters are those of the given module function type.
+    Tag(TypeIndex),
 }
 
 /// An index in one of the module's index spaces.
@@ -271,6 +275,8 @@ pub enum EntityIndex {
     Memory(MemoryIndex),
     /// Global index space.
     Global(GlobalIndex),
+    /// Tag index space.
+    Tag(TagIndex),
 }
 
 /// Converts wasmparser's value type.

@@ -16,6 +16,7 @@
 //!        memories: [*mut VMMemoryDefinition; num_memories]
 //!        imported_globals: [*mut VMGlobalDefinition; num_imported_globals]
 //!        defined_globals: [VMGlobalDefinition; num_defined_globals]   16 bytes each, 16-aligned
+//!        tags: [*const VMTagDefinition; num_tags]     a tag's identity is its definition's address
 //! ```
 
 use crate::ModuleInfo;
@@ -44,6 +45,23 @@ pub mod vmfuncref {
     pub const VMCTX: u32 = 24;
     /// Size of a `VMFuncRef`.
     pub const SIZE: u32 = 32;
+}
+
+/// An exception object (what an `exnref` points to), allocated by the `ExceptionNew` builtin and
+/// owned by the store: a header, then one [`VAL_RAW_SIZE`] slot per tag parameter.
+pub mod vmexception {
+    /// Offset of `tag: *const VMTagDefinition` (the thrown tag's identity).
+    pub const TAG: u32 = 0;
+    /// Offset of `num_values: u32`.
+    pub const NUM_VALUES: u32 = 8;
+    /// Offset of `store_context: *const VMStoreContext` (the owning store).
+    pub const STORE_CONTEXT: u32 = 16;
+    /// Offset of the first payload value.
+    pub const PAYLOAD: u32 = 32;
+    /// Offset of payload value `i`.
+    pub const fn value(i: u32) -> u32 {
+        PAYLOAD + i * super::VAL_RAW_SIZE
+    }
 }
 
 /// `VMMemoryDefinition`: base pointer and current length in bytes of a linear memory.
@@ -125,11 +143,14 @@ pub struct VMOffsets {
     pub num_imported_globals: u32,
     /// Number of defined globals.
     pub num_defined_globals: u32,
+    /// Number of tags (imported + defined).
+    pub num_tags: u32,
     funcrefs: u32,
     tables: u32,
     memories: u32,
     imported_globals: u32,
     defined_globals: u32,
+    tags: u32,
     size: u32,
 }
 
@@ -159,7 +180,9 @@ impl VMOffsets {
         let memories = tables + num_tables * u32::from(POINTER_SIZE);
         let imported_globals = memories + num_memories * u32::from(POINTER_SIZE);
         let defined_globals = (imported_globals + num_imported_globals * u32::from(POINTER_SIZE)).next_multiple_of(16);
-        let size = defined_globals + num_defined_globals * vmglobal::SIZE;
+        let num_tags = module.tags.len() as u32;
+        let tags = defined_globals + num_defined_globals * vmglobal::SIZE;
+        let size = tags + num_tags * u32::from(POINTER_SIZE);
         VMOffsets {
             num_funcs,
             num_tables,
@@ -171,6 +194,8 @@ impl VMOffsets {
             memories,
             imported_globals,
             defined_globals,
+            num_tags,
+            tags,
             size,
         }
     }
@@ -202,6 +227,12 @@ impl VMOffsets {
     pub fn imported_global_ptr(&self, index: u32) -> u32 {
         assert!(index < self.num_imported_globals);
         self.imported_globals + index * u32::from(POINTER_SIZE)
+    }
+
+    /// Offset of the `*const VMTagDefinition` of tag `index` (imported or defined).
+    pub fn tag_ptr(&self, index: u32) -> u32 {
+        assert!(index < self.num_tags);
+        self.tags + index * u32::from(POINTER_SIZE)
     }
 
     /// Offset of the storage of defined global `defined_index` (global index minus imported count).

@@ -354,6 +354,8 @@ pub enum Extern {
     Table(Table),
     /// A memory.
     Memory(Memory),
+    /// An exception tag.
+    Tag(crate::Tag),
 }
 
 impl Extern {
@@ -385,9 +387,17 @@ impl Extern {
             _ => None,
         }
     }
+    /// The tag, if this is one.
+    pub fn into_tag(self) -> Option<crate::Tag> {
+        match self {
+            Extern::Tag(t) => Some(t),
+            _ => None,
+        }
+    }
     /// Its type.
     pub fn ty(&self, store: impl AsContext) -> ExternType {
         match self {
+            Extern::Tag(t) => ExternType::Tag(t.ty(store)),
             Extern::Func(f) => ExternType::Func(f.ty(store)),
             Extern::Global(g) => ExternType::Global(g.ty(store)),
             Extern::Table(t) => ExternType::Table(t.ty(store)),
@@ -400,10 +410,16 @@ impl Extern {
             Extern::Global(g) => g.store,
             Extern::Table(t) => t.store,
             Extern::Memory(m) => m.store,
+            Extern::Tag(t) => t.store,
         }
     }
 }
 
+impl From<crate::Tag> for Extern {
+    fn from(t: crate::Tag) -> Extern {
+        Extern::Tag(t)
+    }
+}
 impl From<Func> for Extern {
     fn from(f: Func) -> Extern {
         Extern::Func(f)

@@ -3,7 +3,7 @@
 use crate::store::{AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreInner, StoreOpaque};
 use crate::types::{FuncType, ValType};
 use crate::values::{ExternRef, V128, Val};
-use crate::{Engine, Extern};
+use crate::{Engine, Extern, ThrownException};
 use anyhow::{Context, Result, bail};
 use kiln_environ::{VMHOST_FUNC_MAGIC, VMOffsets};
 use kiln_runtime::{ArrayToWasmFn, UnwindReason, VMContext, VMFuncRef, VMHostFuncContext, VMStoreContext, ValRaw};
@@ -142,15 +142,40 @@ unsafe extern "C" fn host_shim<T: 'static>(
         }));
         match result {
             Ok(Ok(())) => return,
-            Ok(Err(error)) => UnwindReason::Host(error),
+            Ok(Err(error)) => host_error_reason(error, (*store).opaque.id),
             Err(payload) => UnwindReason::Panic(payload),
         }
     };
     // SAFETY: as above; nothing with a destructor is live in this frame except `reason`, which
     // moves into the unwind.
-    unsafe {
-        let store_ctx = *(caller.cast::<u8>().add(VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
-        kiln_runtime::raise_from_host(store_ctx, reason)
+    unsafe { unwind_from_host(caller, reason) }
+}
+
+/// How a host function's error leaves it: an exception of this store (a [`ThrownException`]
+/// anywhere in the error's chain) is thrown into wasm; anything else unwinds to the host.
+fn host_error_reason(error: anyhow::Error, store: crate::store::StoreId) -> UnwindReason {
+    match ThrownException::find_in(&error, store) {
+        Some(raw) => UnwindReason::Exception(raw),
+        None => UnwindReason::Host(error),
+    }
+}
+
+/// Leaves a host function called by wasm with `reason`: throws an exception into the calling
+/// wasm frame, or unwinds to the host entry.
+///
+/// # Safety
+///
+/// Called at the end of a host shim, with nothing else live in its frame; `caller` is a
+/// `VMContext` of the calling store.
+unsafe fn unwind_from_host(caller: *mut VMContext, reason: UnwindReason) -> ! {
+    // SAFETY: the caller's STORE_CONTEXT slot is valid.
+    let store_ctx =
+        unsafe { *(caller.cast::<u8>().add(VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext) };
+    match reason {
+        // SAFETY: the object belongs to this store; nothing with a destructor is live.
+        UnwindReason::Exception(raw) => unsafe { kiln_runtime::throw_from_host(store_ctx, raw) },
+        // SAFETY: as above; `reason` moves into the unwind.
+        reason => unsafe { kiln_runtime::raise_from_host(store_ctx, reason) },
     }
 }
 
@@ -169,18 +194,15 @@ unsafe fn store_of<T>(caller: *mut VMContext) -> *mut StoreInner<T> {
 /// # Safety
 ///
 /// Called at the end of a native shim, with nothing else live in its frame.
-unsafe fn finish_native<A>(caller: *mut VMContext, outcome: std::thread::Result<Result<A>>) -> A {
+unsafe fn finish_native<T, A>(caller: *mut VMContext, outcome: std::thread::Result<Result<A>>) -> A {
     let reason = match outcome {
         Ok(Ok(value)) => return value,
-        Ok(Err(error)) => UnwindReason::Host(error),
+        // SAFETY: `caller` is a VMContext of the calling store (its STORE slot is valid).
+        Ok(Err(error)) => host_error_reason(error, unsafe { (*store_of::<T>(caller)).opaque.id }),
         Err(payload) => UnwindReason::Panic(payload),
     };
-    // SAFETY: `caller` is a VMContext of the calling store, so its STORE_CONTEXT slot is valid;
-    // `reason` moves into the unwind.
-    unsafe {
-        let store_ctx = *(caller.cast::<u8>().add(VMOffsets::STORE_CONTEXT as usize) as *const *const VMStoreContext);
-        kiln_runtime::raise_from_host(store_ctx, reason)
-    }
+    // SAFETY: `caller` is a VMContext of the calling store; `reason` moves into the unwind.
+    unsafe { unwind_from_host(caller, reason) }
 }
 
 /// Calls a wasm function through its entry trampoline, catching traps.
@@ -648,7 +670,7 @@ macro_rules! tuple_impls {
                         }))
                     };
                     // SAFETY: as above; `unwind_from_native` owns everything left.
-                    unsafe { finish_native(caller, outcome) }
+                    unsafe { finish_native::<T, _>(caller, outcome) }
                 }
 
                 let native = R::NATIVE.then(|| NativeShim {
@@ -696,7 +718,7 @@ macro_rules! tuple_impls {
                         }))
                     };
                     // SAFETY: as above.
-                    unsafe { finish_native(caller, outcome) }
+                    unsafe { finish_native::<T, _>(caller, outcome) }
                 }
 
                 let native = R::NATIVE.then(|| NativeShim {

@@ -103,6 +103,7 @@ impl Instance {
             imported_tables: Vec::new(),
             imported_memories: Vec::new(),
             imported_globals: Vec::new(),
+            imported_tags: Vec::new(),
             store_ctx: store.store_ctx_ptr(),
             store: store_ptr,
             guard_pages: store.engine.config().guard_pages,
@@ -158,6 +159,14 @@ impl Instance {
                     }
                     args.imported_globals.push(g.runtime_ptr(store));
                 }
+                (EntityType::Tag(ty), Extern::Tag(t)) => {
+                    let actual = t.ty_in(store);
+                    // Tags match exactly: a catch clause reads the payload with the import's types.
+                    if actual.ty().env() != &canonicalize_func_type(&info.types[*ty as usize], &type_id) {
+                        return Err(mismatch(ExternType::Tag(actual)));
+                    }
+                    args.imported_tags.push(t.definition(store));
+                }
                 (_, other) => {
                     let actual = match other {
                         Extern::Func(f) => ExternType::Func(store.funcs[f.index].ty.clone()),
@@ -170,6 +179,7 @@ impl Instance {
                         Extern::Memory(m) => {
                             ExternType::Memory(crate::MemoryType { ty: unsafe { (*m.runtime_ptr(store)).ty() } })
                         }
+                        Extern::Tag(t) => ExternType::Tag(t.ty_in(store)),
                     };
                     return Err(mismatch(actual));
                 }
@@ -180,6 +190,17 @@ impl Instance {
         })?;
         let initialized = handle.initialize();
         let vmctx = handle.vmctx() as usize;
+        // Register the defined tags, so that exceptions of them can be inspected and named.
+        for t in info.num_imported_tags..info.tags.len() as u32 {
+            let name = match info.exports.iter().find(|e| e.index == EntityIndex::Tag(t)) {
+                Some(export) => format!("`{}`", export.name),
+                None => format!("#{t}"),
+            };
+            let name = format!("{name} of module `{}`", info.name.as_deref().unwrap_or("<module>"));
+            let ty = ExternType::from_entity(&info, &module.inner.type_ids, EntityType::Tag(info.tags[t as usize]));
+            let Some(ty) = ty.tag().cloned() else { unreachable!("a tag's type is a tag type") };
+            store.tag_handle(handle.tag(t), || ty, || name);
+        }
         let index = store.instances.len();
         store.instances.push(InstanceData { handle, module: module.clone() });
         store.vmctx_to_instance.insert(vmctx, index);
@@ -233,6 +254,11 @@ impl Instance {
                 ty.content = canonicalize_val_type(ty.content, &|i| module.inner.type_ids[i as usize]);
                 let ty = GlobalType::from_env(ty);
                 Extern::Global(Global { store: store.id, index: store.global_handle(ptr, ty) })
+            }
+            EntityIndex::Tag(t) => {
+                let definition = handle.tag(t);
+                let index = store.tag_handle_of(definition).expect("instances register their tags");
+                Extern::Tag(crate::Tag { store: store.id, index })
             }
         }
     }

@@ -36,6 +36,7 @@
 mod cache;
 pub mod component;
 mod engine;
+mod exn;
 mod externals;
 mod func;
 mod instance;
@@ -49,6 +50,7 @@ mod values;
 
 pub use cache::CacheStats;
 pub use engine::{Config, Engine, OptLevel};
+pub use exn::{Tag, TagType, ThrownException};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::{Export, Instance};

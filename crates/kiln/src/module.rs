@@ -131,6 +131,7 @@ impl Module {
             traps: compiled.traps.clone(),
             functions: compiled.functions.clone(),
             address_map: compiled.address_map.clone(),
+            handlers: compiled.handlers.clone(),
             first_defined_func: info.num_imported_funcs,
             module_name: info.name.clone(),
             func_names: info.func_names.clone(),

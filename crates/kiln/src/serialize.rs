@@ -44,7 +44,7 @@ use std::path::Path;
 const MAGIC: [u8; 8] = *b"\0kilnaot";
 
 /// Bumped whenever the layout below changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// kiln's version and the hash of the sources that shape generated code (see `build.rs`).
 const KILN_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (build ", env!("KILN_BUILD_ID"), ")");
@@ -343,6 +343,12 @@ fn encode_artifacts(w: &mut Writer, c: &CompiledCode) -> Result<()> {
         w.u32(*code);
         w.u32(*wasm);
     }
+    w.count(c.handlers.len())?;
+    for (ret, landing, frame) in &c.handlers {
+        w.u32(*ret);
+        w.u32(*landing);
+        w.u32(*frame);
+    }
     w.count(c.array_to_wasm.len())?;
     for offset in &c.array_to_wasm {
         // u32::MAX cannot be an offset: code is shorter than 4 GiB.
@@ -369,9 +375,10 @@ fn decode_artifacts(r: &mut Reader<'_>) -> Result<CompiledCode> {
         .collect::<Result<_>>()?;
     let functions = (0..r.count(8)?).map(|_| Ok(r.u32()?..r.u32()?)).collect::<Result<_>>()?;
     let address_map = (0..r.count(8)?).map(|_| Ok((r.u32()?, r.u32()?))).collect::<Result<_>>()?;
+    let handlers = (0..r.count(12)?).map(|_| Ok((r.u32()?, r.u32()?, r.u32()?))).collect::<Result<_>>()?;
     let array_to_wasm =
         (0..r.count(4)?).map(|_| Ok(Some(r.u32()?).filter(|o| *o != u32::MAX))).collect::<Result<_>>()?;
-    Ok(CompiledCode { code, functions, array_to_wasm, host_trampoline: None, traps, relocs, address_map })
+    Ok(CompiledCode { code, functions, array_to_wasm, host_trampoline: None, traps, relocs, address_map, handlers })
 }
 
 /// Checks that decoded artefacts fit the module they claim to be compiled from: everything the
@@ -409,6 +416,14 @@ pub(crate) fn check_artifacts(c: &CompiledCode, info: &ModuleInfo) -> Result<()>
     ensure!(c.address_map.is_sorted_by_key(|(o, _)| *o), "the address map is not sorted");
     ensure!(c.address_map.iter().all(|(o, _)| *o <= len), "the address map reaches outside the code");
     ensure!(c.relocs.iter().all(|(o, _)| u64::from(*o) + 8 <= u64::from(len)), "a relocation lies outside the code");
+    ensure!(c.handlers.is_sorted_by_key(|(o, _, _)| *o), "the exception handler table is not sorted");
+    // The unwinder jumps to landing blocks: each must lie in the function that made the call.
+    let same_function =
+        |ret: u32, landing: u32| c.functions.iter().any(|f| f.start < ret && ret <= f.end && f.contains(&landing));
+    ensure!(
+        c.handlers.iter().all(|(ret, landing, _)| same_function(*ret, *landing)),
+        "an exception handler lies outside the function that calls"
+    );
     Ok(())
 }
 
@@ -426,6 +441,7 @@ impl Module {
             traps: info.traps.clone(),
             relocs: code.relocs().to_vec(),
             address_map: info.address_map.clone(),
+            handlers: info.handlers.clone(),
         }
     }
 

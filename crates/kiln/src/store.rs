@@ -100,6 +100,9 @@ pub struct StoreOpaque {
     global_index: AddrMap<usize>,
     host_globals: Vec<Box<VMGlobalDefinition>>,
     pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
+    pub(crate) tags: Vec<crate::exn::TagData>,
+    tag_index: AddrMap<usize>,
+    host_tags: Vec<Box<kiln_runtime::VMTagDefinition>>,
     pub(crate) component_instances: Vec<crate::component::InstanceState>,
 }
 
@@ -156,6 +159,9 @@ impl<T> Store<T> {
                     global_index: AddrMap::default(),
                     host_globals: Vec::new(),
                     externrefs: Vec::new(),
+                    tags: Vec::new(),
+                    tag_index: AddrMap::default(),
+                    host_tags: Vec::new(),
                     component_instances: Vec::new(),
                 },
                 data,
@@ -321,6 +327,43 @@ impl StoreOpaque {
         self.global_handle(ptr, ty)
     }
 
+    /// The handle of the tag defined at `definition`, registering it on first sight.
+    pub(crate) fn tag_handle(
+        &mut self,
+        definition: *const kiln_runtime::VMTagDefinition,
+        ty: impl FnOnce() -> crate::TagType,
+        name: impl FnOnce() -> String,
+    ) -> usize {
+        *self.tag_index.entry(definition as usize).or_insert_with(|| {
+            self.tags.push(crate::exn::TagData { ty: ty(), definition, name: name() });
+            self.tags.len() - 1
+        })
+    }
+
+    pub(crate) fn push_host_tag(
+        &mut self,
+        definition: Box<kiln_runtime::VMTagDefinition>,
+        ty: crate::TagType,
+        name: String,
+    ) -> usize {
+        let ptr: *const kiln_runtime::VMTagDefinition = &*definition;
+        self.host_tags.push(definition);
+        self.tag_handle(ptr, || ty, || name)
+    }
+
+    /// The handle of an already registered tag.
+    pub(crate) fn tag_handle_of(&self, definition: *const kiln_runtime::VMTagDefinition) -> Option<usize> {
+        self.tag_index.get(&(definition as usize)).copied()
+    }
+
+    /// How messages name the tag defined at `definition`.
+    pub(crate) fn tag_name_of(&self, definition: *const kiln_runtime::VMTagDefinition) -> String {
+        match self.tag_handle_of(definition) {
+            Some(index) => self.tags[index].name.clone(),
+            None => "<unknown tag>".to_string(),
+        }
+    }
+
     /// Turns an unwind out of wasm into the error the API returns (resuming host panics).
     #[allow(clippy::boxed_local)] // The runtime boxes reports to keep `Result`s small on the hot path.
     pub(crate) fn unwind_to_error(&self, report: Box<UnwindReport>) -> anyhow::Error {
@@ -331,6 +374,9 @@ impl StoreOpaque {
             UnwindReason::Host(error) if backtrace.frames().is_empty() => error,
             UnwindReason::Host(error) => error.context(backtrace),
             UnwindReason::Panic(payload) => std::panic::resume_unwind(payload),
+            UnwindReason::Exception(raw) => anyhow::Error::new(crate::ThrownException::from_raw(self, raw))
+                .context(backtrace)
+                .context(crate::Trap::UncaughtException),
         }
     }
 }

@@ -321,6 +321,8 @@ pub enum ExternType {
     Table(TableType),
     /// A memory.
     Memory(MemoryType),
+    /// An exception tag.
+    Tag(crate::TagType),
 }
 
 impl ExternType {
@@ -338,6 +340,9 @@ impl ExternType {
             })),
             EntityType::Table(t) => ExternType::Table(TableType { ty: canonical_table_type(t, type_ids) }),
             EntityType::Memory(m) => ExternType::Memory(MemoryType { ty: m }),
+            EntityType::Tag(t) => ExternType::Tag(crate::TagType::from_func_type(FuncType::from_env(
+                canonicalize_func_type(&info.types[t as usize], &id),
+            ))),
         }
     }
     /// The function type, if this is one.
@@ -368,6 +373,13 @@ impl ExternType {
             _ => None,
         }
     }
+    /// The tag type, if this is one.
+    pub fn tag(&self) -> Option<&crate::TagType> {
+        match self {
+            ExternType::Tag(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ExternType {
@@ -379,6 +391,7 @@ impl fmt::Display for ExternType {
             }
             ExternType::Table(t) => write!(f, "(table {} {:?} {})", t.ty.minimum, t.ty.maximum, t.element()),
             ExternType::Memory(m) => write!(f, "(memory {} {:?})", m.ty.minimum, m.ty.maximum),
+            ExternType::Tag(t) => write!(f, "({t})"),
         }
     }
 }

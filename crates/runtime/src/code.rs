@@ -17,6 +17,9 @@ pub struct CodeInfo {
     pub functions: Vec<Range<u32>>,
     /// (code offset, wasm offset), sorted by code offset.
     pub address_map: Vec<(u32, u32)>,
+    /// Sorted by return address: `(return address offset, landing offset, frame pointer minus
+    /// stack pointer at the call)` of every call made inside a `try_table`.
+    pub handlers: Vec<(u32, u32, u32)>,
     /// Index of the first defined function in the module's function index space.
     pub first_defined_func: u32,
     /// Module name, for backtraces.
@@ -30,6 +33,14 @@ impl CodeInfo {
     pub fn trap_at(&self, offset: u32) -> Option<Trap> {
         let i = self.traps.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
         Some(self.traps[i].1)
+    }
+
+    /// The landing block and frame offset of the call whose return address is at `return_offset`,
+    /// if that call was made inside a `try_table`.
+    pub fn handler_at(&self, return_offset: u32) -> Option<(u32, u32)> {
+        let i = self.handlers.binary_search_by_key(&return_offset, |(o, _, _)| *o).ok()?;
+        let (_, landing, frame) = self.handlers[i];
+        Some((landing, frame))
     }
 
     /// The defined function containing `offset`.

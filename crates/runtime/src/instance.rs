@@ -1,6 +1,7 @@
 //! Instances: a `VMContext` allocation plus the instance's own tables, memories and segments.
 
 use crate::code::CodeMemory;
+use crate::exception::VMTagDefinition;
 use crate::memory::LinearMemory;
 use crate::table::Table;
 use crate::vmcontext::{VMContext, VMFuncRef, VMGlobalDefinition, VMStoreContext, ValRaw};
@@ -29,6 +30,8 @@ pub struct InstanceArgs {
     pub imported_memories: Vec<*mut LinearMemory>,
     /// Imported globals.
     pub imported_globals: Vec<*mut VMGlobalDefinition>,
+    /// Imported tags.
+    pub imported_tags: Vec<*const VMTagDefinition>,
     /// The store's context.
     pub store_ctx: *mut VMStoreContext,
     /// Opaque pointer to the embedder's store, for host functions.
@@ -59,6 +62,11 @@ pub struct Instance {
     defined_tables: Vec<Box<Table>>,
     #[allow(clippy::vec_box)]
     defined_memories: Vec<Box<LinearMemory>>,
+    /// Definitions of the defined tags (their addresses are the tags' identities).
+    _defined_tags: Box<[VMTagDefinition]>,
+    /// Every tag, imported ones first.
+    tags: Vec<*const VMTagDefinition>,
+    store_ctx: *mut VMStoreContext,
     passive_elems: Vec<Box<[usize]>>,
     passive_data: Vec<Range<usize>>,
     data_in_image: Arc<[bool]>,
@@ -92,6 +100,12 @@ impl Instance {
             let image = args.memory_images.get(i).and_then(|image| image.as_deref());
             defined_memories.push(LinearMemory::with_image(ty, args.guard_pages, args.memory_limit, image)?);
         }
+        let defined_tags: Box<[VMTagDefinition]> = info.tags[info.num_imported_tags as usize..]
+            .iter()
+            .map(|ty| VMTagDefinition { type_id: args.type_ids[*ty as usize] })
+            .collect();
+        let mut tags = args.imported_tags;
+        tags.extend(defined_tags.iter().map(|t| t as *const VMTagDefinition));
         let mut tables = args.imported_tables;
         tables.extend(defined_tables.iter_mut().map(|t| &mut **t as *mut Table));
         let mut memories = args.imported_memories;
@@ -109,6 +123,9 @@ impl Instance {
             memories,
             defined_tables,
             defined_memories,
+            _defined_tags: defined_tags,
+            tags,
+            store_ctx: args.store_ctx,
             passive_elems: Vec::new(),
             passive_data: Vec::new(),
             data_in_image: args.data_in_image,
@@ -150,6 +167,9 @@ impl Instance {
             }
             for (i, global) in args.imported_globals.iter().enumerate() {
                 write(offsets.imported_global_ptr(i as u32), *global as usize);
+            }
+            for (i, tag) in instance.tags.iter().enumerate() {
+                write(offsets.tag_ptr(i as u32), *tag as usize);
             }
         }
         Ok(instance)
@@ -310,6 +330,16 @@ impl Instance {
     /// Memory `m`.
     pub fn memory(&self, m: MemoryIndex) -> *mut LinearMemory {
         self.memories[m as usize]
+    }
+
+    /// Tag `t` (its address is its identity).
+    pub fn tag(&self, t: TagIndex) -> *const VMTagDefinition {
+        self.tags[t as usize]
+    }
+
+    /// The store context the instance belongs to.
+    pub fn store_context(&self) -> *mut VMStoreContext {
+        self.store_ctx
     }
 
     /// Storage of global `g`.

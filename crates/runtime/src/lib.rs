@@ -9,6 +9,7 @@
 //! calls it; every `unsafe` block states why it is sound.
 
 pub mod code;
+pub mod exception;
 pub mod image;
 pub mod instance;
 pub mod libcalls;
@@ -21,9 +22,10 @@ pub mod traphandlers;
 pub mod vmcontext;
 
 pub use code::{CodeInfo, CodeMemory};
+pub use exception::{ExceptionHeap, ExceptionRef, VMTagDefinition};
 pub use image::MemoryImage;
 pub use instance::{Instance, InstanceArgs};
 pub use memory::LinearMemory;
 pub use table::Table;
-pub use traphandlers::{UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host};
+pub use traphandlers::{UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host, throw_from_host};
 pub use vmcontext::*;

@@ -33,6 +33,8 @@ pub struct VMBuiltins {
     memory_atomic_wait32: unsafe extern "C" fn(*mut VMContext, u32, u64, u32, i64) -> u32,
     memory_atomic_wait64: unsafe extern "C" fn(*mut VMContext, u32, u64, u64, i64) -> u32,
     memory_atomic_notify: unsafe extern "C" fn(*mut VMContext, u32, u64, u32) -> u32,
+    exception_new: unsafe extern "C" fn(*mut VMContext, u32) -> u64,
+    throw: unsafe extern "C" fn(*mut VMContext, u64, usize),
 }
 
 /// The one builtin table every `VMContext` points to.
@@ -59,6 +61,8 @@ pub static BUILTINS: VMBuiltins = VMBuiltins {
     memory_atomic_wait32,
     memory_atomic_wait64,
     memory_atomic_notify,
+    exception_new,
+    throw,
 };
 
 const _: () = assert!(std::mem::size_of::<VMBuiltins>() == Builtin::COUNT * 8);
@@ -158,6 +162,23 @@ unsafe extern "C" fn raise_trap_builtin(vmctx: *mut VMContext, code: u32, func: 
         code_mem.info().functions.get(func as usize).map_or(0, |r| code_mem.base() as usize + r.start as usize);
     // SAFETY: called by compiled code inside `catch_traps`; nothing here owns a destructor.
     unsafe { raise_trap_at(trap, func_pc, wasm_offset, fp) }
+}
+
+unsafe extern "C" fn exception_new(vmctx: *mut VMContext, tag: u32) -> u64 {
+    // SAFETY: as above.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let info = instance.info();
+    let num_values = info.types[info.tags[tag as usize] as usize].params.len() as u32;
+    let store_ctx = instance.store_context();
+    // SAFETY: the store context outlives its instances; only this thread uses the store now.
+    let heap = unsafe { &mut *(*store_ctx).exceptions.get() };
+    heap.alloc(instance.tag(tag), num_values, store_ctx) as u64
+}
+
+unsafe extern "C" fn throw(_vmctx: *mut VMContext, exception: u64, fp: usize) {
+    // SAFETY: called by compiled code inside `catch_traps` with its own frame pointer and an
+    // exception object of its store; nothing here owns a destructor.
+    unsafe { crate::traphandlers::throw_from_wasm(exception as usize, fp) }
 }
 
 extern "C" fn ceil_f32(x: f32) -> f32 {

@@ -7,6 +7,11 @@
 //! callee-saved registers were pushed. The signal mask is not saved (kiln's handlers use
 //! SA_NODEFER), which is what makes it cheaper than `sigsetjmp`. Other architectures use the C
 //! helper built by `build.rs` (`sigsetjmp(buf, 0)` / `siglongjmp`).
+//!
+//! `kiln_resume_at(pc, sp, fp, payload)` transfers control to an exception landing block in a
+//! wasm frame: it sets the stack and frame pointers to that frame's, puts the exception in the
+//! first payload register of Cranelift's `tail` convention, and jumps. Compiled code treats every
+//! register as clobbered on that edge, so nothing else needs restoring.
 
 use std::ffi::c_void;
 
@@ -48,7 +53,36 @@ std::arch::global_asm!(
     "jmp 2b",
 );
 
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".text",
+    ".globl kiln_resume_at",
+    ".p2align 4",
+    "kiln_resume_at:",
+    // rdi = pc, rsi = sp, rdx = fp, rcx = payload (rax in the landing block)
+    "mov rsp, rsi",
+    "mov rbp, rdx",
+    "mov rax, rcx",
+    "jmp rdi",
+);
+
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+    ".text",
+    ".globl kiln_resume_at",
+    ".p2align 4",
+    "kiln_resume_at:",
+    // x0 = pc, x1 = sp, x2 = fp, x3 = payload (x0 in the landing block)
+    "mov sp, x1",
+    "mov x29, x2",
+    "mov x16, x0",
+    "mov x0, x3",
+    "br x16",
+);
+
 unsafe extern "C" {
+    /// See the module documentation.
+    pub(crate) fn kiln_resume_at(pc: usize, sp: usize, fp: usize, payload: usize) -> !;
     /// See the module documentation.
     pub(crate) fn kiln_setjmp_call(
         jmp_buf_slot: *mut *const c_void,

@@ -17,7 +17,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Once;
 
-use crate::setjmp::{kiln_longjmp, kiln_setjmp_call};
+use crate::setjmp::{kiln_longjmp, kiln_resume_at, kiln_setjmp_call};
 
 /// Why a call into wasm did not return normally.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub enum UnwindReason {
     Host(anyhow::Error),
     /// A host function panicked; the payload is resumed by the embedder.
     Panic(Box<dyn Any + Send>),
+    /// An exception (the address of its object) that no wasm handler caught.
+    Exception(usize),
 }
 
 /// A frame of a wasm backtrace.
@@ -208,6 +210,76 @@ pub unsafe fn raise_from_host(store_ctx: *const VMStoreContext, reason: UnwindRe
     let (fp, pc) = unsafe { (*(*store_ctx).last_wasm_exit_fp.get(), *(*store_ctx).last_wasm_exit_pc.get()) };
     state.capture_frames(pc, fp, true);
     state.set_reason(reason);
+    // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
+    unsafe { kiln_longjmp(state.jmp_buf.get()) }
+}
+
+/// Throws exception object `exception` from the wasm function whose frame pointer is `thrower_fp`
+/// (it has no handler of its own for it): unwinds to the nearest caller with a handler.
+///
+/// # Safety
+///
+/// Must be called by compiled code inside `catch_traps`, through a builtin with no pending
+/// destructors; `exception` must be a live exception object of the calling store.
+pub unsafe fn throw_from_wasm(exception: usize, thrower_fp: usize) -> ! {
+    // SAFETY: compiled code keeps frame pointers: [fp] = caller's fp, [fp + 8] = return address.
+    let (pc, fp) = unsafe { (*((thrower_fp + 8) as *const usize), *(thrower_fp as *const usize)) };
+    // SAFETY: forwarded from the caller.
+    unsafe { unwind_exception(exception, pc, fp) }
+}
+
+/// Throws `exception` into the wasm frame that called the current host function.
+///
+/// # Safety
+///
+/// As [`raise_from_host`]; `exception` must be a live exception object of that store.
+pub unsafe fn throw_from_host(store_ctx: *const VMStoreContext, exception: usize) -> ! {
+    // SAFETY: the caller guarantees `store_ctx` is valid.
+    let (fp, pc) = unsafe { (*(*store_ctx).last_wasm_exit_fp.get(), *(*store_ctx).last_wasm_exit_pc.get()) };
+    // SAFETY: forwarded from the caller.
+    unsafe { unwind_exception(exception, pc, fp) }
+}
+
+/// Walks the wasm frames from (`pc`, `fp`) — a return address and the frame pointer of the frame
+/// it returns into — to the first call made inside a `try_table`, and resumes at its landing
+/// block with the exception in the first payload register. Without one, unwinds to the host entry
+/// with [`UnwindReason::Exception`].
+///
+/// # Safety
+///
+/// As [`throw_from_wasm`].
+unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize) -> ! {
+    let state = current().expect("exception thrown outside of wasm");
+    let (mut pc, mut fp) = (start_pc, start_fp);
+    while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
+        // Look the call up by its return address (`pc - 1` lies inside the call instruction).
+        let handler = with_code_at(pc - 1, |info, offset| {
+            let code_start = pc - 1 - offset as usize;
+            info.defined_func_at(offset)?;
+            Some(info.handler_at(offset + 1).map(|(landing, frame)| (code_start + landing as usize, frame as usize)))
+        })
+        .flatten();
+        match handler {
+            // Not wasm code: the entry trampoline or a host frame.
+            None => break,
+            Some(Some((landing, frame_offset))) => {
+                // SAFETY: the landing block expects the frame's own stack and frame pointers, and the
+                // exception in the first payload register; no Rust frame between here and there has
+                // a pending destructor (the builtins and host shims guarantee it).
+                unsafe { kiln_resume_at(landing, fp - frame_offset, fp, exception) }
+            }
+            Some(None) => {
+                // SAFETY: `fp` is a wasm frame below the entry frame, which keeps a frame pointer.
+                let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+                if next_fp <= fp {
+                    break;
+                }
+                (pc, fp) = (ret, next_fp);
+            }
+        }
+    }
+    state.capture_frames(start_pc, start_fp, true);
+    state.set_reason(UnwindReason::Exception(exception));
     // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
     unsafe { kiln_longjmp(state.jmp_buf.get()) }
 }

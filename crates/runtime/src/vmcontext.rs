@@ -91,6 +91,8 @@ pub struct VMStoreContext {
     pub last_wasm_exit_pc: UnsafeCell<usize>,
     /// The engine's epoch counter (read by compiled code when epoch interruption is on).
     pub epoch_counter: UnsafeCell<*const u64>,
+    /// The store's exception objects (not read by compiled code).
+    pub exceptions: UnsafeCell<crate::exception::ExceptionHeap>,
 }
 
 impl Default for VMStoreContext {
@@ -102,6 +104,7 @@ impl Default for VMStoreContext {
             last_wasm_exit_fp: UnsafeCell::new(0),
             last_wasm_exit_pc: UnsafeCell::new(0),
             epoch_counter: UnsafeCell::new(std::ptr::null()),
+            exceptions: UnsafeCell::new(Default::default()),
         }
     }
 }

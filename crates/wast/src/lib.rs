@@ -571,7 +571,11 @@ impl<T: 'static> WastContext<T> {
             WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
                 unsupported("custom section assertions")
             }
-            WastDirective::AssertException { .. } => unsupported("exception handling"),
+            WastDirective::AssertException { exec, .. } => match self.execute(exec)? {
+                Ok(values) => failed(format!("expected an uncaught exception, got values {}", values.describe())),
+                Err(err) if err.downcast_ref::<kiln::ThrownException>().is_some() => Ok(()),
+                Err(err) => failed(format!("expected an uncaught exception, got error: {err:?}")),
+            },
             WastDirective::AssertSuspension { .. } => unsupported("stack switching"),
             WastDirective::Thread(_) | WastDirective::Wait { .. } => unsupported("threads"),
         }

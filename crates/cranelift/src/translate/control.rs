@@ -6,7 +6,7 @@ use anyhow::Result;
 use cranelift_codegen::ir::{Block, BlockArg, BlockCall, InstBuilder, JumpTableData, Type, Value};
 use kiln_environ::convert_val_type;
 use std::collections::HashMap;
-use wasmparser::{BlockType, BrTable, Operator};
+use wasmparser::{BlockType, BrTable, Catch, Operator};
 
 /// What kind of construct a control frame is.
 pub(crate) enum FrameKind {
@@ -19,11 +19,31 @@ pub(crate) enum FrameKind {
     /// `if`: the block the `else` arm starts in, the values the `else` arm starts with, and whether
     /// an `else` was seen.
     If { else_block: Block, else_params: Vec<Value>, has_else: bool },
+    /// `try_table`: its catch clauses, and the landing block of calls made inside it (created by
+    /// the first such call, filled at `end`).
+    TryTable { catches: Vec<CatchClause>, landing: Option<Block> },
+}
+
+/// What a catch clause of a `try_table` matches.
+#[derive(Clone, Copy)]
+pub(crate) enum CatchKind {
+    /// `catch $tag` / `catch_ref $tag`.
+    Tag { tag: u32, with_ref: bool },
+    /// `catch_all` / `catch_all_ref`.
+    All { with_ref: bool },
+}
+
+/// One catch clause, with its label resolved to a control-stack position.
+#[derive(Clone)]
+pub(crate) struct CatchClause {
+    pub kind: CatchKind,
+    /// Index in the control stack of the frame the clause branches to.
+    pub target: usize,
 }
 
 /// One entry of the control stack.
 pub(crate) struct Frame {
-    kind: FrameKind,
+    pub(super) kind: FrameKind,
     /// The block after the construct; its parameters are the construct's results.
     next: Block,
     num_params: usize,
@@ -78,7 +98,7 @@ impl FuncTranslator<'_, '_> {
     /// Skips an operator in unreachable code, tracking nesting.
     pub(super) fn translate_unreachable(&mut self, op: Operator<'_>) -> Result<()> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } => {
                 self.unreachable_depth += 1;
             }
             Operator::Else if self.unreachable_depth == 0 => self.else_(),
@@ -94,6 +114,35 @@ impl FuncTranslator<'_, '_> {
         let next = self.new_block_with(&results);
         self.control.push(Frame {
             kind: FrameKind::Block,
+            next,
+            num_params: params.len(),
+            num_results: results.len(),
+            height: self.stack.len() - params.len(),
+            next_reachable: false,
+        });
+        Ok(())
+    }
+
+    pub(super) fn try_table(&mut self, try_table: wasmparser::TryTable) -> Result<()> {
+        let (params, results) = self.block_type(try_table.ty)?;
+        let next = self.new_block_with(&results);
+        // Catch labels are relative to the frames outside the `try_table`.
+        let outside = self.control.len();
+        let catches = try_table
+            .catches
+            .iter()
+            .map(|catch| {
+                let (kind, label) = match *catch {
+                    Catch::One { tag, label } => (CatchKind::Tag { tag, with_ref: false }, label),
+                    Catch::OneRef { tag, label } => (CatchKind::Tag { tag, with_ref: true }, label),
+                    Catch::All { label } => (CatchKind::All { with_ref: false }, label),
+                    Catch::AllRef { label } => (CatchKind::All { with_ref: true }, label),
+                };
+                CatchClause { kind, target: outside - 1 - label as usize }
+            })
+            .collect();
+        self.control.push(Frame {
+            kind: FrameKind::TryTable { catches, landing: None },
             next,
             num_params: params.len(),
             num_results: results.len(),
@@ -189,6 +238,10 @@ impl FuncTranslator<'_, '_> {
                 frame.next_reachable = true;
             }
             FrameKind::Loop { header } => self.b.seal_block(*header),
+            FrameKind::TryTable { catches, landing: Some(landing) } => {
+                let (catches, landing) = (catches.clone(), *landing);
+                self.emit_landing(landing, &catches);
+            }
             _ => {}
         }
         self.stack.truncate(frame.height);
@@ -211,7 +264,11 @@ impl FuncTranslator<'_, '_> {
     /// The block a branch to `depth` goes to, and how many values it takes. Marks the target as
     /// reachable.
     fn branch_target(&mut self, depth: u32) -> (Block, usize) {
-        let i = self.control.len() - 1 - depth as usize;
+        self.branch_target_at(self.control.len() - 1 - depth as usize)
+    }
+
+    /// [`Self::branch_target`] for the frame at position `i` of the control stack.
+    pub(super) fn branch_target_at(&mut self, i: usize) -> (Block, usize) {
         let frame = &mut self.control[i];
         match frame.kind {
             FrameKind::Loop { header } => (header, frame.num_params),

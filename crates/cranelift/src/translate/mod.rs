@@ -6,6 +6,7 @@
 
 mod atomics;
 mod control;
+mod exceptions;
 mod memory;
 mod simd;
 
@@ -280,6 +281,8 @@ impl FuncTranslator<'_, '_> {
                     | Operator::ReturnCallRef { .. }
                     | Operator::BrOnNull { .. }
                     | Operator::BrOnNonNull { .. }
+                    | Operator::Throw { .. }
+                    | Operator::ThrowRef
             ) {
                 self.flush_fuel();
             }
@@ -307,6 +310,9 @@ impl FuncTranslator<'_, '_> {
                 self.call_indirect(type_index, table_index, true)?
             }
             Operator::ReturnCallRef { type_index } => self.call_ref(type_index, true)?,
+            Operator::TryTable { try_table } => self.try_table(try_table)?,
+            Operator::Throw { tag_index } => self.throw(tag_index)?,
+            Operator::ThrowRef => self.throw_ref(),
             Operator::BrOnNull { relative_depth } => self.br_on_null(relative_depth),
             Operator::BrOnNonNull { relative_depth } => self.br_on_non_null(relative_depth),
             Operator::RefAsNonNull => {
@@ -559,19 +565,13 @@ impl FuncTranslator<'_, '_> {
         Ok(sig)
     }
 
-    fn push_call_results(&mut self, inst: ir::Inst) {
-        let results = self.b.inst_results(inst).to_vec();
-        self.stack.extend(results);
-    }
-
     /// Calls `callee` (a `native_call` pointer) with `args`; a tail call replaces this frame.
     fn emit_indirect_call(&mut self, sig: SigRef, callee: Value, args: &[Value], tail: bool) {
         if tail {
             self.b.ins().return_call_indirect(sig, callee, args);
             self.reachable = false;
         } else {
-            let inst = self.b.ins().call_indirect(sig, callee, args);
-            self.push_call_results(inst);
+            self.emit_call(exceptions::Callee::Indirect(sig, callee), args);
         }
     }
 
@@ -602,8 +602,7 @@ impl FuncTranslator<'_, '_> {
                 self.b.ins().return_call(fref, &args);
                 self.reachable = false;
             } else {
-                let inst = self.b.ins().call(fref, &args);
-                self.push_call_results(inst);
+                self.emit_call(exceptions::Callee::Direct(fref), &args);
             }
         } else {
             let sig = self.sig_ref(ty)?;
@@ -671,6 +670,8 @@ impl FuncTranslator<'_, '_> {
             Builtin::MemoryAtomicWait32 => (&[I32, I64, I32, I64], &[I32]),
             Builtin::MemoryAtomicWait64 => (&[I32, I64, I64, I64], &[I32]),
             Builtin::MemoryAtomicNotify => (&[I32, I64, I32], &[I32]),
+            Builtin::ExceptionNew => (&[I32], &[I64]),
+            Builtin::Throw => (&[I64, I64], &[]),
             Builtin::CeilF32
             | Builtin::FloorF32
             | Builtin::TruncF32

@@ -1,0 +1,178 @@
+//! Exception handling: `throw`, `throw_ref`, `try_table`, and calls that may unwind into a handler.
+//!
+//! A function's `try_table`s are dispatched by the function's own code. The runtime's unwinder only
+//! needs to know, for a return address, whether the call there was made inside a `try_table` (a
+//! Cranelift `try_call` with a single catch-everything handler) and where its landing block is.
+//! The landing block of the innermost `try_table` receives the exception reference and compares
+//! its tag against the catch clauses of that `try_table` and of every enclosing one, in order;
+//! when none matches, it calls the `Throw` builtin, which continues unwinding from this frame's
+//! caller. A `throw` inside a `try_table` jumps straight to the same landing block, so an exception
+//! caught in the function that threw it never leaves compiled code.
+
+use super::control::{CatchClause, CatchKind, FrameKind};
+use super::{FuncTranslator, trusted, trusted_readonly};
+use crate::{trap_code, value_type};
+use anyhow::Result;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{
+    self, Block, BlockArg, BlockCall, ExceptionTableData, ExceptionTableItem, InstBuilder, SigRef, Value,
+};
+use kiln_environ::{Builtin, TagIndex, Trap, vmexception};
+
+/// What a call inside a `try_table` calls.
+pub(super) enum Callee {
+    /// A defined function of this module.
+    Direct(ir::FuncRef),
+    /// A `native_call` pointer with the given signature.
+    Indirect(SigRef, Value),
+}
+
+impl FuncTranslator<'_, '_> {
+    /// The landing block of the innermost `try_table` that has catch clauses, created on first use.
+    fn landing_block(&mut self) -> Option<Block> {
+        let frame = self
+            .control
+            .iter_mut()
+            .rev()
+            .find(|f| matches!(&f.kind, FrameKind::TryTable { catches, .. } if !catches.is_empty()))?;
+        let FrameKind::TryTable { landing, .. } = &mut frame.kind else { unreachable!() };
+        if let Some(block) = landing {
+            return Some(*block);
+        }
+        let block = self.b.create_block();
+        self.b.append_block_param(block, I64);
+        self.b.set_cold_block(block);
+        *landing = Some(block);
+        Some(block)
+    }
+
+    /// Emits a call and pushes its results. Inside a `try_table` with handlers the call is a
+    /// `try_call` whose exceptional edge goes to the landing block.
+    pub(super) fn emit_call(&mut self, callee: Callee, args: &[Value]) {
+        let Some(landing) = self.landing_block() else {
+            let inst = match callee {
+                Callee::Direct(fref) => self.b.ins().call(fref, args),
+                Callee::Indirect(sig, ptr) => self.b.ins().call_indirect(sig, ptr, args),
+            };
+            let results = self.b.inst_results(inst).to_vec();
+            self.stack.extend(results);
+            return;
+        };
+        let sig = match callee {
+            Callee::Direct(fref) => self.b.func.dfg.ext_funcs[fref].signature,
+            Callee::Indirect(sig, _) => sig,
+        };
+        let returns: Vec<ir::Type> = self.b.func.dfg.signatures[sig].returns.iter().map(|r| r.value_type).collect();
+        let cont = self.b.create_block();
+        for t in &returns {
+            self.b.append_block_param(cont, *t);
+        }
+        let pool = &mut self.b.func.dfg.value_lists;
+        let normal = BlockCall::new(cont, (0..returns.len() as u32).map(BlockArg::TryCallRet), pool);
+        let handler = BlockCall::new(landing, [BlockArg::TryCallExn(0)], pool);
+        let table = self.b.func.dfg.exception_tables.push(ExceptionTableData::new(
+            sig,
+            normal,
+            [ExceptionTableItem::Default(handler)],
+        ));
+        match callee {
+            Callee::Direct(fref) => self.b.ins().try_call(fref, args, table),
+            Callee::Indirect(_, ptr) => self.b.ins().try_call_indirect(ptr, args, table),
+        };
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+        let results = self.b.block_params(cont).to_vec();
+        self.stack.extend(results);
+    }
+
+    /// `throw $tag`: allocates the exception object, writes the payload and throws it.
+    pub(super) fn throw(&mut self, tag: TagIndex) -> Result<()> {
+        let ty = self.env.info.tags[tag as usize];
+        let n = self.env.info.types[ty as usize].params.len();
+        let args = self.popn(n);
+        let tag_value = self.i32_const(tag);
+        let exn = self.call_builtin(Builtin::ExceptionNew, &[tag_value]).expect("ExceptionNew returns a reference");
+        for (i, arg) in args.iter().enumerate() {
+            self.b.ins().store(trusted(), *arg, exn, vmexception::value(i as u32) as i32);
+        }
+        self.throw_exception(exn);
+        Ok(())
+    }
+
+    /// `throw_ref`: rethrows an exception reference (null traps).
+    pub(super) fn throw_ref(&mut self) {
+        let exn = self.pop();
+        self.b.ins().trapz(exn, trap_code(Trap::NullReference));
+        self.throw_exception(exn);
+    }
+
+    /// Hands `exn` to the innermost handler of this function, or to the runtime's unwinder.
+    fn throw_exception(&mut self, exn: Value) {
+        match self.landing_block() {
+            Some(landing) => {
+                self.b.ins().jump(landing, &[BlockArg::Value(exn)]);
+            }
+            None => self.unwind_to_caller(exn),
+        }
+        self.reachable = false;
+    }
+
+    /// Calls the `Throw` builtin, which does not return.
+    fn unwind_to_caller(&mut self, exn: Value) {
+        let fp = self.b.ins().get_frame_pointer(I64);
+        self.call_builtin(Builtin::Throw, &[exn, fp]);
+        self.b.ins().trap(trap_code(Trap::UncaughtException));
+    }
+
+    /// Fills the landing block of a `try_table` that has just ended: its own catch clauses
+    /// (`catches`), then those of the enclosing `try_table`s, then the unwinder. The enclosing
+    /// frames are still on the control stack.
+    pub(super) fn emit_landing(&mut self, landing: Block, catches: &[CatchClause]) {
+        self.b.switch_to_block(landing);
+        let exn = self.b.block_params(landing)[0];
+        let mut clauses: Vec<CatchClause> = catches.to_vec();
+        for frame in self.control.iter().rev() {
+            if let FrameKind::TryTable { catches, .. } = &frame.kind {
+                clauses.extend(catches.iter().cloned());
+            }
+        }
+        let tag = self.b.ins().load(I64, trusted(), exn, vmexception::TAG as i32);
+        for clause in clauses {
+            match clause.kind {
+                CatchKind::All { with_ref } => {
+                    let args: Vec<BlockArg> = if with_ref { vec![BlockArg::Value(exn)] } else { Vec::new() };
+                    let (target, _) = self.branch_target_at(clause.target);
+                    self.b.ins().jump(target, &args);
+                    return;
+                }
+                CatchKind::Tag { tag: index, with_ref } => {
+                    let offset = self.env.offsets.tag_ptr(index) as i32;
+                    let expected = self.b.ins().load(I64, trusted_readonly(), self.vmctx, offset);
+                    let matches = self.b.ins().icmp(IntCC::Equal, tag, expected);
+                    let matched = self.b.create_block();
+                    let next = self.b.create_block();
+                    self.b.ins().brif(matches, matched, &[], next, &[]);
+                    self.b.seal_block(matched);
+                    self.b.switch_to_block(matched);
+                    let ty = self.env.info.tags[index as usize];
+                    let params = self.env.info.types[ty as usize].params.clone();
+                    let mut args = Vec::with_capacity(params.len() + 1);
+                    for (i, param) in params.iter().enumerate() {
+                        let t = value_type(*param).expect("tag parameter types are validated");
+                        let v = self.b.ins().load(t, trusted(), exn, vmexception::value(i as u32) as i32);
+                        args.push(BlockArg::Value(v));
+                    }
+                    if with_ref {
+                        args.push(BlockArg::Value(exn));
+                    }
+                    let (target, _) = self.branch_target_at(clause.target);
+                    self.b.ins().jump(target, &args);
+                    self.b.seal_block(next);
+                    self.b.switch_to_block(next);
+                }
+            }
+        }
+        self.unwind_to_caller(exn);
+    }
+}
