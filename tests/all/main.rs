@@ -4,6 +4,7 @@
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
+//! - `exceptions`: exception handling through the API (uncaught exceptions, host throws, tags);
 //! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
 //!   relaxed results;
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
@@ -26,6 +27,7 @@ mod api;
 mod component_props;
 mod component_wast;
 mod examples;
+mod exceptions;
 mod proposals;
 mod robustness;
 mod simd;
@@ -41,6 +43,7 @@ fn main() {
     trials.extend(robustness::trials());
     trials.extend(api::trials());
     trials.extend(proposals::trials());
+    trials.extend(exceptions::trials());
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_props::trials());

@@ -63,8 +63,8 @@ pub enum Builtin {
     /// `(vmctx, tag: u32 /*tag index*/) -> u64`: a new exception object for that tag, owned by the
     /// store; compiled code writes the payload (see `vmexception`).
     ExceptionNew,
-    /// `(vmctx, exception: u64, fp: usize /*frame pointer of the throwing function*/)`; never
-    /// returns. Unwinds from the caller of the throwing function to the nearest frame with a
+    /// `(vmctx, exception: u64, fp: usize /*frame pointer of the throwing function*/, func: u32
+    /// /*its defined index*/, wasm_offset: u32)`; never returns. Unwinds from the caller of the throwing function to the nearest frame with a
     /// handler, or out to the host as an uncaught exception.
     Throw,
 }

@@ -34,7 +34,7 @@ pub struct VMBuiltins {
     memory_atomic_wait64: unsafe extern "C" fn(*mut VMContext, u32, u64, u64, i64) -> u32,
     memory_atomic_notify: unsafe extern "C" fn(*mut VMContext, u32, u64, u32) -> u32,
     exception_new: unsafe extern "C" fn(*mut VMContext, u32) -> u64,
-    throw: unsafe extern "C" fn(*mut VMContext, u64, usize),
+    throw: unsafe extern "C" fn(*mut VMContext, u64, usize, u32, u32),
 }
 
 /// The one builtin table every `VMContext` points to.
@@ -175,10 +175,16 @@ unsafe extern "C" fn exception_new(vmctx: *mut VMContext, tag: u32) -> u64 {
     heap.alloc(instance.tag(tag), num_values, store_ctx) as u64
 }
 
-unsafe extern "C" fn throw(_vmctx: *mut VMContext, exception: u64, fp: usize) {
+unsafe extern "C" fn throw(vmctx: *mut VMContext, exception: u64, fp: usize, func: u32, wasm_offset: u32) {
+    // SAFETY: as above.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let code_mem = instance.code();
+    let func_pc =
+        code_mem.info().functions.get(func as usize).map_or(0, |r| code_mem.base() as usize + r.start as usize);
+    let site = crate::traphandlers::ThrowSite { func_pc, wasm_offset, fp };
     // SAFETY: called by compiled code inside `catch_traps` with its own frame pointer and an
     // exception object of its store; nothing here owns a destructor.
-    unsafe { crate::traphandlers::throw_from_wasm(exception as usize, fp) }
+    unsafe { crate::traphandlers::throw_from_wasm(exception as usize, site) }
 }
 
 extern "C" fn ceil_f32(x: f32) -> f32 {

@@ -221,11 +221,22 @@ pub unsafe fn raise_from_host(store_ctx: *const VMStoreContext, reason: UnwindRe
 ///
 /// Must be called by compiled code inside `catch_traps`, through a builtin with no pending
 /// destructors; `exception` must be a live exception object of the calling store.
-pub unsafe fn throw_from_wasm(exception: usize, thrower_fp: usize) -> ! {
+pub unsafe fn throw_from_wasm(exception: usize, thrower: ThrowSite) -> ! {
     // SAFETY: compiled code keeps frame pointers: [fp] = caller's fp, [fp + 8] = return address.
-    let (pc, fp) = unsafe { (*((thrower_fp + 8) as *const usize), *(thrower_fp as *const usize)) };
+    let (pc, fp) = unsafe { (*((thrower.fp + 8) as *const usize), *(thrower.fp as *const usize)) };
     // SAFETY: forwarded from the caller.
-    unsafe { unwind_exception(exception, pc, fp) }
+    unsafe { unwind_exception(exception, pc, fp, Some(thrower)) }
+}
+
+/// Where compiled code threw: for an uncaught exception's backtrace, which starts there.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrowSite {
+    /// Start of the throwing function's code.
+    pub func_pc: usize,
+    /// Offset of the `throw` (or of the end of the `try_table` none of whose clauses matched).
+    pub wasm_offset: u32,
+    /// The throwing function's frame pointer.
+    pub fp: usize,
 }
 
 /// Throws `exception` into the wasm frame that called the current host function.
@@ -237,7 +248,7 @@ pub unsafe fn throw_from_host(store_ctx: *const VMStoreContext, exception: usize
     // SAFETY: the caller guarantees `store_ctx` is valid.
     let (fp, pc) = unsafe { (*(*store_ctx).last_wasm_exit_fp.get(), *(*store_ctx).last_wasm_exit_pc.get()) };
     // SAFETY: forwarded from the caller.
-    unsafe { unwind_exception(exception, pc, fp) }
+    unsafe { unwind_exception(exception, pc, fp, None) }
 }
 
 /// Walks the wasm frames from (`pc`, `fp`) — a return address and the frame pointer of the frame
@@ -248,7 +259,7 @@ pub unsafe fn throw_from_host(store_ctx: *const VMStoreContext, exception: usize
 /// # Safety
 ///
 /// As [`throw_from_wasm`].
-unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize) -> ! {
+unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize, thrower: Option<ThrowSite>) -> ! {
     let state = current().expect("exception thrown outside of wasm");
     let (mut pc, mut fp) = (start_pc, start_fp);
     while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
@@ -278,7 +289,13 @@ unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize) -
             }
         }
     }
-    state.capture_frames(start_pc, start_fp, true);
+    match thrower {
+        Some(site) => {
+            state.capture_frames(site.func_pc, site.fp, false);
+            state.first_wasm_offset.set(Some(site.wasm_offset));
+        }
+        None => state.capture_frames(start_pc, start_fp, true),
+    }
     state.set_reason(UnwindReason::Exception(exception));
     // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
     unsafe { kiln_longjmp(state.jmp_buf.get()) }

@@ -121,7 +121,9 @@ impl FuncTranslator<'_, '_> {
     /// Calls the `Throw` builtin, which does not return.
     fn unwind_to_caller(&mut self, exn: Value) {
         let fp = self.b.ins().get_frame_pointer(I64);
-        self.call_builtin(Builtin::Throw, &[exn, fp]);
+        let func = self.i32_const(self.defined_index);
+        let offset = self.i32_const(self.wasm_offset);
+        self.call_builtin(Builtin::Throw, &[exn, fp, func, offset]);
         self.b.ins().trap(trap_code(Trap::UncaughtException));
     }
 

@@ -671,7 +671,7 @@ impl FuncTranslator<'_, '_> {
             Builtin::MemoryAtomicWait64 => (&[I32, I64, I64, I64], &[I32]),
             Builtin::MemoryAtomicNotify => (&[I32, I64, I32], &[I32]),
             Builtin::ExceptionNew => (&[I32], &[I64]),
-            Builtin::Throw => (&[I64, I64], &[]),
+            Builtin::Throw => (&[I64, I64, I32, I32], &[]),
             Builtin::CeilF32
             | Builtin::FloorF32
             | Builtin::TruncF32

@@ -1,0 +1,335 @@
+//! Exception handling through the embedding API: uncaught exceptions as traps that name their tag,
+//! host functions that throw, exceptions that cross host frames in both directions, payloads read
+//! by the host, host-defined tags, deep unwinding, precompiled modules with handlers, and the
+//! `wasm_exceptions` switch.
+
+use anyhow::{Context, Result, ensure};
+use kiln::{
+    Caller, Config, Engine, ExnRef, Extern, Func, FuncType, Instance, Module, Store, Tag, TagType, ThrownException,
+    Trap, Val, ValType,
+};
+use libtest_mimic::{Failed, Trial};
+
+macro_rules! exception_tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn trials() -> Vec<Trial> {
+            vec![$(
+                Trial::test(concat!("exceptions::", stringify!($name)), || {
+                    $name().map_err(|e| Failed::from(format!("{e:?}")))
+                }),
+            )*]
+        }
+    };
+}
+
+exception_tests![
+    uncaught_exception_is_a_trap_naming_the_tag,
+    host_reads_the_payload_of_an_uncaught_exception,
+    host_function_throws_into_wasm,
+    exception_crosses_a_host_frame,
+    host_defined_tag_is_caught_by_an_importer,
+    catch_clauses_match_tag_identity_not_index,
+    unwinds_through_deep_recursion,
+    rethrow_keeps_the_same_exception,
+    precompiled_module_keeps_its_handlers,
+    throwing_in_a_loop_and_catching,
+    exceptions_switch_rejects_tags,
+];
+
+const THROWER: &str = r#"
+(module $thrower
+  (tag $boom (export "boom") (param i32 i64))
+  (tag $quiet)
+  (func $throw (export "throw") (param i32)
+    (throw $boom (local.get 0) (i64.const -5)))
+  (func (export "throw_quiet") (throw $quiet))
+  (func (export "indirect") (param i32) (call $throw (local.get 0))))
+"#;
+
+fn engine() -> Engine {
+    Engine::new(&Config::new()).expect("default engine")
+}
+
+fn uncaught_exception_is_a_trap_naming_the_tag() -> Result<()> {
+    let engine = engine();
+    let module = Module::new(&engine, THROWER)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let throw = instance.get_typed_func::<i32, ()>(&mut store, "indirect")?;
+    let err = throw.call(&mut store, 7).expect_err("the exception is not caught");
+    ensure!(err.downcast_ref::<Trap>() == Some(&Trap::UncaughtException), "not an uncaught-exception trap: {err:?}");
+    let thrown = err.downcast_ref::<ThrownException>().context("no ThrownException in the error")?;
+    ensure!(thrown.tag_name().contains("`boom`"), "tag not named: {}", thrown.tag_name());
+    let message = format!("{err:?}");
+    ensure!(message.contains("uncaught exception") && message.contains("`boom`"), "message: {message}");
+    // The backtrace has both wasm frames.
+    let backtrace = err.downcast_ref::<kiln::WasmBacktrace>().context("no backtrace")?;
+    ensure!(backtrace.frames().len() == 2, "frames: {backtrace}");
+
+    // An unexported tag is named by its index and module.
+    let quiet = instance.get_typed_func::<(), ()>(&mut store, "throw_quiet")?;
+    let err = quiet.call(&mut store, ()).expect_err("uncaught");
+    let thrown = err.downcast_ref::<ThrownException>().context("no ThrownException")?;
+    ensure!(thrown.tag_name() == "#1 of module `thrower`", "tag name: {}", thrown.tag_name());
+    // The store is still usable after an uncaught exception.
+    ensure!(throw.call(&mut store, 1).is_err());
+    Ok(())
+}
+
+fn host_reads_the_payload_of_an_uncaught_exception() -> Result<()> {
+    let engine = engine();
+    let module = Module::new(&engine, THROWER)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let throw = instance.get_typed_func::<i32, ()>(&mut store, "throw")?;
+    let err = throw.call(&mut store, 42).expect_err("uncaught");
+    let exn = err.downcast_ref::<ThrownException>().context("no ThrownException")?.exnref();
+    let fields = exn.fields(&mut store);
+    ensure!(matches!(fields.as_slice(), [Val::I32(42), Val::I64(-5)]), "fields: {fields:?}");
+    let boom = instance.get_export(&mut store, "boom").and_then(Extern::into_tag).context("no tag export")?;
+    ensure!(Tag::eq(&exn.tag(&mut store), &boom, &store), "the exception's tag is not `boom`");
+    let ty = boom.ty(&store);
+    ensure!(ty.ty().params().collect::<Vec<_>>() == [ValType::I32, ValType::I64]);
+    Ok(())
+}
+
+/// A module that catches whatever its import throws and returns the payload.
+const CATCHER: &str = r#"
+(module
+  (import "host" "tag" (tag $t (param i32)))
+  (import "host" "f" (func $f (param i32)))
+  (func (export "run") (param i32) (result i32)
+    (block $caught (result i32)
+      (try_table (catch $t $caught)
+        (call $f (local.get 0)))
+      (i32.const -1))))
+"#;
+
+fn host_function_throws_into_wasm() -> Result<()> {
+    let engine = engine();
+    let module = Module::new(&engine, CATCHER)?;
+    let mut store = Store::new(&engine, ());
+    let tag = Tag::new(&mut store, &TagType::new(FuncType::new([ValType::I32], []))?)?;
+    let f = Func::wrap(&mut store, move |mut caller: Caller<'_, ()>, x: i32| -> Result<()> {
+        if x == 0 {
+            return Ok(());
+        }
+        let exn = ExnRef::new(&mut caller, &tag, &[Val::I32(x * 10)])?;
+        Err(ThrownException::new(&caller, exn).into())
+    });
+    let instance = Instance::new(&mut store, &module, &[tag.into(), f.into()])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    ensure!(run.call(&mut store, 0)? == -1, "no throw: falls through");
+    ensure!(run.call(&mut store, 3)? == 30, "the host's exception is caught with its payload");
+    ensure!(run.call(&mut store, 4)? == 40);
+
+    // A host error that is not an exception still unwinds as an error, not into a handler.
+    let failing = Func::wrap(&mut store, |_: i32| -> Result<()> { anyhow::bail!("plain host error") });
+    let instance = Instance::new(&mut store, &module, &[tag.into(), failing.into()])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    let err = run.call(&mut store, 1).expect_err("host error");
+    ensure!(format!("{err:?}").contains("plain host error"), "{err:?}");
+
+    // A payload of the wrong type is refused when the exception is created.
+    ensure!(ExnRef::new(&mut store, &tag, &[Val::I64(1)]).is_err());
+    Ok(())
+}
+
+fn exception_crosses_a_host_frame() -> Result<()> {
+    // wasm (catches) -> host -> wasm (throws): the host propagates the uncaught exception with `?`
+    // and the outer wasm frame catches it.
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let thrower = Instance::new(&mut store, &Module::new(&engine, THROWER)?, &[])?;
+    let inner = thrower.get_typed_func::<i32, ()>(&mut store, "throw")?;
+    let boom = thrower.get_export(&mut store, "boom").context("boom")?;
+    let crossings = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = crossings.clone();
+    let host = Func::wrap(&mut store, move |mut caller: Caller<'_, ()>, x: i32| -> Result<()> {
+        let result = inner.call(&mut caller, x);
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        result
+    });
+    let catcher = Module::new(
+        &engine,
+        r#"(module
+          (import "t" "boom" (tag $boom (param i32 i64)))
+          (import "h" "call" (func $call (param i32)))
+          (func (export "run") (param i32) (result i32)
+            (block $caught (result i32 i64)
+              (try_table (catch $boom $caught) (call $call (local.get 0)))
+              (return (i32.const 0)))
+            (drop)))"#,
+    )?;
+    let instance = Instance::new(&mut store, &catcher, &[boom, host.into()])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    ensure!(run.call(&mut store, 9)? == 9, "the outer wasm frame catches the payload");
+    ensure!(crossings.load(std::sync::atomic::Ordering::SeqCst) == 1, "the host saw the exception pass");
+    Ok(())
+}
+
+fn host_defined_tag_is_caught_by_an_importer() -> Result<()> {
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let tag = Tag::new(&mut store, &TagType::new(FuncType::new([ValType::F64], []))?)?;
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "tag" (tag $t (param f64)))
+          (func $thrower (param f64) (throw $t (local.get 0)))
+          (func (export "run") (param f64) (result f64)
+            (block $caught (result f64)
+              (try_table (catch $t $caught) (call $thrower (local.get 0)))
+              (f64.const 0))))"#,
+    )?;
+    let instance = Instance::new(&mut store, &module, &[tag.into()])?;
+    let run = instance.get_typed_func::<f64, f64>(&mut store, "run")?;
+    ensure!(run.call(&mut store, 2.5)? == 2.5);
+    // A tag of a different type is refused at link time.
+    let wrong = Tag::new(&mut store, &TagType::new(FuncType::new([ValType::I32], []))?)?;
+    let err = Instance::new(&mut store, &module, &[wrong.into()]).expect_err("incompatible tag");
+    ensure!(format!("{err:?}").contains("incompatible import type"), "{err:?}");
+    ensure!(TagType::new(FuncType::new([], [ValType::I32])).is_err(), "a tag type has no results");
+    Ok(())
+}
+
+fn catch_clauses_match_tag_identity_not_index() -> Result<()> {
+    // Two imports of one tag are the same tag; two tags of the same type are not.
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let a = Tag::new(&mut store, &TagType::new(FuncType::new([], []))?)?;
+    let b = Tag::new(&mut store, &TagType::new(FuncType::new([], []))?)?;
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "" "x" (tag $x))
+          (import "" "y" (tag $y))
+          (import "" "z" (tag $z))
+          (func (export "throw_x_catch_y") (result i32)
+            (block $y (try_table (catch $y $y) (throw $x)) (return (i32.const 0)))
+            (i32.const 1))
+          (func $throw_x (throw $x))
+          (func (export "call_x_catch_z") (result i32)
+            (block $other (block $z (try_table (catch $z $z) (catch_all $other) (call $throw_x))
+              (return (i32.const 0))) (return (i32.const 1)))
+            (i32.const 2)))"#,
+    )?;
+    // x and y are the same tag; z is another one.
+    let instance = Instance::new(&mut store, &module, &[a.into(), a.into(), b.into()])?;
+    let same = instance.get_typed_func::<(), i32>(&mut store, "throw_x_catch_y")?;
+    ensure!(same.call(&mut store, ())? == 1, "an alias of the thrown tag catches it");
+    let other = instance.get_typed_func::<(), i32>(&mut store, "call_x_catch_z")?;
+    ensure!(other.call(&mut store, ())? == 2, "a different tag does not catch; catch_all does");
+    Ok(())
+}
+
+fn unwinds_through_deep_recursion() -> Result<()> {
+    let engine = engine();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (tag $done (param i32))
+          (func $down (param i32)
+            (if (i32.eqz (local.get 0)) (then (throw $done (i32.const 123))))
+            (call $down (i32.sub (local.get 0) (i32.const 1))))
+          (func (export "run") (param i32) (result i32)
+            (block $h (result i32)
+              (try_table (catch $done $h) (call $down (local.get 0)))
+              (i32.const -1))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    for depth in [0, 1, 10, 5000] {
+        ensure!(run.call(&mut store, depth)? == 123, "depth {depth}");
+    }
+    Ok(())
+}
+
+fn rethrow_keeps_the_same_exception() -> Result<()> {
+    let engine = engine();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (tag $e (export "e") (param i32))
+          (global $saved (export "saved") (mut exnref) (ref.null exn))
+          (func $inner (param i32)
+            (block $h (result exnref)
+              (try_table (catch_all_ref $h) (throw $e (local.get 0)))
+              (unreachable))
+            (global.set $saved (global.get $saved))
+            (throw_ref))
+          (func (export "run") (param i32) (result i32)
+            (block $h (result i32 exnref)
+              (try_table (catch_ref $e $h) (call $inner (local.get 0)))
+              (unreachable))
+            (global.set $saved)))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    ensure!(run.call(&mut store, 5)? == 5);
+    let saved = instance.get_export(&mut store, "saved").and_then(Extern::into_global).context("global")?;
+    let Val::ExnRef(Some(exn)) = saved.get(&mut store) else { anyhow::bail!("no exception saved") };
+    ensure!(matches!(exn.fields(&mut store).as_slice(), [Val::I32(5)]));
+    // `throw_ref` of null traps.
+    let null = Module::new(&engine, r#"(module (func (export "f") (throw_ref (ref.null exn))))"#)?;
+    let instance = Instance::new(&mut store, &null, &[])?;
+    let f = instance.get_typed_func::<(), ()>(&mut store, "f")?;
+    let err = f.call(&mut store, ()).expect_err("null exception reference");
+    ensure!(err.downcast_ref::<Trap>() == Some(&Trap::NullReference), "{err:?}");
+    Ok(())
+}
+
+fn precompiled_module_keeps_its_handlers() -> Result<()> {
+    let engine = engine();
+    let module = Module::new(&engine, CATCHER)?;
+    let bytes = module.serialize()?;
+    // SAFETY: the bytes were produced by this engine just above.
+    let module = unsafe { Module::deserialize(&engine, &bytes)? };
+    let mut store = Store::new(&engine, ());
+    let tag = Tag::new(&mut store, &TagType::new(FuncType::new([ValType::I32], []))?)?;
+    let f = Func::wrap(&mut store, move |mut caller: Caller<'_, ()>, x: i32| -> Result<()> {
+        let exn = ExnRef::new(&mut caller, &tag, &[Val::I32(x + 1)])?;
+        Err(ThrownException::new(&caller, exn).into())
+    });
+    let instance = Instance::new(&mut store, &module, &[tag.into(), f.into()])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    ensure!(run.call(&mut store, 1)? == 2, "a deserialized module still catches");
+    Ok(())
+}
+
+fn throwing_in_a_loop_and_catching() -> Result<()> {
+    // Many throws in one call: each is caught by the function's own try_table (no unwinding) or
+    // by its caller's.
+    let engine = engine();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (tag $t (param i32))
+          (func $maybe (param i32) (if (i32.and (local.get 0) (i32.const 1)) (then (throw $t (local.get 0)))))
+          (func (export "sum") (param $n i32) (result i32)
+            (local $acc i32)
+            (loop $l
+              (block $h (result i32)
+                (try_table (result i32) (catch $t $h) (call $maybe (local.get $n)) (i32.const 0)))
+              (local.set $acc (i32.add (local.get $acc)))
+              (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.get $acc)))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let sum = instance.get_typed_func::<i32, i32>(&mut store, "sum")?;
+    // Odd numbers 1..=9999 are thrown and summed: 5000^2.
+    ensure!(sum.call(&mut store, 10_000)? == 25_000_000);
+    Ok(())
+}
+
+fn exceptions_switch_rejects_tags() -> Result<()> {
+    let mut config = Config::new();
+    config.wasm_exceptions(false);
+    let engine = Engine::new(&config)?;
+    let err = Module::new(&engine, THROWER).expect_err("exceptions are off");
+    ensure!(format!("{err:?}").contains("exception"), "{err:?}");
+    Ok(())
+}
