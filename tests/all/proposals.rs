@@ -1,6 +1,6 @@
 //! Embedding-level tests of wasm 3.0 proposals that the spec scripts cannot express: shared memories
 //! used by several stores on several threads, constant stack in unbounded tail recursion, and the
-//! per-proposal `Config` switches.
+//! per-proposal `Config` switches, and recursion groups of function types at link time.
 
 use anyhow::{Result, ensure};
 use kiln::{Config, Engine, Instance, Linker, Memory, MemoryType, Module, SharedMemory, Store};
@@ -23,6 +23,7 @@ proposal_tests![
     wait_and_notify_across_threads,
     tail_recursion_runs_in_constant_stack,
     config_switches_disable_proposals,
+    recursion_groups_keep_alike_types_apart,
 ];
 
 const COUNTER: &str = r#"
@@ -150,5 +151,39 @@ fn config_switches_disable_proposals() -> Result<()> {
         let engine = Engine::new(&config)?;
         ensure!(Module::new(&engine, wat).is_err(), "{wat} compiled with its proposal disabled");
     }
+    Ok(())
+}
+
+/// Two members of a recursion group are different types even when they look alike, and neither
+/// is the host's signature of the same shape; isomorphic groups in two modules are the same types.
+fn recursion_groups_keep_alike_types_apart() -> Result<()> {
+    let mut config = Config::new();
+    config.wasm_gc(true);
+    let engine = Engine::new(&config)?;
+    let exporter = Module::new(
+        &engine,
+        r#"(module (rec (type $a (func)) (type $b (func)))
+             (func (export "a") (type $a)) (func (export "b") (type $b)))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let exports = Instance::new(&mut store, &exporter, &[])?;
+    let a = exports.get_func(&mut store, "a").ok_or_else(|| anyhow::anyhow!("no a"))?;
+    let b = exports.get_func(&mut store, "b").ok_or_else(|| anyhow::anyhow!("no b"))?;
+    let importer =
+        Module::new(&engine, r#"(module (rec (type $x (func)) (type $y (func))) (import "" "f" (func (type $y))))"#)?;
+    ensure!(
+        Instance::new(&mut store, &importer, &[b.into()]).is_ok(),
+        "the same position of an isomorphic group links"
+    );
+    let err = Instance::new(&mut store, &importer, &[a.into()]).expect_err("position 0 is not position 1");
+    ensure!(format!("{err:?}").contains("incompatible import type"), "{err:?}");
+    let host = kiln::Func::wrap(&mut store, || {});
+    ensure!(Instance::new(&mut store, &importer, &[host.into()]).is_err(), "a host `(func)` is not a group member");
+    let plain = Module::new(&engine, r#"(module (import "" "f" (func)))"#)?;
+    ensure!(Instance::new(&mut store, &plain, &[host.into()]).is_ok());
+    ensure!(Instance::new(&mut store, &plain, &[a.into()]).is_err(), "a group member is not the plain `(func)`");
+    // Without the GC proposal's type system, recursion groups do not validate.
+    let err = Module::new(&Engine::default(), r#"(module (rec (type (func)) (type (func))))"#).expect_err("gc off");
+    ensure!(format!("{err:?}").contains("gc"), "{err:?}");
     Ok(())
 }

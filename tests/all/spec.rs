@@ -139,8 +139,9 @@ fn suites() -> Vec<Suite> {
         }),
         (Proposal::ExceptionHandling, |c| {
             wasm2(c);
-            // The proposal's scripts use typed function references (`(ref $t)` payloads).
-            c.wasm_exceptions(true).wasm_tail_call(true).wasm_function_references(true);
+            // The proposal's scripts use typed function references (`(ref $t)` payloads) and
+            // recursion groups (`tag.wast`'s link-time type checks), as wasm 3.0 has them.
+            c.wasm_exceptions(true).wasm_tail_call(true).wasm_function_references(true).wasm_gc(true);
         }),
     ];
     for (p, config) in proposals {

@@ -182,6 +182,10 @@ pub struct ModuleInfo {
     pub name: Option<String>,
     /// The type section (function types only in the supported features).
     pub types: Vec<WasmFuncType>,
+    /// The recursion groups of the type section, as ranges of type indices, in order. Types are
+    /// equivalent when their groups are isomorphic and they sit at the same position (the
+    /// iso-recursive rule); a type in no group (modules built by hand) is a group of its own.
+    pub rec_groups: Vec<Range<TypeIndex>>,
     /// Type index of every function, imported ones first.
     pub functions: Vec<TypeIndex>,
     /// Every table, imported ones first.
@@ -246,8 +250,21 @@ impl ModuleInfo {
         for payload in Parser::new(0).parse_all(wasm) {
             match payload? {
                 Payload::TypeSection(s) => {
-                    for ty in s.into_iter_err_on_gc_types() {
-                        info.types.push(convert_func_type(&ty?)?);
+                    for group in s {
+                        let start = info.types.len() as u32;
+                        for sub in group?.into_types() {
+                            if !sub.is_final || !sub.supertype_idxs.is_empty() {
+                                bail!("unsupported feature: declared subtypes (`sub`, GC type system)");
+                            }
+                            if sub.composite_type.shared {
+                                bail!("unsupported feature: shared composite types");
+                            }
+                            match &sub.composite_type.inner {
+                                wasmparser::CompositeInnerType::Func(f) => info.types.push(convert_func_type(f)?),
+                                _ => bail!("unsupported feature: struct and array types (GC)"),
+                            }
+                        }
+                        info.rec_groups.push(start..info.types.len() as u32);
                     }
                 }
                 Payload::ImportSection(s) => {
@@ -474,6 +491,15 @@ impl ModuleInfo {
             EntityIndex::Memory(m) => EntityType::Memory(self.memories[m as usize]),
             EntityIndex::Global(g) => EntityType::Global(self.globals[g as usize]),
             EntityIndex::Tag(t) => EntityType::Tag(self.tags[t as usize]),
+        }
+    }
+
+    /// The recursion group of type `ty` (see [`ModuleInfo::rec_groups`]).
+    pub fn rec_group_of(&self, ty: TypeIndex) -> Range<TypeIndex> {
+        let i = self.rec_groups.partition_point(|g| g.end <= ty);
+        match self.rec_groups.get(i) {
+            Some(group) if group.contains(&ty) => group.clone(),
+            _ => ty..ty + 1,
         }
     }
 

@@ -332,6 +332,28 @@ pub fn canonicalize_func_type(ty: &WasmFuncType, engine_id: &impl Fn(TypeIndex) 
     }
 }
 
+/// The engine id that stands for member `j` of a recursion group while the group is registered
+/// (see `ModuleInfo::rec_groups`). Real engine ids are allocated densely from 0 and never get here.
+pub const fn rec_group_placeholder(j: u32) -> u32 {
+    u32::MAX - j
+}
+
+/// The member index a [`rec_group_placeholder`] stands for, if `id` is one.
+pub fn rec_group_member(id: u32) -> Option<u32> {
+    (id > u32::MAX / 2).then(|| u32::MAX - id)
+}
+
+/// `ty` with every engine-level reference `Engine(id)` replaced by `Engine(f(id))`.
+pub fn map_engine_refs(ty: &WasmFuncType, f: &impl Fn(u32) -> u32) -> WasmFuncType {
+    let map = |t: &WasmValType| match *t {
+        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(id) }) => {
+            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(f(id)) })
+        }
+        other => other,
+    };
+    WasmFuncType { params: ty.params.iter().map(map).collect(), results: ty.results.iter().map(map).collect() }
+}
+
 /// Whether `actual <: expected` for value types in the same index space.
 pub fn val_subtype(actual: WasmValType, expected: WasmValType) -> bool {
     match (actual, expected) {

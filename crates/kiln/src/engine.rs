@@ -264,7 +264,12 @@ pub(crate) struct EngineInner {
 
 #[derive(Default)]
 struct TypeRegistry {
+    /// Non-recursive types that form a group of their own (and host signatures), by structure.
     ids: HashMap<WasmFuncType, u32>,
+    /// Other recursion groups, by canonical form (see [`Engine::rec_group_ids`]): the id of their
+    /// first member; the others follow it.
+    groups: HashMap<Vec<WasmFuncType>, u32>,
+    /// Every registered type by id, with references as engine ids.
     types: Vec<WasmFuncType>,
 }
 
@@ -361,6 +366,28 @@ impl Engine {
         registry.types.push(ty.clone());
         registry.ids.insert(ty.clone(), id);
         id
+    }
+
+    /// The engine-wide ids of the members of a recursion group in canonical form: references to
+    /// types outside the group are engine ids, and a reference to the group's member `j` is
+    /// `Engine(rec_group_placeholder(j))`. Isomorphic groups get the same ids, member by member.
+    pub(crate) fn rec_group_ids(&self, group: Vec<WasmFuncType>) -> Vec<u32> {
+        let mut registry = self.inner.types.lock().unwrap();
+        let n = group.len() as u32;
+        if let Some(base) = registry.groups.get(&group) {
+            return (*base..*base + n).collect();
+        }
+        let base = registry.types.len() as u32;
+        let resolve = |i: u32| match kiln_environ::rec_group_member(i) {
+            Some(j) => base + j,
+            None => i,
+        };
+        for ty in &group {
+            let resolved = kiln_environ::map_engine_refs(ty, &resolve);
+            registry.types.push(resolved);
+        }
+        registry.groups.insert(group, base);
+        (base..base + n).collect()
     }
 
     /// The function type with engine-wide id `id` (see [`crate::HeapType::ConcreteFunc`]).

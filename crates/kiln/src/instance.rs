@@ -8,7 +8,7 @@ use crate::types::{ExternType, GlobalType, canonical_table_type};
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::{
     EntityIndex, EntityType, GlobalType as EnvGlobalType, MemoryType as EnvMemoryType, TableType as EnvTableType,
-    canonicalize_func_type, canonicalize_val_type, val_subtype,
+    canonicalize_val_type, val_subtype,
 };
 use kiln_runtime::{Instance as RuntimeInstance, InstanceArgs, ValRaw};
 
@@ -128,11 +128,14 @@ impl Instance {
             match (&expected, item) {
                 (EntityType::Function(ty), Extern::Func(f)) => {
                     let data = &store.funcs[f.index];
-                    if data.ty.env() != &canonicalize_func_type(&info.types[*ty as usize], &type_id) {
+                    // SAFETY: the funcref belongs to this store and is live.
+                    let funcref = unsafe { *data.funcref_ptr() };
+                    // Engine ids tell types apart that look alike but sit in different recursion
+                    // groups; without declared subtypes, matching is equality.
+                    if funcref.type_id != type_id(*ty) {
                         return Err(mismatch(ExternType::Func(data.ty.clone())));
                     }
-                    // SAFETY: the funcref belongs to this store and is live.
-                    args.imported_funcs.push(unsafe { *data.funcref_ptr() });
+                    args.imported_funcs.push(funcref);
                 }
                 (EntityType::Table(ty), Extern::Table(t)) => {
                     let ptr = t.runtime_ptr(store);
@@ -160,12 +163,13 @@ impl Instance {
                     args.imported_globals.push(g.runtime_ptr(store));
                 }
                 (EntityType::Tag(ty), Extern::Tag(t)) => {
-                    let actual = t.ty_in(store);
+                    let definition = t.definition(store);
                     // Tags match exactly: a catch clause reads the payload with the import's types.
-                    if actual.ty().env() != &canonicalize_func_type(&info.types[*ty as usize], &type_id) {
-                        return Err(mismatch(ExternType::Tag(actual)));
+                    // SAFETY: tag definitions live as long as the store that owns `t`.
+                    if unsafe { (*definition).type_id } != type_id(*ty) {
+                        return Err(mismatch(ExternType::Tag(t.ty_in(store))));
                     }
-                    args.imported_tags.push(t.definition(store));
+                    args.imported_tags.push(definition);
                 }
                 (_, other) => {
                     let actual = match other {

@@ -3,8 +3,8 @@
 use crate::engine::Engine;
 use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result};
-use kiln_environ::ModuleInfo;
 use kiln_environ::{ConstOp, SegmentMode};
+use kiln_environ::{ModuleInfo, WasmHeapType, WasmValType};
 use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, MemoryImage};
 use std::path::Path;
 use std::sync::Arc;
@@ -216,16 +216,39 @@ impl Module {
     }
 }
 
-/// Registers the module's signatures with the engine, in order, and returns their engine ids.
-/// References to other types inside a signature become engine ids first, so that equal signatures
-/// of different modules get the same id. A reference to the type itself (or a later one, which
-/// only a recursive group allows) becomes a placeholder id.
+/// Registers the module's signatures with the engine, group by group, and returns their engine
+/// ids. References to earlier groups become engine ids first, so that equal signatures of different
+/// modules get the same id. A group whose members refer to each other (or to themselves) is
+/// registered as a whole, with those references written as positions in the group: isomorphic
+/// groups then share ids, while equal-looking members of different groups do not.
 fn register_types(engine: &Engine, info: &ModuleInfo) -> Vec<u32> {
     let mut ids: Vec<u32> = Vec::with_capacity(info.types.len());
-    for ty in &info.types {
-        let canonical =
-            kiln_environ::canonicalize_func_type(ty, &|i| ids.get(i as usize).copied().unwrap_or(u32::MAX - i));
-        ids.push(engine.type_id(&canonical));
+    while ids.len() < info.types.len() {
+        let group = info.rec_group_of(ids.len() as u32);
+        let members = &info.types[group.start as usize..group.end as usize];
+        let recursive = members.iter().any(|ty| {
+            ty.params.iter().chain(ty.results.iter()).any(
+                |t| matches!(t, WasmValType::Ref(r) if matches!(r.heap, WasmHeapType::Concrete(i) if i >= group.start)),
+            )
+        });
+        if members.len() == 1 && !recursive {
+            let canonical = kiln_environ::canonicalize_func_type(&members[0], &|i| ids[i as usize]);
+            ids.push(engine.type_id(&canonical));
+            continue;
+        }
+        let canonical = members
+            .iter()
+            .map(|ty| {
+                kiln_environ::canonicalize_func_type(ty, &|i| {
+                    if i >= group.start {
+                        kiln_environ::rec_group_placeholder(i - group.start)
+                    } else {
+                        ids[i as usize]
+                    }
+                })
+            })
+            .collect();
+        ids.extend(engine.rec_group_ids(canonical));
     }
     ids
 }
