@@ -20,6 +20,9 @@ pub struct CodeInfo {
     /// Sorted by return address: `(return address offset, landing offset, frame pointer minus
     /// stack pointer at the call)` of every call made inside a `try_table`.
     pub handlers: Vec<(u32, u32, u32)>,
+    /// Set for component adapters: an exception that reaches one of their frames stops there and
+    /// leaves to the host as uncaught, since exceptions must not cross component boundaries.
+    pub exception_barrier: std::sync::atomic::AtomicBool,
     /// Index of the first defined function in the module's function index space.
     pub first_defined_func: u32,
     /// Module name, for backtraces.

@@ -267,11 +267,14 @@ unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize, t
         let handler = with_code_at(pc - 1, |info, offset| {
             let code_start = pc - 1 - offset as usize;
             info.defined_func_at(offset)?;
+            if info.exception_barrier.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
             Some(info.handler_at(offset + 1).map(|(landing, frame)| (code_start + landing as usize, frame as usize)))
         })
         .flatten();
         match handler {
-            // Not wasm code: the entry trampoline or a host frame.
+            // Not wasm code (the entry trampoline or a host frame), or a component boundary.
             None => break,
             Some(Some((landing, frame_offset))) => {
                 // SAFETY: the landing block expects the frame's own stack and frame pointers, and the

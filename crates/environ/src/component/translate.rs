@@ -290,9 +290,17 @@ fn convert_options(options: &[CanonicalOption]) -> Result<LocalOptions> {
 }
 
 impl Translation {
-    /// Validates `bytes` as a component and reads every component and core module in it.
+    /// Validates `bytes` as a component (with [`component_features`]) and reads every component
+    /// and core module in it.
     pub fn parse(bytes: &[u8]) -> Result<Translation> {
-        let mut validator = Validator::new_with_features(component_features());
+        Translation::parse_with_features(bytes, component_features())
+    }
+
+    /// [`Translation::parse`] with the wasm features of the engine that will run the component
+    /// (plus the component model itself).
+    pub fn parse_with_features(bytes: &[u8], features: wasmparser::WasmFeatures) -> Result<Translation> {
+        let features = features | wasmparser::WasmFeatures::COMPONENT_MODEL;
+        let mut validator = Validator::new_with_features(features);
         let mut translation = Translation::default();
         // The component being read at each nesting level.
         let mut stack: Vec<StaticComponent> = Vec::new();

@@ -83,9 +83,10 @@ impl Component {
     /// Translates a component and gets each of its core and adapter modules from `load`, which
     /// compiles them (or loads precompiled code for them).
     pub(crate) fn build(engine: &Engine, binary: &[u8], load: &LoadModule<'_>) -> Result<Component> {
-        let translation = Translation::parse(binary).context("failed to validate the component")?;
-        let plan = ComponentPlan::new(&translation, binary).context("failed to translate the component")?;
         let features = engine.config().features() | wasmparser::WasmFeatures::MULTI_MEMORY;
+        let translation =
+            Translation::parse_with_features(binary, features).context("failed to validate the component")?;
+        let plan = ComponentPlan::new(&translation, binary).context("failed to translate the component")?;
         let modules = plan
             .modules
             .par_iter()
@@ -118,6 +119,8 @@ impl Component {
                 kiln_fact::compile(&adapters).with_context(|| format!("failed to generate adapter module {m}"))?;
             let module = load(ModuleSlot::Adapter(m), &code.wasm, features)
                 .with_context(|| format!("failed to compile adapter module {m}"))?;
+            // Exceptions must not cross component boundaries: the unwinder stops at adapters.
+            module.inner.code.info().exception_barrier.store(true, std::sync::atomic::Ordering::Relaxed);
             adapter_modules.push(AdapterModuleCode { module, imports: code.imports });
         }
         Ok(Component {
