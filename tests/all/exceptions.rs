@@ -27,6 +27,7 @@ exception_tests![
     host_reads_the_payload_of_an_uncaught_exception,
     host_function_throws_into_wasm,
     exception_crosses_a_host_frame,
+    host_rethrow_after_nested_host_calls,
     host_defined_tag_is_caught_by_an_importer,
     catch_clauses_match_tag_identity_not_index,
     unwinds_through_deep_recursion,
@@ -165,6 +166,44 @@ fn exception_crosses_a_host_frame() -> Result<()> {
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
     ensure!(run.call(&mut store, 9)? == 9, "the outer wasm frame catches the payload");
     ensure!(crossings.load(std::sync::atomic::Ordering::SeqCst) == 1, "the host saw the exception pass");
+    Ok(())
+}
+
+/// wasm (catches) -> host A -> wasm (calls host B, then throws) -> back through A, which rethrows:
+/// the rethrow must resume in the outer wasm frame even though B ran in between.
+fn host_rethrow_after_nested_host_calls() -> Result<()> {
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let noop = Func::wrap(&mut store, |x: i32| x + 1);
+    let inner_module = Module::new(
+        &engine,
+        r#"(module
+          (import "" "noop" (func $noop (param i32) (result i32)))
+          (tag $t (export "t") (param i32))
+          (func (export "go") (param i32)
+            (throw $t (call $noop (call $noop (local.get 0))))))"#,
+    )?;
+    let inner = Instance::new(&mut store, &inner_module, &[noop.into()])?;
+    let go = inner.get_typed_func::<i32, ()>(&mut store, "go")?;
+    let tag = inner.get_export(&mut store, "t").context("t")?;
+    let host =
+        Func::wrap(&mut store, move |mut caller: Caller<'_, ()>, x: i32| -> Result<()> { go.call(&mut caller, x) });
+    let outer = Module::new(
+        &engine,
+        r#"(module
+          (import "" "t" (tag $t (param i32)))
+          (import "" "host" (func $host (param i32)))
+          (func (export "run") (param i32) (result i32)
+            (local $depth i32)
+            (block $h (result i32)
+              (try_table (catch $t $h) (call $host (local.get 0)))
+              (i32.const -1))))"#,
+    )?;
+    let instance = Instance::new(&mut store, &outer, &[tag, host.into()])?;
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
+    for x in [1, 10, 100] {
+        ensure!(run.call(&mut store, x)? == x + 2, "caught in the outer frame");
+    }
     Ok(())
 }
 

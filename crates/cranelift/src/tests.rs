@@ -409,3 +409,49 @@ fn spec_suite_modules_compile() {
     }
     assert!(compiled > 800, "only {compiled} modules compiled");
 }
+
+/// Validates with exception handling on (tags, `try_table`).
+fn compile_exceptions(wat: &str) -> CompiledCode {
+    let wasm = wat::parse_str(wat).expect("valid wat");
+    let features = kiln_environ::supported_features()
+        | wasmparser::WasmFeatures::GC_TYPES
+        | wasmparser::WasmFeatures::EXCEPTIONS
+        | wasmparser::WasmFeatures::FUNCTION_REFERENCES;
+    wasmparser::Validator::new_with_features(features).validate_all(&wasm).expect("valid module");
+    let info = ModuleInfo::parse_validated(&wasm).expect("readable module");
+    let code = Compiler::new(&CompilerOptions::default()).unwrap().compile_module(&info, &wasm).expect("compiles");
+    check_invariants(&info, &code);
+    code
+}
+
+#[test]
+fn calls_inside_try_table_get_landing_blocks() {
+    let code = compile_exceptions(
+        r#"(module
+          (tag $t (param i32))
+          (func $callee)
+          (func (param i32) (result i32)
+            (call $callee)
+            (block $h (result i32)
+              (try_table (catch $t $h)
+                (call $callee)
+                (call_indirect (local.get 0))
+                (call_ref $empty (ref.func $callee))
+                (throw $t (i32.const 1)))
+              (unreachable))
+            (call $callee))
+          (type $empty (func))
+          (table 1 funcref)
+          (elem declare func $callee))"#,
+    );
+    // Exactly the three calls inside the try_table have handlers; the two outside do not, and the
+    // `throw` jumps to the landing block without a call site of its own.
+    assert_eq!(code.handlers.len(), 3, "{:?}", code.handlers);
+    // (Each call's exceptional edge gets its own edge block on the way to the shared landing
+    // block, so the handler offsets differ.)
+    let caller = &code.functions[1];
+    for (ret, handler, _) in &code.handlers {
+        assert!(caller.start < *ret && *ret <= caller.end);
+        assert!(caller.contains(handler) && handler != ret);
+    }
+}

@@ -161,6 +161,10 @@ pub unsafe fn catch_traps<F: FnMut()>(
     let limit_slot = unsafe { (*store_ctx).stack_limit.get() };
     // SAFETY: as above.
     let old_limit = unsafe { *limit_slot };
+    // A host function that calls back into wasm must still find its own caller's exit frame when
+    // it returns (a host function that throws resumes from it): save it across this call.
+    // SAFETY: as above.
+    let old_exit = unsafe { (*(*store_ctx).last_wasm_exit_fp.get(), *(*store_ctx).last_wasm_exit_pc.get()) };
     if old_limit == usize::MAX {
         // SAFETY: as above.
         unsafe { *limit_slot = stack_top.saturating_sub(max_wasm_stack) };
@@ -179,7 +183,11 @@ pub unsafe fn catch_traps<F: FnMut()>(
     let ok = unsafe { kiln_setjmp_call(state.jmp_buf.as_ptr(), call_closure::<F>, (&mut f as *mut F).cast()) };
     CURRENT.with(|c| c.set(state.prev));
     // SAFETY: as above.
-    unsafe { *limit_slot = old_limit };
+    unsafe {
+        *limit_slot = old_limit;
+        *(*store_ctx).last_wasm_exit_fp.get() = old_exit.0;
+        *(*store_ctx).last_wasm_exit_pc.get() = old_exit.1;
+    }
     if ok != 0 { Ok(()) } else { Err(Box::new(state.take_report())) }
 }
 
