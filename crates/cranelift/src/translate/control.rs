@@ -110,10 +110,16 @@ impl FuncTranslator<'_, '_> {
     }
 
     pub(super) fn block(&mut self, ty: BlockType) -> Result<()> {
+        self.push_block_like(ty, FrameKind::Block)
+    }
+
+    /// Pushes the frame of a construct whose results flow to a new block after it (`block`,
+    /// `try_table`); its parameters stay on the operand stack.
+    fn push_block_like(&mut self, ty: BlockType, kind: FrameKind) -> Result<()> {
         let (params, results) = self.block_type(ty)?;
         let next = self.new_block_with(&results);
         self.control.push(Frame {
-            kind: FrameKind::Block,
+            kind,
             next,
             num_params: params.len(),
             num_results: results.len(),
@@ -124,8 +130,6 @@ impl FuncTranslator<'_, '_> {
     }
 
     pub(super) fn try_table(&mut self, try_table: wasmparser::TryTable) -> Result<()> {
-        let (params, results) = self.block_type(try_table.ty)?;
-        let next = self.new_block_with(&results);
         // Catch labels are relative to the frames outside the `try_table`.
         let outside = self.control.len();
         let catches = try_table
@@ -141,15 +145,7 @@ impl FuncTranslator<'_, '_> {
                 CatchClause { kind, target: outside - 1 - label as usize }
             })
             .collect();
-        self.control.push(Frame {
-            kind: FrameKind::TryTable { catches, landing: None },
-            next,
-            num_params: params.len(),
-            num_results: results.len(),
-            height: self.stack.len() - params.len(),
-            next_reachable: false,
-        });
-        Ok(())
+        self.push_block_like(try_table.ty, FrameKind::TryTable { catches, landing: None })
     }
 
     pub(super) fn loop_(&mut self, ty: BlockType) -> Result<()> {
