@@ -1,7 +1,7 @@
 //! kiln benchmarks. `bench-compare/benches/wasmtime.rs` runs the same ones, with the same names
 //! and the same wasm inputs, against wasmtime; `scripts/bench-compare` pairs the results.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kiln::{Config, Engine, Linker, Module, Store};
 use std::hint::black_box;
 
@@ -220,6 +220,36 @@ fn bench_simd(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_exceptions(c: &mut Criterion) {
+    let engine = engine();
+    let module = Module::new(&engine, wasm::EXCEPTIONS_WAT).unwrap();
+    let linker = Linker::new(&engine);
+    // A fresh store per batch: exception objects live as long as their store, so one store for
+    // the whole run would grow without bound.
+    let setup = || {
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let funcs = ["throw_catch", "throw_deep", "try_no_throw"]
+            .map(|name| instance.get_typed_func::<i32, i32>(&mut store, name).unwrap());
+        (store, funcs)
+    };
+    let mut group = c.benchmark_group("exceptions");
+    group.throughput(Throughput::Elements(wasm::THROWS as u64));
+    for (i, name) in ["throw_catch_1k", "throw_deep8_1k", "try_no_throw_1k"].into_iter().enumerate() {
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                setup,
+                |(store, funcs)| {
+                    let sum = funcs[i].call(&mut *store, black_box(wasm::THROWS)).unwrap();
+                    assert_eq!(sum, wasm::THROWS * (wasm::THROWS + 1) / 2);
+                },
+                BatchSize::NumIterations(1000),
+            );
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_call,
@@ -228,6 +258,7 @@ criterion_group!(
     bench_instantiate,
     bench_compile,
     bench_component,
-    bench_simd
+    bench_simd,
+    bench_exceptions
 );
 criterion_main!(benches);

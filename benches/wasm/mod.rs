@@ -29,6 +29,13 @@ pub const COMPONENT_FUSED_WAT: &str = include_str!("component_fused.wat");
 /// SIMD kernels (`init_f32`, `dot_f32`, `blend_u8`) over arrays of [`SIMD_BYTES`] bytes.
 pub const SIMD_WAT: &str = include_str!("simd.wat");
 
+/// Exception kernels: `throw_catch(n)`, `throw_deep(n)` (through 8 frames) and `try_no_throw(n)`,
+/// each returning a checksum.
+pub const EXCEPTIONS_WAT: &str = include_str!("exceptions.wat");
+
+/// Exceptions thrown per iteration of the `exceptions/throw_*` benchmarks.
+pub const THROWS: i32 = 1000;
+
 /// The size in bytes of each array of the `simd/*` benchmarks.
 pub const SIMD_BYTES: u32 = 256 * 1024;
 
