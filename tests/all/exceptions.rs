@@ -1,7 +1,7 @@
 //! Exception handling through the embedding API: uncaught exceptions as traps that name their tag,
 //! host functions that throw, exceptions that cross host frames in both directions, payloads read
 //! by the host, host-defined tags, deep unwinding, precompiled modules with handlers, and the
-//! `wasm_exceptions` switch.
+//! `wasm_exceptions` switch; and stack maps that make GC references on the stack findable.
 
 use anyhow::{Context, Result, ensure};
 use kiln::{
@@ -35,6 +35,7 @@ exception_tests![
     precompiled_module_keeps_its_handlers,
     throwing_in_a_loop_and_catching,
     exceptions_switch_rejects_tags,
+    gc_references_on_the_stack_are_findable,
 ];
 
 const THROWER: &str = r#"
@@ -370,5 +371,75 @@ fn exceptions_switch_rejects_tags() -> Result<()> {
     let engine = Engine::new(&config)?;
     let err = Module::new(&engine, THROWER).expect_err("exceptions are off");
     ensure!(format!("{err:?}").contains("exception"), "{err:?}");
+    Ok(())
+}
+
+/// Garbage-collectable references (`externref`, `exnref`) that wasm keeps across a call are in
+/// stack slots the stack maps name, in every wasm frame of the activation, so a collector can find
+/// (and update) them. Function references are not collected and need no slots.
+fn gc_references_on_the_stack_are_findable() -> Result<()> {
+    let engine = engine();
+    let mut store = Store::new(&engine, Vec::<Vec<u64>>::new());
+    let probe = Func::wrap(&mut store, |mut caller: Caller<'_, Vec<Vec<u64>>>| {
+        let roots = caller.stack_gc_roots();
+        caller.data_mut().push(roots);
+    });
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "" "probe" (func $probe))
+          (tag $t (param i32))
+          (func $inner (param externref) (result externref)
+            (call $probe)
+            (local.get 0))
+          (func (export "one") (param externref) (result externref)
+            (call $probe)
+            (local.get 0))
+          (func (export "nested") (param externref externref) (result externref externref)
+            (call $inner (local.get 0))
+            (local.get 1))
+          (func (export "funcref_only") (param funcref) (result funcref)
+            (call $probe)
+            (local.get 0))
+          (func (export "exn") (result i32)
+            (block $h (result i32 exnref)
+              (try_table (catch_ref $t $h) (throw $t (i32.const 3)))
+              (unreachable))
+            (call $probe)
+            (drop (ref.is_null))))"#,
+    )?;
+    let instance = Instance::new(&mut store, &module, &[probe.into()])?;
+    let a = kiln::ExternRef::new(&mut store, 1u32);
+    let b = kiln::ExternRef::new(&mut store, 2u32);
+
+    let one = instance.get_func(&mut store, "one").context("one")?;
+    let mut out = [Val::ExternRef(None)];
+    one.call(&mut store, &[Val::ExternRef(Some(a))], &mut out)?;
+    let roots = store.data_mut().pop().context("probe ran")?;
+    ensure!(roots.iter().filter(|r| **r != 0).count() == 1, "one live externref: {roots:?}");
+    ensure!(matches!(out[0], Val::ExternRef(Some(r)) if r == a), "the reference survives the call");
+
+    let nested = instance.get_func(&mut store, "nested").context("nested")?;
+    let mut out = [Val::ExternRef(None), Val::ExternRef(None)];
+    nested.call(&mut store, &[Val::ExternRef(Some(a)), Val::ExternRef(Some(b))], &mut out)?;
+    let roots = store.data_mut().pop().context("probe ran")?;
+    let live: Vec<u64> = roots.iter().copied().filter(|r| *r != 0).collect();
+    ensure!(live.len() == 2 && live[0] != live[1], "a in $inner's frame, b in the caller's: {roots:?}");
+
+    let funcref_only = instance.get_func(&mut store, "funcref_only").context("funcref_only")?;
+    let mut out = [Val::FuncRef(None)];
+    funcref_only.call(&mut store, &[Val::FuncRef(Some(one))], &mut out)?;
+    let roots = store.data_mut().pop().context("probe ran")?;
+    ensure!(roots.is_empty(), "function references are not roots: {roots:?}");
+
+    let exn = instance.get_typed_func::<(), i32>(&mut store, "exn")?;
+    exn.call(&mut store, ())?;
+    let roots = store.data_mut().pop().context("probe ran")?;
+    ensure!(roots.iter().filter(|r| **r != 0).count() == 1, "the caught exnref is a root: {roots:?}");
+
+    // Called straight from the host, a host function sees no wasm frames.
+    let mut none: [Val; 0] = [];
+    probe.call(&mut store, &[], &mut none)?;
+    ensure!(store.data_mut().pop().context("probe ran")?.is_empty());
     Ok(())
 }

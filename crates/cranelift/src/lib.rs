@@ -288,10 +288,15 @@ impl Compiler {
                 }
             }
         }
+        let stack_maps = buffer
+            .user_stack_maps()
+            .iter()
+            .map(|(ret, _span, map)| (*ret, map.entries().map(|(_ty, offset)| offset).collect()))
+            .collect();
         let alignment = buffer.alignment.max(self.isa.function_alignment().preferred).max(16);
         let code = buffer.data().to_vec();
         ctx.clear();
-        Ok(link::CompiledFunction { code, alignment, relocs, traps, address_map, handlers })
+        Ok(link::CompiledFunction { code, alignment, relocs, traps, address_map, handlers, stack_maps })
     }
 }
 

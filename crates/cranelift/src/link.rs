@@ -26,6 +26,9 @@ pub struct CompiledCode {
     /// Sorted by return address: calls made inside a `try_table`, as `(return address offset,
     /// landing block offset, frame pointer minus stack pointer at the call)`.
     pub handlers: Vec<(u32, u32, u32)>,
+    /// Sorted by return address: for each call with garbage-collectable references live across
+    /// it, the offsets from the stack pointer at the call of the stack slots that hold them.
+    pub stack_maps: Vec<(u32, Vec<u32>)>,
 }
 
 /// Where a relocation points.
@@ -55,6 +58,7 @@ pub(crate) struct CompiledFunction {
     pub traps: Vec<(u32, Trap)>,
     pub address_map: Vec<(u32, u32)>,
     pub handlers: Vec<(u32, u32, u32)>,
+    pub stack_maps: Vec<(u32, Vec<u32>)>,
 }
 
 /// The builtin that implements a Cranelift libcall.
@@ -94,6 +98,7 @@ pub(crate) fn link(
         out.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
         out.address_map.extend(f.address_map.iter().map(|(o, w)| (start + o, *w)));
         out.handlers.extend(f.handlers.iter().map(|(ret, handler, frame)| (start + ret, start + handler, *frame)));
+        out.stack_maps.extend(f.stack_maps.iter().map(|(ret, slots)| (start + ret, slots.clone())));
         for r in f.relocs {
             pending.push((start, r));
         }
@@ -134,6 +139,7 @@ pub(crate) fn link(
     out.traps.sort_by_key(|(o, _)| *o);
     out.address_map.sort_by_key(|(o, _)| *o);
     out.handlers.sort_by_key(|(o, _, _)| *o);
+    out.stack_maps.sort_by_key(|(o, _)| *o);
     out.relocs.sort_by_key(|(o, _)| *o);
     Ok(out)
 }

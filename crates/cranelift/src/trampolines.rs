@@ -23,6 +23,9 @@ fn record_exit_frame(b: &mut FunctionBuilder<'_>, caller_vmctx: ir::Value) {
     b.ins().store(trusted, caller_fp, store_ctx, vmstore_context::LAST_WASM_EXIT_FP as i32);
     let pc = b.ins().get_return_address(I64);
     b.ins().store(trusted, pc, store_ctx, vmstore_context::LAST_WASM_EXIT_PC as i32);
+    // The caller's stack pointer at the call: above this frame's saved FP and return address.
+    let caller_sp = b.ins().iadd_imm_s(fp, 16);
+    b.ins().store(trusted, caller_sp, store_ctx, vmstore_context::LAST_WASM_EXIT_SP as i32);
 }
 
 /// The C signature `fn(pointers..., params...) -> results` of `ty` with `pointers` leading

@@ -134,6 +134,15 @@ pub enum WasmValType {
     Ref(WasmRefType),
 }
 
+impl WasmValType {
+    /// Whether values of this type can be references a garbage collector must be able to find on
+    /// the stack: `externref` and `exnref` (function references belong to their instances, and the
+    /// bottom types hold only null). Compiled code records where such values live across calls.
+    pub fn is_gc_ref(self) -> bool {
+        matches!(self, WasmValType::Ref(WasmRefType { heap: WasmHeapType::Extern | WasmHeapType::Exn, .. }))
+    }
+}
+
 impl fmt::Display for WasmValType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

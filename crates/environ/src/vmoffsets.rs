@@ -108,8 +108,11 @@ pub mod vmstore_context {
     pub const LAST_WASM_EXIT_PC: u32 = 32;
     /// Offset of `epoch_counter: *const u64`: the engine's epoch counter.
     pub const EPOCH_COUNTER: u32 = 40;
-    /// Size.
-    pub const SIZE: u32 = 48;
+    /// Offset of `last_wasm_exit_sp: usize`, written by wasm-to-host trampolines: the stack pointer
+    /// of the wasm caller at its call (where its stack maps' offsets start).
+    pub const LAST_WASM_EXIT_SP: u32 = 48;
+    /// Size of the part compiled code reads and writes.
+    pub const SIZE: u32 = 56;
 }
 
 /// Host function context (`callee_vmctx` of a host function's `VMFuncRef`).

@@ -350,6 +350,20 @@ pub struct Caller<'a, T> {
 }
 
 impl<T> Caller<'_, T> {
+    /// The raw values (0 for null) of the garbage-collectable references (`externref`, `exnref`)
+    /// that the calling wasm frames keep on the stack across their calls, innermost frame first:
+    /// what a collector will scan. Exposed to test the stack maps; not a stable API.
+    #[doc(hidden)]
+    pub fn stack_gc_roots(&self) -> Vec<u64> {
+        let mut roots = Vec::new();
+        // SAFETY: a `Caller` exists only inside a host function called by this store's wasm (or
+        // from the host, where the walk finds no wasm frames); the slots are live stack memory.
+        unsafe {
+            kiln_runtime::visit_stack_roots(&*self.store.opaque.store_ctx, |slot| roots.push(*slot as u64));
+        }
+        roots
+    }
+
     /// The embedder's data.
     pub fn data(&self) -> &T {
         &self.store.data

@@ -132,6 +132,7 @@ impl Module {
             functions: compiled.functions.clone(),
             address_map: compiled.address_map.clone(),
             handlers: compiled.handlers.clone(),
+            stack_maps: compiled.stack_maps.clone(),
             exception_barrier: Default::default(),
             first_defined_func: info.num_imported_funcs,
             module_name: info.name.clone(),

@@ -349,6 +349,14 @@ fn encode_artifacts(w: &mut Writer, c: &CompiledCode) -> Result<()> {
         w.u32(*landing);
         w.u32(*frame);
     }
+    w.count(c.stack_maps.len())?;
+    for (ret, slots) in &c.stack_maps {
+        w.u32(*ret);
+        w.count(slots.len())?;
+        for slot in slots {
+            w.u32(*slot);
+        }
+    }
     w.count(c.array_to_wasm.len())?;
     for offset in &c.array_to_wasm {
         // u32::MAX cannot be an offset: code is shorter than 4 GiB.
@@ -376,9 +384,22 @@ fn decode_artifacts(r: &mut Reader<'_>) -> Result<CompiledCode> {
     let functions = (0..r.count(8)?).map(|_| Ok(r.u32()?..r.u32()?)).collect::<Result<_>>()?;
     let address_map = (0..r.count(8)?).map(|_| Ok((r.u32()?, r.u32()?))).collect::<Result<_>>()?;
     let handlers = (0..r.count(12)?).map(|_| Ok((r.u32()?, r.u32()?, r.u32()?))).collect::<Result<_>>()?;
+    let stack_maps = (0..r.count(8)?)
+        .map(|_| Ok((r.u32()?, (0..r.count(4)?).map(|_| r.u32()).collect::<Result<_>>()?)))
+        .collect::<Result<_>>()?;
     let array_to_wasm =
         (0..r.count(4)?).map(|_| Ok(Some(r.u32()?).filter(|o| *o != u32::MAX))).collect::<Result<_>>()?;
-    Ok(CompiledCode { code, functions, array_to_wasm, host_trampoline: None, traps, relocs, address_map, handlers })
+    Ok(CompiledCode {
+        code,
+        functions,
+        array_to_wasm,
+        host_trampoline: None,
+        traps,
+        relocs,
+        address_map,
+        handlers,
+        stack_maps,
+    })
 }
 
 /// Checks that decoded artefacts fit the module they claim to be compiled from: everything the
@@ -417,6 +438,7 @@ pub(crate) fn check_artifacts(c: &CompiledCode, info: &ModuleInfo) -> Result<()>
     ensure!(c.address_map.iter().all(|(o, _)| *o <= len), "the address map reaches outside the code");
     ensure!(c.relocs.iter().all(|(o, _)| u64::from(*o) + 8 <= u64::from(len)), "a relocation lies outside the code");
     ensure!(c.handlers.is_sorted_by_key(|(o, _, _)| *o), "the exception handler table is not sorted");
+    ensure!(c.stack_maps.is_sorted_by_key(|(o, _)| *o), "the stack maps are not sorted");
     // The unwinder jumps to landing blocks: each must lie in the function that made the call.
     let same_function =
         |ret: u32, landing: u32| c.functions.iter().any(|f| f.start < ret && ret <= f.end && f.contains(&landing));
@@ -442,6 +464,7 @@ impl Module {
             relocs: code.relocs().to_vec(),
             address_map: info.address_map.clone(),
             handlers: info.handlers.clone(),
+            stack_maps: info.stack_maps.clone(),
         }
     }
 

@@ -20,6 +20,9 @@ pub struct CodeInfo {
     /// Sorted by return address: `(return address offset, landing offset, frame pointer minus
     /// stack pointer at the call)` of every call made inside a `try_table`.
     pub handlers: Vec<(u32, u32, u32)>,
+    /// Sorted by return address: the stack-pointer offsets of the slots that hold garbage-
+    /// collectable references across each call that has any.
+    pub stack_maps: Vec<(u32, Vec<u32>)>,
     /// Set for component adapters: an exception that reaches one of their frames stops there and
     /// leaves to the host as uncaught, since exceptions must not cross component boundaries.
     pub exception_barrier: std::sync::atomic::AtomicBool,
@@ -44,6 +47,12 @@ impl CodeInfo {
         let i = self.handlers.binary_search_by_key(&return_offset, |(o, _, _)| *o).ok()?;
         let (_, landing, frame) = self.handlers[i];
         Some((landing, frame))
+    }
+
+    /// The stack map of the call whose return address is at `return_offset`, if it has one.
+    pub fn stack_map_at(&self, return_offset: u32) -> Option<&[u32]> {
+        let i = self.stack_maps.binary_search_by_key(&return_offset, |(o, _)| *o).ok()?;
+        Some(&self.stack_maps[i].1)
     }
 
     /// The defined function containing `offset`.

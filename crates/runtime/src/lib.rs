@@ -27,5 +27,7 @@ pub use image::MemoryImage;
 pub use instance::{Instance, InstanceArgs};
 pub use memory::LinearMemory;
 pub use table::Table;
-pub use traphandlers::{UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host, throw_from_host};
+pub use traphandlers::{
+    UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host, throw_from_host, visit_stack_roots,
+};
 pub use vmcontext::*;

@@ -164,7 +164,20 @@ pub unsafe fn catch_traps<F: FnMut()>(
     // A host function that calls back into wasm must still find its own caller's exit frame when
     // it returns (a host function that throws resumes from it): save it across this call.
     // SAFETY: as above.
-    let old_exit = unsafe { (*(*store_ctx).last_wasm_exit_fp.get(), *(*store_ctx).last_wasm_exit_pc.get()) };
+    let old_exit = unsafe {
+        (
+            *(*store_ctx).last_wasm_exit_fp.get(),
+            *(*store_ctx).last_wasm_exit_pc.get(),
+            *(*store_ctx).last_wasm_exit_sp.get(),
+        )
+    };
+    // No wasm frame of this activation has called the host yet.
+    // SAFETY: as above.
+    unsafe {
+        *(*store_ctx).last_wasm_exit_fp.get() = 0;
+        *(*store_ctx).last_wasm_exit_pc.get() = 0;
+        *(*store_ctx).last_wasm_exit_sp.get() = 0;
+    }
     if old_limit == usize::MAX {
         // SAFETY: as above.
         unsafe { *limit_slot = stack_top.saturating_sub(max_wasm_stack) };
@@ -187,6 +200,7 @@ pub unsafe fn catch_traps<F: FnMut()>(
         *limit_slot = old_limit;
         *(*store_ctx).last_wasm_exit_fp.get() = old_exit.0;
         *(*store_ctx).last_wasm_exit_pc.get() = old_exit.1;
+        *(*store_ctx).last_wasm_exit_sp.get() = old_exit.2;
     }
     if ok != 0 { Ok(()) } else { Err(Box::new(state.take_report())) }
 }
@@ -310,6 +324,45 @@ unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize, t
     state.set_reason(UnwindReason::Exception(exception));
     // SAFETY: the jump buffer belongs to the active `catch_traps` frame.
     unsafe { kiln_longjmp(state.jmp_buf.get()) }
+}
+
+/// Calls `visit` with the address of every stack slot that holds a garbage-collectable reference
+/// (`externref`, `exnref`) live in a wasm frame of the current activation, innermost first, while a
+/// host function called from wasm runs. Walks the frames from the exit the wasm-to-host
+/// trampoline recorded, finding each call's stack map by its return address; a frame's stack
+/// pointer at its call is its callee's frame pointer + 16.
+///
+/// # Safety
+///
+/// Must be called from a host function called by wasm of the store whose context is `store_ctx`,
+/// inside `catch_traps`.
+pub unsafe fn visit_stack_roots(store_ctx: *const VMStoreContext, mut visit: impl FnMut(*mut usize)) {
+    let Some(state) = current() else { return };
+    // SAFETY: the caller guarantees `store_ctx` is valid and a wasm-to-host call recorded its exit.
+    let (mut pc, mut fp, mut sp) = unsafe {
+        (
+            *(*store_ctx).last_wasm_exit_pc.get(),
+            *(*store_ctx).last_wasm_exit_fp.get(),
+            *(*store_ctx).last_wasm_exit_sp.get(),
+        )
+    };
+    while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
+        let found = with_code_at(pc - 1, |info, offset| {
+            info.defined_func_at(offset)?;
+            Some(info.stack_map_at(offset + 1).map(<[u32]>::to_vec).unwrap_or_default())
+        })
+        .flatten();
+        let Some(slots) = found else { break };
+        for slot in slots {
+            visit((sp + slot as usize) as *mut usize);
+        }
+        // SAFETY: `fp` is a wasm frame below the entry frame, which keeps a frame pointer.
+        let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if next_fp <= fp {
+            break;
+        }
+        (pc, sp, fp) = (ret, fp + 16, next_fp);
+    }
 }
 
 /// Whether the current thread is inside a call to wasm.

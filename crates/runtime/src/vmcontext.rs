@@ -91,6 +91,8 @@ pub struct VMStoreContext {
     pub last_wasm_exit_pc: UnsafeCell<usize>,
     /// The engine's epoch counter (read by compiled code when epoch interruption is on).
     pub epoch_counter: UnsafeCell<*const u64>,
+    /// Stack pointer of the wasm frame that last called the host, at that call.
+    pub last_wasm_exit_sp: UnsafeCell<usize>,
     /// The store's exception objects (not read by compiled code).
     pub exceptions: UnsafeCell<crate::exception::ExceptionHeap>,
 }
@@ -104,6 +106,7 @@ impl Default for VMStoreContext {
             last_wasm_exit_fp: UnsafeCell::new(0),
             last_wasm_exit_pc: UnsafeCell::new(0),
             epoch_counter: UnsafeCell::new(std::ptr::null()),
+            last_wasm_exit_sp: UnsafeCell::new(0),
             exceptions: UnsafeCell::new(Default::default()),
         }
     }
@@ -227,8 +230,10 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline) as u32, vmstore_context::EPOCH_DEADLINE);
         assert_eq!(offset_of!(VMStoreContext, last_wasm_exit_fp) as u32, vmstore_context::LAST_WASM_EXIT_FP);
         assert_eq!(offset_of!(VMStoreContext, last_wasm_exit_pc) as u32, vmstore_context::LAST_WASM_EXIT_PC);
+        assert_eq!(offset_of!(VMStoreContext, last_wasm_exit_sp) as u32, vmstore_context::LAST_WASM_EXIT_SP);
         assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, vmstore_context::EPOCH_COUNTER);
-        assert_eq!(size_of::<VMStoreContext>() as u32, vmstore_context::SIZE);
+        // Runtime-only fields follow the part compiled code uses.
+        assert_eq!(offset_of!(VMStoreContext, exceptions) as u32, vmstore_context::SIZE);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, vmhost_func_context::MAGIC);
         assert_eq!(offset_of!(VMHostFuncContext, array_call) as u32, vmhost_func_context::ARRAY_CALL);
         assert_eq!(offset_of!(VMHostFuncContext, native_call) as u32, vmhost_func_context::NATIVE_CALL);

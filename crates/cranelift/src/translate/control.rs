@@ -4,7 +4,7 @@ use super::FuncTranslator;
 use crate::value_type;
 use anyhow::Result;
 use cranelift_codegen::ir::{Block, BlockArg, BlockCall, InstBuilder, JumpTableData, Type, Value};
-use kiln_environ::convert_val_type;
+use kiln_environ::{WasmValType, convert_val_type};
 use std::collections::HashMap;
 use wasmparser::{BlockType, BrTable, Catch, Operator};
 
@@ -74,25 +74,26 @@ impl FuncTranslator<'_, '_> {
         });
     }
 
-    fn block_type(&self, ty: BlockType) -> Result<(Vec<Type>, Vec<Type>)> {
+    fn block_type(&self, ty: BlockType) -> Result<(Vec<WasmValType>, Vec<WasmValType>)> {
         Ok(match ty {
             BlockType::Empty => (Vec::new(), Vec::new()),
-            BlockType::Type(t) => (Vec::new(), vec![value_type(convert_val_type(t)?)?]),
+            BlockType::Type(t) => (Vec::new(), vec![convert_val_type(t)?]),
             BlockType::FuncType(index) => {
                 let ty = &self.env.info.types[index as usize];
-                let params = ty.params.iter().map(|t| value_type(*t)).collect::<Result<_>>()?;
-                let results = ty.results.iter().map(|t| value_type(*t)).collect::<Result<_>>()?;
-                (params, results)
+                (ty.params.to_vec(), ty.results.to_vec())
             }
         })
     }
 
-    fn new_block_with(&mut self, types: &[Type]) -> Block {
+    /// A block with parameters of the given wasm types (GC references among them are recorded for
+    /// stack maps).
+    fn new_block_with(&mut self, types: &[WasmValType]) -> Result<Block> {
         let block = self.b.create_block();
         for t in types {
-            self.b.append_block_param(block, *t);
+            let v = self.b.append_block_param(block, value_type(*t)?);
+            self.note_gc_ref(v, *t);
         }
-        block
+        Ok(block)
     }
 
     /// Skips an operator in unreachable code, tracking nesting.
@@ -117,7 +118,7 @@ impl FuncTranslator<'_, '_> {
     /// `try_table`); its parameters stay on the operand stack.
     fn push_block_like(&mut self, ty: BlockType, kind: FrameKind) -> Result<()> {
         let (params, results) = self.block_type(ty)?;
-        let next = self.new_block_with(&results);
+        let next = self.new_block_with(&results)?;
         self.control.push(Frame {
             kind,
             next,
@@ -150,8 +151,8 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn loop_(&mut self, ty: BlockType) -> Result<()> {
         let (params, results) = self.block_type(ty)?;
-        let header = self.new_block_with(&params);
-        let next = self.new_block_with(&results);
+        let header = self.new_block_with(&params)?;
+        let next = self.new_block_with(&results)?;
         let args = self.popn(params.len());
         self.b.ins().jump(header, &block_arg(&args));
         self.b.switch_to_block(header);
@@ -175,7 +176,7 @@ impl FuncTranslator<'_, '_> {
         let cond = self.pop();
         let then_block = self.b.create_block();
         let else_block = self.b.create_block();
-        let next = self.new_block_with(&results);
+        let next = self.new_block_with(&results)?;
         // Both arms start with the same operand values, which dominate them: no block parameters.
         self.b.ins().brif(cond, then_block, &[], else_block, &[]);
         self.b.switch_to_block(then_block);

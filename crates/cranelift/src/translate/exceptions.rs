@@ -18,7 +18,7 @@ use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{
     self, Block, BlockArg, BlockCall, ExceptionTableData, ExceptionTableItem, InstBuilder, SigRef, Value,
 };
-use kiln_environ::{Builtin, TagIndex, Trap, vmexception};
+use kiln_environ::{Builtin, TagIndex, Trap, TypeIndex, vmexception};
 
 /// What a call inside a `try_table` calls.
 pub(super) enum Callee {
@@ -41,7 +41,8 @@ impl FuncTranslator<'_, '_> {
             return Some(*block);
         }
         let block = self.b.create_block();
-        self.b.append_block_param(block, I64);
+        let exn = self.b.append_block_param(block, I64);
+        self.b.declare_value_needs_stack_map(exn);
         self.b.set_cold_block(block);
         *landing = Some(block);
         Some(block)
@@ -49,14 +50,14 @@ impl FuncTranslator<'_, '_> {
 
     /// Emits a call and pushes its results. Inside a `try_table` with handlers the call is a
     /// `try_call` whose exceptional edge goes to the landing block.
-    pub(super) fn emit_call(&mut self, callee: Callee, args: &[Value]) {
+    pub(super) fn emit_call(&mut self, callee: Callee, args: &[Value], ty: TypeIndex) {
         let Some(landing) = self.landing_block() else {
             let inst = match callee {
                 Callee::Direct(fref) => self.b.ins().call(fref, args),
                 Callee::Indirect(sig, ptr) => self.b.ins().call_indirect(sig, ptr, args),
             };
             let results = self.b.inst_results(inst).to_vec();
-            self.stack.extend(results);
+            self.push_results(&results, ty);
             return;
         };
         let sig = match callee {
@@ -83,7 +84,16 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(cont);
         self.b.seal_block(cont);
         let results = self.b.block_params(cont).to_vec();
-        self.stack.extend(results);
+        self.push_results(&results, ty);
+    }
+
+    /// Pushes the results of a call to a function of type `ty`.
+    fn push_results(&mut self, results: &[Value], ty: TypeIndex) {
+        let types = &self.env.info.types[ty as usize].results;
+        for (v, t) in results.iter().zip(types.iter()) {
+            self.note_gc_ref(*v, *t);
+        }
+        self.stack.extend_from_slice(results);
     }
 
     /// `throw $tag`: allocates the exception object, writes the payload and throws it.
@@ -93,6 +103,7 @@ impl FuncTranslator<'_, '_> {
         let args = self.popn(n);
         let tag_value = self.i32_const(tag);
         let exn = self.call_builtin(Builtin::ExceptionNew, &[tag_value]).expect("ExceptionNew returns a reference");
+        self.b.declare_value_needs_stack_map(exn);
         for (i, arg) in args.iter().enumerate() {
             self.b.ins().store(trusted(), *arg, exn, vmexception::value(i as u32) as i32);
         }
@@ -163,6 +174,7 @@ impl FuncTranslator<'_, '_> {
                     for (i, param) in params.iter().enumerate() {
                         let t = value_type(*param).expect("tag parameter types are validated");
                         let v = self.b.ins().load(t, trusted(), exn, vmexception::value(i as u32) as i32);
+                        self.note_gc_ref(v, *param);
                         args.push(BlockArg::Value(v));
                     }
                     if with_ref {

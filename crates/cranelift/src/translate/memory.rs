@@ -6,7 +6,7 @@ use anyhow::Result;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I8, I16, I32, I64};
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, TrapCode, Type, Value};
-use kiln_environ::{Builtin, Trap, vmmemory, vmtable};
+use kiln_environ::{Builtin, Trap, WasmValType, vmmemory, vmtable};
 use wasmparser::MemArg;
 
 /// How a load extends its value.
@@ -233,6 +233,7 @@ impl FuncTranslator<'_, '_> {
         let (ptr, offset, ty, immutable) = self.global_addr(g)?;
         let flags = if immutable { trusted_readonly() } else { trusted() };
         let v = self.b.ins().load(ty, flags.with_endianness(Endianness::Little), ptr, offset);
+        self.note_gc_ref(v, self.env.info.globals[g as usize].content);
         self.push(v);
         Ok(())
     }
@@ -272,6 +273,7 @@ impl FuncTranslator<'_, '_> {
         let index = self.pop();
         let addr = self.table_elem_addr(t, index, Trap::TableOutOfBounds);
         let v = self.b.ins().load(I64, trusted(), addr, 0);
+        self.note_gc_ref(v, WasmValType::Ref(self.env.info.tables[t as usize].element));
         self.push(v);
     }
 

@@ -86,13 +86,17 @@ pub(crate) fn translate_function(
     let mut locals = Vec::new();
     for (i, p) in ty.params.iter().enumerate() {
         let var = b.declare_var(value_type(*p)?);
+        if p.is_gc_ref() {
+            b.declare_var_needs_stack_map(var);
+        }
         b.def_var(var, params[2 + i]);
         locals.push(var);
     }
     let mut locals_reader = body.get_locals_reader()?;
     for _ in 0..locals_reader.get_count() {
         let (count, ty) = locals_reader.read()?;
-        let ty = value_type(kiln_environ::convert_val_type(ty)?)?;
+        let wasm_ty = kiln_environ::convert_val_type(ty)?;
+        let ty = value_type(wasm_ty)?;
         let zero = match ty {
             F32 => b.ins().f32const(Ieee32::with_bits(0)),
             F64 => b.ins().f64const(Ieee64::with_bits(0)),
@@ -104,6 +108,9 @@ pub(crate) fn translate_function(
         };
         for _ in 0..count {
             let var = b.declare_var(ty);
+            if wasm_ty.is_gc_ref() {
+                b.declare_var_needs_stack_map(var);
+            }
             b.def_var(var, zero);
             locals.push(var);
         }
@@ -322,9 +329,15 @@ impl FuncTranslator<'_, '_> {
             Operator::Drop => {
                 self.pop();
             }
-            Operator::Select | Operator::TypedSelect { .. } => {
+            Operator::Select => {
                 let (x, y, c) = self.pop3();
                 let v = self.b.ins().select(c, x, y);
+                self.push(v);
+            }
+            Operator::TypedSelect { ty } => {
+                let (x, y, c) = self.pop3();
+                let v = self.b.ins().select(c, x, y);
+                self.note_gc_ref(v, kiln_environ::convert_val_type(ty)?);
                 self.push(v);
             }
             Operator::LocalGet { local_index } => {
@@ -566,12 +579,12 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Calls `callee` (a `native_call` pointer) with `args`; a tail call replaces this frame.
-    fn emit_indirect_call(&mut self, sig: SigRef, callee: Value, args: &[Value], tail: bool) {
+    fn emit_indirect_call(&mut self, sig: SigRef, callee: Value, args: &[Value], tail: bool, ty: TypeIndex) {
         if tail {
             self.b.ins().return_call_indirect(sig, callee, args);
             self.reachable = false;
         } else {
-            self.emit_call(exceptions::Callee::Indirect(sig, callee), args);
+            self.emit_call(exceptions::Callee::Indirect(sig, callee), args, ty);
         }
     }
 
@@ -602,7 +615,7 @@ impl FuncTranslator<'_, '_> {
                 self.b.ins().return_call(fref, &args);
                 self.reachable = false;
             } else {
-                self.emit_call(exceptions::Callee::Direct(fref), &args);
+                self.emit_call(exceptions::Callee::Direct(fref), &args, ty);
             }
         } else {
             let sig = self.sig_ref(ty)?;
@@ -611,7 +624,7 @@ impl FuncTranslator<'_, '_> {
             let callee = self.b.ins().load(I64, trusted_readonly(), self.vmctx, base + vmfuncref::VMCTX as i32);
             args.extend([callee, self.vmctx]);
             args.extend(self.popn(n));
-            self.emit_indirect_call(sig, native, &args, tail);
+            self.emit_indirect_call(sig, native, &args, tail, ty);
         }
         Ok(())
     }
@@ -633,7 +646,7 @@ impl FuncTranslator<'_, '_> {
         let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
-        self.emit_indirect_call(sig, native, &args, tail);
+        self.emit_indirect_call(sig, native, &args, tail, type_index);
         Ok(())
     }
 
@@ -647,7 +660,7 @@ impl FuncTranslator<'_, '_> {
         let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
-        self.emit_indirect_call(sig, native, &args, tail);
+        self.emit_indirect_call(sig, native, &args, tail, type_index);
         Ok(())
     }
 
@@ -786,6 +799,15 @@ impl FuncTranslator<'_, '_> {
         let fp = self.b.ins().get_frame_pointer(I64);
         self.call_builtin(Builtin::RaiseTrap, &[code, func, offset, fp]);
         self.b.ins().trap(trap_code(trap));
+    }
+
+    /// Records that `v` (of wasm type `ty`) must be findable on the stack at every call it lives
+    /// across, if it can be a garbage-collected reference (Cranelift spills it there and emits a
+    /// stack map).
+    pub(crate) fn note_gc_ref(&mut self, v: Value, ty: kiln_environ::WasmValType) {
+        if ty.is_gc_ref() {
+            self.b.declare_value_needs_stack_map(v);
+        }
     }
 
     /// An `i32` constant.
