@@ -21,6 +21,59 @@ pub struct CodegenOptions {
     /// Code-generation settings in wasmtime's spelling: `cache=y|n`.
     #[arg(short = 'C', value_name = "KEY=VALUE", value_parser = parse_codegen_setting)]
     pub settings: Vec<CodegenSetting>,
+    /// WebAssembly proposals to turn on or off, in wasmtime's spelling: `-W gc=y,exceptions=n`.
+    /// Names: simd, relaxed-simd, tail-call, extended-const, multi-memory, memory64,
+    /// custom-page-sizes, wide-arithmetic, function-references, threads, exceptions, gc.
+    #[arg(short = 'W', value_name = "FEATURE=y|n", value_delimiter = ',', value_parser = parse_wasm_setting)]
+    pub wasm: Vec<WasmSetting>,
+}
+
+/// A proposal's switch on [`Config`].
+type FeatureSwitch = fn(&mut Config, bool) -> &mut Config;
+
+/// One `-W FEATURE=y|n` setting: a proposal and whether it is on.
+#[derive(Debug, Clone, Copy)]
+pub struct WasmSetting {
+    /// The proposal's switch.
+    pub switch: FeatureSwitch,
+    /// On or off.
+    pub enable: bool,
+}
+
+/// The `-W` names and their `Config` switches.
+const WASM_FEATURES: [(&str, FeatureSwitch); 12] = [
+    ("simd", Config::wasm_simd),
+    ("relaxed-simd", Config::wasm_relaxed_simd),
+    ("tail-call", Config::wasm_tail_call),
+    ("extended-const", Config::wasm_extended_const),
+    ("multi-memory", Config::wasm_multi_memory),
+    ("memory64", Config::wasm_memory64),
+    ("custom-page-sizes", Config::wasm_custom_page_sizes),
+    ("wide-arithmetic", Config::wasm_wide_arithmetic),
+    ("function-references", Config::wasm_function_references),
+    ("threads", Config::wasm_threads),
+    ("exceptions", Config::wasm_exceptions),
+    ("gc", Config::wasm_gc),
+];
+
+fn parse_flag(text: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "y" | "yes" | "true" | "on" => Ok(true),
+        "n" | "no" | "false" | "off" => Ok(false),
+        _ => Err(format!("`{text}`: expected y or n")),
+    }
+}
+
+fn parse_wasm_setting(text: &str) -> Result<WasmSetting, String> {
+    let (key, value) = text.split_once('=').unwrap_or((text, "y"));
+    let enable = parse_flag(text, value)?;
+    match WASM_FEATURES.iter().find(|(name, _)| *name == key) {
+        Some((_, switch)) => Ok(WasmSetting { switch: *switch, enable }),
+        None => {
+            let names: Vec<&str> = WASM_FEATURES.iter().map(|(name, _)| *name).collect();
+            Err(format!("unsupported feature: -W {key} (kiln knows: {})", names.join(", ")))
+        }
+    }
 }
 
 /// One `-C KEY=VALUE` setting.
@@ -36,6 +89,9 @@ impl CodegenOptions {
         if let Some(level) = self.opt_level {
             config.cranelift_opt_level(level);
         }
+        for setting in &self.wasm {
+            (setting.switch)(config, setting.enable);
+        }
         let mut cache = !self.no_cache;
         for setting in &self.settings {
             match setting {
@@ -48,11 +104,7 @@ impl CodegenOptions {
 
 fn parse_codegen_setting(text: &str) -> Result<CodegenSetting, String> {
     let (key, value) = text.split_once('=').unwrap_or((text, "y"));
-    let flag = || match value {
-        "y" | "yes" | "true" | "on" => Ok(true),
-        "n" | "no" | "false" | "off" => Ok(false),
-        _ => Err(format!("`{text}`: expected y or n")),
-    };
+    let flag = || parse_flag(text, value);
     match key {
         "cache" => Ok(CodegenSetting::Cache(flag()?)),
         _ => Err(format!("unknown code-generation setting `{key}` (supported: cache=y|n)")),
@@ -145,5 +197,21 @@ mod tests {
         assert_eq!(parse_codegen_setting("cache=y"), Ok(CodegenSetting::Cache(true)));
         assert!(parse_codegen_setting("cache=maybe").is_err());
         assert!(parse_codegen_setting("parallel-compilation=n").is_err());
+    }
+
+    #[test]
+    fn wasm_settings_switch_proposals() {
+        let off = parse_wasm_setting("exceptions=n").unwrap();
+        let mut config = kiln::Config::new();
+        (off.switch)(&mut config, off.enable);
+        let tags = "(module (tag))";
+        assert!(kiln::Module::new(&kiln::Engine::new(&config).unwrap(), tags).is_err());
+        let on = parse_wasm_setting("gc").unwrap();
+        assert!(on.enable);
+        (on.switch)(&mut config, on.enable);
+        let rec = "(module (rec (type (func)) (type (func))))";
+        assert!(kiln::Module::new(&kiln::Engine::new(&config).unwrap(), rec).is_ok());
+        assert!(parse_wasm_setting("gc=maybe").is_err());
+        assert!(parse_wasm_setting("stringref").unwrap_err().contains("unsupported feature"));
     }
 }

@@ -39,6 +39,8 @@ struct WastCommand {
     /// The scripts to run.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    codegen: compile::CodegenOptions,
 }
 
 fn main() -> ExitCode {
@@ -59,7 +61,11 @@ fn main() -> ExitCode {
 }
 
 fn wast(cmd: WastCommand) -> Result<ExitCode> {
-    let engine = Engine::default();
+    let mut config = kiln::Config::new();
+    cmd.codegen.configure(&mut config);
+    // Scripts are compiled once each: the on-disk cache would only fill up.
+    config.cache(None);
+    let engine = Engine::new(&config)?;
     let mut total = WastStats::default();
     let mut failed_files = 0;
     for file in &cmd.files {
