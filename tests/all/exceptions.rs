@@ -89,7 +89,7 @@ fn host_reads_the_payload_of_an_uncaught_exception() -> Result<()> {
     let fields = exn.fields(&mut store);
     ensure!(matches!(fields.as_slice(), [Val::I32(42), Val::I64(-5)]), "fields: {fields:?}");
     let boom = instance.get_export(&mut store, "boom").and_then(Extern::into_tag).context("no tag export")?;
-    ensure!(Tag::eq(&exn.tag(&mut store), &boom, &store), "the exception's tag is not `boom`");
+    ensure!(exn.tag(&mut store) == boom, "the exception's tag is not `boom`");
     let ty = boom.ty(&store);
     ensure!(ty.ty().params().collect::<Vec<_>>() == [ValType::I32, ValType::I64]);
     Ok(())

@@ -56,7 +56,9 @@ pub(crate) struct TagData {
     pub(crate) name: String,
 }
 
-/// An exception tag, defined by a module instance or by the host.
+/// An exception tag, defined by a module instance or by the host. A store gives each tag one
+/// handle, so `==` tells whether two handles are the same tag (an instance's import of a tag is
+/// the exporter's tag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tag {
     pub(crate) store: StoreId,
@@ -82,12 +84,6 @@ impl Tag {
     /// The tag's type.
     pub fn ty(&self, store: impl AsContext) -> TagType {
         self.data(&store.as_context().0.opaque).ty.clone()
-    }
-
-    /// Whether two handles name the same tag (a module's import of a tag is the same tag).
-    pub fn eq(a: &Tag, b: &Tag, store: impl AsContext) -> bool {
-        let store = &store.as_context().0.opaque;
-        a.data(store).definition == b.data(store).definition
     }
 
     pub(crate) fn ty_in(&self, store: &StoreOpaque) -> TagType {
@@ -161,14 +157,11 @@ impl ThrownException {
     /// An exception for a host function to throw: `return Err(ThrownException::new(&mut caller,
     /// exn).into())`.
     pub fn new(store: impl AsContext, exn: ExnRef) -> ThrownException {
-        let store = &store.as_context().0.opaque;
-        let tag_name = store.tag_name_of(exn.object(store).tag());
-        ThrownException { exn, tag_name }
+        ThrownException::new_in(&store.as_context().0.opaque, exn)
     }
 
     pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> ThrownException {
-        let exn = ExnRef { store: store.id, raw };
-        ThrownException::new_in(store, exn)
+        ThrownException::new_in(store, ExnRef { store: store.id, raw })
     }
 
     fn new_in(store: &StoreOpaque, exn: ExnRef) -> ThrownException {
