@@ -36,6 +36,7 @@ exception_tests![
     throwing_in_a_loop_and_catching,
     exceptions_switch_rejects_tags,
     gc_references_on_the_stack_are_findable,
+    host_function_called_from_the_host_throws,
 ];
 
 const THROWER: &str = r#"
@@ -441,5 +442,23 @@ fn gc_references_on_the_stack_are_findable() -> Result<()> {
     let mut none: [Val; 0] = [];
     probe.call(&mut store, &[], &mut none)?;
     ensure!(store.data_mut().pop().context("probe ran")?.is_empty());
+    Ok(())
+}
+
+/// A host function called straight from the host (no wasm frame below it) that fails or throws:
+/// the error comes back from the call, and there is no frame to resume in.
+fn host_function_called_from_the_host_throws() -> Result<()> {
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let tag = Tag::new(&mut store, &TagType::new(FuncType::new([], []))?)?;
+    let thrower = Func::wrap(&mut store, move |mut caller: Caller<'_, ()>| -> Result<()> {
+        let exn = ExnRef::new(&mut caller, &tag, &[])?;
+        Err(ThrownException::new(&caller, exn).into())
+    });
+    let err = thrower.call(&mut store, &[], &mut []).expect_err("uncaught");
+    ensure!(err.downcast_ref::<ThrownException>().is_some(), "{err:?}");
+    let failing = Func::wrap(&mut store, || -> Result<()> { anyhow::bail!("plain failure") });
+    let err = failing.call(&mut store, &[], &mut []).expect_err("fails");
+    ensure!(format!("{err:?}").contains("plain failure"), "{err:?}");
     Ok(())
 }

@@ -72,6 +72,10 @@ impl CallThreadState {
         let pcs = self.pcs.get().cast::<usize>();
         let mut n = 0;
         let lookup = |pc: usize, ret: bool| {
+            // A zero PC is the empty exit record of an activation no wasm frame left yet.
+            if pc == 0 {
+                return false;
+            }
             let pc = if ret { pc - 1 } else { pc };
             with_code_at(pc, |info, off| info.defined_func_at(off).is_some()).unwrap_or(false)
         };
