@@ -4,6 +4,7 @@
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
+//! - `memories`: one memory seen through its exporter, importers and the host (growth, bounds);
 //! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
 //!   relaxed results;
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
@@ -26,6 +27,7 @@ mod api;
 mod component_props;
 mod component_wast;
 mod examples;
+mod memories;
 mod proposals;
 mod robustness;
 mod simd;
@@ -40,6 +42,7 @@ fn main() {
     trials.extend(spec::trials());
     trials.extend(robustness::trials());
     trials.extend(api::trials());
+    trials.extend(memories::trials());
     trials.extend(proposals::trials());
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
