@@ -129,7 +129,7 @@ impl LinearMemory {
     /// `at` must be aligned, valid for reads and writes, and outlive this memory; nothing else may
     /// write to it.
     pub unsafe fn place_definition(&mut self, at: *mut VMMemoryDefinition) {
-        debug_assert!(!self.ty.shared, "a shared memory outlives any one instance");
+        debug_assert!(!self.ty.shared, "shared memories keep their own definition");
         // SAFETY: `&mut self` excludes concurrent growth; the caller vouches for `at`.
         unsafe { at.write(VMMemoryDefinition { base: self.base(), current_length: self.byte_size() }) };
         self.placed_definition = NonNull::new(at);
