@@ -100,6 +100,27 @@ fn bench_instantiate(c: &mut Criterion) {
             black_box(linker.instantiate(&mut store, &module).unwrap());
         });
     });
+
+    // One 16 MiB active data segment, which the engine maps from a copy-on-write image made when
+    // the module was compiled (here, outside the loop).
+    let data_module = Module::new(&engine, wasm::data_16mib_wat()).unwrap();
+    let empty = Linker::new(&engine);
+    group.bench_function("data_16mib", |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, ());
+            black_box(empty.instantiate(&mut store, &data_module).unwrap());
+        });
+    });
+    // The same plus the first write to each 64 KiB page of the data (a copy-on-write fault each).
+    let expected = wasm::data_16mib_touch_sum();
+    group.bench_function("data_16mib_touch", |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, ());
+            let instance = empty.instantiate(&mut store, &data_module).unwrap();
+            let touch = instance.get_typed_func::<(), i32>(&mut store, "touch").unwrap();
+            assert_eq!(touch.call(&mut store, ()).unwrap(), expected);
+        });
+    });
     group.finish();
 }
 

@@ -51,6 +51,51 @@ pub const HOST_CALLS_PER_ITER: u32 = 1000;
 /// How many functions the generated large module defines.
 pub const LARGE_FUNCS: usize = 2000;
 
+/// Bytes in the active data segment of [`data_16mib_wat`]'s module.
+pub const DATA_16MIB_BYTES: usize = 16 << 20;
+
+/// Pages of [`data_16mib_wat`]'s memory: the data plus one page.
+pub const DATA_16MIB_PAGES: u32 = (DATA_16MIB_BYTES >> 16) as u32 + 1;
+
+/// Generates the WAT text of a module with one memory of [`DATA_16MIB_PAGES`] pages whose first
+/// [`DATA_16MIB_BYTES`] bytes come from one active data segment of non-zero bytes (lowercase
+/// letters from [`Lcg`], which need no escaping in a WAT string). It exports
+/// `touch() -> i32`, which writes one byte in each 64 KiB page of the data (the first write to a
+/// copy-on-write page) and returns the sum of the bytes it replaced, so the caller can check the
+/// segment really was there.
+pub fn data_16mib_wat() -> String {
+    let mut rng = Lcg(0x6461_7461_3136_6d62);
+    let mut out = String::with_capacity(DATA_16MIB_BYTES + 1024);
+    writeln!(out, "(module\n  (memory (export \"memory\") {DATA_16MIB_PAGES})").unwrap();
+    out.push_str("  (func (export \"touch\") (result i32) (local $addr i32) (local $sum i32)\n");
+    out.push_str("    loop $pages\n");
+    out.push_str("      (local.set $sum (i32.add (local.get $sum) (i32.load8_u (local.get $addr))))\n");
+    out.push_str("      (i32.store8 (local.get $addr) (i32.const 0xff))\n");
+    out.push_str("      (local.set $addr (i32.add (local.get $addr) (i32.const 0x10000)))\n");
+    writeln!(out, "      (br_if $pages (i32.lt_u (local.get $addr) (i32.const {DATA_16MIB_BYTES})))").unwrap();
+    out.push_str("    end\n    local.get $sum)\n");
+    out.push_str("  (data (i32.const 0) \"");
+    for _ in 0..DATA_16MIB_BYTES {
+        out.push(char::from(b'a' + rng.below(26) as u8));
+    }
+    out.push_str("\")\n)\n");
+    out
+}
+
+/// The sum `touch` of [`data_16mib_wat`]'s module returns on a fresh instance: the segment's
+/// byte at the start of each 64 KiB page.
+pub fn data_16mib_touch_sum() -> i32 {
+    let mut rng = Lcg(0x6461_7461_3136_6d62);
+    let mut sum = 0i32;
+    for i in 0..DATA_16MIB_BYTES {
+        let byte = i32::from(b'a' + rng.below(26) as u8);
+        if i % 0x10000 == 0 {
+            sum += byte;
+        }
+    }
+    sum
+}
+
 /// A small deterministic pseudo-random generator (64-bit LCG); the large module is the same on
 /// every run and in both suites.
 struct Lcg(u64);

@@ -5,6 +5,7 @@
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `exceptions`: exception handling through the API (uncaught exceptions, host throws, tags);
+//! - `memories`: one memory seen through its exporter, importers and the host (growth, bounds);
 //! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
 //!   relaxed results;
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
@@ -28,6 +29,7 @@ mod component_props;
 mod component_wast;
 mod examples;
 mod exceptions;
+mod memories;
 mod proposals;
 mod robustness;
 mod simd;
@@ -42,6 +44,7 @@ fn main() {
     trials.extend(spec::trials());
     trials.extend(robustness::trials());
     trials.extend(api::trials());
+    trials.extend(memories::trials());
     trials.extend(proposals::trials());
     trials.extend(exceptions::trials());
     trials.extend(simd::trials());

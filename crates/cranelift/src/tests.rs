@@ -13,9 +13,11 @@ fn compile_with(options: &CompilerOptions, wat: &str) -> (ModuleInfo, CompiledCo
 }
 
 /// Validates and parses a module. `externref` needs wasmparser's `GC_TYPES` feature, which
-/// `kiln_environ::supported_features()` does not include yet.
+/// `kiln_environ::supported_features()` does not include yet; multi-memory and threads (shared
+/// memories) are on by default in the engine but not in that base set.
 fn parse(wasm: &[u8]) -> ModuleInfo {
-    let features = kiln_environ::supported_features() | wasmparser::WasmFeatures::GC_TYPES;
+    use wasmparser::WasmFeatures as F;
+    let features = kiln_environ::supported_features() | F::GC_TYPES | F::MULTI_MEMORY | F::THREADS;
     wasmparser::Validator::new_with_features(features).validate_all(wasm).expect("valid module");
     ModuleInfo::parse_validated(wasm).expect("readable module")
 }

@@ -11,13 +11,21 @@
 //!   +24  type_ids: *const u32          engine-wide signature id of each module type index
 //!   +32  store: *mut ()                opaque: the runtime's store
 //!   +40  instance: *mut ()             opaque: the runtime's instance
-//!   +48  funcrefs: [VMFuncRef; num_funcs]          imported functions' entries are copies
+//!   +48  owned_memories: [VMMemoryDefinition; num_owned_memories]   16 bytes each
+//!        funcrefs: [VMFuncRef; num_funcs]          imported functions' entries are copies
 //!        tables: [*mut VMTableDefinition; num_tables]
 //!        memories: [*mut VMMemoryDefinition; num_memories]
 //!        imported_globals: [*mut VMGlobalDefinition; num_imported_globals]
 //!        defined_globals: [VMGlobalDefinition; num_defined_globals]   16 bytes each, 16-aligned
 //!        tags: [*const VMTagDefinition; num_tags]     a tag's identity is its definition's address
 //! ```
+//!
+//! An *owned* memory is a defined memory that is not shared. Its `VMMemoryDefinition` (base and
+//! length) lives inline near the start of the `VMContext`, so compiled code reaches its base with
+//! one load at an 8-bit displacement instead of two dependent loads; the runtime's memory object
+//! updates this copy when it grows, and an instance importing the memory is given a pointer to
+//! it. Imported and shared memories are reached through `memories` only. Every memory has a
+//! `memories` slot; an owned memory's slot points at its inline definition.
 
 use crate::ModuleInfo;
 
@@ -148,6 +156,8 @@ pub struct VMOffsets {
     pub num_defined_globals: u32,
     /// Number of tags (imported + defined).
     pub num_tags: u32,
+    /// Offset of each memory's inline `VMMemoryDefinition` (owned memories only).
+    memory_definitions: Vec<Option<u32>>,
     funcrefs: u32,
     tables: u32,
     memories: u32,
@@ -178,7 +188,19 @@ impl VMOffsets {
         let num_memories = module.memories.len() as u32;
         let num_imported_globals = module.num_imported_globals;
         let num_defined_globals = module.globals.len() as u32 - num_imported_globals;
-        let funcrefs = 48;
+        let owned_memories = 48;
+        let mut next_owned = owned_memories;
+        let memory_definitions = (0..num_memories)
+            .map(|m| {
+                let owned = m >= module.num_imported_memories && !module.memories[m as usize].shared;
+                owned.then(|| {
+                    let offset = next_owned;
+                    next_owned += vmmemory::SIZE;
+                    offset
+                })
+            })
+            .collect();
+        let funcrefs = next_owned;
         let tables = funcrefs + num_funcs * vmfuncref::SIZE;
         let memories = tables + num_tables * u32::from(POINTER_SIZE);
         let imported_globals = memories + num_memories * u32::from(POINTER_SIZE);
@@ -192,6 +214,7 @@ impl VMOffsets {
             num_memories,
             num_imported_globals,
             num_defined_globals,
+            memory_definitions,
             funcrefs,
             tables,
             memories,
@@ -220,10 +243,17 @@ impl VMOffsets {
         self.tables + index * u32::from(POINTER_SIZE)
     }
 
-    /// Offset of the `*mut VMMemoryDefinition` of memory `index`.
+    /// Offset of the `*mut VMMemoryDefinition` of memory `index` (every memory has one).
     pub fn memory_ptr(&self, index: u32) -> u32 {
         assert!(index < self.num_memories);
         self.memories + index * u32::from(POINTER_SIZE)
+    }
+
+    /// Offset of the inline `VMMemoryDefinition` of memory `index` if it is owned (defined and
+    /// not shared); `None` for imported and shared memories, which are reached through
+    /// [`VMOffsets::memory_ptr`].
+    pub fn memory_definition(&self, index: u32) -> Option<u32> {
+        self.memory_definitions[index as usize]
     }
 
     /// Offset of the `*mut VMGlobalDefinition` of imported global `index`.

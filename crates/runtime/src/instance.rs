@@ -98,7 +98,14 @@ impl Instance {
         let mut defined_memories = Vec::new();
         for (i, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
             let image = args.memory_images.get(i).and_then(|image| image.as_deref());
-            defined_memories.push(LinearMemory::with_image(ty, args.guard_pages, args.memory_limit, image)?);
+            let mut memory = LinearMemory::with_image(ty, args.guard_pages, args.memory_limit, image)?;
+            if let Some(offset) = offsets.memory_definition(info.num_imported_memories + i as u32) {
+                // SAFETY: the slot is inside the VMContext allocation, 16-byte aligned, and written
+                // by nothing else; the VMContext is freed only when the instance is dropped, which
+                // drops this memory with it.
+                unsafe { memory.place_definition(vmctx.as_ptr().add(offset as usize).cast()) };
+            }
+            defined_memories.push(memory);
         }
         let defined_tags: Box<[VMTagDefinition]> = info.tags[info.num_imported_tags as usize..]
             .iter()
@@ -163,7 +170,7 @@ impl Instance {
                 write(offsets.table_ptr(i as u32), *table as usize);
             }
             for (i, memory) in instance.memories.iter().enumerate() {
-                write(offsets.memory_ptr(i as u32), *memory as usize);
+                write(offsets.memory_ptr(i as u32), (**memory).definition_ptr() as usize);
             }
             for (i, global) in args.imported_globals.iter().enumerate() {
                 write(offsets.imported_global_ptr(i as u32), *global as usize);

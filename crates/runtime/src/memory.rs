@@ -11,6 +11,7 @@ use crate::vmcontext::VMMemoryDefinition;
 use anyhow::{Result, bail};
 use kiln_environ::MemoryType;
 use std::cell::UnsafeCell;
+use std::ptr::NonNull;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,12 +23,19 @@ const GUARD: usize = 1 << 32;
 /// memory never grows beyond 8 GiB.
 pub const MAX_CHECKED_RESERVATION: u64 = 8 << 30;
 
-/// A linear memory. `#[repr(C)]` with the definition first, so a `*mut LinearMemory` is also the
-/// `*mut VMMemoryDefinition` that compiled code reads.
-#[repr(C)]
+/// A linear memory.
+///
+/// Compiled code reads the memory's `VMMemoryDefinition` (base and length) at
+/// [`LinearMemory::definition_ptr`]. That is the memory's own `own_definition` until the instance
+/// that owns an unshared memory moves it into its `VMContext` ([`LinearMemory::place_definition`]),
+/// where compiled code loads the base with one load; growth always writes the live definition, so
+/// every instance that imports the memory (given `definition_ptr`) sees the new length.
 #[derive(Debug)]
 pub struct LinearMemory {
-    definition: UnsafeCell<VMMemoryDefinition>,
+    own_definition: UnsafeCell<VMMemoryDefinition>,
+    /// The inline definition in the owning `VMContext`, once placed there; `own_definition` is
+    /// used until then (found afresh each time, so moving the memory is harmless).
+    placed_definition: Option<NonNull<VMMemoryDefinition>>,
     mmap: Mmap,
     maximum_pages: u64,
     ty: MemoryType,
@@ -37,7 +45,8 @@ pub struct LinearMemory {
 }
 
 // SAFETY: the definition is only written under the `accessible` lock (growth), with an atomic store
-// of the length; the base never changes. Shared memories are used from several threads; the bytes
+// of the length; the base never changes. A placed definition lives in the owning instance's
+// `VMContext`, which outlives the memory. Shared memories are used from several threads; the bytes
 // themselves are wasm's to race on, as the threads proposal allows.
 unsafe impl Sync for LinearMemory {}
 // SAFETY: as above; nothing is tied to the creating thread.
@@ -93,7 +102,8 @@ impl LinearMemory {
         }
         let base = mmap.as_ptr().cast_mut();
         Ok(Box::new(LinearMemory {
-            definition: UnsafeCell::new(VMMemoryDefinition { base, current_length: initial }),
+            own_definition: UnsafeCell::new(VMMemoryDefinition { base, current_length: initial }),
+            placed_definition: None,
             mmap,
             maximum_pages,
             ty: *ty,
@@ -101,16 +111,35 @@ impl LinearMemory {
         }))
     }
 
-    /// The definition compiled code reads.
-    pub fn definition(&mut self) -> *mut VMMemoryDefinition {
-        self.definition.get()
+    /// The definition compiled code reads: what an instance importing this memory stores in its
+    /// `VMContext`.
+    pub fn definition_ptr(&self) -> *mut VMMemoryDefinition {
+        match self.placed_definition {
+            Some(placed) => placed.as_ptr(),
+            None => self.own_definition.get(),
+        }
+    }
+
+    /// Moves the live definition to `at` (the inline slot of the owning instance's `VMContext`),
+    /// copying the current one there. Called once, before any code or importer has seen the
+    /// memory.
+    ///
+    /// # Safety
+    ///
+    /// `at` must be aligned, valid for reads and writes, and outlive this memory; nothing else may
+    /// write to it.
+    pub unsafe fn place_definition(&mut self, at: *mut VMMemoryDefinition) {
+        debug_assert!(!self.ty.shared, "shared memories keep their own definition");
+        // SAFETY: `&mut self` excludes concurrent growth; the caller vouches for `at`.
+        unsafe { at.write(VMMemoryDefinition { base: self.base(), current_length: self.byte_size() }) };
+        self.placed_definition = NonNull::new(at);
     }
 
     fn length_cell(&self) -> &AtomicUsize {
-        // SAFETY: `current_length` is a properly aligned usize that lives as long as `self`; every
-        // concurrent access to it goes through atomics (compiled code's plain loads of a
-        // word-sized aligned value are atomic on the supported hosts).
-        unsafe { AtomicUsize::from_ptr(&raw mut (*self.definition.get()).current_length) }
+        // SAFETY: `current_length` is a properly aligned usize that lives as long as `self` (see
+        // `place_definition`); every concurrent access to it goes through atomics (compiled code's
+        // plain loads of a word-sized aligned value are atomic on the supported hosts).
+        unsafe { AtomicUsize::from_ptr(&raw mut (*self.definition_ptr()).current_length) }
     }
 
     /// The memory's type (with its current minimum).
@@ -140,8 +169,8 @@ impl LinearMemory {
 
     /// The first byte of the memory.
     pub fn base(&self) -> *mut u8 {
-        // SAFETY: the base is written once, at creation.
-        unsafe { (*self.definition.get()).base }
+        // SAFETY: the base is written once, at creation (and copied by `place_definition`).
+        unsafe { (*self.definition_ptr()).base }
     }
 
     /// Grows by `delta` pages; returns the old size in pages, or `None` if it cannot grow.

@@ -222,6 +222,7 @@ mod tests {
         assert_eq!(size_of::<VMFuncRef>() as u32, vmfuncref::SIZE);
         assert_eq!(offset_of!(VMMemoryDefinition, base) as u32, vmmemory::BASE);
         assert_eq!(offset_of!(VMMemoryDefinition, current_length) as u32, vmmemory::CURRENT_LENGTH);
+        assert_eq!(size_of::<VMMemoryDefinition>() as u32, vmmemory::SIZE);
         assert_eq!(offset_of!(VMTableDefinition, base) as u32, vmtable::BASE);
         assert_eq!(offset_of!(VMTableDefinition, current_elements) as u32, vmtable::CURRENT_ELEMENTS);
         assert_eq!(size_of::<VMGlobalDefinition>() as u32, vmglobal::SIZE);

@@ -34,22 +34,31 @@ pub(super) fn heap_flags() -> MemFlagsData {
 }
 
 impl FuncTranslator<'_, '_> {
-    /// The `VMMemoryDefinition` pointer and the base pointer of memory `m`. Both loads are
-    /// read-only and movable (memories are reserved in place and never move), so Cranelift
-    /// deduplicates and hoists them.
-    fn memory_ptrs(&mut self, m: u32) -> (Value, Value) {
+    /// Where memory `m`'s `VMMemoryDefinition` is, as a base value and an offset: the `VMContext`
+    /// itself for an owned memory (its definition is inline), else the definition pointer loaded
+    /// from the `VMContext`. The pointer load is read-only and movable (a memory's definition
+    /// never moves), so Cranelift deduplicates and hoists it.
+    fn memory_definition(&mut self, m: u32) -> (Value, i32) {
+        if let Some(offset) = self.env.offsets.memory_definition(m) {
+            return (self.vmctx, offset as i32);
+        }
         let flags = trusted_readonly().with_can_move();
         let offset = self.env.offsets.memory_ptr(m) as i32;
-        let def = self.b.ins().load(I64, flags, self.vmctx, offset);
-        let base = self.b.ins().load(I64, flags, def, vmmemory::BASE as i32);
-        (def, base)
+        (self.b.ins().load(I64, flags, self.vmctx, offset), 0)
+    }
+
+    /// The base pointer of memory `m`: read-only and movable, as memories are reserved in place
+    /// and never move.
+    fn memory_base(&mut self, m: u32) -> Value {
+        let (def, offset) = self.memory_definition(m);
+        let flags = trusted_readonly().with_can_move();
+        self.b.ins().load(I64, flags, def, offset + vmmemory::BASE as i32)
     }
 
     /// The current length in bytes of memory `m`.
     fn memory_length(&mut self, m: u32) -> Result<Value> {
-        let offset = self.env.offsets.memory_ptr(m) as i32;
-        let def = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, offset);
-        Ok(self.b.ins().load(I64, trusted(), def, vmmemory::CURRENT_LENGTH as i32))
+        let (def, offset) = self.memory_definition(m);
+        Ok(self.b.ins().load(I64, trusted(), def, offset + vmmemory::CURRENT_LENGTH as i32))
     }
 
     /// The address of an access of `size` bytes at `index + offset` in memory `m`, as a pointer and
@@ -57,7 +66,7 @@ impl FuncTranslator<'_, '_> {
     /// out of bounds.
     pub(super) fn heap_addr(&mut self, m: u32, index: Value, offset: u64, size: u32) -> Result<(Value, i32)> {
         let ty = self.env.info.memories[m as usize];
-        let (_, base) = self.memory_ptrs(m);
+        let base = self.memory_base(m);
         let index = self.extend_to_i64(index);
         let options = self.env.options;
         // With a 4 GiB reservation plus a 4 GiB guard, `index + offset + size` stays inside the
