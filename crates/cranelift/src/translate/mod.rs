@@ -194,21 +194,24 @@ macro_rules! binop {
         $t.push(v);
     }};
 }
-macro_rules! icmp {
-    ($t:ident, $cc:ident) => {{
+/// A scalar comparison (`$cmp` is `icmp` or `fcmp`) whose flag is pushed as an `i32`.
+macro_rules! compare {
+    ($t:ident, $cmp:ident, $cc:expr) => {{
         let (x, y) = $t.pop2();
-        let c = $t.b.ins().icmp(IntCC::$cc, x, y);
+        let c = $t.b.ins().$cmp($cc, x, y);
         let v = $t.b.ins().uextend(I32, c);
         $t.push(v);
     }};
 }
+macro_rules! icmp {
+    ($t:ident, $cc:ident) => {
+        compare!($t, icmp, IntCC::$cc)
+    };
+}
 macro_rules! fcmp {
-    ($t:ident, $cc:ident) => {{
-        let (x, y) = $t.pop2();
-        let c = $t.b.ins().fcmp(FloatCC::$cc, x, y);
-        let v = $t.b.ins().uextend(I32, c);
-        $t.push(v);
-    }};
+    ($t:ident, $cc:ident) => {
+        compare!($t, fcmp, FloatCC::$cc)
+    };
 }
 macro_rules! conv {
     ($t:ident, $m:ident, $ty:expr) => {{

@@ -36,51 +36,40 @@ enum ExtendLoad {
 }
 
 macro_rules! vunop {
-    ($t:ident, $ty:expr, $m:ident) => {{
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().$m(x);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $m:ident) => {
+        $t.vector_op($ty, |t, [x]| t.b.ins().$m(x))
+    };
 }
+/// A binary vector operator; with `$cc`, a comparison (`$m` is `icmp` or `fcmp`).
 macro_rules! vbinop {
-    ($t:ident, $ty:expr, $m:ident) => {{
-        let y = $t.pop_as($ty);
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().$m(x, y);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $m:ident) => {
+        $t.vector_op($ty, |t, [x, y]| t.b.ins().$m(x, y))
+    };
+    ($t:ident, $ty:expr, $m:ident, $cc:expr) => {
+        $t.vector_op($ty, |t, [x, y]| t.b.ins().$m($cc, x, y))
+    };
 }
 macro_rules! vshift {
     ($t:ident, $ty:expr, $m:ident) => {{
         // Cranelift masks a vector shift amount to the lane width, as wasm requires.
         let amount = $t.pop();
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().$m(x, amount);
-        $t.push_v128(v);
+        $t.vector_op($ty, |t, [x]| t.b.ins().$m(x, amount))
     }};
 }
 macro_rules! vconvert {
-    ($t:ident, $from:expr, $m:ident, $to:expr) => {{
-        let x = $t.pop_as($from);
-        let v = $t.b.ins().$m($to, x);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $from:expr, $m:ident, $to:expr) => {
+        $t.vector_op($from, |t, [x]| t.b.ins().$m($to, x))
+    };
 }
 macro_rules! vicmp {
-    ($t:ident, $ty:expr, $cc:ident) => {{
-        let y = $t.pop_as($ty);
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().icmp(IntCC::$cc, x, y);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $cc:ident) => {
+        vbinop!($t, $ty, icmp, IntCC::$cc)
+    };
 }
 macro_rules! vfcmp {
-    ($t:ident, $ty:expr, $cc:ident) => {{
-        let y = $t.pop_as($ty);
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().fcmp(FloatCC::$cc, x, y);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $cc:ident) => {
+        vbinop!($t, $ty, fcmp, FloatCC::$cc)
+    };
 }
 
 impl FuncTranslator<'_, '_> {
