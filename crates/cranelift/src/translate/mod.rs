@@ -632,12 +632,18 @@ impl FuncTranslator<'_, '_> {
         let expected = self.b.ins().load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
         let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
         self.b.ins().trapnz(mismatch, trap_code(Trap::BadSignature));
+        self.call_funcref(sig, funcref, n, tail);
+        Ok(())
+    }
+
+    /// Calls the (checked) `funcref` with signature `sig` and the top `n` operands as arguments:
+    /// its native entry with its own vmctx as the callee's and this function's as the caller's.
+    fn call_funcref(&mut self, sig: SigRef, funcref: Value, n: usize, tail: bool) {
         let native = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
         let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
         self.emit_indirect_call(sig, native, &args, tail);
-        Ok(())
     }
 
     /// `call_ref`: the validator guarantees the reference's signature; only null is checked.
@@ -646,11 +652,7 @@ impl FuncTranslator<'_, '_> {
         let n = self.env.info.types[type_index as usize].params.len();
         let funcref = self.pop();
         self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
-        let native = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
-        let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
-        let mut args = vec![callee, self.vmctx];
-        args.extend(self.popn(n));
-        self.emit_indirect_call(sig, native, &args, tail);
+        self.call_funcref(sig, funcref, n, tail);
         Ok(())
     }
 
