@@ -193,35 +193,34 @@ impl Compiler {
 
     /// A wasm-to-host ("wasm_to_array") trampoline for a host function of signature `ty`.
     pub fn compile_host_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledCode> {
-        let mut ctx = cranelift_codegen::Context::new();
-        let mut fctx = FunctionBuilderContext::new();
-        trampolines::wasm_to_array(self, ty, &mut ctx.func, &mut fctx)?;
-        let compiled =
-            self.finish(&mut ctx).with_context(|| format!("failed to compile the host trampoline for {ty}"))?;
-        link::link(Vec::new(), Vec::new(), Some(compiled))
+        self.compile_standalone_trampoline(ty, trampolines::wasm_to_array, "host trampoline")
     }
 
     /// A wasm-to-host trampoline for a host function of signature `ty` (at most one result) that
     /// calls the function's native shim with register arguments (see
     /// `kiln_environ::vmhost_func_context::NATIVE_CALL`).
     pub fn compile_native_host_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledCode> {
-        let mut ctx = cranelift_codegen::Context::new();
-        let mut fctx = FunctionBuilderContext::new();
-        trampolines::wasm_to_native(self, ty, &mut ctx.func, &mut fctx)?;
-        let compiled =
-            self.finish(&mut ctx).with_context(|| format!("failed to compile the native host trampoline for {ty}"))?;
-        link::link(Vec::new(), Vec::new(), Some(compiled))
+        self.compile_standalone_trampoline(ty, trampolines::wasm_to_native, "native host trampoline")
     }
 
     /// A host-to-wasm trampoline for typed calls of signature `ty` (at most one result):
     /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, params...) -> result`.
     pub fn compile_native_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledCode> {
+        self.compile_standalone_trampoline(ty, trampolines::native_to_wasm, "native-to-wasm trampoline")
+    }
+
+    /// Builds one trampoline for `ty` with `build` and links it alone into a `CompiledCode` as its
+    /// host trampoline; `what` names it in errors.
+    fn compile_standalone_trampoline(
+        &self,
+        ty: &WasmFuncType,
+        build: fn(&Compiler, &WasmFuncType, &mut ir::Function, &mut FunctionBuilderContext) -> Result<()>,
+        what: &str,
+    ) -> Result<CompiledCode> {
         let mut ctx = cranelift_codegen::Context::new();
         let mut fctx = FunctionBuilderContext::new();
-        trampolines::native_to_wasm(self, ty, &mut ctx.func, &mut fctx)?;
-        let compiled = self
-            .finish(&mut ctx)
-            .with_context(|| format!("failed to compile the native-to-wasm trampoline for {ty}"))?;
+        build(self, ty, &mut ctx.func, &mut fctx)?;
+        let compiled = self.finish(&mut ctx).with_context(|| format!("failed to compile the {what} for {ty}"))?;
         link::link(Vec::new(), Vec::new(), Some(compiled))
     }
 

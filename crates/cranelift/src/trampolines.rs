@@ -28,11 +28,17 @@ fn record_exit_frame(b: &mut FunctionBuilder<'_>, caller_vmctx: ir::Value) {
     b.ins().store(trusted, caller_sp, store_ctx, vmstore_context::LAST_WASM_EXIT_SP as i32);
 }
 
+/// The C signature `fn(pointers...)` with `pointers` pointer-sized arguments and no results.
+fn pointers_signature(compiler: &Compiler, pointers: usize) -> Signature {
+    let mut sig = Signature::new(compiler.isa().default_call_conv());
+    sig.params.extend(std::iter::repeat_n(AbiParam::new(I64), pointers));
+    sig
+}
+
 /// The C signature `fn(pointers..., params...) -> results` of `ty` with `pointers` leading
 /// pointer-sized arguments (contexts, function pointers).
 fn native_signature(compiler: &Compiler, pointers: usize, ty: &WasmFuncType) -> Result<Signature> {
-    let mut sig = Signature::new(compiler.isa().default_call_conv());
-    sig.params.extend(std::iter::repeat_n(AbiParam::new(I64), pointers));
+    let mut sig = pointers_signature(compiler, pointers);
     for p in ty.params.iter() {
         sig.params.push(AbiParam::new(value_type(*p)?));
     }
@@ -40,6 +46,51 @@ fn native_signature(compiler: &Compiler, pointers: usize, ty: &WasmFuncType) -> 
         sig.returns.push(AbiParam::new(value_type(*r)?));
     }
     Ok(sig)
+}
+
+/// Native calls pass at most one result in registers; `what` names the kind of call for the error.
+fn check_at_most_one_result(ty: &WasmFuncType, what: &str) -> Result<()> {
+    if ty.results.len() > 1 {
+        anyhow::bail!("{what} return at most one value, {ty} has more");
+    }
+    Ok(())
+}
+
+/// The byte offset of slot `index` in a `[ValRaw]` buffer.
+fn val_raw_offset(index: usize) -> i32 {
+    (index as u32 * VAL_RAW_SIZE) as i32
+}
+
+/// Fills `func` (its signature already set) with a single entry block: `body` emits the code
+/// from the function's parameters and returns the values to return.
+fn build_single_block(
+    compiler: &Compiler,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    body: impl FnOnce(&mut FunctionBuilder<'_>, &[ir::Value]) -> Result<Vec<ir::Value>>,
+) -> Result<()> {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let results = body(&mut b, &params)?;
+    b.ins().return_(&results);
+    b.finalize(compiler.isa().frontend_config());
+    Ok(())
+}
+
+/// Emits `call_indirect callee(args)` with signature `sig` and returns the call's results.
+fn call_indirect_results(
+    b: &mut FunctionBuilder<'_>,
+    sig: Signature,
+    callee: ir::Value,
+    args: &[ir::Value],
+) -> Vec<ir::Value> {
+    let sig_ref = b.import_signature(sig);
+    let call = b.ins().call_indirect(sig_ref, callee, args);
+    b.inst_results(call).to_vec()
 }
 
 /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, values: *mut ValRaw)`: loads the
@@ -50,34 +101,20 @@ pub(crate) fn array_to_wasm(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<()> {
-    let isa = compiler.isa();
     let wasm_sig = wasm_signature(ty)?;
-    let mut sig = Signature::new(isa.default_call_conv());
-    sig.params.extend([AbiParam::new(I64); 4]);
-    func.signature = sig;
-
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let &[native_fn, callee_vmctx, caller_vmctx, values] = b.block_params(entry) else { unreachable!() };
-
-    let mut args = vec![callee_vmctx, caller_vmctx];
-    for (i, p) in ty.params.iter().enumerate() {
-        let offset = (i as u32 * VAL_RAW_SIZE) as i32;
-        args.push(b.ins().load(value_type(*p)?, val_raw_flags(), values, offset));
-    }
-    let sig_ref = b.import_signature(wasm_sig);
-    let call = b.ins().call_indirect(sig_ref, native_fn, &args);
-    let results = b.inst_results(call).to_vec();
-    for (i, r) in results.into_iter().enumerate() {
-        let offset = (i as u32 * VAL_RAW_SIZE) as i32;
-        b.ins().store(val_raw_flags(), r, values, offset);
-    }
-    b.ins().return_(&[]);
-    b.finalize(isa.frontend_config());
-    Ok(())
+    func.signature = pointers_signature(compiler, 4);
+    build_single_block(compiler, func, fctx, |b, params| {
+        let &[native_fn, callee_vmctx, caller_vmctx, values] = params else { unreachable!() };
+        let mut args = vec![callee_vmctx, caller_vmctx];
+        for (i, p) in ty.params.iter().enumerate() {
+            args.push(b.ins().load(value_type(*p)?, val_raw_flags(), values, val_raw_offset(i)));
+        }
+        let results = call_indirect_results(b, wasm_sig, native_fn, &args);
+        for (i, r) in results.into_iter().enumerate() {
+            b.ins().store(val_raw_flags(), r, values, val_raw_offset(i));
+        }
+        Ok(Vec::new())
+    })
 }
 
 /// A wasm function of type `ty` that calls a host function's array-call shim: records the exit
@@ -89,42 +126,30 @@ pub(crate) fn wasm_to_array(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<()> {
-    let isa = compiler.isa();
     func.signature = wasm_signature(ty)?;
     let result_types = ty.results.iter().map(|t| value_type(*t)).collect::<Result<Vec<_>>>()?;
     let len = ty.params.len().max(ty.results.len()).max(1) as u32;
+    build_single_block(compiler, func, fctx, |b, params| {
+        let (callee_vmctx, caller_vmctx, args) = (params[0], params[1], &params[2..]);
+        record_exit_frame(b, caller_vmctx);
 
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
-    let (callee_vmctx, caller_vmctx, args) = (params[0], params[1], &params[2..]);
+        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, len * VAL_RAW_SIZE, 4));
+        let values = b.ins().stack_addr(I64, slot, 0);
+        for (i, arg) in args.iter().enumerate() {
+            b.ins().store(val_raw_flags(), *arg, values, val_raw_offset(i));
+        }
 
-    record_exit_frame(&mut b, caller_vmctx);
-    let trusted = MemFlagsData::trusted();
+        let host_sig = b.import_signature(pointers_signature(compiler, 4));
+        let host_fn = b.ins().load(I64, MemFlagsData::trusted(), callee_vmctx, vmhost_func_context::ARRAY_CALL as i32);
+        let len = b.ins().iconst(I64, i64::from(len));
+        b.ins().call_indirect(host_sig, host_fn, &[callee_vmctx, caller_vmctx, values, len]);
 
-    let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, len * VAL_RAW_SIZE, 4));
-    let values = b.ins().stack_addr(I64, slot, 0);
-    for (i, arg) in args.iter().enumerate() {
-        b.ins().store(val_raw_flags(), *arg, values, (i as u32 * VAL_RAW_SIZE) as i32);
-    }
-
-    let mut host_sig = Signature::new(isa.default_call_conv());
-    host_sig.params.extend([AbiParam::new(I64); 4]);
-    let host_sig = b.import_signature(host_sig);
-    let host_fn = b.ins().load(I64, trusted, callee_vmctx, vmhost_func_context::ARRAY_CALL as i32);
-    let len = b.ins().iconst(I64, i64::from(len));
-    b.ins().call_indirect(host_sig, host_fn, &[callee_vmctx, caller_vmctx, values, len]);
-
-    let mut results = Vec::with_capacity(result_types.len());
-    for (i, t) in result_types.into_iter().enumerate() {
-        results.push(b.ins().load(t, val_raw_flags(), values, (i as u32 * VAL_RAW_SIZE) as i32));
-    }
-    b.ins().return_(&results);
-    b.finalize(isa.frontend_config());
-    Ok(())
+        let mut results = Vec::with_capacity(result_types.len());
+        for (i, t) in result_types.into_iter().enumerate() {
+            results.push(b.ins().load(t, val_raw_flags(), values, val_raw_offset(i)));
+        }
+        Ok(results)
+    })
 }
 
 /// A wasm function of type `ty` (at most one result) that calls a host function's native shim
@@ -136,31 +161,16 @@ pub(crate) fn wasm_to_native(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<()> {
-    let isa = compiler.isa();
-    if ty.results.len() > 1 {
-        anyhow::bail!("native host calls return at most one value, {ty} has more");
-    }
+    check_at_most_one_result(ty, "native host calls")?;
     func.signature = wasm_signature(ty)?;
     let native_sig = native_signature(compiler, 2, ty)?;
-
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
-    let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
-
-    record_exit_frame(&mut b, caller_vmctx);
-    let trusted = MemFlagsData::trusted();
-
-    let native_sig = b.import_signature(native_sig);
-    let native_fn = b.ins().load(I64, trusted.with_readonly(), callee_vmctx, vmhost_func_context::NATIVE_CALL as i32);
-    let call = b.ins().call_indirect(native_sig, native_fn, &params);
-    let results = b.inst_results(call).to_vec();
-    b.ins().return_(&results);
-    b.finalize(isa.frontend_config());
-    Ok(())
+    build_single_block(compiler, func, fctx, |b, params| {
+        let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
+        record_exit_frame(b, caller_vmctx);
+        let flags = MemFlagsData::trusted().with_readonly();
+        let native_fn = b.ins().load(I64, flags, callee_vmctx, vmhost_func_context::NATIVE_CALL as i32);
+        Ok(call_indirect_results(b, native_sig, native_fn, params))
+    })
 }
 
 /// `extern "C" fn(native_fn, callee_vmctx, caller_vmctx, params...) -> result` (at most one
@@ -172,23 +182,10 @@ pub(crate) fn native_to_wasm(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<()> {
-    let isa = compiler.isa();
-    if ty.results.len() > 1 {
-        anyhow::bail!("native calls return at most one value, {ty} has more");
-    }
+    check_at_most_one_result(ty, "native calls")?;
     let wasm_sig = wasm_signature(ty)?;
     func.signature = native_signature(compiler, 3, ty)?;
-
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
-    let sig_ref = b.import_signature(wasm_sig);
-    let call = b.ins().call_indirect(sig_ref, params[0], &params[1..]);
-    let results = b.inst_results(call).to_vec();
-    b.ins().return_(&results);
-    b.finalize(isa.frontend_config());
-    Ok(())
+    build_single_block(compiler, func, fctx, |b, params| {
+        Ok(call_indirect_results(b, wasm_sig, params[0], &params[1..]))
+    })
 }

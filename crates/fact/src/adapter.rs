@@ -183,6 +183,15 @@ impl Gen {
         self.set(l);
     }
 
+    /// Pushes `(local & mask) == value` for an `i32` local.
+    pub fn push_masked_eq(&mut self, local: u32, mask: i32, value: i32) {
+        self.get(local);
+        self.i32(mask);
+        self.ins(I::I32And);
+        self.i32(value);
+        self.ins(I::I32Eq);
+    }
+
     /// Raises `trap`: never returns.
     pub fn trap(&mut self, trap: Trap) {
         self.i32(i32::from(trap.as_u8()));
@@ -451,11 +460,7 @@ impl Gen {
             self.i32(0x110000);
             self.ins(I::I32GeU);
             self.trap_if(Trap::InvalidChar);
-            self.get(c);
-            self.i32(0xFFFF_F800_u32 as i32);
-            self.ins(I::I32And);
-            self.i32(0xD800);
-            self.ins(I::I32Eq);
+            self.push_masked_eq(c, 0xFFFF_F800_u32 as i32, 0xD800);
             self.trap_if(Trap::InvalidChar);
             if let Dst::Mem(m) = dst {
                 self.get(m.addr);

@@ -2,7 +2,7 @@
 //! wasm, following the Canonical ABI's `load_string` / `store_string` algorithms (including their
 //! `realloc` calls: optimistic first allocation, worst-case growth, shrinking at the end).
 
-use crate::adapter::{Bytes, Dst, Gen, Op, Src, memarg};
+use crate::adapter::{Bytes, Dst, Gen, Label, Op, Src, memarg};
 use kiln_environ::Trap;
 use kiln_environ::component::{StringEncoding, UTF16_TAG};
 use wasm_encoder::{Instruction as I, ValType};
@@ -15,6 +15,15 @@ enum Enc {
     Latin1,
 }
 
+/// The source text still to transcode: `enc`-encoded code units from local `s` (advanced as code
+/// points are decoded) to local `end`.
+#[derive(Clone, Copy)]
+struct Cursor {
+    enc: Enc,
+    s: u32,
+    end: u32,
+}
+
 impl Gen {
     fn src_mem(&self) -> u32 {
         self.src.memory.expect("memory presence checked")
@@ -25,11 +34,112 @@ impl Gen {
     }
 
     /// `cond_local >= end_local` exits to `exit`.
-    fn exit_if_ge(&mut self, a: u32, b: u32, exit: crate::adapter::Label) {
+    fn exit_if_ge(&mut self, a: u32, b: u32, exit: Label) {
         self.get(a);
         self.get(b);
         self.ins(I::I32GeU);
         self.br_if(exit);
+    }
+
+    /// A new `i32` local set to zero.
+    fn zero_local(&mut self) -> u32 {
+        let l = self.local(ValType::I32);
+        self.i32(0);
+        self.set(l);
+        l
+    }
+
+    /// A new `i32` local holding a copy of local `from`.
+    fn copy_local(&mut self, from: u32) -> u32 {
+        let l = self.local(ValType::I32);
+        self.get(from);
+        self.set(l);
+        l
+    }
+
+    /// A new `i32` local holding `a op b` for `i32` locals `a` and `b`.
+    fn binop_local(&mut self, a: u32, b: u32, op: I<'static>) -> u32 {
+        let l = self.local(ValType::I32);
+        self.get(a);
+        self.get(b);
+        self.ins(op);
+        self.set(l);
+        l
+    }
+
+    /// A new `i32` local holding the `i64` local `l64` wrapped (callers have bounded it first).
+    fn wrap_local(&mut self, l64: u32) -> u32 {
+        let l = self.local(ValType::I32);
+        self.get(l64);
+        self.ins(I::I32WrapI64);
+        self.set(l);
+        l
+    }
+
+    /// A new `i32` local holding `n * unit` bytes, trapping `LengthTooLarge` beyond the string limit.
+    fn checked_byte_size(&mut self, n: u32, unit: u32) -> u32 {
+        let bytes64 = self.mul64(n, unit);
+        self.check_length(bytes64);
+        self.wrap_local(bytes64)
+    }
+
+    /// (Re)allocates the destination string at `dp` (from `old_ptr` / `old_size`) to `new_size`
+    /// bytes, then checks the result's alignment and bounds.
+    fn realloc_dst(&mut self, old_ptr: Op, old_size: Op, align: u32, new_size: u32, dp: u32) {
+        let dst_mem = self.dst_mem();
+        self.realloc(self.dst, old_ptr, old_size, align, Op::L(new_size), dp);
+        self.check_align(dp, align);
+        self.check_bounds(dst_mem, dp, Bytes::L32(new_size));
+    }
+
+    /// Shrinks the destination allocation at `dp` from `allocated` to `used` bytes if `used` is
+    /// smaller: the spec's final `realloc` after a worst-case estimate.
+    fn shrink_dst(&mut self, allocated: u32, used: u32, align: u32, dp: u32) {
+        self.get(allocated);
+        self.get(used);
+        self.ins(I::I32GtU);
+        self.if_();
+        self.realloc_dst(Op::L(dp), Op::L(allocated), align, used, dp);
+        self.end();
+    }
+
+    /// `memory.copy` of `bytes` bytes from `sp` in the source memory to `dp` in the destination.
+    fn copy_bytes(&mut self, dp: u32, sp: u32, bytes: u32) {
+        let (src_mem, dst_mem) = (self.src_mem(), self.dst_mem());
+        self.get(dp);
+        self.get(sp);
+        self.get(bytes);
+        self.ins(I::MemoryCopy { src_mem, dst_mem });
+    }
+
+    /// Pushes the address of element `index` (an `i32` local) of `2^unit_log2`-byte units at
+    /// local `base`.
+    fn push_element_addr(&mut self, base: u32, index: u32, unit_log2: i32) {
+        self.get(base);
+        self.get(index);
+        if unit_log2 > 0 {
+            self.i32(unit_log2);
+            self.ins(I::I32Shl);
+        }
+        self.ins(I::I32Add);
+    }
+
+    /// Pushes `end - s`: how many source bytes are left.
+    fn push_remaining(&mut self, s: u32, end: u32) {
+        self.get(end);
+        self.get(s);
+        self.ins(I::I32Sub);
+    }
+
+    /// `while a < b { body }` over `i32` locals (unsigned); `body` advances them.
+    fn loop_while_below(&mut self, a: u32, b: u32, body: impl FnOnce(&mut Gen)) {
+        let exit = self.block();
+        let top = self.loop_();
+        self.exit_if_ge(a, b, exit);
+        body(self);
+        self.br(top);
+        self.end();
+        self.end();
     }
 
     /// Translates a string from `src` to `dst`.
@@ -72,15 +182,8 @@ impl Gen {
         let align = if self.src.encoding == StringEncoding::Utf8 { 1 } else { 2 };
         self.check_align(sp, align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64));
-        let bytes = self.local(ValType::I32);
-        self.get(bytes64);
-        self.ins(I::I32WrapI64);
-        self.set(bytes);
-        let end = self.local(ValType::I32);
-        self.get(sp);
-        self.get(bytes);
-        self.ins(I::I32Add);
-        self.set(end);
+        let bytes = self.wrap_local(bytes64);
+        let end = self.binop_local(sp, bytes, I::I32Add);
 
         let dst_encoding = self.dst.encoding;
         let probably_utf16 = compact && enc == Enc::Utf16 && dst_encoding == StringEncoding::CompactUtf16;
@@ -88,14 +191,7 @@ impl Gen {
         match enc {
             Enc::Utf8 => self.validate_utf8(sp, end),
             Enc::Utf16 => {
-                let acc = if probably_utf16 {
-                    let acc = self.local(ValType::I32);
-                    self.i32(0);
-                    self.set(acc);
-                    Some(acc)
-                } else {
-                    None
-                };
+                let acc = probably_utf16.then(|| self.zero_local());
                 self.validate_utf16(sp, end, acc);
                 wide = acc;
             }
@@ -121,45 +217,85 @@ impl Gen {
     #[allow(clippy::too_many_arguments)]
     fn copy_string(&mut self, enc: Enc, dst_unit: u32, dst_align: u32, sp: u32, n: u32, dp: u32, dl: u32) {
         let (src_mem, dst_mem) = (self.src_mem(), self.dst_mem());
-        let dst_bytes64 = self.mul64(n, dst_unit);
-        self.check_length(dst_bytes64);
-        let dst_bytes = self.local(ValType::I32);
-        self.get(dst_bytes64);
-        self.ins(I::I32WrapI64);
-        self.set(dst_bytes);
-        self.realloc(self.dst, Op::C(0), Op::C(0), dst_align, Op::L(dst_bytes), dp);
-        self.check_align(dp, dst_align);
-        self.check_bounds(dst_mem, dp, Bytes::L32(dst_bytes));
+        let dst_bytes = self.checked_byte_size(n, dst_unit);
+        self.realloc_dst(Op::C(0), Op::C(0), dst_align, dst_bytes, dp);
         let src_unit = if enc == Enc::Utf16 { 2 } else { 1 };
         if src_unit == dst_unit {
-            self.get(dp);
-            self.get(sp);
-            self.get(dst_bytes);
-            self.ins(I::MemoryCopy { src_mem, dst_mem });
+            self.copy_bytes(dp, sp, dst_bytes);
         } else {
             // Latin-1 to UTF-16: one zero-extended unit per byte.
-            let (i, s, d) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
-            self.i32(0);
-            self.set(i);
-            self.get(sp);
-            self.set(s);
-            self.get(dp);
-            self.set(d);
-            let exit = self.block();
-            let top = self.loop_();
-            self.exit_if_ge(i, n, exit);
-            self.get(d);
-            self.get(s);
-            self.ins(I::I32Load8U(memarg(src_mem, 0, 0)));
-            self.ins(I::I32Store16(memarg(dst_mem, 0, 0)));
-            self.add_to(i, 1);
-            self.add_to(s, 1);
-            self.add_to(d, 2);
-            self.br(top);
-            self.end();
-            self.end();
+            let i = self.zero_local();
+            let s = self.copy_local(sp);
+            let d = self.copy_local(dp);
+            self.loop_while_below(i, n, |g| {
+                g.get(d);
+                g.get(s);
+                g.ins(I::I32Load8U(memarg(src_mem, 0, 0)));
+                g.ins(I::I32Store16(memarg(dst_mem, 0, 0)));
+                g.add_to(i, 1);
+                g.add_to(s, 1);
+                g.add_to(d, 2);
+            });
         }
         self.get(n);
+        self.set(dl);
+    }
+
+    /// The optimistic part of a transcoding store: copies each code point below `limit` as one
+    /// byte to `dp + k`, running `at_end(exit)` first on every iteration (it branches to `exit`
+    /// when the source is done). At the first code point at or above `limit` (left in `cp`),
+    /// `wide` runs; both leave at the end of the outer block.
+    #[allow(clippy::too_many_arguments)]
+    fn store_narrow_prefix(
+        &mut self,
+        src: Cursor,
+        cp: u32,
+        dp: u32,
+        k: u32,
+        limit: i32,
+        at_end: impl FnOnce(&mut Gen, Label),
+        wide: impl FnOnce(&mut Gen),
+    ) {
+        let dst_mem = self.dst_mem();
+        let exit = self.block();
+        let top = self.loop_();
+        at_end(self, exit);
+        self.decode(src.enc, src.s, cp);
+        self.get(cp);
+        self.i32(limit);
+        self.ins(I::I32LtU);
+        self.if_();
+        self.push_element_addr(dp, k, 0);
+        self.get(cp);
+        self.ins(I::I32Store8(memarg(dst_mem, 0, 0)));
+        self.add_to(k, 1);
+        self.br(top);
+        self.end();
+        self.end();
+        wide(self);
+        self.end();
+    }
+
+    /// Transcodes the rest of `src` to `d` (UTF-16 if `utf16`, else UTF-8), then shrinks the
+    /// `allocated`-byte destination at `dp` to what was written. Returns the local holding the
+    /// number of bytes written.
+    fn transcode_and_shrink(&mut self, src: Cursor, cp: u32, d: u32, dp: u32, allocated: u32, utf16: bool) -> u32 {
+        self.loop_while_below(src.s, src.end, |g| {
+            g.decode(src.enc, src.s, cp);
+            g.encode(cp, d, utf16);
+        });
+        let written = self.binop_local(d, dp, I::I32Sub);
+        self.shrink_dst(allocated, written, if utf16 { 2 } else { 1 }, dp);
+        written
+    }
+
+    /// Sets `dl` to the `latin1+utf16` length of `bytes` bytes of UTF-16: code units, tagged.
+    fn set_tagged_utf16_length(&mut self, bytes: u32, dl: u32) {
+        self.get(bytes);
+        self.i32(1);
+        self.ins(I::I32ShrU);
+        self.i32(UTF16_TAG as i32);
+        self.ins(I::I32Or);
         self.set(dl);
     }
 
@@ -167,97 +303,33 @@ impl Gen {
     /// reallocation at the first non-ASCII code point and a shrinking one at the end.
     #[allow(clippy::too_many_arguments)]
     fn store_utf8(&mut self, enc: Enc, factor: u32, sp: u32, end: u32, n: u32, dp: u32, dl: u32) {
-        let dst_mem = self.dst_mem();
-        self.realloc(self.dst, Op::C(0), Op::C(0), 1, Op::L(n), dp);
-        self.check_bounds(dst_mem, dp, Bytes::L32(n));
-        let (s, i, cp) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
-        self.get(sp);
-        self.set(s);
-        self.i32(0);
-        self.set(i);
+        self.realloc_dst(Op::C(0), Op::C(0), 1, n, dp);
+        let src = Cursor { enc, s: self.copy_local(sp), end };
+        let i = self.zero_local();
+        let cp = self.local(ValType::I32);
         self.get(n);
         self.set(dl);
-        let exit = self.block();
-        let top = self.loop_();
-        self.exit_if_ge(s, end, exit);
-        self.decode(enc, s, cp);
-        self.get(cp);
-        self.i32(0x80);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.get(dp);
-        self.get(i);
-        self.ins(I::I32Add);
-        self.get(cp);
-        self.ins(I::I32Store8(memarg(dst_mem, 0, 0)));
-        self.add_to(i, 1);
-        self.br(top);
-        self.end();
-        self.end();
-        // A non-ASCII code point: grow to the worst case and finish the copy.
-        let worst64 = self.mul64(n, factor);
-        self.check_length(worst64);
-        let worst = self.local(ValType::I32);
-        self.get(worst64);
-        self.ins(I::I32WrapI64);
-        self.set(worst);
-        self.realloc(self.dst, Op::L(dp), Op::L(n), 1, Op::L(worst), dp);
-        self.check_bounds(dst_mem, dp, Bytes::L32(worst));
-        let d = self.local(ValType::I32);
-        self.get(dp);
-        self.get(i);
-        self.ins(I::I32Add);
-        self.set(d);
-        self.encode_utf8(cp, d);
-        self.transcode_rest(enc, s, end, cp, d, false);
-        let written = self.local(ValType::I32);
-        self.get(d);
-        self.get(dp);
-        self.ins(I::I32Sub);
-        self.set(written);
-        self.get(worst);
-        self.get(written);
-        self.ins(I::I32GtU);
-        self.if_();
-        self.realloc(self.dst, Op::L(dp), Op::L(worst), 1, Op::L(written), dp);
-        self.check_bounds(dst_mem, dp, Bytes::L32(written));
-        self.end();
-        self.get(written);
-        self.set(dl);
-        self.end();
+        let at_end = |g: &mut Gen, exit| g.exit_if_ge(src.s, end, exit);
+        self.store_narrow_prefix(src, cp, dp, i, 0x80, at_end, |g| {
+            // A non-ASCII code point: grow to the worst case and finish the copy.
+            let worst = g.checked_byte_size(n, factor);
+            g.realloc_dst(Op::L(dp), Op::L(n), 1, worst, dp);
+            let d = g.binop_local(dp, i, I::I32Add);
+            g.encode(cp, d, false);
+            let written = g.transcode_and_shrink(src, cp, d, dp, worst, false);
+            g.get(written);
+            g.set(dl);
+        });
     }
 
     /// UTF-8 to UTF-16: worst case two bytes per source byte, shrunk at the end.
     fn utf8_to_utf16(&mut self, sp: u32, end: u32, n: u32, dp: u32, dl: u32) {
-        let dst_mem = self.dst_mem();
-        let worst64 = self.mul64(n, 2);
-        self.check_length(worst64);
-        let worst = self.local(ValType::I32);
-        self.get(worst64);
-        self.ins(I::I32WrapI64);
-        self.set(worst);
-        self.realloc(self.dst, Op::C(0), Op::C(0), 2, Op::L(worst), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(worst));
-        let (s, d, cp) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
-        self.get(sp);
-        self.set(s);
-        self.get(dp);
-        self.set(d);
-        self.transcode_rest(Enc::Utf8, s, end, cp, d, true);
-        let written = self.local(ValType::I32);
-        self.get(d);
-        self.get(dp);
-        self.ins(I::I32Sub);
-        self.set(written);
-        self.get(written);
-        self.get(worst);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.realloc(self.dst, Op::L(dp), Op::L(worst), 2, Op::L(written), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(written));
-        self.end();
+        let worst = self.checked_byte_size(n, 2);
+        self.realloc_dst(Op::C(0), Op::C(0), 2, worst, dp);
+        let src = Cursor { enc: Enc::Utf8, s: self.copy_local(sp), end };
+        let d = self.copy_local(dp);
+        let cp = self.local(ValType::I32);
+        let written = self.transcode_and_shrink(src, cp, d, dp, worst, true);
         self.get(written);
         self.i32(1);
         self.ins(I::I32ShrU);
@@ -266,124 +338,63 @@ impl Gen {
 
     /// UTF-8 or UTF-16 to `latin1+utf16`: optimistic Latin-1, inflated in place to UTF-16 at the
     /// first code point above U+00FF.
-    #[allow(clippy::too_many_arguments)]
     fn store_latin1_or_utf16(&mut self, enc: Enc, sp: u32, end: u32, n: u32, dp: u32, dl: u32) {
+        self.realloc_dst(Op::C(0), Op::C(0), 2, n, dp);
+        let src = Cursor { enc, s: self.copy_local(sp), end };
+        let k = self.zero_local();
+        let cp = self.local(ValType::I32);
+        let at_end = |g: &mut Gen, exit| {
+            // End of the source: all of it fit in Latin-1.
+            g.get(src.s);
+            g.get(end);
+            g.ins(I::I32GeU);
+            g.if_();
+            g.shrink_dst(n, k, 2, dp);
+            g.get(k);
+            g.set(dl);
+            g.br(exit);
+            g.end();
+        };
+        self.store_narrow_prefix(src, cp, dp, k, 0x100, at_end, |g| {
+            // Outside Latin-1: grow, inflate what was copied, finish in UTF-16.
+            let worst = g.checked_byte_size(n, 2);
+            g.realloc_dst(Op::L(dp), Op::L(n), 2, worst, dp);
+            g.inflate_latin1_in_place(dp, k);
+            let d = g.local(ValType::I32);
+            g.push_element_addr(dp, k, 1);
+            g.set(d);
+            g.encode(cp, d, true);
+            let written = g.transcode_and_shrink(src, cp, d, dp, worst, true);
+            g.set_tagged_utf16_length(written, dl);
+        });
+    }
+
+    /// Widens the `k` Latin-1 bytes at `dp` in the destination memory to UTF-16 code units in
+    /// place, last first so no byte is overwritten before it is read.
+    fn inflate_latin1_in_place(&mut self, dp: u32, k: u32) {
         let dst_mem = self.dst_mem();
-        self.realloc(self.dst, Op::C(0), Op::C(0), 2, Op::L(n), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(n));
-        let (s, k, cp) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
-        self.get(sp);
-        self.set(s);
-        self.i32(0);
-        self.set(k);
-        let exit = self.block();
-        let top = self.loop_();
-        // End of the source: all of it fit in Latin-1.
-        self.get(s);
-        self.get(end);
-        self.ins(I::I32GeU);
-        self.if_();
-        self.get(k);
-        self.get(n);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.realloc(self.dst, Op::L(dp), Op::L(n), 2, Op::L(k), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(k));
-        self.end();
-        self.get(k);
-        self.set(dl);
-        self.br(exit);
-        self.end();
-        self.decode(enc, s, cp);
-        self.get(cp);
-        self.i32(0x100);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.get(dp);
-        self.get(k);
-        self.ins(I::I32Add);
-        self.get(cp);
-        self.ins(I::I32Store8(memarg(dst_mem, 0, 0)));
-        self.add_to(k, 1);
-        self.br(top);
-        self.end();
-        self.end();
-        // Outside Latin-1: grow, inflate what was copied, finish in UTF-16.
-        let worst64 = self.mul64(n, 2);
-        self.check_length(worst64);
-        let worst = self.local(ValType::I32);
-        self.get(worst64);
-        self.ins(I::I32WrapI64);
-        self.set(worst);
-        self.realloc(self.dst, Op::L(dp), Op::L(n), 2, Op::L(worst), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(worst));
-        let j = self.local(ValType::I32);
-        self.get(k);
-        self.set(j);
+        let j = self.copy_local(k);
         let inflated = self.block();
         let back = self.loop_();
         self.get(j);
         self.ins(I::I32Eqz);
         self.br_if(inflated);
         self.add_to(j, -1);
-        self.get(dp);
-        self.get(j);
-        self.i32(1);
-        self.ins(I::I32Shl);
-        self.ins(I::I32Add);
-        self.get(dp);
-        self.get(j);
-        self.ins(I::I32Add);
+        self.push_element_addr(dp, j, 1);
+        self.push_element_addr(dp, j, 0);
         self.ins(I::I32Load8U(memarg(dst_mem, 0, 0)));
         self.ins(I::I32Store16(memarg(dst_mem, 0, 1)));
         self.br(back);
         self.end();
-        self.end();
-        let d = self.local(ValType::I32);
-        self.get(dp);
-        self.get(k);
-        self.i32(1);
-        self.ins(I::I32Shl);
-        self.ins(I::I32Add);
-        self.set(d);
-        self.encode_utf16(cp, d);
-        self.transcode_rest(enc, s, end, cp, d, true);
-        let written = self.local(ValType::I32);
-        self.get(d);
-        self.get(dp);
-        self.ins(I::I32Sub);
-        self.set(written);
-        self.get(worst);
-        self.get(written);
-        self.ins(I::I32GtU);
-        self.if_();
-        self.realloc(self.dst, Op::L(dp), Op::L(worst), 2, Op::L(written), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(written));
-        self.end();
-        self.get(written);
-        self.i32(1);
-        self.ins(I::I32ShrU);
-        self.i32(UTF16_TAG as i32);
-        self.ins(I::I32Or);
-        self.set(dl);
         self.end();
     }
 
     /// `latin1+utf16` (UTF-16 form) to `latin1+utf16`: copy as UTF-16, deflate to Latin-1 if no code
     /// unit needed more than a byte (`wide` holds the OR of all units).
     fn probably_utf16(&mut self, sp: u32, n: u32, bytes: u32, wide: u32, dp: u32, dl: u32) {
-        let (src_mem, dst_mem) = (self.src_mem(), self.dst_mem());
-        self.realloc(self.dst, Op::C(0), Op::C(0), 2, Op::L(bytes), dp);
-        self.check_align(dp, 2);
-        self.check_bounds(dst_mem, dp, Bytes::L32(bytes));
-        self.get(dp);
-        self.get(sp);
-        self.get(bytes);
-        self.ins(I::MemoryCopy { src_mem, dst_mem });
+        let dst_mem = self.dst_mem();
+        self.realloc_dst(Op::C(0), Op::C(0), 2, bytes, dp);
+        self.copy_bytes(dp, sp, bytes);
         self.get(wide);
         self.i32(0xFF00);
         self.ins(I::I32And);
@@ -393,47 +404,28 @@ impl Gen {
         self.ins(I::I32Or);
         self.set(dl);
         self.else_();
-        let i = self.local(ValType::I32);
-        self.i32(0);
-        self.set(i);
-        let exit = self.block();
-        let top = self.loop_();
-        self.exit_if_ge(i, n, exit);
-        self.get(dp);
-        self.get(i);
-        self.ins(I::I32Add);
-        self.get(dp);
-        self.get(i);
-        self.i32(1);
-        self.ins(I::I32Shl);
-        self.ins(I::I32Add);
-        self.ins(I::I32Load8U(memarg(dst_mem, 0, 0)));
-        self.ins(I::I32Store8(memarg(dst_mem, 0, 0)));
-        self.add_to(i, 1);
-        self.br(top);
-        self.end();
-        self.end();
-        self.realloc(self.dst, Op::L(dp), Op::L(bytes), 1, Op::L(n), dp);
-        self.check_bounds(dst_mem, dp, Bytes::L32(n));
+        let i = self.zero_local();
+        self.loop_while_below(i, n, |g| {
+            g.push_element_addr(dp, i, 0);
+            g.push_element_addr(dp, i, 1);
+            g.ins(I::I32Load8U(memarg(dst_mem, 0, 0)));
+            g.ins(I::I32Store8(memarg(dst_mem, 0, 0)));
+            g.add_to(i, 1);
+        });
+        self.realloc_dst(Op::L(dp), Op::L(bytes), 1, n, dp);
         self.get(n);
         self.set(dl);
         self.end();
     }
 
-    /// Decodes and re-encodes (as UTF-16 if `utf16`, else UTF-8) the rest of the source.
-    fn transcode_rest(&mut self, enc: Enc, s: u32, end: u32, cp: u32, d: u32, utf16: bool) {
-        let exit = self.block();
-        let top = self.loop_();
-        self.exit_if_ge(s, end, exit);
-        self.decode(enc, s, cp);
+    /// Encodes `cp` at `d` in the destination memory as UTF-16 if `utf16`, else as UTF-8,
+    /// advancing `d`.
+    fn encode(&mut self, cp: u32, d: u32, utf16: bool) {
         if utf16 {
             self.encode_utf16(cp, d);
         } else {
             self.encode_utf8(cp, d);
         }
-        self.br(top);
-        self.end();
-        self.end();
     }
 
     /// Pushes `(byte at s + k) & 0x3F` shifted left by `shift`.
@@ -463,11 +455,7 @@ impl Gen {
                 self.get(s);
                 self.ins(I::I32Load16U(memarg(mem, 0, 1)));
                 self.set(cp);
-                self.get(cp);
-                self.i32(0xFC00);
-                self.ins(I::I32And);
-                self.i32(0xD800);
-                self.ins(I::I32Eq);
+                self.push_masked_eq(cp, 0xFC00, 0xD800);
                 self.if_();
                 self.get(cp);
                 self.i32(0x3FF);
@@ -491,59 +479,42 @@ impl Gen {
                 self.get(s);
                 self.ins(I::I32Load8U(memarg(mem, 0, 0)));
                 self.set(cp);
-                self.get(cp);
-                self.i32(0x80);
-                self.ins(I::I32LtU);
-                self.if_();
-                self.add_to(s, 1);
-                self.else_();
-                self.get(cp);
-                self.i32(0xE0);
-                self.ins(I::I32LtU);
-                self.if_();
-                self.get(cp);
-                self.i32(0x1F);
-                self.ins(I::I32And);
-                self.i32(6);
-                self.ins(I::I32Shl);
-                self.continuation(s, 1, 0);
-                self.ins(I::I32Or);
-                self.set(cp);
-                self.add_to(s, 2);
-                self.else_();
-                self.get(cp);
-                self.i32(0xF0);
-                self.ins(I::I32LtU);
-                self.if_();
-                self.get(cp);
-                self.i32(0x0F);
-                self.ins(I::I32And);
-                self.i32(12);
-                self.ins(I::I32Shl);
-                self.continuation(s, 1, 6);
-                self.ins(I::I32Or);
-                self.continuation(s, 2, 0);
-                self.ins(I::I32Or);
-                self.set(cp);
-                self.add_to(s, 3);
-                self.else_();
-                self.get(cp);
-                self.i32(0x07);
-                self.ins(I::I32And);
-                self.i32(18);
-                self.ins(I::I32Shl);
-                self.continuation(s, 1, 12);
-                self.ins(I::I32Or);
-                self.continuation(s, 2, 6);
-                self.ins(I::I32Or);
-                self.continuation(s, 3, 0);
-                self.ins(I::I32Or);
-                self.set(cp);
-                self.add_to(s, 4);
-                self.end();
-                self.end();
-                self.end();
+                // Lead bytes below 0x80, 0xE0, 0xF0 and above start sequences of 1, 2, 3, 4 bytes.
+                self.if_below_chain(cp, &[0x80, 0xE0, 0xF0], |g, arm| {
+                    let len = arm as u32 + 1;
+                    if len > 1 {
+                        let lead_mask = [0x1F, 0x0F, 0x07][arm - 1];
+                        g.get(cp);
+                        g.i32(lead_mask);
+                        g.ins(I::I32And);
+                        g.i32(6 * (len as i32 - 1));
+                        g.ins(I::I32Shl);
+                        for k in 1..len {
+                            g.continuation(s, k, 6 * (len - 1 - k) as i32);
+                            g.ins(I::I32Or);
+                        }
+                        g.set(cp);
+                    }
+                    g.add_to(s, len as i32);
+                });
             }
+        }
+    }
+
+    /// Emits `if value < bounds[0] { arm(0) } else if value < bounds[1] { arm(1) } ... else
+    /// { arm(bounds.len()) }` (unsigned comparisons of the `i32` local `value`).
+    fn if_below_chain(&mut self, value: u32, bounds: &[i32], mut arm: impl FnMut(&mut Gen, usize)) {
+        for (i, &bound) in bounds.iter().enumerate() {
+            self.get(value);
+            self.i32(bound);
+            self.ins(I::I32LtU);
+            self.if_();
+            arm(self, i);
+            self.else_();
+        }
+        arm(self, bounds.len());
+        for _ in bounds {
+            self.end();
         }
     }
 
@@ -569,38 +540,20 @@ impl Gen {
 
     /// Encodes `cp` as UTF-8 at `d` in the destination memory, advancing `d`.
     fn encode_utf8(&mut self, cp: u32, d: u32) {
-        self.get(cp);
-        self.i32(0x80);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.utf8_byte(cp, d, 0, 0, 0, 0);
-        self.add_to(d, 1);
-        self.else_();
-        self.get(cp);
-        self.i32(0x800);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.utf8_byte(cp, d, 0, 0xC0, 6, 0);
-        self.utf8_byte(cp, d, 1, 0x80, 0, 0x3F);
-        self.add_to(d, 2);
-        self.else_();
-        self.get(cp);
-        self.i32(0x10000);
-        self.ins(I::I32LtU);
-        self.if_();
-        self.utf8_byte(cp, d, 0, 0xE0, 12, 0);
-        self.utf8_byte(cp, d, 1, 0x80, 6, 0x3F);
-        self.utf8_byte(cp, d, 2, 0x80, 0, 0x3F);
-        self.add_to(d, 3);
-        self.else_();
-        self.utf8_byte(cp, d, 0, 0xF0, 18, 0);
-        self.utf8_byte(cp, d, 1, 0x80, 12, 0x3F);
-        self.utf8_byte(cp, d, 2, 0x80, 6, 0x3F);
-        self.utf8_byte(cp, d, 3, 0x80, 0, 0x3F);
-        self.add_to(d, 4);
-        self.end();
-        self.end();
-        self.end();
+        // Code points below 0x80, 0x800, 0x10000 and above take 1, 2, 3, 4 bytes.
+        self.if_below_chain(cp, &[0x80, 0x800, 0x10000], |g, arm| {
+            let len = arm as u32 + 1;
+            if len == 1 {
+                g.utf8_byte(cp, d, 0, 0, 0, 0);
+            } else {
+                let lead_prefix = [0xC0, 0xE0, 0xF0][arm - 1];
+                g.utf8_byte(cp, d, 0, lead_prefix, 6 * (len as i32 - 1), 0);
+                for k in 1..len {
+                    g.utf8_byte(cp, d, k, 0x80, 6 * (len - 1 - k) as i32, 0x3F);
+                }
+            }
+            g.add_to(d, len as i32);
+        });
     }
 
     /// Encodes `cp` as UTF-16 at `d` in the destination memory, advancing `d`.
@@ -652,9 +605,7 @@ impl Gen {
         let exit = self.block();
         let top = self.loop_();
         // Fast path: eight ASCII bytes.
-        self.get(end);
-        self.get(s);
-        self.ins(I::I32Sub);
+        self.push_remaining(s, end);
         self.i32(8);
         self.ins(I::I32GeU);
         self.if_();
@@ -693,32 +644,14 @@ impl Gen {
             g.i32(minimum);
             g.set(min);
         };
-        self.get(b);
-        self.i32(0xE0);
-        self.ins(I::I32LtU);
-        self.if_();
-        lead(self, 2, 0x1F, 0x80);
-        self.else_();
-        self.get(b);
-        self.i32(0xF0);
-        self.ins(I::I32LtU);
-        self.if_();
-        lead(self, 3, 0x0F, 0x800);
-        self.else_();
-        self.get(b);
-        self.i32(0xF5);
-        self.ins(I::I32LtU);
-        self.if_();
-        lead(self, 4, 0x07, 0x10000);
-        self.else_();
-        self.trap(Trap::InvalidUtf8);
-        self.end();
-        self.end();
-        self.end();
+        self.if_below_chain(b, &[0xE0, 0xF0, 0xF5], |g, arm| match arm {
+            0 => lead(g, 2, 0x1F, 0x80),
+            1 => lead(g, 3, 0x0F, 0x800),
+            2 => lead(g, 4, 0x07, 0x10000),
+            _ => g.trap(Trap::InvalidUtf8),
+        });
         // The sequence must fit before the end.
-        self.get(end);
-        self.get(s);
-        self.ins(I::I32Sub);
+        self.push_remaining(s, end);
         self.get(n);
         self.ins(I::I32LtU);
         self.trap_if(Trap::InvalidUtf8);
@@ -762,11 +695,7 @@ impl Gen {
         self.i32(0x10FFFF);
         self.ins(I::I32GtU);
         self.trap_if(Trap::InvalidUtf8);
-        self.get(cp);
-        self.i32(0xFFFF_F800_u32 as i32);
-        self.ins(I::I32And);
-        self.i32(0xD800);
-        self.ins(I::I32Eq);
+        self.push_masked_eq(cp, 0xFFFF_F800_u32 as i32, 0xD800);
         self.trap_if(Trap::InvalidUtf8);
         self.get(s);
         self.get(n);
@@ -781,50 +710,39 @@ impl Gen {
     /// code unit into `acc` if given.
     fn validate_utf16(&mut self, sp: u32, end: u32, acc: Option<u32>) {
         let mem = self.src_mem();
-        let (s, u) = (self.local(ValType::I32), self.local(ValType::I32));
-        self.get(sp);
-        self.set(s);
-        let exit = self.block();
-        let top = self.loop_();
-        self.exit_if_ge(s, end, exit);
-        self.get(s);
-        self.ins(I::I32Load16U(memarg(mem, 0, 1)));
-        self.set(u);
-        if let Some(acc) = acc {
-            self.get(acc);
-            self.get(u);
-            self.ins(I::I32Or);
-            self.set(acc);
-        }
-        self.get(u);
-        self.i32(0xF800);
-        self.ins(I::I32And);
-        self.i32(0xD800);
-        self.ins(I::I32Eq);
-        self.if_();
-        self.get(u);
-        self.i32(0xDC00);
-        self.ins(I::I32GeU);
-        self.trap_if(Trap::InvalidUtf16);
-        self.get(end);
-        self.get(s);
-        self.ins(I::I32Sub);
-        self.i32(4);
-        self.ins(I::I32LtU);
-        self.trap_if(Trap::InvalidUtf16);
-        self.get(s);
-        self.ins(I::I32Load16U(memarg(mem, 2, 1)));
-        self.i32(0xFC00);
-        self.ins(I::I32And);
-        self.i32(0xDC00);
-        self.ins(I::I32Ne);
-        self.trap_if(Trap::InvalidUtf16);
-        self.add_to(s, 4);
-        self.else_();
-        self.add_to(s, 2);
-        self.end();
-        self.br(top);
-        self.end();
-        self.end();
+        let s = self.copy_local(sp);
+        let u = self.local(ValType::I32);
+        self.loop_while_below(s, end, |g| {
+            g.get(s);
+            g.ins(I::I32Load16U(memarg(mem, 0, 1)));
+            g.set(u);
+            if let Some(acc) = acc {
+                g.get(acc);
+                g.get(u);
+                g.ins(I::I32Or);
+                g.set(acc);
+            }
+            g.push_masked_eq(u, 0xF800, 0xD800);
+            g.if_();
+            g.get(u);
+            g.i32(0xDC00);
+            g.ins(I::I32GeU);
+            g.trap_if(Trap::InvalidUtf16);
+            g.push_remaining(s, end);
+            g.i32(4);
+            g.ins(I::I32LtU);
+            g.trap_if(Trap::InvalidUtf16);
+            g.get(s);
+            g.ins(I::I32Load16U(memarg(mem, 2, 1)));
+            g.i32(0xFC00);
+            g.ins(I::I32And);
+            g.i32(0xDC00);
+            g.ins(I::I32Ne);
+            g.trap_if(Trap::InvalidUtf16);
+            g.add_to(s, 4);
+            g.else_();
+            g.add_to(s, 2);
+            g.end();
+        });
     }
 }

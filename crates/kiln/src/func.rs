@@ -652,46 +652,9 @@ macro_rules! tuple_impls {
             F: Fn($($a),*) -> R + Send + Sync + 'static,
         {
             fn into_host_func(self) -> HostFunc<T> {
-                let ty = FuncType::new(vec![$($a::valtype()),*], R::valtypes());
-                let func = Arc::new(self);
-                let array_func = func.clone();
-                let call = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
-                    let store = caller.store;
-                    let mut _i = 0;
-                    $(let $a = $a::from_raw(&mut store.opaque, raw[_i]); _i += 1;)*
-                    array_func($($a),*).store_results(&store.opaque, raw)
-                };
-
-                /// Native entry: arguments in registers, the closure called directly.
-                unsafe extern "C" fn native<T: 'static, F, $($a: WasmTy,)* R: WasmRet>(
-                    callee: *mut VMContext,
-                    caller: *mut VMContext,
-                    $($a: $a::Abi,)*
-                ) -> R::NativeAbi
-                where
-                    F: Fn($($a),*) -> R + Send + Sync + 'static,
-                {
-                    // SAFETY: the native host trampoline passes this function's context, whose
-                    // native state is the `F` it was created with, and the calling instance's
-                    // VMContext (whose STORE slot holds the `StoreInner<T>`).
-                    let outcome = unsafe {
-                        let f = &*((*callee.cast::<VMHostFuncContext>()).native_state as *const F);
-                        let store = store_of::<T>(caller);
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            let store = &mut *store;
-                            $(let $a = $a::from_abi(&mut store.opaque, $a);)*
-                            f($($a),*).into_native(&store.opaque)
-                        }))
-                    };
-                    // SAFETY: as above; `unwind_from_native` owns everything left.
-                    unsafe { finish_native::<T, _>(caller, outcome) }
-                }
-
-                let native = R::NATIVE.then(|| NativeShim {
-                    shim: native::<T, F, $($a,)* R> as *const u8,
-                    state: func as Arc<dyn Any + Send + Sync>,
-                });
-                HostFunc { ty, call: Box::new(call), native, entry: Default::default() }
+                // A closure without a `Caller` is one that ignores it.
+                let with_caller = move |_: Caller<'_, T>, $($a: $a),*| self($($a),*);
+                IntoFunc::<T, (Caller<'static, T>, $($a,)*), R>::into_host_func(with_caller)
             }
         }
 
@@ -701,14 +664,14 @@ macro_rules! tuple_impls {
             F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
         {
             fn into_host_func(self) -> HostFunc<T> {
-                let ty = FuncType::new(vec![$($a::valtype()),*], R::valtypes());
+                let ty = FuncType::new(vec![$($a::valtype()),*], <R::Values as WasmResults>::valtypes());
                 let func = Arc::new(self);
                 let array_func = func.clone();
                 let call = move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
                     let mut _i = 0;
                     $(let $a = $a::from_raw(&mut caller.store.opaque, raw[_i]); _i += 1;)*
                     let result = array_func(caller.reborrow(), $($a),*);
-                    result.store_results(&caller.store.opaque, raw)
+                    result.into_values()?.store_raw(&caller.store.opaque, raw)
                 };
 
                 /// Native entry with a [`Caller`].
@@ -716,7 +679,7 @@ macro_rules! tuple_impls {
                     callee: *mut VMContext,
                     caller: *mut VMContext,
                     $($a: $a::Abi,)*
-                ) -> R::NativeAbi
+                ) -> <R::Values as WasmParams>::NativeAbi
                 where
                     F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
                 {
@@ -728,14 +691,14 @@ macro_rules! tuple_impls {
                             let store = &mut *store;
                             $(let $a = $a::from_abi(&mut store.opaque, $a);)*
                             let result = f(Caller { store: &mut *store, caller_vmctx: caller }, $($a),*);
-                            result.into_native(&store.opaque)
+                            result.into_values().and_then(|values| values.into_native(&store.opaque))
                         }))
                     };
                     // SAFETY: as above.
                     unsafe { finish_native::<T, _>(caller, outcome) }
                 }
 
-                let native = R::NATIVE.then(|| NativeShim {
+                let native = <R::Values as WasmParams>::NATIVE.then(|| NativeShim {
                     shim: native::<T, F, $($a,)* R> as *const u8,
                     state: func as Arc<dyn Any + Send + Sync>,
                 });
@@ -761,43 +724,24 @@ tuple_impls!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
 
 /// What a host closure may return: `()`, a [`WasmTy`], a tuple of them, or a `Result` of those.
 pub trait WasmRet {
+    /// The values returned on success.
     #[doc(hidden)]
-    type NativeAbi: Copy;
+    type Values: WasmParams + WasmResults;
     #[doc(hidden)]
-    const NATIVE: bool;
-    #[doc(hidden)]
-    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi>;
-    #[doc(hidden)]
-    fn valtypes() -> Vec<ValType>;
-    #[doc(hidden)]
-    fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()>;
+    fn into_values(self) -> Result<Self::Values>;
 }
 
 impl<R: WasmParams + WasmResults> WasmRet for R {
-    type NativeAbi = <R as WasmParams>::NativeAbi;
-    const NATIVE: bool = <R as WasmParams>::NATIVE;
-    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi> {
-        WasmParams::into_native(self, store)
-    }
-    fn valtypes() -> Vec<ValType> {
-        <R as WasmResults>::valtypes()
-    }
-    fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
-        self.store_raw(store, raw)
+    type Values = R;
+    fn into_values(self) -> Result<R> {
+        Ok(self)
     }
 }
 
 impl<R: WasmParams + WasmResults> WasmRet for Result<R> {
-    type NativeAbi = <R as WasmParams>::NativeAbi;
-    const NATIVE: bool = <R as WasmParams>::NATIVE;
-    fn into_native(self, store: &StoreOpaque) -> Result<Self::NativeAbi> {
-        WasmParams::into_native(self?, store)
-    }
-    fn valtypes() -> Vec<ValType> {
-        <R as WasmResults>::valtypes()
-    }
-    fn store_results(self, store: &StoreOpaque, raw: &mut [ValRaw]) -> Result<()> {
-        self?.store_raw(store, raw)
+    type Values = R;
+    fn into_values(self) -> Result<R> {
+        self
     }
 }
 

@@ -28,7 +28,7 @@ fn read_into(reader: &mut dyn Read, mem: &mut GuestMemory, bufs: &[Range<usize>]
             break;
         }
     }
-    u32::try_from(total).map_err(|_| Errno::Overflow)
+    byte_count(total)
 }
 
 fn write_from(writer: &mut dyn Write, mem: &GuestMemory, bufs: &[Range<usize>]) -> WasiResult<u32> {
@@ -37,7 +37,32 @@ fn write_from(writer: &mut dyn Write, mem: &GuestMemory, bufs: &[Range<usize>]) 
         writer.write_all(mem.bytes(range.clone()))?;
         total += range.len();
     }
-    u32::try_from(total).map_err(|_| Errno::Overflow)
+    byte_count(total)
+}
+
+/// A number of bytes transferred, as the `size` WASI returns: `EOVERFLOW` beyond `u32`.
+fn byte_count<N: TryInto<u32>>(total: N) -> WasiResult<u32> {
+    total.try_into().map_err(|_| Errno::Overflow)
+}
+
+/// Positioned I/O over `bufs`: `transfer(buffer, at)` moves one buffer at file offset `at`
+/// (consecutive from `offset`) and returns the bytes moved; a short transfer ends it. Returns
+/// the total moved.
+fn transfer_at<'a>(
+    bufs: impl Iterator<Item = &'a Range<usize>>,
+    offset: u64,
+    mut transfer: impl FnMut(&Range<usize>, u64) -> WasiResult<usize>,
+) -> WasiResult<u32> {
+    let mut total = 0u64;
+    for range in bufs {
+        let at = offset.checked_add(total).ok_or(Errno::Inval)?;
+        let n = transfer(range, at)?;
+        total += n as u64;
+        if n < range.len() {
+            break;
+        }
+    }
+    byte_count(total)
 }
 
 /// A stream's filestat: only its type is known.
@@ -87,23 +112,11 @@ impl WasiCtx {
         out: u32,
     ) -> WasiResult {
         let bufs = mem.iovecs(iovs, count)?;
-        let file = match self.get(fd)? {
-            Descriptor::File(f) if f.readable => &f.file,
-            Descriptor::File(_) => return Err(Errno::Badf),
-            Descriptor::Input(_) | Descriptor::Output(_) => return Err(Errno::Spipe),
-            Descriptor::Dir(_) => return Err(Errno::IsDir),
-        };
-        let mut total = 0u64;
-        for range in bufs.iter().filter(|r| !r.is_empty()) {
-            let buf = mem.bytes_mut(range.clone());
-            let at = offset.checked_add(total).ok_or(Errno::Inval)?;
-            let n = file.read_at(buf, at)?;
-            total += n as u64;
-            if n < buf.len() {
-                break;
-            }
-        }
-        mem.write_u32(out, u32::try_from(total).map_err(|_| Errno::Overflow)?)
+        let file = self.positioned_file(fd, false)?;
+        let n = transfer_at(bufs.iter().filter(|r| !r.is_empty()), offset, |range, at| {
+            Ok(file.read_at(mem.bytes_mut(range.clone()), at)?)
+        })?;
+        mem.write_u32(out, n)
     }
 
     pub(crate) fn fd_pwrite(
@@ -116,18 +129,23 @@ impl WasiCtx {
         out: u32,
     ) -> WasiResult {
         let bufs = mem.iovecs(iovs, count)?;
-        let file = match self.get(fd)? {
-            Descriptor::File(f) if f.writable => &f.file,
-            Descriptor::Input(_) | Descriptor::Output(_) => return Err(Errno::Spipe),
-            _ => return Err(Errno::Badf),
-        };
-        let mut total = 0u64;
-        for range in &bufs {
-            let at = offset.checked_add(total).ok_or(Errno::Inval)?;
+        let file = self.positioned_file(fd, true)?;
+        let n = transfer_at(bufs.iter(), offset, |range, at| {
             file.write_all_at(mem.bytes(range.clone()), at)?;
-            total += range.len() as u64;
+            Ok(range.len())
+        })?;
+        mem.write_u32(out, n)
+    }
+
+    /// The file of `fd` for `fd_pread` (`write` false) or `fd_pwrite`: `EBADF` unless it is
+    /// open for that, `ESPIPE` for a stream, `EISDIR` for a directory read.
+    fn positioned_file(&self, fd: u32, write: bool) -> WasiResult<&cap_std::fs::File> {
+        match self.get(fd)? {
+            Descriptor::File(f) if if write { f.writable } else { f.readable } => Ok(&f.file),
+            Descriptor::Input(_) | Descriptor::Output(_) => Err(Errno::Spipe),
+            Descriptor::Dir(_) if !write => Err(Errno::IsDir),
+            _ => Err(Errno::Badf),
         }
-        mem.write_u32(out, u32::try_from(total).map_err(|_| Errno::Overflow)?)
     }
 
     pub(crate) fn fd_seek(&mut self, mem: &mut GuestMemory, fd: u32, offset: i64, how: u8, out: u32) -> WasiResult {

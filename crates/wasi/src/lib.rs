@@ -96,9 +96,14 @@ fn narrow<N: TryFrom<u32>>(value: u32) -> Result<N, Errno> {
     N::try_from(value).map_err(|_| Errno::Inval)
 }
 
-/// Defines a WASI function that reads or writes guest memory.
-macro_rules! with_memory {
-    ($linker:ident, $get:ident, $name:literal, ($($arg:ident: $ty:ty),*), |$ctx:ident, $mem:ident| $body:expr) => {
+/// Defines WASI functions in `$linker`, one `"name" (args) |ctx, mem| body;` or
+/// `"name" (args) |ctx| body;` entry each: the first form for functions that read or write guest
+/// memory (the calling instance's `memory` export), the second for those that only use the
+/// context. `$get` finds the [`WasiCtx`] in the store's data; `body` returns `Result<(), Errno>`.
+macro_rules! wasi_functions {
+    ($linker:ident, $get:ident;) => {};
+    ($linker:ident, $get:ident;
+        $name:literal ($($arg:ident: $ty:ty),*) |$ctx:ident, $mem:ident| $body:expr; $($rest:tt)*) => {
         $linker.func_wrap(MODULE, $name, move |mut caller: Caller<'_, T>, $($arg: $ty),*| -> Result<i32> {
             let memory = exported_memory(&mut caller, $name)?;
             let (data, state) = memory.data_and_store_mut(&mut caller);
@@ -106,16 +111,15 @@ macro_rules! with_memory {
             let $mem = &mut GuestMemory::new(data);
             Ok(errno($body))
         })?;
+        wasi_functions!($linker, $get; $($rest)*);
     };
-}
-
-/// Defines a WASI function that only uses the context.
-macro_rules! without_memory {
-    ($linker:ident, $get:ident, $name:literal, ($($arg:ident: $ty:ty),*), |$ctx:ident| $body:expr) => {
+    ($linker:ident, $get:ident;
+        $name:literal ($($arg:ident: $ty:ty),*) |$ctx:ident| $body:expr; $($rest:tt)*) => {
         $linker.func_wrap(MODULE, $name, move |mut caller: Caller<'_, T>, $($arg: $ty),*| -> i32 {
             let $ctx: &mut WasiCtx = $get(caller.data_mut());
             errno($body)
         })?;
+        wasi_functions!($linker, $get; $($rest)*);
     };
 }
 
@@ -125,80 +129,54 @@ pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     get: impl Fn(&mut T) -> &mut WasiCtx + Send + Sync + Copy + 'static,
 ) -> Result<()> {
-    with_memory!(linker, get, "args_get", (argv: u32, buf: u32), |ctx, mem| ctx.args_get(mem, argv, buf));
-    with_memory!(linker, get, "args_sizes_get", (count: u32, size: u32), |ctx, mem| ctx
-        .args_sizes_get(mem, count, size));
-    with_memory!(linker, get, "environ_get", (environ: u32, buf: u32), |ctx, mem| ctx.environ_get(mem, environ, buf));
-    with_memory!(linker, get, "environ_sizes_get", (count: u32, size: u32), |ctx, mem| ctx
-        .environ_sizes_get(mem, count, size));
-    with_memory!(linker, get, "clock_res_get", (id: u32, out: u32), |ctx, mem| ctx.clock_res_get(mem, id, out));
-    with_memory!(linker, get, "clock_time_get", (id: u32, precision: u64, out: u32), |ctx, mem| ctx
-        .clock_time_get(mem, id, precision, out));
+    wasi_functions! { linker, get;
+        "args_get" (argv: u32, buf: u32) |ctx, mem| ctx.args_get(mem, argv, buf);
+        "args_sizes_get" (count: u32, size: u32) |ctx, mem| ctx.args_sizes_get(mem, count, size);
+        "environ_get" (environ: u32, buf: u32) |ctx, mem| ctx.environ_get(mem, environ, buf);
+        "environ_sizes_get" (count: u32, size: u32) |ctx, mem| ctx.environ_sizes_get(mem, count, size);
+        "clock_res_get" (id: u32, out: u32) |ctx, mem| ctx.clock_res_get(mem, id, out);
+        "clock_time_get" (id: u32, precision: u64, out: u32) |ctx, mem| ctx.clock_time_get(mem, id, precision, out);
 
-    without_memory!(linker, get, "fd_advise", (fd: u32, offset: u64, len: u64, advice: u32), |ctx| narrow(advice)
-        .and_then(|advice| ctx.fd_advise(fd, offset, len, advice)));
-    without_memory!(linker, get, "fd_allocate", (fd: u32, offset: u64, len: u64), |ctx| ctx
-        .fd_allocate(fd, offset, len));
-    without_memory!(linker, get, "fd_close", (fd: u32), |ctx| ctx.fd_close(fd));
-    without_memory!(linker, get, "fd_datasync", (fd: u32), |ctx| ctx.fd_sync(fd, true));
-    with_memory!(linker, get, "fd_fdstat_get", (fd: u32, out: u32), |ctx, mem| ctx.fd_fdstat_get(mem, fd, out));
-    without_memory!(linker, get, "fd_fdstat_set_flags", (fd: u32, flags: u32), |ctx| narrow(flags)
-        .and_then(|flags| ctx.fd_fdstat_set_flags(fd, flags)));
-    without_memory!(linker, get, "fd_fdstat_set_rights", (fd: u32, base: u64, inheriting: u64), |ctx| ctx
-        .fd_fdstat_set_rights(fd, base, inheriting));
-    with_memory!(linker, get, "fd_filestat_get", (fd: u32, out: u32), |ctx, mem| ctx.fd_filestat_get(mem, fd, out));
-    without_memory!(linker, get, "fd_filestat_set_size", (fd: u32, size: u64), |ctx| ctx
-        .fd_filestat_set_size(fd, size));
-    without_memory!(linker, get, "fd_filestat_set_times", (fd: u32, atim: u64, mtim: u64, flags: u32), |ctx| {
-        narrow(flags).and_then(|flags| ctx.fd_filestat_set_times(fd, atim, mtim, flags))
-    });
-    with_memory!(linker, get, "fd_pread", (fd: u32, iovs: u32, count: u32, offset: u64, out: u32), |ctx, mem| ctx
-        .fd_pread(mem, fd, iovs, count, offset, out));
-    with_memory!(linker, get, "fd_prestat_get", (fd: u32, out: u32), |ctx, mem| ctx.fd_prestat_get(mem, fd, out));
-    with_memory!(linker, get, "fd_prestat_dir_name", (fd: u32, path: u32, len: u32), |ctx, mem| ctx
-        .fd_prestat_dir_name(mem, fd, path, len));
-    with_memory!(linker, get, "fd_pwrite", (fd: u32, iovs: u32, count: u32, offset: u64, out: u32), |ctx, mem| ctx
-        .fd_pwrite(mem, fd, iovs, count, offset, out));
-    with_memory!(linker, get, "fd_read", (fd: u32, iovs: u32, count: u32, out: u32), |ctx, mem| ctx
-        .fd_read(mem, fd, iovs, count, out));
-    with_memory!(linker, get, "fd_readdir", (fd: u32, buf: u32, len: u32, cookie: u64, out: u32), |ctx, mem| ctx
-        .fd_readdir(mem, fd, buf, len, cookie, out));
-    without_memory!(linker, get, "fd_renumber", (from: u32, to: u32), |ctx| ctx.fd_renumber(from, to));
-    with_memory!(linker, get, "fd_seek", (fd: u32, offset: i64, whence: u32, out: u32), |ctx, mem| narrow(whence)
-        .and_then(|whence| ctx.fd_seek(mem, fd, offset, whence, out)));
-    without_memory!(linker, get, "fd_sync", (fd: u32), |ctx| ctx.fd_sync(fd, false));
-    with_memory!(linker, get, "fd_tell", (fd: u32, out: u32), |ctx, mem| ctx.fd_tell(mem, fd, out));
-    with_memory!(linker, get, "fd_write", (fd: u32, iovs: u32, count: u32, out: u32), |ctx, mem| ctx
-        .fd_write(mem, fd, iovs, count, out));
+        "fd_advise" (fd: u32, offset: u64, len: u64, advice: u32)
+            |ctx| narrow(advice).and_then(|advice| ctx.fd_advise(fd, offset, len, advice));
+        "fd_allocate" (fd: u32, offset: u64, len: u64) |ctx| ctx.fd_allocate(fd, offset, len);
+        "fd_close" (fd: u32) |ctx| ctx.fd_close(fd);
+        "fd_datasync" (fd: u32) |ctx| ctx.fd_sync(fd, true);
+        "fd_fdstat_get" (fd: u32, out: u32) |ctx, mem| ctx.fd_fdstat_get(mem, fd, out);
+        "fd_fdstat_set_flags" (fd: u32, flags: u32)
+            |ctx| narrow(flags).and_then(|flags| ctx.fd_fdstat_set_flags(fd, flags));
+        "fd_fdstat_set_rights" (fd: u32, base: u64, inheriting: u64)
+            |ctx| ctx.fd_fdstat_set_rights(fd, base, inheriting);
+        "fd_filestat_get" (fd: u32, out: u32) |ctx, mem| ctx.fd_filestat_get(mem, fd, out);
+        "fd_filestat_set_size" (fd: u32, size: u64) |ctx| ctx.fd_filestat_set_size(fd, size);
+        "fd_filestat_set_times" (fd: u32, atim: u64, mtim: u64, flags: u32)
+            |ctx| narrow(flags).and_then(|flags| ctx.fd_filestat_set_times(fd, atim, mtim, flags));
+        "fd_pread" (fd: u32, iovs: u32, count: u32, offset: u64, out: u32)
+            |ctx, mem| ctx.fd_pread(mem, fd, iovs, count, offset, out);
+        "fd_prestat_get" (fd: u32, out: u32) |ctx, mem| ctx.fd_prestat_get(mem, fd, out);
+        "fd_prestat_dir_name" (fd: u32, path: u32, len: u32) |ctx, mem| ctx.fd_prestat_dir_name(mem, fd, path, len);
+        "fd_pwrite" (fd: u32, iovs: u32, count: u32, offset: u64, out: u32)
+            |ctx, mem| ctx.fd_pwrite(mem, fd, iovs, count, offset, out);
+        "fd_read" (fd: u32, iovs: u32, count: u32, out: u32) |ctx, mem| ctx.fd_read(mem, fd, iovs, count, out);
+        "fd_readdir" (fd: u32, buf: u32, len: u32, cookie: u64, out: u32)
+            |ctx, mem| ctx.fd_readdir(mem, fd, buf, len, cookie, out);
+        "fd_renumber" (from: u32, to: u32) |ctx| ctx.fd_renumber(from, to);
+        "fd_seek" (fd: u32, offset: i64, whence: u32, out: u32)
+            |ctx, mem| narrow(whence).and_then(|whence| ctx.fd_seek(mem, fd, offset, whence, out));
+        "fd_sync" (fd: u32) |ctx| ctx.fd_sync(fd, false);
+        "fd_tell" (fd: u32, out: u32) |ctx, mem| ctx.fd_tell(mem, fd, out);
+        "fd_write" (fd: u32, iovs: u32, count: u32, out: u32) |ctx, mem| ctx.fd_write(mem, fd, iovs, count, out);
 
-    with_memory!(linker, get, "path_create_directory", (fd: u32, path: u32, len: u32), |ctx, mem| ctx
-        .path_create_directory(mem, fd, path, len));
-    with_memory!(
-        linker,
-        get,
-        "path_filestat_get",
-        (fd: u32, flags: u32, path: u32, len: u32, out: u32),
-        |ctx, mem| ctx.path_filestat_get(mem, fd, flags, path, len, out)
-    );
-    with_memory!(
-        linker,
-        get,
-        "path_filestat_set_times",
-        (fd: u32, flags: u32, path: u32, len: u32, atim: u64, mtim: u64, fst: u32),
-        |ctx, mem| narrow(fst).and_then(|fst| ctx.path_filestat_set_times(mem, fd, flags, path, len, atim, mtim, fst))
-    );
-    with_memory!(
-        linker,
-        get,
-        "path_link",
-        (old_fd: u32, old_flags: u32, old_path: u32, old_len: u32, new_fd: u32, new_path: u32, new_len: u32),
-        |ctx, mem| ctx.path_link(mem, old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len)
-    );
-    with_memory!(
-        linker,
-        get,
-        "path_open",
-        (
+        "path_create_directory" (fd: u32, path: u32, len: u32) |ctx, mem| ctx.path_create_directory(mem, fd, path, len);
+        "path_filestat_get" (fd: u32, flags: u32, path: u32, len: u32, out: u32)
+            |ctx, mem| ctx.path_filestat_get(mem, fd, flags, path, len, out);
+        "path_filestat_set_times" (fd: u32, flags: u32, path: u32, len: u32, atim: u64, mtim: u64, fst: u32)
+            |ctx, mem| {
+                narrow(fst).and_then(|fst| ctx.path_filestat_set_times(mem, fd, flags, path, len, atim, mtim, fst))
+            };
+        "path_link" (old_fd: u32, old_flags: u32, old_path: u32, old_len: u32, new_fd: u32, new_path: u32, new_len: u32)
+            |ctx, mem| ctx.path_link(mem, old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len);
+        "path_open" (
             fd: u32,
             dirflags: u32,
             path: u32,
@@ -208,41 +186,29 @@ pub fn add_to_linker<T: 'static>(
             rights_inheriting: u64,
             fdflags: u32,
             out: u32
-        ),
-        |ctx, mem| narrow(oflags).and_then(|oflags| {
+        ) |ctx, mem| narrow(oflags).and_then(|oflags| {
             narrow(fdflags).and_then(|fdflags| {
                 ctx.path_open(mem, fd, dirflags, path, len, oflags, rights_base, rights_inheriting, fdflags, out)
             })
-        })
-    );
-    with_memory!(
-        linker,
-        get,
-        "path_readlink",
-        (fd: u32, path: u32, len: u32, buf: u32, buf_len: u32, out: u32),
-        |ctx, mem| ctx.path_readlink(mem, fd, path, len, buf, buf_len, out)
-    );
-    with_memory!(linker, get, "path_remove_directory", (fd: u32, path: u32, len: u32), |ctx, mem| ctx
-        .path_remove_directory(mem, fd, path, len));
-    with_memory!(
-        linker,
-        get,
-        "path_rename",
-        (fd: u32, old_path: u32, old_len: u32, new_fd: u32, new_path: u32, new_len: u32),
-        |ctx, mem| ctx.path_rename(mem, fd, old_path, old_len, new_fd, new_path, new_len)
-    );
-    with_memory!(
-        linker,
-        get,
-        "path_symlink",
-        (old_path: u32, old_len: u32, fd: u32, new_path: u32, new_len: u32),
-        |ctx, mem| ctx.path_symlink(mem, old_path, old_len, fd, new_path, new_len)
-    );
-    with_memory!(linker, get, "path_unlink_file", (fd: u32, path: u32, len: u32), |ctx, mem| ctx
-        .path_unlink_file(mem, fd, path, len));
+        });
+        "path_readlink" (fd: u32, path: u32, len: u32, buf: u32, buf_len: u32, out: u32)
+            |ctx, mem| ctx.path_readlink(mem, fd, path, len, buf, buf_len, out);
+        "path_remove_directory" (fd: u32, path: u32, len: u32) |ctx, mem| ctx.path_remove_directory(mem, fd, path, len);
+        "path_rename" (fd: u32, old_path: u32, old_len: u32, new_fd: u32, new_path: u32, new_len: u32)
+            |ctx, mem| ctx.path_rename(mem, fd, old_path, old_len, new_fd, new_path, new_len);
+        "path_symlink" (old_path: u32, old_len: u32, fd: u32, new_path: u32, new_len: u32)
+            |ctx, mem| ctx.path_symlink(mem, old_path, old_len, fd, new_path, new_len);
+        "path_unlink_file" (fd: u32, path: u32, len: u32) |ctx, mem| ctx.path_unlink_file(mem, fd, path, len);
 
-    with_memory!(linker, get, "poll_oneoff", (subs: u32, events: u32, n: u32, out: u32), |ctx, mem| ctx
-        .poll_oneoff(mem, subs, events, n, out));
+        "poll_oneoff" (subs: u32, events: u32, n: u32, out: u32) |ctx, mem| ctx.poll_oneoff(mem, subs, events, n, out);
+        "random_get" (buf: u32, len: u32) |ctx, mem| ctx.random_get(mem, buf, len);
+
+        "sock_accept" (fd: u32, _flags: u32, _out: u32) |ctx| ctx.sock_check(fd);
+        "sock_recv" (fd: u32, _iovs: u32, _count: u32, _flags: u32, _out_len: u32, _out_flags: u32)
+            |ctx| ctx.sock_check(fd);
+        "sock_send" (fd: u32, _iovs: u32, _count: u32, _flags: u32, _out: u32) |ctx| ctx.sock_check(fd);
+        "sock_shutdown" (fd: u32, _how: u32) |ctx| ctx.sock_check(fd);
+    }
     linker.func_wrap(MODULE, "proc_exit", |code: u32| -> Result<()> {
         // WASI exit statuses are 0..126; larger ones would be confused with signals.
         if code < 126 {
@@ -257,18 +223,5 @@ pub fn add_to_linker<T: 'static>(
         std::thread::yield_now();
         0
     })?;
-    with_memory!(linker, get, "random_get", (buf: u32, len: u32), |ctx, mem| ctx.random_get(mem, buf, len));
-
-    without_memory!(linker, get, "sock_accept", (fd: u32, _flags: u32, _out: u32), |ctx| ctx.sock_check(fd));
-    without_memory!(
-        linker,
-        get,
-        "sock_recv",
-        (fd: u32, _iovs: u32, _count: u32, _flags: u32, _out_len: u32, _out_flags: u32),
-        |ctx| ctx.sock_check(fd)
-    );
-    without_memory!(linker, get, "sock_send", (fd: u32, _iovs: u32, _count: u32, _flags: u32, _out: u32), |ctx| ctx
-        .sock_check(fd));
-    without_memory!(linker, get, "sock_shutdown", (fd: u32, _how: u32), |ctx| ctx.sock_check(fd));
     Ok(())
 }

@@ -150,42 +150,16 @@ pub fn define_spectest<T: 'static>(
     config: &SpectestConfig,
 ) -> Result<()> {
     let quiet = config.suppress_prints;
-    linker.func_wrap("spectest", "print", move || {
-        if !quiet {
-            println!();
-        }
-    })?;
-    linker.func_wrap("spectest", "print_i32", move |v: i32| {
-        if !quiet {
-            println!("{v} : i32");
-        }
-    })?;
-    linker.func_wrap("spectest", "print_i64", move |v: i64| {
-        if !quiet {
-            println!("{v} : i64");
-        }
-    })?;
-    linker.func_wrap("spectest", "print_f32", move |v: f32| {
-        if !quiet {
-            println!("{v} : f32");
-        }
-    })?;
-    linker.func_wrap("spectest", "print_f64", move |v: f64| {
-        if !quiet {
-            println!("{v} : f64");
-        }
-    })?;
+    linker.func_wrap("spectest", "print", move || spectest_print(quiet, &[]))?;
+    linker.func_wrap("spectest", "print_i32", move |v: i32| spectest_print(quiet, &[(&v, "i32")]))?;
+    linker.func_wrap("spectest", "print_i64", move |v: i64| spectest_print(quiet, &[(&v, "i64")]))?;
+    linker.func_wrap("spectest", "print_f32", move |v: f32| spectest_print(quiet, &[(&v, "f32")]))?;
+    linker.func_wrap("spectest", "print_f64", move |v: f64| spectest_print(quiet, &[(&v, "f64")]))?;
     linker.func_wrap("spectest", "print_i32_f32", move |a: i32, b: f32| {
-        if !quiet {
-            println!("{a} : i32");
-            println!("{b} : f32");
-        }
+        spectest_print(quiet, &[(&a, "i32"), (&b, "f32")])
     })?;
     linker.func_wrap("spectest", "print_f64_f64", move |a: f64, b: f64| {
-        if !quiet {
-            println!("{a} : f64");
-            println!("{b} : f64");
-        }
+        spectest_print(quiet, &[(&a, "f64"), (&b, "f64")])
     })?;
 
     let globals = [
@@ -207,6 +181,20 @@ pub fn define_spectest<T: 'static>(
     let shared_memory = Memory::new(&mut *store, MemoryType::shared(1, 2))?;
     linker.define(&*store, "spectest", "shared_memory", shared_memory)?;
     Ok(())
+}
+
+/// What spectest's `print*` functions write unless `quiet`: a `value : type` line per argument,
+/// or an empty line for `print` itself.
+fn spectest_print(quiet: bool, values: &[(&dyn std::fmt::Display, &str)]) {
+    if quiet {
+        return;
+    }
+    if values.is_empty() {
+        println!();
+    }
+    for (value, ty) in values {
+        println!("{value} : {ty}");
+    }
 }
 
 /// Why a directive did not pass.

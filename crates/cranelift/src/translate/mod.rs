@@ -201,21 +201,24 @@ macro_rules! binop {
         $t.push(v);
     }};
 }
-macro_rules! icmp {
-    ($t:ident, $cc:ident) => {{
+/// A scalar comparison (`$cmp` is `icmp` or `fcmp`) whose flag is pushed as an `i32`.
+macro_rules! compare {
+    ($t:ident, $cmp:ident, $cc:expr) => {{
         let (x, y) = $t.pop2();
-        let c = $t.b.ins().icmp(IntCC::$cc, x, y);
+        let c = $t.b.ins().$cmp($cc, x, y);
         let v = $t.b.ins().uextend(I32, c);
         $t.push(v);
     }};
 }
+macro_rules! icmp {
+    ($t:ident, $cc:ident) => {
+        compare!($t, icmp, IntCC::$cc)
+    };
+}
 macro_rules! fcmp {
-    ($t:ident, $cc:ident) => {{
-        let (x, y) = $t.pop2();
-        let c = $t.b.ins().fcmp(FloatCC::$cc, x, y);
-        let v = $t.b.ins().uextend(I32, c);
-        $t.push(v);
-    }};
+    ($t:ident, $cc:ident) => {
+        compare!($t, fcmp, FloatCC::$cc)
+    };
 }
 macro_rules! conv {
     ($t:ident, $m:ident, $ty:expr) => {{
@@ -642,12 +645,18 @@ impl FuncTranslator<'_, '_> {
         let expected = self.b.ins().load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
         let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
         self.b.ins().trapnz(mismatch, trap_code(Trap::BadSignature));
+        self.call_funcref(sig, funcref, n, tail, type_index);
+        Ok(())
+    }
+
+    /// Calls the (checked) `funcref` of module type `ty` (signature `sig`) with the top `n` operands as arguments:
+    /// its native entry with its own vmctx as the callee's and this function's as the caller's.
+    fn call_funcref(&mut self, sig: SigRef, funcref: Value, n: usize, tail: bool, ty: TypeIndex) {
         let native = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
         let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
         let mut args = vec![callee, self.vmctx];
         args.extend(self.popn(n));
-        self.emit_indirect_call(sig, native, &args, tail, type_index);
-        Ok(())
+        self.emit_indirect_call(sig, native, &args, tail, ty);
     }
 
     /// `call_ref`: the validator guarantees the reference's signature; only null is checked.
@@ -656,11 +665,7 @@ impl FuncTranslator<'_, '_> {
         let n = self.env.info.types[type_index as usize].params.len();
         let funcref = self.pop();
         self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
-        let native = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::NATIVE_CALL as i32);
-        let callee = self.b.ins().load(I64, trusted_readonly(), funcref, vmfuncref::VMCTX as i32);
-        let mut args = vec![callee, self.vmctx];
-        args.extend(self.popn(n));
-        self.emit_indirect_call(sig, native, &args, tail, type_index);
+        self.call_funcref(sig, funcref, n, tail, type_index);
         Ok(())
     }
 

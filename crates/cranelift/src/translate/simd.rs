@@ -36,44 +36,40 @@ enum ExtendLoad {
 }
 
 macro_rules! vunop {
-    ($t:ident, $ty:expr, $m:ident) => {{
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().$m(x);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $m:ident) => {
+        $t.vector_op($ty, |t, [x]| t.b.ins().$m(x))
+    };
 }
+/// A binary vector operator; with `$cc`, a comparison (`$m` is `icmp` or `fcmp`).
 macro_rules! vbinop {
-    ($t:ident, $ty:expr, $m:ident) => {{
-        let y = $t.pop_as($ty);
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().$m(x, y);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $m:ident) => {
+        $t.vector_op($ty, |t, [x, y]| t.b.ins().$m(x, y))
+    };
+    ($t:ident, $ty:expr, $m:ident, $cc:expr) => {
+        $t.vector_op($ty, |t, [x, y]| t.b.ins().$m($cc, x, y))
+    };
 }
 macro_rules! vshift {
     ($t:ident, $ty:expr, $m:ident) => {{
         // Cranelift masks a vector shift amount to the lane width, as wasm requires.
         let amount = $t.pop();
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().$m(x, amount);
-        $t.push_v128(v);
+        $t.vector_op($ty, |t, [x]| t.b.ins().$m(x, amount))
     }};
+}
+macro_rules! vconvert {
+    ($t:ident, $from:expr, $m:ident, $to:expr) => {
+        $t.vector_op($from, |t, [x]| t.b.ins().$m($to, x))
+    };
 }
 macro_rules! vicmp {
-    ($t:ident, $ty:expr, $cc:ident) => {{
-        let y = $t.pop_as($ty);
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().icmp(IntCC::$cc, x, y);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $cc:ident) => {
+        vbinop!($t, $ty, icmp, IntCC::$cc)
+    };
 }
 macro_rules! vfcmp {
-    ($t:ident, $ty:expr, $cc:ident) => {{
-        let y = $t.pop_as($ty);
-        let x = $t.pop_as($ty);
-        let v = $t.b.ins().fcmp(FloatCC::$cc, x, y);
-        $t.push_v128(v);
-    }};
+    ($t:ident, $ty:expr, $cc:ident) => {
+        vbinop!($t, $ty, fcmp, FloatCC::$cc)
+    };
 }
 
 impl FuncTranslator<'_, '_> {
@@ -115,6 +111,21 @@ impl FuncTranslator<'_, '_> {
         matches!(self.env.isa.triple().architecture, target_lexicon::Architecture::X86_64)
     }
 
+    /// Whether a relaxed operator takes the host-specific lowering the host has
+    /// (`host_lowering`): not in the deterministic profile.
+    fn relaxed_host_lowering(&self, host_lowering: bool) -> bool {
+        !self.relaxed_deterministic() && host_lowering
+    }
+
+    /// Pops the `N` operands of a vector operator as vectors of type `ty` and pushes
+    /// `op(operands)` (operands in wasm order) as a `v128`.
+    fn vector_op<const N: usize>(&mut self, ty: Type, op: impl FnOnce(&mut Self, [Value; N]) -> Value) {
+        let mut operands: [Value; N] = std::array::from_fn(|_| self.pop_as(ty));
+        operands.reverse();
+        let v = op(self, operands);
+        self.push_v128(v);
+    }
+
     /// Translates a SIMD or relaxed SIMD operator; any other operator is unsupported.
     pub(super) fn translate_simd(&mut self, op: Operator<'_>) -> Result<()> {
         match op {
@@ -145,12 +156,7 @@ impl FuncTranslator<'_, '_> {
                 let v = self.vconst(I8X16, value.bytes());
                 self.push(v);
             }
-            Operator::I8x16Shuffle { lanes } => {
-                let y = self.pop_as(I8X16);
-                let x = self.pop_as(I8X16);
-                let v = self.shuffle_bytes(x, y, &lanes);
-                self.push(v);
-            }
+            Operator::I8x16Shuffle { lanes } => self.vector_op(I8X16, |t, [x, y]| t.shuffle_bytes(x, y, &lanes)),
             Operator::I8x16Swizzle => vbinop!(self, I8X16, swizzle),
             Operator::I8x16Splat => self.splat(I8X16),
             Operator::I16x8Splat => self.splat(I16X8),
@@ -228,13 +234,7 @@ impl FuncTranslator<'_, '_> {
             Operator::V128AndNot => vbinop!(self, I8X16, band_not),
             Operator::V128Or => vbinop!(self, I8X16, bor),
             Operator::V128Xor => vbinop!(self, I8X16, bxor),
-            Operator::V128Bitselect => {
-                let mask = self.pop_as(I8X16);
-                let y = self.pop_as(I8X16);
-                let x = self.pop_as(I8X16);
-                let v = self.b.ins().bitselect(mask, x, y);
-                self.push(v);
-            }
+            Operator::V128Bitselect => self.vector_op(I8X16, |t, [x, y, mask]| t.b.ins().bitselect(mask, x, y)),
             Operator::V128AnyTrue => {
                 let x = self.pop_as(I8X16);
                 let any = self.b.ins().vany_true(x);
@@ -338,12 +338,7 @@ impl FuncTranslator<'_, '_> {
             Operator::I16x8ExtAddPairwiseI8x16U => self.extadd_pairwise(I8X16, false),
             Operator::I32x4ExtAddPairwiseI16x8S => self.extadd_pairwise(I16X8, true),
             Operator::I32x4ExtAddPairwiseI16x8U => self.extadd_pairwise(I16X8, false),
-            Operator::I32x4DotI16x8S => {
-                let y = self.pop_as(I16X8);
-                let x = self.pop_as(I16X8);
-                let v = self.dot_products(x, y);
-                self.push_v128(v);
-            }
+            Operator::I32x4DotI16x8S => self.vector_op(I16X8, |t, [x, y]| t.dot_products(x, y)),
 
             Operator::F32x4Abs => vunop!(self, F32X4, fabs),
             Operator::F64x2Abs => vunop!(self, F64X2, fabs),
@@ -377,51 +372,27 @@ impl FuncTranslator<'_, '_> {
             Operator::F32x4PMax => self.pseudo_min_max(F32X4, false),
             Operator::F64x2PMax => self.pseudo_min_max(F64X2, false),
 
-            Operator::I32x4TruncSatF32x4S => {
-                let x = self.pop_as(F32X4);
-                let v = self.b.ins().fcvt_to_sint_sat(I32X4, x);
-                self.push_v128(v);
-            }
-            Operator::I32x4TruncSatF32x4U => {
-                let x = self.pop_as(F32X4);
-                let v = self.b.ins().fcvt_to_uint_sat(I32X4, x);
-                self.push_v128(v);
-            }
+            Operator::I32x4TruncSatF32x4S => vconvert!(self, F32X4, fcvt_to_sint_sat, I32X4),
+            Operator::I32x4TruncSatF32x4U => vconvert!(self, F32X4, fcvt_to_uint_sat, I32X4),
             Operator::I32x4TruncSatF64x2SZero => self.trunc_sat_f64x2_zero(true),
             Operator::I32x4TruncSatF64x2UZero => self.trunc_sat_f64x2_zero(false),
-            Operator::F32x4ConvertI32x4S => {
-                let x = self.pop_as(I32X4);
-                let v = self.b.ins().fcvt_from_sint(F32X4, x);
-                self.push_v128(v);
-            }
-            Operator::F32x4ConvertI32x4U => {
-                let x = self.pop_as(I32X4);
-                let v = self.b.ins().fcvt_from_uint(F32X4, x);
-                self.push_v128(v);
-            }
-            Operator::F64x2ConvertLowI32x4S => {
-                let x = self.pop_as(I32X4);
-                let wide = self.b.ins().swiden_low(x);
-                let v = self.b.ins().fcvt_from_sint(F64X2, wide);
-                self.push_v128(v);
-            }
-            Operator::F64x2ConvertLowI32x4U => {
-                let x = self.pop_as(I32X4);
-                let wide = self.b.ins().uwiden_low(x);
-                let v = self.b.ins().fcvt_from_uint(F64X2, wide);
-                self.push_v128(v);
-            }
+            Operator::F32x4ConvertI32x4S => vconvert!(self, I32X4, fcvt_from_sint, F32X4),
+            Operator::F32x4ConvertI32x4U => vconvert!(self, I32X4, fcvt_from_uint, F32X4),
+            Operator::F64x2ConvertLowI32x4S => self.vector_op(I32X4, |t, [x]| {
+                let wide = t.b.ins().swiden_low(x);
+                t.b.ins().fcvt_from_sint(F64X2, wide)
+            }),
+            Operator::F64x2ConvertLowI32x4U => self.vector_op(I32X4, |t, [x]| {
+                let wide = t.b.ins().uwiden_low(x);
+                t.b.ins().fcvt_from_uint(F64X2, wide)
+            }),
             Operator::F32x4DemoteF64x2Zero => vunop!(self, F64X2, fvdemote),
             Operator::F64x2PromoteLowF32x4 => vunop!(self, F32X4, fvpromote_low),
 
             Operator::I8x16RelaxedSwizzle => self.relaxed_swizzle(),
             Operator::I32x4RelaxedTruncF32x4S => self.relaxed_trunc_f32x4_s(),
             // The saturating conversions are within the allowed results and need no fix-up.
-            Operator::I32x4RelaxedTruncF32x4U => {
-                let x = self.pop_as(F32X4);
-                let v = self.b.ins().fcvt_to_uint_sat(I32X4, x);
-                self.push_v128(v);
-            }
+            Operator::I32x4RelaxedTruncF32x4U => vconvert!(self, F32X4, fcvt_to_uint_sat, I32X4),
             Operator::I32x4RelaxedTruncF64x2SZero => self.trunc_sat_f64x2_zero(true),
             Operator::I32x4RelaxedTruncF64x2UZero => self.trunc_sat_f64x2_zero(false),
             Operator::F32x4RelaxedMadd => self.relaxed_madd(F32X4, false),
@@ -437,20 +408,13 @@ impl FuncTranslator<'_, '_> {
             Operator::F32x4RelaxedMax => self.relaxed_min_max(F32X4, false),
             Operator::F64x2RelaxedMax => self.relaxed_min_max(F64X2, false),
             Operator::I16x8RelaxedQ15mulrS => self.relaxed_q15mulr(),
-            Operator::I16x8RelaxedDotI8x16I7x16S => {
-                let y = self.pop_as(I8X16);
-                let x = self.pop_as(I8X16);
-                let v = self.relaxed_dot_i16(x, y);
-                self.push_v128(v);
-            }
+            Operator::I16x8RelaxedDotI8x16I7x16S => self.vector_op(I8X16, |t, [x, y]| t.relaxed_dot_i16(x, y)),
             Operator::I32x4RelaxedDotI8x16I7x16AddS => {
                 let acc = self.pop_as(I32X4);
                 let y = self.pop_as(I8X16);
                 let x = self.pop_as(I8X16);
                 let dot = self.relaxed_dot_i16(x, y);
-                let low = self.b.ins().swiden_low(dot);
-                let high = self.b.ins().swiden_high(dot);
-                let sums = self.b.ins().iadd_pairwise(low, high);
+                let sums = self.widened_pairwise_sums(dot, true);
                 let v = self.b.ins().iadd(sums, acc);
                 self.push_v128(v);
             }
@@ -572,42 +536,48 @@ impl FuncTranslator<'_, '_> {
 
     /// `extmul_{low,high}`: half the lanes of both operands widened, then multiplied.
     fn extmul(&mut self, ty: Type, signed: bool, high: bool) {
-        let y = self.pop_as(ty);
-        let x = self.pop_as(ty);
-        let x = self.widen(x, signed, high);
-        let y = self.widen(y, signed, high);
-        let v = self.b.ins().imul(x, y);
-        self.push_v128(v);
+        self.vector_op(ty, |t, [x, y]| {
+            let x = t.widen(x, signed, high);
+            let y = t.widen(y, signed, high);
+            t.b.ins().imul(x, y)
+        });
     }
 
     /// `extadd_pairwise`: adjacent lanes widened and added.
     fn extadd_pairwise(&mut self, ty: Type, signed: bool) {
-        let x = self.pop_as(ty);
+        self.vector_op(ty, |t, [x]| t.widened_pairwise_sums(x, signed));
+    }
+
+    /// Adjacent lanes of `x` widened to twice the width and added.
+    fn widened_pairwise_sums(&mut self, x: Value, signed: bool) -> Value {
         let low = self.widen(x, signed, false);
         let high = self.widen(x, signed, true);
-        let v = self.b.ins().iadd_pairwise(low, high);
-        self.push_v128(v);
+        self.b.ins().iadd_pairwise(low, high)
     }
 
     /// Products of the signed lanes of `x` and `y` widened to twice the width, with adjacent
     /// products added (wrapping): `i32x4.dot_i16x8_s`, and the signed dot product of i8 lanes.
     fn dot_products(&mut self, x: Value, y: Value) -> Value {
+        let (low, high) = self.signed_widening_products(x, y);
+        self.b.ins().iadd_pairwise(low, high)
+    }
+
+    /// The lane-wise products of `x` and `y` sign-extended to twice the lane width: those of the
+    /// low halves and those of the high halves.
+    fn signed_widening_products(&mut self, x: Value, y: Value) -> (Value, Value) {
         let x_low = self.b.ins().swiden_low(x);
         let y_low = self.b.ins().swiden_low(y);
         let low = self.b.ins().imul(x_low, y_low);
         let x_high = self.b.ins().swiden_high(x);
         let y_high = self.b.ins().swiden_high(y);
         let high = self.b.ins().imul(x_high, y_high);
-        self.b.ins().iadd_pairwise(low, high)
+        (low, high)
     }
 
     /// `pmin` (`y < x ? y : x`) or `pmax` (`x < y ? y : x`): a compare and a select, which the
     /// x86 backend turns into `minps`/`maxps`.
     fn pseudo_min_max(&mut self, ty: Type, min: bool) {
-        let y = self.pop_as(ty);
-        let x = self.pop_as(ty);
-        let v = self.pseudo_min_max_of(ty, x, y, min);
-        self.push_v128(v);
+        self.vector_op(ty, |t, [x, y]| t.pseudo_min_max_of(ty, x, y, min));
     }
 
     fn pseudo_min_max_of(&mut self, ty: Type, x: Value, y: Value, min: bool) -> Value {
@@ -644,103 +614,84 @@ impl FuncTranslator<'_, '_> {
     /// `i8x16.relaxed_swizzle`: `pshufb` on x86 (an index of 16..127 picks lane `index % 16`,
     /// which the spec allows), otherwise `i8x16.swizzle`.
     fn relaxed_swizzle(&mut self) {
-        let y = self.pop_as(I8X16);
-        let x = self.pop_as(I8X16);
-        let v = if !self.relaxed_deterministic() && self.env.isa.has_x86_pshufb_lowering() {
-            self.b.ins().x86_pshufb(x, y)
-        } else {
-            self.b.ins().swizzle(x, y)
-        };
-        self.push(v);
+        let host = self.relaxed_host_lowering(self.env.isa.has_x86_pshufb_lowering());
+        self.vector_op(I8X16, |t, [x, y]| if host { t.b.ins().x86_pshufb(x, y) } else { t.b.ins().swizzle(x, y) });
     }
 
     /// `i32x4.relaxed_trunc_f32x4_s`: `cvttps2dq` on x86 (`INT_MIN` for NaN and out-of-range
     /// lanes, which the spec allows), otherwise the saturating conversion.
     fn relaxed_trunc_f32x4_s(&mut self) {
-        let x = self.pop_as(F32X4);
-        let v = if !self.relaxed_deterministic() && self.is_x86() {
-            self.b.ins().x86_cvtt2dq(I32X4, x)
+        if self.relaxed_host_lowering(self.is_x86()) {
+            vconvert!(self, F32X4, x86_cvtt2dq, I32X4)
         } else {
-            self.b.ins().fcvt_to_sint_sat(I32X4, x)
-        };
-        self.push_v128(v);
+            vconvert!(self, F32X4, fcvt_to_sint_sat, I32X4)
+        }
     }
 
     /// `relaxed_madd` (`x * y + z`) and `relaxed_nmadd` (`-(x * y) + z`): fused when the host has
     /// FMA, otherwise (and in the deterministic profile) a multiply and an add, each rounded.
     fn relaxed_madd(&mut self, ty: Type, negate: bool) {
-        let z = self.pop_as(ty);
-        let y = self.pop_as(ty);
-        let mut x = self.pop_as(ty);
-        if negate {
-            x = self.b.ins().fneg(x);
-        }
-        let v = if !self.relaxed_deterministic() && self.env.isa.has_native_fma() {
-            self.b.ins().fma(x, y, z)
-        } else {
-            let product = self.b.ins().fmul(x, y);
-            self.b.ins().fadd(product, z)
-        };
-        self.push_v128(v);
+        let host = self.relaxed_host_lowering(self.env.isa.has_native_fma());
+        self.vector_op(ty, |t, [x, y, z]| {
+            let x = if negate { t.b.ins().fneg(x) } else { x };
+            if host {
+                t.b.ins().fma(x, y, z)
+            } else {
+                let product = t.b.ins().fmul(x, y);
+                t.b.ins().fadd(product, z)
+            }
+        });
     }
 
     /// `relaxed_laneselect`: `blendv` (top bit of each mask lane) where x86 has one for the lane
     /// width, otherwise (and in the deterministic profile) `v128.bitselect`.
     fn relaxed_laneselect(&mut self, ty: Type) {
-        let mask = self.pop_as(ty);
-        let y = self.pop_as(ty);
-        let x = self.pop_as(ty);
-        let v = if !self.relaxed_deterministic() && self.env.isa.has_blendv_lowering(ty) {
-            self.b.ins().blendv(mask, x, y)
-        } else {
-            self.b.ins().bitselect(mask, x, y)
-        };
-        self.push_v128(v);
+        let host = self.relaxed_host_lowering(self.env.isa.has_blendv_lowering(ty));
+        self.vector_op(
+            ty,
+            |t, [x, y, mask]| {
+                if host { t.b.ins().blendv(mask, x, y) } else { t.b.ins().bitselect(mask, x, y) }
+            },
+        );
     }
 
     /// `relaxed_min`/`relaxed_max`: on x86 the `pmin`/`pmax` lowering (a single `minps`/`maxps`;
     /// for NaNs and zeros of opposite signs it returns the first operand, one of the allowed
     /// results), otherwise (and in the deterministic profile) `min`/`max`.
     fn relaxed_min_max(&mut self, ty: Type, min: bool) {
-        let y = self.pop_as(ty);
-        let x = self.pop_as(ty);
-        let v = if !self.relaxed_deterministic() && self.is_x86() {
-            self.pseudo_min_max_of(ty, x, y, min)
-        } else if min {
-            self.b.ins().fmin(x, y)
-        } else {
-            self.b.ins().fmax(x, y)
-        };
-        self.push_v128(v);
+        let host = self.relaxed_host_lowering(self.is_x86());
+        self.vector_op(ty, |t, [x, y]| {
+            if host {
+                t.pseudo_min_max_of(ty, x, y, min)
+            } else if min {
+                t.b.ins().fmin(x, y)
+            } else {
+                t.b.ins().fmax(x, y)
+            }
+        });
     }
 
     /// `i16x8.relaxed_q15mulr_s`: `pmulhrsw` on x86 (`-32768 * -32768` gives -32768, which the
     /// spec allows), otherwise the saturating `q15mulr_sat_s`.
     fn relaxed_q15mulr(&mut self) {
-        let y = self.pop_as(I16X8);
-        let x = self.pop_as(I16X8);
-        let v = if !self.relaxed_deterministic() && self.env.isa.has_x86_pmulhrsw_lowering() {
-            self.b.ins().x86_pmulhrsw(x, y)
-        } else {
-            self.b.ins().sqmul_round_sat(x, y)
-        };
-        self.push_v128(v);
+        let host = self.relaxed_host_lowering(self.env.isa.has_x86_pmulhrsw_lowering());
+        self.vector_op(
+            I16X8,
+            |t, [x, y]| {
+                if host { t.b.ins().x86_pmulhrsw(x, y) } else { t.b.ins().sqmul_round_sat(x, y) }
+            },
+        );
     }
 
     /// The `i16x8` dot product of `i8x16.relaxed_dot_i8x16_i7x16_s`: on x86 `pmaddubsw`
     /// (the second operand unsigned, pairs added with saturation), otherwise (and in the
     /// deterministic profile) both operands signed, pairs added with signed saturation.
     fn relaxed_dot_i16(&mut self, x: Value, y: Value) -> Value {
-        if !self.relaxed_deterministic() && self.env.isa.has_x86_pmaddubsw_lowering() {
+        if self.relaxed_host_lowering(self.env.isa.has_x86_pmaddubsw_lowering()) {
             return self.b.ins().x86_pmaddubsw(x, y);
         }
         // Each i8 * i8 product fits in i16; only the sum of a pair can overflow.
-        let x_low = self.b.ins().swiden_low(x);
-        let y_low = self.b.ins().swiden_low(y);
-        let low = self.b.ins().imul(x_low, y_low);
-        let x_high = self.b.ins().swiden_high(x);
-        let y_high = self.b.ins().swiden_high(y);
-        let high = self.b.ins().imul(x_high, y_high);
+        let (low, high) = self.signed_widening_products(x, y);
         let low = self.cast(low, I8X16);
         let high = self.cast(high, I8X16);
         // The even and the odd i16 products of all 16 (bytes 4k..4k+1 and 4k+2..4k+3 of the
