@@ -144,11 +144,41 @@ fn run_uses_the_cache_unless_disabled() -> Result<()> {
     Ok(())
 }
 
+/// `kiln run --profile perfmap` writes `/tmp/perf-PID.map` naming every compiled function, as
+/// `perf report` expects (`START SIZE NAME`, hexadecimal).
+fn profile_perfmap_names_functions() -> Result<()> {
+    let dir = TempDir::new("perfmap")?;
+    let wat = r#"(module $prof (func $helper (result i32) (i32.const 41))
+        (func (export "answer") (result i32) (i32.add (call $helper) (i32.const 1))))"#;
+    std::fs::write(dir.path().join("prof.wat"), wat)?;
+    let child = Command::new(kiln_binary()?)
+        .args(["run", "--no-cache", "--profile", "perfmap", "--invoke", "answer", "prof.wat"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("failed to run kiln")?;
+    let map_path = PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let out = child.wait_with_output()?;
+    ensure!(out.status.success() && String::from_utf8(out.stdout)?.trim() == "42", "kiln run failed");
+    let map = std::fs::read_to_string(&map_path).with_context(|| format!("no {}", map_path.display()));
+    let _ = std::fs::remove_file(&map_path);
+    let map = map?;
+    let names: Vec<&str> = map.lines().filter_map(|l| l.splitn(3, ' ').nth(2)).collect();
+    ensure!(names.contains(&"wasm[prof]::helper"), "map: {map}");
+    for line in map.lines() {
+        let mut fields = line.splitn(3, ' ');
+        let (start, size) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        ensure!(usize::from_str_radix(start, 16).is_ok() && usize::from_str_radix(size, 16).is_ok_and(|s| s > 0));
+    }
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 2] = [
+    let tests: [(&str, Test); 3] = [
         ("compile_then_run_cwasm", compile_then_run_cwasm),
         ("run_uses_the_cache_unless_disabled", run_uses_the_cache_unless_disabled),
+        ("profile_perfmap_names_functions", profile_perfmap_names_functions),
     ];
     tests
         .into_iter()

@@ -41,6 +41,10 @@ pub struct RunCommand {
     /// Cap every linear memory at this many bytes: `memory.grow` past it returns -1.
     #[arg(long, value_name = "BYTES")]
     max_memory_size: Option<u64>,
+    /// Make the compiled code visible to a profiler: `perfmap` writes `/tmp/perf-PID.map` for
+    /// `perf report`.
+    #[arg(long, value_name = "STRATEGY", value_parser = parse_profile)]
+    profile: Option<kiln::ProfilingStrategy>,
     #[command(flatten)]
     codegen: crate::compile::CodegenOptions,
     /// The module or component to run (`.wasm`, `.wat`, or `.cwasm` from `kiln compile`).
@@ -49,6 +53,14 @@ pub struct RunCommand {
     /// parsed according to its parameter types.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
+}
+
+/// Parses `--profile perfmap`.
+fn parse_profile(text: &str) -> Result<kiln::ProfilingStrategy, String> {
+    match text {
+        "perfmap" => Ok(kiln::ProfilingStrategy::PerfMap),
+        other => Err(format!("unsupported feature: --profile {other} (kiln supports perfmap)")),
+    }
 }
 
 /// Parses `500ms`, `10s`, `2m` or a bare number of seconds.
@@ -92,6 +104,9 @@ fn engine_for(cmd: &RunCommand) -> Result<Engine> {
         config.max_memory_size(bytes);
     }
     cmd.codegen.configure(&mut config);
+    if let Some(strategy) = cmd.profile {
+        config.profiler(strategy);
+    }
     Engine::new(&config)
 }
 

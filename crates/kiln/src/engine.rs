@@ -45,6 +45,18 @@ pub struct Config {
     pub(crate) simd: bool,
     pub(crate) relaxed_simd: bool,
     pub(crate) relaxed_simd_deterministic: bool,
+    pub(crate) profiler: ProfilingStrategy,
+}
+
+/// How compiled code is made visible to profilers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfilingStrategy {
+    /// Nothing is written.
+    #[default]
+    None,
+    /// Every compiled function is appended to `/tmp/perf-PID.map` (`START SIZE NAME` per line),
+    /// which `perf report` reads to name JIT code.
+    PerfMap,
 }
 
 impl Default for Config {
@@ -71,6 +83,7 @@ impl Default for Config {
             simd: true,
             relaxed_simd: true,
             relaxed_simd_deterministic: false,
+            profiler: ProfilingStrategy::None,
         }
     }
 }
@@ -163,6 +176,12 @@ impl Config {
     /// Shared memories, atomics, `memory.atomic.wait*`/`notify` (threads proposal; on by default).
     pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
         self.threads = enable;
+        self
+    }
+
+    /// Makes compiled code visible to a profiler (see [`ProfilingStrategy`]).
+    pub fn profiler(&mut self, strategy: ProfilingStrategy) -> &mut Self {
+        self.profiler = strategy;
         self
     }
 

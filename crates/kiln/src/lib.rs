@@ -42,6 +42,7 @@ mod func;
 mod instance;
 mod linker;
 mod module;
+mod perfmap;
 mod serialize;
 mod store;
 mod trap;
@@ -49,7 +50,7 @@ mod types;
 mod values;
 
 pub use cache::CacheStats;
-pub use engine::{Config, Engine, OptLevel};
+pub use engine::{Config, Engine, OptLevel, ProfilingStrategy};
 pub use exn::{Tag, TagType, ThrownException};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};

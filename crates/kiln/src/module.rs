@@ -139,6 +139,9 @@ impl Module {
             func_names: info.func_names.clone(),
         };
         let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, code_info)?);
+        if engine.config().profiler == crate::ProfilingStrategy::PerfMap {
+            crate::perfmap::register(&code);
+        }
         let type_ids: Arc<[u32]> = register_types(engine, &info).into();
         let array_to_wasm = compiled
             .array_to_wasm
