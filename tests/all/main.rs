@@ -6,6 +6,8 @@
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `exceptions`: exception handling through the API (uncaught exceptions, host throws, tags);
 //! - `memories`: one memory seen through its exporter, importers and the host (growth, bounds);
+//! - `smith`: random valid modules from wasm-smith (exceptions, tail calls, SIMD, ...) compiled,
+//!   instantiated and called under fuel: errors, never crashes;
 //! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
 //!   relaxed results;
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
@@ -33,6 +35,7 @@ mod memories;
 mod proposals;
 mod robustness;
 mod simd;
+mod smith;
 mod spec;
 mod tally;
 mod toolchain;
@@ -47,6 +50,7 @@ fn main() {
     trials.extend(memories::trials());
     trials.extend(proposals::trials());
     trials.extend(exceptions::trials());
+    trials.extend(smith::trials());
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_props::trials());
@@ -59,5 +63,6 @@ fn main() {
     spec::print_summary();
     component_wast::print_summary();
     robustness::print_summary();
+    smith::print_summary();
     conclusion.exit();
 }
