@@ -363,6 +363,30 @@ fn throwing_in_a_loop_and_catching() -> Result<()> {
     let sum = instance.get_typed_func::<i32, i32>(&mut store, "sum")?;
     // Odd numbers 1..=9999 are thrown and summed: 5000^2.
     ensure!(sum.call(&mut store, 10_000)? == 25_000_000);
+    // A plain `catch` consumed each exception, which nothing else could reach: all were freed.
+    ensure!(store.live_exception_objects() == 0, "{} objects kept", store.live_exception_objects());
+
+    // Exceptions caught with `catch_ref` may be kept by wasm code: they are not freed.
+    let keeper = Module::new(
+        &engine,
+        r#"(module
+          (tag $t)
+          (global $last (export "last") (mut exnref) (ref.null exn))
+          (func (export "keep") (param $n i32)
+            (loop $l
+              (block $h (result exnref)
+                (try_table (catch_ref $t $h) (throw $t))
+                (unreachable))
+              (global.set $last)
+              (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &keeper, &[])?;
+    let keep = instance.get_typed_func::<i32, ()>(&mut store, "keep")?;
+    keep.call(&mut store, 100)?;
+    ensure!(store.live_exception_objects() == 100, "{} objects kept", store.live_exception_objects());
+    let last = instance.get_export(&mut store, "last").and_then(Extern::into_global).context("last")?;
+    ensure!(matches!(last.get(&mut store), Val::ExnRef(Some(_))));
     Ok(())
 }
 

@@ -67,11 +67,14 @@ pub enum Builtin {
     /// /*its defined index*/, wasm_offset: u32)`; never returns. Unwinds from the caller of the throwing function to the nearest frame with a
     /// handler, or out to the host as an uncaught exception.
     Throw,
+    /// `(vmctx, exception: u64)`: a plain `catch`/`catch_all` has consumed the exception; the
+    /// runtime frees it unless it escaped (see `vmexception::ESCAPED`).
+    ExceptionDrop,
 }
 
 impl Builtin {
     /// Number of builtins (length of the builtin table).
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 25;
 
     /// All builtins, in discriminant order.
     pub const ALL: [Builtin; Builtin::COUNT] = [
@@ -99,6 +102,7 @@ impl Builtin {
         Builtin::MemoryAtomicNotify,
         Builtin::ExceptionNew,
         Builtin::Throw,
+        Builtin::ExceptionDrop,
     ];
 
     /// Decodes a builtin from its discriminant (as stored in precompiled code's relocations).

@@ -62,8 +62,14 @@ pub mod vmexception {
     pub const TAG: u32 = 0;
     /// Offset of `num_values: u32`.
     pub const NUM_VALUES: u32 = 8;
+    /// Offset of `escaped: u32`: non-zero once a reference to the object may be kept anywhere (a
+    /// `catch_ref`/`catch_all_ref` handed it to wasm, or the host saw it). An object that never
+    /// escaped is freed by the plain `catch`/`catch_all` that consumes it.
+    pub const ESCAPED: u32 = 12;
     /// Offset of `store_context: *const VMStoreContext` (the owning store).
     pub const STORE_CONTEXT: u32 = 16;
+    /// Offset of `slot: usize`, the object's index in its store's exception heap.
+    pub const SLOT: u32 = 24;
     /// Offset of the first payload value.
     pub const PAYLOAD: u32 = 32;
     /// Offset of payload value `i`.

@@ -116,7 +116,12 @@ impl ExnRef {
         let heap = unsafe { &mut *store.store_ctx.exceptions.get() };
         let raw = heap.alloc(definition, raws.len() as u32, store_ctx);
         // SAFETY: just allocated with room for `raws.len()` values; nothing else refers to it yet.
-        unsafe { ExceptionRef::from_address(raw).values_mut().copy_from_slice(&raws) };
+        // The host holds the reference, so it escapes from the start.
+        unsafe {
+            let mut object = ExceptionRef::from_address(raw);
+            object.values_mut().copy_from_slice(&raws);
+            object.mark_escaped();
+        }
         Ok(ExnRef { store: store.id, raw })
     }
 
@@ -165,7 +170,11 @@ impl ThrownException {
     }
 
     fn new_in(store: &StoreOpaque, exn: ExnRef) -> ThrownException {
-        let tag_name = store.tag_name_of(exn.object(store).tag());
+        let object = exn.object(store);
+        // The host holds it now: it must outlive any catch that consumes it.
+        // SAFETY: no other reference to the object's header is live while the host runs.
+        unsafe { object.mark_escaped() };
+        let tag_name = store.tag_name_of(object.tag());
         ThrownException { exn, tag_name }
     }
 

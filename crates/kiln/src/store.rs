@@ -197,6 +197,14 @@ impl<T> Store<T> {
         &self.inner.opaque.engine
     }
 
+    /// Number of exception objects the store keeps (those a plain `catch` consumed are freed;
+    /// those that escaped live until the store is dropped). Exposed for tests; not a stable API.
+    #[doc(hidden)]
+    pub fn live_exception_objects(&self) -> usize {
+        // SAFETY: no wasm runs while we hold `&self`.
+        unsafe { (*self.inner.opaque.store_ctx.exceptions.get()).len() }
+    }
+
     /// Sets the fuel wasm may consume from now on (see [`crate::Config::consume_fuel`]).
     pub fn set_fuel(&mut self, fuel: u64) -> anyhow::Result<()> {
         if !self.inner.opaque.engine.config().consume_fuel {

@@ -48,6 +48,12 @@ pub struct ExnRef {
 
 impl ExnRef {
     pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<ExnRef> {
+        if raw != 0 {
+            // The host holds it now (wasm code that produced it already marked it, except when it
+            // came straight from an uncaught throw).
+            // SAFETY: non-null exnref values of this store point at its live exception objects.
+            unsafe { kiln_runtime::ExceptionRef::from_address(raw).mark_escaped() };
+        }
         (raw != 0).then_some(ExnRef { store: store.id, raw })
     }
 }

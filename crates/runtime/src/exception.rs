@@ -22,9 +22,9 @@ pub struct VMTagDefinition {
 struct VMExceptionHeader {
     tag: *const VMTagDefinition,
     num_values: u32,
-    _pad: u32,
+    escaped: u32,
     store_context: *const VMStoreContext,
-    _pad2: usize,
+    slot: usize,
 }
 
 const HEADER_SLOTS: usize = vmexception::PAYLOAD as usize / std::mem::size_of::<ValRaw>();
@@ -32,12 +32,16 @@ const _: () = assert!(std::mem::size_of::<VMExceptionHeader>() == vmexception::P
 const _: () = assert!(std::mem::offset_of!(VMExceptionHeader, tag) == vmexception::TAG as usize);
 const _: () = assert!(std::mem::offset_of!(VMExceptionHeader, num_values) == vmexception::NUM_VALUES as usize);
 const _: () = assert!(std::mem::offset_of!(VMExceptionHeader, store_context) == vmexception::STORE_CONTEXT as usize);
+const _: () = assert!(std::mem::offset_of!(VMExceptionHeader, escaped) == vmexception::ESCAPED as usize);
+const _: () = assert!(std::mem::offset_of!(VMExceptionHeader, slot) == vmexception::SLOT as usize);
 
 /// The exception objects of one store.
 #[derive(Debug, Default)]
 pub struct ExceptionHeap {
-    // Boxed slices: objects never move once allocated.
-    objects: Vec<Box<[ValRaw]>>,
+    // Boxed slices: objects never move once allocated. A freed object's slot is `None` and
+    // listed in `free` for reuse.
+    objects: Vec<Option<Box<[ValRaw]>>>,
+    free: Vec<usize>,
 }
 
 impl ExceptionHeap {
@@ -50,22 +54,42 @@ impl ExceptionHeap {
         store_context: *const VMStoreContext,
     ) -> usize {
         let mut object = vec![ValRaw::default(); HEADER_SLOTS + num_values as usize].into_boxed_slice();
-        let header = VMExceptionHeader { tag, num_values, _pad: 0, store_context, _pad2: 0 };
+        let slot = self.free.pop().unwrap_or(self.objects.len());
+        let header = VMExceptionHeader { tag, num_values, escaped: 0, store_context, slot };
         // SAFETY: the object starts with HEADER_SLOTS 16-byte-aligned slots, which hold the header.
         unsafe { object.as_mut_ptr().cast::<VMExceptionHeader>().write(header) };
         let address = object.as_ptr() as usize;
-        self.objects.push(object);
+        if slot == self.objects.len() {
+            self.objects.push(Some(object));
+        } else {
+            self.objects[slot] = Some(object);
+        }
         address
     }
 
-    /// Number of exception objects allocated so far.
-    pub fn len(&self) -> usize {
-        self.objects.len()
+    /// Frees the object at `address` if it never escaped (see the module documentation).
+    pub fn release_unescaped(&mut self, address: usize) {
+        // SAFETY: compiled code passes live objects of this heap.
+        let header = unsafe { &*(address as *const VMExceptionHeader) };
+        if header.escaped != 0 {
+            return;
+        }
+        let slot = header.slot;
+        // Only an object that really sits in that slot is freed.
+        if self.objects.get(slot).and_then(Option::as_ref).is_some_and(|o| o.as_ptr() as usize == address) {
+            self.objects[slot] = None;
+            self.free.push(slot);
+        }
     }
 
-    /// Whether no exception was allocated.
+    /// Number of live exception objects.
+    pub fn len(&self) -> usize {
+        self.objects.len() - self.free.len()
+    }
+
+    /// Whether no exception object is live.
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.len() == 0
     }
 }
 
@@ -91,6 +115,18 @@ impl ExceptionRef {
     /// The thrown tag.
     pub fn tag(&self) -> *const VMTagDefinition {
         self.header().tag
+    }
+
+    /// Records that a reference to the object may be kept (it will not be freed before the
+    /// store).
+    ///
+    /// # Safety
+    ///
+    /// As for [`ExceptionRef::values_mut`]: no other reference to the header may be live.
+    pub unsafe fn mark_escaped(&self) {
+        // SAFETY: `from_address` requires a live object; the field is only read by the runtime
+        // and compiled code of the same thread.
+        unsafe { (*(self.0 as *mut VMExceptionHeader)).escaped = 1 };
     }
 
     /// The store that owns the object.

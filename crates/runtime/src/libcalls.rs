@@ -35,6 +35,7 @@ pub struct VMBuiltins {
     memory_atomic_notify: unsafe extern "C" fn(*mut VMContext, u32, u64, u32) -> u32,
     exception_new: unsafe extern "C" fn(*mut VMContext, u32) -> u64,
     throw: unsafe extern "C" fn(*mut VMContext, u64, usize, u32, u32),
+    exception_drop: unsafe extern "C" fn(*mut VMContext, u64),
 }
 
 /// The one builtin table every `VMContext` points to.
@@ -63,6 +64,7 @@ pub static BUILTINS: VMBuiltins = VMBuiltins {
     memory_atomic_notify,
     exception_new,
     throw,
+    exception_drop,
 };
 
 const _: () = assert!(std::mem::size_of::<VMBuiltins>() == Builtin::COUNT * 8);
@@ -173,6 +175,14 @@ unsafe extern "C" fn exception_new(vmctx: *mut VMContext, tag: u32) -> u64 {
     // SAFETY: the store context outlives its instances; only this thread uses the store now.
     let heap = unsafe { &mut *(*store_ctx).exceptions.get() };
     heap.alloc(instance.tag(tag), num_values, store_ctx) as u64
+}
+
+unsafe extern "C" fn exception_drop(vmctx: *mut VMContext, exception: u64) {
+    // SAFETY: as above.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    // SAFETY: the store context outlives its instances; only this thread uses the store now.
+    let heap = unsafe { &mut *(*instance.store_context()).exceptions.get() };
+    heap.release_unescaped(exception as usize);
 }
 
 unsafe extern "C" fn throw(vmctx: *mut VMContext, exception: u64, fp: usize, func: u32, wasm_offset: u32) {

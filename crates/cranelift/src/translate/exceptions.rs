@@ -138,6 +138,18 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().trap(trap_code(Trap::UncaughtException));
     }
 
+    /// A catch clause takes the exception: `catch_ref`/`catch_all_ref` hand the reference to wasm
+    /// code, which may keep it (it escapes); a plain `catch`/`catch_all` consumes it, and the
+    /// runtime frees it unless it escaped earlier.
+    fn hand_over(&mut self, exn: Value, with_ref: bool) {
+        if with_ref {
+            let one = self.i32_const(1);
+            self.b.ins().store(trusted(), one, exn, vmexception::ESCAPED as i32);
+        } else {
+            self.call_builtin(Builtin::ExceptionDrop, &[exn]);
+        }
+    }
+
     /// Fills the landing block of a `try_table` that has just ended: its own catch clauses
     /// (`catches`), then those of the enclosing `try_table`s, then the unwinder. The enclosing
     /// frames are still on the control stack.
@@ -154,6 +166,7 @@ impl FuncTranslator<'_, '_> {
         for clause in clauses {
             match clause.kind {
                 CatchKind::All { with_ref } => {
+                    self.hand_over(exn, with_ref);
                     let args: Vec<BlockArg> = if with_ref { vec![BlockArg::Value(exn)] } else { Vec::new() };
                     let (target, _) = self.branch_target_at(clause.target);
                     self.b.ins().jump(target, &args);
@@ -180,6 +193,7 @@ impl FuncTranslator<'_, '_> {
                     if with_ref {
                         args.push(BlockArg::Value(exn));
                     }
+                    self.hand_over(exn, with_ref);
                     let (target, _) = self.branch_target_at(clause.target);
                     self.b.ins().jump(target, &args);
                     self.b.seal_block(next);

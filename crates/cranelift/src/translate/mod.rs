@@ -690,6 +690,7 @@ impl FuncTranslator<'_, '_> {
             Builtin::MemoryAtomicNotify => (&[I32, I64, I32], &[I32]),
             Builtin::ExceptionNew => (&[I32], &[I64]),
             Builtin::Throw => (&[I64, I64, I32, I32], &[]),
+            Builtin::ExceptionDrop => (&[I64], &[]),
             Builtin::CeilF32
             | Builtin::FloorF32
             | Builtin::TruncF32
