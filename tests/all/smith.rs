@@ -26,16 +26,31 @@ struct Counts {
     uncaught_exceptions: u64,
 }
 
-static TOTAL: Mutex<Counts> = Mutex::new(Counts {
-    modules: 0,
-    compiled: 0,
-    unsupported: 0,
-    instantiated: 0,
-    calls: 0,
-    returned: 0,
-    trapped: 0,
-    uncaught_exceptions: 0,
-});
+impl Counts {
+    const ZERO: Counts = Counts {
+        modules: 0,
+        compiled: 0,
+        unsupported: 0,
+        instantiated: 0,
+        calls: 0,
+        returned: 0,
+        trapped: 0,
+        uncaught_exceptions: 0,
+    };
+
+    fn add(&mut self, o: &Counts) {
+        self.modules += o.modules;
+        self.compiled += o.compiled;
+        self.unsupported += o.unsupported;
+        self.instantiated += o.instantiated;
+        self.calls += o.calls;
+        self.returned += o.returned;
+        self.trapped += o.trapped;
+        self.uncaught_exceptions += o.uncaught_exceptions;
+    }
+}
+
+static TOTAL: Mutex<Counts> = Mutex::new(Counts::ZERO);
 
 pub fn trials() -> Vec<Trial> {
     (0..CHUNKS)
@@ -145,15 +160,7 @@ fn run_chunk(chunk: u64) -> Result<()> {
             }
         }
     }
-    let mut total = TOTAL.lock().unwrap_or_else(|e| e.into_inner());
-    total.modules += counts.modules;
-    total.compiled += counts.compiled;
-    total.unsupported += counts.unsupported;
-    total.instantiated += counts.instantiated;
-    total.calls += counts.calls;
-    total.returned += counts.returned;
-    total.trapped += counts.trapped;
-    total.uncaught_exceptions += counts.uncaught_exceptions;
+    TOTAL.lock().unwrap_or_else(|e| e.into_inner()).add(&counts);
     if counts.compiled == 0 {
         bail!("chunk {chunk}: no module compiled ({counts:?})");
     }
