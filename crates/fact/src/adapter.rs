@@ -2,7 +2,7 @@
 //! the recursive translation of a value from a source (flat locals or memory) to a destination
 //! (the operand stack or memory). Strings live in `strings.rs`.
 
-use crate::{Resolved, Side, val_type};
+use crate::{ResourceFuncs, Resolved, Side, val_type};
 use kiln_environ::Trap;
 use kiln_environ::component::{
     Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, ValueType, align, discriminant_size, field_offsets,
@@ -110,6 +110,8 @@ pub(crate) struct Gen {
     pub src: Side,
     /// The side values are written to.
     pub dst: Side,
+    /// The resource intrinsics, when the adapter's type has handles.
+    resources: Option<ResourceFuncs>,
 }
 
 impl Gen {
@@ -388,7 +390,19 @@ impl Gen {
             ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
                 self.translate_variant(ty, src, dst)
             }
-            ValueType::Own(_) | ValueType::Borrow(_) => unreachable!("handles are rejected before code generation"),
+            ValueType::Own(r) | ValueType::Borrow(r) => {
+                let funcs = self.resources.expect("resource intrinsics imported for types with handles");
+                let func = if matches!(ty, ValueType::Own(_)) { funcs.transfer_own } else { funcs.transfer_borrow };
+                if let Dst::Mem(m) = dst {
+                    self.get(m.addr);
+                }
+                self.read_prim(Prim::I32, src, false);
+                self.i32(self.src.instance as i32);
+                self.i32(self.dst.instance as i32);
+                self.i32(r.0 as i32);
+                self.ins(I::Call(func));
+                self.write_prim(Prim::I32, dst);
+            }
         }
     }
 
@@ -728,12 +742,20 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
         trap_func: r.trap_func,
         src: r.caller,
         dst: r.callee,
+        resources: r.resources,
     };
 
     // Entry: the caller must be allowed to leave, the callee to be entered.
     g.flag_test(r.caller.flags, crate::FLAG_MAY_LEAVE, Trap::CannotLeaveComponent);
     g.flag_test(r.callee.flags, crate::FLAG_MAY_ENTER, Trap::CannotEnterComponent);
     g.flag_set(r.callee.flags, crate::FLAG_MAY_ENTER, false);
+
+    // Borrows lent to the callee live in a call scope that ends after post-return.
+    let scope = ty.params.iter().any(|(_, t)| t.has_borrows()).then(|| r.resources.expect("resource intrinsics"));
+    if let Some(funcs) = scope {
+        g.i32(r.callee.instance as i32);
+        g.ins(I::Call(funcs.enter_call));
+    }
 
     // Parameters: caller -> callee.
     let tuple = params_tuple(ty);
@@ -798,6 +820,9 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
         }
         g.ins(I::Call(post_return));
         g.flag_set(r.callee.flags, crate::FLAG_MAY_LEAVE, true);
+    }
+    if let Some(funcs) = scope {
+        g.ins(I::Call(funcs.exit_call));
     }
     g.flag_set(r.callee.flags, crate::FLAG_MAY_ENTER, true);
     g.ins(I::End);

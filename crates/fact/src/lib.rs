@@ -13,8 +13,14 @@
 //! All adapters passed to one [`compile`] call go into one core module, described by
 //! [`AdapterModule`]; the runtime instantiates it with the imports listed there, in order.
 //!
+//! Resource handles (`own` / `borrow`) are moved between the two instances' handle tables by
+//! imported runtime intrinsics ([`AdapterImport::ResourceTransferOwn`] and friends), called with
+//! the source and destination instances and the run-time resource as constants; an adapter whose
+//! parameters hold borrows opens a call scope before lowering them and closes it (checking that
+//! every borrow the callee received was dropped) after `post-return`.
+//!
 //! This crate must not: execute anything, know about the runtime's data structures, contain
-//! `unsafe`, or handle resources (`own` / `borrow` are rejected) or the async ABI.
+//! `unsafe`, or handle the async ABI.
 
 mod adapter;
 mod strings;
@@ -90,6 +96,19 @@ pub enum AdapterImport<D> {
     Flags(u32),
     /// A function `(param i32)` that raises `kiln_environ::Trap::from_u8(code)` and never returns.
     Trap,
+    /// `(handle, from_instance, to_instance, resource) -> handle`: removes an owned handle from
+    /// `from_instance`'s table (trapping if it is not an unlent `own` of `resource`) and adds it
+    /// to `to_instance`'s table.
+    ResourceTransferOwn,
+    /// `(handle, from_instance, to_instance, resource) -> handle-or-rep`: lends the handle of
+    /// `from_instance` to the current call; the callee gets the rep if it implements `resource`,
+    /// else a borrow handle that belongs to the call scope.
+    ResourceTransferBorrow,
+    /// `(callee_instance)`: opens a call scope for borrows.
+    ResourceEnterCall,
+    /// `()`: closes the innermost call scope: traps if the callee still holds borrows, ends the
+    /// caller's lends.
+    ResourceExitCall,
 }
 
 /// A compiled adapter module.
@@ -106,6 +125,7 @@ pub struct AdapterModule<D> {
 /// The resolved module-level indices of one side of an adapter.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Side {
+    pub instance: u32,
     pub flags: u32,
     pub memory: Option<u32>,
     pub realloc: Option<u32>,
@@ -120,6 +140,16 @@ pub(crate) struct Resolved {
     pub callee_func: u32,
     pub post_return: Option<u32>,
     pub trap_func: u32,
+    pub resources: Option<ResourceFuncs>,
+}
+
+/// Function indices of the resource intrinsics in an adapter module.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResourceFuncs {
+    pub transfer_own: u32,
+    pub transfer_borrow: u32,
+    pub enter_call: u32,
+    pub exit_call: u32,
 }
 
 pub(crate) fn val_type(t: FlatType) -> ValType {
@@ -146,9 +176,43 @@ struct Builder<D> {
     num_funcs: u32,
     num_memories: u32,
     num_globals: u32,
+    resource_funcs: Option<ResourceFuncs>,
 }
 
 impl<D: Clone + Eq + Hash> Builder<D> {
+    fn intrinsic(&mut self, import: AdapterImport<D>, name: &str, sig: CoreSignature) -> u32 {
+        let ty = self.type_index(&sig);
+        let i = self.num_funcs;
+        self.num_funcs += 1;
+        self.import_section.import("resource", name, EntityType::Function(ty));
+        self.imports.push(import);
+        i
+    }
+
+    /// The resource intrinsics, imported on first use.
+    fn resource_funcs(&mut self) -> ResourceFuncs {
+        if let Some(funcs) = self.resource_funcs {
+            return funcs;
+        }
+        let transfer = CoreSignature { params: vec![FlatType::I32; 4], results: vec![FlatType::I32] };
+        let funcs = ResourceFuncs {
+            transfer_own: self.intrinsic(AdapterImport::ResourceTransferOwn, "transfer-own", transfer.clone()),
+            transfer_borrow: self.intrinsic(AdapterImport::ResourceTransferBorrow, "transfer-borrow", transfer),
+            enter_call: self.intrinsic(
+                AdapterImport::ResourceEnterCall,
+                "enter-call",
+                CoreSignature { params: vec![FlatType::I32], results: Vec::new() },
+            ),
+            exit_call: self.intrinsic(
+                AdapterImport::ResourceExitCall,
+                "exit-call",
+                CoreSignature { params: Vec::new(), results: Vec::new() },
+            ),
+        };
+        self.resource_funcs = Some(funcs);
+        funcs
+    }
+
     fn type_index(&mut self, sig: &CoreSignature) -> u32 {
         if let Some(&i) = self.type_map.get(sig) {
             return i;
@@ -209,7 +273,7 @@ impl<D: Clone + Eq + Hash> Builder<D> {
         let flags = self.flags(opts.instance);
         let memory = opts.memory.as_ref().map(|m| self.memory(m));
         let realloc = opts.realloc.as_ref().map(|r| self.func(r, realloc_signature()));
-        Ok(Side { flags, memory, realloc, encoding: opts.string_encoding })
+        Ok(Side { instance: opts.instance, flags, memory, realloc, encoding: opts.string_encoding })
     }
 }
 
@@ -220,18 +284,6 @@ pub(crate) fn has_pointers(ty: &ValueType) -> bool {
         ValueType::Record(_) | ValueType::Tuple(_) => ty.as_record_fields().unwrap().into_iter().any(has_pointers),
         ValueType::Variant(_) | ValueType::Option(_) | ValueType::Result { .. } => {
             ty.as_variant_cases().unwrap().into_iter().flatten().any(has_pointers)
-        }
-        _ => false,
-    }
-}
-
-fn has_handles(ty: &ValueType) -> bool {
-    match ty {
-        ValueType::Own(_) | ValueType::Borrow(_) => true,
-        ValueType::List(t) => has_handles(t),
-        ValueType::Record(_) | ValueType::Tuple(_) => ty.as_record_fields().unwrap().into_iter().any(has_handles),
-        ValueType::Variant(_) | ValueType::Option(_) | ValueType::Result { .. } => {
-            ty.as_variant_cases().unwrap().into_iter().flatten().any(has_handles)
         }
         _ => false,
     }
@@ -250,14 +302,14 @@ pub fn compile<D: Clone + Eq + Hash>(adapters: &[Adapter<D>]) -> Result<AdapterM
         num_funcs: 0,
         num_memories: 0,
         num_globals: 0,
+        resource_funcs: None,
     };
     let trap_func = b.func_trap();
     let mut resolved = Vec::with_capacity(adapters.len());
     for adapter in adapters {
         let ty = &adapter.ty;
-        if ty.params.iter().any(|(_, t)| has_handles(t)) || ty.result.as_ref().is_some_and(has_handles) {
-            bail!("unsupported: resource handles in adapters");
-        }
+        let resources = (ty.params.iter().any(|(_, t)| t.has_handles()) || ty.result.as_ref().is_some_and(|t| t.has_handles()))
+            .then(|| b.resource_funcs());
         let lower = flatten_func(ty, Context::Lower);
         let lift = flatten_func(ty, Context::Lift);
         let params_ptrs = ty.params.iter().any(|(_, t)| has_pointers(t));
@@ -280,7 +332,7 @@ pub fn compile<D: Clone + Eq + Hash>(adapters: &[Adapter<D>]) -> Result<AdapterM
             .post_return
             .as_ref()
             .map(|p| b.func(p, CoreSignature { params: lift.results.clone(), results: Vec::new() }));
-        resolved.push(Resolved { caller, callee, callee_func, post_return, trap_func });
+        resolved.push(Resolved { caller, callee, callee_func, post_return, trap_func, resources });
     }
 
     let mut functions = FunctionSection::new();

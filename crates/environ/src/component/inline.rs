@@ -7,8 +7,8 @@
 //! so there are as few modules as the dependencies allow (see [`ComponentPlan::adapter_modules`]).
 
 use super::abi::StringEncoding;
-use super::translate::{ImportKind, InstanceSignature, LocalInit, LocalOptions, Translation};
-use super::types::FuncType;
+use super::translate::{ImportKind, InstanceSignature, LocalInit, LocalOptions, NOT_A_RESOURCE, ResourceOp, Translation};
+use super::types::{FuncType, ResourceId};
 use crate::ModuleInfo;
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeSet, HashMap};
@@ -46,6 +46,34 @@ pub enum CoreDef {
     InstanceFlags(u32),
     /// The function adapters call to trap with a reason (adapter modules import it).
     AdapterTrap,
+    /// A `canon resource.new/drop/rep`: index into [`ComponentPlan::resource_builtins`].
+    ResourceBuiltin(u32),
+}
+
+/// A run-time resource type: one per `(type (resource ...))` definition per instantiation, and
+/// one per resource type the root imports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ResourceDef {
+    /// Defined by runtime component instance `instance` (its *implementation*).
+    Defined {
+        /// The defining runtime component instance.
+        instance: u32,
+        /// Its destructor, called with the rep when an owned handle is dropped.
+        dtor: Option<CoreDef>,
+    },
+    /// Provided by the host through a root import.
+    Imported(ImportPath),
+}
+
+/// A resource built-in lowered into a core function.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceBuiltin {
+    /// Which built-in.
+    pub op: ResourceOp,
+    /// The run-time resource (index into [`ComponentPlan::resources`]).
+    pub resource: u32,
+    /// The runtime component instance whose handle table it works on.
+    pub instance: u32,
 }
 
 /// Canonical options with their core items resolved.
@@ -173,6 +201,10 @@ pub struct ComponentPlan {
     pub num_component_instances: u32,
     /// Root exports.
     pub exports: Vec<(String, ExportItem)>,
+    /// Run-time resource types.
+    pub resources: Vec<ResourceDef>,
+    /// Resource built-ins.
+    pub resource_builtins: Vec<ResourceBuiltin>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,7 +245,8 @@ enum Item {
     Instance(InstanceDef),
     Module(ModuleDef),
     Component(ComponentDef),
-    Type,
+    /// A type: `Some(resource)` for a resource type (a run-time resource index).
+    Type(Option<u32>),
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +268,8 @@ struct Frame {
     instances: Vec<InstanceDef>,
     components: Vec<ComponentDef>,
     exports: Vec<(String, Item)>,
+    /// Static resource keys of this component definition bound to run-time resources.
+    resources: HashMap<u32, u32>,
 }
 
 impl Frame {
@@ -247,18 +282,36 @@ impl Frame {
             ComponentExternalKind::Component => {
                 Item::Component(self.components.get(i).context("component index")?.clone())
             }
-            ComponentExternalKind::Type => Item::Type,
+            ComponentExternalKind::Type => Item::Type(self.resource_of(index)?),
             ComponentExternalKind::Value => bail!("unsupported feature: component values"),
         })
     }
 
+    /// The run-time resource of a type recorded as a static key (see [`NOT_A_RESOURCE`]).
+    fn resource_of(&self, key: u32) -> Result<Option<u32>> {
+        if key == NOT_A_RESOURCE {
+            return Ok(None);
+        }
+        self.resources.get(&key).copied().map(Some).with_context(|| format!("resource type {key} is not bound"))
+    }
+
+    /// `ty` with its static resource keys replaced by this instantiation's run-time resources.
+    fn resolve_func(&self, ty: &FuncType) -> Result<FuncType> {
+        ty.map_resources(&mut |r: ResourceId| {
+            self.resources.get(&r.0).map(|rt| ResourceId(*rt)).with_context(|| format!("resource type {} is not bound", r.0))
+        })
+    }
+
+}
+
+impl Frame {
     fn push(&mut self, item: Item) {
         match item {
             Item::Func(f) => self.funcs.push(f),
             Item::Instance(i) => self.instances.push(i),
             Item::Module(m) => self.core_modules.push(m),
             Item::Component(c) => self.components.push(c),
-            Item::Type => {}
+            Item::Type(_) => {}
         }
     }
 
@@ -299,6 +352,16 @@ impl Frame {
             post_return: local.post_return.map(core_func).transpose()?,
         })
     }
+}
+
+/// Where an imported instance's resource types come from.
+enum Provider {
+    /// The host, through this import path (at the root).
+    Host(ImportPath),
+    /// The instance given as an instantiation argument.
+    Items(Rc<Vec<(String, Item)>>),
+    /// A host instance passed down as an argument: its resources are already bound.
+    Signature(Rc<InstanceSignature>),
 }
 
 fn lookup<'a>(items: &'a [(String, Item)], name: &str) -> Result<&'a Item> {
@@ -342,11 +405,66 @@ fn export_item(item: &Item) -> Result<ExportItem> {
             items.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?,
         ),
         Item::Instance(InstanceDef::Import(path, _)) => ExportItem::ImportedInstance(path.clone()),
-        Item::Module(_) | Item::Component(_) | Item::Type => ExportItem::Other,
+        Item::Module(_) | Item::Component(_) | Item::Type(_) => ExportItem::Other,
     })
 }
 
 impl Inliner<'_> {
+    /// Binds the static keys of `signature`'s resources (recursively) to the resources that
+    /// `provider` gives, and returns the signature in run-time terms.
+    fn bind_instance(
+        &mut self,
+        frame: &mut Frame,
+        signature: &InstanceSignature,
+        provider: &Provider,
+    ) -> Result<InstanceSignature> {
+        let mut out = InstanceSignature::default();
+        for (name, key) in &signature.resources {
+            let rt = match provider {
+                Provider::Host(path) => {
+                    let mut path = path.clone();
+                    path.names.push(name.clone());
+                    self.plan.resources.push(ResourceDef::Imported(path));
+                    self.plan.resources.len() as u32 - 1
+                }
+                Provider::Items(items) => match lookup(items, name)? {
+                    Item::Type(Some(rt)) => *rt,
+                    _ => bail!("instance export `{name}` is not a resource type"),
+                },
+                Provider::Signature(signature) => signature
+                    .resources
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, rt)| *rt)
+                    .with_context(|| format!("instance has no resource type `{name}`"))?,
+            };
+            frame.resources.insert(*key, rt);
+            out.resources.push((name.clone(), rt));
+        }
+        for (name, inner) in &signature.instances {
+            let inner_provider = match provider {
+                Provider::Host(path) => {
+                    let mut path = path.clone();
+                    path.names.push(name.clone());
+                    Provider::Host(path)
+                }
+                Provider::Items(items) => match lookup(items, name)? {
+                    Item::Instance(InstanceDef::Items(items)) => Provider::Items(items.clone()),
+                    Item::Instance(InstanceDef::Import(_, signature)) => Provider::Signature(signature.clone()),
+                    _ => bail!("instance export `{name}` is not an instance"),
+                },
+                Provider::Signature(signature) => {
+                    Provider::Signature(Rc::new(signature.instance(name).cloned().unwrap_or_default()))
+                }
+            };
+            out.instances.push((name.clone(), self.bind_instance(frame, inner, &inner_provider)?));
+        }
+        for (name, ty) in &signature.funcs {
+            out.funcs.push((name.clone(), ty.as_ref().map(|t| frame.resolve_func(t)).transpose()?));
+        }
+        Ok(out)
+    }
+
     /// Instantiates `component` with `args` (None for the root, whose imports come from the host)
     /// and returns its exports.
     fn instantiate(&mut self, component: ComponentDef, args: Option<&[(String, Item)]>) -> Result<Vec<(String, Item)>> {
@@ -358,23 +476,55 @@ impl Inliner<'_> {
             match init {
                 LocalInit::Import { name, kind } => {
                     let item = match args {
-                        Some(args) => lookup(args, name)
-                            .with_context(|| format!("missing instantiation argument `{name}`"))?
-                            .clone(),
+                        Some(args) => {
+                            let item = lookup(args, name)
+                                .with_context(|| format!("missing instantiation argument `{name}`"))?
+                                .clone();
+                            match (kind, &item) {
+                                (ImportKind::Type(Some(key)), Item::Type(Some(rt))) => {
+                                    frame.resources.insert(*key, *rt);
+                                }
+                                (ImportKind::Type(Some(_)), _) => {
+                                    bail!("instantiation argument `{name}` is not a resource type")
+                                }
+                                (ImportKind::Instance(signature), Item::Instance(instance)) => {
+                                    let provider = match instance {
+                                        InstanceDef::Items(items) => Provider::Items(items.clone()),
+                                        InstanceDef::Import(_, signature) => Provider::Signature(signature.clone()),
+                                    };
+                                    self.bind_instance(&mut frame, signature, &provider)?;
+                                }
+                                _ => {}
+                            }
+                            item
+                        }
                         None => {
                             let path = ImportPath { import: self.plan.imports.len() as u32, names: Vec::new() };
-                            self.plan
-                                .imports
-                                .push(super::inline::PlanImport { name: name.clone(), kind: kind.clone() });
-                            match kind {
-                                ImportKind::Func(ty) => Item::Func(FuncDef::Import(path, Some(ty.clone()))),
-                                ImportKind::Instance(signature) => {
-                                    Item::Instance(InstanceDef::Import(path, Rc::new(signature.clone())))
+                            let (item, kind) = match kind {
+                                ImportKind::Func(ty) => {
+                                    let ty = frame.resolve_func(ty)?;
+                                    (Item::Func(FuncDef::Import(path, Some(ty.clone()))), ImportKind::Func(ty))
                                 }
-                                ImportKind::Module => Item::Module(ModuleDef::Import(path)),
+                                ImportKind::Instance(signature) => {
+                                    let resolved =
+                                        self.bind_instance(&mut frame, signature, &Provider::Host(path.clone()))?;
+                                    (
+                                        Item::Instance(InstanceDef::Import(path, Rc::new(resolved.clone()))),
+                                        ImportKind::Instance(resolved),
+                                    )
+                                }
+                                ImportKind::Module => (Item::Module(ModuleDef::Import(path)), ImportKind::Module),
                                 ImportKind::Component => bail!("unsupported feature: importing components (`{name}`)"),
-                                ImportKind::Type => Item::Type,
-                            }
+                                ImportKind::Type(Some(key)) => {
+                                    self.plan.resources.push(ResourceDef::Imported(path));
+                                    let rt = self.plan.resources.len() as u32 - 1;
+                                    frame.resources.insert(*key, rt);
+                                    (Item::Type(Some(rt)), ImportKind::Type(Some(rt)))
+                                }
+                                ImportKind::Type(None) => (Item::Type(None), ImportKind::Type(None)),
+                            };
+                            self.plan.imports.push(super::inline::PlanImport { name: name.clone(), kind });
+                            item
                         }
                     };
                     frame.push(item);
@@ -453,7 +603,7 @@ impl Inliner<'_> {
                         .collect::<Result<_>>()?;
                     frame.instances.push(InstanceDef::Items(Rc::new(items)));
                 }
-                LocalInit::InstanceAlias { kind, instance, name } => {
+                LocalInit::InstanceAlias { kind, instance, name, type_key } => {
                     let item = match frame.instances.get(*instance as usize).context("instance index")? {
                         InstanceDef::Import(path, signature) => {
                             let mut path = path.clone();
@@ -470,12 +620,17 @@ impl Inliner<'_> {
                                 ComponentExternalKind::Component => {
                                     bail!("unsupported feature: components exported by imported instances")
                                 }
-                                ComponentExternalKind::Type => Item::Type,
+                                ComponentExternalKind::Type => {
+                                    Item::Type(signature.resources.iter().find(|(n, _)| n == name).map(|(_, rt)| *rt))
+                                }
                                 ComponentExternalKind::Value => bail!("unsupported feature: component values"),
                             }
                         }
                         InstanceDef::Items(items) => lookup(items, name)?.clone(),
                     };
+                    if let (Some(key), Item::Type(Some(rt))) = (type_key, &item) {
+                        frame.resources.insert(*key, *rt);
+                    }
                     frame.push(item);
                 }
                 LocalInit::OuterAlias { component: is_component, count, index } => {
@@ -503,10 +658,12 @@ impl Inliner<'_> {
                 LocalInit::Lift { core_func, ty, options } => {
                     let core = frame.core_funcs.get(*core_func as usize).context("core function index")?.clone();
                     let options = frame.options(options)?;
-                    frame.funcs.push(FuncDef::Lifted { ty: ty.clone(), core, options });
+                    let ty = frame.resolve_func(ty)?;
+                    frame.funcs.push(FuncDef::Lifted { ty, core, options });
                 }
                 LocalInit::Lower { func, ty, options } => {
                     let options = frame.options(options)?;
+                    let ty = &frame.resolve_func(ty)?;
                     let def = match frame.funcs.get(*func as usize).context("function index")?.clone() {
                         FuncDef::Import(path, _) => {
                             self.plan.lowered.push(Lowered { import: path, ty: ty.clone(), options });
@@ -527,6 +684,17 @@ impl Inliner<'_> {
                     let item = frame.item(*kind, *index)?;
                     frame.exports.push((name.clone(), item.clone()));
                     frame.push(item);
+                }
+                LocalInit::DefineResource { key, dtor } => {
+                    let dtor =
+                        dtor.map(|f| frame.core_funcs.get(f as usize).cloned().context("destructor index")).transpose()?;
+                    self.plan.resources.push(ResourceDef::Defined { instance: frame.instance, dtor });
+                    frame.resources.insert(*key, self.plan.resources.len() as u32 - 1);
+                }
+                LocalInit::ResourceBuiltin { op, key } => {
+                    let resource = frame.resource_of(*key)?.context("resource built-in of an unbound resource")?;
+                    self.plan.resource_builtins.push(ResourceBuiltin { op: *op, resource, instance: frame.instance });
+                    frame.core_funcs.push(CoreDef::ResourceBuiltin(self.plan.resource_builtins.len() as u32 - 1));
                 }
             }
         }

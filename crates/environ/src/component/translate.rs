@@ -3,15 +3,43 @@
 //! Nothing is instantiated here; [`super::inline`] interprets these lists.
 
 use super::abi::StringEncoding;
-use super::types::{Case, Field, FuncType, ValueType};
+use super::types::{Case, Field, FuncType, ResourceId, ValueType};
+use std::collections::HashMap;
 use anyhow::{Context, Result, bail};
 use std::ops::Range;
-use wasmparser::component_types::{ComponentAnyTypeId, ComponentDefinedType, ComponentFuncTypeId, ComponentValType};
+use wasmparser::component_types::{
+    ComponentAnyTypeId, ComponentDefinedType, ComponentEntityType, ComponentFuncTypeId, ComponentValType,
+};
 use wasmparser::types::TypesRef;
 use wasmparser::{
     CanonicalFunction, CanonicalOption, ComponentAlias, ComponentExternalKind, ComponentInstance,
-    ComponentOuterAliasKind, ComponentTypeRef, ExternalKind, Instance, Parser, Payload, PrimitiveValType, Validator,
+    ComponentOuterAliasKind, ComponentType, ComponentTypeRef, ExternalKind, Instance, Parser, Payload,
+    PrimitiveValType, Validator,
 };
+
+/// Numbers the validator's resource types: every distinct resource type the validator knows in
+/// one binary gets a small *static key*. A key names a resource type as one component definition
+/// sees it; the inliner binds keys to run-time resources per instantiation (resource types are
+/// generative: each instantiation of a component defines new ones).
+#[derive(Debug, Default)]
+pub struct ResourceKeys {
+    keys: HashMap<wasmparser::component_types::ResourceId, u32>,
+}
+
+impl ResourceKeys {
+    fn key(&mut self, id: wasmparser::component_types::ResourceId) -> u32 {
+        let next = self.keys.len() as u32;
+        *self.keys.entry(id).or_insert(next)
+    }
+
+    /// The static key of component type `index` if it is a resource type.
+    fn type_key(&mut self, types: TypesRef<'_>, index: u32) -> Option<u32> {
+        match types.component_any_type_at(index) {
+            ComponentAnyTypeId::Resource(id) => Some(self.key(id.resource())),
+            _ => None,
+        }
+    }
+}
 
 /// The wasm features components are validated against.
 pub fn component_features() -> wasmparser::WasmFeatures {
@@ -39,6 +67,9 @@ pub struct InstanceSignature {
     pub funcs: Vec<(String, Option<FuncType>)>,
     /// Exported instances.
     pub instances: Vec<(String, InstanceSignature)>,
+    /// Exported resource types: static keys in a translation, run-time resource indices once
+    /// the inliner has bound them.
+    pub resources: Vec<(String, u32)>,
 }
 
 impl InstanceSignature {
@@ -55,15 +86,20 @@ impl InstanceSignature {
 
 fn convert_instance_type(
     types: TypesRef<'_>,
+    keys: &mut ResourceKeys,
     id: wasmparser::component_types::ComponentInstanceTypeId,
 ) -> InstanceSignature {
-    use wasmparser::component_types::ComponentEntityType;
     let mut signature = InstanceSignature::default();
     for (name, item) in &types[id].exports {
         match item.ty {
-            ComponentEntityType::Func(f) => signature.funcs.push((name.clone(), convert_func_type(types, f).ok())),
+            ComponentEntityType::Func(f) => {
+                signature.funcs.push((name.clone(), convert_func_type(types, keys, f).ok()))
+            }
             ComponentEntityType::Instance(i) => {
-                signature.instances.push((name.clone(), convert_instance_type(types, i)))
+                signature.instances.push((name.clone(), convert_instance_type(types, keys, i)))
+            }
+            ComponentEntityType::Type { created: ComponentAnyTypeId::Resource(r), .. } => {
+                signature.resources.push((name.clone(), keys.key(r.resource())))
             }
             _ => {}
         }
@@ -82,9 +118,14 @@ pub enum ImportKind {
     Module,
     /// A component (not supported at instantiation yet).
     Component,
-    /// A type (kept for names only).
-    Type,
+    /// A type; `Some(key)` for a resource type (its static key, see [`ResourceKeys`]).
+    Type(Option<u32>),
 }
+
+/// In [`LocalInit`]s that name items by kind and index, a type is named by its resource's static
+/// key instead of its type index (only resource types carry identity between components); this
+/// stands for a type that is not a resource.
+pub const NOT_A_RESOURCE: u32 = u32::MAX;
 
 /// One definition of a component, in the order it appears.
 #[derive(Debug, Clone)]
@@ -135,6 +176,8 @@ pub enum LocalInit {
         instance: u32,
         /// Export name.
         name: String,
+        /// For a resource type: the static key the alias has here.
+        type_key: Option<u32>,
     },
     /// `(alias outer N I (kind))` of a core module or component: pushes onto that space.
     OuterAlias {
@@ -172,6 +215,32 @@ pub enum LocalInit {
         /// Index of the exported item.
         index: u32,
     },
+    /// `(type (resource (rep i32) (dtor f)?))`: a resource type, new for each instantiation.
+    DefineResource {
+        /// Its static key.
+        key: u32,
+        /// Core function index of its destructor.
+        dtor: Option<u32>,
+    },
+    /// `canon resource.new / resource.drop / resource.rep` of the resource with static key
+    /// `key`: pushes a core function.
+    ResourceBuiltin {
+        /// Which built-in.
+        op: ResourceOp,
+        /// Static key of the resource type.
+        key: u32,
+    },
+}
+
+/// A resource built-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceOp {
+    /// `resource.new`: `(rep i32) -> handle`.
+    New,
+    /// `resource.drop`: `(handle)`.
+    Drop,
+    /// `resource.rep`: `(handle) -> rep`.
+    Rep,
 }
 
 /// One component definition.
@@ -191,7 +260,7 @@ pub struct Translation {
 }
 
 /// Converts a component value type from the validator.
-pub fn convert_value_type(types: TypesRef<'_>, ty: &ComponentValType) -> Result<ValueType> {
+pub fn convert_value_type(types: TypesRef<'_>, keys: &mut ResourceKeys, ty: &ComponentValType) -> Result<ValueType> {
     match ty {
         ComponentValType::Primitive(p) => convert_primitive(*p),
         ComponentValType::Type(id) => Ok(match &types[*id] {
@@ -199,7 +268,7 @@ pub fn convert_value_type(types: TypesRef<'_>, ty: &ComponentValType) -> Result<
             ComponentDefinedType::Record(r) => ValueType::Record(
                 r.fields
                     .iter()
-                    .map(|(name, t)| Ok(Field { name: name.to_string(), ty: convert_value_type(types, t)? }))
+                    .map(|(name, t)| Ok(Field { name: name.to_string(), ty: convert_value_type(types, keys, t)? }))
                     .collect::<Result<_>>()?,
             ),
             ComponentDefinedType::Variant(v) => ValueType::Variant(
@@ -208,27 +277,26 @@ pub fn convert_value_type(types: TypesRef<'_>, ty: &ComponentValType) -> Result<
                     .map(|(name, case)| {
                         Ok(Case {
                             name: name.to_string(),
-                            ty: case.ty.as_ref().map(|t| convert_value_type(types, t)).transpose()?,
+                            ty: case.ty.as_ref().map(|t| convert_value_type(types, keys, t)).transpose()?,
                         })
                     })
                     .collect::<Result<_>>()?,
             ),
             ComponentDefinedType::List { element, .. } => {
-                ValueType::List(Box::new(convert_value_type(types, element)?))
+                ValueType::List(Box::new(convert_value_type(types, keys, element)?))
             }
             ComponentDefinedType::Tuple(t) => {
-                ValueType::Tuple(t.types.iter().map(|t| convert_value_type(types, t)).collect::<Result<_>>()?)
+                ValueType::Tuple(t.types.iter().map(|t| convert_value_type(types, keys, t)).collect::<Result<_>>()?)
             }
             ComponentDefinedType::Flags(names) => ValueType::Flags(names.iter().map(|n| n.to_string()).collect()),
             ComponentDefinedType::Enum(names) => ValueType::Enum(names.iter().map(|n| n.to_string()).collect()),
-            ComponentDefinedType::Option { ty, .. } => ValueType::Option(Box::new(convert_value_type(types, ty)?)),
+            ComponentDefinedType::Option { ty, .. } => ValueType::Option(Box::new(convert_value_type(types, keys, ty)?)),
             ComponentDefinedType::Result { ok, err, .. } => ValueType::Result {
-                ok: ok.as_ref().map(|t| convert_value_type(types, t).map(Box::new)).transpose()?,
-                err: err.as_ref().map(|t| convert_value_type(types, t).map(Box::new)).transpose()?,
+                ok: ok.as_ref().map(|t| convert_value_type(types, keys, t).map(Box::new)).transpose()?,
+                err: err.as_ref().map(|t| convert_value_type(types, keys, t).map(Box::new)).transpose()?,
             },
-            ComponentDefinedType::Own(_) | ComponentDefinedType::Borrow(_) => {
-                bail!("unsupported feature: resource handles (own/borrow)")
-            }
+            ComponentDefinedType::Own(r) => ValueType::Own(ResourceId(keys.key(r.resource()))),
+            ComponentDefinedType::Borrow(r) => ValueType::Borrow(ResourceId(keys.key(r.resource()))),
             ComponentDefinedType::Future { .. } | ComponentDefinedType::Stream { .. } => {
                 bail!("unsupported feature: async futures and streams")
             }
@@ -257,7 +325,11 @@ fn convert_primitive(p: PrimitiveValType) -> Result<ValueType> {
     })
 }
 
-pub(crate) fn convert_func_type(types: TypesRef<'_>, id: ComponentFuncTypeId) -> Result<FuncType> {
+pub(crate) fn convert_func_type(
+    types: TypesRef<'_>,
+    keys: &mut ResourceKeys,
+    id: ComponentFuncTypeId,
+) -> Result<FuncType> {
     let ty = &types[id];
     if ty.async_ {
         bail!("unsupported feature: async functions");
@@ -266,9 +338,9 @@ pub(crate) fn convert_func_type(types: TypesRef<'_>, id: ComponentFuncTypeId) ->
         params: ty
             .params
             .iter()
-            .map(|(name, t)| Ok((name.to_string(), convert_value_type(types, t)?)))
+            .map(|(name, t)| Ok((name.to_string(), convert_value_type(types, keys, t)?)))
             .collect::<Result<_>>()?,
-        result: ty.result.as_ref().map(|t| convert_value_type(types, t)).transpose()?,
+        result: ty.result.as_ref().map(|t| convert_value_type(types, keys, t)).transpose()?,
     })
 }
 
@@ -302,6 +374,7 @@ impl Translation {
         let features = features | wasmparser::WasmFeatures::COMPONENT_MODEL;
         let mut validator = Validator::new_with_features(features);
         let mut translation = Translation::default();
+        let mut keys = ResourceKeys::default();
         // The component being read at each nesting level.
         let mut stack: Vec<StaticComponent> = Vec::new();
         // Depth inside core modules, whose payloads are only validated here.
@@ -340,7 +413,7 @@ impl Translation {
                 other => {
                     let types = validator.types(0).context("no validator types")?;
                     let current = stack.last_mut().context("section outside a component")?;
-                    read_section(current, types, other)?;
+                    read_section(current, types, &mut keys, other)?;
                 }
             }
         }
@@ -351,7 +424,21 @@ impl Translation {
     }
 }
 
-fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Payload<'_>) -> Result<()> {
+/// How a `(kind, index)` reference is recorded: unchanged, except that a type is recorded as its
+/// resource's static key (or [`NOT_A_RESOURCE`]).
+fn item_ref(types: TypesRef<'_>, keys: &mut ResourceKeys, kind: ComponentExternalKind, index: u32) -> u32 {
+    match kind {
+        ComponentExternalKind::Type => keys.type_key(types, index).unwrap_or(NOT_A_RESOURCE),
+        _ => index,
+    }
+}
+
+fn read_section(
+    current: &mut StaticComponent,
+    types: TypesRef<'_>,
+    keys: &mut ResourceKeys,
+    payload: Payload<'_>,
+) -> Result<()> {
     let inits = &mut current.inits;
     match payload {
         Payload::ComponentImportSection(s) => {
@@ -363,22 +450,28 @@ fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Pay
             let instance_imports =
                 imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Instance(_))).count() as u32;
             let mut next_instance = types.component_instance_count() - instance_imports;
+            let type_imports = imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Type(_))).count() as u32;
+            let mut next_type = types.component_type_count() - type_imports;
             for import in imports {
                 let kind = match import.ty {
                     ComponentTypeRef::Func(_) => {
                         next_func += 1;
-                        ImportKind::Func(convert_func_type(types, types.component_function_at(next_func - 1))?)
+                        ImportKind::Func(convert_func_type(types, keys, types.component_function_at(next_func - 1))?)
                     }
                     ComponentTypeRef::Instance(_) => {
                         next_instance += 1;
                         ImportKind::Instance(convert_instance_type(
                             types,
+                            keys,
                             types.component_instance_at(next_instance - 1),
                         ))
                     }
                     ComponentTypeRef::Module(_) => ImportKind::Module,
                     ComponentTypeRef::Component(_) => ImportKind::Component,
-                    ComponentTypeRef::Type(_) => ImportKind::Type,
+                    ComponentTypeRef::Type(_) => {
+                        next_type += 1;
+                        ImportKind::Type(keys.type_key(types, next_type - 1))
+                    }
                     ComponentTypeRef::Value(_) => bail!("unsupported feature: value imports"),
                 };
                 inits.push(LocalInit::Import { name: import.name.name.to_string(), kind });
@@ -393,7 +486,7 @@ fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Pay
                 inits.push(LocalInit::Export {
                     name: export.name.name.to_string(),
                     kind: export.kind,
-                    index: export.index,
+                    index: item_ref(types, keys, export.kind, export.index),
                 });
             }
         }
@@ -415,22 +508,52 @@ fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Pay
                 inits.push(match instance? {
                     ComponentInstance::Instantiate { component_index, args } => LocalInit::Instantiate {
                         component: component_index,
-                        args: args.iter().map(|a| (a.name.to_string(), a.kind, a.index)).collect(),
+                        args: args
+                            .iter()
+                            .map(|a| (a.name.to_string(), a.kind, item_ref(types, keys, a.kind, a.index)))
+                            .collect(),
                     },
                     ComponentInstance::FromExports(exports) => LocalInit::InstanceFromExports(
-                        exports.iter().map(|e| (e.name.name.to_string(), e.kind, e.index)).collect(),
+                        exports
+                            .iter()
+                            .map(|e| (e.name.name.to_string(), e.kind, item_ref(types, keys, e.kind, e.index)))
+                            .collect(),
                     ),
                 });
             }
         }
         Payload::ComponentAliasSection(s) => {
-            for alias in s {
-                match alias? {
+            // Type aliases take the last type indices of the section, in order.
+            let aliases = s.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let type_aliases = aliases
+                .iter()
+                .filter(|a| {
+                    matches!(
+                        a,
+                        ComponentAlias::InstanceExport { kind: ComponentExternalKind::Type, .. }
+                            | ComponentAlias::Outer { kind: ComponentOuterAliasKind::Type, .. }
+                    )
+                })
+                .count() as u32;
+            let mut next_type = types.component_type_count() - type_aliases;
+            for alias in aliases {
+                match alias {
                     ComponentAlias::InstanceExport { kind, instance_index, name } => {
                         if kind == ComponentExternalKind::Value {
                             bail!("unsupported feature: value aliases");
                         }
-                        inits.push(LocalInit::InstanceAlias { kind, instance: instance_index, name: name.to_string() })
+                        let type_key = if kind == ComponentExternalKind::Type {
+                            next_type += 1;
+                            keys.type_key(types, next_type - 1)
+                        } else {
+                            None
+                        };
+                        inits.push(LocalInit::InstanceAlias {
+                            kind,
+                            instance: instance_index,
+                            name: name.to_string(),
+                            type_key,
+                        })
                     }
                     ComponentAlias::CoreInstanceExport { kind, instance_index, name } => {
                         if kind == ExternalKind::Tag {
@@ -445,7 +568,8 @@ fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Pay
                         ComponentOuterAliasKind::Component => {
                             inits.push(LocalInit::OuterAlias { component: true, count, index })
                         }
-                        ComponentOuterAliasKind::CoreType | ComponentOuterAliasKind::Type => {}
+                        ComponentOuterAliasKind::Type => next_type += 1,
+                        ComponentOuterAliasKind::CoreType => {}
                     },
                 }
             }
@@ -459,25 +583,43 @@ fn read_section(current: &mut StaticComponent, types: TypesRef<'_>, payload: Pay
                         };
                         inits.push(LocalInit::Lift {
                             core_func: core_func_index,
-                            ty: convert_func_type(types, id)?,
+                            ty: convert_func_type(types, keys, id)?,
                             options: convert_options(&options)?,
                         });
                     }
                     CanonicalFunction::Lower { func_index, options } => {
-                        let ty = convert_func_type(types, types.component_function_at(func_index))?;
+                        let ty = convert_func_type(types, keys, types.component_function_at(func_index))?;
                         inits.push(LocalInit::Lower { func: func_index, ty, options: convert_options(&options)? });
                     }
-                    CanonicalFunction::ResourceNew { .. }
-                    | CanonicalFunction::ResourceDrop { .. }
-                    | CanonicalFunction::ResourceRep { .. } => {
-                        bail!("unsupported feature: resources (resource.new/drop/rep)")
-                    }
+                    CanonicalFunction::ResourceNew { resource } => inits.push(LocalInit::ResourceBuiltin {
+                        op: ResourceOp::New,
+                        key: keys.type_key(types, resource).context("resource.new of a type that is not a resource")?,
+                    }),
+                    CanonicalFunction::ResourceRep { resource } => inits.push(LocalInit::ResourceBuiltin {
+                        op: ResourceOp::Rep,
+                        key: keys.type_key(types, resource).context("resource.rep of a type that is not a resource")?,
+                    }),
+                    CanonicalFunction::ResourceDrop { resource } => inits.push(LocalInit::ResourceBuiltin {
+                        op: ResourceOp::Drop,
+                        key: keys.type_key(types, resource).context("resource.drop of a type that is not a resource")?,
+                    }),
                     other => bail!("unsupported feature: canonical built-in {other:?}"),
                 }
             }
         }
         Payload::ComponentStartSection { .. } => bail!("unsupported feature: component start functions"),
-        Payload::ComponentTypeSection(_) | Payload::CoreTypeSection(_) | Payload::CustomSection(_) => {}
+        Payload::ComponentTypeSection(s) => {
+            // The section's types take the last type indices, in order.
+            let defs = s.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let first = types.component_type_count() - defs.len() as u32;
+            for (i, def) in defs.iter().enumerate() {
+                if let ComponentType::Resource { dtor, .. } = def {
+                    let key = keys.type_key(types, first + i as u32).context("resource type without a resource id")?;
+                    inits.push(LocalInit::DefineResource { key, dtor: *dtor });
+                }
+            }
+        }
+        Payload::CoreTypeSection(_) | Payload::CustomSection(_) => {}
         other => bail!("unexpected section in a component: {other:?}"),
     }
     Ok(())

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// Identifies a resource type within one component's type space (resources arrive in a later
-/// issue; the plan keeps room for them).
+/// Identifies a resource type. In a [`super::Translation`] it is a static key (one per resource
+/// type the validator knows); in a [`super::ComponentPlan`] it is a run-time resource, an index
+/// into [`super::ComponentPlan::resources`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResourceId(pub u32);
 
@@ -92,6 +93,68 @@ pub struct FuncType {
 }
 
 impl ValueType {
+    /// This type with every resource id replaced by `f(id)`.
+    pub fn map_resources(&self, f: &mut impl FnMut(ResourceId) -> anyhow::Result<ResourceId>) -> anyhow::Result<ValueType> {
+        Ok(match self {
+            ValueType::Own(r) => ValueType::Own(f(*r)?),
+            ValueType::Borrow(r) => ValueType::Borrow(f(*r)?),
+            ValueType::List(t) => ValueType::List(Box::new(t.map_resources(f)?)),
+            ValueType::Option(t) => ValueType::Option(Box::new(t.map_resources(f)?)),
+            ValueType::Record(fields) => ValueType::Record(
+                fields
+                    .iter()
+                    .map(|field| Ok(Field { name: field.name.clone(), ty: field.ty.map_resources(f)? }))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            ValueType::Tuple(types) => {
+                ValueType::Tuple(types.iter().map(|t| t.map_resources(f)).collect::<anyhow::Result<_>>()?)
+            }
+            ValueType::Variant(cases) => ValueType::Variant(
+                cases
+                    .iter()
+                    .map(|c| {
+                        Ok(Case { name: c.name.clone(), ty: c.ty.as_ref().map(|t| t.map_resources(f)).transpose()? })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            ValueType::Result { ok, err } => ValueType::Result {
+                ok: ok.as_ref().map(|t| t.map_resources(f).map(Box::new)).transpose()?,
+                err: err.as_ref().map(|t| t.map_resources(f).map(Box::new)).transpose()?,
+            },
+            other => other.clone(),
+        })
+    }
+
+    /// Whether values of this type contain resource handles.
+    pub fn has_handles(&self) -> bool {
+        match self {
+            ValueType::Own(_) | ValueType::Borrow(_) => true,
+            ValueType::List(t) | ValueType::Option(t) => t.has_handles(),
+            ValueType::Record(fields) => fields.iter().any(|f| f.ty.has_handles()),
+            ValueType::Tuple(types) => types.iter().any(|t| t.has_handles()),
+            ValueType::Variant(cases) => cases.iter().any(|c| c.ty.as_ref().is_some_and(|t| t.has_handles())),
+            ValueType::Result { ok, err } => {
+                ok.as_ref().is_some_and(|t| t.has_handles()) || err.as_ref().is_some_and(|t| t.has_handles())
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether values of this type contain `borrow` handles.
+    pub fn has_borrows(&self) -> bool {
+        match self {
+            ValueType::Borrow(_) => true,
+            ValueType::List(t) | ValueType::Option(t) => t.has_borrows(),
+            ValueType::Record(fields) => fields.iter().any(|f| f.ty.has_borrows()),
+            ValueType::Tuple(types) => types.iter().any(|t| t.has_borrows()),
+            ValueType::Variant(cases) => cases.iter().any(|c| c.ty.as_ref().is_some_and(|t| t.has_borrows())),
+            ValueType::Result { ok, err } => {
+                ok.as_ref().is_some_and(|t| t.has_borrows()) || err.as_ref().is_some_and(|t| t.has_borrows())
+            }
+            _ => false,
+        }
+    }
+
     /// The cases of this type viewed as a variant (the Canonical ABI's "despecialization"):
     /// `enum`, `option` and `result` are variants; other types return `None`.
     pub fn as_variant_cases(&self) -> Option<Vec<Option<&ValueType>>> {
@@ -176,6 +239,20 @@ impl fmt::Display for ValueType {
             ValueType::Own(r) => write!(f, "own<resource {}>", r.0),
             ValueType::Borrow(r) => write!(f, "borrow<resource {}>", r.0),
         }
+    }
+}
+
+impl FuncType {
+    /// This type with every resource id replaced by `f(id)`.
+    pub fn map_resources(&self, f: &mut impl FnMut(ResourceId) -> anyhow::Result<ResourceId>) -> anyhow::Result<FuncType> {
+        Ok(FuncType {
+            params: self
+                .params
+                .iter()
+                .map(|(n, t)| Ok((n.clone(), t.map_resources(f)?)))
+                .collect::<anyhow::Result<_>>()?,
+            result: self.result.as_ref().map(|t| t.map_resources(f)).transpose()?,
+        })
     }
 }
 

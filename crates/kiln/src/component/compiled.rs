@@ -158,7 +158,7 @@ impl Component {
                 ImportKind::Instance(_) => "instance",
                 ImportKind::Module => "module",
                 ImportKind::Component => "component",
-                ImportKind::Type => "type",
+                ImportKind::Type(_) => "type",
             };
             (i.name.as_str(), kind)
         })

@@ -184,7 +184,11 @@ impl Func {
         for (slot, value) in raw.iter_mut().zip(&flat) {
             *slot = flat_to_raw(*value);
         }
-        core.call_raw(&mut *store, &mut raw)?;
+        // A call that traps can leave the call scopes of the adapters it was inside open.
+        let scopes = store.opaque.component_instances[self.instance].resources.scope_depth();
+        let called = core.call_raw(&mut *store, &mut raw);
+        store.opaque.component_instances[self.instance].resources.truncate_scopes(scopes);
+        called?;
         let flat_results: Vec<Flat> =
             core_result_types.iter().zip(&raw).map(|(ty, value)| raw_to_flat(*ty, *value)).collect();
         let result = {

@@ -10,9 +10,10 @@ use super::values::Val;
 use crate::store::{AsContextMut, StoreContextMut, StoreId, StoreInner, StoreOpaque};
 use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValType};
 use anyhow::{Context, Result, anyhow, bail};
+use super::resources::ResourceState;
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
-    StringEncoding, flatten_func,
+    ResourceDef, ResourceOp, StringEncoding, flatten_func,
 };
 use kiln_fact::{AdapterImport, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use std::any::Any;
@@ -39,6 +40,12 @@ pub struct InstanceState {
     trap_func: Option<crate::Func>,
     imports: Vec<Option<HostDefinition>>,
     pub(crate) funcs: Vec<FuncData>,
+    /// Handle tables and call scopes.
+    pub(crate) resources: ResourceState,
+    /// The `canon resource.*` built-ins, by [`kiln_environ::component::ComponentPlan::resource_builtins`] index.
+    resource_builtins: Vec<crate::Func>,
+    /// The adapters' resource intrinsics: transfer own, transfer borrow, enter call, exit call.
+    resource_intrinsics: Option<[crate::Func; 4]>,
 }
 
 /// A path to an export: the names from the root down.
@@ -180,7 +187,22 @@ impl Instance {
             trap_func: None,
             imports: imports.into_iter().map(|d| d.map(|d| Arc::new(d) as HostDefinition)).collect(),
             funcs: Vec::new(),
+            resources: ResourceState::new(plan.num_component_instances),
+            resource_builtins: Vec::new(),
+            resource_intrinsics: None,
         };
+        if let Some(ResourceDef::Imported(path)) = plan.resources.iter().find(|r| matches!(r, ResourceDef::Imported(_))) {
+            bail!("unsupported feature: resource types provided by the host (import `{}`)", import_name(plan, path));
+        }
+        for builtin in &plan.resource_builtins {
+            state.resource_builtins.push(resource_builtin::<T>(&mut *store, index, builtin));
+        }
+        let needs_intrinsics = component.inner.adapter_modules.iter().any(|m| {
+            m.imports.iter().any(|i| matches!(i, AdapterImport::ResourceTransferOwn | AdapterImport::ResourceEnterCall))
+        });
+        if needs_intrinsics {
+            state.resource_intrinsics = Some(resource_intrinsics::<T>(&mut *store, index));
+        }
         let flags_ty = GlobalType::new(ValType::I32, Mutability::Var);
         for _ in 0..plan.num_component_instances {
             state.flags.push(Global::new(
@@ -244,6 +266,18 @@ impl Instance {
                             }
                             AdapterImport::Flags(ci) => Extern::Global(state.flags[*ci as usize]),
                             AdapterImport::Trap => Extern::Func(state.trap_func.unwrap()),
+                            AdapterImport::ResourceTransferOwn
+                            | AdapterImport::ResourceTransferBorrow
+                            | AdapterImport::ResourceEnterCall
+                            | AdapterImport::ResourceExitCall => {
+                                let funcs = state.resource_intrinsics.context("resource intrinsics not created")?;
+                                Extern::Func(match import {
+                                    AdapterImport::ResourceTransferOwn => funcs[0],
+                                    AdapterImport::ResourceTransferBorrow => funcs[1],
+                                    AdapterImport::ResourceEnterCall => funcs[2],
+                                    _ => funcs[3],
+                                })
+                            }
                         });
                     }
                     let core = crate::Instance::new(crate::StoreContextMut(&mut *store), &code.module, &externs)
@@ -388,7 +422,100 @@ pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef)
         }
         CoreDef::InstanceFlags(ci) => Extern::Global(state.flags[*ci as usize]),
         CoreDef::AdapterTrap => Extern::Func(state.trap_func.context("no trap function")?),
+        CoreDef::ResourceBuiltin(i) => Extern::Func(state.resource_builtins[*i as usize]),
     })
+}
+
+/// The component instance state a host function of instance `index` works on.
+fn state_mut<T>(store: &mut StoreInner<T>, index: usize) -> &mut InstanceState {
+    &mut store.opaque.component_instances[index]
+}
+
+/// A `canon resource.new / resource.rep / resource.drop` as a host function.
+fn resource_builtin<T: 'static>(
+    store: &mut StoreInner<T>,
+    index: usize,
+    builtin: &kiln_environ::component::ResourceBuiltin,
+) -> crate::Func {
+    let (instance, resource) = (builtin.instance, builtin.resource);
+    let store = crate::StoreContextMut(store);
+    match builtin.op {
+        ResourceOp::New => crate::Func::wrap(store, move |caller: Caller<'_, T>, rep: i32| -> Result<i32> {
+            let state = state_mut(caller.store, index);
+            Ok(state.resources.new_own(instance, resource, rep as u32)? as i32)
+        }),
+        ResourceOp::Rep => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<i32> {
+            let state = state_mut(caller.store, index);
+            let component = state.component.clone();
+            Ok(state.resources.rep(&component.inner.plan.resources, instance, resource, handle as u32)? as i32)
+        }),
+        ResourceOp::Drop => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<()> {
+            let state = state_mut(caller.store, index);
+            let component = state.component.clone();
+            let defs = &component.inner.plan.resources;
+            if let Some(rep) = state.resources.drop_handle(defs, instance, resource, handle as u32)? {
+                run_destructor(caller.store, index, &defs[resource as usize], instance, rep)?;
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// Runs the destructor of a guest-defined resource for `rep`, dropped by `dropper`.
+fn run_destructor<T: 'static>(
+    store: &mut StoreInner<T>,
+    index: usize,
+    def: &ResourceDef,
+    dropper: u32,
+    rep: u32,
+) -> Result<()> {
+    let ResourceDef::Defined { instance, dtor: Some(dtor) } = def else { return Ok(()) };
+    let func = resolve_core(&mut store.opaque, index, dtor)?.into_func().context("resource destructor is not a function")?;
+    let mut raw = [kiln_runtime::ValRaw::i32(rep as i32)];
+    if *instance == dropper {
+        return func.call_raw(store, &mut raw);
+    }
+    // Dropped by another instance: the destructor enters the implementing instance.
+    let flags = state_mut(store, index).flags[*instance as usize];
+    // SAFETY: the flags global is owned by this store and lives as long as it.
+    let global = unsafe { &*flags.runtime_ptr(&store.opaque) };
+    let saved = global.get().get_i32();
+    if saved & FLAG_MAY_ENTER == 0 {
+        return Err(anyhow::Error::new(Trap::CannotEnterComponent));
+    }
+    global.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
+    func.call_raw(store, &mut raw)?;
+    global.set(kiln_runtime::ValRaw::i32(saved));
+    Ok(())
+}
+
+/// The intrinsics fused adapters import to move handles (see `kiln_fact::AdapterImport`).
+fn resource_intrinsics<T: 'static>(store: &mut StoreInner<T>, index: usize) -> [crate::Func; 4] {
+    let transfer = |store: &mut StoreInner<T>, own: bool| {
+        crate::Func::wrap(
+            crate::StoreContextMut(store),
+            move |caller: Caller<'_, T>, handle: i32, from: i32, to: i32, resource: i32| -> Result<i32> {
+                let state = state_mut(caller.store, index);
+                let component = state.component.clone();
+                let defs = &component.inner.plan.resources;
+                let (from, to, resource, handle) = (from as u32, to as u32, resource as u32, handle as u32);
+                Ok(if own {
+                    state.resources.transfer_own(defs, from, to, resource, handle)?
+                } else {
+                    state.resources.transfer_borrow(defs, from, to, resource, handle)?
+                } as i32)
+            },
+        )
+    };
+    let own = transfer(store, true);
+    let borrow = transfer(store, false);
+    let enter = crate::Func::wrap(crate::StoreContextMut(&mut *store), move |caller: Caller<'_, T>, _callee: i32| {
+        state_mut(caller.store, index).resources.enter_call();
+    });
+    let exit = crate::Func::wrap(crate::StoreContextMut(&mut *store), move |caller: Caller<'_, T>| -> Result<()> {
+        state_mut(caller.store, index).resources.exit_call()
+    });
+    [own, borrow, enter, exit]
 }
 
 pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &Options) -> Result<ResolvedOptions> {

@@ -82,7 +82,7 @@ impl<T: 'static> Linker<T> {
         let mut imports = Vec::new();
         for import in &component.inner.plan.imports {
             match (self.root.get(&import.name), &import.kind) {
-                (_, ImportKind::Type) => imports.push(None),
+                (_, ImportKind::Type(_)) => imports.push(None),
                 (Some(def), kind) => {
                     check_definition(def, kind)
                         .with_context(|| format!("component import `{}` has the wrong type", import.name))?;

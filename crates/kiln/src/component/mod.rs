@@ -10,6 +10,7 @@ mod compiled;
 mod func;
 mod instance;
 mod linker;
+mod resources;
 mod typed;
 pub mod types;
 mod values;

@@ -1,0 +1,314 @@
+//! Resource handles at run time: one handle table per runtime component instance, and the stack
+//! of call scopes that borrows live in.
+//!
+//! Follows the Canonical ABI's `ResourceHandle` / `Table` / `Task` rules:
+//! - handle index 0 is never valid; indices are allocated from 1, and freed indices are reused
+//!   last-freed-first (the specification's free list, so indices are predictable);
+//! - every entry counts its *lends*: a handle lent to a call as a `borrow` cannot be dropped or
+//!   moved out until that call returns ("cannot remove owned resource while borrowed");
+//! - a `borrow` handle received by a callee belongs to the callee's call scope, and the call
+//!   traps at its end if the callee has not dropped it ("borrow handles still remain at the end
+//!   of the call");
+//! - a borrow lowered into the instance that implements the resource is its rep, not a handle.
+//!
+//! The fused adapters reach this through imported intrinsics (`kiln_fact::AdapterImport`), the
+//! `canon resource.*` built-ins through host functions; both are made in `instance.rs`.
+
+use crate::Trap;
+use anyhow::Result;
+use kiln_environ::component::ResourceDef;
+
+/// The Canonical ABI's limit on a handle table's length.
+const MAX_HANDLES: usize = 1 << 28;
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Free,
+    Own { resource: u32, rep: u32, lends: u32 },
+    Borrow { resource: u32, rep: u32, lends: u32, scope: usize },
+}
+
+/// One runtime component instance's handles.
+#[derive(Debug, Default)]
+struct HandleTable {
+    /// `slots[0]` is a placeholder: index 0 is never a handle.
+    slots: Vec<Slot>,
+    /// Freed indices, reused last first.
+    free: Vec<u32>,
+}
+
+impl HandleTable {
+    fn add(&mut self, slot: Slot) -> Result<u32> {
+        if let Some(index) = self.free.pop() {
+            self.slots[index as usize] = slot;
+            return Ok(index);
+        }
+        if self.slots.is_empty() {
+            self.slots.push(Slot::Free);
+        }
+        if self.slots.len() >= MAX_HANDLES {
+            return Err(anyhow::Error::new(Trap::HandleTableFull));
+        }
+        self.slots.push(slot);
+        Ok(self.slots.len() as u32 - 1)
+    }
+
+    fn get_mut(&mut self, index: u32) -> Result<&mut Slot> {
+        match self.slots.get_mut(index as usize) {
+            Some(slot) if index != 0 && !matches!(slot, Slot::Free) => Ok(slot),
+            _ => Err(unknown_handle(index)),
+        }
+    }
+
+    fn remove(&mut self, index: u32) {
+        self.slots[index as usize] = Slot::Free;
+        self.free.push(index);
+    }
+}
+
+fn unknown_handle(index: u32) -> anyhow::Error {
+    anyhow::Error::new(Trap::UnknownHandle).context(format!("unknown handle index {index}"))
+}
+
+/// A call that received borrows (or lent them): opened by an adapter before it lowers
+/// parameters holding borrows, closed after post-return.
+#[derive(Debug)]
+struct CallScope {
+    /// Borrow handles created in the callee's table for this call and not yet dropped.
+    borrows: u32,
+    /// Handles lent for this call: (instance, index) whose lend count ends with the call.
+    lenders: Vec<(u32, u32)>,
+}
+
+/// All handle tables of one component [`super::Instance`] and its open call scopes.
+#[derive(Debug, Default)]
+pub(crate) struct ResourceState {
+    tables: Vec<HandleTable>,
+    scopes: Vec<CallScope>,
+}
+
+impl ResourceState {
+    pub(crate) fn new(num_instances: u32) -> ResourceState {
+        ResourceState { tables: (0..num_instances).map(|_| HandleTable::default()).collect(), scopes: Vec::new() }
+    }
+
+    fn table(&mut self, instance: u32) -> Result<&mut HandleTable> {
+        self.tables
+            .get_mut(instance as usize)
+            .ok_or_else(|| anyhow::anyhow!("no component instance {instance} in this component"))
+    }
+
+    /// The number of open call scopes (the host restores it after a call that trapped).
+    pub(crate) fn scope_depth(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// Drops call scopes above `depth` (left open by a call that trapped).
+    pub(crate) fn truncate_scopes(&mut self, depth: usize) {
+        self.scopes.truncate(depth);
+    }
+
+    /// `resource.new`: a new owned handle to `rep` in `instance`'s table.
+    pub(crate) fn new_own(&mut self, instance: u32, resource: u32, rep: u32) -> Result<u32> {
+        self.table(instance)?.add(Slot::Own { resource, rep, lends: 0 })
+    }
+
+    /// `resource.rep`: the rep behind a handle (own or borrow) of `resource`.
+    pub(crate) fn rep(&mut self, defs: &[ResourceDef], instance: u32, resource: u32, index: u32) -> Result<u32> {
+        let slot = *self.table(instance)?.get_mut(index)?;
+        let (found, rep) = match slot {
+            Slot::Own { resource, rep, .. } | Slot::Borrow { resource, rep, .. } => (resource, rep),
+            Slot::Free => unreachable!("get_mut never returns a free slot"),
+        };
+        check_type(defs, index, resource, found)?;
+        Ok(rep)
+    }
+
+    /// `resource.drop`: removes a handle of `resource`. Returns the rep when an owned handle was
+    /// dropped (its destructor must run), `None` for a borrow.
+    pub(crate) fn drop_handle(
+        &mut self,
+        defs: &[ResourceDef],
+        instance: u32,
+        resource: u32,
+        index: u32,
+    ) -> Result<Option<u32>> {
+        let table = self.table(instance)?;
+        let slot = *table.get_mut(index)?;
+        match slot {
+            Slot::Own { resource: found, rep, lends } => {
+                check_type(defs, index, resource, found)?;
+                if lends != 0 {
+                    return Err(anyhow::Error::new(Trap::OwnedResourceBorrowed));
+                }
+                table.remove(index);
+                Ok(Some(rep))
+            }
+            Slot::Borrow { resource: found, lends, scope, .. } => {
+                check_type(defs, index, resource, found)?;
+                if lends != 0 {
+                    return Err(anyhow::Error::new(Trap::OwnedResourceBorrowed));
+                }
+                table.remove(index);
+                if let Some(scope) = self.scopes.get_mut(scope) {
+                    scope.borrows -= 1;
+                }
+                Ok(None)
+            }
+            Slot::Free => unreachable!("get_mut never returns a free slot"),
+        }
+    }
+
+    /// Moves an owned handle of `resource` from `from`'s table into `to`'s.
+    pub(crate) fn transfer_own(
+        &mut self,
+        defs: &[ResourceDef],
+        from: u32,
+        to: u32,
+        resource: u32,
+        index: u32,
+    ) -> Result<u32> {
+        let table = self.table(from)?;
+        let rep = match *table.get_mut(index)? {
+            Slot::Own { resource: found, rep, lends } => {
+                check_type(defs, index, resource, found)?;
+                if lends != 0 {
+                    return Err(anyhow::Error::new(Trap::OwnedResourceBorrowed));
+                }
+                rep
+            }
+            Slot::Borrow { resource: found, .. } => {
+                check_type(defs, index, resource, found)?;
+                return Err(anyhow::Error::new(Trap::OwnFromBorrow));
+            }
+            Slot::Free => unreachable!("get_mut never returns a free slot"),
+        };
+        table.remove(index);
+        self.table(to)?.add(Slot::Own { resource, rep, lends: 0 })
+    }
+
+    /// Lends a handle of `resource` in `from`'s table to the innermost call: the callee `to`
+    /// gets the rep if it implements the resource, else a borrow handle in that call's scope.
+    pub(crate) fn transfer_borrow(
+        &mut self,
+        defs: &[ResourceDef],
+        from: u32,
+        to: u32,
+        resource: u32,
+        index: u32,
+    ) -> Result<u32> {
+        let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
+        let rep = match self.table(from)?.get_mut(index)? {
+            Slot::Own { resource: found, rep, lends } | Slot::Borrow { resource: found, rep, lends, .. } => {
+                check_type(defs, index, resource, *found)?;
+                *lends += 1;
+                *rep
+            }
+            Slot::Free => unreachable!("get_mut never returns a free slot"),
+        };
+        self.scopes[scope].lenders.push((from, index));
+        if matches!(defs.get(resource as usize), Some(ResourceDef::Defined { instance, .. }) if *instance == to) {
+            return Ok(rep);
+        }
+        let handle = self.table(to)?.add(Slot::Borrow { resource, rep, lends: 0, scope })?;
+        self.scopes[scope].borrows += 1;
+        Ok(handle)
+    }
+
+    /// Opens a call scope.
+    pub(crate) fn enter_call(&mut self) {
+        self.scopes.push(CallScope { borrows: 0, lenders: Vec::new() });
+    }
+
+    /// Closes the innermost call scope: the callee must have dropped every borrow it received;
+    /// the lends it was given end.
+    pub(crate) fn exit_call(&mut self) -> Result<()> {
+        let scope = self.scopes.pop().ok_or_else(|| anyhow::anyhow!("call scope closed twice"))?;
+        if scope.borrows != 0 {
+            return Err(anyhow::Error::new(Trap::BorrowsRemain));
+        }
+        for (instance, index) in scope.lenders {
+            if let Some(Slot::Own { lends, .. } | Slot::Borrow { lends, .. }) =
+                self.tables.get_mut(instance as usize).and_then(|t| t.slots.get_mut(index as usize))
+            {
+                *lends -= 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(defs: &[ResourceDef], resource: u32) -> &'static str {
+    match defs.get(resource as usize) {
+        Some(ResourceDef::Imported(_)) => "host-defined resource",
+        _ => "guest-defined resource",
+    }
+}
+
+fn check_type(defs: &[ResourceDef], index: u32, expected: u32, found: u32) -> Result<()> {
+    if expected == found {
+        return Ok(());
+    }
+    let (e, f) = (describe(defs, expected), describe(defs, found));
+    let different = if e == f { "a different " } else { "" };
+    Err(anyhow::Error::new(Trap::HandleWrongType)
+        .context(format!("handle index {index} used with the wrong type, expected {e} but found {different}{f}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defs() -> Vec<ResourceDef> {
+        vec![ResourceDef::Defined { instance: 0, dtor: None }, ResourceDef::Defined { instance: 0, dtor: None }]
+    }
+
+    #[test]
+    fn indices_start_at_one_and_are_reused_last_freed_first() {
+        let d = defs();
+        let mut s = ResourceState::new(1);
+        assert_eq!(s.new_own(0, 0, 100).unwrap(), 1);
+        assert_eq!(s.new_own(0, 0, 200).unwrap(), 2);
+        assert_eq!(s.new_own(0, 0, 300).unwrap(), 3);
+        for i in 1..=3 {
+            assert!(s.drop_handle(&d, 0, 0, i).unwrap().is_some());
+        }
+        assert_eq!(s.new_own(0, 0, 1).unwrap(), 3);
+        assert_eq!(s.new_own(0, 0, 2).unwrap(), 2);
+        assert_eq!(s.rep(&d, 0, 0, 2).unwrap(), 2);
+        let err = s.rep(&d, 0, 0, 0).unwrap_err();
+        assert_eq!(err.to_string(), "unknown handle index 0");
+        let err = s.rep(&d, 0, 1, 2).unwrap_err();
+        assert!(format!("{err}").contains("expected guest-defined resource but found a different guest-defined"));
+    }
+
+    #[test]
+    fn lent_handles_cannot_move_and_borrows_must_be_dropped() {
+        let d = vec![ResourceDef::Defined { instance: 0, dtor: None }];
+        let mut s = ResourceState::new(2);
+        let h = s.new_own(1, 0, 7).unwrap();
+        s.enter_call();
+        // Instance 0 implements the resource: it gets the rep.
+        assert_eq!(s.transfer_borrow(&d, 1, 0, 0, h).unwrap(), 7);
+        let err = s.transfer_own(&d, 1, 0, 0, h).unwrap_err();
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::OwnedResourceBorrowed));
+        s.exit_call().unwrap();
+        // Lent to another instance: a borrow handle that must be dropped before the call ends.
+        let d2 = vec![ResourceDef::Imported(kiln_environ::component::ImportPath { import: 0, names: vec![] })];
+        let mut s = ResourceState::new(2);
+        let h = s.new_own(1, 0, 7).unwrap();
+        s.enter_call();
+        let b = s.transfer_borrow(&d2, 1, 0, 0, h).unwrap();
+        assert_eq!(s.rep(&d2, 0, 0, b).unwrap(), 7);
+        assert_eq!(s.exit_call().unwrap_err().downcast_ref::<Trap>(), Some(&Trap::BorrowsRemain));
+        let mut s = ResourceState::new(2);
+        let h = s.new_own(1, 0, 7).unwrap();
+        s.enter_call();
+        let b = s.transfer_borrow(&d2, 1, 0, 0, h).unwrap();
+        assert_eq!(s.drop_handle(&d2, 0, 0, b).unwrap(), None);
+        s.exit_call().unwrap();
+        assert_eq!(s.transfer_own(&d2, 1, 0, 0, h).unwrap(), 1);
+        let err = s.transfer_own(&d2, 1, 0, 0, h).unwrap_err();
+        assert_eq!(err.to_string(), format!("unknown handle index {h}"));
+    }
+}
