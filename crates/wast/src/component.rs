@@ -1,11 +1,70 @@
 //! Component Model values in scripts: converting `(str.const "x")`-style arguments to
 //! [`kiln::component::Val`]s of a function's parameter types, comparing results with the values
-//! an `assert_return` expects, and formatting both for failure messages.
+//! an `assert_return` expects, and formatting both for failure messages; and the export tree of a
+//! component, which the runner walks to make a named instance importable.
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use kiln::component::{Type, Val};
 use std::fmt::Write as _;
+use wasmparser::component_types::ComponentEntityType;
+use wasmparser::types::TypesRef;
+use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 use wast::component::WastVal;
+
+/// One export of a component, as far as another component can import it through the runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportTree {
+    /// A function.
+    Func,
+    /// An instance, with its exports in order.
+    Instance(Vec<(String, ExportTree)>),
+    /// Anything else (a type, a core module, a component, a value): not registered.
+    Other,
+}
+
+/// The root exports of the component binary `bytes`, in order, with the exports of exported
+/// instances at every depth (from the instances' types).
+pub fn export_tree(bytes: &[u8]) -> Result<Vec<(String, ExportTree)>> {
+    let types = Validator::new_with_features(WasmFeatures::all())
+        .validate_all(bytes)
+        .context("failed to validate the component to list its exports")?;
+    let types = types.as_ref();
+    // The root's export names, in order: the export sections at nesting depth 1 (nested modules
+    // and components come with their own `Version` .. `End`).
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentExportSection(section) if depth == 1 => {
+                for export in section {
+                    names.push(export?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let item =
+                types.component_item_for_export(&name).with_context(|| format!("export `{name}` has no type"))?;
+            let tree = entity_tree(types, &item.ty);
+            Ok((name, tree))
+        })
+        .collect()
+}
+
+fn entity_tree(types: TypesRef<'_>, ty: &ComponentEntityType) -> ExportTree {
+    match ty {
+        ComponentEntityType::Func(_) => ExportTree::Func,
+        ComponentEntityType::Instance(id) => ExportTree::Instance(
+            types[*id].exports.iter().map(|(name, item)| (name.clone(), entity_tree(types, &item.ty))).collect(),
+        ),
+        _ => ExportTree::Other,
+    }
+}
 
 /// Converts the script value `v` to a [`Val`] of type `ty`.
 ///
@@ -315,6 +374,7 @@ fn write_val(out: &mut String, v: &Val) {
             }
             out.push(')');
         }
+        Val::Resource(r) => write!(out, "(resource {})", if r.owned() { "own" } else { "borrow" }).unwrap(),
     }
 }
 
@@ -346,5 +406,32 @@ mod tests {
         let v: WastVal<'_> = parser::parse(&buf).unwrap();
         assert!(matches(&v, &Val::Flags(vec!["a".into(), "b".into()])));
         assert!(val(&Type::Bool, &v).is_err());
+    }
+
+    #[test]
+    fn export_trees() {
+        let bytes = wat::parse_str(
+            r#"(component
+                (type $t u32)
+                (export "t" (type $t))
+                (component $inner
+                    (core module $m (func (export "f")))
+                    (core instance $i (instantiate $m))
+                    (func $f (canon lift (core func $i "f")))
+                    (instance $leaf (export "g" (func $f)))
+                    (export "f" (func $f))
+                    (export "nest" (instance $leaf)))
+                (instance $x (instantiate $inner))
+                (alias export $x "f" (func $f))
+                (export "f" (func $f))
+                (export "x" (instance $x)))"#,
+        )
+        .unwrap();
+        let leaf = ExportTree::Instance(vec![("g".into(), ExportTree::Func)]);
+        let x = ExportTree::Instance(vec![("f".into(), ExportTree::Func), ("nest".into(), leaf)]);
+        assert_eq!(
+            export_tree(&bytes).unwrap(),
+            vec![("t".into(), ExportTree::Other), ("f".into(), ExportTree::Func), ("x".into(), x)]
+        );
     }
 }

@@ -45,6 +45,17 @@ pub(crate) trait AbiMemory {
     fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32>;
     /// The options' string encoding.
     fn string_encoding(&self) -> StringEncoding;
+    /// Lifts handle `handle` of type `ty` (`own` or `borrow`) out of the instance's table into
+    /// a host [`Val::Resource`].
+    fn lift_handle(&self, ty: &ValueType, handle: u32) -> Result<Val> {
+        let _ = handle;
+        Err(unsupported(ty))
+    }
+    /// Lowers the host resource `v` into the instance's table as a handle of type `ty`.
+    fn lower_handle(&mut self, ty: &ValueType, v: &Val) -> Result<u32> {
+        let _ = v;
+        Err(unsupported(ty))
+    }
 }
 
 /// A core value in a flattened signature; floats are carried as their bits so NaN payloads
@@ -305,7 +316,7 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
             }
             unpack_flags(names, &words)
         }
-        ValueType::Own(_) | ValueType::Borrow(_) => return Err(unsupported(ty)),
+        ValueType::Own(_) | ValueType::Borrow(_) => cx.lift_handle(ty, read_u32(memory, ptr)?)?,
     })
 }
 
@@ -426,7 +437,10 @@ fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             write(cx, ptr, &bytes[..env::flags_size(names.len()) as usize])
         }
-        (ValueType::Own(_) | ValueType::Borrow(_), _) => Err(unsupported(ty)),
+        (ValueType::Own(_) | ValueType::Borrow(_), Val::Resource(_)) => {
+            let handle = cx.lower_handle(ty, v)?;
+            write(cx, ptr, &handle.to_le_bytes())
+        }
         _ => Err(type_mismatch(ty, v)),
     }
 }
@@ -752,7 +766,9 @@ pub(crate) fn lower_flat<C: AbiMemory + ?Sized>(
         (ValueType::Flags(names), _) => {
             out.extend(pack_flags(names, v)?.into_iter().map(|w| Flat::I32(w as i32)));
         }
-        (ValueType::Own(_) | ValueType::Borrow(_), _) => return Err(unsupported(ty)),
+        (ValueType::Own(_) | ValueType::Borrow(_), Val::Resource(_)) => {
+            out.push(Flat::I32(cx.lower_handle(ty, v)? as i32));
+        }
         _ => return Err(type_mismatch(ty, v)),
     }
     Ok(())
@@ -862,7 +878,7 @@ fn lift_flat_dyn<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Ite
             let words = (0..env::flags_words(names.len())).map(|_| Ok(next_i32(vi)? as u32));
             unpack_flags(names, &words.collect::<Result<Vec<u32>>>()?)
         }
-        ValueType::Own(_) | ValueType::Borrow(_) => return Err(unsupported(ty)),
+        ValueType::Own(_) | ValueType::Borrow(_) => cx.lift_handle(ty, next_i32(vi)? as u32)?,
     })
 }
 

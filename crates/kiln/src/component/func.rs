@@ -175,9 +175,21 @@ impl Func {
         // Cleared for the whole call, restored only on success: a trap leaves the instance
         // unenterable (poisoned).
         flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER));
+        let scopes = store.opaque.component_instances[self.instance].resources.get_mut().scope_depth();
+        let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
+        if lends {
+            store.opaque.component_instances[self.instance].resources.get_mut().enter_call();
+        }
         let flat = {
             let mut cx = HostAbi { store: &mut *store, options };
-            abi::lower_params(&mut cx, &ty, params)?
+            abi::lower_params(&mut cx, &ty, params)
+        };
+        let flat = match flat {
+            Ok(flat) => flat,
+            Err(e) => {
+                store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
+                return Err(e);
+            }
         };
         // The core call takes its arguments and leaves its results in one raw buffer.
         let mut raw = vec![ValRaw::default(); flat.len().max(core_result_types.len())];
@@ -185,9 +197,10 @@ impl Func {
             *slot = flat_to_raw(*value);
         }
         // A call that traps can leave the call scopes of the adapters it was inside open.
-        let scopes = store.opaque.component_instances[self.instance].resources.scope_depth();
         let called = core.call_raw(&mut *store, &mut raw);
-        store.opaque.component_instances[self.instance].resources.truncate_scopes(scopes);
+        if called.is_err() {
+            store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
+        }
         called?;
         let flat_results: Vec<Flat> =
             core_result_types.iter().zip(&raw).map(|(ty, value)| raw_to_flat(*ty, *value)).collect();
@@ -203,6 +216,9 @@ impl Func {
                 args.push(ValRaw::default());
             }
             post_return.call_raw(&mut *store, &mut args)?;
+        }
+        if lends {
+            store.opaque.component_instances[self.instance].resources.get_mut().exit_call()?;
         }
         flags_global.set(ValRaw::i32(flags));
         if let Some(result) = result {

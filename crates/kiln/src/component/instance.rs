@@ -40,8 +40,9 @@ pub struct InstanceState {
     trap_func: Option<crate::Func>,
     imports: Vec<Option<HostDefinition>>,
     pub(crate) funcs: Vec<FuncData>,
-    /// Handle tables and call scopes.
-    pub(crate) resources: ResourceState,
+    /// Handle tables and call scopes (in a `RefCell` so that the reference ABI, which lifts
+    /// through a shared borrow of the store, can move handles).
+    pub(crate) resources: std::cell::RefCell<ResourceState>,
     /// The `canon resource.*` built-ins, by [`kiln_environ::component::ComponentPlan::resource_builtins`] index.
     resource_builtins: Vec<crate::Func>,
     /// The adapters' resource intrinsics: transfer own, transfer borrow, enter call, exit call.
@@ -122,6 +123,10 @@ fn lowered_core_type(ty: &FuncType) -> crate::FuncType {
 /// Canonical options with their core items looked up.
 #[derive(Clone, Copy)]
 pub(crate) struct ResolvedOptions {
+    /// The store's component instance the options belong to.
+    pub(crate) store_instance: usize,
+    /// The runtime component instance (within it) whose handle table handles go to.
+    pub(crate) instance: u32,
     pub(crate) memory: Option<Memory>,
     pub(crate) realloc: Option<crate::Func>,
     pub(crate) post_return: Option<crate::Func>,
@@ -162,6 +167,44 @@ impl<T: 'static> AbiMemory for HostAbi<'_, T> {
     fn string_encoding(&self) -> StringEncoding {
         self.options.string_encoding
     }
+
+    fn lift_handle(&self, ty: &kiln_environ::component::ValueType, handle: u32) -> Result<Val> {
+        use kiln_environ::component::ValueType;
+        let index = self.options.store_instance;
+        let state = &self.store.opaque.component_instances[index];
+        let defs = &state.component.inner.plan.resources;
+        let mut resources = state.resources.borrow_mut();
+        let host = resources.host();
+        let (resource, owned) = match ty {
+            ValueType::Own(r) => (r.0, true),
+            ValueType::Borrow(r) => (r.0, false),
+            _ => bail!("not a handle type: {ty}"),
+        };
+        let handle = if owned {
+            resources.transfer_own(defs, self.options.instance, host, resource, handle)?
+        } else {
+            resources.transfer_borrow(defs, self.options.instance, host, resource, handle)?
+        };
+        Ok(Val::Resource(super::ResourceAny { store: self.store.opaque.id, instance: index, resource, handle, owned }))
+    }
+
+    fn lower_handle(&mut self, ty: &kiln_environ::component::ValueType, v: &Val) -> Result<u32> {
+        use kiln_environ::component::ValueType;
+        let Val::Resource(r) = v else { bail!("expected a resource handle for {ty}") };
+        let index = self.options.store_instance;
+        if r.store != self.store.opaque.id || r.instance != index {
+            bail!("resource handle of another component instance passed to {ty}");
+        }
+        let state = &self.store.opaque.component_instances[index];
+        let defs = &state.component.inner.plan.resources;
+        let mut resources = state.resources.borrow_mut();
+        let host = resources.host();
+        match ty {
+            ValueType::Own(t) => resources.transfer_own(defs, host, self.options.instance, t.0, r.handle),
+            ValueType::Borrow(t) => resources.transfer_borrow(defs, host, self.options.instance, t.0, r.handle),
+            _ => bail!("not a handle type: {ty}"),
+        }
+    }
 }
 
 impl Instance {
@@ -187,7 +230,7 @@ impl Instance {
             trap_func: None,
             imports: imports.into_iter().map(|d| d.map(|d| Arc::new(d) as HostDefinition)).collect(),
             funcs: Vec::new(),
-            resources: ResourceState::new(plan.num_component_instances),
+            resources: std::cell::RefCell::new(ResourceState::new(plan.num_component_instances)),
             resource_builtins: Vec::new(),
             resource_intrinsics: None,
         };
@@ -442,18 +485,18 @@ fn resource_builtin<T: 'static>(
     match builtin.op {
         ResourceOp::New => crate::Func::wrap(store, move |caller: Caller<'_, T>, rep: i32| -> Result<i32> {
             let state = state_mut(caller.store, index);
-            Ok(state.resources.new_own(instance, resource, rep as u32)? as i32)
+            Ok(state.resources.get_mut().new_own(instance, resource, rep as u32)? as i32)
         }),
         ResourceOp::Rep => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<i32> {
             let state = state_mut(caller.store, index);
             let component = state.component.clone();
-            Ok(state.resources.rep(&component.inner.plan.resources, instance, resource, handle as u32)? as i32)
+            Ok(state.resources.get_mut().rep(&component.inner.plan.resources, instance, resource, handle as u32)? as i32)
         }),
         ResourceOp::Drop => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<()> {
             let state = state_mut(caller.store, index);
             let component = state.component.clone();
             let defs = &component.inner.plan.resources;
-            if let Some(rep) = state.resources.drop_handle(defs, instance, resource, handle as u32)? {
+            if let Some(rep) = state.resources.get_mut().drop_handle(defs, instance, resource, handle as u32)? {
                 run_destructor(caller.store, index, &defs[resource as usize], instance, rep)?;
             }
             Ok(())
@@ -462,7 +505,7 @@ fn resource_builtin<T: 'static>(
 }
 
 /// Runs the destructor of a guest-defined resource for `rep`, dropped by `dropper`.
-fn run_destructor<T: 'static>(
+pub(crate) fn run_destructor<T: 'static>(
     store: &mut StoreInner<T>,
     index: usize,
     def: &ResourceDef,
@@ -500,9 +543,9 @@ fn resource_intrinsics<T: 'static>(store: &mut StoreInner<T>, index: usize) -> [
                 let defs = &component.inner.plan.resources;
                 let (from, to, resource, handle) = (from as u32, to as u32, resource as u32, handle as u32);
                 Ok(if own {
-                    state.resources.transfer_own(defs, from, to, resource, handle)?
+                    state.resources.get_mut().transfer_own(defs, from, to, resource, handle)?
                 } else {
-                    state.resources.transfer_borrow(defs, from, to, resource, handle)?
+                    state.resources.get_mut().transfer_borrow(defs, from, to, resource, handle)?
                 } as i32)
             },
         )
@@ -510,10 +553,10 @@ fn resource_intrinsics<T: 'static>(store: &mut StoreInner<T>, index: usize) -> [
     let own = transfer(store, true);
     let borrow = transfer(store, false);
     let enter = crate::Func::wrap(crate::StoreContextMut(&mut *store), move |caller: Caller<'_, T>, _callee: i32| {
-        state_mut(caller.store, index).resources.enter_call();
+        state_mut(caller.store, index).resources.get_mut().enter_call();
     });
     let exit = crate::Func::wrap(crate::StoreContextMut(&mut *store), move |caller: Caller<'_, T>| -> Result<()> {
-        state_mut(caller.store, index).resources.exit_call()
+        state_mut(caller.store, index).resources.get_mut().exit_call()
     });
     [own, borrow, enter, exit]
 }
@@ -534,6 +577,8 @@ pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &O
         })
         .transpose()?;
     Ok(ResolvedOptions {
+        store_instance: index,
+        instance: options.instance,
         memory,
         realloc: func(store, &options.realloc)?,
         post_return: func(store, &options.post_return)?,
@@ -563,12 +608,23 @@ fn call_lowered<T: 'static>(
         return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
     }
     let flat = core_to_flat(args)?;
+    // Borrows the host receives live for the duration of the host call.
+    let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
+    if lends {
+        store.opaque.component_instances[index].resources.get_mut().enter_call();
+    }
     let params = {
         let cx = HostAbi { store: &mut *store, options };
         abi::lift_params(&cx, ty, &flat)?
     };
     let mut result = if ty.result.is_some() { vec![Val::Bool(false)] } else { Vec::new() };
     (host.call)(StoreContextMut(&mut *store), &params, &mut result)?;
+    if lends {
+        let resources = store.opaque.component_instances[index].resources.get_mut();
+        let host = resources.host();
+        resources.end_borrows_of_innermost_call(host);
+        resources.exit_call()?;
+    }
     let out_ptr = abi::results_out_ptr(ty, &flat)?;
     let mut cx = HostAbi { store: &mut *store, options };
     let flat_results = abi::lower_results(&mut cx, ty, result.first(), out_ptr)?;

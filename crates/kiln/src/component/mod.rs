@@ -22,4 +22,5 @@ pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 pub use linker::{HostFunc, Linker, LinkerInstance};
 pub use typed::{ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams, TypedFunc};
 pub use types::{Case, Enum, Field, Flags, List, OptionType, Record, ResourceType, ResultType, Tuple, Type, Variant};
+pub use resources::ResourceAny;
 pub use values::Val;

@@ -15,7 +15,8 @@
 //! `canon resource.*` built-ins through host functions; both are made in `instance.rs`.
 
 use crate::Trap;
-use anyhow::Result;
+use crate::store::{AsContextMut, StoreId};
+use anyhow::{Result, bail};
 use kiln_environ::component::ResourceDef;
 
 /// The Canonical ABI's limit on a handle table's length.
@@ -88,8 +89,15 @@ pub(crate) struct ResourceState {
 }
 
 impl ResourceState {
+    /// Tables for `num_instances` runtime component instances, plus one for the host (the
+    /// handles behind [`ResourceAny`] values), at index `num_instances`.
     pub(crate) fn new(num_instances: u32) -> ResourceState {
-        ResourceState { tables: (0..num_instances).map(|_| HandleTable::default()).collect(), scopes: Vec::new() }
+        ResourceState { tables: (0..=num_instances).map(|_| HandleTable::default()).collect(), scopes: Vec::new() }
+    }
+
+    /// The index of the host's table.
+    pub(crate) fn host(&self) -> u32 {
+        self.tables.len() as u32 - 1
     }
 
     fn table(&mut self, instance: u32) -> Result<&mut HandleTable> {
@@ -215,6 +223,21 @@ impl ResourceState {
         Ok(handle)
     }
 
+    /// Drops the borrow handles that the innermost call scope created in `instance`'s table (the
+    /// host's borrows end when the host function that received them returns).
+    pub(crate) fn end_borrows_of_innermost_call(&mut self, instance: u32) {
+        let Some(scope) = self.scopes.len().checked_sub(1) else { return };
+        let Some(table) = self.tables.get_mut(instance as usize) else { return };
+        let mut ended = 0;
+        for index in 1..table.slots.len() {
+            if matches!(table.slots[index], Slot::Borrow { scope: s, .. } if s == scope) {
+                table.remove(index as u32);
+                ended += 1;
+            }
+        }
+        self.scopes[scope].borrows -= ended;
+    }
+
     /// Opens a call scope.
     pub(crate) fn enter_call(&mut self) {
         self.scopes.push(CallScope { borrows: 0, lenders: Vec::new() });
@@ -233,6 +256,47 @@ impl ResourceState {
             {
                 *lends -= 1;
             }
+        }
+        Ok(())
+    }
+}
+
+/// A resource handle held by the host: an owned or borrowed handle that a component instance
+/// gave out (as a result of an exported function, or a parameter of a host import). Pass it back
+/// as a [`super::Val::Resource`]; an owned handle the host keeps must be given back or dropped
+/// with [`ResourceAny::resource_drop`] (which runs the resource's destructor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResourceAny {
+    pub(crate) store: StoreId,
+    /// The component instance (in the store) whose resource this is.
+    pub(crate) instance: usize,
+    /// The run-time resource type.
+    pub(crate) resource: u32,
+    /// Index in the host's handle table.
+    pub(crate) handle: u32,
+    pub(crate) owned: bool,
+}
+
+impl ResourceAny {
+    /// Whether this is an owned handle (else a borrow, valid during the host call that got it).
+    pub fn owned(&self) -> bool {
+        self.owned
+    }
+
+    /// Drops the handle; for an owned handle of a resource defined by a component, runs the
+    /// resource's destructor.
+    pub fn resource_drop<T: 'static>(self, mut store: impl AsContextMut<Data = T>) -> Result<()> {
+        let store = store.as_context_mut().0;
+        if store.opaque.id != self.store {
+            bail!("resource used with the wrong store");
+        }
+        let state = &mut store.opaque.component_instances[self.instance];
+        let component = state.component.clone();
+        let defs = &component.inner.plan.resources;
+        let resources = state.resources.get_mut();
+        let host = resources.host();
+        if let Some(rep) = resources.drop_handle(defs, host, self.resource, self.handle)? {
+            super::instance::run_destructor(store, self.instance, &defs[self.resource as usize], host, rep)?;
         }
         Ok(())
     }

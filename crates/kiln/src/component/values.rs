@@ -54,6 +54,8 @@ pub enum Val {
     Result(Result<Option<Box<Val>>, Option<Box<Val>>>),
     /// `flags`: the names of the flags that are set.
     Flags(Vec<String>),
+    /// `own<R>` or `borrow<R>`: a handle held by the host.
+    Resource(super::ResourceAny),
 }
 
 impl Val {
@@ -81,6 +83,7 @@ impl Val {
             Val::Option(_) => "option",
             Val::Result(_) => "result",
             Val::Flags(_) => "flags",
+            Val::Resource(_) => "resource",
         }
     }
 
@@ -161,6 +164,15 @@ impl Val {
                 match r {
                     Ok(payload) => check_payload(path, "ok", payload.as_deref(), ok.as_deref(), ty)?,
                     Err(payload) => check_payload(path, "err", payload.as_deref(), err.as_deref(), ty)?,
+                }
+                true
+            }
+            (Val::Resource(r), ValueType::Own(id) | ValueType::Borrow(id)) => {
+                if r.resource != id.0 {
+                    return mismatch(path, format_args!("a handle of another resource type"), ty);
+                }
+                if matches!(ty, ValueType::Own(_)) && !r.owned {
+                    return mismatch(path, format_args!("a borrowed handle"), ty);
                 }
                 true
             }
