@@ -165,6 +165,8 @@ pub enum ExportItem {
     Instance(Vec<(String, ExportItem)>),
     /// A re-exported host instance.
     ImportedInstance(ImportPath),
+    /// A resource type: index into [`ComponentPlan::resources`].
+    Resource(u32),
     /// A core module, component or type: not callable, kept for names.
     Other,
 }
@@ -405,7 +407,8 @@ fn export_item(item: &Item) -> Result<ExportItem> {
             items.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?,
         ),
         Item::Instance(InstanceDef::Import(path, _)) => ExportItem::ImportedInstance(path.clone()),
-        Item::Module(_) | Item::Component(_) | Item::Type(_) => ExportItem::Other,
+        Item::Type(Some(rt)) => ExportItem::Resource(*rt),
+        Item::Module(_) | Item::Component(_) | Item::Type(None) => ExportItem::Other,
     })
 }
 

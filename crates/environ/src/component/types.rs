@@ -8,6 +8,13 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResourceId(pub u32);
 
+impl ResourceId {
+    /// In a type the host declares (a typed host function's parameters), "a resource the host
+    /// checks itself when the value arrives": `own<ANY>` matches any `own` or `borrow` handle in
+    /// [`ValueType::accepts`].
+    pub const ANY: ResourceId = ResourceId(u32::MAX);
+}
+
 /// A component value type, with compound types stored inline (types are small and compared
 /// structurally, as the Component Model's type equality is structural).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -123,6 +130,45 @@ impl ValueType {
             },
             other => other.clone(),
         })
+    }
+
+    /// Whether a host function declared with type `self` can take or give values of type
+    /// `actual`: equal types, where [`ResourceId::ANY`] in `self` stands for any resource.
+    pub fn accepts(&self, actual: &ValueType) -> bool {
+        match (self, actual) {
+            (ValueType::Own(a), ValueType::Own(b)) | (ValueType::Borrow(a), ValueType::Borrow(b)) => {
+                *a == ResourceId::ANY || a == b
+            }
+            // A host handle type (`Resource<T>`, `ResourceAny`) is either kind of handle.
+            (ValueType::Own(ResourceId::ANY), ValueType::Borrow(_)) => true,
+            (ValueType::List(a), ValueType::List(b)) | (ValueType::Option(a), ValueType::Option(b)) => a.accepts(b),
+            (ValueType::Record(a), ValueType::Record(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| a.name == b.name && a.ty.accepts(&b.ty))
+            }
+            (ValueType::Tuple(a), ValueType::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| a.accepts(b))
+            }
+            (ValueType::Variant(a), ValueType::Variant(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b.iter()).all(|(a, b)| {
+                        a.name == b.name
+                            && match (&a.ty, &b.ty) {
+                                (None, None) => true,
+                                (Some(a), Some(b)) => a.accepts(b),
+                                _ => false,
+                            }
+                    })
+            }
+            (ValueType::Result { ok: ao, err: ae }, ValueType::Result { ok: bo, err: be }) => {
+                let payload = |a: &Option<Box<ValueType>>, b: &Option<Box<ValueType>>| match (a, b) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.accepts(b),
+                    _ => false,
+                };
+                payload(ao, bo) && payload(ae, be)
+            }
+            (a, b) => a == b,
+        }
     }
 
     /// Whether values of this type contain resource handles.

@@ -265,12 +265,17 @@ impl Func {
     /// A view of this function with Rust types; fails if they do not match.
     pub fn typed<P: LowerParams, R: ComponentResults>(&self, store: impl AsContext) -> Result<TypedFunc<P, R>> {
         if let Some(ty) = self.ty(&store) {
-            let params: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
             let expected = P::types();
-            if params != expected.iter().collect::<Vec<_>>() {
+            if ty.params.len() != expected.len() || !expected.iter().zip(ty.params.iter()).all(|(e, (_, t))| e.accepts(t))
+            {
                 bail!("type mismatch with parameters: the function takes {ty}");
             }
-            if ty.result != R::result_type() {
+            let result_match = match (R::result_type(), &ty.result) {
+                (None, None) => true,
+                (Some(e), Some(t)) => e.accepts(t),
+                _ => false,
+            };
+            if !result_match {
                 bail!("type mismatch with results: the function is {ty}");
             }
         }

@@ -10,7 +10,8 @@ use super::values::Val;
 use crate::store::{AsContextMut, StoreContextMut, StoreId, StoreInner, StoreOpaque};
 use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValType};
 use anyhow::{Context, Result, anyhow, bail};
-use super::resources::ResourceState;
+use super::linker::HostDtor;
+use super::resources::{Repr, ResourceKind, ResourceState};
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
     ResourceDef, ResourceOp, StringEncoding, flatten_func,
@@ -40,6 +41,10 @@ pub struct InstanceState {
     trap_func: Option<crate::Func>,
     imports: Vec<Option<HostDefinition>>,
     pub(crate) funcs: Vec<FuncData>,
+    /// The identity of each run-time resource of the plan.
+    pub(crate) resource_kinds: Vec<ResourceKind>,
+    /// The host destructors of imported resources (`HostDtorBox<T>`), by plan resource.
+    host_dtors: Vec<Option<Arc<dyn Any + Send + Sync>>>,
     /// Handle tables and call scopes (in a `RefCell` so that the reference ABI, which lifts
     /// through a shared borrow of the store, can move handles).
     pub(crate) resources: std::cell::RefCell<ResourceState>,
@@ -180,29 +185,57 @@ impl<T: 'static> AbiMemory for HostAbi<'_, T> {
             ValueType::Borrow(r) => (r.0, false),
             _ => bail!("not a handle type: {ty}"),
         };
-        let handle = if owned {
-            resources.transfer_own(defs, self.options.instance, host, resource, handle)?
-        } else {
-            resources.transfer_borrow(defs, self.options.instance, host, resource, handle)?
+        let kind = state.resource_kinds[resource as usize];
+        let repr = match (&defs[resource as usize], owned) {
+            // The host's own resource comes back to it as its rep.
+            (ResourceDef::Imported(_), true) => Repr::Host { rep: resources.take_own(defs, self.options.instance, resource, handle)? },
+            (ResourceDef::Imported(_), false) => Repr::Host { rep: resources.lend(defs, self.options.instance, resource, handle)? },
+            (ResourceDef::Defined { .. }, true) => Repr::Guest {
+                store: self.store.opaque.id,
+                instance: index,
+                handle: resources.transfer_own(defs, self.options.instance, host, resource, handle)?,
+            },
+            (ResourceDef::Defined { .. }, false) => Repr::Guest {
+                store: self.store.opaque.id,
+                instance: index,
+                handle: resources.transfer_borrow(defs, self.options.instance, host, resource, handle)?,
+            },
         };
-        Ok(Val::Resource(super::ResourceAny { store: self.store.opaque.id, instance: index, resource, handle, owned }))
+        Ok(Val::Resource(super::ResourceAny { ty: super::ResourceType(kind), repr, owned }))
     }
 
     fn lower_handle(&mut self, ty: &kiln_environ::component::ValueType, v: &Val) -> Result<u32> {
         use kiln_environ::component::ValueType;
         let Val::Resource(r) = v else { bail!("expected a resource handle for {ty}") };
         let index = self.options.store_instance;
-        if r.store != self.store.opaque.id || r.instance != index {
-            bail!("resource handle of another component instance passed to {ty}");
-        }
         let state = &self.store.opaque.component_instances[index];
         let defs = &state.component.inner.plan.resources;
+        let (resource, owned) = match ty {
+            ValueType::Own(t) => (t.0, true),
+            ValueType::Borrow(t) => (t.0, false),
+            _ => bail!("not a handle type: {ty}"),
+        };
+        if state.resource_kinds[resource as usize] != r.ty.0 {
+            bail!("resource handle of another resource type passed as {ty}");
+        }
+        if owned && !r.owned {
+            bail!("a borrowed resource handle cannot be passed as {ty}");
+        }
         let mut resources = state.resources.borrow_mut();
         let host = resources.host();
-        match ty {
-            ValueType::Own(t) => resources.transfer_own(defs, host, self.options.instance, t.0, r.handle),
-            ValueType::Borrow(t) => resources.transfer_borrow(defs, host, self.options.instance, t.0, r.handle),
-            _ => bail!("not a handle type: {ty}"),
+        match r.repr {
+            Repr::Host { rep } if owned => resources.new_own(self.options.instance, resource, rep),
+            Repr::Host { rep } => resources.add_borrow(self.options.instance, resource, rep),
+            Repr::Guest { store, instance, handle } => {
+                if store != self.store.opaque.id || instance != index {
+                    bail!("resource handle of another component instance passed as {ty}");
+                }
+                if owned {
+                    resources.transfer_own(defs, host, self.options.instance, resource, handle)
+                } else {
+                    resources.transfer_borrow(defs, host, self.options.instance, resource, handle)
+                }
+            }
         }
     }
 }
@@ -230,13 +263,25 @@ impl Instance {
             trap_func: None,
             imports: imports.into_iter().map(|d| d.map(|d| Arc::new(d) as HostDefinition)).collect(),
             funcs: Vec::new(),
-            resources: std::cell::RefCell::new(ResourceState::new(plan.num_component_instances)),
+            resource_kinds: Vec::new(),
+            host_dtors: Vec::new(),
+            resources: std::cell::RefCell::new(ResourceState::default()),
             resource_builtins: Vec::new(),
             resource_intrinsics: None,
         };
-        if let Some(ResourceDef::Imported(path)) = plan.resources.iter().find(|r| matches!(r, ResourceDef::Imported(_))) {
-            bail!("unsupported feature: resource types provided by the host (import `{}`)", import_name(plan, path));
+        for (i, def) in plan.resources.iter().enumerate() {
+            let (kind, dtor) = match def {
+                ResourceDef::Defined { .. } => (ResourceKind::Guest { store: id, instance: index, index: i as u32 }, None),
+                ResourceDef::Imported(path) => {
+                    let (ty, dtor) = resolve_resource::<T>(&state.imports, path, plan)?;
+                    (ty.0, Some(Arc::new(HostDtorBox(dtor)) as Arc<dyn Any + Send + Sync>))
+                }
+            };
+            state.resource_kinds.push(kind);
+            state.host_dtors.push(dtor);
         }
+        state.resources =
+            std::cell::RefCell::new(ResourceState::new(plan.num_component_instances, &state.resource_kinds));
         for builtin in &plan.resource_builtins {
             state.resource_builtins.push(resource_builtin::<T>(&mut *store, index, builtin));
         }
@@ -392,6 +437,16 @@ impl Instance {
         Some(Func { store: self.store, instance: self.index, index: funcs.len() - 1 })
     }
 
+    /// The resource type exported at `export` (a root name or an [`ExportIndex`]): a type this
+    /// instance defines (new for each instantiation) or one it re-exports.
+    pub fn get_resource(&self, store: impl crate::AsContext, export: impl InstanceExportLookup) -> Option<super::ResourceType> {
+        let store = &store.as_context().0.opaque;
+        match self.export_item(store, &export.path())? {
+            ExportItem::Resource(rt) => Some(super::ResourceType(self.state(store).resource_kinds[rt as usize])),
+            _ => None,
+        }
+    }
+
     /// The exported function at `export`, with Rust types; fails if they do not match.
     pub fn get_typed_func<P, R>(
         &self,
@@ -417,11 +472,14 @@ fn import_name(plan: &kiln_environ::component::ComponentPlan, path: &ImportPath)
     name
 }
 
-fn resolve_import<T: 'static>(
-    imports: &[Option<HostDefinition>],
+/// A host resource destructor, sized so that it can be type-erased.
+struct HostDtorBox<T>(Arc<HostDtor<T>>);
+
+fn resolve_definition<'a, T: 'static>(
+    imports: &'a [Option<HostDefinition>],
     path: &ImportPath,
     plan: &kiln_environ::component::ComponentPlan,
-) -> Result<Arc<HostFunc<T>>> {
+) -> Result<&'a Definition<T>> {
     let root = imports[path.import as usize]
         .as_ref()
         .with_context(|| format!("import `{}` is not defined", import_name(plan, path)))?;
@@ -431,19 +489,43 @@ fn resolve_import<T: 'static>(
             Definition::Instance(map) => map
                 .get(name)
                 .with_context(|| format!("component import `{}` has not been defined", import_name(plan, path)))?,
-            Definition::Func(_) => bail!("`{}` is a function, not an instance", import_name(plan, path)),
+            _ => bail!("`{}` is not an instance", import_name(plan, path)),
         };
     }
-    match def {
+    Ok(def)
+}
+
+fn resolve_resource<T: 'static>(
+    imports: &[Option<HostDefinition>],
+    path: &ImportPath,
+    plan: &kiln_environ::component::ComponentPlan,
+) -> Result<(super::ResourceType, Arc<HostDtor<T>>)> {
+    match resolve_definition::<T>(imports, path, plan)? {
+        Definition::Resource(ty, dtor) => Ok((*ty, dtor.clone())),
+        _ => bail!("`{}` is not a resource type", import_name(plan, path)),
+    }
+}
+
+fn resolve_import<T: 'static>(
+    imports: &[Option<HostDefinition>],
+    path: &ImportPath,
+    plan: &kiln_environ::component::ComponentPlan,
+) -> Result<Arc<HostFunc<T>>> {
+    match resolve_definition::<T>(imports, path, plan)? {
         Definition::Func(f) => Ok(f.clone()),
-        Definition::Instance(_) => bail!("`{}` is an instance, not a function", import_name(plan, path)),
+        _ => bail!("`{}` is not a function", import_name(plan, path)),
     }
 }
 
 pub(crate) fn check_signature(declared: &FuncType, expected: &FuncType) -> Result<()> {
-    let declared_params: Vec<_> = declared.params.iter().map(|(_, t)| t).collect();
-    let expected_params: Vec<_> = expected.params.iter().map(|(_, t)| t).collect();
-    if declared_params != expected_params || declared.result != expected.result {
+    let params_match = declared.params.len() == expected.params.len()
+        && declared.params.iter().zip(expected.params.iter()).all(|((_, d), (_, e))| d.accepts(e));
+    let result_match = match (&declared.result, &expected.result) {
+        (None, None) => true,
+        (Some(d), Some(e)) => d.accepts(e),
+        _ => false,
+    };
+    if !params_match || !result_match {
         bail!("expected {expected}, the host function has {declared}");
     }
     Ok(())
@@ -497,39 +579,52 @@ fn resource_builtin<T: 'static>(
             let component = state.component.clone();
             let defs = &component.inner.plan.resources;
             if let Some(rep) = state.resources.get_mut().drop_handle(defs, instance, resource, handle as u32)? {
-                run_destructor(caller.store, index, &defs[resource as usize], instance, rep)?;
+                run_destructor(caller.store, index, resource, instance, rep)?;
             }
             Ok(())
         }),
     }
 }
 
-/// Runs the destructor of a guest-defined resource for `rep`, dropped by `dropper`.
+/// Runs the destructor of run-time resource `resource` for `rep`, dropped by `dropper`: the
+/// guest destructor of a component-defined resource, or the host's for an imported one.
 pub(crate) fn run_destructor<T: 'static>(
     store: &mut StoreInner<T>,
     index: usize,
-    def: &ResourceDef,
+    resource: u32,
     dropper: u32,
     rep: u32,
 ) -> Result<()> {
-    let ResourceDef::Defined { instance, dtor: Some(dtor) } = def else { return Ok(()) };
-    let func = resolve_core(&mut store.opaque, index, dtor)?.into_func().context("resource destructor is not a function")?;
-    let mut raw = [kiln_runtime::ValRaw::i32(rep as i32)];
-    if *instance == dropper {
-        return func.call_raw(store, &mut raw);
+    let state = state_mut(store, index);
+    let component = state.component.clone();
+    match &component.inner.plan.resources[resource as usize] {
+        ResourceDef::Imported(_) => {
+            let dtor = state.host_dtors[resource as usize].clone().context("host resource without a destructor")?;
+            let dtor = dtor.downcast_ref::<HostDtorBox<T>>().context("host destructor of another store type")?;
+            (dtor.0)(StoreContextMut(store), rep)
+        }
+        ResourceDef::Defined { dtor: None, .. } => Ok(()),
+        ResourceDef::Defined { instance, dtor: Some(dtor) } => {
+            let func =
+                resolve_core(&mut store.opaque, index, dtor)?.into_func().context("resource destructor is not a function")?;
+            let mut raw = [kiln_runtime::ValRaw::i32(rep as i32)];
+            if *instance == dropper {
+                return func.call_raw(store, &mut raw);
+            }
+            // Dropped by another instance: the destructor enters the implementing instance.
+            let flags = state_mut(store, index).flags[*instance as usize];
+            // SAFETY: the flags global is owned by this store and lives as long as it.
+            let global = unsafe { &*flags.runtime_ptr(&store.opaque) };
+            let saved = global.get().get_i32();
+            if saved & FLAG_MAY_ENTER == 0 {
+                return Err(anyhow::Error::new(Trap::CannotEnterComponent));
+            }
+            global.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
+            func.call_raw(store, &mut raw)?;
+            global.set(kiln_runtime::ValRaw::i32(saved));
+            Ok(())
+        }
     }
-    // Dropped by another instance: the destructor enters the implementing instance.
-    let flags = state_mut(store, index).flags[*instance as usize];
-    // SAFETY: the flags global is owned by this store and lives as long as it.
-    let global = unsafe { &*flags.runtime_ptr(&store.opaque) };
-    let saved = global.get().get_i32();
-    if saved & FLAG_MAY_ENTER == 0 {
-        return Err(anyhow::Error::new(Trap::CannotEnterComponent));
-    }
-    global.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
-    func.call_raw(store, &mut raw)?;
-    global.set(kiln_runtime::ValRaw::i32(saved));
-    Ok(())
 }
 
 /// The intrinsics fused adapters import to move handles (see `kiln_fact::AdapterImport`).

@@ -3,6 +3,7 @@
 use super::compiled::Component;
 use super::instance::Instance;
 use super::typed::{ComponentResults, LiftParams};
+use super::resources::ResourceType;
 use super::values::Val;
 use crate::Engine;
 use crate::store::{AsContextMut, StoreContextMut};
@@ -21,9 +22,14 @@ pub struct HostFunc<T> {
     pub(crate) call: Box<HostCall<T>>,
 }
 
+/// A host resource type's destructor: called with the rep when a component drops an owned
+/// handle.
+pub(crate) type HostDtor<T> = dyn Fn(StoreContextMut<'_, T>, u32) -> Result<()> + Send + Sync;
+
 pub(crate) enum Definition<T> {
     Func(Arc<HostFunc<T>>),
     Instance(BTreeMap<String, Definition<T>>),
+    Resource(ResourceType, Arc<HostDtor<T>>),
 }
 
 impl<T> Clone for Definition<T> {
@@ -31,6 +37,7 @@ impl<T> Clone for Definition<T> {
         match self {
             Definition::Func(f) => Definition::Func(f.clone()),
             Definition::Instance(map) => Definition::Instance(map.clone()),
+            Definition::Resource(ty, dtor) => Definition::Resource(*ty, dtor.clone()),
         }
     }
 }
@@ -82,7 +89,7 @@ impl<T: 'static> Linker<T> {
         let mut imports = Vec::new();
         for import in &component.inner.plan.imports {
             match (self.root.get(&import.name), &import.kind) {
-                (_, ImportKind::Type(_)) => imports.push(None),
+                (_, ImportKind::Type(None)) => imports.push(None),
                 (Some(def), kind) => {
                     check_definition(def, kind)
                         .with_context(|| format!("component import `{}` has the wrong type", import.name))?;
@@ -105,12 +112,31 @@ fn check_definition<T>(def: &Definition<T>, kind: &ImportKind) -> Result<()> {
             None => Ok(()),
         },
         (Definition::Instance(map), ImportKind::Instance(signature)) => check_instance(map, signature),
+        (Definition::Resource(..), ImportKind::Type(Some(_))) => Ok(()),
         (Definition::Func(_), _) => bail!("expected an instance, found a function"),
         (Definition::Instance(_), _) => bail!("expected a function, found an instance"),
+        (Definition::Resource(..), _) => bail!("expected {}, found a resource type", kind_name(kind)),
+    }
+}
+
+fn kind_name(kind: &ImportKind) -> &'static str {
+    match kind {
+        ImportKind::Func(_) => "a function",
+        ImportKind::Instance(_) => "an instance",
+        ImportKind::Type(_) => "a resource type",
+        ImportKind::Module => "a module",
+        ImportKind::Component => "a component",
     }
 }
 
 fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &InstanceSignature) -> Result<()> {
+    for (name, _) in &signature.resources {
+        match map.get(name) {
+            Some(Definition::Resource(..)) => {}
+            Some(_) => bail!("`{name}` is not a resource type"),
+            None => bail!("missing resource type export `{name}`"),
+        }
+    }
     for (name, ty) in &signature.funcs {
         match map.get(name) {
             Some(Definition::Func(f)) => {
@@ -118,7 +144,7 @@ fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &Instance
                     super::instance::check_signature(declared, ty).with_context(|| format!("function `{name}`"))?;
                 }
             }
-            Some(Definition::Instance(_)) => bail!("`{name}` is an instance, a function is expected"),
+            Some(_) => bail!("`{name}` is not a function"),
             None => bail!("missing function export `{name}`"),
         }
     }
@@ -127,7 +153,7 @@ fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &Instance
             Some(Definition::Instance(nested)) => {
                 check_instance(nested, inner).with_context(|| format!("instance `{name}`"))?
             }
-            Some(Definition::Func(_)) => bail!("`{name}` is a function, an instance is expected"),
+            Some(_) => bail!("`{name}` is not an instance"),
             None => bail!("missing instance export `{name}`"),
         }
     }
@@ -178,6 +204,21 @@ impl<'a, T: 'static> LinkerInstance<'a, T> {
         self.insert(name, Definition::Func(Arc::new(HostFunc { ty: Some(ty), call: Box::new(call) })))
     }
 
+    /// Defines `name` as the resource type `ty` (a host type, `ResourceType::host::<T>()`):
+    /// a component importing `name` gets this type, and `dtor` runs with the rep when the
+    /// component drops an owned handle to it.
+    pub fn resource(
+        &mut self,
+        name: &str,
+        ty: ResourceType,
+        dtor: impl Fn(StoreContextMut<'_, T>, u32) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<()> {
+        if !matches!(ty.0, super::resources::ResourceKind::Host(_)) {
+            bail!("`{name}`: only host resource types can be defined in a linker");
+        }
+        self.insert(name, Definition::Resource(ty, Arc::new(dtor)))
+    }
+
     /// The namespace of the nested instance `name` (created if new).
     pub fn instance(&mut self, name: &str) -> Result<LinkerInstance<'_, T>> {
         let allow_shadowing = self.allow_shadowing;
@@ -188,7 +229,7 @@ impl<'a, T: 'static> LinkerInstance<'a, T> {
         let entry = self.map.entry(name.to_string()).or_insert_with(|| Definition::Instance(BTreeMap::new()));
         match entry {
             Definition::Instance(map) => Ok(LinkerInstance { map, allow_shadowing: self.allow_shadowing }),
-            Definition::Func(_) => bail!("`{name}` is already defined as a function"),
+            _ => bail!("`{name}` is already defined as something other than an instance"),
         }
     }
 }

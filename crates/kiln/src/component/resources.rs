@@ -18,6 +18,8 @@ use crate::Trap;
 use crate::store::{AsContextMut, StoreId};
 use anyhow::{Result, bail};
 use kiln_environ::component::ResourceDef;
+use std::any::TypeId;
+use std::marker::PhantomData;
 
 /// The Canonical ABI's limit on a handle table's length.
 const MAX_HANDLES: usize = 1 << 28;
@@ -86,13 +88,71 @@ struct CallScope {
 pub(crate) struct ResourceState {
     tables: Vec<HandleTable>,
     scopes: Vec<CallScope>,
+    /// For each run-time resource of the plan, the first one of the same type (a host type
+    /// imported under two names is one type).
+    canonical: Vec<u32>,
 }
 
 impl ResourceState {
     /// Tables for `num_instances` runtime component instances, plus one for the host (the
     /// handles behind [`ResourceAny`] values), at index `num_instances`.
-    pub(crate) fn new(num_instances: u32) -> ResourceState {
-        ResourceState { tables: (0..=num_instances).map(|_| HandleTable::default()).collect(), scopes: Vec::new() }
+    pub(crate) fn new(num_instances: u32, kinds: &[ResourceKind]) -> ResourceState {
+        let canonical = kinds.iter().map(|k| kinds.iter().position(|o| o == k).unwrap() as u32).collect();
+        ResourceState { tables: (0..=num_instances).map(|_| HandleTable::default()).collect(), scopes: Vec::new(), canonical }
+    }
+
+    fn canon(&self, resource: u32) -> u32 {
+        self.canonical.get(resource as usize).copied().unwrap_or(resource)
+    }
+
+    /// Removes an owned handle from `from`'s table and returns its rep (a host resource handed
+    /// to the host).
+    pub(crate) fn take_own(&mut self, defs: &[ResourceDef], from: u32, resource: u32, index: u32) -> Result<u32> {
+        let resource = self.canon(resource);
+        let table = self.table(from)?;
+        let rep = match *table.get_mut(index)? {
+            Slot::Own { resource: found, rep, lends } => {
+                check_type(defs, index, resource, found)?;
+                if lends != 0 {
+                    return Err(anyhow::Error::new(Trap::OwnedResourceBorrowed));
+                }
+                rep
+            }
+            Slot::Borrow { resource: found, .. } => {
+                check_type(defs, index, resource, found)?;
+                return Err(anyhow::Error::new(Trap::OwnFromBorrow));
+            }
+            Slot::Free => unreachable!("get_mut never returns a free slot"),
+        };
+        table.remove(index);
+        Ok(rep)
+    }
+
+    /// Lends a handle of `from`'s table to the innermost call and returns its rep (a host
+    /// resource borrowed by the host).
+    pub(crate) fn lend(&mut self, defs: &[ResourceDef], from: u32, resource: u32, index: u32) -> Result<u32> {
+        let resource = self.canon(resource);
+        let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
+        let rep = match self.table(from)?.get_mut(index)? {
+            Slot::Own { resource: found, rep, lends } | Slot::Borrow { resource: found, rep, lends, .. } => {
+                check_type(defs, index, resource, *found)?;
+                *lends += 1;
+                *rep
+            }
+            Slot::Free => unreachable!("get_mut never returns a free slot"),
+        };
+        self.scopes[scope].lenders.push((from, index));
+        Ok(rep)
+    }
+
+    /// Adds a borrow of `rep` to `to`'s table for the innermost call (a host resource the host
+    /// lends).
+    pub(crate) fn add_borrow(&mut self, to: u32, resource: u32, rep: u32) -> Result<u32> {
+        let resource = self.canon(resource);
+        let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
+        let handle = self.table(to)?.add(Slot::Borrow { resource, rep, lends: 0, scope })?;
+        self.scopes[scope].borrows += 1;
+        Ok(handle)
     }
 
     /// The index of the host's table.
@@ -118,11 +178,13 @@ impl ResourceState {
 
     /// `resource.new`: a new owned handle to `rep` in `instance`'s table.
     pub(crate) fn new_own(&mut self, instance: u32, resource: u32, rep: u32) -> Result<u32> {
+        let resource = self.canon(resource);
         self.table(instance)?.add(Slot::Own { resource, rep, lends: 0 })
     }
 
     /// `resource.rep`: the rep behind a handle (own or borrow) of `resource`.
     pub(crate) fn rep(&mut self, defs: &[ResourceDef], instance: u32, resource: u32, index: u32) -> Result<u32> {
+        let resource = self.canon(resource);
         let slot = *self.table(instance)?.get_mut(index)?;
         let (found, rep) = match slot {
             Slot::Own { resource, rep, .. } | Slot::Borrow { resource, rep, .. } => (resource, rep),
@@ -141,6 +203,7 @@ impl ResourceState {
         resource: u32,
         index: u32,
     ) -> Result<Option<u32>> {
+        let resource = self.canon(resource);
         let table = self.table(instance)?;
         let slot = *table.get_mut(index)?;
         match slot {
@@ -176,6 +239,7 @@ impl ResourceState {
         resource: u32,
         index: u32,
     ) -> Result<u32> {
+        let resource = self.canon(resource);
         let table = self.table(from)?;
         let rep = match *table.get_mut(index)? {
             Slot::Own { resource: found, rep, lends } => {
@@ -205,6 +269,7 @@ impl ResourceState {
         resource: u32,
         index: u32,
     ) -> Result<u32> {
+        let resource = self.canon(resource);
         let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
         let rep = match self.table(from)?.get_mut(index)? {
             Slot::Own { resource: found, rep, lends } | Slot::Borrow { resource: found, rep, lends, .. } => {
@@ -261,20 +326,109 @@ impl ResourceState {
     }
 }
 
-/// A resource handle held by the host: an owned or borrowed handle that a component instance
-/// gave out (as a result of an exported function, or a parameter of a host import). Pass it back
-/// as a [`super::Val::Resource`]; an owned handle the host keeps must be given back or dropped
-/// with [`ResourceAny::resource_drop`] (which runs the resource's destructor).
+/// The identity of a resource type: a host type (`ResourceType::host::<T>()`) or a resource
+/// type that one component instance defined (each instantiation defines new ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResourceType(pub(crate) ResourceKind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ResourceKind {
+    /// Defined by the host with a Rust type.
+    Host(TypeId),
+    /// Defined by a component instance (`index` in its plan's resources).
+    Guest { store: StoreId, instance: usize, index: u32 },
+}
+
+impl ResourceType {
+    /// The resource type the host defines with the Rust type `T` (`T` only names it; values
+    /// are reps, see [`Resource`]).
+    pub fn host<T: 'static>() -> ResourceType {
+        ResourceType(ResourceKind::Host(TypeId::of::<T>()))
+    }
+
+    /// Whether this is the host's type `T`.
+    pub fn is_host<T: 'static>(&self) -> bool {
+        self.0 == ResourceKind::Host(TypeId::of::<T>())
+    }
+}
+
+/// A typed handle to a resource the host defines with type `T`: its rep (the host chooses it,
+/// e.g. an index into a [`super::ResourceTable`]) and whether it is owned or borrowed. Lowered
+/// into a component it becomes a handle in the component's table; a component giving it back
+/// (an `own<T>` parameter of a host function) gives the host the rep again.
+pub struct Resource<T: 'static> {
+    rep: u32,
+    owned: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> Resource<T> {
+    /// An owned handle to `rep`.
+    pub fn new_own(rep: u32) -> Resource<T> {
+        Resource { rep, owned: true, _type: PhantomData }
+    }
+
+    /// A borrowed handle to `rep`.
+    pub fn new_borrow(rep: u32) -> Resource<T> {
+        Resource { rep, owned: false, _type: PhantomData }
+    }
+
+    /// The rep.
+    pub fn rep(&self) -> u32 {
+        self.rep
+    }
+
+    /// Whether this handle is owned.
+    pub fn owned(&self) -> bool {
+        self.owned
+    }
+
+    /// As an untyped handle.
+    pub fn into_resource_any(self) -> ResourceAny {
+        ResourceAny { ty: ResourceType::host::<T>(), repr: Repr::Host { rep: self.rep }, owned: self.owned }
+    }
+}
+
+impl<T: 'static> Clone for Resource<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: 'static> Copy for Resource<T> {}
+impl<T: 'static> PartialEq for Resource<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rep == other.rep && self.owned == other.owned
+    }
+}
+impl<T: 'static> Eq for Resource<T> {}
+impl<T: 'static> std::fmt::Debug for Resource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("type", &std::any::type_name::<T>())
+            .field("rep", &self.rep)
+            .field("owned", &self.owned)
+            .finish()
+    }
+}
+
+/// A handle to a resource of any type held by the host: a host resource (its rep), or a handle
+/// that a component instance gave out (as a result of an exported function, or a parameter of a
+/// host import), kept in the instance's host table. Pass it back as a [`super::Val::Resource`];
+/// an owned guest handle the host keeps must be given back or dropped with
+/// [`ResourceAny::resource_drop`] (which runs the resource's destructor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ResourceAny {
-    pub(crate) store: StoreId,
-    /// The component instance (in the store) whose resource this is.
-    pub(crate) instance: usize,
-    /// The run-time resource type.
-    pub(crate) resource: u32,
-    /// Index in the host's handle table.
-    pub(crate) handle: u32,
+    pub(crate) ty: ResourceType,
+    pub(crate) repr: Repr,
     pub(crate) owned: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Repr {
+    /// A host resource: the rep itself.
+    Host { rep: u32 },
+    /// A guest resource: a handle in the host table of the component instance `instance`.
+    Guest { store: StoreId, instance: usize, handle: u32 },
 }
 
 impl ResourceAny {
@@ -283,20 +437,36 @@ impl ResourceAny {
         self.owned
     }
 
-    /// Drops the handle; for an owned handle of a resource defined by a component, runs the
-    /// resource's destructor.
+    /// The resource's type.
+    pub fn ty(&self) -> ResourceType {
+        self.ty
+    }
+
+    /// The typed handle, if this is a host resource of type `T` (an error otherwise, never a
+    /// panic, for borrows too).
+    pub fn try_into_resource<T: 'static>(self) -> Result<Resource<T>> {
+        match self.repr {
+            Repr::Host { rep } if self.ty.is_host::<T>() => Ok(Resource { rep, owned: self.owned, _type: PhantomData }),
+            _ => bail!("resource is not a host resource of type `{}`", std::any::type_name::<T>()),
+        }
+    }
+
+    /// Drops the handle. An owned guest handle runs the resource's destructor in its component;
+    /// a host resource's rep is the host's to clean up (nothing to do here).
     pub fn resource_drop<T: 'static>(self, mut store: impl AsContextMut<Data = T>) -> Result<()> {
+        let Repr::Guest { store: id, instance, handle } = self.repr else { return Ok(()) };
         let store = store.as_context_mut().0;
-        if store.opaque.id != self.store {
+        if store.opaque.id != id {
             bail!("resource used with the wrong store");
         }
-        let state = &mut store.opaque.component_instances[self.instance];
+        let ResourceKind::Guest { index: resource, .. } = self.ty.0 else { unreachable!("guest repr of a host type") };
+        let state = &mut store.opaque.component_instances[instance];
         let component = state.component.clone();
         let defs = &component.inner.plan.resources;
         let resources = state.resources.get_mut();
         let host = resources.host();
-        if let Some(rep) = resources.drop_handle(defs, host, self.resource, self.handle)? {
-            super::instance::run_destructor(store, self.instance, &defs[self.resource as usize], host, rep)?;
+        if let Some(rep) = resources.drop_handle(defs, host, resource, handle)? {
+            super::instance::run_destructor(store, instance, resource, host, rep)?;
         }
         Ok(())
     }
@@ -330,7 +500,7 @@ mod tests {
     #[test]
     fn indices_start_at_one_and_are_reused_last_freed_first() {
         let d = defs();
-        let mut s = ResourceState::new(1);
+        let mut s = ResourceState::new(1, &[]);
         assert_eq!(s.new_own(0, 0, 100).unwrap(), 1);
         assert_eq!(s.new_own(0, 0, 200).unwrap(), 2);
         assert_eq!(s.new_own(0, 0, 300).unwrap(), 3);
@@ -349,7 +519,7 @@ mod tests {
     #[test]
     fn lent_handles_cannot_move_and_borrows_must_be_dropped() {
         let d = vec![ResourceDef::Defined { instance: 0, dtor: None }];
-        let mut s = ResourceState::new(2);
+        let mut s = ResourceState::new(2, &[]);
         let h = s.new_own(1, 0, 7).unwrap();
         s.enter_call();
         // Instance 0 implements the resource: it gets the rep.
@@ -359,13 +529,13 @@ mod tests {
         s.exit_call().unwrap();
         // Lent to another instance: a borrow handle that must be dropped before the call ends.
         let d2 = vec![ResourceDef::Imported(kiln_environ::component::ImportPath { import: 0, names: vec![] })];
-        let mut s = ResourceState::new(2);
+        let mut s = ResourceState::new(2, &[]);
         let h = s.new_own(1, 0, 7).unwrap();
         s.enter_call();
         let b = s.transfer_borrow(&d2, 1, 0, 0, h).unwrap();
         assert_eq!(s.rep(&d2, 0, 0, b).unwrap(), 7);
         assert_eq!(s.exit_call().unwrap_err().downcast_ref::<Trap>(), Some(&Trap::BorrowsRemain));
-        let mut s = ResourceState::new(2);
+        let mut s = ResourceState::new(2, &[]);
         let h = s.new_own(1, 0, 7).unwrap();
         s.enter_call();
         let b = s.transfer_borrow(&d2, 1, 0, 0, h).unwrap();

@@ -44,6 +44,43 @@ pub trait Lift: ComponentType + Sized {
     }
 }
 
+impl<T: 'static> ComponentType for super::Resource<T> {
+    fn ty() -> ValueType {
+        ValueType::Own(kiln_environ::component::ResourceId::ANY)
+    }
+}
+impl<T: 'static> Lower for super::Resource<T> {
+    fn to_val(&self) -> Val {
+        Val::Resource(self.into_resource_any())
+    }
+}
+impl<T: 'static> Lift for super::Resource<T> {
+    fn from_val(value: Val) -> Result<Self> {
+        match value {
+            Val::Resource(r) => r.try_into_resource(),
+            other => mismatch("resource", &other),
+        }
+    }
+}
+impl ComponentType for super::ResourceAny {
+    fn ty() -> ValueType {
+        ValueType::Own(kiln_environ::component::ResourceId::ANY)
+    }
+}
+impl Lower for super::ResourceAny {
+    fn to_val(&self) -> Val {
+        Val::Resource(*self)
+    }
+}
+impl Lift for super::ResourceAny {
+    fn from_val(value: Val) -> Result<Self> {
+        match value {
+            Val::Resource(r) => Ok(r),
+            other => mismatch("resource", &other),
+        }
+    }
+}
+
 fn mismatch<T>(expected: &str, found: &Val) -> Result<T> {
     bail!("type mismatch: expected {expected}, found {}", found.desc())
 }

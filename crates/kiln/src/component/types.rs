@@ -54,10 +54,10 @@ pub enum Type {
     Result(ResultType),
     /// `flags { ... }`.
     Flags(Flags),
-    /// `own<R>` (resources are not supported by dynamic values yet).
-    Own(ResourceType),
-    /// `borrow<R>` (resources are not supported by dynamic values yet).
-    Borrow(ResourceType),
+    /// `own<R>`: values are [`super::Val::Resource`].
+    Own(HandleType),
+    /// `borrow<R>`: values are [`super::Val::Resource`].
+    Borrow(HandleType),
 }
 
 // Primitive types have no handle to own their `ValueType`; `Type::value_type` lends these.
@@ -100,8 +100,8 @@ impl Type {
             ValueType::Option(_) => Type::Option(OptionType(ty.clone())),
             ValueType::Result { .. } => Type::Result(ResultType(ty.clone())),
             ValueType::Flags(_) => Type::Flags(Flags(ty.clone())),
-            ValueType::Own(_) => Type::Own(ResourceType(ty.clone())),
-            ValueType::Borrow(_) => Type::Borrow(ResourceType(ty.clone())),
+            ValueType::Own(_) => Type::Own(HandleType(ty.clone())),
+            ValueType::Borrow(_) => Type::Borrow(HandleType(ty.clone())),
         }
     }
 
@@ -204,7 +204,7 @@ macro_rules! handle_impls {
     )*};
 }
 
-handle_impls!(List, Record, Tuple, Variant, Enum, OptionType, ResultType, Flags, ResourceType);
+handle_impls!(List, Record, Tuple, Variant, Enum, OptionType, ResultType, Flags, HandleType);
 
 /// A `list<T>` type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -349,13 +349,14 @@ impl Flags {
     }
 }
 
-/// The resource named by an `own<R>` or `borrow<R>` type. A placeholder until resources are
-/// supported: it only identifies the resource within its component's type space.
+/// The resource named by an `own<R>` or `borrow<R>` type, by its index among the resource
+/// types of the component (use [`super::Instance::get_resource`] and
+/// [`super::ResourceAny::ty`] for resource identities).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ResourceType(ValueType);
+pub struct HandleType(ValueType);
 
-impl ResourceType {
-    /// The resource's identifier within its component.
+impl HandleType {
+    /// The resource's index within its component.
     pub fn id(&self) -> ResourceId {
         match &self.0 {
             ValueType::Own(id) | ValueType::Borrow(id) => *id,

@@ -167,10 +167,9 @@ impl Val {
                 }
                 true
             }
-            (Val::Resource(r), ValueType::Own(id) | ValueType::Borrow(id)) => {
-                if r.resource != id.0 {
-                    return mismatch(path, format_args!("a handle of another resource type"), ty);
-                }
+            // The resource type itself is checked when the handle is lowered (a `ValueType`
+            // names resources by their index in one component).
+            (Val::Resource(r), ValueType::Own(_) | ValueType::Borrow(_)) => {
                 if matches!(ty, ValueType::Own(_)) && !r.owned {
                     return mismatch(path, format_args!("a borrowed handle"), ty);
                 }
