@@ -215,6 +215,39 @@ fn bench_component(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_resources(c: &mut Criterion) {
+    use kiln::component::{Component, Linker as ComponentLinker, Resource, ResourceType};
+
+    struct Counter;
+    let engine = engine();
+    let mut linker = ComponentLinker::<u32>::new(&engine);
+    let mut root = linker.root();
+    root.resource("counter", ResourceType::host::<Counter>(), |_, _| Ok(())).unwrap();
+    root.func_wrap("[constructor]counter", |_, (): ()| -> anyhow::Result<(Resource<Counter>,)> {
+        Ok((Resource::new_own(0),))
+    })
+    .unwrap();
+    root.func_wrap("[method]counter.inc", |mut store, (c,): (Resource<Counter>,)| -> anyhow::Result<(u32,)> {
+        assert!(!c.owned());
+        *store.data_mut() += 1;
+        Ok((*store.data(),))
+    })
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let component = Component::new(&engine, wasm::COMPONENT_RESOURCES_WAT).unwrap();
+    let instance = linker.instantiate(&mut store, &component).unwrap();
+    let n = wasm::RESOURCE_OPS;
+    let mut group = c.benchmark_group("resources");
+    group.throughput(Throughput::Elements(u64::from(n)));
+    for name in ["new-drop", "own-through-adapter", "host-method"] {
+        let func = instance.get_typed_func::<(u32,), (u32,)>(&mut store, name).unwrap();
+        group.bench_function(format!("{}_1k", name.replace('-', "_")), |b| {
+            b.iter(|| black_box(func.call(&mut store, (black_box(n),)).unwrap()));
+        });
+    }
+    group.finish();
+}
+
 fn bench_simd(c: &mut Criterion) {
     let engine = engine();
     let module = Module::new(&engine, wasm::SIMD_WAT).unwrap();
@@ -279,6 +312,7 @@ criterion_group!(
     bench_instantiate,
     bench_compile,
     bench_component,
+    bench_resources,
     bench_simd,
     bench_exceptions
 );

@@ -26,6 +26,14 @@ pub const COMPONENT_HOST_WAT: &str = include_str!("component_host.wat");
 /// `consume: func(data: list<u8>) -> u32` through a fused adapter.
 pub const COMPONENT_FUSED_WAT: &str = include_str!("component_fused.wat");
 
+/// Resource handles (see the file): exports `new-drop(n)`, `own-through-adapter(n)` and
+/// `host-method(n)`, each n operations; imports the host resource `counter` with
+/// `[constructor]counter` and `[method]counter.inc`.
+pub const COMPONENT_RESOURCES_WAT: &str = include_str!("component_resources.wat");
+
+/// Operations per call of the resource benchmarks.
+pub const RESOURCE_OPS: u32 = 1000;
+
 /// SIMD kernels (`init_f32`, `dot_f32`, `blend_u8`) over arrays of [`SIMD_BYTES`] bytes.
 pub const SIMD_WAT: &str = include_str!("simd.wat");
 
