@@ -11,8 +11,9 @@
 //!
 //! and back the same way, and checks that `echoN` received the value sent and that the call
 //! returned it. Relays choose their string encodings at random, so strings are transcoded in
-//! both directions; signatures cover every non-resource type, more than 16 flat parameters and
-//! indirect results. A second test makes the echo return a different value and checks that each
+//! both directions; signatures cover every type, with `own` handles of a host resource anywhere
+//! (moved host -> A's table -> B's table -> host and back, each hop checked by rep), more than
+//! 16 flat parameters and indirect results. A second test makes the echo return a different value and checks that each
 //! such call is caught (so the comparison can fail).
 //!
 //! `KILN_PROP_SEED` (decimal or `0x` hex) and `KILN_PROP_CASES` (default 10 000) control a run;
@@ -32,7 +33,7 @@ use wat::RelayFn;
 
 /// What the generators produce. A feature that exposes an open kiln bug is switched off here,
 /// with the bug named next to it.
-const FEATURES: Features = Features { floats: true, strings: true, big_lists: true, large_enums: true };
+const FEATURES: Features = Features { floats: true, strings: true, big_lists: true, large_enums: true, resources: true };
 
 const DEFAULT_SEED: u64 = 0x6b69_6c6e_7072_6f70;
 const DEFAULT_CASES: usize = 10_000;
@@ -121,6 +122,8 @@ struct Stats {
     indirect_results: usize,
     /// Signatures mentioning strings whose relays use different encodings.
     transcoded: usize,
+    /// Signatures with `own` handles (moved between three handle tables).
+    handles: usize,
 }
 
 impl Stats {
@@ -130,6 +133,7 @@ impl Stats {
             self.indirect_results += sig.result.as_ref().is_some_and(|r| r.flat().len() > 1) as usize;
             let strings = sig.params.iter().chain(&sig.result).any(|t| t.to_string().contains("string"));
             self.transcoded += (strings && a.encoding != b.encoding) as usize;
+            self.handles += sig.params.iter().chain(&sig.result).any(|t| t.to_string().contains("own<")) as usize;
         }
     }
 }
@@ -178,6 +182,7 @@ fn instantiate(engine: &Engine, case: &Case, tamper: Option<Rng>) -> anyhow::Res
     let host = Host { sigs: sigs.clone(), received: vec![None; sigs.len()], tamper, tampered: vec![false; sigs.len()] };
     let mut store = Store::new(engine, host);
     let mut linker = Linker::<Host>::new(engine);
+    linker.root().resource("r", kiln::component::ResourceType::host::<generate::HostResource>(), |_, _| Ok(()))?;
     for n in 0..sigs.len() {
         linker.root().func_new(&format!("echo{n}"), move |store, params, results| echo(store, n, params, results))?;
     }
@@ -328,7 +333,8 @@ fn run_main() -> Result<(), String> {
     let stats = run(seed, cases, false)?;
     println!(
         "component_props: seed {seed:#x}: {} calls on {} components ({} functions each at most) in {:.1?} \
-         ({:.1?} compiling); signatures with indirect params: {}, indirect results: {}, transcoded strings: {}",
+         ({:.1?} compiling); signatures with indirect params: {}, indirect results: {}, transcoded strings: {}, \
+         own handles: {}",
         stats.calls,
         stats.components,
         FUNCS_PER_COMPONENT,
@@ -337,6 +343,7 @@ fn run_main() -> Result<(), String> {
         stats.indirect_params,
         stats.indirect_results,
         stats.transcoded,
+        stats.handles,
     );
     Ok(())
 }

@@ -75,6 +75,8 @@ pub enum Ty {
     Option(Box<Ty>),
     Result(Option<Box<Ty>>, Option<Box<Ty>>),
     Flags(usize, Vec<String>),
+    /// `own<r>` of the host resource type `r` that every generated component imports.
+    Own,
 }
 
 impl Ty {
@@ -157,7 +159,7 @@ impl Ty {
         match self {
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
-            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::String | Ty::List(_) => 4,
+            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::String | Ty::List(_) | Ty::Own => 4,
             Ty::S64 | Ty::U64 | Ty::F64 => 8,
             Ty::Record(_, fields) => fields.iter().map(|(_, t)| t.align()).max().unwrap_or(1),
             Ty::Tuple(types) => types.iter().map(Ty::align).max().unwrap_or(1),
@@ -180,7 +182,7 @@ impl Ty {
         match self {
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
-            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char => 4,
+            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::Own => 4,
             Ty::S64 | Ty::U64 | Ty::F64 | Ty::String | Ty::List(_) => 8,
             Ty::Record(..) | Ty::Tuple(_) => {
                 let fields: Vec<&Ty> = self.children();
@@ -296,6 +298,8 @@ impl fmt::Display for Ty {
                 (Some(ok), Some(err)) => write!(f, "result<{ok}, {err}>"),
             },
             Ty::Flags(_, names) => write!(f, "flags {{ {} }}", names.join(", ")),
+            // The components import one resource type, run-time resource 0.
+            Ty::Own => f.write_str("own<resource 0>"),
         }
     }
 }
@@ -361,6 +365,8 @@ pub struct Features {
     pub strings: bool,
     pub big_lists: bool,
     pub large_enums: bool,
+    /// `own` handles of a host resource, anywhere in a type.
+    pub resources: bool,
 }
 
 /// The validator (wasmparser 0.263, following the current Component Model) rejects `flags` with
@@ -394,7 +400,7 @@ impl TypeGen<'_> {
 
     pub fn primitive(&mut self) -> Ty {
         loop {
-            let t = match self.rng.usize(0, 12) {
+            let t = match self.rng.usize(0, 13) {
                 0 => Ty::Bool,
                 1 => Ty::S8,
                 2 => Ty::U8,
@@ -407,8 +413,12 @@ impl TypeGen<'_> {
                 9 => Ty::F32,
                 10 => Ty::F64,
                 11 => Ty::Char,
-                _ => Ty::String,
+                12 => Ty::String,
+                _ => Ty::Own,
             };
+            if !self.features.resources && matches!(t, Ty::Own) {
+                continue;
+            }
             if !self.features.floats && matches!(t, Ty::F32 | Ty::F64) {
                 continue;
             }
@@ -654,9 +664,16 @@ impl ValueGen<'_> {
                 let p = self.rng.usize(0, 4) as u64;
                 Val::Flags(names.iter().filter(|_| self.rng.chance(p, 4)).cloned().collect())
             }
+            Ty::Own => {
+                let rep = self.int(32, false) as u32;
+                Val::Resource(kiln::component::Resource::<HostResource>::new_own(rep).into_resource_any())
+            }
         }
     }
 }
+
+/// The host type of the resource `r` the generated components import.
+pub struct HostResource;
 
 /// Value equality for the round trip: NaNs compare as "is NaN" (the Canonical ABI canonicalizes
 /// them), other floats bitwise (so `-0.0 != 0.0`), flags as sets.

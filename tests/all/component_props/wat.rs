@@ -66,6 +66,7 @@ fn tref(ty: &Ty, p: &str) -> String {
             s + ")"
         }
         Ty::Record(id, _) | Ty::Variant(id, _) | Ty::Enum(id, _) | Ty::Flags(id, _) => format!("${p}{id}"),
+        Ty::Own => "(own $r)".into(),
     }
 }
 
@@ -178,6 +179,7 @@ const LIBC: &str = r#"
 /// One relay component definition: imports `<import_prefix>N`, exports `fN`.
 fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &[RelayFn], named: &[&Ty]) {
     writeln!(out, "  (component ${name}").unwrap();
+    out.push_str("    (import \"r\" (type $r (sub resource)))\n");
     import_types(out, named);
     for (n, sig) in sigs.iter().enumerate() {
         writeln!(out, "    (import \"{import_prefix}{n}\" (func $imp{n}{}))", functype(sig, "i")).unwrap();
@@ -264,13 +266,16 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
 pub fn component(sigs: &[Sig], a: &[RelayFn], b: &[RelayFn]) -> String {
     let named = named_types(sigs);
     let mut out = String::from("(component\n");
+    out.push_str("    (import \"r\" (type $r (sub resource)))\n");
     import_types(&mut out, &named);
     for (n, sig) in sigs.iter().enumerate() {
         writeln!(out, "    (import \"echo{n}\" (func $echo{n}{}))", functype(sig, "i")).unwrap();
     }
     relay(&mut out, "B", "echo", sigs, b, &named);
     relay(&mut out, "A", "f", sigs, a, &named);
-    let types: String = named.iter().map(|t| format!(" (with \"t{0}\" (type $i{0}))", t.named_id().unwrap())).collect();
+    let types: String = std::iter::once(" (with \"r\" (type $r))".to_string())
+        .chain(named.iter().map(|t| format!(" (with \"t{0}\" (type $i{0}))", t.named_id().unwrap())))
+        .collect();
     out.push_str("  (instance $b (instantiate $B");
     out.push_str(&types);
     for n in 0..sigs.len() {
