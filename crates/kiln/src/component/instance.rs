@@ -54,6 +54,20 @@ pub struct InstanceState {
     resource_intrinsics: Option<[crate::Func; 4]>,
 }
 
+impl Drop for InstanceState {
+    fn drop(&mut self) {
+        // A `ResourceAny` is a plain value, so the store cannot drop it for the user; say so
+        // rather than leak silently.
+        let leaked = self.resources.get_mut().host_owned_handles();
+        if leaked > 0 {
+            tracing::warn!(
+                "{leaked} owned resource handle(s) given to the host were never dropped \
+                 (`ResourceAny::resource_drop`) or given back: their destructors did not run"
+            );
+        }
+    }
+}
+
 /// A path to an export: the names from the root down.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ExportIndex {

@@ -303,6 +303,13 @@ impl ResourceState {
         self.scopes[scope].borrows -= ended;
     }
 
+    /// The owned handles of guest resources the host still holds (in its table): resources
+    /// whose destructors will not run unless the host gives them back or drops them.
+    pub(crate) fn host_owned_handles(&self) -> usize {
+        let Some(table) = self.tables.last() else { return 0 };
+        table.slots.iter().filter(|s| matches!(s, Slot::Own { .. })).count()
+    }
+
     /// Opens a call scope.
     pub(crate) fn enter_call(&mut self) {
         self.scopes.push(CallScope { borrows: 0, lenders: Vec::new() });
