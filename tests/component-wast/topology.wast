@@ -136,8 +136,8 @@
   (component
     (core module $m (func (export "f") (param i32)))
     (core instance $m (instantiate $m))
-    (func (export "f") (param "x" string) (canon lift (core func $m "f"))))
-  "type mismatch")
+    (func (export "f") (param "x" u64) (canon lift (core func $m "f"))))
+  "do not match parameter types")
 (assert_invalid
   (component (export "f" (func 0)))
   "index out of bounds")
