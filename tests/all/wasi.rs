@@ -495,6 +495,35 @@ fn preload() -> Result<()> {
     Ok(())
 }
 
+/// A component's interface function named every way `--invoke` accepts: bare, with the
+/// interface (unversioned), with the version before the function (`iface@1.0.0.f`) and after it
+/// (`iface.f@1.0.0`, the reference runtime's spelling).
+fn component_invoke_names() -> Result<()> {
+    let dir = TempDir::new("invoke-names")?;
+    let component = write_module(
+        &dir.0,
+        "calc.wat",
+        r#"(component
+             (core module $m (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))
+             (core instance $i (instantiate $m))
+             (func $add (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
+             (instance $calc (export "add" (func $add)))
+             (export "kiln:test/calc@1.0.0" (instance $calc)))"#,
+    )?;
+    for name in ["add", "kiln:test/calc.add", "kiln:test/calc@1.0.0.add", "kiln:test/calc.add@1.0.0"] {
+        let invoke = format!("{name}(40, 2)");
+        expect_run(&["run", "--invoke", &invoke, &component], 0, "42\n")?;
+    }
+    for (name, error) in [
+        ("kiln:test/calc.add@2.0.0", "no exported function `kiln:test/calc.add@2.0.0`"),
+        ("kiln:test/other.add@1.0.0", "no exported function"),
+    ] {
+        let run = kiln(&["run", "--invoke", &format!("{name}(1, 2)"), &component], "", &repo())?;
+        ensure!(run.code == 1 && run.stderr.contains(error), "--invoke {name}: {}", run.stderr);
+    }
+    Ok(())
+}
+
 fn guest_args_after_file() -> Result<()> {
     let args_env = program_path("args_env")?;
     let args_env = args_env.to_string_lossy();
@@ -592,6 +621,7 @@ pub fn trials() -> Vec<Trial> {
         Trial::test("wasi::cli_options::opt_levels", wrap(opt_levels)),
         Trial::test("wasi::cli_options::max_memory_size", wrap(max_memory_size)),
         Trial::test("wasi::cli_options::preload", wrap(preload)),
+        Trial::test("wasi::cli_options::component_invoke_names", wrap(component_invoke_names)),
         Trial::test("wasi::cli_options::guest_args_after_file", wrap(guest_args_after_file)).with_ignored_flag(skip),
     ];
     let programs = match load_manifest() {

@@ -24,7 +24,8 @@ pub struct RunCommand {
     envs: Vec<String>,
     /// The exported function to call. For a core module, a name (default: `_start`); for a
     /// component, a WAVE invocation such as `'greet("world", 3)'`, where the name may be
-    /// qualified by an exported instance (`ns:pkg/iface.f(...)`, `ns:pkg/iface@1.2.3.f(...)`).
+    /// qualified by an exported instance (`ns:pkg/iface.f(...)`, `ns:pkg/iface@1.2.3.f(...)`,
+    /// or with the version after the function, `ns:pkg/iface.f@1.2.3(...)`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
     /// Instantiate the module at PATH first and let the program import its exports under NAME.

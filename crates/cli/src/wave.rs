@@ -15,7 +15,8 @@ use wasm_wave::wasm::{WasmTypeKind, WasmValue};
 
 /// An invocation split into the function's name and its (not yet typed) arguments.
 pub struct Invocation {
-    /// The name as written: `f`, `iface.f`, `ns:pkg/iface.f` or `ns:pkg/iface@1.2.3.f`.
+    /// The name as written: `f`, `iface.f`, `ns:pkg/iface.f`, `ns:pkg/iface@1.2.3.f` or
+    /// `ns:pkg/iface.f@1.2.3`.
     pub name: String,
     /// The arguments, from the opening parenthesis on.
     args: String,
@@ -67,27 +68,45 @@ impl std::fmt::Display for ExportPath {
     }
 }
 
+/// Splits a qualified function name into the instance's name and the function's:
+/// `ns:pkg/iface@1.2.3.f` and `ns:pkg/iface.f@1.2.3` (the reference runtime's spelling, the
+/// version after the function) both give `("ns:pkg/iface@1.2.3", "f")`, `ns:pkg/iface.f` gives
+/// `("ns:pkg/iface", "f")`, and a bare `f` gives `None`.
+///
+/// Interface and function names are kebab-case, without dots: in the part after the package's
+/// `/`, a `.` before the `@` separates the interface from the function (the version follows the
+/// function), and otherwise the last `.` of a version-carrying name does.
+pub fn split_name(name: &str) -> Option<(String, String)> {
+    let tail_start = name.rfind('/').map_or(0, |i| i + 1);
+    let (head, tail) = name.split_at(tail_start);
+    if let Some((before, version)) = tail.split_once('@')
+        && let Some((iface, func)) = before.split_once('.')
+    {
+        return Some((format!("{head}{iface}@{version}"), func.to_string()));
+    }
+    let dot = tail.rfind('.')?;
+    Some((format!("{head}{}", &tail[..dot]), tail[dot + 1..].to_string()))
+}
+
 /// Finds the function `name` among `exports` (`(instance, function)` pairs, `""` for the
 /// root). A bare name matches a root function, or else a function of any exported instance
-/// (an error if more than one); `iface.f` / `ns:pkg/iface.f` / `ns:pkg/iface@1.2.3.f` name the
-/// instance too, and an unversioned instance name matches a single versioned one.
+/// (an error if more than one); `iface.f` / `ns:pkg/iface.f` / `ns:pkg/iface@1.2.3.f` /
+/// `ns:pkg/iface.f@1.2.3` name the instance too (see [`split_name`]), and an unversioned
+/// instance name matches a single versioned one.
 pub fn find_export(exports: &[(String, String)], name: &str) -> Result<ExportPath> {
     let all = || exports.iter().map(|(i, f)| ExportPath { instance: i.clone(), func: f.clone() });
     let listing = || {
         let names: Vec<String> = all().map(|p| p.to_string()).collect();
         if names.is_empty() { "none".to_string() } else { names.join(", ") }
     };
-    // The function name is whatever follows the last `.` after the instance's `/`, if any.
-    let tail_start = name.rfind('/').map_or(0, |i| i + 1);
-    let split = name[tail_start..].rfind('.').map(|i| tail_start + i);
-    let candidates: Vec<ExportPath> = match split {
+    let candidates: Vec<ExportPath> = match split_name(name) {
         // A root export named exactly so wins; otherwise any exported instance's function.
         None => match all().find(|p| p.instance.is_empty() && p.func == name) {
             Some(root) => vec![root],
             None => all().filter(|p| p.func == name).collect(),
         },
-        Some(dot) => {
-            let (instance, func) = (&name[..dot], &name[dot + 1..]);
+        Some((instance, func)) => {
+            let (instance, func) = (instance.as_str(), func.as_str());
             let exact: Vec<ExportPath> = all().filter(|p| p.instance == instance && p.func == func).collect();
             if !exact.is_empty() || instance.contains('@') {
                 exact
@@ -316,6 +335,20 @@ mod tests {
     }
 
     #[test]
+    fn qualified_names_split() {
+        let split = split_name;
+        let pair = |i: &str, f: &str| Some((i.to_string(), f.to_string()));
+        assert_eq!(split("f"), None);
+        assert_eq!(split("iface.f"), pair("iface", "f"));
+        assert_eq!(split("ns:pkg/iface.f"), pair("ns:pkg/iface", "f"));
+        assert_eq!(split("ns:pkg/iface@1.2.3.f"), pair("ns:pkg/iface@1.2.3", "f"));
+        assert_eq!(split("ns:pkg/iface.f@1.2.3"), pair("ns:pkg/iface@1.2.3", "f"));
+        assert_eq!(split("ns:pkg/iface@1.0.0-rc.1.f"), pair("ns:pkg/iface@1.0.0-rc.1", "f"));
+        assert_eq!(split("ns:pkg/iface.f@1.0.0-rc.1+build.5"), pair("ns:pkg/iface@1.0.0-rc.1+build.5", "f"));
+        assert_eq!(split("ns:pkg/a-b.do-it@0.2.0"), pair("ns:pkg/a-b@0.2.0", "do-it"));
+    }
+
+    #[test]
     fn export_lookup() {
         let exports = vec![
             (String::new(), "run".to_string()),
@@ -330,6 +363,9 @@ mod tests {
         assert_eq!(find_export(&exports, "g").unwrap(), path("ns:pkg/other", "g"));
         assert_eq!(find_export(&exports, "ns:pkg/iface@1.2.3.f").unwrap(), path("ns:pkg/iface@1.2.3", "f"));
         assert_eq!(find_export(&exports, "ns:pkg/iface.f").unwrap(), path("ns:pkg/iface@1.2.3", "f"));
+        assert_eq!(find_export(&exports, "ns:pkg/iface.f@1.2.3").unwrap(), path("ns:pkg/iface@1.2.3", "f"));
+        assert_eq!(find_export(&exports, "ns:pkg/iface.run@1.2.3").unwrap(), path("ns:pkg/iface@1.2.3", "run"));
+        assert!(find_export(&exports, "ns:pkg/iface.f@2.0.0").is_err());
         assert_eq!(find_export(&exports, "ns:pkg/other.f").unwrap(), path("ns:pkg/other", "f"));
         let err = find_export(&exports, "f").unwrap_err().to_string();
         assert!(err.contains("ambiguous"), "{err}");
