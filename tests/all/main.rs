@@ -12,6 +12,8 @@
 //!   instantiated and called under fuel: errors, never crashes;
 //! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
 //!   relaxed results;
+//! - `component_resources`: host resources (`Linker::resource`, `ResourceTable`, `Resource<T>`)
+//!   and guest resources held by the host (`ResourceAny`);
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
 //! - `examples`: the README's examples give the results it promises;
 //! - `aot`, `aot_cli`: precompiled modules and components (`.cwasm`), the compile cache, and
@@ -30,6 +32,7 @@ mod aot;
 mod aot_cli;
 mod api;
 mod component_props;
+mod component_resources;
 mod component_suite;
 mod component_wast;
 mod examples;
@@ -57,6 +60,7 @@ fn main() {
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_suite::trials());
+    trials.extend(component_resources::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());
