@@ -238,8 +238,11 @@ impl Gen {
         }
     }
 
-    /// Traps `PointerOutOfBounds` if `ptr + bytes` exceeds the size of `mem` (computed in `i64`).
-    pub fn check_bounds(&mut self, mem: u32, ptr: u32, bytes: Bytes) {
+    /// Traps with `trap` if `ptr + bytes` exceeds the size of `mem` (computed in `i64`): the
+    /// Canonical ABI's bounds check, with the trap naming what is out of bounds
+    /// (`StringOutOfBounds`, `ListOutOfBounds`, or `PointerOutOfBounds` for parameter and result
+    /// tuples).
+    pub fn check_bounds(&mut self, mem: u32, ptr: u32, bytes: Bytes, trap: Trap) {
         self.get(ptr);
         self.ins(I::I64ExtendI32U);
         match bytes {
@@ -263,7 +266,7 @@ impl Gen {
         self.ins(I::I64Const(16));
         self.ins(I::I64Shl);
         self.ins(I::I64GtU);
-        self.trap_if(Trap::PointerOutOfBounds);
+        self.trap_if(trap);
     }
 
     /// Traps `LengthTooLarge` if the `i64` local `bytes` exceeds `MAX_STRING_BYTE_LENGTH`.
@@ -664,7 +667,7 @@ impl Gen {
         let bytes64 = self.mul64(len, elem_size);
         self.check_length(bytes64);
         self.check_align(sp, elem_align);
-        self.check_bounds(src_mem, sp, Bytes::L64(bytes64));
+        self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::ListOutOfBounds);
         let bytes = self.local(ValType::I32);
         self.get(bytes64);
         self.ins(I::I32WrapI64);
@@ -673,7 +676,7 @@ impl Gen {
         let dp = self.local(ValType::I32);
         self.realloc(dst_side, Op::C(0), Op::C(0), elem_align, Op::L(bytes), dp);
         self.check_align(dp, elem_align);
-        self.check_bounds(dst_mem, dp, Bytes::L32(bytes));
+        self.check_bounds(dst_mem, dp, Bytes::L32(bytes), Trap::ListOutOfBounds);
 
         if is_plain(elem) {
             self.get(dp);
@@ -763,7 +766,7 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
     let src = if lower.params_indirect {
         let mem = r.caller.memory.expect("memory presence checked");
         g.check_align(0, align(&tuple));
-        g.check_bounds(mem, 0, Bytes::C(size(&tuple)));
+        g.check_bounds(mem, 0, Bytes::C(size(&tuple)), Trap::PointerOutOfBounds);
         Src::Mem(Mem { mem, addr: 0, offset: 0 })
     } else {
         let n = param_locals.len() - usize::from(lower.results_indirect);
@@ -774,7 +777,7 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
         let p = g.local(ValType::I32);
         g.realloc(r.callee, Op::C(0), Op::C(0), align(&tuple), Op::C(size(&tuple) as i32), p);
         g.check_align(p, align(&tuple));
-        g.check_bounds(mem, p, Bytes::C(size(&tuple)));
+        g.check_bounds(mem, p, Bytes::C(size(&tuple)), Trap::PointerOutOfBounds);
         g.translate(&tuple, src, Dst::Mem(Mem { mem, addr: p, offset: 0 }));
         g.get(p);
     } else {
@@ -795,7 +798,7 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
             let mem = r.callee.memory.expect("memory presence checked");
             let (l, _) = ret.unwrap();
             g.check_align(l, align(result));
-            g.check_bounds(mem, l, Bytes::C(size(result)));
+            g.check_bounds(mem, l, Bytes::C(size(result)), Trap::PointerOutOfBounds);
             Src::Mem(Mem { mem, addr: l, offset: 0 })
         } else {
             Src::Stack(ret_slot.as_ref().map_or(&[][..], |s| &s[..]))
@@ -804,7 +807,7 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
             let mem = r.caller.memory.expect("memory presence checked");
             let out = g.num_params - 1;
             g.check_align(out, align(result));
-            g.check_bounds(mem, out, Bytes::C(size(result)));
+            g.check_bounds(mem, out, Bytes::C(size(result)), Trap::PointerOutOfBounds);
             Dst::Mem(Mem { mem, addr: out, offset: 0 })
         } else {
             Dst::Stack(&lower.results)

@@ -89,7 +89,7 @@ impl Gen {
         let dst_mem = self.dst_mem();
         self.realloc(self.dst, old_ptr, old_size, align, Op::L(new_size), dp);
         self.check_align(dp, align);
-        self.check_bounds(dst_mem, dp, Bytes::L32(new_size));
+        self.check_bounds(dst_mem, dp, Bytes::L32(new_size), Trap::StringOutOfBounds);
     }
 
     /// Shrinks the destination allocation at `dp` from `allocated` to `used` bytes if `used` is
@@ -181,7 +181,7 @@ impl Gen {
         self.check_length(bytes64);
         let align = if self.src.encoding == StringEncoding::Utf8 { 1 } else { 2 };
         self.check_align(sp, align);
-        self.check_bounds(src_mem, sp, Bytes::L64(bytes64));
+        self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::StringOutOfBounds);
         let bytes = self.wrap_local(bytes64);
         let end = self.binop_local(sp, bytes, I::I32Add);
 
@@ -588,12 +588,15 @@ impl Gen {
         self.end();
     }
 
-    /// Traps `InvalidUtf8` unless `[s, end)` of the source memory is well-formed UTF-8 (no
-    /// overlong forms, surrogates or code points above U+10FFFF). Eight ASCII bytes at a time
-    /// where possible.
+    /// Traps unless `[s, end)` of the source memory is well-formed UTF-8: `IncompleteUtf8` if it
+    /// ends inside a sequence whose bytes so far are valid, else `InvalidUtf8` at the first
+    /// ill-formed sequence (bad lead or continuation byte, overlong form, surrogate, code point
+    /// above U+10FFFF); the same classification as Rust's `str::from_utf8`. Eight ASCII bytes at
+    /// a time where possible.
     fn validate_utf8(&mut self, sp: u32, end: u32) {
         let mem = self.src_mem();
-        let (s, b, n, cp, min) = (
+        let (s, b, n, cp, min, avail) = (
+            self.local(ValType::I32),
             self.local(ValType::I32),
             self.local(ValType::I32),
             self.local(ValType::I32),
@@ -650,12 +653,25 @@ impl Gen {
             2 => lead(g, 4, 0x07, 0x10000),
             _ => g.trap(Trap::InvalidUtf8),
         });
-        // The sequence must fit before the end.
+        // The bytes of the sequence that are there: all of them, or what is left before the end.
+        self.push_remaining(s, end);
+        self.get(n);
         self.push_remaining(s, end);
         self.get(n);
         self.ins(I::I32LtU);
-        self.trap_if(Trap::InvalidUtf8);
+        self.ins(I::Select);
+        self.set(avail);
+        // Continuation bytes: each present one must be `10xxxxxx`; absent ones count as zero bits
+        // (so the range checks below see the smallest code point the prefix could start).
         let cont = |g: &mut Gen, k: u32| {
+            g.get(cp);
+            g.i32(6);
+            g.ins(I::I32Shl);
+            g.set(cp);
+            g.i32(k as i32);
+            g.get(avail);
+            g.ins(I::I32LtU);
+            g.if_();
             g.get(s);
             g.ins(I::I32Load8U(memarg(mem, k, 0)));
             g.set(b);
@@ -666,13 +682,12 @@ impl Gen {
             g.ins(I::I32Ne);
             g.trap_if(Trap::InvalidUtf8);
             g.get(cp);
-            g.i32(6);
-            g.ins(I::I32Shl);
             g.get(b);
             g.i32(0x3F);
             g.ins(I::I32And);
             g.ins(I::I32Or);
             g.set(cp);
+            g.end();
         };
         cont(self, 1);
         self.get(n);
@@ -687,6 +702,13 @@ impl Gen {
         self.if_();
         cont(self, 3);
         self.end();
+        // Overlong forms, surrogates and code points above U+10FFFF show in the lead byte and the
+        // second byte, so they are checked once the second byte is there (as Rust's `from_utf8`
+        // does: a prefix that cannot start a valid sequence is invalid, not incomplete).
+        self.get(avail);
+        self.i32(2);
+        self.ins(I::I32GeU);
+        self.if_();
         self.get(cp);
         self.get(min);
         self.ins(I::I32LtU);
@@ -697,6 +719,12 @@ impl Gen {
         self.trap_if(Trap::InvalidUtf8);
         self.push_masked_eq(cp, 0xFFFF_F800_u32 as i32, 0xD800);
         self.trap_if(Trap::InvalidUtf8);
+        self.end();
+        // A valid prefix cut off by the end of the string.
+        self.get(avail);
+        self.get(n);
+        self.ins(I::I32LtU);
+        self.trap_if(Trap::IncompleteUtf8);
         self.get(s);
         self.get(n);
         self.ins(I::I32Add);

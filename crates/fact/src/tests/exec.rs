@@ -422,7 +422,7 @@ fn strings_every_encoding_pair() {
 #[test]
 fn invalid_strings_trap() {
     let ty = func(vec![T::String], None);
-    let utf8_cases: [&[u8]; 7] = [
+    let utf8_cases: [&[u8]; 17] = [
         b"a\xC0\x80",              // overlong
         b"\xED\xA0\x80",           // surrogate
         b"\xE6\x97",               // truncated
@@ -430,12 +430,29 @@ fn invalid_strings_trap() {
         b"abc\x80",                // stray continuation
         b"\xFF",                   // invalid byte
         b"0123456789\xE0\x80\xAF", // overlong after the fast path
+        b"\xC3",                   // truncated after the lead byte
+        b"ab\xF0",                 // truncated four-byte lead
+        b"ab\xF0\x9F\x98",         // truncated after three bytes
+        b"\xE0\x80",               // truncated, but already overlong
+        b"\xED\xA0",               // truncated, but already a surrogate
+        b"\xF4\x90",               // truncated, but already above U+10FFFF
+        b"\xE6\x41",               // truncated with a bad continuation byte
+        b"\xF0\x90\x41",           // bad third byte before the end
+        b"\xC3\x28",               // bad continuation byte
+        b"01234567\xE2\x82",       // truncated after the fast path
     ];
     for callee in ENCODINGS {
         for bytes in utf8_cases {
             let mut h = H::new(ty.clone(), StringEncoding::Utf8, callee);
             h.write(false, 0x100, bytes);
-            assert_eq!(h.call_trap(&[i32v(0x100), i32v(bytes.len() as u32)]), Trap::InvalidUtf8, "{bytes:?}");
+            // The same classification as the host's (Rust's `from_utf8`): no error length means
+            // the string ends inside a sequence that was valid so far.
+            let want = match std::str::from_utf8(bytes) {
+                Err(e) if e.error_len().is_none() => Trap::IncompleteUtf8,
+                Err(_) => Trap::InvalidUtf8,
+                Ok(_) => unreachable!("{bytes:?} is valid"),
+            };
+            assert_eq!(h.call_trap(&[i32v(0x100), i32v(bytes.len() as u32)]), want, "{bytes:?}");
             // The callee instance is poisoned.
             assert_eq!(h.call_trap(&[i32v(0x100), i32v(0)]), Trap::CannotEnterComponent);
         }
@@ -461,9 +478,9 @@ fn string_pointer_checks() {
     let mut h = H::new(ty.clone(), StringEncoding::Utf16, StringEncoding::Utf8);
     assert_eq!(h.call_trap(&[i32v(0x101), i32v(1)]), Trap::UnalignedPointer);
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
-    assert_eq!(h.call_trap(&[i32v(0x3FFFF), i32v(2)]), Trap::PointerOutOfBounds);
+    assert_eq!(h.call_trap(&[i32v(0x3FFFF), i32v(2)]), Trap::StringOutOfBounds);
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
-    assert_eq!(h.call_trap(&[i32v(0xFFFF_FFFF), i32v(0x7FFF_FFFF)]), Trap::PointerOutOfBounds);
+    assert_eq!(h.call_trap(&[i32v(0xFFFF_FFFF), i32v(0x7FFF_FFFF)]), Trap::StringOutOfBounds);
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
     assert_eq!(h.call_trap(&[i32v(0), i32v(0x8000_0000)]), Trap::LengthTooLarge);
     let mut h = H::new(ty.clone(), StringEncoding::Utf16, StringEncoding::Utf8);
@@ -476,7 +493,7 @@ fn string_pointer_checks() {
     let mut h = H::new(ty, StringEncoding::Utf8, StringEncoding::Utf8);
     h.write(false, 0x100, &[b'x'; 64]);
     h.set_mode(true, 2);
-    assert_eq!(h.call_trap(&[i32v(0x100), i32v(64)]), Trap::PointerOutOfBounds);
+    assert_eq!(h.call_trap(&[i32v(0x100), i32v(64)]), Trap::StringOutOfBounds);
 }
 
 // ---- scalars and flags protocol ----
@@ -582,7 +599,7 @@ fn list_checks() {
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
     assert_eq!(h.call_trap(&[i32v(2), i32v(1)]), Trap::UnalignedPointer);
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
-    assert_eq!(h.call_trap(&[i32v(0x3FFF0), i32v(5)]), Trap::PointerOutOfBounds);
+    assert_eq!(h.call_trap(&[i32v(0x3FFF0), i32v(5)]), Trap::ListOutOfBounds);
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
     assert_eq!(h.call_trap(&[i32v(0), i32v(0x2000_0000)]), Trap::LengthTooLarge);
     let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
@@ -590,7 +607,7 @@ fn list_checks() {
     assert_eq!(h.call_trap(&[i32v(0), i32v(1)]), Trap::UnalignedPointer);
     let mut h = H::new(ty, StringEncoding::Utf8, StringEncoding::Utf8);
     h.set_mode(true, 2);
-    assert_eq!(h.call_trap(&[i32v(0), i32v(8)]), Trap::PointerOutOfBounds);
+    assert_eq!(h.call_trap(&[i32v(0), i32v(8)]), Trap::ListOutOfBounds);
 }
 
 #[test]

@@ -112,8 +112,21 @@ fn align_to(ptr: u64, align: u32) -> u64 {
 /// The specification's pair of checks on a range handed across the boundary:
 /// `trap_if(ptr != align_to(ptr, alignment))` then `trap_if(ptr + length > len(memory))`.
 fn check_range(memory_len: usize, ptr: u32, align: u32, byte_length: u64) -> Result<()> {
-    trap_if(u64::from(ptr) != align_to(u64::from(ptr), align), Trap::UnalignedPointer)?;
-    trap_if(u64::from(ptr) + byte_length > memory_len as u64, Trap::PointerOutOfBounds)
+    check_range_with(memory_len, ptr, align, byte_length, Trap::UnalignedPointer, Trap::PointerOutOfBounds)
+}
+
+/// [`check_range`] with the traps that name what the range holds (a string, a list, a `realloc`
+/// result).
+fn check_range_with(
+    memory_len: usize,
+    ptr: u32,
+    align: u32,
+    byte_length: u64,
+    unaligned: Trap,
+    out_of_bounds: Trap,
+) -> Result<()> {
+    trap_if(u64::from(ptr) != align_to(u64::from(ptr), align), unaligned)?;
+    trap_if(u64::from(ptr) + byte_length > memory_len as u64, out_of_bounds)
 }
 
 fn f32_canonical_bits(f: f32) -> u32 {
@@ -341,11 +354,13 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_u
         }
     };
     let memory = cx.memory()?;
-    check_range(memory.len(), ptr, alignment, byte_length)?;
+    check_range_with(memory.len(), ptr, alignment, byte_length, Trap::UnalignedPointer, Trap::HostStringOutOfBounds)?;
     let bytes = &memory[ptr as usize..][..byte_length as usize];
     match encoding {
         Decode::Utf8 => match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_owned()),
+            // No error length: the string ends inside a sequence that was valid so far.
+            Err(e) if e.error_len().is_none() => Err(trap(Trap::IncompleteUtf8)),
             Err(_) => Err(trap(Trap::InvalidUtf8)),
         },
         Decode::Utf16 => {
@@ -359,7 +374,9 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_u
 /// `load_list_from_range`.
 fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, elem: &ValueType) -> Result<Vec<Val>> {
     let elem_size = env::size(elem);
-    check_range(cx.memory()?.len(), ptr, env::align(elem), u64::from(length) * u64::from(elem_size))?;
+    let byte_length = u64::from(length) * u64::from(elem_size);
+    let memory_len = cx.memory()?.len();
+    check_range_with(memory_len, ptr, env::align(elem), byte_length, Trap::UnalignedPointer, Trap::HostListOutOfBounds)?;
     if let ValueType::U8 = elem {
         let bytes = &cx.memory()?[ptr as usize..][..length as usize];
         return Ok(bytes.iter().map(|&b| Val::U8(b)).collect());
@@ -549,6 +566,12 @@ fn store_string_into_range<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<
     }
 }
 
+/// The specification's checks on the range a `realloc` returned, with the traps that say so.
+fn check_realloc_result<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, align: u32, size: u32) -> Result<()> {
+    let memory_len = cx.memory()?.len();
+    check_range_with(memory_len, ptr, align, u64::from(size), Trap::ReallocUnaligned, Trap::ReallocOutOfBounds)
+}
+
 /// Calls `realloc` and applies the specification's checks to the returned range.
 fn realloc_checked<C: AbiMemory + ?Sized>(
     cx: &mut C,
@@ -558,7 +581,7 @@ fn realloc_checked<C: AbiMemory + ?Sized>(
     new_size: u32,
 ) -> Result<u32> {
     let ptr = cx.realloc(old_ptr, old_size, align, new_size)?;
-    check_range(cx.memory()?.len(), ptr, align, u64::from(new_size))?;
+    check_realloc_result(cx, ptr, align, new_size)?;
     Ok(ptr)
 }
 
@@ -963,10 +986,12 @@ fn lower_values<C: AbiMemory + ?Sized>(
         let tuple_type = tuple_of(types);
         let (align, size) = (env::align(&tuple_type), env::size(&tuple_type));
         let ptr = match out_param {
-            None => cx.realloc(0, 0, align, size)?,
-            Some(ptr) => ptr,
+            None => realloc_checked(cx, 0, 0, align, size)?,
+            Some(ptr) => {
+                check_range(cx.memory()?.len(), ptr, align, u64::from(size))?;
+                ptr
+            }
         };
-        check_range(cx.memory()?.len(), ptr, align, u64::from(size))?;
         for ((t, v), offset) in types.iter().zip(values).zip(env::field_offsets(&tuple_type)) {
             store_at(cx, t, v, ptr + offset)?;
         }

@@ -284,8 +284,14 @@ fn string_traps() {
     assert_eq!(trap_of(lift(&cx, 64, 3)), Trap::InvalidUtf8);
     cx.memory[64..66].copy_from_slice(b"\xc3\x28");
     assert_eq!(trap_of(lift(&cx, 64, 2)), Trap::InvalidUtf8);
-    assert_eq!(trap_of(lift(&cx, MEMORY_SIZE as u32 - 1, 2)), Trap::PointerOutOfBounds);
-    assert_eq!(trap_of(lift(&cx, 0, u32::MAX)), Trap::PointerOutOfBounds);
+    // Ending inside a sequence that is valid so far is incomplete; an invalid prefix is invalid.
+    assert_eq!(trap_of(lift(&cx, 64, 1)), Trap::IncompleteUtf8);
+    cx.memory[64..67].copy_from_slice(b"a\xe2\x82");
+    assert_eq!(trap_of(lift(&cx, 64, 3)), Trap::IncompleteUtf8);
+    cx.memory[64..66].copy_from_slice(b"\xe0\x80");
+    assert_eq!(trap_of(lift(&cx, 64, 2)), Trap::InvalidUtf8);
+    assert_eq!(trap_of(lift(&cx, MEMORY_SIZE as u32 - 1, 2)), Trap::HostStringOutOfBounds);
+    assert_eq!(trap_of(lift(&cx, 0, u32::MAX)), Trap::HostStringOutOfBounds);
     lift(&cx, MEMORY_SIZE as u32, 0).unwrap();
 
     // A lone surrogate, leading or trailing.
@@ -296,12 +302,12 @@ fn string_traps() {
     assert_eq!(trap_of(lift(&cx, 64, 2)), Trap::InvalidUtf16);
     assert_eq!(trap_of(lift(&cx, 65, 1)), Trap::UnalignedPointer);
     // 2 * length overflows 32 bits: simply out of bounds.
-    assert_eq!(trap_of(lift(&cx, 0, 0x8000_0000)), Trap::PointerOutOfBounds);
+    assert_eq!(trap_of(lift(&cx, 0, 0x8000_0000)), Trap::HostStringOutOfBounds);
 
     cx.encoding = StringEncoding::CompactUtf16;
     assert_eq!(trap_of(lift(&cx, 64, 2 | UTF16_TAG)), Trap::InvalidUtf16);
     assert_eq!(trap_of(lift(&cx, 65, 1)), Trap::UnalignedPointer);
-    assert_eq!(trap_of(lift(&cx, 0, u32::MAX)), Trap::PointerOutOfBounds);
+    assert_eq!(trap_of(lift(&cx, 0, u32::MAX)), Trap::HostStringOutOfBounds);
 }
 
 #[test]
@@ -311,18 +317,28 @@ fn realloc_results_are_checked() {
         cx.forced_ptr = Some(MEMORY_SIZE as u32 - 2);
         assert_eq!(
             trap_of(lower_params(&mut cx, &func(&[ValueType::String], None), &[string("hello")])),
-            Trap::PointerOutOfBounds
+            Trap::ReallocOutOfBounds
         );
         if encoding != StringEncoding::Utf8 {
             cx.forced_ptr = Some(1025);
             assert_eq!(
                 trap_of(lower_params(&mut cx, &func(&[ValueType::String], None), &[string("x")])),
-                Trap::UnalignedPointer
+                Trap::ReallocUnaligned
             );
         }
         cx.forced_ptr = Some(1026);
         let ty = func(&[list(ValueType::U32)], None);
-        assert_eq!(trap_of(lower_params(&mut cx, &ty, &[Val::List(vec![Val::U32(1)])])), Trap::UnalignedPointer);
+        assert_eq!(trap_of(lower_params(&mut cx, &ty, &[Val::List(vec![Val::U32(1)])])), Trap::ReallocUnaligned);
+        // Even an empty list's allocation is checked.
+        cx.forced_ptr = Some(MEMORY_SIZE as u32 + 4);
+        assert_eq!(trap_of(lower_params(&mut cx, &ty, &[Val::List(vec![])])), Trap::ReallocOutOfBounds);
+        // So is the tuple of parameters passed through memory.
+        let many = func(&vec![ValueType::U64; 17], None);
+        cx.forced_ptr = Some(MEMORY_SIZE as u32 - 8);
+        let args = vec![Val::U64(0); 17];
+        assert_eq!(trap_of(lower_params(&mut cx, &many, &args)), Trap::ReallocOutOfBounds);
+        cx.forced_ptr = Some(4);
+        assert_eq!(trap_of(lower_params(&mut cx, &many, &args)), Trap::ReallocUnaligned);
     }
 }
 
@@ -543,11 +559,11 @@ fn list_traps() {
     let words = list(ValueType::U32);
     assert_eq!(trap_of(lift(&words, 2, 1)), Trap::UnalignedPointer);
     assert_eq!(trap_of(lift(&words, 2, 0)), Trap::UnalignedPointer);
-    assert_eq!(trap_of(lift(&list(ValueType::U8), MEMORY_SIZE as u32 - 1, 2)), Trap::PointerOutOfBounds);
-    assert_eq!(trap_of(lift(&words, MEMORY_SIZE as u32 - 4, 2)), Trap::PointerOutOfBounds);
+    assert_eq!(trap_of(lift(&list(ValueType::U8), MEMORY_SIZE as u32 - 1, 2)), Trap::HostListOutOfBounds);
+    assert_eq!(trap_of(lift(&words, MEMORY_SIZE as u32 - 4, 2)), Trap::HostListOutOfBounds);
     // An over-long length is out of bounds when loading (no 32-bit overflow).
-    assert_eq!(trap_of(lift(&list(ValueType::U64), 0, 0x2000_0000)), Trap::PointerOutOfBounds);
-    assert_eq!(trap_of(lift(&list(ValueType::U8), 0, u32::MAX)), Trap::PointerOutOfBounds);
+    assert_eq!(trap_of(lift(&list(ValueType::U64), 0, 0x2000_0000)), Trap::HostListOutOfBounds);
+    assert_eq!(trap_of(lift(&list(ValueType::U8), 0, u32::MAX)), Trap::HostListOutOfBounds);
     assert_eq!(lift(&words, 4, 2).unwrap(), Val::List(vec![Val::U32(0), Val::U32(0)]));
     // The same checks apply to lists found in memory.
     let mut cx = FakeMemory::new(StringEncoding::Utf8);
