@@ -40,6 +40,9 @@ pub enum CoreDef {
     /// A function that always traps (a lift lowered into the same instance): index into
     /// [`ComponentPlan::always_trap`].
     AlwaysTrap(u32),
+    /// Something kiln cannot run (an async or thread built-in, an async lower, ...): index into
+    /// [`ComponentPlan::unsupported`], the reason. Instantiation fails where it is used.
+    Unsupported(u32),
     /// A fused adapter: index into [`ComponentPlan::adapters`].
     Adapter(u32),
     /// The flags global of a runtime component instance (adapter modules import it).
@@ -203,6 +206,8 @@ pub struct ComponentPlan {
     pub num_component_instances: u32,
     /// Root exports.
     pub exports: Vec<(String, ExportItem)>,
+    /// Why each [`CoreDef::Unsupported`] cannot be run (`unsupported feature: ...`).
+    pub unsupported: Vec<String>,
     /// Run-time resource types.
     pub resources: Vec<ResourceDef>,
     /// Resource built-ins.
@@ -213,6 +218,8 @@ pub struct ComponentPlan {
 enum FuncDef {
     Import(ImportPath, Option<FuncType>),
     Lifted { ty: FuncType, core: CoreDef, options: Options },
+    // A function kiln cannot run (see `LocalInit::Unsupported`), with the reason.
+    Unsupported(String),
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +273,7 @@ struct Frame {
     core_memories: Vec<CoreDef>,
     core_tables: Vec<CoreDef>,
     core_globals: Vec<CoreDef>,
+    core_tags: Vec<CoreDef>,
     funcs: Vec<FuncDef>,
     instances: Vec<InstanceDef>,
     components: Vec<ComponentDef>,
@@ -324,7 +332,7 @@ impl Frame {
             ExternalKind::Memory => self.core_memories.get(i),
             ExternalKind::Table => self.core_tables.get(i),
             ExternalKind::Global => self.core_globals.get(i),
-            ExternalKind::Tag => bail!("unsupported feature: tags (exception handling)"),
+            ExternalKind::Tag => self.core_tags.get(i),
         }
         .context("core item index out of range")?
         .clone())
@@ -336,7 +344,7 @@ impl Frame {
             ExternalKind::Memory => self.core_memories.push(def),
             ExternalKind::Table => self.core_tables.push(def),
             ExternalKind::Global => self.core_globals.push(def),
-            ExternalKind::Tag => bail!("unsupported feature: tags (exception handling)"),
+            ExternalKind::Tag => self.core_tags.push(def),
         }
         Ok(())
     }
@@ -403,6 +411,7 @@ fn export_item(item: &Item) -> Result<ExportItem> {
             ExportItem::Func { ty: ty.clone(), core: core.clone(), options: options.clone() }
         }
         Item::Func(FuncDef::Import(path, ty)) => ExportItem::ImportedFunc { path: path.clone(), ty: ty.clone() },
+        Item::Func(FuncDef::Unsupported(_)) => ExportItem::Other,
         Item::Instance(InstanceDef::Items(items)) => ExportItem::Instance(
             items.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?,
         ),
@@ -668,6 +677,7 @@ impl Inliner<'_> {
                     let options = frame.options(options)?;
                     let ty = &frame.resolve_func(ty)?;
                     let def = match frame.funcs.get(*func as usize).context("function index")?.clone() {
+                        FuncDef::Unsupported(reason) => self.unsupported(reason),
                         FuncDef::Import(path, _) => {
                             self.plan.lowered.push(Lowered { import: path, ty: ty.clone(), options });
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
@@ -682,6 +692,13 @@ impl Inliner<'_> {
                         }
                     };
                     frame.core_funcs.push(def);
+                }
+                LocalInit::Unsupported { core: true, reason } => {
+                    let def = self.unsupported(reason.clone());
+                    frame.core_funcs.push(def);
+                }
+                LocalInit::Unsupported { core: false, reason } => {
+                    frame.funcs.push(FuncDef::Unsupported(reason.clone()))
                 }
                 LocalInit::Export { name, kind, index } => {
                     let item = frame.item(*kind, *index)?;
@@ -702,6 +719,12 @@ impl Inliner<'_> {
             }
         }
         Ok(frame.exports)
+    }
+
+    /// A new [`CoreDef::Unsupported`] placeholder for `reason`.
+    fn unsupported(&mut self, reason: String) -> CoreDef {
+        self.plan.unsupported.push(reason);
+        CoreDef::Unsupported(self.plan.unsupported.len() as u32 - 1)
     }
 
     fn module_imports(&mut self, module: u32) -> Result<Vec<(String, String)>> {

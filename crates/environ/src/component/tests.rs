@@ -194,3 +194,78 @@ fn outer_aliases_and_nested_instances() {
     let ExportItem::Instance(items) = &plan.exports[0].1 else { panic!("expected an instance export") };
     assert_eq!(items[0].0, "f");
 }
+
+#[test]
+fn unsupported_built_ins_are_placeholders_until_used() {
+    // Defined but unused: the plan has no core instantiation that needs them.
+    let unused = plan(
+        r#"(component
+            (canon task.return (result u32) (core func $ret))
+            (canon waitable-set.new (core func $ws))
+            (canon backpressure.inc (core func $bp))
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func (export "f") (canon lift (core func $i "f"))))"#,
+    );
+    assert_eq!(
+        unused.unsupported,
+        [
+            "unsupported feature: async canonical ABI (`task.return`)",
+            "unsupported feature: async canonical ABI (`waitable-set.new`)",
+            "unsupported feature: async canonical ABI (`backpressure.inc`)",
+        ]
+    );
+    let Initializer::InstantiateModule { args, .. } = &unused.initializers[0] else { panic!() };
+    assert!(args.is_empty());
+    assert!(matches!(unused.exports[0].1, ExportItem::Func { .. }));
+
+    // Passed to a core module: the instantiation gets the placeholder (and fails at run time).
+    let used = plan(
+        r#"(component
+            (canon context.get i32 0 (core func $get))
+            (core module $m (import "" "get" (func (result i32))))
+            (core instance (instantiate $m (with "" (instance (export "get" (func $get)))))))"#,
+    );
+    let Initializer::InstantiateModule { args, .. } = &used.initializers[0] else { panic!() };
+    assert_eq!(args, &[CoreDef::Unsupported(0)]);
+    assert_eq!(used.unsupported, ["unsupported feature: async canonical ABI (`context.get`)"]);
+}
+
+#[test]
+fn async_lifts_and_lowers_are_unsupported_functions() {
+    let plan = plan(
+        r#"(component
+            (component $c
+              (core module $m (func (export "f") (result i32) i32.const 0)
+                (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0))
+              (core instance $i (instantiate $m))
+              (func (export "f") async (canon lift (core func $i "f") async (callback (core func $i "cb")))))
+            (instance $c (instantiate $c))
+            (core func $f (canon lower (func $c "f")))
+            (core module $n (import "" "f" (func)))
+            (core instance (instantiate $n (with "" (instance (export "f" (func $f))))))
+            (export "f" (func $c "f")))"#,
+    );
+    assert_eq!(plan.unsupported.len(), 1);
+    assert!(plan.unsupported[0].starts_with("unsupported feature: async canonical ABI"), "{:?}", plan.unsupported);
+    let Initializer::InstantiateModule { args, .. } = plan.initializers.last().unwrap() else { panic!() };
+    assert_eq!(args, &[CoreDef::Unsupported(0)]);
+    // Exporting it is not an error; it is just not a function kiln can call.
+    assert!(matches!(plan.exports[0].1, ExportItem::Other));
+}
+
+#[test]
+fn core_tags_are_core_items() {
+    let wat = r#"(component
+            (core module $t (tag (export "t") (param i32)))
+            (core module $u (import "env" "exn" (tag (param i32))))
+            (core instance $t (instantiate $t))
+            (alias core export $t "t" (core tag $tag))
+            (core instance (instantiate $u (with "env" (instance (export "exn" (tag $tag)))))))"#;
+    let bytes = wat::parse_str(wat).unwrap();
+    let features = component_features() | wasmparser::WasmFeatures::EXCEPTIONS;
+    let translation = Translation::parse_with_features(&bytes, features).unwrap();
+    let plan = ComponentPlan::new(&translation, &bytes).unwrap();
+    let Initializer::InstantiateModule { args, .. } = &plan.initializers[1] else { panic!() };
+    assert_eq!(args, &[CoreDef::Export { instance: 0, name: "t".into() }]);
+}

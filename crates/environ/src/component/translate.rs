@@ -43,7 +43,34 @@ impl ResourceKeys {
 
 /// The wasm features components are validated against.
 pub fn component_features() -> wasmparser::WasmFeatures {
-    crate::supported_features() | wasmparser::WasmFeatures::COMPONENT_MODEL | wasmparser::WasmFeatures::MULTI_MEMORY
+    crate::supported_features() | wasmparser::WasmFeatures::MULTI_MEMORY | component_model_features()
+}
+
+/// The Component Model features a component is validated with, on top of the engine's core wasm
+/// features. Off: component values (kiln cannot import or export values), nested namespaces in
+/// names (the component-model suite expects `foo:bar:baz/qux` to be invalid), 64-bit canonical
+/// ABI memories and the still-gated name extensions (canon names, accessors, forwarding).
+///
+/// Async components, streams, futures, `error-context` and threads *validate*; their canonical
+/// built-ins and async lifts and lowers become [`LocalInit::Unsupported`] placeholders that fail
+/// instantiation where they are used, so a component that merely contains them still compiles.
+///
+/// Core `gc` is on for the component's own type sections, where a non-final `sub` core type may
+/// appear; core modules are still validated with the engine's features when they are compiled.
+pub fn component_model_features() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures as F;
+    F::COMPONENT_MODEL
+        | F::CM_ERROR_CONTEXT
+        | F::CM_FIXED_LENGTH_LISTS
+        | F::CM_GC
+        | F::CM_MAP
+        | F::CM_IMPLEMENTS
+        | F::CM_ASYNC
+        | F::CM_ASYNC_STACKFUL
+        | F::CM_MORE_ASYNC_BUILTINS
+        | F::CM_THREADING
+        | F::GC
+        | F::FUNCTION_REFERENCES
 }
 
 /// Canonical options, in the defining component's index spaces.
@@ -206,6 +233,17 @@ pub enum LocalInit {
         /// Options.
         options: LocalOptions,
     },
+    /// A definition kiln cannot run: an async `canon lift` or `canon lower`, an async, thread or
+    /// `error-context` canonical built-in, a function whose type kiln cannot represent (async,
+    /// streams, futures, `error-context`). Pushes a placeholder (a component function, or a core
+    /// function if `core`) that makes instantiation fail with `reason` where it is used; a
+    /// component that only defines it compiles and instantiates.
+    Unsupported {
+        /// Whether the placeholder is a core function (else a component function).
+        core: bool,
+        /// What is unsupported, naming the feature (`unsupported feature: ...`).
+        reason: String,
+    },
     /// `(export "name" (kind index))`: also pushes a new index of that kind (not for types).
     Export {
         /// Export name.
@@ -332,7 +370,7 @@ pub(crate) fn convert_func_type(
 ) -> Result<FuncType> {
     let ty = &types[id];
     if ty.async_ {
-        bail!("unsupported feature: async functions");
+        bail!("unsupported feature: async canonical ABI (an `async` function type)");
     }
     Ok(FuncType {
         params: ty
@@ -342,6 +380,62 @@ pub(crate) fn convert_func_type(
             .collect::<Result<_>>()?,
         result: ty.result.as_ref().map(|t| convert_value_type(types, keys, t)).transpose()?,
     })
+}
+
+/// The text-format name of a canonical built-in kiln does not implement, and the feature it
+/// belongs to.
+fn builtin_name(canon: &CanonicalFunction) -> (&'static str, &'static str) {
+    use CanonicalFunction as C;
+    const ASYNC: &str = "async canonical ABI";
+    const THREADS: &str = "component threads";
+    const ERROR_CONTEXT: &str = "error-context values";
+    match canon {
+        C::ThreadSpawnRef { .. } => ("thread.spawn-ref", THREADS),
+        C::ThreadSpawnIndirect { .. } => ("thread.spawn-indirect", THREADS),
+        C::ThreadAvailableParallelism => ("thread.available-parallelism", THREADS),
+        C::BackpressureInc => ("backpressure.inc", ASYNC),
+        C::BackpressureDec => ("backpressure.dec", ASYNC),
+        C::TaskReturn { .. } => ("task.return", ASYNC),
+        C::TaskCancel => ("task.cancel", ASYNC),
+        C::ContextGet { .. } => ("context.get", ASYNC),
+        C::ContextSet { .. } => ("context.set", ASYNC),
+        C::ThreadYield => ("thread.yield", ASYNC),
+        C::SubtaskDrop => ("subtask.drop", ASYNC),
+        C::SubtaskCancel { .. } => ("subtask.cancel", ASYNC),
+        C::StreamNew { .. } => ("stream.new", ASYNC),
+        C::StreamRead { .. } => ("stream.read", ASYNC),
+        C::StreamWrite { .. } => ("stream.write", ASYNC),
+        C::StreamForward { .. } => ("stream.forward", ASYNC),
+        C::StreamCancelRead { .. } => ("stream.cancel-read", ASYNC),
+        C::StreamCancelWrite { .. } => ("stream.cancel-write", ASYNC),
+        C::StreamDropReadable { .. } => ("stream.drop-readable", ASYNC),
+        C::StreamDropWritable { .. } => ("stream.drop-writable", ASYNC),
+        C::FutureNew { .. } => ("future.new", ASYNC),
+        C::FutureRead { .. } => ("future.read", ASYNC),
+        C::FutureWrite { .. } => ("future.write", ASYNC),
+        C::FutureForward { .. } => ("future.forward", ASYNC),
+        C::FutureCancelRead { .. } => ("future.cancel-read", ASYNC),
+        C::FutureCancelWrite { .. } => ("future.cancel-write", ASYNC),
+        C::FutureDropReadable { .. } => ("future.drop-readable", ASYNC),
+        C::FutureDropWritable { .. } => ("future.drop-writable", ASYNC),
+        C::ErrorContextNew { .. } => ("error-context.new", ERROR_CONTEXT),
+        C::ErrorContextDebugMessage { .. } => ("error-context.debug-message", ERROR_CONTEXT),
+        C::ErrorContextDrop => ("error-context.drop", ERROR_CONTEXT),
+        C::WaitableSetNew => ("waitable-set.new", ASYNC),
+        C::WaitableSetWait { .. } => ("waitable-set.wait", ASYNC),
+        C::WaitableSetPoll { .. } => ("waitable-set.poll", ASYNC),
+        C::WaitableSetDrop => ("waitable-set.drop", ASYNC),
+        C::WaitableJoin => ("waitable.join", ASYNC),
+        C::ThreadIndex => ("thread.index", THREADS),
+        C::ThreadNewIndirect { .. } => ("thread.new-indirect", THREADS),
+        C::ThreadResumeLater => ("thread.resume-later", THREADS),
+        C::ThreadSuspend => ("thread.suspend", THREADS),
+        C::ThreadSuspendThenResume => ("thread.suspend-then-resume", THREADS),
+        C::ThreadYieldThenResume => ("thread.yield-then-resume", THREADS),
+        C::ThreadSuspendThenPromote => ("thread.suspend-then-promote", THREADS),
+        C::ThreadYieldThenPromote => ("thread.yield-then-promote", THREADS),
+        _ => ("canonical built-in", ASYNC),
+    }
 }
 
 fn convert_options(options: &[CanonicalOption]) -> Result<LocalOptions> {
@@ -354,7 +448,8 @@ fn convert_options(options: &[CanonicalOption]) -> Result<LocalOptions> {
             CanonicalOption::Memory(m) => out.memory = Some(*m),
             CanonicalOption::Realloc(f) => out.realloc = Some(*f),
             CanonicalOption::PostReturn(f) => out.post_return = Some(*f),
-            CanonicalOption::Async | CanonicalOption::Callback(_) => bail!("unsupported feature: async canonical ABI"),
+            CanonicalOption::Async => bail!("unsupported feature: async canonical ABI (the `async` option)"),
+            CanonicalOption::Callback(_) => bail!("unsupported feature: async canonical ABI (the `callback` option)"),
             CanonicalOption::CoreType(_) | CanonicalOption::Gc => bail!("unsupported feature: GC canonical ABI"),
         }
     }
@@ -369,9 +464,9 @@ impl Translation {
     }
 
     /// [`Translation::parse`] with the wasm features of the engine that will run the component
-    /// (plus the component model itself).
+    /// (plus [`component_model_features`]).
     pub fn parse_with_features(bytes: &[u8], features: wasmparser::WasmFeatures) -> Result<Translation> {
-        let features = features | wasmparser::WasmFeatures::COMPONENT_MODEL;
+        let features = features | component_model_features();
         let mut validator = Validator::new_with_features(features);
         let mut translation = Translation::default();
         let mut keys = ResourceKeys::default();
@@ -380,8 +475,9 @@ impl Translation {
         // Depth inside core modules, whose payloads are only validated here.
         let mut module_depth = 0usize;
         for payload in Parser::new(0).parse_all(bytes) {
-            let payload = payload?;
-            validator.payload(&payload)?;
+            // Validation errors say so; anything after is kiln's (`unsupported feature: ...`).
+            let payload = payload.context("failed to validate the component")?;
+            validator.payload(&payload).context("failed to validate the component")?;
             if module_depth > 0 {
                 if let Payload::End(_) = payload {
                     module_depth -= 1;
@@ -456,7 +552,14 @@ fn read_section(
                 let kind = match import.ty {
                     ComponentTypeRef::Func(_) => {
                         next_func += 1;
-                        ImportKind::Func(convert_func_type(types, keys, types.component_function_at(next_func - 1))?)
+                        match convert_func_type(types, keys, types.component_function_at(next_func - 1)) {
+                            Ok(ty) => ImportKind::Func(ty),
+                            Err(e) => {
+                                let reason = format!("{e} in import `{}`", import.name.name);
+                                inits.push(LocalInit::Unsupported { core: false, reason });
+                                continue;
+                            }
+                        }
                     }
                     ComponentTypeRef::Instance(_) => {
                         next_instance += 1;
@@ -556,9 +659,6 @@ fn read_section(
                         })
                     }
                     ComponentAlias::CoreInstanceExport { kind, instance_index, name } => {
-                        if kind == ExternalKind::Tag {
-                            bail!("unsupported feature: tags (exception handling)");
-                        }
                         inits.push(LocalInit::CoreAlias { kind, instance: instance_index, name: name.to_string() })
                     }
                     ComponentAlias::Outer { kind, count, index } => match kind {
@@ -581,15 +681,21 @@ fn read_section(
                         let ComponentAnyTypeId::Func(id) = types.component_any_type_at(type_index) else {
                             bail!("canon lift with a non-function type");
                         };
-                        inits.push(LocalInit::Lift {
-                            core_func: core_func_index,
-                            ty: convert_func_type(types, keys, id)?,
-                            options: convert_options(&options)?,
+                        inits.push(match (convert_func_type(types, keys, id), convert_options(&options)) {
+                            (Ok(ty), Ok(options)) => LocalInit::Lift { core_func: core_func_index, ty, options },
+                            (Err(e), _) | (_, Err(e)) => {
+                                LocalInit::Unsupported { core: false, reason: format!("{e} in a `canon lift`") }
+                            }
                         });
                     }
                     CanonicalFunction::Lower { func_index, options } => {
-                        let ty = convert_func_type(types, keys, types.component_function_at(func_index))?;
-                        inits.push(LocalInit::Lower { func: func_index, ty, options: convert_options(&options)? });
+                        let ty = convert_func_type(types, keys, types.component_function_at(func_index));
+                        inits.push(match (ty, convert_options(&options)) {
+                            (Ok(ty), Ok(options)) => LocalInit::Lower { func: func_index, ty, options },
+                            (Err(e), _) | (_, Err(e)) => {
+                                LocalInit::Unsupported { core: true, reason: format!("{e} in a `canon lower`") }
+                            }
+                        });
                     }
                     CanonicalFunction::ResourceNew { resource } => inits.push(LocalInit::ResourceBuiltin {
                         op: ResourceOp::New,
@@ -601,9 +707,15 @@ fn read_section(
                     }),
                     CanonicalFunction::ResourceDrop { resource } => inits.push(LocalInit::ResourceBuiltin {
                         op: ResourceOp::Drop,
-                        key: keys.type_key(types, resource).context("resource.drop of a type that is not a resource")?,
+                        key: keys
+                            .type_key(types, resource)
+                            .context("resource.drop of a type that is not a resource")?,
                     }),
-                    other => bail!("unsupported feature: canonical built-in {other:?}"),
+                    other => {
+                        let (name, feature) = builtin_name(&other);
+                        let reason = format!("unsupported feature: {feature} (`{name}`)");
+                        inits.push(LocalInit::Unsupported { core: true, reason });
+                    }
                 }
             }
         }

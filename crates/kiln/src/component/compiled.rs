@@ -84,8 +84,9 @@ impl Component {
     /// compiles them (or loads precompiled code for them).
     pub(crate) fn build(engine: &Engine, binary: &[u8], load: &LoadModule<'_>) -> Result<Component> {
         let features = engine.config().features() | wasmparser::WasmFeatures::MULTI_MEMORY;
-        let translation =
-            Translation::parse_with_features(binary, features).context("failed to validate the component")?;
+        // Validation errors carry "failed to validate the component"; translation errors name
+        // what kiln does not support.
+        let translation = Translation::parse_with_features(binary, features)?;
         let plan = ComponentPlan::new(&translation, binary).context("failed to translate the component")?;
         let modules = plan
             .modules

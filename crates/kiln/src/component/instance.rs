@@ -554,6 +554,7 @@ pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef)
         }
         CoreDef::Lowered(i) => Extern::Func(state.lowered[*i as usize]),
         CoreDef::AlwaysTrap(i) => Extern::Func(state.always_trap[*i as usize]),
+        CoreDef::Unsupported(i) => bail!("{}", state.component.inner.plan.unsupported[*i as usize]),
         CoreDef::Adapter(a) => {
             let (m, name) = state.component.inner.adapter_exports[*a as usize].clone();
             let core = state.adapter_instances[m as usize].context("adapter module not yet instantiated")?;
