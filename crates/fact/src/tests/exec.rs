@@ -173,6 +173,7 @@ impl H {
                 AdapterImport::Flags(0) => caller_flags.into(),
                 AdapterImport::Flags(1) => callee_flags.into(),
                 AdapterImport::Flags(n) => panic!("unknown instance {n}"),
+                other => panic!("the execution tests pass no resource handles, yet the adapter imports {other:?}"),
             });
         }
         let adapter_module = Module::new(&engine, &module.wasm).unwrap();
