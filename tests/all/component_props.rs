@@ -23,7 +23,7 @@
 mod generate;
 mod wat;
 
-use generate::{Features, Rng, Sig, TypeGen, ValueGen, show, vals_eq};
+use generate::{Features, Rng, Sig, Ty, TypeGen, ValueGen, show, vals_eq};
 use kiln::component::{Component, Linker, Val};
 use kiln::{Engine, Store, StoreContextMut};
 use libtest_mimic::{Failed, Trial};
@@ -33,7 +33,14 @@ use wat::RelayFn;
 
 /// What the generators produce. A feature that exposes an open kiln bug is switched off here,
 /// with the bug named next to it.
-const FEATURES: Features = Features { floats: true, strings: true, big_lists: true, large_enums: true, resources: true };
+const FEATURES: Features = Features {
+    floats: true,
+    strings: true,
+    big_lists: true,
+    large_enums: true,
+    resources: true,
+    maps_and_fixed_lists: true,
+};
 
 const DEFAULT_SEED: u64 = 0x6b69_6c6e_7072_6f70;
 const DEFAULT_CASES: usize = 10_000;
@@ -124,6 +131,8 @@ struct Stats {
     transcoded: usize,
     /// Signatures with `own` handles (moved between three handle tables).
     handles: usize,
+    /// Signatures with maps or fixed-length lists.
+    maps_and_fixed_lists: usize,
 }
 
 impl Stats {
@@ -134,6 +143,7 @@ impl Stats {
             let strings = sig.params.iter().chain(&sig.result).any(|t| t.to_string().contains("string"));
             self.transcoded += (strings && a.encoding != b.encoding) as usize;
             self.handles += sig.params.iter().chain(&sig.result).any(|t| t.to_string().contains("own<")) as usize;
+            self.maps_and_fixed_lists += sig.params.iter().chain(&sig.result).any(Ty::has_map_or_fixed) as usize;
         }
     }
 }
@@ -334,7 +344,7 @@ fn run_main() -> Result<(), String> {
     println!(
         "component_props: seed {seed:#x}: {} calls on {} components ({} functions each at most) in {:.1?} \
          ({:.1?} compiling); signatures with indirect params: {}, indirect results: {}, transcoded strings: {}, \
-         own handles: {}",
+         own handles: {}, maps and fixed-length lists: {}",
         stats.calls,
         stats.components,
         FUNCS_PER_COMPONENT,
@@ -344,6 +354,7 @@ fn run_main() -> Result<(), String> {
         stats.indirect_results,
         stats.transcoded,
         stats.handles,
+        stats.maps_and_fixed_lists,
     );
     Ok(())
 }

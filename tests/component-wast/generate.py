@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ---------------------------------------------------------------------------------------------
 # Types: ("prim", name) | ("list", T) | ("record", [(name, T)]) | ("tuple", [T])
+#        | ("map", K, V) | ("fixed", T, N)
 #        | ("variant", [(name, T | None)]) | ("enum", [names]) | ("option", T)
 #        | ("result", T | None, T | None) | ("flags", [names])
 
@@ -54,8 +55,10 @@ def flat(t):
     kind = t[0]
     if kind == "prim":
         return FLAT[t[1]]
-    if kind == "list":
+    if kind in ("list", "map"):
         return ["i32", "i32"]
+    if kind == "fixed":
+        return flat(t[1]) * t[2]
     if kind == "record":
         return [f for _, ft in t[1] for f in flat(ft)]
     if kind == "tuple":
@@ -98,6 +101,10 @@ class Types:
             return t[1]
         if kind == "list":
             return f"(list {self.expr(t[1])})"
+        if kind == "map":
+            return f"(map {self.expr(t[1])} {self.expr(t[2])})"
+        if kind == "fixed":
+            return f"(list {self.expr(t[1])} {t[2]})"
         if kind == "tuple":
             return "(tuple " + " ".join(self.expr(x) for x in t[1]) + ")"
         if kind == "option":
@@ -376,6 +383,56 @@ OPTIONS_RESULTS_FLAGS = [
      [rec_val(("o", "option.some (list.const (u8.const 1))"), ("fl", 'flags.const "y"'), ("e", 'enum.const "q"'))]),
 ]
 
+def mp(*entries):
+    return "(map.const " + " ".join(f"(entry {k} {v})" for k, v in entries) + ")"
+
+
+def fixed(t, n):
+    return ("fixed", t, n)
+
+
+MAPS_FIXED = [
+    (("map", STRING, U32), [mp(), mp(('(str.const "a")', "(u32.const 1)"),
+                                    ('(str.const "b\\u{e9}\\u{1f600}")', "(u32.const 4294967295)"))]),
+    (("map", U8, ("list", STRING)), [mp(("(u8.const 7)", lst('(str.const "x")', '(str.const "")')),
+                                        ("(u8.const 0)", lst()))]),
+    (("map", STRING, ("map", CHAR, BOOL)), [mp(('(str.const "outer")', mp(('(char.const "y")', "(bool.const true)"))),
+                                               ('(str.const "")', mp()))]),
+    (("list", ("map", U32, U64)), [lst(mp(("(u32.const 1)", "(u64.const 2)")), mp(),
+                                       mp(("(u32.const 3)", "(u64.const 18446744073709551615)")))]),
+    (("option", ("map", S8, F64)), ["(option.none)", "(option.some " + mp(("(s8.const -1)", "(f64.const -0.5)")) + ")"]),
+    (fixed(U8, 3), [lst("(u8.const 1)", "(u8.const 2)", "(u8.const 255)")]),
+    (fixed(STRING, 2), [lst('(str.const "")', '(str.const "caf\\u{e9} \\u{1f600}")')]),
+    (fixed(CHAR, 1), [lst('(char.const "\\u{10ffff}")')]),
+    # 16 flat values: parameters still flat, the result through memory.
+    (fixed(F32, 16), [lst(*[f"(f32.const {i}.5)" for i in range(15)], "(f32.const nan)")]),
+    # 20 u64s: both through memory, copied in one go by the adapter.
+    (fixed(U64, 20), [lst(*[f"(u64.const {i * 1000003})" for i in range(20)])]),
+    (fixed(fixed(CHAR, 2), 3), [lst(*[lst(f'(char.const "{a}")', f'(char.const "{b}")')
+                                      for a, b in ["ab", "cd", "ef"]])]),
+    (("option", fixed(F64, 2)), ["(option.none)", "(option.some " + lst("(f64.const 1.5)", "(f64.const -0)") + ")"]),
+    (fixed(("variant", [("a", F32), ("b", S64)]), 2), [lst(v("a", "(f32.const 2.5)"), v("b", "(s64.const -7)"))]),
+    # 40 records with a bool: element by element in a loop.
+    (fixed(r(("a", BOOL), ("b", U16)), 40),
+     [lst(*[rec_val(("a", f"bool.const {'true' if i % 3 else 'false'}"), ("b", f"u16.const {i * 1000}"))
+            for i in range(40)])]),
+    (("list", fixed(U16, 4)), [lst(), lst(lst(*[f"(u16.const {i})" for i in range(4)]),
+                                          lst(*[f"(u16.const {65535 - i})" for i in range(4)]))]),
+    (r(("m", ("map", STRING, STRING)), ("l", fixed(U32, 2))),
+     [rec_val(("m", strip(mp(('(str.const "k")', '(str.const "v")')))),
+              ("l", strip(lst("(u32.const 1)", "(u32.const 2)"))))]),
+]
+
+FIXED_INVALID = """
+;; A fixed-length list has at least one element, and at most 2^28 bytes.
+(assert_invalid
+  (component (type (list u8 0)))
+  "fixed-length list must have more than zero elements")
+(assert_invalid
+  (component (type (list u32 67108864)))
+  "exceeds maximum byte size")
+"""
+
 FLAGS_INVALID = """
 ;; Flags need at least one and at most 32 names.
 (assert_invalid
@@ -482,6 +539,8 @@ def main():
         "types-variants-enums.wast": script("Variants (payload joins), enums (incl. > 256 cases).", VARIANTS),
         "types-options-results-flags.wast": script("Options, results and flags.", OPTIONS_RESULTS_FLAGS)
         + FLAGS_INVALID,
+        "types-maps-fixed-lists.wast": script("Maps and fixed-length lists (flat, through memory, nested).", MAPS_FIXED)
+        + FIXED_INVALID,
         "strings-encodings.wast": strings_script(),
     }
     for name, text in files.items():

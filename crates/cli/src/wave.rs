@@ -144,6 +144,8 @@ pub fn wave_type(ty: &Type) -> Result<WaveType> {
         Type::Char => WaveType::CHAR,
         Type::String => WaveType::STRING,
         Type::List(list) => WaveType::list(wave_type(&list.ty())?),
+        Type::FixedLengthList(list) => WaveType::list(wave_type(&list.ty())?),
+        Type::Map(map) => WaveType::map(wave_type(&map.key())?, wave_type(&map.value())?).ok_or_else(invalid)?,
         Type::Record(record) => {
             let fields =
                 record.fields().map(|f| Ok((f.name.to_string(), wave_type(&f.ty)?))).collect::<Result<Vec<_>>>()?;
@@ -196,6 +198,22 @@ pub fn from_wave(ty: &Type, v: &Value) -> Result<Val> {
         Type::List(list) => {
             let elem = list.ty();
             Val::List(v.unwrap_list().map(|e| from_wave(&elem, &e)).collect::<Result<_>>()?)
+        }
+        Type::FixedLengthList(list) => {
+            let elem = list.ty();
+            let items: Vec<Val> = v.unwrap_list().map(|e| from_wave(&elem, &e)).collect::<Result<_>>()?;
+            if items.len() != list.len() as usize {
+                bail!("expected {} elements for {ty}, got {}", list.len(), items.len());
+            }
+            Val::List(items)
+        }
+        Type::Map(map) => {
+            let (key, value) = (map.key(), map.value());
+            Val::Map(
+                v.unwrap_map()
+                    .map(|(k, val)| Ok((from_wave(&key, &k)?, from_wave(&value, &val)?)))
+                    .collect::<Result<_>>()?,
+            )
         }
         Type::Record(record) => {
             let values: Vec<(Cow<'_, str>, Cow<'_, Value>)> = v.unwrap_record().collect();
@@ -258,6 +276,19 @@ pub fn to_wave(ty: &Type, v: &Val) -> Result<Value> {
             let elem = list.ty();
             let items = items.iter().map(|i| to_wave(&elem, i)).collect::<Result<Vec<_>>>()?;
             Value::make_list(&wty, items).map_err(err)?
+        }
+        (Type::FixedLengthList(list), Val::List(items)) => {
+            let elem = list.ty();
+            let items = items.iter().map(|i| to_wave(&elem, i)).collect::<Result<Vec<_>>>()?;
+            Value::make_list(&wty, items).map_err(err)?
+        }
+        (Type::Map(map), Val::Map(entries)) => {
+            let (key, value) = (map.key(), map.value());
+            let entries = entries
+                .iter()
+                .map(|(k, v)| Ok((to_wave(&key, k)?, to_wave(&value, v)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Value::make_map(&wty, entries).map_err(err)?
         }
         (Type::Record(record), Val::Record(fields)) => {
             let mut out = Vec::new();

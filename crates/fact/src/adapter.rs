@@ -6,7 +6,7 @@ use crate::{ResourceFuncs, Resolved, Side, val_type};
 use kiln_environ::Trap;
 use kiln_environ::component::{
     Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, ValueType, align, discriminant_size, field_offsets,
-    flags_size, flags_words, flat_types, flatten_func, params_tuple, size, variant_payload_flat,
+    flags_size, flags_words, flat_count, flatten_func, params_tuple, size, variant_payload_flat,
     variant_payload_offset,
 };
 use wasm_encoder::{BlockType, Instruction as I, MemArg, MemArgTarget, ValType};
@@ -388,6 +388,8 @@ impl Gen {
             ValueType::Char => self.prim(Prim::Char, src, dst),
             ValueType::String => self.translate_string(src, dst),
             ValueType::List(elem) => self.translate_list(elem, src, dst),
+            ValueType::Map(..) => self.translate_list(&ty.list_element().unwrap(), src, dst),
+            ValueType::FixedList(elem, n) => self.translate_fixed_list(elem, *n, src, dst),
             ValueType::Record(_) | ValueType::Tuple(_) => self.translate_record(ty, src, dst),
             ValueType::Flags(names) => self.translate_flags(names.len(), src, dst),
             ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
@@ -497,7 +499,7 @@ impl Gen {
         let offsets = field_offsets(ty);
         let (mut si, mut di) = (0, 0);
         for (field, off) in fields.into_iter().zip(offsets) {
-            let n = flat_types(field).len();
+            let n = flat_count(field) as usize;
             let s = match src {
                 Src::Stack(s) => Src::Stack(&s[si..si + n]),
                 Src::Mem(m) => Src::Mem(m.at(off)),
@@ -554,7 +556,8 @@ impl Gen {
         let n = cases.len() as u32;
         let disc_size = discriminant_size(cases.len());
         let payload_offset = variant_payload_offset(ty);
-        let natural = variant_payload_flat(ty);
+        // The joined payload types, for a flat destination (only then are they few).
+        let natural = if matches!(dst, Dst::Stack(_)) { variant_payload_flat(ty) } else { Vec::new() };
 
         // The discriminant, checked.
         let d = self.local(ValType::I32);
@@ -624,7 +627,7 @@ impl Gen {
             self.end();
             let written = match (case, dst) {
                 (Some(t), Dst::Stack(_)) => {
-                    let k = flat_types(t).len();
+                    let k = flat_count(t) as usize;
                     self.translate(t, psrc, Dst::Stack(&natural[..k]));
                     for j in (0..k).rev() {
                         self.set(temps[j]);
@@ -714,6 +717,76 @@ impl Gen {
     }
 }
 
+impl Gen {
+    /// A fixed-length list: its `n` elements one by one like a tuple's fields, except between two
+    /// memories, where a list of plain elements is one `memory.copy` and a long one a loop.
+    fn translate_fixed_list(&mut self, elem: &ValueType, n: u32, src: Src<'_>, dst: Dst<'_>) {
+        const UNROLL: u32 = 16;
+        let elem_size = size(elem);
+        match (src, dst) {
+            (Src::Mem(s), Dst::Mem(d)) if is_plain(elem) => {
+                self.get(d.addr);
+                self.add_const(d.offset);
+                self.get(s.addr);
+                self.add_const(s.offset);
+                self.i32((elem_size * n) as i32);
+                self.ins(I::MemoryCopy { src_mem: s.mem, dst_mem: d.mem });
+            }
+            (Src::Mem(s), Dst::Mem(d)) if n > UNROLL => {
+                let (cs, cd, end) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
+                self.get(s.addr);
+                self.add_const(s.offset);
+                self.set(cs);
+                self.get(d.addr);
+                self.add_const(d.offset);
+                self.set(cd);
+                self.get(cs);
+                self.add_const(elem_size * n);
+                self.set(end);
+                let exit = self.block();
+                let top = self.loop_();
+                self.get(cs);
+                self.get(end);
+                self.ins(I::I32GeU);
+                self.br_if(exit);
+                self.translate(
+                    elem,
+                    Src::Mem(Mem { mem: s.mem, addr: cs, offset: 0 }),
+                    Dst::Mem(Mem { mem: d.mem, addr: cd, offset: 0 }),
+                );
+                self.add_to(cs, elem_size as i32);
+                self.add_to(cd, elem_size as i32);
+                self.br(top);
+                self.end();
+                self.end();
+            }
+            // Flat on at least one side (so at most `MAX_FLAT_PARAMS` values), or short.
+            _ => {
+                let k = flat_count(elem) as usize;
+                for i in 0..n {
+                    let s = match src {
+                        Src::Stack(s) => Src::Stack(&s[i as usize * k..(i as usize + 1) * k]),
+                        Src::Mem(m) => Src::Mem(m.at(i * elem_size)),
+                    };
+                    let d = match dst {
+                        Dst::Stack(t) => Dst::Stack(&t[i as usize * k..(i as usize + 1) * k]),
+                        Dst::Mem(m) => Dst::Mem(m.at(i * elem_size)),
+                    };
+                    self.translate(elem, s, d);
+                }
+            }
+        }
+    }
+
+    /// Adds a constant to the `i32` on top of the stack (nothing for zero).
+    fn add_const(&mut self, c: u32) {
+        if c != 0 {
+            self.i32(c as i32);
+            self.ins(I::I32Add);
+        }
+    }
+}
+
 /// Whether a list of `ty` can be copied byte for byte: no pointers, `char`s, `bool`s,
 /// discriminants or flags (whose unused bits are dropped), only integers and floats.
 fn is_plain(ty: &ValueType) -> bool {
@@ -729,6 +802,7 @@ fn is_plain(ty: &ValueType) -> bool {
         | ValueType::F32
         | ValueType::F64 => true,
         ValueType::Record(_) | ValueType::Tuple(_) => ty.as_record_fields().unwrap().into_iter().all(is_plain),
+        ValueType::FixedList(t, _) => is_plain(t),
         _ => false,
     }
 }

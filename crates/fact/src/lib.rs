@@ -280,7 +280,8 @@ impl<D: Clone + Eq + Hash> Builder<D> {
 /// Whether values of `ty` point into linear memory (strings and lists).
 pub(crate) fn has_pointers(ty: &ValueType) -> bool {
     match ty {
-        ValueType::String | ValueType::List(_) => true,
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => true,
+        ValueType::FixedList(t, _) => has_pointers(t),
         ValueType::Record(_) | ValueType::Tuple(_) => ty.as_record_fields().unwrap().into_iter().any(has_pointers),
         ValueType::Variant(_) | ValueType::Option(_) | ValueType::Result { .. } => {
             ty.as_variant_cases().unwrap().into_iter().flatten().any(has_pointers)

@@ -90,6 +90,17 @@ pub fn val(ty: &Type, v: &WastVal<'_>) -> Result<Val> {
             let elem = list.ty();
             Val::List(elems.iter().map(|e| val(&elem, e)).collect::<Result<_>>()?)
         }
+        (Type::FixedLengthList(list), WastVal::List(elems)) => {
+            if elems.len() != list.len() as usize {
+                bail!("list of {} values for type {ty}", elems.len());
+            }
+            let elem = list.ty();
+            Val::List(elems.iter().map(|e| val(&elem, e)).collect::<Result<_>>()?)
+        }
+        (Type::Map(map), WastVal::Map(entries)) => {
+            let (key, value) = (map.key(), map.value());
+            Val::Map(entries.iter().map(|(k, v)| Ok((val(&key, k)?, val(&value, v)?))).collect::<Result<_>>()?)
+        }
         (Type::Record(record), WastVal::Record(values)) => {
             let mut out = Vec::new();
             for field in record.fields() {
@@ -160,7 +171,9 @@ pub fn val_untyped(v: &WastVal<'_>) -> Result<Val> {
         WastVal::Result(Ok(p)) => Val::Result(Ok(payload(p)?)),
         WastVal::Result(Err(p)) => Val::Result(Err(payload(p)?)),
         WastVal::Flags(names) => Val::Flags(names.iter().map(|n| n.to_string()).collect()),
-        WastVal::Map(_) => bail!("map values are not supported"),
+        WastVal::Map(entries) => {
+            Val::Map(entries.iter().map(|(k, v)| Ok((val_untyped(k)?, val_untyped(v)?))).collect::<Result<_>>()?)
+        }
     })
 }
 
@@ -195,6 +208,9 @@ pub fn matches(expected: &WastVal<'_>, actual: &Val) -> bool {
         }
         (WastVal::Char(e), Val::Char(a)) => e == a,
         (WastVal::String(e), Val::String(a)) => e == a,
+        (WastVal::Map(e), Val::Map(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|((ek, ev), (ak, av))| matches(ek, ak) && matches(ev, av))
+        }
         (WastVal::List(e), Val::List(a)) | (WastVal::Tuple(e), Val::Tuple(a)) => {
             e.len() == a.len() && e.iter().zip(a).all(|(e, a)| matches(e, a))
         }
@@ -351,6 +367,17 @@ fn write_val(out: &mut String, v: &Val) {
         Val::Char(c) => write!(out, "(char.const {:?})", c.to_string()).unwrap(),
         Val::String(s) => write!(out, "(str.const {s:?})").unwrap(),
         Val::List(items) => seq(out, "list.const", items),
+        Val::Map(entries) => {
+            out.push_str("(map.const");
+            for (k, v) in entries {
+                out.push_str(" (entry ");
+                write_val(out, k);
+                out.push(' ');
+                write_val(out, v);
+                out.push(')');
+            }
+            out.push(')');
+        }
         Val::Tuple(items) => seq(out, "tuple.const", items),
         Val::Record(fields) => {
             out.push_str("(record.const");

@@ -68,6 +68,10 @@ pub enum Ty {
     Char,
     String,
     List(Box<Ty>),
+    /// `map<K, V>`.
+    Map(Box<Ty>, Box<Ty>),
+    /// `list<T, N>`.
+    Fixed(Box<Ty>, u32),
     Record(usize, Vec<(String, Ty)>),
     Tuple(Vec<Ty>),
     Variant(usize, Vec<(String, Option<Ty>)>),
@@ -90,13 +94,24 @@ impl Ty {
     /// The direct children of this type.
     pub fn children(&self) -> Vec<&Ty> {
         match self {
-            Ty::List(t) | Ty::Option(t) => vec![t],
+            Ty::List(t) | Ty::Option(t) | Ty::Fixed(t, _) => vec![t],
+            Ty::Map(k, v) => vec![k, v],
             Ty::Record(_, fields) => fields.iter().map(|(_, t)| t).collect(),
             Ty::Tuple(types) => types.iter().collect(),
             Ty::Variant(_, cases) => cases.iter().filter_map(|(_, t)| t.as_ref()).collect(),
             Ty::Result(ok, err) => ok.iter().chain(err.iter()).map(|t| &**t).collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Whether values of this type hold `own` handles.
+    pub fn has_own(&self) -> bool {
+        matches!(self, Ty::Own) || self.children().iter().any(|t| t.has_own())
+    }
+
+    /// Whether this type has a map or a fixed-length list in it.
+    pub fn has_map_or_fixed(&self) -> bool {
+        matches!(self, Ty::Map(..) | Ty::Fixed(..)) || self.children().iter().any(|t| t.has_map_or_fixed())
     }
 
     /// Pushes every named node of this type, children before parents.
@@ -115,7 +130,8 @@ impl Ty {
             Ty::S64 | Ty::U64 => out.push(Flat::I64),
             Ty::F32 => out.push(Flat::F32),
             Ty::F64 => out.push(Flat::F64),
-            Ty::String | Ty::List(_) => out.extend([Flat::I32, Flat::I32]),
+            Ty::String | Ty::List(_) | Ty::Map(..) => out.extend([Flat::I32, Flat::I32]),
+            Ty::Fixed(t, n) => (0..*n).for_each(|_| t.flatten(out)),
             Ty::Record(..) | Ty::Tuple(_) => self.children().iter().for_each(|t| t.flatten(out)),
             Ty::Flags(_, names) => out.extend(std::iter::repeat_n(Flat::I32, names.len().div_ceil(32))),
             Ty::Variant(..) | Ty::Enum(..) | Ty::Option(_) | Ty::Result(..) => {
@@ -159,8 +175,9 @@ impl Ty {
         match self {
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
-            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::String | Ty::List(_) | Ty::Own => 4,
+            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::String | Ty::List(_) | Ty::Map(..) | Ty::Own => 4,
             Ty::S64 | Ty::U64 | Ty::F64 => 8,
+            Ty::Fixed(t, _) => t.align(),
             Ty::Record(_, fields) => fields.iter().map(|(_, t)| t.align()).max().unwrap_or(1),
             Ty::Tuple(types) => types.iter().map(Ty::align).max().unwrap_or(1),
             Ty::Flags(_, names) => match names.len() {
@@ -183,7 +200,8 @@ impl Ty {
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
             Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::Own => 4,
-            Ty::S64 | Ty::U64 | Ty::F64 | Ty::String | Ty::List(_) => 8,
+            Ty::S64 | Ty::U64 | Ty::F64 | Ty::String | Ty::List(_) | Ty::Map(..) => 8,
+            Ty::Fixed(t, n) => t.size() * n,
             Ty::Record(..) | Ty::Tuple(_) => {
                 let fields: Vec<&Ty> = self.children();
                 let mut offset = 0;
@@ -268,6 +286,8 @@ impl fmt::Display for Ty {
             Ty::Char => f.write_str("char"),
             Ty::String => f.write_str("string"),
             Ty::List(t) => write!(f, "list<{t}>"),
+            Ty::Map(k, v) => write!(f, "map<{k}, {v}>"),
+            Ty::Fixed(t, n) => write!(f, "list<{t}, {n}>"),
             Ty::Record(_, fields) => {
                 f.write_str("record { ")?;
                 list(f, &mut fields.iter().map(|(n, t)| format!("{n}: {t}")))?;
@@ -367,6 +387,8 @@ pub struct Features {
     pub large_enums: bool,
     /// `own` handles of a host resource, anywhere in a type.
     pub resources: bool,
+    /// `map<K, V>` and fixed-length `list<T, N>`.
+    pub maps_and_fixed_lists: bool,
 }
 
 /// The validator (wasmparser 0.263, following the current Component Model) rejects `flags` with
@@ -450,7 +472,7 @@ impl TypeGen<'_> {
             return self.primitive();
         }
         let d = depth - 1;
-        match self.rng.usize(0, 9) {
+        match self.rng.usize(0, 10) {
             0 => Ty::List(Box::new(self.ty(d))),
             1 => {
                 let n = self.rng.usize(1, 5);
@@ -507,6 +529,27 @@ impl TypeGen<'_> {
                 Ty::Flags(self.id(), names)
             }
             8 if self.features.strings => Ty::List(Box::new(Ty::String)),
+            9 if self.features.maps_and_fixed_lists => match self.rng.usize(0, 3) {
+                0 | 1 => {
+                    // Keys are non-float primitives; values hold no handles (validation rules).
+                    let key = loop {
+                        let t = self.primitive();
+                        if !matches!(t, Ty::F32 | Ty::F64 | Ty::Own) {
+                            break t;
+                        }
+                    };
+                    let value = loop {
+                        let t = self.ty(d);
+                        if !t.has_own() {
+                            break t;
+                        }
+                    };
+                    Ty::Map(Box::new(key), Box::new(value))
+                }
+                // Short (flat when alone), or long enough to go through memory.
+                2 => Ty::Fixed(Box::new(self.ty(d)), self.rng.usize(1, 4) as u32),
+                _ => Ty::Fixed(Box::new(self.ty(d)), self.rng.usize(17, 40) as u32),
+            },
             _ => Ty::List(Box::new(Ty::U8)),
         }
     }
@@ -642,6 +685,12 @@ impl ValueGen<'_> {
                 *budget -= n;
                 Val::List((0..n).map(|_| self.val(elem, budget)).collect())
             }
+            Ty::Map(k, v) => {
+                let n = self.rng.usize(0, 8).min(*budget);
+                *budget -= n;
+                Val::Map((0..n).map(|_| (self.val(k, budget), self.val(v, budget))).collect())
+            }
+            Ty::Fixed(t, n) => Val::List((0..*n).map(|_| self.val(t, budget)).collect()),
             Ty::Record(_, fields) => {
                 Val::Record(fields.iter().map(|(n, t)| (n.clone(), self.val(t, budget))).collect())
             }
@@ -688,6 +737,9 @@ pub fn vals_eq(a: &Val, b: &Val) -> bool {
         (Val::Float64(x), Val::Float64(y)) => (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits(),
         (Val::List(x), Val::List(y)) | (Val::Tuple(x), Val::Tuple(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| vals_eq(a, b))
+        }
+        (Val::Map(x), Val::Map(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|((ak, av), (bk, bv))| vals_eq(ak, bk) && vals_eq(av, bv))
         }
         (Val::Record(x), Val::Record(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|((n, a), (m, b))| n == m && vals_eq(a, b))

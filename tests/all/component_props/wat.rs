@@ -51,6 +51,8 @@ fn tref(ty: &Ty, p: &str) -> String {
         Ty::Char => "char".into(),
         Ty::String => "string".into(),
         Ty::List(t) => format!("(list {})", tref(t, p)),
+        Ty::Map(k, v) => format!("(map {} {})", tref(k, p), tref(v, p)),
+        Ty::Fixed(t, n) => format!("(list {} {n})", tref(t, p)),
         Ty::Tuple(types) => {
             format!("(tuple {})", types.iter().map(|t| tref(t, p)).collect::<Vec<_>>().join(" "))
         }

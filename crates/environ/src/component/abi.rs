@@ -115,7 +115,8 @@ pub fn align(ty: &ValueType) -> u32 {
         ValueType::S16 | ValueType::U16 => 2,
         ValueType::S32 | ValueType::U32 | ValueType::F32 | ValueType::Char => 4,
         ValueType::S64 | ValueType::U64 | ValueType::F64 => 8,
-        ValueType::String | ValueType::List(_) => 4,
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => 4,
+        ValueType::FixedList(t, _) => align(t),
         ValueType::Own(_) | ValueType::Borrow(_) => 4,
         ValueType::Flags(names) => match names.len() {
             0..=8 => 1,
@@ -140,7 +141,9 @@ pub fn size(ty: &ValueType) -> u32 {
         ValueType::S16 | ValueType::U16 => 2,
         ValueType::S32 | ValueType::U32 | ValueType::F32 | ValueType::Char => 4,
         ValueType::S64 | ValueType::U64 | ValueType::F64 => 8,
-        ValueType::String | ValueType::List(_) => 8,
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => 8,
+        // Validation bounds every type's size below 2^28 bytes.
+        ValueType::FixedList(t, n) => size(t) * n,
         ValueType::Own(_) | ValueType::Borrow(_) => 4,
         ValueType::Flags(names) => flags_size(names.len()),
         ValueType::Record(_) | ValueType::Tuple(_) => {
@@ -195,7 +198,15 @@ pub fn flatten(ty: &ValueType, out: &mut Vec<FlatType>) {
         ValueType::S64 | ValueType::U64 => out.push(FlatType::I64),
         ValueType::F32 => out.push(FlatType::F32),
         ValueType::F64 => out.push(FlatType::F64),
-        ValueType::String | ValueType::List(_) => out.extend([FlatType::I32, FlatType::I32]),
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => out.extend([FlatType::I32, FlatType::I32]),
+        ValueType::FixedList(t, n) => {
+            let start = out.len();
+            flatten(t, out);
+            let one = out.len() - start;
+            for _ in 1..*n {
+                out.extend_from_within(start..start + one);
+            }
+        }
         ValueType::Flags(names) => out.extend(std::iter::repeat_n(FlatType::I32, flags_words(names.len()))),
         ValueType::Record(_) | ValueType::Tuple(_) => {
             for field in ty.as_record_fields().unwrap() {
@@ -206,6 +217,22 @@ pub fn flatten(ty: &ValueType, out: &mut Vec<FlatType>) {
             out.push(FlatType::I32);
             out.extend(variant_payload_flat(ty));
         }
+    }
+}
+
+/// How many core values `ty` flattens to, computed without building them (saturating).
+pub fn flat_count(ty: &ValueType) -> u64 {
+    match ty {
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => 2,
+        ValueType::FixedList(t, n) => flat_count(t).saturating_mul(u64::from(*n)),
+        ValueType::Flags(names) => flags_words(names.len()) as u64,
+        ValueType::Record(_) | ValueType::Tuple(_) => {
+            ty.as_record_fields().unwrap().into_iter().fold(0, |n, t| n.saturating_add(flat_count(t)))
+        }
+        ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
+            1 + ty.as_variant_cases().unwrap().into_iter().flatten().map(flat_count).max().unwrap_or(0)
+        }
+        _ => 1,
     }
 }
 
@@ -239,19 +266,23 @@ pub fn params_tuple(ty: &FuncType) -> ValueType {
 
 /// The core signature of a function of type `ty` in `context`.
 pub fn flatten_func(ty: &FuncType, context: Context) -> FlatSignature {
+    // Count first: a fixed-length list may flatten to millions of values, which are never built
+    // when they go through memory anyway.
+    let param_count = ty.params.iter().fold(0u64, |n, (_, t)| n.saturating_add(flat_count(t)));
+    let params_indirect = param_count > MAX_FLAT_PARAMS as u64;
     let mut params = Vec::new();
-    for (_, param) in ty.params.iter() {
-        flatten(param, &mut params);
-    }
-    let params_indirect = params.len() > MAX_FLAT_PARAMS;
     if params_indirect {
-        params = vec![FlatType::I32];
+        params.push(FlatType::I32);
+    } else {
+        for (_, param) in ty.params.iter() {
+            flatten(param, &mut params);
+        }
     }
+    let results_indirect = ty.result.as_ref().is_some_and(|t| flat_count(t) > MAX_FLAT_RESULTS as u64);
     let mut results = Vec::new();
-    if let Some(result) = &ty.result {
+    if let Some(result) = ty.result.as_ref().filter(|_| !results_indirect) {
         flatten(result, &mut results);
     }
-    let results_indirect = results.len() > MAX_FLAT_RESULTS;
     if results_indirect {
         match context {
             Context::Lift => results = vec![FlatType::I32],
@@ -316,6 +347,34 @@ mod tests {
         assert_eq!((size(&flags(9)), align(&flags(9))), (2, 2));
         assert_eq!((size(&flags(33)), align(&flags(33))), (8, 4));
         assert_eq!(flat_types(&flags(33)).len(), 2);
+    }
+
+    #[test]
+    fn maps_and_fixed_length_lists() {
+        let map = ValueType::Map(Box::new(ValueType::String), Box::new(ValueType::U8));
+        assert_eq!((size(&map), align(&map)), (8, 4));
+        assert_eq!(flat_types(&map), vec![FlatType::I32; 2]);
+        assert_eq!(*map.list_element().unwrap(), ValueType::Tuple(vec![ValueType::String, ValueType::U8].into()));
+        // Laid out like a tuple of N elements, flattened as N copies.
+        let fixed = ValueType::FixedList(Box::new(record(&[ValueType::U8, ValueType::U16])), 3);
+        assert_eq!((size(&fixed), align(&fixed)), (12, 2));
+        assert_eq!(flat_types(&fixed), vec![FlatType::I32; 6]);
+        assert_eq!(flat_count(&fixed), 6);
+        let inner = ValueType::FixedList(Box::new(ValueType::F64), 2);
+        let option = ValueType::Option(Box::new(inner));
+        assert_eq!(flat_types(&option), vec![FlatType::I32, FlatType::F64, FlatType::F64]);
+        assert_eq!((size(&option), align(&option)), (24, 8));
+        // A huge fixed-length list is counted, not built: it goes through memory.
+        let huge = ValueType::FixedList(Box::new(ValueType::U8), 268_435_455);
+        assert_eq!(flat_count(&huge), 268_435_455);
+        let ty = FuncType { params: vec![("a".into(), huge.clone())].into(), result: Some(huge) };
+        let sig = flatten_func(&ty, Context::Lower);
+        assert!(sig.params_indirect && sig.results_indirect);
+        assert_eq!((sig.params.len(), sig.results.len()), (2, 0));
+        let small = ValueType::FixedList(Box::new(ValueType::U32), 16);
+        let sig = flatten_func(&FuncType { params: vec![("a".into(), small)].into(), result: None }, Context::Lift);
+        assert!(!sig.params_indirect);
+        assert_eq!(sig.params.len(), 16);
     }
 
     #[test]

@@ -338,8 +338,13 @@ pub fn convert_value_type(types: TypesRef<'_>, keys: &mut ResourceKeys, ty: &Com
             ComponentDefinedType::Future { .. } | ComponentDefinedType::Stream { .. } => {
                 bail!("unsupported feature: async futures and streams")
             }
-            ComponentDefinedType::Map { .. } => bail!("unsupported feature: map types"),
-            ComponentDefinedType::FixedLengthList { .. } => bail!("unsupported feature: fixed-length lists"),
+            ComponentDefinedType::Map { key, value, .. } => ValueType::Map(
+                Box::new(convert_value_type(types, keys, key)?),
+                Box::new(convert_value_type(types, keys, value)?),
+            ),
+            ComponentDefinedType::FixedLengthList { element, length, .. } => {
+                ValueType::FixedList(Box::new(convert_value_type(types, keys, element)?), *length)
+            }
         }),
     }
 }

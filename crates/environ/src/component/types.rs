@@ -47,6 +47,11 @@ pub enum ValueType {
     String,
     /// `list<T>`.
     List(Box<ValueType>),
+    /// `map<K, V>`: in the Canonical ABI, a `list<tuple<K, V>>` of its entries.
+    Map(Box<ValueType>, Box<ValueType>),
+    /// `list<T, N>`: exactly `N` elements (at least one), laid out and flattened like a tuple of
+    /// `N` `T`s.
+    FixedList(Box<ValueType>, u32),
     /// `record { name: T, ... }` (at least one field).
     Record(Box<[Field]>),
     /// `tuple<T, ...>` (at least one element).
@@ -106,6 +111,8 @@ impl ValueType {
             ValueType::Own(r) => ValueType::Own(f(*r)?),
             ValueType::Borrow(r) => ValueType::Borrow(f(*r)?),
             ValueType::List(t) => ValueType::List(Box::new(t.map_resources(f)?)),
+            ValueType::Map(k, v) => ValueType::Map(Box::new(k.map_resources(f)?), Box::new(v.map_resources(f)?)),
+            ValueType::FixedList(t, n) => ValueType::FixedList(Box::new(t.map_resources(f)?), *n),
             ValueType::Option(t) => ValueType::Option(Box::new(t.map_resources(f)?)),
             ValueType::Record(fields) => ValueType::Record(
                 fields
@@ -142,6 +149,8 @@ impl ValueType {
             // A host handle type (`Resource<T>`, `ResourceAny`) is either kind of handle.
             (ValueType::Own(ResourceId::ANY), ValueType::Borrow(_)) => true,
             (ValueType::List(a), ValueType::List(b)) | (ValueType::Option(a), ValueType::Option(b)) => a.accepts(b),
+            (ValueType::Map(ak, av), ValueType::Map(bk, bv)) => ak.accepts(bk) && av.accepts(bv),
+            (ValueType::FixedList(a, an), ValueType::FixedList(b, bn)) => an == bn && a.accepts(b),
             (ValueType::Record(a), ValueType::Record(b)) => {
                 a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| a.name == b.name && a.ty.accepts(&b.ty))
             }
@@ -176,6 +185,8 @@ impl ValueType {
         match self {
             ValueType::Own(_) | ValueType::Borrow(_) => true,
             ValueType::List(t) | ValueType::Option(t) => t.has_handles(),
+            ValueType::FixedList(t, _) => t.has_handles(),
+            ValueType::Map(k, v) => k.has_handles() || v.has_handles(),
             ValueType::Record(fields) => fields.iter().any(|f| f.ty.has_handles()),
             ValueType::Tuple(types) => types.iter().any(|t| t.has_handles()),
             ValueType::Variant(cases) => cases.iter().any(|c| c.ty.as_ref().is_some_and(|t| t.has_handles())),
@@ -191,6 +202,8 @@ impl ValueType {
         match self {
             ValueType::Borrow(_) => true,
             ValueType::List(t) | ValueType::Option(t) => t.has_borrows(),
+            ValueType::FixedList(t, _) => t.has_borrows(),
+            ValueType::Map(k, v) => k.has_borrows() || v.has_borrows(),
             ValueType::Record(fields) => fields.iter().any(|f| f.ty.has_borrows()),
             ValueType::Tuple(types) => types.iter().any(|t| t.has_borrows()),
             ValueType::Variant(cases) => cases.iter().any(|c| c.ty.as_ref().is_some_and(|t| t.has_borrows())),
@@ -211,6 +224,17 @@ impl ValueType {
             ValueType::Result { ok, err } => vec![ok.as_deref(), err.as_deref()],
             _ => return None,
         })
+    }
+
+    /// The element type of a `list` or `map` (whose elements are `tuple<K, V>` entries) in linear
+    /// memory; `None` for other types.
+    pub fn list_element(&self) -> Option<std::borrow::Cow<'_, ValueType>> {
+        use std::borrow::Cow;
+        match self {
+            ValueType::List(t) => Some(Cow::Borrowed(&**t)),
+            ValueType::Map(k, v) => Some(Cow::Owned(ValueType::Tuple(Box::new([(**k).clone(), (**v).clone()])))),
+            _ => None,
+        }
     }
 
     /// The field types of this type viewed as a record (`record` and `tuple`).
@@ -240,6 +264,8 @@ impl fmt::Display for ValueType {
             ValueType::Char => f.write_str("char"),
             ValueType::String => f.write_str("string"),
             ValueType::List(t) => write!(f, "list<{t}>"),
+            ValueType::Map(k, v) => write!(f, "map<{k}, {v}>"),
+            ValueType::FixedList(t, n) => write!(f, "list<{t}, {n}>"),
             ValueType::Record(fields) => {
                 f.write_str("record { ")?;
                 for (i, field) in fields.iter().enumerate() {

@@ -668,6 +668,81 @@ fn nested_lists_of_strings() {
     }
 }
 
+#[test]
+fn maps_are_lists_of_entries() {
+    // map<string, u16>: entries tuple<string, u16> of size 12, align 4.
+    let ty = func(vec![map(T::String, T::U16)], None);
+    let mut h = H::new(ty, StringEncoding::Utf8, StringEncoding::Utf16);
+    let entries = [("one", 1u16), ("zwei", 2), ("trois", 3)];
+    let mut next = 0x1000u32;
+    for (i, (k, v)) in entries.iter().enumerate() {
+        h.write(false, next as usize, k.as_bytes());
+        let entry =
+            [&next.to_le_bytes()[..], &(k.len() as u32).to_le_bytes(), &v.to_le_bytes(), &[0xAA, 0xAA]].concat();
+        h.write(false, 0x100 + 12 * i, &entry);
+        next += 0x10;
+    }
+    h.call(&[i32v(0x100), i32v(3)]).unwrap();
+    let args = h.args();
+    assert_eq!(args[1], 3);
+    for (i, (k, v)) in entries.iter().enumerate() {
+        let at = args[0] as usize + 12 * i;
+        let (p, n) = (h.u32_at(true, at), h.u32_at(true, at + 4));
+        assert_eq!(decode(&mut h, true, StringEncoding::Utf16, p, n), *k);
+        assert_eq!(h.read(true, at + 8, 2), v.to_le_bytes());
+    }
+    // One allocation for the entries (align 4), then one per key.
+    assert_eq!(h.reallocs(true)[0], [0, 0, 4, 36]);
+    // The list checks apply to maps.
+    let mut h = H::new(func(vec![map(T::U32, T::U32)], None), StringEncoding::Utf8, StringEncoding::Utf8);
+    assert_eq!(h.call_trap(&[i32v(0x3FFF8), i32v(2)]), Trap::ListOutOfBounds);
+    let mut h = H::new(func(vec![map(T::U32, T::U32)], None), StringEncoding::Utf8, StringEncoding::Utf8);
+    assert_eq!(h.call_trap(&[i32v(2), i32v(1)]), Trap::UnalignedPointer);
+}
+
+#[test]
+fn fixed_length_lists_flat_and_in_memory() {
+    // Flat: list<char, 3> is three i32s, each checked.
+    let ty = func(vec![fixed(T::Char, 3)], None);
+    let mut h = H::new(ty.clone(), StringEncoding::Utf8, StringEncoding::Utf8);
+    h.call(&[i32v('a' as u32), i32v('é' as u32), i32v(0x1F600)]).unwrap();
+    assert_eq!(h.args(), vec!['a' as u64, 'é' as u64, 0x1F600]);
+    assert_eq!(h.call_trap(&[i32v('a' as u32), i32v(0xD800), i32v(0)]), Trap::InvalidChar);
+
+    // Through memory (20 u32s > 16 flat values): copied in one go into the callee's tuple.
+    let ty = func(vec![fixed(T::U32, 20)], None);
+    let mut h = H::new(ty, StringEncoding::Utf8, StringEncoding::Utf8);
+    let words: Vec<u8> = (0..20u32).flat_map(|i| (i * 1000 + 7).to_le_bytes()).collect();
+    h.write(false, 0x100, &words);
+    h.call(&[i32v(0x100)]).unwrap();
+    let args = h.args();
+    assert_eq!(h.reallocs(true), vec![[0, 0, 4, 80]]);
+    assert_eq!(h.read(true, args[0] as usize, 80), words);
+
+    // Element-wise in a loop (bools are normalized), as a result through memory.
+    let ty = func(vec![], Some(fixed(record(vec![T::Bool, T::U8]), 40)));
+    let mut h = H::new(ty, StringEncoding::Utf8, StringEncoding::Utf8);
+    let pairs: Vec<u8> = (0..40u8).flat_map(|i| [i % 3, i]).collect();
+    h.write(true, 0x200, &pairs);
+    h.set_result(0x200);
+    h.call(&[i32v(0x80)]).unwrap();
+    let got = h.read(false, 0x80, 80);
+    for i in 0..40usize {
+        assert_eq!(got[2 * i], u8::from(i % 3 != 0));
+        assert_eq!(got[2 * i + 1], i as u8);
+    }
+
+    // Strings inside: each element transcoded.
+    let ty = func(vec![fixed(T::String, 2)], None);
+    let mut h = H::new(ty, StringEncoding::Utf8, StringEncoding::Utf16);
+    h.write(false, 0x1000, b"hi");
+    h.write(false, 0x1010, "😀".as_bytes());
+    h.call(&[i32v(0x1000), i32v(2), i32v(0x1010), i32v(4)]).unwrap();
+    let args = h.args();
+    assert_eq!(decode(&mut h, true, StringEncoding::Utf16, args[0] as u32, args[1] as u32), "hi");
+    assert_eq!(decode(&mut h, true, StringEncoding::Utf16, args[2] as u32, args[3] as u32), "😀");
+}
+
 // ---- variants, options, results, records, flags ----
 
 #[test]

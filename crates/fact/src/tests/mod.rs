@@ -34,6 +34,14 @@ pub(crate) fn list(t: ValueType) -> ValueType {
     ValueType::List(Box::new(t))
 }
 
+pub(crate) fn map(k: ValueType, v: ValueType) -> ValueType {
+    ValueType::Map(Box::new(k), Box::new(v))
+}
+
+pub(crate) fn fixed(t: ValueType, n: u32) -> ValueType {
+    ValueType::FixedList(Box::new(t), n)
+}
+
 pub(crate) fn option(t: ValueType) -> ValueType {
     ValueType::Option(Box::new(t))
 }

@@ -53,6 +53,23 @@ fn compound_types() {
 }
 
 #[test]
+fn maps_and_fixed_length_lists() {
+    one_param(map(T::String, T::U32));
+    one_param(map(T::U8, map(T::String, list(T::Char))));
+    one_param(fixed(T::U8, 1));
+    one_param(fixed(T::F32, 4));
+    one_param(fixed(T::String, 3));
+    one_param(fixed(variant(vec![Some(T::F32), Some(T::U64), None]), 2));
+    one_param(fixed(fixed(T::Char, 2), 3));
+    // More than 16 flat values: through memory, element-wise in a loop or copied in one go.
+    one_param(fixed(T::U64, 17));
+    one_param(fixed(record(vec![T::U8, T::Bool]), 40));
+    one_param(fixed(T::String, 300));
+    one_param(list(fixed(T::U16, 1000)));
+    one_param(option(fixed(map(T::U32, T::String), 2)));
+}
+
+#[test]
 fn indirect_params_and_results() {
     check(func((0..17).map(|_| T::U32).collect(), Some(T::U8)));
     check(func((0..20).map(|_| T::String).collect(), Some(tuple(vec![T::String, T::U64]))));

@@ -291,6 +291,15 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
             let length = read_u32(memory, ptr + 4)?;
             Val::List(load_list_from_range(cx, begin, length, elem)?)
         }
+        ValueType::Map(..) => {
+            let begin = read_u32(memory, ptr)?;
+            let length = read_u32(memory, ptr + 4)?;
+            load_map_from_range(cx, begin, length, ty)?
+        }
+        ValueType::FixedList(elem, n) => {
+            let elem_size = env::size(elem);
+            Val::List((0..*n).map(|i| load_at(cx, elem, ptr + i * elem_size)).collect::<Result<_>>()?)
+        }
         ValueType::Record(fields) => {
             let offsets = env::field_offsets(ty);
             let mut record = Vec::with_capacity(fields.len());
@@ -371,12 +380,36 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_u
     }
 }
 
+/// A map is loaded as the list of its entries, `tuple<K, V>`.
+fn load_map_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, ty: &ValueType) -> Result<Val> {
+    let entries = load_list_from_range(cx, ptr, length, &ty.list_element().expect("a map"))?;
+    Ok(Val::Map(entries.into_iter().map(into_entry).collect()))
+}
+
+/// A loaded `tuple<K, V>` map entry as a key and a value.
+fn into_entry(entry: Val) -> (Val, Val) {
+    match entry {
+        Val::Tuple(pair) => {
+            let mut pair = pair.into_iter();
+            (pair.next().expect("a key"), pair.next().expect("a value"))
+        }
+        _ => unreachable!("map entries load as tuples"),
+    }
+}
+
 /// `load_list_from_range`.
 fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, elem: &ValueType) -> Result<Vec<Val>> {
     let elem_size = env::size(elem);
     let byte_length = u64::from(length) * u64::from(elem_size);
     let memory_len = cx.memory()?.len();
-    check_range_with(memory_len, ptr, env::align(elem), byte_length, Trap::UnalignedPointer, Trap::HostListOutOfBounds)?;
+    check_range_with(
+        memory_len,
+        ptr,
+        env::align(elem),
+        byte_length,
+        Trap::UnalignedPointer,
+        Trap::HostListOutOfBounds,
+    )?;
     if let ValueType::U8 = elem {
         let bytes = &cx.memory()?[ptr as usize..][..length as usize];
         return Ok(bytes.iter().map(|&b| Val::U8(b)).collect());
@@ -430,6 +463,19 @@ fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32
             let (begin, length) = store_list_into_range(cx, elem, values)?;
             write(cx, ptr, &begin.to_le_bytes())?;
             write(cx, ptr + 4, &length.to_le_bytes())
+        }
+        (ValueType::Map(key, value), Val::Map(entries)) => {
+            let (begin, length) = store_map_into_range(cx, key, value, entries)?;
+            write(cx, ptr, &begin.to_le_bytes())?;
+            write(cx, ptr + 4, &length.to_le_bytes())
+        }
+        (ValueType::FixedList(elem, n), Val::List(values)) => {
+            check_fixed_length(ty, *n, values)?;
+            let elem_size = env::size(elem);
+            for (i, v) in values.iter().enumerate() {
+                store_at(cx, elem, v, ptr + i as u32 * elem_size)?;
+            }
+            Ok(())
         }
         (ValueType::Record(_) | ValueType::Tuple(_), _) => {
             let values = record_values(ty, v)?;
@@ -745,6 +791,34 @@ fn store_list_into_range<C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, va
     Ok((ptr, values.len() as u32))
 }
 
+/// A map is stored as the list of its entries, `tuple<K, V>`: returns `(ptr, length)`.
+fn store_map_into_range<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    key: &ValueType,
+    value: &ValueType,
+    entries: &[(Val, Val)],
+) -> Result<(u32, u32)> {
+    let entry = ValueType::Tuple(Box::new([key.clone(), value.clone()]));
+    let (entry_size, offsets) = (env::size(&entry), env::field_offsets(&entry));
+    let byte_length = entries.len() as u64 * u64::from(entry_size);
+    trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
+    let ptr = realloc_checked(cx, 0, 0, env::align(&entry), byte_length as u32)?;
+    for (i, (k, v)) in entries.iter().enumerate() {
+        let at = ptr + i as u32 * entry_size;
+        store_at(cx, key, k, at + offsets[0])?;
+        store_at(cx, value, v, at + offsets[1])?;
+    }
+    Ok((ptr, entries.len() as u32))
+}
+
+/// A fixed-length list value must have exactly the type's length.
+fn check_fixed_length(ty: &ValueType, n: u32, values: &[Val]) -> Result<()> {
+    if values.len() != n as usize {
+        bail!("type mismatch: expected {ty}, found a list of {} elements", values.len());
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Flat lowering
 
@@ -776,6 +850,16 @@ pub(crate) fn lower_flat<C: AbiMemory + ?Sized>(
         (ValueType::List(elem), Val::List(values)) => {
             let (ptr, length) = store_list_into_range(cx, elem, values)?;
             out.extend([Flat::I32(ptr as i32), Flat::I32(length as i32)]);
+        }
+        (ValueType::Map(key, value), Val::Map(entries)) => {
+            let (ptr, length) = store_map_into_range(cx, key, value, entries)?;
+            out.extend([Flat::I32(ptr as i32), Flat::I32(length as i32)]);
+        }
+        (ValueType::FixedList(elem, n), Val::List(values)) => {
+            check_fixed_length(ty, *n, values)?;
+            for value in values {
+                lower_flat(cx, elem, value, out)?;
+            }
         }
         (ValueType::Record(_) | ValueType::Tuple(_), _) => {
             let values = record_values(ty, v)?;
@@ -886,6 +970,14 @@ fn lift_flat_dyn<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Ite
             let length = next_i32(vi)? as u32;
             Val::List(load_list_from_range(cx, ptr, length, elem)?)
         }
+        ValueType::Map(..) => {
+            let ptr = next_i32(vi)? as u32;
+            let length = next_i32(vi)? as u32;
+            load_map_from_range(cx, ptr, length, ty)?
+        }
+        ValueType::FixedList(elem, n) => {
+            Val::List((0..*n).map(|_| lift_flat_dyn(cx, elem, vi)).collect::<Result<_>>()?)
+        }
         ValueType::Record(fields) => {
             let mut record = Vec::with_capacity(fields.len());
             for field in fields.iter() {
@@ -940,11 +1032,9 @@ fn lift_flat_variant<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn
 // Lifting and lowering values (function parameters and results)
 
 fn flat_count(types: &[&ValueType]) -> usize {
-    let mut flat = Vec::new();
-    for t in types {
-        env::flatten(t, &mut flat);
-    }
-    flat.len()
+    // Counted, not built: a fixed-length list may flatten to millions of values.
+    let count = types.iter().fold(0u64, |n, t| n.saturating_add(env::flat_count(t)));
+    usize::try_from(count).unwrap_or(usize::MAX)
 }
 
 fn tuple_of(types: &[&ValueType]) -> ValueType {

@@ -23,6 +23,7 @@ pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 pub use linker::{HostFunc, Linker, LinkerInstance};
 pub use typed::{ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams, TypedFunc};
 pub use types::{Case, Enum, Field, Flags, HandleType, List, OptionType, Record, ResultType, Tuple, Type, Variant};
+pub use types::{FixedLengthList, Map};
 pub use resource_table::{ResourceTable, ResourceTableError};
 pub use resources::{Resource, ResourceAny, ResourceType};
 pub use values::Val;

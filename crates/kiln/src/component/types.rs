@@ -40,6 +40,10 @@ pub enum Type {
     String,
     /// `list<T>`.
     List(List),
+    /// `map<K, V>`: values are [`super::Val::Map`].
+    Map(Map),
+    /// `list<T, N>`: values are [`super::Val::List`]s of exactly `N` elements.
+    FixedLengthList(FixedLengthList),
     /// `record { ... }`.
     Record(Record),
     /// `tuple<...>`.
@@ -93,6 +97,8 @@ impl Type {
             ValueType::Char => Type::Char,
             ValueType::String => Type::String,
             ValueType::List(_) => Type::List(List(ty.clone())),
+            ValueType::Map(..) => Type::Map(Map(ty.clone())),
+            ValueType::FixedList(..) => Type::FixedLengthList(FixedLengthList(ty.clone())),
             ValueType::Record(_) => Type::Record(Record(ty.clone())),
             ValueType::Tuple(_) => Type::Tuple(Tuple(ty.clone())),
             ValueType::Variant(_) => Type::Variant(Variant(ty.clone())),
@@ -122,6 +128,8 @@ impl Type {
             Type::Char => &CHAR,
             Type::String => &STRING,
             Type::List(t) => &t.0,
+            Type::Map(t) => &t.0,
+            Type::FixedLengthList(t) => &t.0,
             Type::Record(t) => &t.0,
             Type::Tuple(t) => &t.0,
             Type::Variant(t) => &t.0,
@@ -150,6 +158,8 @@ impl Type {
             Type::Char => "char",
             Type::String => "string",
             Type::List(_) => "list",
+            Type::Map(_) => "map",
+            Type::FixedLengthList(_) => "fixed-length list",
             Type::Record(_) => "record",
             Type::Tuple(_) => "tuple",
             Type::Variant(_) => "variant",
@@ -205,6 +215,7 @@ macro_rules! handle_impls {
 }
 
 handle_impls!(List, Record, Tuple, Variant, Enum, OptionType, ResultType, Flags, HandleType);
+handle_impls!(Map, FixedLengthList);
 
 /// A `list<T>` type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -217,6 +228,55 @@ impl List {
             ValueType::List(elem) => Type::from_value_type(elem),
             _ => unreachable!(),
         }
+    }
+}
+
+/// A `map<K, V>` type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Map(ValueType);
+
+impl Map {
+    /// The key type.
+    pub fn key(&self) -> Type {
+        match &self.0 {
+            ValueType::Map(key, _) => Type::from_value_type(key),
+            _ => unreachable!(),
+        }
+    }
+
+    /// The value type.
+    pub fn value(&self) -> Type {
+        match &self.0 {
+            ValueType::Map(_, value) => Type::from_value_type(value),
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// A `list<T, N>` type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FixedLengthList(ValueType);
+
+impl FixedLengthList {
+    /// The element type.
+    pub fn ty(&self) -> Type {
+        match &self.0 {
+            ValueType::FixedList(elem, _) => Type::from_value_type(elem),
+            _ => unreachable!(),
+        }
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> u32 {
+        match &self.0 {
+            ValueType::FixedList(_, n) => *n,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Whether the list has no elements (never: validation requires at least one).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -415,6 +475,14 @@ mod tests {
         assert_eq!(tt.types().collect::<Vec<_>>(), [Type::U8, Type::Char]);
         assert_eq!(ValueType::from(&t), *t.value_type());
         assert_eq!(Type::Float64.value_type(), &ValueType::F64);
+        let m = Type::from(ValueType::Map(Box::new(ValueType::String), Box::new(ValueType::U32)));
+        let Type::Map(map) = &m else { panic!() };
+        assert_eq!((map.key(), map.value()), (Type::String, Type::U32));
+        assert_eq!(m.to_string(), "map<string, u32>");
+        let l = Type::from(ValueType::FixedList(Box::new(ValueType::Char), 4));
+        let Type::FixedLengthList(list) = &l else { panic!() };
+        assert_eq!((list.ty(), list.len(), list.is_empty()), (Type::Char, 4, false));
+        assert_eq!((l.to_string(), l.desc()), ("list<char, 4>".to_string(), "fixed-length list"));
         let own = Type::from(ValueType::Own(ResourceId(3)));
         let Type::Own(res) = &own else { panic!() };
         assert_eq!(res.id(), ResourceId(3));

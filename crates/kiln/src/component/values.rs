@@ -38,8 +38,10 @@ pub enum Val {
     Char(char),
     /// `string`.
     String(String),
-    /// `list<T>`.
+    /// `list<T>`, and `list<T, N>` (whose values have exactly `N` elements).
     List(Vec<Val>),
+    /// `map<K, V>`: its entries, in order (the Canonical ABI keeps them as a list).
+    Map(Vec<(Val, Val)>),
     /// `record`: every field, in the type's order, with its name.
     Record(Vec<(String, Val)>),
     /// `tuple`.
@@ -76,6 +78,7 @@ impl Val {
             Val::Char(_) => "char",
             Val::String(_) => "string",
             Val::List(_) => "list",
+            Val::Map(_) => "map",
             Val::Record(_) => "record",
             Val::Tuple(_) => "tuple",
             Val::Variant(..) => "variant",
@@ -117,6 +120,22 @@ impl Val {
             (Val::List(elems), ValueType::List(elem)) => {
                 for (i, v) in elems.iter().enumerate() {
                     nested(path, format_args!("[{i}]"), |path| v.check(elem, path))?;
+                }
+                true
+            }
+            (Val::List(elems), ValueType::FixedList(elem, n)) => {
+                if elems.len() != *n as usize {
+                    return mismatch(path, format_args!("list of {} elements", elems.len()), ty);
+                }
+                for (i, v) in elems.iter().enumerate() {
+                    nested(path, format_args!("[{i}]"), |path| v.check(elem, path))?;
+                }
+                true
+            }
+            (Val::Map(entries), ValueType::Map(key, value)) => {
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    nested(path, format_args!("[{i}].key"), |path| k.check(key, path))?;
+                    nested(path, format_args!("[{i}].value"), |path| v.check(value, path))?;
                 }
                 true
             }

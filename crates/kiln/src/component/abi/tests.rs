@@ -763,3 +763,59 @@ fn transcoding_realloc_sequences_follow_the_spec() {
         assert!(lower_string(&mut FakeMemory::new(dst), short).is_err());
     }
 }
+
+#[test]
+fn maps_round_trip_as_lists_of_entries() {
+    let ty = ValueType::Map(Box::new(ValueType::String), Box::new(list(ValueType::U16)));
+    let v = Val::Map(vec![
+        (string("a"), Val::List(vec![Val::U16(1), Val::U16(2)])),
+        (string("é😀"), Val::List(vec![])),
+        (string(""), Val::List(vec![Val::U16(u16::MAX)])),
+    ]);
+    round_trip(&ty, &v);
+    round_trip(&ty, &Val::Map(vec![]));
+    // Entries are laid out as tuple<string, list<u16>>: one allocation of 3 * 16 bytes, align 4.
+    let mut cx = FakeMemory::new(StringEncoding::Utf8);
+    let mut flat = Vec::new();
+    lower_flat(&mut cx, &ty, &v, &mut flat).unwrap();
+    assert_eq!(cx.calls[0], (0, 0, 4, 48));
+    assert_eq!(flat[1], Flat::I32(3));
+    // A map's entries are bounds-checked like a list's.
+    let lift =
+        |ptr: u32, len: u32| lift_flat(&cx, &ty, &mut [Flat::I32(ptr as i32), Flat::I32(len as i32)].into_iter());
+    assert_eq!(trap_of(lift(MEMORY_SIZE as u32 - 16, 2)), Trap::HostListOutOfBounds);
+    assert_eq!(trap_of(lift(2, 1)), Trap::UnalignedPointer);
+    // Values are checked against both the key and the value type.
+    let bad = Val::Map(vec![(string("k"), Val::U16(1))]);
+    assert!(bad.typecheck(&ty).unwrap_err().to_string().contains("`[0].value`"));
+}
+
+#[test]
+fn fixed_length_lists_round_trip_like_tuples() {
+    let ty = ValueType::FixedList(Box::new(record(&[("a", ValueType::U8), ("b", ValueType::String)])), 3);
+    let elem = |n: u8, s: &str| Val::Record(vec![("a".into(), Val::U8(n)), ("b".into(), string(s))]);
+    let v = Val::List(vec![elem(1, "x"), elem(2, ""), elem(3, "ÿ😀")]);
+    round_trip(&ty, &v);
+    // Flat: the elements' flat values one after the other.
+    let mut cx = FakeMemory::new(StringEncoding::Utf8);
+    let mut flat = Vec::new();
+    lower_flat(&mut cx, &ty, &v, &mut flat).unwrap();
+    assert_eq!(flat.len(), 9);
+    // A fixed-length list of another length is a type mismatch, not a trap.
+    let short = Val::List(vec![elem(1, "x")]);
+    assert!(short.typecheck(&ty).unwrap_err().to_string().contains("list of 1 elements"));
+    let err = lower_flat(&mut cx, &ty, &short, &mut Vec::new()).unwrap_err();
+    assert!(err.downcast_ref::<Trap>().is_none());
+    // Nested in a variant, with joined payload types.
+    let nested = option(ValueType::FixedList(Box::new(ValueType::F32), 2));
+    round_trip(&nested, &some(Val::List(vec![Val::Float32(1.5), Val::Float32(-0.0)])));
+    round_trip(&nested, &Val::Option(None));
+    // Long ones go through memory when passed as parameters.
+    let long = ValueType::FixedList(Box::new(ValueType::U64), 20);
+    let ty = func(std::slice::from_ref(&long), Some(long.clone()));
+    let args = [Val::List((0..20).map(|i| Val::U64(i << 40)).collect())];
+    let mut cx = FakeMemory::new(StringEncoding::Utf8);
+    let flat = lower_params(&mut cx, &ty, &args).unwrap();
+    assert_eq!(cx.calls, [(0, 0, 8, 160)]);
+    assert_eq!(lift_params(&cx, &ty, &flat).unwrap(), args);
+}
