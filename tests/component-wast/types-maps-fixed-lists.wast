@@ -1189,7 +1189,7 @@
 ;; A fixed-length list has at least one element, and at most 2^28 bytes.
 (assert_invalid
   (component (type (list u8 0)))
-  "fixed-length list must have more than zero elements")
+  "Fixed-length lists must have more than zero elements")
 (assert_invalid
   (component (type (list u32 67108864)))
   "exceeds maximum byte size")
