@@ -178,7 +178,9 @@ impl Trap {
             Trap::InvalidDiscriminant => "invalid variant discriminant",
             Trap::InvalidChar => "invalid `char` bit pattern",
             Trap::LengthTooLarge => "string or list length too large",
-            Trap::AdapterSameInstance => "degenerate component adapter called: a function lifted and lowered by the same component instance",
+            Trap::AdapterSameInstance => {
+                "degenerate component adapter called: a function lifted and lowered by the same component instance"
+            }
             Trap::UnalignedAtomic => "unaligned atomic",
             Trap::AtomicWaitNonShared => "expected shared memory",
             Trap::UncaughtException => "uncaught exception",

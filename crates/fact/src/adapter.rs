@@ -2,7 +2,7 @@
 //! the recursive translation of a value from a source (flat locals or memory) to a destination
 //! (the operand stack or memory). Strings live in `strings.rs`.
 
-use crate::{ResourceFuncs, Resolved, Side, val_type};
+use crate::{Resolved, ResourceFuncs, Side, val_type};
 use kiln_environ::Trap;
 use kiln_environ::component::{
     Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, ValueType, align, discriminant_size, field_offsets,

@@ -309,8 +309,9 @@ pub fn compile<D: Clone + Eq + Hash>(adapters: &[Adapter<D>]) -> Result<AdapterM
     let mut resolved = Vec::with_capacity(adapters.len());
     for adapter in adapters {
         let ty = &adapter.ty;
-        let resources = (ty.params.iter().any(|(_, t)| t.has_handles()) || ty.result.as_ref().is_some_and(|t| t.has_handles()))
-            .then(|| b.resource_funcs());
+        let resources = (ty.params.iter().any(|(_, t)| t.has_handles())
+            || ty.result.as_ref().is_some_and(|t| t.has_handles()))
+        .then(|| b.resource_funcs());
         let lower = flatten_func(ty, Context::Lower);
         let lift = flatten_func(ty, Context::Lift);
         let params_ptrs = ty.params.iter().any(|(_, t)| has_pointers(t));

@@ -7,7 +7,9 @@
 //! so there are as few modules as the dependencies allow (see [`ComponentPlan::adapter_modules`]).
 
 use super::abi::StringEncoding;
-use super::translate::{ImportKind, InstanceSignature, LocalInit, LocalOptions, NOT_A_RESOURCE, ResourceOp, Translation};
+use super::translate::{
+    ImportKind, InstanceSignature, LocalInit, LocalOptions, NOT_A_RESOURCE, ResourceOp, Translation,
+};
 use super::types::{FuncType, ResourceId};
 use crate::ModuleInfo;
 use anyhow::{Context, Result, bail};
@@ -308,10 +310,12 @@ impl Frame {
     /// `ty` with its static resource keys replaced by this instantiation's run-time resources.
     fn resolve_func(&self, ty: &FuncType) -> Result<FuncType> {
         ty.map_resources(&mut |r: ResourceId| {
-            self.resources.get(&r.0).map(|rt| ResourceId(*rt)).with_context(|| format!("resource type {} is not bound", r.0))
+            self.resources
+                .get(&r.0)
+                .map(|rt| ResourceId(*rt))
+                .with_context(|| format!("resource type {} is not bound", r.0))
         })
     }
-
 }
 
 impl Frame {
@@ -706,8 +710,9 @@ impl Inliner<'_> {
                     frame.push(item);
                 }
                 LocalInit::DefineResource { key, dtor } => {
-                    let dtor =
-                        dtor.map(|f| frame.core_funcs.get(f as usize).cloned().context("destructor index")).transpose()?;
+                    let dtor = dtor
+                        .map(|f| frame.core_funcs.get(f as usize).cloned().context("destructor index"))
+                        .transpose()?;
                     self.plan.resources.push(ResourceDef::Defined { instance: frame.instance, dtor });
                     frame.resources.insert(*key, self.plan.resources.len() as u32 - 1);
                 }

@@ -4,8 +4,8 @@
 
 use super::abi::StringEncoding;
 use super::types::{Case, Field, FuncType, ResourceId, ValueType};
-use std::collections::HashMap;
 use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
 use std::ops::Range;
 use wasmparser::component_types::{
     ComponentAnyTypeId, ComponentDefinedType, ComponentEntityType, ComponentFuncTypeId, ComponentValType,
@@ -328,7 +328,9 @@ pub fn convert_value_type(types: TypesRef<'_>, keys: &mut ResourceKeys, ty: &Com
             }
             ComponentDefinedType::Flags(names) => ValueType::Flags(names.iter().map(|n| n.to_string()).collect()),
             ComponentDefinedType::Enum(names) => ValueType::Enum(names.iter().map(|n| n.to_string()).collect()),
-            ComponentDefinedType::Option { ty, .. } => ValueType::Option(Box::new(convert_value_type(types, keys, ty)?)),
+            ComponentDefinedType::Option { ty, .. } => {
+                ValueType::Option(Box::new(convert_value_type(types, keys, ty)?))
+            }
             ComponentDefinedType::Result { ok, err, .. } => ValueType::Result {
                 ok: ok.as_ref().map(|t| convert_value_type(types, keys, t).map(Box::new)).transpose()?,
                 err: err.as_ref().map(|t| convert_value_type(types, keys, t).map(Box::new)).transpose()?,

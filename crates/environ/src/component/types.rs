@@ -106,7 +106,10 @@ pub struct FuncType {
 
 impl ValueType {
     /// This type with every resource id replaced by `f(id)`.
-    pub fn map_resources(&self, f: &mut impl FnMut(ResourceId) -> anyhow::Result<ResourceId>) -> anyhow::Result<ValueType> {
+    pub fn map_resources(
+        &self,
+        f: &mut impl FnMut(ResourceId) -> anyhow::Result<ResourceId>,
+    ) -> anyhow::Result<ValueType> {
         Ok(match self {
             ValueType::Own(r) => ValueType::Own(f(*r)?),
             ValueType::Borrow(r) => ValueType::Borrow(f(*r)?),
@@ -316,7 +319,10 @@ impl fmt::Display for ValueType {
 
 impl FuncType {
     /// This type with every resource id replaced by `f(id)`.
-    pub fn map_resources(&self, f: &mut impl FnMut(ResourceId) -> anyhow::Result<ResourceId>) -> anyhow::Result<FuncType> {
+    pub fn map_resources(
+        &self,
+        f: &mut impl FnMut(ResourceId) -> anyhow::Result<ResourceId>,
+    ) -> anyhow::Result<FuncType> {
         Ok(FuncType {
             params: self
                 .params

@@ -96,15 +96,29 @@ fn several_adapters_share_imports() {
 }
 
 #[test]
-fn handles_and_missing_options_are_errors() {
-    let err = compile(&[adapter(
-        "h",
-        func(vec![T::Own(kiln_environ::component::ResourceId(0))], None),
-        StringEncoding::Utf8,
-        StringEncoding::Utf8,
-    )])
-    .unwrap_err();
-    assert!(err.to_string().contains("unsupported: resource handles in adapters"));
+fn handles_use_resource_intrinsics_and_missing_options_are_errors() {
+    use crate::AdapterImport;
+    use kiln_environ::component::ResourceId;
+    // Owns and borrows, nested in a list: the adapter moves them through the runtime's
+    // intrinsics, and opens a call scope for the borrows.
+    let ty = func(
+        vec![T::Own(ResourceId(0)), T::List(Box::new(T::Borrow(ResourceId(1))))],
+        Some(T::Option(Box::new(T::Own(ResourceId(0))))),
+    );
+    let module = compile(&[adapter("h", ty, StringEncoding::Utf8, StringEncoding::Utf8)]).unwrap();
+    validate(&module.wasm);
+    for import in [
+        AdapterImport::ResourceTransferOwn,
+        AdapterImport::ResourceTransferBorrow,
+        AdapterImport::ResourceEnterCall,
+        AdapterImport::ResourceExitCall,
+    ] {
+        assert!(module.imports.contains(&import), "missing {import:?}");
+    }
+    // No handles, no intrinsics.
+    let module =
+        compile(&[adapter("p", func(vec![T::U32], None), StringEncoding::Utf8, StringEncoding::Utf8)]).unwrap();
+    assert!(!module.imports.iter().any(|i| matches!(i, AdapterImport::ResourceTransferOwn)));
     let mut a = adapter("s", func(vec![T::String], None), StringEncoding::Utf8, StringEncoding::Utf8);
     a.lift.realloc = None;
     assert!(compile(&[a]).is_err());

@@ -266,7 +266,8 @@ impl Func {
     pub fn typed<P: LowerParams, R: ComponentResults>(&self, store: impl AsContext) -> Result<TypedFunc<P, R>> {
         if let Some(ty) = self.ty(&store) {
             let expected = P::types();
-            if ty.params.len() != expected.len() || !expected.iter().zip(ty.params.iter()).all(|(e, (_, t))| e.accepts(t))
+            if ty.params.len() != expected.len()
+                || !expected.iter().zip(ty.params.iter()).all(|(e, (_, t))| e.accepts(t))
             {
                 bail!("type mismatch with parameters: the function takes {ty}");
             }

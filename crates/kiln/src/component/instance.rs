@@ -5,13 +5,13 @@
 use super::abi::{self, AbiMemory, Flat};
 use super::compiled::Component;
 use super::func::{Func, FuncData, LiftedFunc};
+use super::linker::HostDtor;
 use super::linker::{Definition, HostFunc};
+use super::resources::{Repr, ResourceKind, ResourceState};
 use super::values::Val;
 use crate::store::{AsContextMut, StoreContextMut, StoreId, StoreInner, StoreOpaque};
 use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValType};
 use anyhow::{Context, Result, anyhow, bail};
-use super::linker::HostDtor;
-use super::resources::{Repr, ResourceKind, ResourceState};
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
     ResourceDef, ResourceOp, StringEncoding, flatten_func,
@@ -202,8 +202,12 @@ impl<T: 'static> AbiMemory for HostAbi<'_, T> {
         let kind = state.resource_kinds[resource as usize];
         let repr = match (&defs[resource as usize], owned) {
             // The host's own resource comes back to it as its rep.
-            (ResourceDef::Imported(_), true) => Repr::Host { rep: resources.take_own(defs, self.options.instance, resource, handle)? },
-            (ResourceDef::Imported(_), false) => Repr::Host { rep: resources.lend(defs, self.options.instance, resource, handle)? },
+            (ResourceDef::Imported(_), true) => {
+                Repr::Host { rep: resources.take_own(defs, self.options.instance, resource, handle)? }
+            }
+            (ResourceDef::Imported(_), false) => {
+                Repr::Host { rep: resources.lend(defs, self.options.instance, resource, handle)? }
+            }
             (ResourceDef::Defined { .. }, true) => Repr::Guest {
                 store: self.store.opaque.id,
                 instance: index,
@@ -285,7 +289,9 @@ impl Instance {
         };
         for (i, def) in plan.resources.iter().enumerate() {
             let (kind, dtor) = match def {
-                ResourceDef::Defined { .. } => (ResourceKind::Guest { store: id, instance: index, index: i as u32 }, None),
+                ResourceDef::Defined { .. } => {
+                    (ResourceKind::Guest { store: id, instance: index, index: i as u32 }, None)
+                }
                 ResourceDef::Imported(path) => {
                     let (ty, dtor) = resolve_resource::<T>(&state.imports, path, plan)?;
                     (ty.0, Some(Arc::new(HostDtorBox(dtor)) as Arc<dyn Any + Send + Sync>))
@@ -453,7 +459,11 @@ impl Instance {
 
     /// The resource type exported at `export` (a root name or an [`ExportIndex`]): a type this
     /// instance defines (new for each instantiation) or one it re-exports.
-    pub fn get_resource(&self, store: impl crate::AsContext, export: impl InstanceExportLookup) -> Option<super::ResourceType> {
+    pub fn get_resource(
+        &self,
+        store: impl crate::AsContext,
+        export: impl InstanceExportLookup,
+    ) -> Option<super::ResourceType> {
         let store = &store.as_context().0.opaque;
         match self.export_item(store, &export.path())? {
             ExportItem::Resource(rt) => Some(super::ResourceType(self.state(store).resource_kinds[rt as usize])),
@@ -587,7 +597,8 @@ fn resource_builtin<T: 'static>(
         ResourceOp::Rep => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<i32> {
             let state = state_mut(caller.store, index);
             let component = state.component.clone();
-            Ok(state.resources.get_mut().rep(&component.inner.plan.resources, instance, resource, handle as u32)? as i32)
+            Ok(state.resources.get_mut().rep(&component.inner.plan.resources, instance, resource, handle as u32)?
+                as i32)
         }),
         ResourceOp::Drop => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<()> {
             let state = state_mut(caller.store, index);
@@ -620,8 +631,9 @@ pub(crate) fn run_destructor<T: 'static>(
         }
         ResourceDef::Defined { dtor: None, .. } => Ok(()),
         ResourceDef::Defined { instance, dtor: Some(dtor) } => {
-            let func =
-                resolve_core(&mut store.opaque, index, dtor)?.into_func().context("resource destructor is not a function")?;
+            let func = resolve_core(&mut store.opaque, index, dtor)?
+                .into_func()
+                .context("resource destructor is not a function")?;
             let mut raw = [kiln_runtime::ValRaw::i32(rep as i32)];
             if *instance == dropper {
                 return func.call_raw(store, &mut raw);

@@ -2,8 +2,8 @@
 
 use super::compiled::Component;
 use super::instance::Instance;
-use super::typed::{ComponentResults, LiftParams};
 use super::resources::ResourceType;
+use super::typed::{ComponentResults, LiftParams};
 use super::values::Val;
 use crate::Engine;
 use crate::store::{AsContextMut, StoreContextMut};

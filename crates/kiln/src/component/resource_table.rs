@@ -153,7 +153,10 @@ impl ResourceTable {
     }
 
     /// The reps of the children of `parent`.
-    pub fn iter_children<T: 'static>(&self, parent: &Resource<T>) -> Result<impl Iterator<Item = u32> + '_, ResourceTableError> {
+    pub fn iter_children<T: 'static>(
+        &self,
+        parent: &Resource<T>,
+    ) -> Result<impl Iterator<Item = u32> + '_, ResourceTableError> {
         Ok(self.entry(parent.rep())?.children.iter().copied())
     }
 }

@@ -98,7 +98,11 @@ impl ResourceState {
     /// handles behind [`ResourceAny`] values), at index `num_instances`.
     pub(crate) fn new(num_instances: u32, kinds: &[ResourceKind]) -> ResourceState {
         let canonical = kinds.iter().map(|k| kinds.iter().position(|o| o == k).unwrap() as u32).collect();
-        ResourceState { tables: (0..=num_instances).map(|_| HandleTable::default()).collect(), scopes: Vec::new(), canonical }
+        ResourceState {
+            tables: (0..=num_instances).map(|_| HandleTable::default()).collect(),
+            scopes: Vec::new(),
+            canonical,
+        }
     }
 
     fn canon(&self, resource: u32) -> u32 {
