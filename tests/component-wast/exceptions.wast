@@ -44,7 +44,7 @@
 (assert_return (invoke "inner") (s32.const 5))
 ;; Thrown across the boundary into a catch-all: a trap, never caught. (A trap leaves both
 ;; component instances unable to be entered again, so the next case gets fresh instances.)
-(assert_trap (invoke "run") "uncaught exception")
+(assert_trap (invoke "run") "uncaught exception propagated out of component")
 
 (component
   (component $A
@@ -87,4 +87,38 @@
 
 
 ;; Thrown out of a lifted function to the host: a trap.
-(assert_trap (invoke "throw") "uncaught exception")
+(assert_trap (invoke "throw") "uncaught exception propagated out of component")
+
+;; A resource destructor that throws, run because another component dropped the handle: the
+;; exception stops at the boundary (a trap), it does not reach the dropper's handler.
+(component
+  (component $A
+    (core module $dtor
+      (tag $t)
+      (func (export "dtor") (param i32) (throw $t)))
+    (core instance $d (instantiate $dtor))
+    (type $R' (resource (rep i32) (dtor (core func $d "dtor"))))
+    (export $R "r" (type $R'))
+    (canon resource.new $R' (core func $new))
+    (core module $m
+      (import "" "new" (func $new (param i32) (result i32)))
+      (func (export "make") (result i32) (call $new (i32.const 7))))
+    (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+    (func (export "make") (result (own $R)) (canon lift (core func $i "make"))))
+  (instance $a (instantiate $A))
+  (alias export $a "r" (type $R))
+  (canon lower (func $a "make") (core func $make))
+  (canon resource.drop $R (core func $drop))
+  (core module $b
+    (import "" "make" (func $make (result i32)))
+    (import "" "drop" (func $drop (param i32)))
+    (func (export "run")
+      (block $caught
+        (try_table (catch_all $caught)
+          (call $drop (call $make)))
+        (return))
+      ;; the destructor's exception leaked into this component
+      unreachable))
+  (core instance $b (instantiate $b (with "" (instance (export "make" (func $make)) (export "drop" (func $drop))))))
+  (func (export "drop-throwing") (canon lift (core func $b "run"))))
+(assert_trap (invoke "drop-throwing") "uncaught exception propagated out of component")

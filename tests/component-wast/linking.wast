@@ -23,3 +23,22 @@
 (assert_unlinkable
   (component (import "provider" (func)))
   "expected a function, found an instance")
+
+;; Imports of types, and of instances that hold only types, carry nothing at run time: they need
+;; no definition.
+(component
+  (type $u u64)
+  (import "t" (type $t (eq $u)))
+  (import "types-only" (instance
+    (type $t1 u64)
+    (export "a" (type $t2 (eq $t1)))
+    (export "nested" (instance (type $u32 u32) (export "b" (type (eq $u32)))))))
+  (core module $m (func (export "f") (result i64) i64.const 5))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result $t) (canon lift (core func $i "f"))))
+(assert_return (invoke "f") (u64.const 5))
+
+;; An instance import with a function still needs one.
+(assert_unlinkable
+  (component (import "needs-f" (instance (export "f" (func)))))
+  "component import `needs-f` has not been defined")

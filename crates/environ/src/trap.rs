@@ -91,11 +91,13 @@ pub enum Trap {
     HandleTableFull = 39,
     /// A resource's destructor was called while its instance may not be entered.
     ResourceDestructorReentered = 40,
+    /// The host read a UTF-16 string whose pointer is odd.
+    HostStringUnaligned = 41,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 41] = [
+    pub const ALL: [Trap; 42] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -137,6 +139,7 @@ impl Trap {
         Trap::OwnFromBorrow,
         Trap::HandleTableFull,
         Trap::ResourceDestructorReentered,
+        Trap::HostStringUnaligned,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -199,6 +202,9 @@ impl Trap {
             Trap::OwnFromBorrow => "cannot lift own resource from a borrow",
             Trap::HandleTableFull => "resource handle table is full",
             Trap::ResourceDestructorReentered => "cannot enter component instance to run a resource destructor",
+            // The reference runtime's wording (the Component Model suite checks adapters' and
+            // host calls' misaligned strings with `unaligned pointer`; both words are here).
+            Trap::HostStringUnaligned => "unaligned pointer: string pointer not aligned to 2",
         }
     }
 }

@@ -269,12 +269,12 @@ impl Gen {
         self.trap_if(trap);
     }
 
-    /// Traps `LengthTooLarge` if the `i64` local `bytes` exceeds `MAX_STRING_BYTE_LENGTH`.
-    pub fn check_length(&mut self, bytes: u32) {
+    /// Traps `trap` if the `i64` local `bytes` exceeds `MAX_STRING_BYTE_LENGTH`.
+    pub fn check_length(&mut self, bytes: u32, trap: Trap) {
         self.get(bytes);
         self.ins(I::I64Const(i64::from(MAX_STRING_BYTE_LENGTH)));
         self.ins(I::I64GtU);
-        self.trap_if(Trap::LengthTooLarge);
+        self.trap_if(trap);
     }
 
     /// `i64` local holding `len * factor` for an `i32` local `len`.
@@ -668,7 +668,7 @@ impl Gen {
         self.set(len);
 
         let bytes64 = self.mul64(len, elem_size);
-        self.check_length(bytes64);
+        self.check_length(bytes64, Trap::LengthTooLarge);
         self.check_align(sp, elem_align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::ListOutOfBounds);
         let bytes = self.local(ValType::I32);

@@ -76,10 +76,12 @@ impl Gen {
         l
     }
 
-    /// A new `i32` local holding `n * unit` bytes, trapping `LengthTooLarge` beyond the string limit.
+    /// A new `i32` local holding `n * unit` bytes, trapping `StringOutOfBounds` beyond the string limit.
     fn checked_byte_size(&mut self, n: u32, unit: u32) -> u32 {
         let bytes64 = self.mul64(n, unit);
-        self.check_length(bytes64);
+        // A string longer than the Canonical ABI allows cannot be in bounds (the reference
+        // runtime reports it as such).
+        self.check_length(bytes64, Trap::StringOutOfBounds);
         self.wrap_local(bytes64)
     }
 
@@ -178,7 +180,7 @@ impl Gen {
         let src_mem = self.src_mem();
         let unit = if enc == Enc::Utf16 { 2 } else { 1 };
         let bytes64 = self.mul64(n, unit);
-        self.check_length(bytes64);
+        self.check_length(bytes64, Trap::StringOutOfBounds);
         let align = if self.src.encoding == StringEncoding::Utf8 { 1 } else { 2 };
         self.check_align(sp, align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::StringOutOfBounds);

@@ -363,7 +363,14 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_u
         }
     };
     let memory = cx.memory()?;
-    check_range_with(memory.len(), ptr, alignment, byte_length, Trap::UnalignedPointer, Trap::HostStringOutOfBounds)?;
+    check_range_with(
+        memory.len(),
+        ptr,
+        alignment,
+        byte_length,
+        Trap::HostStringUnaligned,
+        Trap::HostStringOutOfBounds,
+    )?;
     let bytes = &memory[ptr as usize..][..byte_length as usize];
     match encoding {
         Decode::Utf8 => match std::str::from_utf8(bytes) {

@@ -33,6 +33,18 @@ fn raw_to_flat(ty: kiln_environ::component::FlatType, value: ValRaw) -> Flat {
     }
 }
 
+/// An exception may not leave a component (Canonical ABI): at the boundary it becomes a trap.
+/// The trap no longer carries the exception, so that no host function can rethrow it into
+/// another component; its message keeps the exception's description.
+pub(crate) fn exception_to_trap(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<Trap>() != Some(&Trap::UncaughtException) {
+        return e;
+    }
+    let cause = e.root_cause().to_string();
+    anyhow::Error::new(Trap::UncaughtException)
+        .context(format!("uncaught exception propagated out of component: {cause}"))
+}
+
 /// An exported component function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Func {
@@ -197,7 +209,7 @@ impl Func {
             *slot = flat_to_raw(*value);
         }
         // A call that traps can leave the call scopes of the adapters it was inside open.
-        let called = core.call_raw(&mut *store, &mut raw);
+        let called = core.call_raw(&mut *store, &mut raw).map_err(exception_to_trap);
         if called.is_err() {
             store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
         }
@@ -215,7 +227,7 @@ impl Func {
             if args.is_empty() {
                 args.push(ValRaw::default());
             }
-            post_return.call_raw(&mut *store, &mut args)?;
+            post_return.call_raw(&mut *store, &mut args).map_err(exception_to_trap)?;
         }
         if lends {
             store.opaque.component_instances[self.instance].resources.get_mut().exit_call()?;
@@ -253,7 +265,7 @@ impl Func {
         }
         flags.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
         if let Err(e) = crate::func::invoke_wasm(&mut store.opaque, fast.funcref, fast.trampoline, raw.as_mut_ptr()) {
-            return Some(Err(e));
+            return Some(Err(exception_to_trap(e)));
         }
         let result = lift(raw[0]).unwrap_or_else(|| Err(anyhow::anyhow!("typed result is not a scalar")));
         if result.is_ok() {

@@ -636,7 +636,7 @@ pub(crate) fn run_destructor<T: 'static>(
                 .context("resource destructor is not a function")?;
             let mut raw = [kiln_runtime::ValRaw::i32(rep as i32)];
             if *instance == dropper {
-                return func.call_raw(store, &mut raw);
+                return func.call_raw(store, &mut raw).map_err(super::func::exception_to_trap);
             }
             // Dropped by another instance: the destructor enters the implementing instance.
             let flags = state_mut(store, index).flags[*instance as usize];
@@ -647,7 +647,7 @@ pub(crate) fn run_destructor<T: 'static>(
                 return Err(anyhow::Error::new(Trap::CannotEnterComponent));
             }
             global.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
-            func.call_raw(store, &mut raw)?;
+            func.call_raw(store, &mut raw).map_err(super::func::exception_to_trap)?;
             global.set(kiln_runtime::ValRaw::i32(saved));
             Ok(())
         }

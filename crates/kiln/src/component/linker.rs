@@ -95,6 +95,9 @@ impl<T: 'static> Linker<T> {
                         .with_context(|| format!("component import `{}` has the wrong type", import.name))?;
                     imports.push(Some(def.clone()));
                 }
+                // An instance of types only (no functions or resources, at any depth) carries
+                // nothing at run time: like a type import, it needs no definition.
+                (None, ImportKind::Instance(signature)) if types_only(signature) => imports.push(None),
                 (None, _) => bail!("component import `{}` has not been defined", import.name),
             }
         }
@@ -117,6 +120,12 @@ fn check_definition<T>(def: &Definition<T>, kind: &ImportKind) -> Result<()> {
         (Definition::Instance(_), _) => bail!("expected a function, found an instance"),
         (Definition::Resource(..), _) => bail!("expected {}, found a resource type", kind_name(kind)),
     }
+}
+
+fn types_only(signature: &InstanceSignature) -> bool {
+    signature.funcs.is_empty()
+        && signature.resources.is_empty()
+        && signature.instances.iter().all(|(_, inner)| types_only(inner))
 }
 
 fn kind_name(kind: &ImportKind) -> &'static str {
