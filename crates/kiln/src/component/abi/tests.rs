@@ -300,13 +300,13 @@ fn string_traps() {
     assert_eq!(trap_of(lift(&cx, 64, 2)), Trap::InvalidUtf16);
     cx.memory[64..68].copy_from_slice(b"\x00\xdca\0");
     assert_eq!(trap_of(lift(&cx, 64, 2)), Trap::InvalidUtf16);
-    assert_eq!(trap_of(lift(&cx, 65, 1)), Trap::UnalignedPointer);
+    assert_eq!(trap_of(lift(&cx, 65, 1)), Trap::HostStringUnaligned);
     // 2 * length overflows 32 bits: simply out of bounds.
     assert_eq!(trap_of(lift(&cx, 0, 0x8000_0000)), Trap::HostStringOutOfBounds);
 
     cx.encoding = StringEncoding::CompactUtf16;
     assert_eq!(trap_of(lift(&cx, 64, 2 | UTF16_TAG)), Trap::InvalidUtf16);
-    assert_eq!(trap_of(lift(&cx, 65, 1)), Trap::UnalignedPointer);
+    assert_eq!(trap_of(lift(&cx, 65, 1)), Trap::HostStringUnaligned);
     assert_eq!(trap_of(lift(&cx, 0, u32::MAX)), Trap::HostStringOutOfBounds);
 }
 
