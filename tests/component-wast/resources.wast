@@ -266,3 +266,39 @@
 (assert_trap (invoke "dropped-twice") "unknown handle index 1")
 (component instance $r $Resources)
 (assert_trap (invoke "moved-then-used") "unknown handle index 1")
+
+;; The parent lowers its child's functions without ever naming the child's resource type (no
+;; `alias export` of it): the handles still move, and the parent cannot drop them itself, so it
+;; gives them back.
+(component
+  (component $C
+    (type $R' (resource (rep i32)))
+    (export $R "r" (type $R'))
+    (canon resource.new $R' (core func $new))
+    (canon resource.rep $R' (core func $rep))
+    (canon resource.drop $R' (core func $drop))
+    (core module $m
+      (import "" "new" (func $new (param i32) (result i32)))
+      (import "" "rep" (func $rep (param i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+      (func (export "make") (param i32) (result i32) (call $new (local.get 0)))
+      (func (export "take") (param $h i32) (result i32)
+        (local $r i32)
+        (local.set $r (call $rep (local.get $h)))
+        (call $drop (local.get $h))
+        (local.get $r)))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "new" (func $new)) (export "rep" (func $rep)) (export "drop" (func $drop))))))
+    (func (export "make") (param "rep" u32) (result (own $R)) (canon lift (core func $i "make")))
+    (func (export "take") (param "r" (own $R)) (result u32) (canon lift (core func $i "take"))))
+  (instance $c (instantiate $C))
+  (canon lower (func $c "make") (core func $make))
+  (canon lower (func $c "take") (core func $take))
+  (core module $m
+    (import "" "make" (func $make (param i32) (result i32)))
+    (import "" "take" (func $take (param i32) (result i32)))
+    (func (export "run") (result i32)
+      (i32.add (call $take (call $make (i32.const 40))) (call $take (call $make (i32.const 2))))))
+  (core instance $i (instantiate $m (with "" (instance (export "make" (func $make)) (export "take" (func $take))))))
+  (func (export "unnamed-resource") (result u32) (canon lift (core func $i "run"))))
+(assert_return (invoke "unnamed-resource") (u32.const 42))

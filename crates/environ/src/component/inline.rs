@@ -679,15 +679,21 @@ impl Inliner<'_> {
                 }
                 LocalInit::Lower { func, ty, options } => {
                     let options = frame.options(options)?;
-                    let ty = &frame.resolve_func(ty)?;
+                    // The lowering component's view of the type can name resources it never
+                    // aliased (a child's resources get fresh ids in the parent), so the type is
+                    // taken from the function itself, resolved where it was lifted or imported.
                     let def = match frame.funcs.get(*func as usize).context("function index")?.clone() {
                         FuncDef::Unsupported(reason) => self.unsupported(reason),
-                        FuncDef::Import(path, _) => {
-                            self.plan.lowered.push(Lowered { import: path, ty: ty.clone(), options });
+                        FuncDef::Import(path, known) => {
+                            let ty = match known {
+                                Some(ty) => ty,
+                                None => frame.resolve_func(ty)?,
+                            };
+                            self.plan.lowered.push(Lowered { import: path, ty, options });
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }
-                        FuncDef::Lifted { options: lift, .. } if lift.instance == frame.instance => {
-                            self.plan.always_trap.push(ty.clone());
+                        FuncDef::Lifted { ty: lifted_ty, options: lift, .. } if lift.instance == frame.instance => {
+                            self.plan.always_trap.push(lifted_ty);
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, core, options: lift } => {
