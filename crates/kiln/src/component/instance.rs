@@ -41,6 +41,9 @@ pub struct InstanceState {
     trap_func: Option<crate::Func>,
     imports: Vec<Option<HostDefinition>>,
     pub(crate) funcs: Vec<FuncData>,
+    /// The resolved canonical options of each lowered host import, filled on its first call
+    /// (the core items they name exist only once the core instances do).
+    lowered_options: Vec<Option<ResolvedOptions>>,
     /// The identity of each run-time resource of the plan.
     pub(crate) resource_kinds: Vec<ResourceKind>,
     /// The host destructors of imported resources (`HostDtorBox<T>`), by plan resource.
@@ -281,6 +284,7 @@ impl Instance {
             trap_func: None,
             imports: imports.into_iter().map(|d| d.map(|d| Arc::new(d) as HostDefinition)).collect(),
             funcs: Vec::new(),
+            lowered_options: Vec::new(),
             resource_kinds: Vec::new(),
             host_dtors: Vec::new(),
             resources: std::cell::RefCell::new(ResourceState::default()),
@@ -336,17 +340,16 @@ impl Instance {
                     format!("host function for `{}` has the wrong type", import_name(plan, &lowered.import))
                 })?;
             }
-            let ty = lowered.ty.clone();
-            let options = lowered.options.clone();
-            let lowered_index = i;
+            let lowered_fn = Arc::new(LoweredFn::new(lowered.ty.clone(), lowered.options.clone(), i));
             let func = crate::Func::new(
                 crate::StoreContextMut(&mut *store),
-                lowered_core_type(&ty),
+                lowered_core_type(&lowered.ty),
                 move |caller: Caller<'_, T>, args: &[crate::Val], results: &mut [crate::Val]| {
-                    call_lowered(caller, index, lowered_index, &host, &ty, &options, args, results)
+                    call_lowered(caller, index, &lowered_fn, &host, args, results)
                 },
             );
             state.lowered.push(func);
+            state.lowered_options.push(None);
         }
         store.opaque.component_instances.push(state);
         let instance = Instance { store: id, index };
@@ -709,47 +712,107 @@ pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &O
     })
 }
 
+/// What a lowered host import needs on every call, computed once.
+struct LoweredFn {
+    ty: FuncType,
+    options: Options,
+    index: usize,
+    /// Whether parameters hold borrows (the call opens a scope for them).
+    lends: bool,
+    /// Every parameter and the result is one flat value that needs no memory (scalars and
+    /// handles): values convert one by one, without the reference ABI's flattening.
+    direct: bool,
+}
+
+impl LoweredFn {
+    fn new(ty: FuncType, options: Options, index: usize) -> LoweredFn {
+        use kiln_environ::component::ValueType as V;
+        let one_flat = |t: &V| {
+            matches!(
+                t,
+                V::Bool
+                    | V::S8
+                    | V::U8
+                    | V::S16
+                    | V::U16
+                    | V::S32
+                    | V::U32
+                    | V::S64
+                    | V::U64
+                    | V::F32
+                    | V::F64
+                    | V::Char
+                    | V::Own(_)
+                    | V::Borrow(_)
+            )
+        };
+        let direct = ty.params.len() <= kiln_environ::component::MAX_FLAT_PARAMS
+            && ty.params.iter().all(|(_, t)| one_flat(t))
+            && ty.result.iter().all(one_flat);
+        let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
+        LoweredFn { ty, options, index, lends, direct }
+    }
+}
+
 /// A lowered host import called by wasm: lift the arguments from the caller, run the host
 /// function, lower its result back.
-#[allow(clippy::too_many_arguments)]
 fn call_lowered<T: 'static>(
     caller: Caller<'_, T>,
     index: usize,
-    lowered: usize,
+    lowered: &LoweredFn,
     host: &HostFunc<T>,
-    ty: &FuncType,
-    options: &Options,
     args: &[crate::Val],
     results: &mut [crate::Val],
 ) -> Result<()> {
     let store = caller.store;
-    let _ = lowered;
-    let options = resolve_options(&mut store.opaque, index, options)?;
-    let flags = options.flags.get(crate::StoreContextMut(&mut *store)).unwrap_i32();
+    let ty = &lowered.ty;
+    let options = match store.opaque.component_instances[index].lowered_options[lowered.index] {
+        Some(options) => options,
+        None => {
+            let options = resolve_options(&mut store.opaque, index, &lowered.options)?;
+            store.opaque.component_instances[index].lowered_options[lowered.index] = Some(options);
+            options
+        }
+    };
+    // SAFETY: the flags global is owned by this store and lives as long as it.
+    let flags = unsafe { &*options.flags.runtime_ptr(&store.opaque) }.get().get_i32();
     if flags & FLAG_MAY_LEAVE == 0 {
         return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
     }
     let flat = core_to_flat(args)?;
     // Borrows the host receives live for the duration of the host call.
-    let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
-    if lends {
+    if lowered.lends {
         store.opaque.component_instances[index].resources.get_mut().enter_call();
     }
     let params = {
         let cx = HostAbi { store: &mut *store, options };
-        abi::lift_params(&cx, ty, &flat)?
+        if lowered.direct {
+            let mut vi = flat.iter().copied();
+            ty.params.iter().map(|(_, t)| abi::lift_flat(&cx, t, &mut vi)).collect::<Result<Vec<_>>>()?
+        } else {
+            abi::lift_params(&cx, ty, &flat)?
+        }
     };
     let mut result = if ty.result.is_some() { vec![Val::Bool(false)] } else { Vec::new() };
     (host.call)(StoreContextMut(&mut *store), &params, &mut result)?;
-    if lends {
+    if lowered.lends {
         let resources = store.opaque.component_instances[index].resources.get_mut();
-        let host = resources.host();
-        resources.end_borrows_of_innermost_call(host);
+        resources.end_borrows_of_innermost_call();
         resources.exit_call()?;
     }
-    let out_ptr = abi::results_out_ptr(ty, &flat)?;
     let mut cx = HostAbi { store: &mut *store, options };
-    let flat_results = abi::lower_results(&mut cx, ty, result.first(), out_ptr)?;
+    let flat_results = match (&ty.result, result.first()) {
+        (Some(result_ty), Some(value)) if lowered.direct => {
+            value.typecheck(result_ty).map_err(|e| e.context("host function result"))?;
+            let mut out = Vec::with_capacity(1);
+            abi::lower_flat(&mut cx, result_ty, value, &mut out)?;
+            out
+        }
+        _ => {
+            let out_ptr = abi::results_out_ptr(ty, &flat)?;
+            abi::lower_results(&mut cx, ty, result.first(), out_ptr)?
+        }
+    };
     for (slot, value) in results.iter_mut().zip(flat_to_core(&flat_results)) {
         *slot = value;
     }

@@ -81,6 +81,9 @@ struct CallScope {
     borrows: u32,
     /// Handles lent for this call: (instance, index) whose lend count ends with the call.
     lenders: Vec<(u32, u32)>,
+    /// Borrow handles this call created in the host's table (ended when the host function
+    /// that received them returns).
+    host_borrows: Vec<u32>,
 }
 
 /// All handle tables of one component [`super::Instance`] and its open call scopes.
@@ -156,6 +159,9 @@ impl ResourceState {
         let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
         let handle = self.table(to)?.add(Slot::Borrow { resource, rep, lends: 0, scope })?;
         self.scopes[scope].borrows += 1;
+        if to == self.host() {
+            self.scopes[scope].host_borrows.push(handle);
+        }
         Ok(handle)
     }
 
@@ -289,22 +295,25 @@ impl ResourceState {
         }
         let handle = self.table(to)?.add(Slot::Borrow { resource, rep, lends: 0, scope })?;
         self.scopes[scope].borrows += 1;
+        if to == self.host() {
+            self.scopes[scope].host_borrows.push(handle);
+        }
         Ok(handle)
     }
 
-    /// Drops the borrow handles that the innermost call scope created in `instance`'s table (the
+    /// Drops the borrow handles that the innermost call scope created in the host's table (the
     /// host's borrows end when the host function that received them returns).
-    pub(crate) fn end_borrows_of_innermost_call(&mut self, instance: u32) {
-        let Some(scope) = self.scopes.len().checked_sub(1) else { return };
-        let Some(table) = self.tables.get_mut(instance as usize) else { return };
-        let mut ended = 0;
-        for index in 1..table.slots.len() {
-            if matches!(table.slots[index], Slot::Borrow { scope: s, .. } if s == scope) {
-                table.remove(index as u32);
-                ended += 1;
+    pub(crate) fn end_borrows_of_innermost_call(&mut self) {
+        let host = self.host();
+        let Some(scope) = self.scopes.last_mut() else { return };
+        let ended = std::mem::take(&mut scope.host_borrows);
+        scope.borrows -= ended.len() as u32;
+        let table = &mut self.tables[host as usize];
+        for index in ended {
+            if matches!(table.slots.get(index as usize), Some(Slot::Borrow { .. })) {
+                table.remove(index);
             }
         }
-        self.scopes[scope].borrows -= ended;
     }
 
     /// The owned handles of guest resources the host still holds (in its table): resources
@@ -316,7 +325,7 @@ impl ResourceState {
 
     /// Opens a call scope.
     pub(crate) fn enter_call(&mut self) {
-        self.scopes.push(CallScope { borrows: 0, lenders: Vec::new() });
+        self.scopes.push(CallScope { borrows: 0, lenders: Vec::new(), host_borrows: Vec::new() });
     }
 
     /// Closes the innermost call scope: the callee must have dropped every borrow it received;
