@@ -249,24 +249,8 @@ impl ResourceState {
         resource: u32,
         index: u32,
     ) -> Result<u32> {
-        let resource = self.canon(resource);
-        let table = self.table(from)?;
-        let rep = match *table.get_mut(index)? {
-            Slot::Own { resource: found, rep, lends } => {
-                check_type(defs, index, resource, found)?;
-                if lends != 0 {
-                    return Err(anyhow::Error::new(Trap::OwnedResourceBorrowed));
-                }
-                rep
-            }
-            Slot::Borrow { resource: found, .. } => {
-                check_type(defs, index, resource, found)?;
-                return Err(anyhow::Error::new(Trap::OwnFromBorrow));
-            }
-            Slot::Free => unreachable!("get_mut never returns a free slot"),
-        };
-        table.remove(index);
-        self.table(to)?.add(Slot::Own { resource, rep, lends: 0 })
+        let rep = self.take_own(defs, from, resource, index)?;
+        self.new_own(to, resource, rep)
     }
 
     /// Lends a handle of `resource` in `from`'s table to the innermost call: the callee `to`
@@ -279,26 +263,12 @@ impl ResourceState {
         resource: u32,
         index: u32,
     ) -> Result<u32> {
-        let resource = self.canon(resource);
-        let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
-        let rep = match self.table(from)?.get_mut(index)? {
-            Slot::Own { resource: found, rep, lends } | Slot::Borrow { resource: found, rep, lends, .. } => {
-                check_type(defs, index, resource, *found)?;
-                *lends += 1;
-                *rep
-            }
-            Slot::Free => unreachable!("get_mut never returns a free slot"),
-        };
-        self.scopes[scope].lenders.push((from, index));
-        if matches!(defs.get(resource as usize), Some(ResourceDef::Defined { instance, .. }) if *instance == to) {
+        let rep = self.lend(defs, from, resource, index)?;
+        if matches!(defs.get(self.canon(resource) as usize), Some(ResourceDef::Defined { instance, .. }) if *instance == to)
+        {
             return Ok(rep);
         }
-        let handle = self.table(to)?.add(Slot::Borrow { resource, rep, lends: 0, scope })?;
-        self.scopes[scope].borrows += 1;
-        if to == self.host() {
-            self.scopes[scope].host_borrows.push(handle);
-        }
-        Ok(handle)
+        self.add_borrow(to, resource, rep)
     }
 
     /// Drops the borrow handles that the innermost call scope created in the host's table (the
