@@ -63,6 +63,15 @@ unsafe impl Send for NativeShim {}
 unsafe impl Sync for NativeShim {}
 
 impl<T: 'static> HostFunc<T> {
+    /// A host function over the raw `[ValRaw]` buffer of the array trampoline: arguments in,
+    /// results out, in the order of `ty` (for callers that know the core types themselves).
+    pub(crate) fn new_raw(
+        ty: FuncType,
+        func: impl Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static,
+    ) -> HostFunc<T> {
+        HostFunc { ty, call: Box::new(func), native: None, entry: Default::default() }
+    }
+
     pub(crate) fn new_dynamic(
         ty: FuncType,
         func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
@@ -233,6 +242,16 @@ impl Func {
     ) -> Func {
         let store = store.as_context_mut().0;
         Arc::new(HostFunc::new_dynamic(ty, func)).into_store(store).expect("failed to create a host function")
+    }
+
+    /// [`Func::new`] over the raw `[ValRaw]` buffer (arguments, then results in place): for the
+    /// component runtime's lowered imports, which know their core types.
+    pub(crate) fn new_raw<T: 'static>(
+        store: &mut StoreInner<T>,
+        ty: FuncType,
+        func: impl Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        Arc::new(HostFunc::new_raw(ty, func)).into_store(store).expect("failed to create a host function")
     }
 
     /// Defines a host function from a Rust closure; its signature comes from the closure's types.

@@ -14,7 +14,7 @@ use kiln_fact::{FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use kiln_runtime::ValRaw;
 use std::sync::Arc;
 
-fn flat_to_raw(value: Flat) -> ValRaw {
+pub(crate) fn flat_to_raw(value: Flat) -> ValRaw {
     match value {
         Flat::I32(v) => ValRaw::i32(v),
         Flat::I64(v) => ValRaw::i64(v),
@@ -23,7 +23,7 @@ fn flat_to_raw(value: Flat) -> ValRaw {
     }
 }
 
-fn raw_to_flat(ty: kiln_environ::component::FlatType, value: ValRaw) -> Flat {
+pub(crate) fn raw_to_flat(ty: kiln_environ::component::FlatType, value: ValRaw) -> Flat {
     use kiln_environ::component::FlatType;
     match ty {
         FlatType::I32 => Flat::I32(value.get_i32()),

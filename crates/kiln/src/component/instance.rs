@@ -4,7 +4,7 @@
 
 use super::abi::{self, AbiMemory, Flat};
 use super::compiled::Component;
-use super::func::{Func, FuncData, LiftedFunc};
+use super::func::{Func, FuncData, LiftedFunc, flat_to_raw, raw_to_flat};
 use super::linker::HostDtor;
 use super::linker::{Definition, HostFunc};
 use super::resources::{Repr, ResourceKind, ResourceState};
@@ -101,30 +101,6 @@ impl<T: InstanceExportLookup + ?Sized> InstanceExportLookup for &T {
     fn path(&self) -> Vec<String> {
         (**self).path()
     }
-}
-
-pub(crate) fn flat_to_core(flat: &[Flat]) -> Vec<crate::Val> {
-    flat.iter()
-        .map(|f| match *f {
-            Flat::I32(v) => crate::Val::I32(v),
-            Flat::I64(v) => crate::Val::I64(v),
-            Flat::F32(v) => crate::Val::F32(v),
-            Flat::F64(v) => crate::Val::F64(v),
-        })
-        .collect()
-}
-
-pub(crate) fn core_to_flat(values: &[crate::Val]) -> Result<Vec<Flat>> {
-    values
-        .iter()
-        .map(|v| match *v {
-            crate::Val::I32(v) => Ok(Flat::I32(v)),
-            crate::Val::I64(v) => Ok(Flat::I64(v)),
-            crate::Val::F32(v) => Ok(Flat::F32(v)),
-            crate::Val::F64(v) => Ok(Flat::F64(v)),
-            _ => bail!("unexpected core value type in a canonical ABI signature"),
-        })
-        .collect()
 }
 
 fn core_type(t: FlatType) -> ValType {
@@ -341,11 +317,11 @@ impl Instance {
                 })?;
             }
             let lowered_fn = Arc::new(LoweredFn::new(lowered.ty.clone(), lowered.options.clone(), i));
-            let func = crate::Func::new(
-                crate::StoreContextMut(&mut *store),
+            let func = crate::Func::new_raw(
+                &mut *store,
                 lowered_core_type(&lowered.ty),
-                move |caller: Caller<'_, T>, args: &[crate::Val], results: &mut [crate::Val]| {
-                    call_lowered(caller, index, &lowered_fn, &host, args, results)
+                move |caller: Caller<'_, T>, raw: &mut [kiln_runtime::ValRaw]| {
+                    call_lowered(caller, index, &lowered_fn, &host, raw)
                 },
             );
             state.lowered.push(func);
@@ -722,6 +698,8 @@ struct LoweredFn {
     /// Every parameter and the result is one flat value that needs no memory (scalars and
     /// handles): values convert one by one, without the reference ABI's flattening.
     direct: bool,
+    /// The core parameter types (the lowered signature's).
+    core_params: Vec<FlatType>,
 }
 
 impl LoweredFn {
@@ -750,7 +728,8 @@ impl LoweredFn {
             && ty.params.iter().all(|(_, t)| one_flat(t))
             && ty.result.iter().all(one_flat);
         let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
-        LoweredFn { ty, options, index, lends, direct }
+        let core_params = flatten_func(&ty, AbiContext::Lower).params;
+        LoweredFn { ty, options, index, lends, direct, core_params }
     }
 }
 
@@ -761,8 +740,7 @@ fn call_lowered<T: 'static>(
     index: usize,
     lowered: &LoweredFn,
     host: &HostFunc<T>,
-    args: &[crate::Val],
-    results: &mut [crate::Val],
+    raw: &mut [kiln_runtime::ValRaw],
 ) -> Result<()> {
     let store = caller.store;
     let ty = &lowered.ty;
@@ -779,7 +757,7 @@ fn call_lowered<T: 'static>(
     if flags & FLAG_MAY_LEAVE == 0 {
         return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
     }
-    let flat = core_to_flat(args)?;
+    let flat: Vec<Flat> = lowered.core_params.iter().zip(raw.iter()).map(|(t, v)| raw_to_flat(*t, *v)).collect();
     // Borrows the host receives live for the duration of the host call.
     if lowered.lends {
         store.opaque.component_instances[index].resources.get_mut().enter_call();
@@ -813,8 +791,8 @@ fn call_lowered<T: 'static>(
             abi::lower_results(&mut cx, ty, result.first(), out_ptr)?
         }
     };
-    for (slot, value) in results.iter_mut().zip(flat_to_core(&flat_results)) {
-        *slot = value;
+    for (slot, value) in raw.iter_mut().zip(flat_results) {
+        *slot = flat_to_raw(value);
     }
     Ok(())
 }
