@@ -90,7 +90,10 @@ struct CallScope {
 #[derive(Debug, Default)]
 pub(crate) struct ResourceState {
     tables: Vec<HandleTable>,
+    /// `scopes[..depth]` are the open call scopes, innermost last; the rest are closed ones
+    /// kept so that their vectors are reused (a call that lends allocates nothing).
     scopes: Vec<CallScope>,
+    depth: usize,
     /// For each run-time resource of the plan, the first one of the same type (a host type
     /// imported under two names is one type).
     canonical: Vec<u32>,
@@ -104,6 +107,7 @@ impl ResourceState {
         ResourceState {
             tables: (0..=num_instances).map(|_| HandleTable::default()).collect(),
             scopes: Vec::new(),
+            depth: 0,
             canonical,
         }
     }
@@ -139,7 +143,7 @@ impl ResourceState {
     /// resource borrowed by the host).
     pub(crate) fn lend(&mut self, defs: &[ResourceDef], from: u32, resource: u32, index: u32) -> Result<u32> {
         let resource = self.canon(resource);
-        let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
+        let scope = self.depth.checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
         let rep = match self.table(from)?.get_mut(index)? {
             Slot::Own { resource: found, rep, lends } | Slot::Borrow { resource: found, rep, lends, .. } => {
                 check_type(defs, index, resource, *found)?;
@@ -156,7 +160,7 @@ impl ResourceState {
     /// lends).
     pub(crate) fn add_borrow(&mut self, to: u32, resource: u32, rep: u32) -> Result<u32> {
         let resource = self.canon(resource);
-        let scope = self.scopes.len().checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
+        let scope = self.depth.checked_sub(1).ok_or_else(|| anyhow::anyhow!("borrow lent outside a call"))?;
         let handle = self.table(to)?.add(Slot::Borrow { resource, rep, lends: 0, scope })?;
         self.scopes[scope].borrows += 1;
         if to == self.host() {
@@ -178,12 +182,12 @@ impl ResourceState {
 
     /// The number of open call scopes (the host restores it after a call that trapped).
     pub(crate) fn scope_depth(&self) -> usize {
-        self.scopes.len()
+        self.depth
     }
 
     /// Drops call scopes above `depth` (left open by a call that trapped).
     pub(crate) fn truncate_scopes(&mut self, depth: usize) {
-        self.scopes.truncate(depth);
+        self.depth = self.depth.min(depth);
     }
 
     /// `resource.new`: a new owned handle to `rep` in `instance`'s table.
@@ -231,8 +235,8 @@ impl ResourceState {
                     return Err(anyhow::Error::new(Trap::OwnedResourceBorrowed));
                 }
                 table.remove(index);
-                if let Some(scope) = self.scopes.get_mut(scope) {
-                    scope.borrows -= 1;
+                if scope < self.depth {
+                    self.scopes[scope].borrows -= 1;
                 }
                 Ok(None)
             }
@@ -275,11 +279,11 @@ impl ResourceState {
     /// host's borrows end when the host function that received them returns).
     pub(crate) fn end_borrows_of_innermost_call(&mut self) {
         let host = self.host();
-        let Some(scope) = self.scopes.last_mut() else { return };
-        let ended = std::mem::take(&mut scope.host_borrows);
-        scope.borrows -= ended.len() as u32;
+        let Some(innermost) = self.depth.checked_sub(1) else { return };
+        let scope = &mut self.scopes[innermost];
+        scope.borrows -= scope.host_borrows.len() as u32;
         let table = &mut self.tables[host as usize];
-        for index in ended {
+        for index in scope.host_borrows.drain(..) {
             if matches!(table.slots.get(index as usize), Some(Slot::Borrow { .. })) {
                 table.remove(index);
             }
@@ -295,17 +299,27 @@ impl ResourceState {
 
     /// Opens a call scope.
     pub(crate) fn enter_call(&mut self) {
-        self.scopes.push(CallScope { borrows: 0, lenders: Vec::new(), host_borrows: Vec::new() });
+        match self.scopes.get_mut(self.depth) {
+            Some(scope) => {
+                scope.borrows = 0;
+                scope.lenders.clear();
+                scope.host_borrows.clear();
+            }
+            None => self.scopes.push(CallScope { borrows: 0, lenders: Vec::new(), host_borrows: Vec::new() }),
+        }
+        self.depth += 1;
     }
 
     /// Closes the innermost call scope: the callee must have dropped every borrow it received;
     /// the lends it was given end.
     pub(crate) fn exit_call(&mut self) -> Result<()> {
-        let scope = self.scopes.pop().ok_or_else(|| anyhow::anyhow!("call scope closed twice"))?;
+        let innermost = self.depth.checked_sub(1).ok_or_else(|| anyhow::anyhow!("call scope closed twice"))?;
+        self.depth = innermost;
+        let scope = &mut self.scopes[innermost];
         if scope.borrows != 0 {
             return Err(anyhow::Error::new(Trap::BorrowsRemain));
         }
-        for (instance, index) in scope.lenders {
+        for (instance, index) in scope.lenders.drain(..) {
             if let Some(Slot::Own { lends, .. } | Slot::Borrow { lends, .. }) =
                 self.tables.get_mut(instance as usize).and_then(|t| t.slots.get_mut(index as usize))
             {
