@@ -12,8 +12,9 @@
 //! and back the same way, and checks that `echoN` received the value sent and that the call
 //! returned it. Relays choose their string encodings at random, so strings are transcoded in
 //! both directions; signatures cover every type, with `own` handles of a host resource anywhere
-//! (moved host -> A's table -> B's table -> host and back, each hop checked by rep), more than
-//! 16 flat parameters and indirect results. A second test makes the echo return a different value and checks that each
+//! (moved host -> A's table -> B's table -> host and back, each hop checked by rep) and `borrow`
+//! parameters (lent through the same tables; each relay drops its borrow handles after its inner
+//! call), more than 16 flat parameters and indirect results. A second test makes the echo return a different value and checks that each
 //! such call is caught (so the comparison can fail).
 //!
 //! `KILN_PROP_SEED` (decimal or `0x` hex) and `KILN_PROP_CASES` (default 10 000) control a run;
@@ -131,6 +132,8 @@ struct Stats {
     transcoded: usize,
     /// Signatures with `own` handles (moved between three handle tables).
     handles: usize,
+    /// Signatures with `borrow` parameters (lent through three handle tables).
+    borrows: usize,
     /// Signatures with maps or fixed-length lists.
     maps_and_fixed_lists: usize,
 }
@@ -143,6 +146,7 @@ impl Stats {
             let strings = sig.params.iter().chain(&sig.result).any(|t| t.to_string().contains("string"));
             self.transcoded += (strings && a.encoding != b.encoding) as usize;
             self.handles += sig.params.iter().chain(&sig.result).any(|t| t.to_string().contains("own<")) as usize;
+            self.borrows += sig.params.iter().any(|t| t.to_string().contains("borrow<")) as usize;
             self.maps_and_fixed_lists += sig.params.iter().chain(&sig.result).any(Ty::has_map_or_fixed) as usize;
         }
     }
@@ -344,7 +348,7 @@ fn run_main() -> Result<(), String> {
     println!(
         "component_props: seed {seed:#x}: {} calls on {} components ({} functions each at most) in {:.1?} \
          ({:.1?} compiling); signatures with indirect params: {}, indirect results: {}, transcoded strings: {}, \
-         own handles: {}, maps and fixed-length lists: {}",
+         own handles: {}, borrows: {}, maps and fixed-length lists: {}",
         stats.calls,
         stats.components,
         FUNCS_PER_COMPONENT,
@@ -354,6 +358,7 @@ fn run_main() -> Result<(), String> {
         stats.indirect_results,
         stats.transcoded,
         stats.handles,
+        stats.borrows,
         stats.maps_and_fixed_lists,
     );
     Ok(())

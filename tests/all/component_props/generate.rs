@@ -81,6 +81,9 @@ pub enum Ty {
     Flags(usize, Vec<String>),
     /// `own<r>` of the host resource type `r` that every generated component imports.
     Own,
+    /// `borrow<r>`: only as a top-level parameter (the relays drop their borrow handles after
+    /// the inner call, which they can do for flat parameters; results cannot hold borrows).
+    Borrow,
 }
 
 impl Ty {
@@ -199,7 +202,7 @@ impl Ty {
         match self {
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
-            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::Own => 4,
+            Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::Own | Ty::Borrow => 4,
             Ty::S64 | Ty::U64 | Ty::F64 | Ty::String | Ty::List(_) | Ty::Map(..) => 8,
             Ty::Fixed(t, n) => t.size() * n,
             Ty::Record(..) | Ty::Tuple(_) => {
@@ -320,6 +323,7 @@ impl fmt::Display for Ty {
             Ty::Flags(_, names) => write!(f, "flags {{ {} }}", names.join(", ")),
             // The components import one resource type, run-time resource 0.
             Ty::Own => f.write_str("own<resource 0>"),
+            Ty::Borrow => f.write_str("borrow<resource 0>"),
         }
     }
 }
@@ -566,7 +570,7 @@ impl TypeGen<'_> {
         }
         let n = if roll < 85 { self.rng.usize(2, 5) } else { self.rng.usize(6, 20) };
         let depth = if n > 8 { 1 } else { 2 };
-        let params: Vec<Ty> = (0..n).map(|_| self.ty(depth)).collect();
+        let mut params: Vec<Ty> = (0..n).map(|_| self.ty(depth)).collect();
         let (result, shape) = match self.rng.usize(0, 2) {
             0 => (None, Shape::None),
             1 => {
@@ -575,6 +579,18 @@ impl TypeGen<'_> {
             }
             _ => (Some(Ty::Tuple(params.clone())), Shape::Tuple),
         };
+        // Borrows go after the other parameters, where no result shape refers to them, and
+        // only where the parameters stay flat.
+        if self.features.resources && !matches!(shape, Shape::Tuple) {
+            let borrows = self.rng.usize(0, 2);
+            let mut sig = Sig { params: params.clone(), result: None, shape: Shape::None };
+            for _ in 0..borrows {
+                sig.params.push(Ty::Borrow);
+                if sig.flat_params().len() <= 16 {
+                    params.push(Ty::Borrow);
+                }
+            }
+        }
         Sig { params, result, shape }
     }
 }
@@ -716,6 +732,10 @@ impl ValueGen<'_> {
             Ty::Own => {
                 let rep = self.int(32, false) as u32;
                 Val::Resource(kiln::component::Resource::<HostResource>::new_own(rep).into_resource_any())
+            }
+            Ty::Borrow => {
+                let rep = self.int(32, false) as u32;
+                Val::Resource(kiln::component::Resource::<HostResource>::new_borrow(rep).into_resource_any())
             }
         }
     }

@@ -25,9 +25,27 @@ impl RelayFn {
         RelayFn {
             encoding: rng.pick::<&str>(&["utf8", "utf16", "latin1+utf16"]),
             post_return: rng.chance(3, 4),
-            wrap: results_indirect(sig) || rng.chance(1, 4),
+            wrap: results_indirect(sig) || has_borrows(sig) || rng.chance(1, 4),
         }
     }
+}
+
+fn has_borrows(sig: &Sig) -> bool {
+    sig.params.iter().any(|t| matches!(t, Ty::Borrow))
+}
+
+/// The flat positions of a signature's (top-level) borrow parameters: their handles, which the
+/// relay drops after the inner call.
+fn borrow_slots(sig: &Sig) -> Vec<usize> {
+    let mut slots = Vec::new();
+    let mut at = 0;
+    for t in &sig.params {
+        if matches!(t, Ty::Borrow) {
+            slots.push(at);
+        }
+        at += t.flat().len();
+    }
+    slots
 }
 
 fn results_indirect(sig: &Sig) -> bool {
@@ -69,6 +87,7 @@ fn tref(ty: &Ty, p: &str) -> String {
         }
         Ty::Record(id, _) | Ty::Variant(id, _) | Ty::Enum(id, _) | Ty::Flags(id, _) => format!("${p}{id}"),
         Ty::Own => "(own $r)".into(),
+        Ty::Borrow => "(borrow $r)".into(),
     }
 }
 
@@ -187,6 +206,7 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
         writeln!(out, "    (import \"{import_prefix}{n}\" (func $imp{n}{}))", functype(sig, "i")).unwrap();
     }
     out.push_str(LIBC);
+    out.push_str("    (core func $drop-r (canon resource.drop $r))\n");
     let opts = |c: &RelayFn| format!("(memory $mem) (realloc (core func $realloc)) string-encoding={}", c.encoding);
     for (n, c) in cfg.iter().enumerate() {
         writeln!(out, "    (core func $low{n} (canon lower (func $imp{n}) {}))", opts(c)).unwrap();
@@ -195,6 +215,7 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
     if cfg.iter().any(|c| c.wrap) {
         out.push_str("    (core module $wrapm\n");
         out.push_str("      (import \"libc\" \"realloc\" (func $realloc (param i32 i32 i32 i32) (result i32)))\n");
+        out.push_str("      (import \"res\" \"drop\" (func $drop-r (param i32)))\n");
         // Imports come before definitions in a core module.
         let mut funcs = String::new();
         for (n, (sig, c)) in sigs.iter().zip(cfg).enumerate() {
@@ -207,13 +228,15 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
             }
             let ps: String = params.iter().map(|t| format!(" {}", t.wat())).collect();
             let gets: String = (0..params.len()).map(|i| format!(" (local.get {i})")).collect();
+            // The relay's own borrow handles end before it returns.
+            let drops: String = borrow_slots(sig).iter().map(|i| format!(" (call $drop-r (local.get {i}))")).collect();
             if results_indirect(sig) {
                 let r = sig.result.as_ref().unwrap();
                 let np = params.len();
                 writeln!(out, "      (import \"low\" \"f{n}\" (func $low{n} (param{ps} i32)))").unwrap();
                 writeln!(
                     funcs,
-                    "      (func (export \"f{n}\") (param{ps}) (result i32) (local i32)\n        (local.set {np} (call $realloc (i32.const 0) (i32.const 0) (i32.const {}) (i32.const {})))\n        (call $low{n}{gets} (local.get {np}))\n        (local.get {np}))",
+                    "      (func (export \"f{n}\") (param{ps}) (result i32) (local i32)\n        (local.set {np} (call $realloc (i32.const 0) (i32.const 0) (i32.const {}) (i32.const {})))\n        (call $low{n}{gets} (local.get {np})){drops}\n        (local.get {np}))",
                     r.align(),
                     r.size()
                 )
@@ -221,7 +244,18 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
             } else {
                 let rs: String = sig.result.iter().map(|r| format!(" (result {})", r.flat()[0].wat())).collect();
                 writeln!(out, "      (import \"low\" \"f{n}\" (func $low{n} (param{ps}){rs}))").unwrap();
-                writeln!(funcs, "      (func (export \"f{n}\") (param{ps}){rs} (call $low{n}{gets}))").unwrap();
+                match sig.result.as_ref().map(|r| r.flat()[0].wat()) {
+                    Some(t) if !drops.is_empty() => {
+                        let np = params.len();
+                        writeln!(
+                            funcs,
+                            "      (func (export \"f{n}\") (param{ps}){rs} (local {t}) (local.set {np} (call $low{n}{gets})){drops} (local.get {np}))"
+                        )
+                        .unwrap()
+                    }
+                    _ => writeln!(funcs, "      (func (export \"f{n}\") (param{ps}){rs} (call $low{n}{gets}){drops})")
+                        .unwrap(),
+                }
             }
         }
         out.push_str(&funcs);
@@ -231,7 +265,7 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
                 write!(out, " (export \"f{n}\" (func $low{n}))").unwrap();
             }
         }
-        out.push_str(")\n    (core instance $wrap (instantiate $wrapm (with \"libc\" (instance $libc)) (with \"low\" (instance $lows))))\n");
+        out.push_str(")\n    (core instance $wrap (instantiate $wrapm (with \"libc\" (instance $libc)) (with \"low\" (instance $lows)) (with \"res\" (instance (export \"drop\" (func $drop-r))))))\n");
     }
     for (n, (sig, c)) in sigs.iter().zip(cfg).enumerate() {
         let core = if c.wrap {
