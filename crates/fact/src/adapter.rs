@@ -696,28 +696,36 @@ impl Gen {
             self.get(bytes);
             self.ins(I::I32Add);
             self.set(end);
-            let exit = self.block();
-            let top = self.loop_();
-            self.get(cs);
-            self.get(end);
-            self.ins(I::I32GeU);
-            self.br_if(exit);
-            self.translate(
-                elem,
-                Src::Mem(Mem { mem: src_mem, addr: cs, offset: 0 }),
-                Dst::Mem(Mem { mem: dst_mem, addr: cd, offset: 0 }),
-            );
-            self.add_to(cs, elem_size as i32);
-            self.add_to(cd, elem_size as i32);
-            self.br(top);
-            self.end();
-            self.end();
+            self.element_loop(elem, src_mem, dst_mem, cs, cd, end);
         }
         self.write_pair(dst, dp, len);
     }
 }
 
 impl Gen {
+    /// Translates the `elem`s from the `i32` local `cs` up to `end` in `src_mem` to consecutive
+    /// ones from `cd` in `dst_mem` (both locals are advanced): the loop of lists and long
+    /// fixed-length lists.
+    fn element_loop(&mut self, elem: &ValueType, src_mem: u32, dst_mem: u32, cs: u32, cd: u32, end: u32) {
+        let elem_size = size(elem) as i32;
+        let exit = self.block();
+        let top = self.loop_();
+        self.get(cs);
+        self.get(end);
+        self.ins(I::I32GeU);
+        self.br_if(exit);
+        self.translate(
+            elem,
+            Src::Mem(Mem { mem: src_mem, addr: cs, offset: 0 }),
+            Dst::Mem(Mem { mem: dst_mem, addr: cd, offset: 0 }),
+        );
+        self.add_to(cs, elem_size);
+        self.add_to(cd, elem_size);
+        self.br(top);
+        self.end();
+        self.end();
+    }
+
     /// A fixed-length list: its `n` elements one by one like a tuple's fields, except between two
     /// memories, where a list of plain elements is one `memory.copy` and a long one a loop.
     fn translate_fixed_list(&mut self, elem: &ValueType, n: u32, src: Src<'_>, dst: Dst<'_>) {
@@ -743,22 +751,7 @@ impl Gen {
                 self.get(cs);
                 self.add_const(elem_size * n);
                 self.set(end);
-                let exit = self.block();
-                let top = self.loop_();
-                self.get(cs);
-                self.get(end);
-                self.ins(I::I32GeU);
-                self.br_if(exit);
-                self.translate(
-                    elem,
-                    Src::Mem(Mem { mem: s.mem, addr: cs, offset: 0 }),
-                    Dst::Mem(Mem { mem: d.mem, addr: cd, offset: 0 }),
-                );
-                self.add_to(cs, elem_size as i32);
-                self.add_to(cd, elem_size as i32);
-                self.br(top);
-                self.end();
-                self.end();
+                self.element_loop(elem, s.mem, d.mem, cs, cd, end);
             }
             // Flat on at least one side (so at most `MAX_FLAT_PARAMS` values), or short.
             _ => {
