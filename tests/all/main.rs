@@ -14,6 +14,8 @@
 //!   relaxed results;
 //! - `component_resources`: host resources (`Linker::resource`, `ResourceTable`, `Resource<T>`)
 //!   and guest resources held by the host (`ResourceAny`);
+//! - `component_typed`: the typed API (derives, `flags!`, Rust types) round-tripped through a
+//!   component in both directions, and type mismatches that name what differs;
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
 //! - `examples`: the README's examples give the results it promises;
 //! - `aot`, `aot_cli`: precompiled modules and components (`.cwasm`), the compile cache, and
@@ -34,6 +36,7 @@ mod api;
 mod component_props;
 mod component_resources;
 mod component_suite;
+mod component_typed;
 mod component_wast;
 mod examples;
 mod exceptions;
@@ -61,6 +64,7 @@ fn main() {
     trials.extend(component_wast::trials());
     trials.extend(component_suite::trials());
     trials.extend(component_resources::trials());
+    trials.extend(component_typed::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());

@@ -33,6 +33,9 @@
 //! `kiln-cranelift` and `kiln-runtime`. Its `unsafe` blocks only dereference pointers the runtime
 //! hands out for objects the store owns.
 
+// The component macros name paths as `::kiln::...`, also when used inside this crate.
+extern crate self as kiln;
+
 mod cache;
 pub mod component;
 mod engine;

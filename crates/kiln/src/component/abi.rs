@@ -36,7 +36,7 @@ use kiln_environ::component::{
 mod tests;
 
 /// The canonical options of one side of a call, as the reference lift/lower sees them.
-pub(crate) trait AbiMemory {
+pub trait AbiMemory {
     /// The linear memory; an error if the options name no memory.
     fn memory(&self) -> Result<&[u8]>;
     /// The linear memory, writable; an error if the options name no memory.
@@ -97,11 +97,11 @@ impl Flat {
 const CANONICAL_FLOAT32_NAN: u32 = 0x7fc0_0000;
 const CANONICAL_FLOAT64_NAN: u64 = 0x7ff8_0000_0000_0000;
 
-fn trap(code: Trap) -> anyhow::Error {
+pub(crate) fn trap(code: Trap) -> anyhow::Error {
     anyhow::Error::new(code)
 }
 
-fn trap_if(cond: bool, code: Trap) -> Result<()> {
+pub(crate) fn trap_if(cond: bool, code: Trap) -> Result<()> {
     if cond { Err(trap(code)) } else { Ok(()) }
 }
 
@@ -117,7 +117,7 @@ fn check_range(memory_len: usize, ptr: u32, align: u32, byte_length: u64) -> Res
 
 /// [`check_range`] with the traps that name what the range holds (a string, a list, a `realloc`
 /// result).
-fn check_range_with(
+pub(crate) fn check_range_with(
     memory_len: usize,
     ptr: u32,
     align: u32,
@@ -129,26 +129,26 @@ fn check_range_with(
     trap_if(u64::from(ptr) + byte_length > memory_len as u64, out_of_bounds)
 }
 
-fn f32_canonical_bits(f: f32) -> u32 {
+pub(crate) fn f32_canonical_bits(f: f32) -> u32 {
     if f.is_nan() { CANONICAL_FLOAT32_NAN } else { f.to_bits() }
 }
 
-fn f64_canonical_bits(f: f64) -> u64 {
+pub(crate) fn f64_canonical_bits(f: f64) -> u64 {
     if f.is_nan() { CANONICAL_FLOAT64_NAN } else { f.to_bits() }
 }
 
 /// `decode_i32_as_float`: NaNs are canonicalized.
-fn decode_f32(bits: u32) -> f32 {
+pub(crate) fn decode_f32(bits: u32) -> f32 {
     f32::from_bits(if f32::from_bits(bits).is_nan() { CANONICAL_FLOAT32_NAN } else { bits })
 }
 
 /// `decode_i64_as_float`: NaNs are canonicalized.
-fn decode_f64(bits: u64) -> f64 {
+pub(crate) fn decode_f64(bits: u64) -> f64 {
     f64::from_bits(if f64::from_bits(bits).is_nan() { CANONICAL_FLOAT64_NAN } else { bits })
 }
 
 /// `convert_i32_to_char`.
-fn convert_i32_to_char(i: u32) -> Result<char> {
+pub(crate) fn convert_i32_to_char(i: u32) -> Result<char> {
     trap_if(i >= 0x11_0000, Trap::InvalidChar)?;
     trap_if((0xD800..=0xDFFF).contains(&i), Trap::InvalidChar)?;
     Ok(char::from_u32(i).expect("checked scalar value"))
@@ -538,16 +538,12 @@ impl<'a> StringSource<'a> {
 }
 
 /// Lifts a string given as `(ptr, tagged_code_units)` (`load_string_from_range`).
-// An entry point for tests of the adapters; the runtime itself does not need it (yet).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn lift_string<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_units: u32) -> Result<String> {
     load_string_from_range(cx, ptr, tagged_code_units)
 }
 
 /// Lowers a string into freshly allocated memory (`store_string_into_range`), returning
 /// `(ptr, tagged_code_units)`.
-// An entry point for tests of the adapters; the runtime itself does not need it (yet).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn lower_string<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u32, u32)> {
     store_string_into_range(cx, src)
 }
@@ -626,7 +622,7 @@ fn check_realloc_result<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, align: u32, siz
 }
 
 /// Calls `realloc` and applies the specification's checks to the returned range.
-fn realloc_checked<C: AbiMemory + ?Sized>(
+pub(crate) fn realloc_checked<C: AbiMemory + ?Sized>(
     cx: &mut C,
     old_ptr: u32,
     old_size: u32,

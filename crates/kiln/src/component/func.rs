@@ -1,15 +1,15 @@
 //! [`Func`]: a component function exported by an instance, called with dynamic values.
 
 use super::abi;
-use super::abi::Flat;
+use super::abi::{AbiMemory, Flat};
 use super::instance::{HostAbi, ResolvedOptions};
 use super::linker::HostFunc;
-use super::typed::{ComponentResults, LowerParams, TypedFunc};
+use super::typed::{ComponentNamedList, ComponentResults, LowerParams, TypedFunc, typecheck};
 use super::values::Val;
 use crate::Trap;
-use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreId};
+use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreId, StoreInner};
 use anyhow::{Result, bail};
-use kiln_environ::component::{FuncType, ValueType};
+use kiln_environ::component::{FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
 use kiln_fact::{FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use kiln_runtime::ValRaw;
 use std::sync::Arc;
@@ -55,59 +55,14 @@ pub struct Func {
 
 pub(crate) struct LiftedFunc {
     pub(crate) ty: Arc<FuncType>,
+    /// The number of core parameters (`flatten_func(ty, Lift).params.len()`).
+    pub(crate) core_params: usize,
     /// The core results' types (`flatten_func(ty, Lift).results`).
     pub(crate) core_results: Arc<[kiln_environ::component::FlatType]>,
     pub(crate) core: crate::Func,
     pub(crate) options: ResolvedOptions,
-    /// Set when every parameter and the result are scalars (one flat value each, no memory), there
-    /// is no post-return and the core function is wasm: typed calls then skip `Val` entirely.
-    pub(crate) fast: Option<ScalarPath>,
-}
-
-/// What a scalar-only typed call needs, looked up once.
-#[derive(Clone, Copy)]
-pub(crate) struct ScalarPath {
-    pub(crate) funcref: *const kiln_runtime::VMFuncRef,
-    pub(crate) trampoline: kiln_runtime::ArrayToWasmFn,
-    pub(crate) flags: *mut kiln_runtime::VMGlobalDefinition,
-}
-
-impl ScalarPath {
-    /// The fast path for a lifted function, if it qualifies.
-    pub(crate) fn new(
-        store: &crate::store::StoreOpaque,
-        ty: &FuncType,
-        core: crate::Func,
-        options: &ResolvedOptions,
-    ) -> Option<ScalarPath> {
-        let scalar = |t: &ValueType| {
-            matches!(
-                t,
-                ValueType::Bool
-                    | ValueType::S8
-                    | ValueType::U8
-                    | ValueType::S16
-                    | ValueType::U16
-                    | ValueType::S32
-                    | ValueType::U32
-                    | ValueType::S64
-                    | ValueType::U64
-                    | ValueType::F32
-                    | ValueType::F64
-                    | ValueType::Char
-            )
-        };
-        if ty.params.len() > 16 || !ty.params.iter().all(|(_, t)| scalar(t)) || !ty.result.iter().all(scalar) {
-            return None;
-        }
-        if options.post_return.is_some() {
-            return None;
-        }
-        let crate::func::FuncKind::Wasm { funcref, trampoline } = &store.funcs[core.index].kind else {
-            return None;
-        };
-        Some(ScalarPath { funcref: *funcref, trampoline: *trampoline, flags: options.flags.runtime_ptr(store) })
-    }
+    /// Whether the parameters hold borrows (a call then opens a scope for them).
+    pub(crate) lends: bool,
 }
 
 pub(crate) enum FuncData {
@@ -158,17 +113,16 @@ impl Func {
     ) -> Result<()> {
         let store = store.as_context_mut().0;
         self.check_store(store.opaque.id)?;
-        let (ty, core_result_types, core, options) =
-            match &store.opaque.component_instances[self.instance].funcs[self.index] {
-                FuncData::Lifted(f) => (f.ty.clone(), f.core_results.clone(), f.core, f.options),
-                FuncData::Host(host, _) => {
-                    let host = host
-                        .clone()
-                        .downcast::<HostFunc<T>>()
-                        .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
-                    return (host.call)(StoreContextMut(store), params, results);
-                }
-            };
+        let ty = match &store.opaque.component_instances[self.instance].funcs[self.index] {
+            FuncData::Lifted(f) => f.ty.clone(),
+            FuncData::Host(host, _) => {
+                let host = host
+                    .clone()
+                    .downcast::<HostFunc<T>>()
+                    .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
+                return (host.call)(StoreContextMut(store), params, results);
+            }
+        };
         if params.len() != ty.params.len() {
             bail!("expected {} arguments, got {}", ty.params.len(), params.len());
         }
@@ -178,6 +132,95 @@ impl Func {
         if ty.result.is_some() && results.is_empty() {
             bail!("expected room for 1 result");
         }
+        let result = self.call_lifted(
+            store,
+            |cx, ty, raw| {
+                let flat = abi::lower_params(cx, ty, params)?;
+                for (slot, value) in raw.iter_mut().zip(&flat) {
+                    *slot = flat_to_raw(*value);
+                }
+                Ok(())
+            },
+            |cx, ty, core_results, raw| {
+                let flat: Vec<Flat> = core_results.iter().zip(raw).map(|(t, v)| raw_to_flat(*t, *v)).collect();
+                abi::lift_results(cx, ty, &flat)
+            },
+        )?;
+        if let Some(result) = result {
+            results[0] = result;
+        }
+        Ok(())
+    }
+
+    /// A typed call: parameters lowered and results lifted straight between Rust values and
+    /// the callee's core values and memory.
+    pub(crate) fn call_typed<T: 'static, P: LowerParams, R: ComponentResults>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        params: P,
+    ) -> Result<R> {
+        let store = store.as_context_mut().0;
+        self.check_store(store.opaque.id)?;
+        if let FuncData::Host(host, _) = &store.opaque.component_instances[self.instance].funcs[self.index] {
+            // A re-exported host function: its own wrapper checks the values.
+            let host = host
+                .clone()
+                .downcast::<HostFunc<T>>()
+                .map_err(|_| anyhow::anyhow!("host function of another store type"))?;
+            let mut results = if R::result_type().is_some() { vec![Val::Bool(false)] } else { Vec::new() };
+            (host.call)(StoreContextMut(store), &params.to_vals(), &mut results)?;
+            return R::from_val(results.pop());
+        }
+        self.call_lifted(
+            store,
+            |cx, ty, raw| {
+                if P::LAYOUT.flat as usize <= MAX_FLAT_PARAMS {
+                    params.lower_params(cx, &ty.params, raw)
+                } else {
+                    // Too many flat values: the parameters go in memory the callee allocates.
+                    let ptr = abi::realloc_checked(cx, 0, 0, P::LAYOUT.align, P::LAYOUT.size)?;
+                    params.store_params(cx, &ty.params, ptr as usize)?;
+                    raw[0] = ValRaw::i32(ptr as i32);
+                    Ok(())
+                }
+            },
+            |cx, ty, _, raw| {
+                if R::LAYOUT.flat as usize <= MAX_FLAT_RESULTS {
+                    R::lift_result(cx, ty.result.as_ref(), &raw[..R::LAYOUT.flat as usize])
+                } else {
+                    // The result is in memory, at the pointer the callee returned.
+                    let ptr = raw[0].get_i32() as u32;
+                    let memory = cx.memory()?;
+                    let size = R::LAYOUT.size;
+                    abi::check_range_with(
+                        memory.len(),
+                        ptr,
+                        R::LAYOUT.align,
+                        u64::from(size),
+                        Trap::UnalignedPointer,
+                        Trap::PointerOutOfBounds,
+                    )?;
+                    R::load_result(cx, ty.result.as_ref(), &memory[ptr as usize..][..size as usize])
+                }
+            },
+        )
+    }
+
+    /// The protocol of a host call into a lifted function: `may_enter` cleared for the call,
+    /// a scope for lent borrows, the arguments lowered by `lower` into the core parameters, the
+    /// core call, the results lifted by `lift`, post-return, then the scope closed and the
+    /// flags restored. A trap leaves the instance unenterable (poisoned).
+    fn call_lifted<T: 'static, R>(
+        &self,
+        store: &mut StoreInner<T>,
+        lower: impl FnOnce(&mut HostAbi<'_, T>, &FuncType, &mut [ValRaw]) -> Result<()>,
+        lift: impl FnOnce(&HostAbi<'_, T>, &FuncType, &[kiln_environ::component::FlatType], &[ValRaw]) -> Result<R>,
+    ) -> Result<R> {
+        let FuncData::Lifted(f) = &store.opaque.component_instances[self.instance].funcs[self.index] else {
+            bail!("not a lifted function");
+        };
+        let (ty, core_params, core_results, core, options, lends) =
+            (f.ty.clone(), f.core_params, f.core_results.clone(), f.core, f.options, f.lends);
         // SAFETY: the flags global is owned by this store and lives as long as it.
         let flags_global = unsafe { &*options.flags.runtime_ptr(&store.opaque) };
         let flags = flags_global.get().get_i32();
@@ -188,110 +231,68 @@ impl Func {
         // unenterable (poisoned).
         flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER));
         let scopes = store.opaque.component_instances[self.instance].resources.get_mut().scope_depth();
-        let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
         if lends {
             store.opaque.component_instances[self.instance].resources.get_mut().enter_call();
         }
-        let flat = {
-            let mut cx = HostAbi { store: &mut *store, options };
-            abi::lower_params(&mut cx, &ty, params)
-        };
-        let flat = match flat {
-            Ok(flat) => flat,
-            Err(e) => {
-                store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
-                return Err(e);
-            }
-        };
         // The core call takes its arguments and leaves its results in one raw buffer.
-        let mut raw = vec![ValRaw::default(); flat.len().max(core_result_types.len())];
-        for (slot, value) in raw.iter_mut().zip(&flat) {
-            *slot = flat_to_raw(*value);
-        }
+        let mut raw = [ValRaw::default(); MAX_FLAT_PARAMS];
+        let lowered = {
+            let mut cx = HostAbi { store: &mut *store, options };
+            lower(&mut cx, &ty, &mut raw[..core_params])
+        };
         // A call that traps can leave the call scopes of the adapters it was inside open.
-        let called = core.call_raw(&mut *store, &mut raw).map_err(exception_to_trap);
-        if called.is_err() {
+        let called = lowered.and_then(|()| {
+            core.call_raw(&mut *store, &mut raw[..core_params.max(core_results.len())]).map_err(exception_to_trap)
+        });
+        if let Err(e) = called {
             store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
+            return Err(e);
         }
-        called?;
-        let flat_results: Vec<Flat> =
-            core_result_types.iter().zip(&raw).map(|(ty, value)| raw_to_flat(*ty, *value)).collect();
         let result = {
             let cx = HostAbi { store: &mut *store, options };
-            abi::lift_results(&cx, &ty, &flat_results)?
+            lift(&cx, &ty, &core_results, &raw[..core_results.len()])?
         };
         if let Some(post_return) = options.post_return {
             flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER & !FLAG_MAY_LEAVE));
             // Post-return takes the core results as its arguments.
-            let mut args: Vec<ValRaw> = raw[..core_result_types.len()].to_vec();
-            if args.is_empty() {
-                args.push(ValRaw::default());
-            }
+            let mut args = [ValRaw::default(); MAX_FLAT_RESULTS];
+            args[..core_results.len()].copy_from_slice(&raw[..core_results.len()]);
             post_return.call_raw(&mut *store, &mut args).map_err(exception_to_trap)?;
         }
         if lends {
             store.opaque.component_instances[self.instance].resources.get_mut().exit_call()?;
         }
         flags_global.set(ValRaw::i32(flags));
-        if let Some(result) = result {
-            results[0] = result;
-        }
-        Ok(())
+        Ok(result)
     }
 
-    /// The scalar fast path of a typed call: `raw` holds the lowered parameters. `None` when the
-    /// function does not qualify (nothing has been done then).
-    pub(crate) fn call_scalar<T: 'static, R>(
-        &self,
-        mut store: impl AsContextMut<Data = T>,
-        raw: &mut [kiln_runtime::ValRaw; 16],
-        lift: impl FnOnce(kiln_runtime::ValRaw) -> Option<Result<R>>,
-    ) -> Option<Result<R>> {
-        let store = store.as_context_mut().0;
-        if store.opaque.id != self.store {
-            return Some(Err(anyhow::anyhow!("component function used with the wrong store")));
-        }
-        let FuncData::Lifted(LiftedFunc { fast: Some(fast), .. }) =
-            &store.opaque.component_instances[self.instance].funcs[self.index]
-        else {
-            return None;
-        };
-        let fast = *fast;
-        // SAFETY: the flags global is owned by this store and lives as long as it.
-        let flags = unsafe { &*fast.flags };
-        let saved = flags.get().get_i32();
-        if saved & FLAG_MAY_ENTER == 0 {
-            return Some(Err(anyhow::Error::new(Trap::CannotEnterComponent)));
-        }
-        flags.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
-        if let Err(e) = crate::func::invoke_wasm(&mut store.opaque, fast.funcref, fast.trampoline, raw.as_mut_ptr()) {
-            return Some(Err(exception_to_trap(e)));
-        }
-        let result = lift(raw[0]).unwrap_or_else(|| Err(anyhow::anyhow!("typed result is not a scalar")));
-        if result.is_ok() {
-            flags.set(kiln_runtime::ValRaw::i32(saved));
-        }
-        Some(result)
-    }
-
-    /// A view of this function with Rust types; fails if they do not match.
+    /// A view of this function with Rust types; fails with an error naming the parameter,
+    /// field or case that differs if they do not match.
     pub fn typed<P: LowerParams, R: ComponentResults>(&self, store: impl AsContext) -> Result<TypedFunc<P, R>> {
         if let Some(ty) = self.ty(&store) {
-            let expected = P::types();
-            if ty.params.len() != expected.len()
-                || !expected.iter().zip(ty.params.iter()).all(|(e, (_, t))| e.accepts(t))
-            {
-                bail!("type mismatch with parameters: the function takes {ty}");
-            }
-            let result_match = match (R::result_type(), &ty.result) {
-                (None, None) => true,
-                (Some(e), Some(t)) => e.accepts(t),
-                _ => false,
-            };
-            if !result_match {
-                bail!("type mismatch with results: the function is {ty}");
-            }
+            check_func_type::<P, R>(&ty)?;
         }
         Ok(TypedFunc::new(*self))
+    }
+}
+
+/// Checks a function type against Rust parameter and result types.
+pub(crate) fn check_func_type<P: ComponentNamedList, R: ComponentResults>(ty: &FuncType) -> Result<()> {
+    let expected = P::types();
+    if ty.params.len() != expected.len() {
+        bail!(
+            "type mismatch: the function takes {} parameters, the Rust type has {} ({ty})",
+            ty.params.len(),
+            expected.len()
+        );
+    }
+    for (e, (name, t)) in expected.iter().zip(ty.params.iter()) {
+        typecheck(e, t).map_err(|err| err.context(format!("in parameter `{name}` of {ty}")))?;
+    }
+    match (R::result_type(), &ty.result) {
+        (None, None) => Ok(()),
+        (Some(e), Some(t)) => typecheck(&e, t).map_err(|err| err.context(format!("in the result of {ty}"))),
+        (Some(_), None) => bail!("type mismatch: the function has no result ({ty})"),
+        (None, Some(t)) => bail!("type mismatch: the function returns {t} ({ty})"),
     }
 }

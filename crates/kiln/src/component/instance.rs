@@ -420,9 +420,16 @@ impl Instance {
             ExportItem::Func { ty, core, options } => {
                 let core = resolve_core(&mut store.opaque, self.index, &core).ok()?.into_func()?;
                 let options = resolve_options(&mut store.opaque, self.index, &options).ok()?;
-                let fast = super::func::ScalarPath::new(&store.opaque, &ty, core, &options);
-                let core_results = flatten_func(&ty, AbiContext::Lift).results.into();
-                FuncData::Lifted(LiftedFunc { ty: Arc::new(ty), core_results, core, options, fast })
+                let sig = flatten_func(&ty, AbiContext::Lift);
+                let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
+                FuncData::Lifted(LiftedFunc {
+                    ty: Arc::new(ty),
+                    core_params: sig.params.len(),
+                    core_results: sig.results.into(),
+                    core,
+                    options,
+                    lends,
+                })
             }
             ExportItem::ImportedFunc { path, ty } => {
                 let state = self.state(&store.opaque);
@@ -521,17 +528,19 @@ fn resolve_import<T: 'static>(
 }
 
 pub(crate) fn check_signature(declared: &FuncType, expected: &FuncType) -> Result<()> {
-    let params_match = declared.params.len() == expected.params.len()
-        && declared.params.iter().zip(expected.params.iter()).all(|((_, d), (_, e))| d.accepts(e));
-    let result_match = match (&declared.result, &expected.result) {
-        (None, None) => true,
-        (Some(d), Some(e)) => d.accepts(e),
-        _ => false,
-    };
-    if !params_match || !result_match {
+    if declared.params.len() != expected.params.len() {
         bail!("expected {expected}, the host function has {declared}");
     }
-    Ok(())
+    for ((_, d), (name, e)) in declared.params.iter().zip(expected.params.iter()) {
+        super::typed::typecheck(d, e)
+            .with_context(|| format!("in parameter `{name}`: expected {expected}, the host function has {declared}"))?;
+    }
+    match (&declared.result, &expected.result) {
+        (None, None) => Ok(()),
+        (Some(d), Some(e)) => super::typed::typecheck(d, e)
+            .with_context(|| format!("in the result: expected {expected}, the host function has {declared}")),
+        _ => bail!("expected {expected}, the host function has {declared}"),
+    }
 }
 
 pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef) -> Result<Extern> {
@@ -757,11 +766,21 @@ fn call_lowered<T: 'static>(
     if flags & FLAG_MAY_LEAVE == 0 {
         return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
     }
-    let flat: Vec<Flat> = lowered.core_params.iter().zip(raw.iter()).map(|(t, v)| raw_to_flat(*t, *v)).collect();
     // Borrows the host receives live for the duration of the host call.
     if lowered.lends {
         store.opaque.component_instances[index].resources.get_mut().enter_call();
     }
+    if let Some(typed) = &host.typed {
+        // A typed host function lifts and lowers its own values, straight from `raw`.
+        typed(&mut *store, options, ty, raw)?;
+        if lowered.lends {
+            let resources = store.opaque.component_instances[index].resources.get_mut();
+            resources.end_borrows_of_innermost_call();
+            resources.exit_call()?;
+        }
+        return Ok(());
+    }
+    let flat: Vec<Flat> = lowered.core_params.iter().zip(raw.iter()).map(|(t, v)| raw_to_flat(*t, *v)).collect();
     let params = {
         let cx = HostAbi { store: &mut *store, options };
         if lowered.direct {

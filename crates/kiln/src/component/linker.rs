@@ -1,25 +1,37 @@
 //! [`Linker`]: host functions and instances by name, satisfying component imports.
 
+use super::abi::{self, AbiMemory};
 use super::compiled::Component;
 use super::instance::Instance;
+use super::instance::{HostAbi, ResolvedOptions};
 use super::resources::ResourceType;
 use super::typed::{ComponentResults, LiftParams};
 use super::values::Val;
 use crate::Engine;
-use crate::store::{AsContextMut, StoreContextMut};
+use crate::Trap;
+use crate::store::{AsContextMut, StoreContextMut, StoreInner};
 use anyhow::{Context, Result, bail};
-use kiln_environ::component::FuncType;
+use kiln_environ::component::{FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
 use kiln_environ::component::{ImportKind, InstanceSignature};
+use kiln_runtime::ValRaw;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 type HostCall<T> = dyn Fn(StoreContextMut<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync;
 
+/// A typed host function's direct path: lifts its parameters from the caller's core values
+/// (`raw`) and memory, runs, and lowers its result back into `raw` or the caller's memory.
+pub(crate) type TypedHostCall<T> =
+    dyn Fn(&mut StoreInner<T>, ResolvedOptions, &FuncType, &mut [ValRaw]) -> Result<()> + Send + Sync;
+
 /// A host function for components.
 pub struct HostFunc<T> {
     /// The signature, when the host function declares one (typed functions do).
     pub(crate) ty: Option<FuncType>,
+    /// The call over dynamic values (used when the host calls a re-exported host function).
     pub(crate) call: Box<HostCall<T>>,
+    /// The direct path of a typed host function, used when a component calls it.
+    pub(crate) typed: Option<Box<TypedHostCall<T>>>,
 }
 
 /// A host resource type's destructor: called with the rep when a component drops an owned
@@ -185,32 +197,42 @@ impl<'a, T: 'static> LinkerInstance<'a, T> {
         name: &str,
         func: impl Fn(StoreContextMut<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Result<()> {
-        self.insert(name, Definition::Func(Arc::new(HostFunc { ty: None, call: Box::new(func) })))
+        self.insert(name, Definition::Func(Arc::new(HostFunc { ty: None, call: Box::new(func), typed: None })))
     }
 
-    /// Defines `name` as a host function with Rust parameter and result types.
+    /// Defines `name` as a host function with Rust parameter and result types. A component
+    /// calling it moves values straight between its memory and the Rust types; the types are
+    /// checked against the import at instantiation.
     pub fn func_wrap<P, R>(
         &mut self,
         name: &str,
         func: impl Fn(StoreContextMut<'_, T>, P) -> Result<R> + Send + Sync + 'static,
     ) -> Result<()>
     where
-        P: LiftParams,
-        R: ComponentResults,
+        P: LiftParams + 'static,
+        R: ComponentResults + 'static,
     {
         let ty = FuncType {
             params: P::types().into_iter().enumerate().map(|(i, t)| (format!("p{i}"), t)).collect(),
             result: R::result_type(),
         };
+        let func = Arc::new(func);
+        let by_vals = func.clone();
         let call = move |store: StoreContextMut<'_, T>, params: &[Val], results: &mut [Val]| -> Result<()> {
             let params = P::from_vals(params)?;
-            let result = func(store, params)?;
+            let result = by_vals(store, params)?;
             if let Some(value) = result.into_val() {
                 results[0] = value;
             }
             Ok(())
         };
-        self.insert(name, Definition::Func(Arc::new(HostFunc { ty: Some(ty), call: Box::new(call) })))
+        let typed = move |store: &mut StoreInner<T>, options: ResolvedOptions, ty: &FuncType, raw: &mut [ValRaw]| {
+            call_typed_host::<T, P, R>(store, options, ty, raw, |store, params| func(store, params))
+        };
+        self.insert(
+            name,
+            Definition::Func(Arc::new(HostFunc { ty: Some(ty), call: Box::new(call), typed: Some(Box::new(typed)) })),
+        )
     }
 
     /// Defines `name` as the resource type `ty` (a host type, `ResourceType::host::<T>()`):
@@ -240,5 +262,56 @@ impl<'a, T: 'static> LinkerInstance<'a, T> {
             Definition::Instance(map) => Ok(LinkerInstance { map, allow_shadowing: self.allow_shadowing }),
             _ => bail!("`{name}` is already defined as something other than an instance"),
         }
+    }
+}
+
+/// The direct path of a typed host function called by a component (the `canon lower` side):
+/// parameters lifted from the flat values or, past `MAX_FLAT_PARAMS`, from the tuple they
+/// point to; the result lowered into `raw[0]` or, past `MAX_FLAT_RESULTS`, stored at the
+/// out-pointer that follows the parameters.
+pub(crate) fn call_typed_host<T: 'static, P: LiftParams, R: ComponentResults>(
+    store: &mut StoreInner<T>,
+    options: ResolvedOptions,
+    ty: &FuncType,
+    raw: &mut [ValRaw],
+    func: impl FnOnce(StoreContextMut<'_, T>, P) -> Result<R>,
+) -> Result<()> {
+    let param_flat = P::LAYOUT.flat as usize;
+    let spilled = param_flat > MAX_FLAT_PARAMS;
+    let params = {
+        let cx = HostAbi { store: &mut *store, options };
+        if spilled {
+            let ptr = raw[0].get_i32() as u32;
+            let memory = cx.memory()?;
+            let size = P::LAYOUT.size;
+            abi::check_range_with(
+                memory.len(),
+                ptr,
+                P::LAYOUT.align,
+                u64::from(size),
+                Trap::UnalignedPointer,
+                Trap::PointerOutOfBounds,
+            )?;
+            P::load_params(&cx, &ty.params, &memory[ptr as usize..][..size as usize])?
+        } else {
+            P::lift_params(&cx, &ty.params, &raw[..param_flat])?
+        }
+    };
+    let result = func(StoreContextMut(&mut *store), params)?;
+    let mut cx = HostAbi { store, options };
+    if R::LAYOUT.flat as usize <= MAX_FLAT_RESULTS {
+        result.lower_result(&mut cx, ty.result.as_ref(), &mut raw[..R::LAYOUT.flat as usize])
+    } else {
+        let ptr = raw[if spilled { 1 } else { param_flat }].get_i32() as u32;
+        let memory_len = cx.memory()?.len();
+        abi::check_range_with(
+            memory_len,
+            ptr,
+            R::LAYOUT.align,
+            u64::from(R::LAYOUT.size),
+            Trap::UnalignedPointer,
+            Trap::PointerOutOfBounds,
+        )?;
+        result.store_result(&mut cx, ty.result.as_ref(), ptr as usize)
     }
 }

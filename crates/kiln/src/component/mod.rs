@@ -20,10 +20,16 @@ pub use compiled::Component;
 pub(crate) use compiled::ModuleSlot;
 pub use func::Func;
 pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
+/// `#[derive(ComponentType, Lift, Lower)]` for records, variants and enums, and `flags!`.
+pub use kiln_component_macro::{ComponentType, Lift, Lower, flags};
 pub use linker::{HostFunc, Linker, LinkerInstance};
 pub use resource_table::{ResourceTable, ResourceTableError};
 pub use resources::{Resource, ResourceAny, ResourceType};
-pub use typed::{ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams, TypedFunc};
+#[doc(hidden)]
+pub use typed::internal as __internal;
+pub use typed::{
+    AbiLayout, ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams, TypedFunc,
+};
 pub use types::{Case, Enum, Field, Flags, HandleType, List, OptionType, Record, ResultType, Tuple, Type, Variant};
 pub use types::{FixedLengthList, Map};
 pub use values::Val;

@@ -6,7 +6,10 @@
 //! [`kiln_environ::component::ValueType`] it describes, so converting back and forth is cheap and
 //! lossless.
 
-use kiln_environ::component::{ResourceId, ValueType};
+use kiln_environ::component::ResourceId;
+/// The engine's structural value and function types, which [`Type`] wraps and
+/// [`super::ComponentType::ty`] returns.
+pub use kiln_environ::component::{FuncType, ValueType};
 use std::fmt;
 
 /// The type of a component value.
