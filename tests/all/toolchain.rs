@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 use std::num::IntErrorKind;
 use std::path::PathBuf;
 
+mod bindgen;
+
 const STATS: &str = "kiln-test:text/stats@0.1.0";
 const LOGGING: &str = "kiln-test:text/logging@0.1.0";
 const COUNTERS: &str = "kiln-test:counters/counters@0.1.0";
@@ -657,7 +659,7 @@ fn counters_composed() -> Result<()> {
 }
 
 /// The host's state behind a `counter`.
-struct Counter {
+pub(crate) struct Counter {
     value: u32,
 }
 
@@ -941,7 +943,7 @@ fn counter_impl_from_host() -> Result<()> {
 pub fn trials() -> Vec<Trial> {
     let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 13] = [
+    let tests: [(&str, Test); 16] = [
         ("text_stats_analyze_and_log", text_stats_analyze_and_log),
         ("text_stats_tokenize", text_stats_tokenize),
         ("text_stats_histogram", text_stats_histogram),
@@ -955,6 +957,9 @@ pub fn trials() -> Vec<Trial> {
         ("counters_from_host", counters_from_host),
         ("counters_misuse_traps", counters_misuse_traps),
         ("counter_impl_from_host", counter_impl_from_host),
+        ("bindgen_text_stats", bindgen::text_stats),
+        ("bindgen_counter_client_with_host_counters", bindgen::counter_client_with_host_counters),
+        ("bindgen_counter_impl_resources", bindgen::counter_impl_resources),
     ];
     tests
         .into_iter()

@@ -1,11 +1,13 @@
 //! Procedural macros for kiln's component API: `#[derive(ComponentType, Lift, Lower)]` for Rust
-//! records, variants and enums, and `flags!` for flags types.
+//! records, variants and enums, `flags!` for flags types, and `bindgen!`, which turns a WIT world
+//! into typed Rust (host traits for imports, typed wrappers for exports).
 //!
 //! The generated code moves values straight between Rust and a component's core values and
 //! memory through `kiln::component::__internal`; it must not go through dynamic `Val`s on the
 //! call path (only `to_val`/`from_val` build them). Users reach these macros through
 //! `kiln::component`, never by depending on this crate.
 
+mod bindgen;
 mod derive;
 mod flags;
 
@@ -34,4 +36,11 @@ pub fn derive_lift(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn flags(input: TokenStream) -> TokenStream {
     flags::expand(input.into()).into()
+}
+
+/// Generates Rust bindings for a WIT world: `bindgen!({ path: "wit", world: "w", ... })`,
+/// `bindgen!("w")` or `bindgen!("w" in "path")`. See `kiln::component` for the options.
+#[proc_macro]
+pub fn bindgen(input: TokenStream) -> TokenStream {
+    bindgen::expand(input.into()).into()
 }

@@ -185,4 +185,44 @@ impl Component {
         }
         out
     }
+
+    /// The export `name` inside `parent` (the root if `None`): what it is and its index, for
+    /// looking it up in every instance of this component without searching by name again.
+    pub fn export_index(
+        &self,
+        parent: Option<&super::ExportIndex>,
+        name: &str,
+    ) -> Option<(ComponentItem, super::ExportIndex)> {
+        let mut path = parent.map(|p| p.path().to_vec()).unwrap_or_default();
+        path.push(name.to_string());
+        let mut items = &self.inner.plan.exports;
+        let (last, parents) = path.split_last()?;
+        for p in parents {
+            match items.iter().find(|(n, _)| n == p)? {
+                (_, ExportItem::Instance(inner)) => items = inner,
+                _ => return None,
+            }
+        }
+        let item = match &items.iter().find(|(n, _)| n == last)?.1 {
+            ExportItem::Func { ty, .. } => ComponentItem::ComponentFunc(Some(ty.clone())),
+            ExportItem::ImportedFunc { ty, .. } => ComponentItem::ComponentFunc(ty.clone()),
+            ExportItem::Instance(_) | ExportItem::ImportedInstance(_) => ComponentItem::ComponentInstance,
+            ExportItem::Resource(_) => ComponentItem::Resource,
+            ExportItem::Other => ComponentItem::Other,
+        };
+        Some((item, super::ExportIndex::new(path)))
+    }
+}
+
+/// What a component export is.
+#[derive(Debug, Clone)]
+pub enum ComponentItem {
+    /// A function, with its type when known.
+    ComponentFunc(Option<kiln_environ::component::FuncType>),
+    /// An instance.
+    ComponentInstance,
+    /// A resource type.
+    Resource,
+    /// A module, component or type.
+    Other,
 }

@@ -77,6 +77,16 @@ pub struct ExportIndex {
     path: Vec<String>,
 }
 
+impl ExportIndex {
+    pub(crate) fn new(path: Vec<String>) -> ExportIndex {
+        ExportIndex { path }
+    }
+
+    pub(crate) fn path(&self) -> &[String] {
+        &self.path
+    }
+}
+
 /// What [`Instance::get_func`] accepts: a root export name or an [`ExportIndex`].
 pub trait InstanceExportLookup {
     #[doc(hidden)]
@@ -392,6 +402,11 @@ impl Instance {
             }
         }
         items.iter().find(|(n, _)| n == last).map(|(_, item)| item.clone())
+    }
+
+    /// The component this is an instance of.
+    pub fn component(&self, store: impl crate::AsContext) -> super::Component {
+        self.state(&store.as_context().0.opaque).component.clone()
     }
 
     /// The index of export `name` inside `parent` (the root if `None`).

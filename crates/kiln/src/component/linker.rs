@@ -98,6 +98,14 @@ impl<T: 'static> Linker<T> {
 
     /// Instantiates `component`, resolving its imports by name.
     pub fn instantiate(&self, store: impl AsContextMut<Data = T>, component: &Component) -> Result<Instance> {
+        self.instantiate_pre(component)?.instantiate(store)
+    }
+
+    /// Resolves `component`'s imports now, for instantiating it many times later.
+    pub fn instantiate_pre(&self, component: &Component) -> Result<InstancePre<T>> {
+        if !crate::Engine::same(&self.engine, component.engine()) {
+            bail!("cross-engine instantiation is not supported");
+        }
         let mut imports = Vec::new();
         for import in &component.inner.plan.imports {
             match (self.root.get(&import.name), &import.kind) {
@@ -113,8 +121,51 @@ impl<T: 'static> Linker<T> {
                 (None, _) => bail!("component import `{}` has not been defined", import.name),
             }
         }
-        Instance::instantiate(store, component, imports)
+        Ok(InstancePre { component: component.clone(), imports: Arc::new(imports) })
     }
+}
+
+/// A component with its imports resolved by a [`Linker`], ready to instantiate.
+pub struct InstancePre<T> {
+    component: Component,
+    imports: Arc<Vec<Option<Definition<T>>>>,
+}
+
+impl<T> Clone for InstancePre<T> {
+    fn clone(&self) -> Self {
+        InstancePre { component: self.component.clone(), imports: self.imports.clone() }
+    }
+}
+
+impl<T: 'static> InstancePre<T> {
+    /// The component.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        self.component.engine()
+    }
+
+    /// Instantiates the component in `store`.
+    pub fn instantiate(&self, store: impl AsContextMut<Data = T>) -> Result<Instance> {
+        Instance::instantiate(store, &self.component, self.imports.as_ref().clone())
+    }
+}
+
+/// How generated bindings reach the host's state for an interface: `Data<'a>` is what the
+/// `host_getter` passed to `add_to_linker` returns from the store's data.
+pub trait HasData: 'static {
+    /// The borrowed view of the host state.
+    type Data<'a>;
+}
+
+/// [`HasData`] for a store whose data (or a part of it reached by a getter) is `T` itself.
+pub struct HasSelf<T: ?Sized>(std::marker::PhantomData<T>);
+
+impl<T: ?Sized + 'static> HasData for HasSelf<T> {
+    type Data<'a> = &'a mut T;
 }
 
 /// Checks that a linker definition can satisfy an import of kind `kind`: functions for functions

@@ -16,13 +16,15 @@ mod typed;
 pub mod types;
 mod values;
 
-pub use compiled::Component;
 pub(crate) use compiled::ModuleSlot;
+pub use compiled::{Component, ComponentItem};
 pub use func::Func;
 pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 /// `#[derive(ComponentType, Lift, Lower)]` for records, variants and enums, and `flags!`.
-pub use kiln_component_macro::{ComponentType, Lift, Lower, flags};
-pub use linker::{HostFunc, Linker, LinkerInstance};
+pub use kiln_component_macro::{ComponentType, Lift, Lower, bindgen, flags};
+pub use linker::{HasData, HasSelf, HostFunc, InstancePre, Linker, LinkerInstance};
+/// The index of a component export, as [`Component::export_index`] gives it.
+pub type ComponentExportIndex = ExportIndex;
 pub use resource_table::{ResourceTable, ResourceTableError};
 pub use resources::{Resource, ResourceAny, ResourceType};
 #[doc(hidden)]

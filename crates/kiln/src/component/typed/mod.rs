@@ -296,6 +296,24 @@ impl<P: LowerParams, R: ComponentResults> TypedFunc<P, R> {
         TypedFunc { func, _marker: PhantomData }
     }
 
+    /// The function with these types, unchecked: calls fail (never crash) if they do not match,
+    /// but the failure may come after the callee ran. Generated bindings use this for
+    /// functions they checked once at load time.
+    ///
+    /// # Safety
+    ///
+    /// Nothing memory-unsafe can follow from a wrong type here; `unsafe` is kept so that code
+    /// written for other runtimes, where it matters, compiles unchanged.
+    pub unsafe fn new_unchecked(func: Func) -> Self {
+        TypedFunc::new(func)
+    }
+
+    /// Post-return already runs inside [`TypedFunc::call`]: this does nothing and exists so
+    /// that code written for runtimes with an explicit post-return step compiles unchanged.
+    pub fn post_return(&self, _store: impl AsContextMut) -> Result<()> {
+        Ok(())
+    }
+
     /// The untyped function.
     pub fn func(&self) -> &Func {
         &self.func
