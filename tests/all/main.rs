@@ -16,6 +16,8 @@
 //!   and guest resources held by the host (`ResourceAny`);
 //! - `component_typed`: the typed API (derives, `flags!`, Rust types) round-tripped through a
 //!   component in both directions, and type mismatches that name what differs;
+//! - `component_bindgen`: the `bindgen!` snapshot WIT files expanded in a user crate (they compile,
+//!   the traits are implementable, `add_to_linker` defines every import);
 //! - `component_props`: fused adapters against the reference Canonical ABI on random types and values;
 //! - `examples`: the README's examples give the results it promises;
 //! - `aot`, `aot_cli`: precompiled modules and components (`.cwasm`), the compile cache, and
@@ -33,6 +35,7 @@ use libtest_mimic::{Arguments, Trial};
 mod aot;
 mod aot_cli;
 mod api;
+mod component_bindgen;
 mod component_props;
 mod component_resources;
 mod component_suite;
@@ -65,6 +68,7 @@ fn main() {
     trials.extend(component_suite::trials());
     trials.extend(component_resources::trials());
     trials.extend(component_typed::trials());
+    trials.extend(component_bindgen::trials());
     trials.extend(component_props::trials());
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());

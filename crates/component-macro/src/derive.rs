@@ -168,10 +168,8 @@ fn derive(input: &DeriveInput, which: Trait) -> syn::Result<TokenStream> {
     let members = members(input, &kind)?;
     if let Kind::Enum = kind {
         check_repr(input, members.len())?;
-    } else if let Some(repr) = input.attrs.iter().find(|a| a.path().is_ident("repr")) {
-        if let Kind::Record = kind {
-            return Err(Error::new(repr.span(), "`#[repr]` has no meaning for a record"));
-        }
+    } else if let (Kind::Record, Some(repr)) = (&kind, input.attrs.iter().find(|a| a.path().is_ident("repr"))) {
+        return Err(Error::new(repr.span(), "`#[repr]` has no meaning for a record"));
     }
     let k = quote!(::kiln::component::__internal);
     let bound: syn::Path = match which {

@@ -84,13 +84,14 @@ fn flags_type(t: &FlagsType) -> TokenStream {
         quote!(#mask)
     });
     let binop = |tr: TokenStream, method: TokenStream, assign_tr: TokenStream, assign: TokenStream, op: TokenStream| {
+        // `op` is the compound assignment (`|=`, `&=`, `^=`).
         quote! {
             impl ::core::ops::#tr for #name {
                 type Output = Self;
                 fn #method(self, rhs: Self) -> Self {
                     let mut bits = self.bits;
                     for (a, b) in bits.iter_mut().zip(rhs.bits) {
-                        *a = *a #op b;
+                        *a #op b;
                     }
                     Self { bits }
                 }
@@ -102,9 +103,9 @@ fn flags_type(t: &FlagsType) -> TokenStream {
             }
         }
     };
-    let or = binop(quote!(BitOr), quote!(bitor), quote!(BitOrAssign), quote!(bitor_assign), quote!(|));
-    let and = binop(quote!(BitAnd), quote!(bitand), quote!(BitAndAssign), quote!(bitand_assign), quote!(&));
-    let xor = binop(quote!(BitXor), quote!(bitxor), quote!(BitXorAssign), quote!(bitxor_assign), quote!(^));
+    let or = binop(quote!(BitOr), quote!(bitor), quote!(BitOrAssign), quote!(bitor_assign), quote!(|=));
+    let and = binop(quote!(BitAnd), quote!(bitand), quote!(BitAndAssign), quote!(bitand_assign), quote!(&=));
+    let xor = binop(quote!(BitXor), quote!(bitxor), quote!(BitXorAssign), quote!(bitxor_assign), quote!(^=));
     let name_str = name.to_string();
     quote! {
         #(#attrs)*

@@ -16,7 +16,7 @@ use wit_parser::{
     WorldItem, WorldKey,
 };
 
-const K: &str = "kiln::component";
+const K: &str = "::kiln::component";
 
 /// Where generated code is: which module, and which interface it belongs to.
 #[derive(Clone)]
@@ -101,8 +101,8 @@ pub fn generate(resolve: &Resolve, world: WorldId, opts: &Opts) -> Result<String
         }
         // `ns:pkg/iface/type`: a resource type of an interface.
         let by_type = name.rsplit_once('/').and_then(|(iface, ty)| {
-            let (id, i) = resolve.interfaces.iter().find(|(id, _)| names_iface(*id, iface))?;
-            i.types.get(ty).copied().filter(|_| id == id)
+            let (_, i) = resolve.interfaces.iter().find(|(id, _)| names_iface(*id, iface))?;
+            i.types.get(ty).copied()
         });
         match by_type {
             Some(ty) => {
@@ -125,6 +125,15 @@ pub fn generate(resolve: &Resolve, world: WorldId, opts: &Opts) -> Result<String
     let mut out = String::new();
     g.root.render(&mut out, 0);
     Ok(out)
+}
+
+/// A tuple expression or type: `()`, `(a,)`, `(a, b)`.
+fn tuple(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    match items.len() {
+        1 => format!("({},)", items[0]),
+        _ => format!("({})", items.join(", ")),
+    }
 }
 
 fn docs(out: &mut String, docs: &Docs) {
@@ -165,7 +174,8 @@ impl<'a> Gen<'a> {
         if ctx.module == target {
             return String::new();
         }
-        let mut s = "super::".repeat(ctx.module.len());
+        // `self::` at the root: a package namespace may be named like a crate (`kiln`).
+        let mut s = if ctx.module.is_empty() { "self::".to_string() } else { "super::".repeat(ctx.module.len()) };
         for part in target {
             s.push_str(part);
             s.push_str("::");
@@ -200,7 +210,7 @@ impl<'a> Gen<'a> {
     fn host_resource(&self, id: TypeId) -> bool {
         let id = self.dealias(id);
         match self.resolve.types[id].owner {
-            TypeOwner::Interface(i) => !(self.export_paths.contains_key(&i) && !self.import_paths.contains_key(&i)),
+            TypeOwner::Interface(i) => !self.export_paths.contains_key(&i) || self.import_paths.contains_key(&i),
             _ => true,
         }
     }
@@ -399,6 +409,9 @@ impl<'a> Gen<'a> {
     }
 
     fn check_sync(f: &Function) -> Result<()> {
+        if f.params.len() > 20 {
+            bail!("function `{}` has {} parameters; kiln's typed functions take at most 20", f.name, f.params.len());
+        }
         if f.kind.is_async() {
             bail!("unsupported feature: async function `{}` (kiln's bindings are synchronous)", f.name);
         }
@@ -432,12 +445,12 @@ impl<'a> Gen<'a> {
             decls.push((
                 "drop".to_string(),
                 vec![("rep".to_string(), format!("{K}::Resource<{res}>"))],
-                "kiln::Result<()>".to_string(),
+                "::kiln::Result<()>".to_string(),
             ));
             self.host_trait(&mut out, &host_trait, &[], &decls);
             writeln!(
                 register,
-                "inst.resource(\"{wit_name}\", {K}::ResourceType::host::<{res}>(), move |mut store, rep| -> kiln::Result<()> {{\n    {host_trait}::drop(&mut host_getter(store.data_mut()), {K}::Resource::new_own(rep))\n}})?;"
+                "inst.resource(\"{wit_name}\", {K}::ResourceType::host::<{res}>(), move |mut store, rep| -> ::kiln::Result<()> {{\n    {host_trait}::drop(&mut host_getter(store.data_mut()), {K}::Resource::new_own(rep))\n}})?;"
             )
             .unwrap();
             for f in &mine {
@@ -456,16 +469,11 @@ impl<'a> Gen<'a> {
     }
 
     /// One host trait method: name, parameters, return type.
-    fn host_method(
-        &self,
-        f: &Function,
-        iface: Option<&str>,
-        ctx: &Ctx,
-    ) -> Result<(String, Vec<(String, String)>, String)> {
+    fn host_method(&self, f: &Function, iface: Option<&str>, ctx: &Ctx) -> Result<HostMethod> {
         let params = self.params(f, ctx, Mode::Owned)?;
         let mut result = self.result(f, ctx)?;
         if self.flags(iface, f).trappable {
-            result = format!("kiln::Result<{result}>");
+            result = format!("::kiln::Result<{result}>");
         }
         Ok((Self::func_name(f), params, result))
     }
@@ -474,13 +482,7 @@ impl<'a> Gen<'a> {
         self.opts.import_flags(iface, &f.name)
     }
 
-    fn host_trait(
-        &self,
-        out: &mut String,
-        name: &str,
-        supertraits: &[String],
-        decls: &[(String, Vec<(String, String)>, String)],
-    ) {
+    fn host_trait(&self, out: &mut String, name: &str, supertraits: &[String], decls: &[HostMethod]) {
         let sup = if supertraits.is_empty() { String::new() } else { format!(": {}", supertraits.join(" + ")) };
         writeln!(out, "pub trait {name}{sup} {{").unwrap();
         for (fname, params, result) in decls {
@@ -501,14 +503,14 @@ impl<'a> Gen<'a> {
     /// The `func_wrap` that registers import `f`, calling `trait_name::name`.
     fn register(&self, f: &Function, trait_name: &str, iface: Option<&str>, ctx: &Ctx) -> Result<String> {
         let params = self.params(f, ctx, Mode::Owned)?;
-        let pattern: String = (0..params.len()).map(|i| format!("arg{i}, ")).collect();
-        let types: String = params.iter().map(|(_, t)| format!("{t}, ")).collect();
+        let pattern = tuple((0..params.len()).map(|i| format!("arg{i}")));
+        let types = tuple(params.iter().map(|(_, t)| t.clone()));
         let args: String = (0..params.len()).map(|i| format!(", arg{i}")).collect();
         let trappable = self.flags(iface, f).trappable;
         let value = if trappable { "r?" } else { "r" };
         let ret = if f.result.is_some() { format!("Ok(({value},))") } else { format!("Ok({value})") };
         Ok(format!(
-            "inst.func_wrap(\"{wit}\", move |mut caller: kiln::StoreContextMut<'_, T>, ({pattern}): ({types})| {{\n    let host = &mut host_getter(caller.data_mut());\n    let r = {trait_name}::{name}(host{args});\n    {ret}\n}})?;\n",
+            "inst.func_wrap(\"{wit}\", move |mut caller: ::kiln::StoreContextMut<'_, T>, {pattern}: {types}| {{\n    let host = &mut host_getter(caller.data_mut());\n    let r = {trait_name}::{name}(host{args});\n    {ret}\n}})?;\n",
             wit = f.name,
             name = Self::func_name(f),
         ))
@@ -523,7 +525,7 @@ impl<'a> Gen<'a> {
         };
         let body: String = register.lines().map(|l| format!("    {l}\n")).collect();
         format!(
-            "pub fn {fn_name}<T: 'static, D>(\n    linker: &mut {K}::Linker<T>,\n    host_getter: fn(&mut T) -> D::Data<'_>,\n) -> kiln::Result<()>\nwhere\n    D: {K}::HasData,\n    for<'a> D::Data<'a>: {bound},\n{{\n    {inst}\n    let _ = &mut inst;\n{body}    Ok(())\n}}\n"
+            "pub fn {fn_name}<T: 'static, D>(\n    linker: &mut {K}::Linker<T>,\n    host_getter: fn(&mut T) -> D::Data<'_>,\n) -> ::kiln::Result<()>\nwhere\n    D: {K}::HasData,\n    for<'a> D::Data<'a>: {bound},\n{{\n    {inst}\n    let _ = &mut inst;\n{body}    Ok(())\n}}\n"
         )
     }
 
@@ -558,12 +560,12 @@ impl<'a> Gen<'a> {
     /// The Rust type of the parameters and results of export `f`, for `TypedFunc`.
     fn typed_sig(&self, f: &Function, ctx: &Ctx) -> Result<(String, String)> {
         let params = self.params(f, ctx, Mode::Param)?;
-        let p: String = params.iter().map(|(_, t)| format!("{t}, ")).collect();
+        let p = tuple(params.iter().map(|(_, t)| t.clone()));
         let r = match &f.result {
             Some(t) => format!("({},)", self.ty(t, ctx, Mode::Owned)?),
             None => "()".into(),
         };
-        Ok((format!("({p})"), r))
+        Ok((p, r))
     }
 
     /// A `call_*` method for export `f` stored in field `field`.
@@ -571,14 +573,14 @@ impl<'a> Gen<'a> {
         let params = self.params(f, ctx, Mode::Param)?;
         let (p, r) = self.typed_sig(f, ctx)?;
         let ps: String = params.iter().enumerate().map(|(i, (_, t))| format!(", arg{i}: {t}")).collect();
-        let args: String = (0..params.len()).map(|i| format!("arg{i}, ")).collect();
+        let args = tuple((0..params.len()).map(|i| format!("arg{i}")));
         let result = match &f.result {
             Some(t) => self.ty(t, ctx, Mode::Owned)?,
             None => "()".into(),
         };
         let (bind, value) = if f.result.is_some() { ("(ret0,)", "ret0") } else { ("()", "()") };
         Ok(format!(
-            "pub fn {method}<S: kiln::AsContextMut>(&self, mut store: S{ps}) -> kiln::Result<{result}>\nwhere\n    S::Data: 'static,\n{{\n    // SAFETY: the type was checked when the function was loaded.\n    let callee = unsafe {{ {K}::TypedFunc::<{p}, {r}>::new_unchecked(self.{field}) }};\n    let {bind} = callee.call(store.as_context_mut(), ({args}))?;\n    Ok({value})\n}}\n"
+            "pub fn {method}<S: ::kiln::AsContextMut>(&self, mut store: S{ps}) -> ::kiln::Result<{result}>\nwhere\n    S::Data: 'static,\n{{\n    // SAFETY: the type was checked when the function was loaded.\n    let callee = unsafe {{ {K}::TypedFunc::<{p}, {r}>::new_unchecked(self.{field}) }};\n    let {bind} = callee.call(store.as_context_mut(), {args})?;\n    Ok({value})\n}}\n"
         ))
     }
 
@@ -635,7 +637,7 @@ impl<'a> Gen<'a> {
              /// Where the functions of `{name}` are in a component: looked up once, loaded per instance.\n\
              #[derive(Clone)]\npub struct GuestIndices {{\n{index_fields}}}\n\n\
              /// Wasmtime's name for [`GuestIndices`].\npub type GuestPre = GuestIndices;\n\n\
-             impl GuestIndices {{\n    /// Looks up the interface's functions in `component`.\n    pub fn new(component: &{K}::Component) -> kiln::Result<GuestIndices> {{\n        let (_, instance) = component\n            .export_index(None, \"{name}\")\n            .ok_or_else(|| {K}::__internal::anyhow!(\"no exported instance named `{name}`\"))?;\n        let lookup = |name: &str| {{\n            component\n                .export_index(Some(&instance), name)\n                .map(|(_, index)| index)\n                .ok_or_else(|| {K}::__internal::anyhow!(\"instance export `{name}` has no function `{{name}}`\"))\n        }};\n        let _ = &lookup;\n{lookups}        Ok(GuestIndices {{ {names} }})\n    }}\n\n    /// Loads the functions from `instance`, checking their types.\n    pub fn load(\n        &self,\n        mut store: impl kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> kiln::Result<Guest> {{\n        let _ = (&mut store, instance);\n{loads}        Ok(Guest {{ {names} }})\n    }}\n}}\n\n",
+             impl GuestIndices {{\n    /// Looks up the interface's functions in `component`.\n    pub fn new(component: &{K}::Component) -> ::kiln::Result<GuestIndices> {{\n        let (_, instance) = component\n            .export_index(None, \"{name}\")\n            .ok_or_else(|| {K}::__internal::anyhow!(\"no exported instance named `{name}`\"))?;\n        let lookup = |name: &str| {{\n            component\n                .export_index(Some(&instance), name)\n                .map(|(_, index)| index)\n                .ok_or_else(|| {K}::__internal::anyhow!(\"instance export `{name}` has no function `{{name}}`\"))\n        }};\n        let _ = &lookup;\n{lookups}        Ok(GuestIndices {{ {names} }})\n    }}\n\n    /// Loads the functions from `instance`, checking their types.\n    pub fn load(\n        &self,\n        mut store: impl ::kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> ::kiln::Result<Guest> {{\n        let _ = (&mut store, instance);\n{loads}        Ok(Guest {{ {names} }})\n    }}\n}}\n\n",
             fields = indent(&e.fields, 1),
             index_fields = indent(&e.index_fields, 1),
             lookups = indent(&e.lookups, 2),
@@ -645,7 +647,7 @@ impl<'a> Gen<'a> {
         .unwrap();
         writeln!(out, "impl Guest {{").unwrap();
         out.push_str(&indent(&e.methods, 1));
-        for (rid, _) in &e.resource_methods {
+        for rid in e.resource_methods.keys() {
             let rname = self.resolve.types[*rid].name.clone().unwrap_or_default();
             writeln!(
                 out,
@@ -696,10 +698,10 @@ impl<'a> Gen<'a> {
                     self.import_interface(key, *id)?;
                     let module = match self.with.get(id) {
                         Some(p) => p.clone(),
-                        None => self.import_paths[id].join("::"),
+                        None => format!("self::{}", self.import_paths[id].join("::")),
                     };
                     host_bounds.push(format!("{module}::Host"));
-                    writeln!(add_calls, "    {module}::add_to_linker::<T, D>(linker, host_getter)?;").unwrap();
+                    writeln!(add_calls, "        {module}::add_to_linker::<T, D>(linker, host_getter)?;").unwrap();
                 }
             }
         }
@@ -712,15 +714,13 @@ impl<'a> Gen<'a> {
             let (traits, register, _) = self.import_funcs(&import_funcs, &resources, None, &imports_trait, &root)?;
             out.push_str(&traits);
             out.push_str(&format!("#[allow(clippy::all)]\nconst _: () = {{\n    impl {wname} {{\n"));
-            out.push_str(&format!(
-                "        /// Adds the world's own imports (functions and resources not in an interface).\n"
-            ));
+            out.push_str("        /// Adds the world's own imports (functions and resources not in an interface).\n");
             for l in self.add_to_linker("add_to_linker_imports", &imports_trait, None, &register).lines() {
                 writeln!(out, "        {l}").unwrap();
             }
             out.push_str("    }\n};\n\n");
             host_bounds.push(imports_trait.clone());
-            add_calls.insert_str(0, "    Self::add_to_linker_imports::<T, D>(linker, host_getter)?;\n");
+            add_calls.insert_str(0, "        Self::add_to_linker_imports::<T, D>(linker, host_getter)?;\n");
         }
 
         // Exports.
@@ -735,7 +735,7 @@ impl<'a> Gen<'a> {
             match item {
                 WorldItem::Interface { id, .. } => {
                     self.export_interface(key, *id)?;
-                    let module = self.export_paths[id].join("::");
+                    let module = format!("self::{}", self.export_paths[id].join("::"));
                     let field = format!("interface{}", names.len());
                     writeln!(fields, "    {field}: {module}::Guest,").unwrap();
                     writeln!(index_fields, "    {field}: {module}::GuestIndices,").unwrap();
@@ -789,9 +789,9 @@ impl<'a> Gen<'a> {
              /// A component of the world `{world}` with its imports resolved, ready to instantiate.\npub struct {wname}Pre<T: 'static> {{\n    instance_pre: {K}::InstancePre<T>,\n    indices: {wname}Indices,\n}}\n\n\
              impl<T: 'static> Clone for {wname}Pre<T> {{\n    fn clone(&self) -> Self {{\n        Self {{ instance_pre: self.instance_pre.clone(), indices: self.indices.clone() }}\n    }}\n}}\n\n\
              #[allow(clippy::all)]\nconst _: () = {{\n\
-             impl {wname}Indices {{\n    /// Looks up the world's exports in `component`.\n    pub fn new(component: &{K}::Component) -> kiln::Result<Self> {{\n        let _ = component;\n{index_new}        Ok({wname}Indices {{ {names} }})\n    }}\n\n    /// Loads the exports from `instance`, checking their types.\n    pub fn load(\n        &self,\n        mut store: impl kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> kiln::Result<{wname}> {{\n        let _ = (&mut store, instance);\n{loads}        Ok({wname} {{ {names} }})\n    }}\n}}\n\n\
-             impl<T: 'static> {wname}Pre<T> {{\n    /// Looks up the exports of `instance_pre`'s component.\n    pub fn new(instance_pre: {K}::InstancePre<T>) -> kiln::Result<Self> {{\n        let indices = {wname}Indices::new(instance_pre.component())?;\n        Ok(Self {{ instance_pre, indices }})\n    }}\n\n    /// Instantiates the component in `store`.\n    pub fn instantiate(&self, mut store: impl kiln::AsContextMut<Data = T>) -> kiln::Result<{wname}> {{\n        let instance = self.instance_pre.instantiate(&mut store)?;\n        self.indices.load(&mut store, &instance)\n    }}\n\n    /// The engine.\n    pub fn engine(&self) -> &kiln::Engine {{\n        self.instance_pre.engine()\n    }}\n\n    /// The resolved component.\n    pub fn instance_pre(&self) -> &{K}::InstancePre<T> {{\n        &self.instance_pre\n    }}\n}}\n\n\
-             impl {wname} {{\n    /// Instantiates `component` with `linker`'s definitions.\n    pub fn instantiate<T: 'static>(\n        store: impl kiln::AsContextMut<Data = T>,\n        component: &{K}::Component,\n        linker: &{K}::Linker<T>,\n    ) -> kiln::Result<{wname}> {{\n        {wname}Pre::new(linker.instantiate_pre(component)?)?.instantiate(store)\n    }}\n\n    /// The bindings of an existing instance.\n    pub fn new(\n        mut store: impl kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> kiln::Result<{wname}> {{\n        let component = instance.component(&store);\n        {wname}Indices::new(&component)?.load(&mut store, instance)\n    }}\n\n    /// Adds every import of the world to `linker`: the host state for each is what\n    /// `host_getter` returns for the store's data.\n    pub fn add_to_linker<T: 'static, D>(\n        linker: &mut {K}::Linker<T>,\n        host_getter: fn(&mut T) -> D::Data<'_>,\n    ) -> kiln::Result<()>\n    where\n        D: {K}::HasData,\n        for<'a> D::Data<'a>: {bounds},\n    {{\n        let _ = (&linker, host_getter);\n{add_calls}        Ok(())\n    }}\n\n{methods}}}\n}};\n",
+             impl {wname}Indices {{\n    /// Looks up the world's exports in `component`.\n    pub fn new(component: &{K}::Component) -> ::kiln::Result<Self> {{\n        let _ = component;\n{index_new}        Ok({wname}Indices {{ {names} }})\n    }}\n\n    /// Loads the exports from `instance`, checking their types.\n    pub fn load(\n        &self,\n        mut store: impl ::kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> ::kiln::Result<{wname}> {{\n        let _ = (&mut store, instance);\n{loads}        Ok({wname} {{ {names} }})\n    }}\n}}\n\n\
+             impl<T: 'static> {wname}Pre<T> {{\n    /// Looks up the exports of `instance_pre`'s component.\n    pub fn new(instance_pre: {K}::InstancePre<T>) -> ::kiln::Result<Self> {{\n        let indices = {wname}Indices::new(instance_pre.component())?;\n        Ok(Self {{ instance_pre, indices }})\n    }}\n\n    /// Instantiates the component in `store`.\n    pub fn instantiate(&self, mut store: impl ::kiln::AsContextMut<Data = T>) -> ::kiln::Result<{wname}> {{\n        let instance = self.instance_pre.instantiate(&mut store)?;\n        self.indices.load(&mut store, &instance)\n    }}\n\n    /// The engine.\n    pub fn engine(&self) -> &::kiln::Engine {{\n        self.instance_pre.engine()\n    }}\n\n    /// The resolved component.\n    pub fn instance_pre(&self) -> &{K}::InstancePre<T> {{\n        &self.instance_pre\n    }}\n}}\n\n\
+             impl {wname} {{\n    /// Instantiates `component` with `linker`'s definitions.\n    pub fn instantiate<T: 'static>(\n        store: impl ::kiln::AsContextMut<Data = T>,\n        component: &{K}::Component,\n        linker: &{K}::Linker<T>,\n    ) -> ::kiln::Result<{wname}> {{\n        {wname}Pre::new(linker.instantiate_pre(component)?)?.instantiate(store)\n    }}\n\n    /// The bindings of an existing instance.\n    pub fn new(\n        mut store: impl ::kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> ::kiln::Result<{wname}> {{\n        let component = instance.component(&store);\n        {wname}Indices::new(&component)?.load(&mut store, instance)\n    }}\n\n    /// Adds every import of the world to `linker`: the host state for each is what\n    /// `host_getter` returns for the store's data.\n    pub fn add_to_linker<T: 'static, D>(\n        linker: &mut {K}::Linker<T>,\n        host_getter: fn(&mut T) -> D::Data<'_>,\n    ) -> ::kiln::Result<()>\n    where\n        D: {K}::HasData,\n        for<'a> D::Data<'a>: {bounds},\n    {{\n        let _ = (&linker, host_getter);\n{add_calls}        Ok(())\n    }}\n\n{methods}}}\n}};\n",
             world = w.name,
         )
         .unwrap();
@@ -799,6 +799,9 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 }
+
+/// A host trait method: name, parameters (name, type), return type.
+type HostMethod = (String, Vec<(String, String)>, String);
 
 #[derive(Default)]
 struct ExportFuncs {

@@ -256,3 +256,58 @@ pub fn expand(input: TokenStream) -> TokenStream {
     }
     tokens
 }
+
+#[cfg(test)]
+mod snapshots {
+    //! The generated code for the WIT files in `tests/codegen`, compared with the checked-in
+    //! `<name>.rs` (and `<name>_trappable.rs` with `imports: { default: trappable }`), so that
+    //! a reviewer sees what a generator change does. `KILN_BLESS=1` rewrites them.
+
+    use super::{ImportFlags, Opts, generate};
+    use std::path::Path;
+
+    #[test]
+    fn codegen_matches_snapshots() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/codegen");
+        let bless = std::env::var("KILN_BLESS").is_ok_and(|v| v == "1");
+        let mut wits: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+            .collect();
+        wits.sort();
+        assert!(wits.len() >= 3, "the codegen WIT files are missing");
+        let mut mismatches = Vec::new();
+        for wit in wits {
+            let stem = wit.file_stem().unwrap().to_string_lossy().to_string();
+            for (suffix, trappable) in [("", false), ("_trappable", true)] {
+                let opts = Opts {
+                    paths: vec![wit.file_name().unwrap().to_string_lossy().to_string()],
+                    imports_default: ImportFlags { trappable },
+                    ..Opts::default()
+                };
+                let (resolve, world, _) = opts.load(&dir).unwrap();
+                let source = generate(&resolve, world, &opts).unwrap();
+                // The output must be Rust.
+                if let Err(e) = syn::parse_file(&source) {
+                    panic!("{stem}{suffix}: generated code does not parse: {e}");
+                }
+                let snapshot = dir.join(format!("{stem}{suffix}.rs"));
+                if bless {
+                    std::fs::write(&snapshot, &source).unwrap();
+                    continue;
+                }
+                let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+                if expected != source {
+                    let line = expected.lines().zip(source.lines()).position(|(a, b)| a != b);
+                    mismatches.push(format!(
+                        "{} differs (first at line {:?})",
+                        snapshot.display(),
+                        line.map(|l| l + 1)
+                    ));
+                }
+            }
+        }
+        assert!(mismatches.is_empty(), "{}\nrun with KILN_BLESS=1 to accept the new output", mismatches.join("\n"));
+    }
+}

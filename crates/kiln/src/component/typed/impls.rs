@@ -781,6 +781,10 @@ tuples!(13: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 
 tuples!(14: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13);
 tuples!(15: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13 A14 14);
 tuples!(16: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13 A14 14 A15 15);
+tuples!(17: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13 A14 14 A15 15 A16 16);
+tuples!(18: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13 A14 14 A15 15 A16 16 A17 17);
+tuples!(19: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13 A14 14 A15 15 A16 16 A17 17 A18 18);
+tuples!(20: A0 0 A1 1 A2 2 A3 3 A4 4 A5 5 A6 6 A7 7 A8 8 A9 9 A10 10 A11 11 A12 12 A13 13 A14 14 A15 15 A16 16 A17 17 A18 18 A19 19);
 
 impl ComponentNamedList for () {
     const LAYOUT: AbiLayout = AbiLayout::UNIT;
@@ -914,6 +918,8 @@ macro_rules! handles {
                 store_bytes(cx, offset, &handle.to_le_bytes())
             }
         }
+        // `ResourceAny` converts with `Ok`, which clippy would rather see removed.
+        #[allow(clippy::needless_question_mark)]
         impl$(<$g: 'static>)? Lift for $t {
             fn from_val(value: Val) -> Result<Self> {
                 match value {
