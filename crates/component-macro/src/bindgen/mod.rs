@@ -62,7 +62,7 @@ impl Opts {
             let path = root.join(p);
             let (pkg, sources) = resolve
                 .push_path(&path)
-                .map_err(|e| anyhow::anyhow!("failed to parse WIT at `{}`: {e:?}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("failed to parse WIT at `{}`: {e:#}", path.display()))?;
             files.extend(sources.paths().map(Path::to_path_buf));
             main = Some(pkg);
         }
@@ -70,7 +70,7 @@ impl Opts {
             main = Some(
                 resolve
                     .push_str("inline.wit", src)
-                    .map_err(|e| anyhow::anyhow!("failed to parse inline WIT: {e:?}"))?,
+                    .map_err(|e| anyhow::anyhow!("failed to parse inline WIT: {e:#}"))?,
             );
         }
         let main = main.ok_or_else(|| anyhow::anyhow!("no WIT given"))?;

@@ -1,0 +1,5 @@
+kiln_component_macro::bindgen!({
+    inline: "package a:b; interface i { f: func(; }",
+});
+
+fn main() {}

@@ -1,0 +1,3 @@
+kiln_component_macro::bindgen!({ path: "no/such/wit", world: "w" });
+
+fn main() {}
