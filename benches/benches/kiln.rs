@@ -215,6 +215,72 @@ fn bench_component(c: &mut Criterion) {
     group.finish();
 }
 
+mod typed_world {
+    // The world of `wasm::COMPONENT_TYPED_WAT` (the same text in the wasmtime suite).
+    ::kiln::component::bindgen!({
+        inline: "package bench:typed; world typed { import host-add: func(a: u32, b: u32) -> u32; export run: func(n: u32) -> u32; }",
+    });
+}
+
+#[derive(kiln::component::ComponentType, kiln::component::Lift, kiln::component::Lower, Clone, Copy)]
+#[component(record)]
+struct Rec {
+    a: u32,
+    b: u32,
+    c: u32,
+    d: u32,
+    e: u64,
+    f: u64,
+    g: f32,
+    h: f64,
+}
+
+struct Adder;
+
+impl typed_world::TypedImports for Adder {
+    fn host_add(&mut self, a: u32, b: u32) -> u32 {
+        a.wrapping_add(b)
+    }
+}
+
+fn bench_component_typed(c: &mut Criterion) {
+    use kiln::component::{Component, HasSelf, Linker as ComponentLinker};
+
+    let engine = engine();
+    let mut linker = ComponentLinker::<Adder>::new(&engine);
+    typed_world::Typed::add_to_linker::<_, HasSelf<_>>(&mut linker, |a| a).unwrap();
+    let mut store = Store::new(&engine, Adder);
+    let component = Component::new(&engine, wasm::COMPONENT_TYPED_WAT).unwrap();
+    let instance = linker.instantiate(&mut store, &component).unwrap();
+    let sum8 = instance.get_typed_func::<(Rec,), (u32,)>(&mut store, "sum8").unwrap();
+    let count = instance.get_typed_func::<(&[Rec],), (u32,)>(&mut store, "count").unwrap();
+    let bindings = typed_world::Typed::new(&mut store, &instance).unwrap();
+    let rec = Rec { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7.0, h: 8.0 };
+    let recs = vec![rec; wasm::RECORDS];
+
+    let mut group = c.benchmark_group("component");
+    group.bench_function("typed_record_8_fields", |b| {
+        b.iter(|| {
+            let (n,) = sum8.call(&mut store, (black_box(rec),)).unwrap();
+            assert_eq!(n, 21);
+        });
+    });
+    group.bench_function("typed_list_1000_records", |b| {
+        b.iter(|| {
+            let (n,) = count.call(&mut store, (black_box(recs.as_slice()),)).unwrap();
+            assert_eq!(n as usize, wasm::RECORDS);
+        });
+    });
+    group.throughput(Throughput::Elements(u64::from(wasm::BINDGEN_CALLS)));
+    group.bench_function("bindgen_host_import", |b| {
+        b.iter(|| {
+            let n = bindings.call_run(&mut store, black_box(wasm::BINDGEN_CALLS)).unwrap();
+            assert_eq!(n, (0..wasm::BINDGEN_CALLS).sum::<u32>());
+        });
+    });
+    group.finish();
+}
+
 fn bench_resources(c: &mut Criterion) {
     use kiln::component::{Component, Linker as ComponentLinker, Resource, ResourceType};
 
@@ -312,6 +378,7 @@ criterion_group!(
     bench_instantiate,
     bench_compile,
     bench_component,
+    bench_component_typed,
     bench_resources,
     bench_simd,
     bench_exceptions

@@ -229,3 +229,15 @@ fn statement(out: &mut String, rng: &mut Lcg, func: usize) {
         }
     }
 }
+
+/// A component exporting `sum8: func(r: rec) -> u32` (a record of 8 fields), `count: func(l:
+/// list<rec>) -> u32` and `run: func(n: u32) -> u32`, which calls the import `host-add: func(a:
+/// u32, b: u32) -> u32` n times. Both suites give `bindgen!` the same inline world for it
+/// (`bindgen!` takes a literal).
+pub const COMPONENT_TYPED_WAT: &str = include_str!("component_typed.wat");
+
+/// The list length of `component/typed_list_1000_records`.
+pub const RECORDS: usize = 1000;
+
+/// Host calls per iteration of `component/bindgen_host_import`.
+pub const BINDGEN_CALLS: u32 = 1000;

@@ -222,6 +222,7 @@ fn record_type(k: &TokenStream, members: &[Member]) -> TokenStream {
     let names = members.iter().map(|m| &m.name);
     quote! {
         const LAYOUT: #k::AbiLayout = #k::AbiLayout::record(&[#(<#types as #k::ComponentType>::LAYOUT),*]);
+        const POD: bool = true #(&& <#types as #k::ComponentType>::POD)*;
         fn ty() -> #k::ValueType {
             #k::ValueType::Record(::std::boxed::Box::new([#(#k::Field {
                 name: ::std::string::String::from(#names),
@@ -241,8 +242,10 @@ fn variant_type(k: &TokenStream, members: &[Member]) -> TokenStream {
         };
         quote!(#k::Case { name: ::std::string::String::from(#name), ty: #ty })
     });
+    let payload_types: Vec<&Type> = members.iter().filter_map(|m| m.ty.as_ref()).collect();
     quote! {
         const LAYOUT: #k::AbiLayout = #k::AbiLayout::variant(&[#(#layouts),*]);
+        const POD: bool = true #(&& <#payload_types as #k::ComponentType>::POD)*;
         fn ty() -> #k::ValueType {
             #k::ValueType::Variant(::std::boxed::Box::new([#(#cases),*]))
         }
@@ -254,6 +257,7 @@ fn enum_type(k: &TokenStream, members: &[Member]) -> TokenStream {
     let names = members.iter().map(|m| &m.name);
     quote! {
         const LAYOUT: #k::AbiLayout = #k::AbiLayout::enumeration(#n);
+        const POD: bool = true;
         fn ty() -> #k::ValueType {
             #k::ValueType::Enum(::std::boxed::Box::new([#(::std::string::String::from(#names)),*]))
         }
@@ -294,6 +298,9 @@ fn record_lower(k: &TokenStream, members: &[Member]) -> TokenStream {
             ty: &#k::ValueType,
             offset: usize,
         ) -> #k::Result<()> {
+            if <Self as #k::ComponentType>::POD {
+                return #k::store_pod_at(self, cx, ty, offset);
+            }
             let fields = #k::record_fields(ty, #n)?;
             let mut end = 0u32;
             #(
@@ -304,6 +311,16 @@ fn record_lower(k: &TokenStream, members: &[Member]) -> TokenStream {
                     offset + #k::next_field(&mut end, <#types as #k::ComponentType>::LAYOUT),
                 )?;
             )*
+            ::core::result::Result::Ok(())
+        }
+        fn store_pod(&self, ty: &#k::ValueType, dst: &mut [u8]) -> #k::Result<()> {
+            let fields = #k::record_fields(ty, #n)?;
+            let mut end = 0u32;
+            #({
+                let layout = <#types as #k::ComponentType>::LAYOUT;
+                let at = #k::next_field(&mut end, layout);
+                #k::Lower::store_pod(&self.#idents, &fields[#index].ty, &mut dst[at..][..layout.size as usize])?;
+            })*
             ::core::result::Result::Ok(())
         }
     }
@@ -384,6 +401,7 @@ fn variant_lower(k: &TokenStream, members: &[Member], is_enum: bool) -> TokenStr
     let mut to_val = Vec::new();
     let mut lower = Vec::new();
     let mut store = Vec::new();
+    let mut store_pod = Vec::new();
     for (i, m) in members.iter().enumerate() {
         let ident = &m.ident;
         let name = &m.name;
@@ -406,6 +424,7 @@ fn variant_lower(k: &TokenStream, members: &[Member], is_enum: bool) -> TokenStr
             None => {
                 lower.push(quote!(Self::#ident => #k::lower_discriminant(dst, #d, 0),));
                 store.push(quote!(Self::#ident => #k::store_discriminant(cx, #n, offset, #d)?,));
+                store_pod.push(quote!(Self::#ident => #k::write_discriminant(dst, #n, #d),));
             }
             Some(t) => {
                 let case_ty = case_ty(k, i);
@@ -417,6 +436,11 @@ fn variant_lower(k: &TokenStream, members: &[Member], is_enum: bool) -> TokenStr
                 store.push(quote!(Self::#ident(v) => {
                     #k::store_discriminant(cx, #n, offset, #d)?;
                     #k::Lower::store(v, cx, #case_ty, payload_at)?;
+                }));
+                store_pod.push(quote!(Self::#ident(v) => {
+                    #k::write_discriminant(dst, #n, #d);
+                    let size = <#t as #k::ComponentType>::LAYOUT.size as usize;
+                    #k::Lower::store_pod(v, #case_ty, &mut dst[payload_at..][..size])?;
                 }));
             }
         }
@@ -442,10 +466,20 @@ fn variant_lower(k: &TokenStream, members: &[Member], is_enum: bool) -> TokenStr
             ty: &#k::ValueType,
             offset: usize,
         ) -> #k::Result<()> {
+            if <Self as #k::ComponentType>::POD {
+                return #k::store_pod_at(self, cx, ty, offset);
+            }
             #cases
             let payload_at = offset + #k::AbiLayout::variant_payload_offset(&[#(#layouts),*]) as usize;
             let _ = payload_at;
             match self { #(#store)* }
+            ::core::result::Result::Ok(())
+        }
+        fn store_pod(&self, ty: &#k::ValueType, dst: &mut [u8]) -> #k::Result<()> {
+            #cases
+            let payload_at = #k::AbiLayout::variant_payload_offset(&[#(#layouts),*]) as usize;
+            let _ = payload_at;
+            match self { #(#store_pod)* }
             ::core::result::Result::Ok(())
         }
     }

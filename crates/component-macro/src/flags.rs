@@ -163,6 +163,7 @@ fn flags_type(t: &FlagsType) -> TokenStream {
 
         impl #k::ComponentType for #name {
             const LAYOUT: #k::AbiLayout = #k::AbiLayout::flags(#count);
+            const POD: bool = true;
             fn ty() -> #k::ValueType {
                 #k::ValueType::Flags(::std::boxed::Box::new([#(::std::string::String::from(#names)),*]))
             }
@@ -188,6 +189,10 @@ fn flags_type(t: &FlagsType) -> TokenStream {
                 offset: usize,
             ) -> #k::Result<()> {
                 #k::store_flags(cx, #count, &self.bits, offset)
+            }
+            fn store_pod(&self, _: &#k::ValueType, dst: &mut [u8]) -> #k::Result<()> {
+                #k::write_flags(dst, #count, &self.bits);
+                ::core::result::Result::Ok(())
             }
         }
 

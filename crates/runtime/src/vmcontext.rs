@@ -150,58 +150,72 @@ impl std::fmt::Debug for ValRaw {
 
 impl ValRaw {
     /// From raw bytes.
+    #[inline]
     pub fn from_bytes(bytes: [u8; 16]) -> ValRaw {
         ValRaw { bytes }
     }
     /// To raw bytes.
+    #[inline]
     pub fn to_bytes(self) -> [u8; 16] {
         self.bytes
     }
     /// An i32.
+    #[inline]
     pub fn i32(v: i32) -> ValRaw {
         ValRaw::u128(v as u32 as u128)
     }
     /// An i64.
+    #[inline]
     pub fn i64(v: i64) -> ValRaw {
         ValRaw::u128(v as u64 as u128)
     }
     /// An f32 by bits.
+    #[inline]
     pub fn f32(bits: u32) -> ValRaw {
         ValRaw::u128(bits as u128)
     }
     /// An f64 by bits.
+    #[inline]
     pub fn f64(bits: u64) -> ValRaw {
         ValRaw::u128(bits as u128)
     }
     /// A v128.
+    #[inline]
     pub fn u128(v: u128) -> ValRaw {
         ValRaw { bytes: v.to_le_bytes() }
     }
     /// A pointer-sized reference (0 = null).
+    #[inline]
     pub fn reference(v: usize) -> ValRaw {
         ValRaw::u128(v as u128)
     }
     /// As i32.
+    #[inline]
     pub fn get_i32(self) -> i32 {
         i32::from_le_bytes(self.bytes[..4].try_into().unwrap())
     }
     /// As i64.
+    #[inline]
     pub fn get_i64(self) -> i64 {
         i64::from_le_bytes(self.bytes[..8].try_into().unwrap())
     }
     /// As f32 bits.
+    #[inline]
     pub fn get_f32(self) -> u32 {
         self.get_i32() as u32
     }
     /// As f64 bits.
+    #[inline]
     pub fn get_f64(self) -> u64 {
         self.get_i64() as u64
     }
     /// As v128.
+    #[inline]
     pub fn get_u128(self) -> u128 {
         u128::from_le_bytes(self.bytes)
     }
     /// As a reference.
+    #[inline]
     pub fn get_reference(self) -> usize {
         self.get_i64() as u64 as usize
     }

@@ -646,9 +646,14 @@ fn store_string_copy<C: AbiMemory + ?Sized>(
     let dst_byte_length = u64::from(dst_code_unit_size) * u64::from(src_code_units);
     trap_if(dst_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let ptr = realloc_checked(cx, 0, 0, dst_alignment, dst_byte_length as u32)?;
-    let encoded = encode(src, dst_encoding)?;
-    debug_assert_eq!(encoded.len() as u64, dst_byte_length);
-    write(cx, ptr, &encoded)?;
+    if dst_encoding == SimpleEncoding::Utf8 {
+        // The host's own bytes: one copy, no intermediate buffer.
+        write(cx, ptr, src.as_bytes())?;
+    } else {
+        let encoded = encode(src, dst_encoding)?;
+        debug_assert_eq!(encoded.len() as u64, dst_byte_length);
+        write(cx, ptr, &encoded)?;
+    }
     Ok((ptr, src_code_units))
 }
 

@@ -135,15 +135,25 @@ impl Func {
         let result = self.call_lifted(
             store,
             |cx, ty, raw| {
+                // Checked above: values go straight into the core parameters when they fit.
+                if super::dynamic::lower_params(cx, &ty.params, params, raw)? {
+                    return Ok(());
+                }
                 let flat = abi::lower_params(cx, ty, params)?;
                 for (slot, value) in raw.iter_mut().zip(&flat) {
                     *slot = flat_to_raw(*value);
                 }
                 Ok(())
             },
-            |cx, ty, core_results, raw| {
-                let flat: Vec<Flat> = core_results.iter().zip(raw).map(|(t, v)| raw_to_flat(*t, *v)).collect();
-                abi::lift_results(cx, ty, &flat)
+            |cx, ty, core_results, raw| match &ty.result {
+                None => Ok(None),
+                Some(t) if kiln_environ::component::flat_count(t) as usize <= MAX_FLAT_RESULTS => {
+                    super::dynamic::lift_val(cx, t, raw).map(Some)
+                }
+                Some(_) => {
+                    let flat: Vec<Flat> = core_results.iter().zip(raw).map(|(t, v)| raw_to_flat(*t, *v)).collect();
+                    abi::lift_results(cx, ty, &flat)
+                }
             },
         )?;
         if let Some(result) = result {

@@ -7,6 +7,7 @@
 
 mod abi;
 mod compiled;
+mod dynamic;
 mod func;
 mod instance;
 mod linker;

@@ -4,7 +4,7 @@
 
 use super::internal::{
     case_payload_or_unit, lift_discriminant, load_discriminant, lower_discriminant, next_field, next_flat,
-    next_flat_mut, store_bytes, store_discriminant, tuple_types, val_mismatch,
+    next_flat_mut, store_bytes, store_discriminant, store_pod_at, tuple_types, val_mismatch, write_discriminant,
 };
 use super::{AbiLayout, ComponentNamedList, ComponentResults, ComponentType, Lift, LiftParams, Lower, LowerParams};
 use crate::Trap;
@@ -19,6 +19,7 @@ macro_rules! integers {
     ($($t:ty => $vt:ident $variant:ident, $raw:ident, $get:ident;)*) => {$(
         impl ComponentType for $t {
             const LAYOUT: AbiLayout = AbiLayout::scalar(std::mem::size_of::<$t>() as u32);
+            const POD: bool = true;
             fn ty() -> ValueType { ValueType::$vt }
         }
         impl Lower for $t {
@@ -31,6 +32,11 @@ macro_rules! integers {
             #[inline]
             fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
                 store_bytes(cx, offset, &self.to_le_bytes())
+            }
+            #[inline]
+            fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
+                dst[..std::mem::size_of::<$t>()].copy_from_slice(&self.to_le_bytes());
+                Ok(())
             }
             fn store_list<C: AbiMemory + ?Sized>(items: &[Self], cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
                 const N: usize = std::mem::size_of::<$t>();
@@ -91,6 +97,7 @@ integers! {
 
 impl ComponentType for bool {
     const LAYOUT: AbiLayout = AbiLayout::scalar(1);
+    const POD: bool = true;
     fn ty() -> ValueType {
         ValueType::Bool
     }
@@ -105,6 +112,10 @@ impl Lower for bool {
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
         store_bytes(cx, offset, &[*self as u8])
+    }
+    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
+        dst[0] = *self as u8;
+        Ok(())
     }
 }
 impl Lift for bool {
@@ -124,6 +135,7 @@ impl Lift for bool {
 
 impl ComponentType for char {
     const LAYOUT: AbiLayout = AbiLayout::scalar(4);
+    const POD: bool = true;
     fn ty() -> ValueType {
         ValueType::Char
     }
@@ -138,6 +150,10 @@ impl Lower for char {
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
         store_bytes(cx, offset, &(*self as u32).to_le_bytes())
+    }
+    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
+        dst[..4].copy_from_slice(&(*self as u32).to_le_bytes());
+        Ok(())
     }
 }
 impl Lift for char {
@@ -158,6 +174,7 @@ impl Lift for char {
 // Floats are lowered with canonical NaNs and canonicalized when lifted, like the reference ABI.
 impl ComponentType for f32 {
     const LAYOUT: AbiLayout = AbiLayout::scalar(4);
+    const POD: bool = true;
     fn ty() -> ValueType {
         ValueType::F32
     }
@@ -172,6 +189,10 @@ impl Lower for f32 {
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
         store_bytes(cx, offset, &abi::f32_canonical_bits(*self).to_le_bytes())
+    }
+    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
+        dst[..4].copy_from_slice(&abi::f32_canonical_bits(*self).to_le_bytes());
+        Ok(())
     }
 }
 impl Lift for f32 {
@@ -190,6 +211,7 @@ impl Lift for f32 {
 }
 impl ComponentType for f64 {
     const LAYOUT: AbiLayout = AbiLayout::scalar(8);
+    const POD: bool = true;
     fn ty() -> ValueType {
         ValueType::F64
     }
@@ -204,6 +226,10 @@ impl Lower for f64 {
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
         store_bytes(cx, offset, &abi::f64_canonical_bits(*self).to_le_bytes())
+    }
+    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
+        dst[..8].copy_from_slice(&abi::f64_canonical_bits(*self).to_le_bytes());
+        Ok(())
     }
 }
 impl Lift for f64 {
@@ -226,6 +252,7 @@ impl Lift for f64 {
 impl ComponentType for () {
     const LAYOUT: AbiLayout = AbiLayout::UNIT;
     const IS_UNIT: bool = true;
+    const POD: bool = true;
     fn ty() -> ValueType {
         ValueType::Tuple(Box::new([]))
     }
@@ -238,6 +265,9 @@ impl Lower for () {
         Ok(())
     }
     fn store<C: AbiMemory + ?Sized>(&self, _: &mut C, _: &ValueType, _: usize) -> Result<()> {
+        Ok(())
+    }
+    fn store_pod(&self, _: &ValueType, _: &mut [u8]) -> Result<()> {
         Ok(())
     }
 }
@@ -325,6 +355,7 @@ impl Lift for String {
 impl<T: ComponentType + ?Sized> ComponentType for &T {
     const LAYOUT: AbiLayout = T::LAYOUT;
     const IS_UNIT: bool = T::IS_UNIT;
+    const POD: bool = T::POD;
     fn ty() -> ValueType {
         T::ty()
     }
@@ -339,11 +370,15 @@ impl<T: Lower + ?Sized> Lower for &T {
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()> {
         (**self).store(cx, ty, offset)
     }
+    fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+        (**self).store_pod(ty, dst)
+    }
 }
 
 impl<T: ComponentType + ?Sized> ComponentType for Box<T> {
     const LAYOUT: AbiLayout = T::LAYOUT;
     const IS_UNIT: bool = T::IS_UNIT;
+    const POD: bool = T::POD;
     fn ty() -> ValueType {
         T::ty()
     }
@@ -357,6 +392,9 @@ impl<T: Lower + ?Sized> Lower for Box<T> {
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()> {
         (**self).store(cx, ty, offset)
+    }
+    fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+        (**self).store_pod(ty, dst)
     }
 }
 impl<T: Lift> Lift for Box<T> {
@@ -464,6 +502,7 @@ fn fixed_element(ty: &ValueType, n: usize) -> Result<&ValueType> {
 /// `list<T, N>`: `N` elements in place, like a tuple.
 impl<T: ComponentType, const N: usize> ComponentType for [T; N] {
     const LAYOUT: AbiLayout = AbiLayout::fixed_list(T::LAYOUT, N as u32);
+    const POD: bool = T::POD;
     fn ty() -> ValueType {
         ValueType::FixedList(Box::new(T::ty()), N as u32)
     }
@@ -482,6 +521,14 @@ impl<T: Lower, const N: usize> Lower for [T; N] {
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()> {
         T::store_list(self, cx, fixed_element(ty, N)?, offset)
+    }
+    fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+        let elem = fixed_element(ty, N)?;
+        let size = T::LAYOUT.size as usize;
+        for (i, item) in self.iter().enumerate() {
+            item.store_pod(elem, &mut dst[i * size..][..size])?;
+        }
+        Ok(())
     }
 }
 impl<T: Lift, const N: usize> Lift for [T; N] {
@@ -511,6 +558,7 @@ fn option_payload(ty: &ValueType) -> Result<&ValueType> {
 
 impl<T: ComponentType> ComponentType for Option<T> {
     const LAYOUT: AbiLayout = AbiLayout::variant(&[None, Some(T::LAYOUT)]);
+    const POD: bool = T::POD;
     fn ty() -> ValueType {
         ValueType::Option(Box::new(T::ty()))
     }
@@ -531,6 +579,9 @@ impl<T: Lower> Lower for Option<T> {
         Ok(())
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()> {
+        if Self::POD {
+            return store_pod_at(self, cx, ty, offset);
+        }
         let payload = option_payload(ty)?;
         match self {
             None => store_discriminant(cx, 2, offset, 0),
@@ -540,6 +591,18 @@ impl<T: Lower> Lower for Option<T> {
                 v.store(cx, payload, offset + at)
             }
         }
+    }
+    fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+        let payload = option_payload(ty)?;
+        match self {
+            None => write_discriminant(dst, 2, 0),
+            Some(v) => {
+                write_discriminant(dst, 2, 1);
+                let at = AbiLayout::variant_payload_offset(&[None, Some(T::LAYOUT)]) as usize;
+                v.store_pod(payload, &mut dst[at..][..T::LAYOUT.size as usize])?;
+            }
+        }
+        Ok(())
     }
 }
 impl<T: Lift> Lift for Option<T> {
@@ -583,6 +646,7 @@ fn payload_type<T: ComponentType>() -> Option<Box<ValueType>> {
 
 impl<T: ComponentType, E: ComponentType> ComponentType for Result<T, E> {
     const LAYOUT: AbiLayout = AbiLayout::variant(&[Some(T::LAYOUT), Some(E::LAYOUT)]);
+    const POD: bool = T::POD && E::POD;
     fn ty() -> ValueType {
         ValueType::Result { ok: payload_type::<T>(), err: payload_type::<E>() }
     }
@@ -608,6 +672,9 @@ impl<T: Lower, E: Lower> Lower for Result<T, E> {
         }
     }
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()> {
+        if Self::POD {
+            return store_pod_at(self, cx, ty, offset);
+        }
         let (ok, err) = result_payloads(ty)?;
         let at = offset + AbiLayout::variant_payload_offset(&[Some(T::LAYOUT), Some(E::LAYOUT)]) as usize;
         match self {
@@ -618,6 +685,20 @@ impl<T: Lower, E: Lower> Lower for Result<T, E> {
             Err(e) => {
                 store_discriminant(cx, 2, offset, 1)?;
                 e.store(cx, err, at)
+            }
+        }
+    }
+    fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+        let (ok, err) = result_payloads(ty)?;
+        let at = AbiLayout::variant_payload_offset(&[Some(T::LAYOUT), Some(E::LAYOUT)]) as usize;
+        match self {
+            Ok(v) => {
+                write_discriminant(dst, 2, 0);
+                v.store_pod(ok, &mut dst[at..][..T::LAYOUT.size as usize])
+            }
+            Err(e) => {
+                write_discriminant(dst, 2, 1);
+                e.store_pod(err, &mut dst[at..][..E::LAYOUT.size as usize])
             }
         }
     }
@@ -652,6 +733,7 @@ macro_rules! tuples {
     ($n:literal: $($a:ident $i:tt)+) => {
         impl<$($a: ComponentType),+> ComponentType for ($($a,)+) {
             const LAYOUT: AbiLayout = AbiLayout::record(&[$($a::LAYOUT),+]);
+            const POD: bool = true $(&& $a::POD)+;
             fn ty() -> ValueType { ValueType::Tuple(Box::new([$($a::ty()),+])) }
         }
         impl<$($a: Lower),+> Lower for ($($a,)+) {
@@ -665,9 +747,21 @@ macro_rules! tuples {
                 Ok(())
             }
             fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()> {
+                if Self::POD {
+                    return store_pod_at(self, cx, ty, offset);
+                }
                 let types = tuple_types(ty, $n)?;
                 let mut end = 0;
                 $(self.$i.store(cx, &types[$i], offset + next_field(&mut end, $a::LAYOUT))?;)+
+                Ok(())
+            }
+            fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+                let types = tuple_types(ty, $n)?;
+                let mut end = 0;
+                $({
+                    let at = next_field(&mut end, $a::LAYOUT);
+                    self.$i.store_pod(&types[$i], &mut dst[at..][..$a::LAYOUT.size as usize])?;
+                })+
                 Ok(())
             }
         }

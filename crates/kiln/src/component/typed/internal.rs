@@ -64,7 +64,26 @@ pub fn next_flat_mut<'a>(dst: &'a mut [ValRaw], at: &mut usize, n: u32) -> &'a m
     &mut dst[start..*at]
 }
 
+/// The `len` bytes of the linear memory at `offset`.
+#[inline]
+pub fn memory_range<C: AbiMemory + ?Sized>(cx: &mut C, offset: usize, len: usize) -> Result<&mut [u8]> {
+    cx.memory_mut()?.get_mut(offset..offset + len).ok_or_else(|| anyhow::Error::new(Trap::PointerOutOfBounds))
+}
+
+/// Stores a plain-data value at `offset` with one bounds check.
+#[inline]
+pub fn store_pod_at<T: Lower + ?Sized, C: AbiMemory + ?Sized>(
+    value: &T,
+    cx: &mut C,
+    ty: &ValueType,
+    offset: usize,
+) -> Result<()> {
+    let dst = memory_range(cx, offset, T::LAYOUT.size as usize)?;
+    value.store_pod(ty, dst)
+}
+
 /// Writes `bytes` at `offset` of the linear memory.
+#[inline]
 pub fn store_bytes<C: AbiMemory + ?Sized>(cx: &mut C, offset: usize, bytes: &[u8]) -> Result<()> {
     match cx.memory_mut()?.get_mut(offset..offset + bytes.len()) {
         Some(dst) => {
@@ -72,6 +91,29 @@ pub fn store_bytes<C: AbiMemory + ?Sized>(cx: &mut C, offset: usize, bytes: &[u8
             Ok(())
         }
         None => Err(anyhow::Error::new(Trap::PointerOutOfBounds)),
+    }
+}
+
+/// Writes a discriminant of a type with `cases` cases at the start of `dst`.
+pub fn write_discriminant(dst: &mut [u8], cases: usize, discriminant: u32) {
+    match discriminant_size(cases) {
+        1 => dst[0] = discriminant as u8,
+        2 => dst[..2].copy_from_slice(&(discriminant as u16).to_le_bytes()),
+        _ => dst[..4].copy_from_slice(&discriminant.to_le_bytes()),
+    }
+}
+
+/// Writes flags given as 32-bit words for a type of `count` flags into `dst`.
+pub fn write_flags(dst: &mut [u8], count: usize, words: &[u32]) {
+    match AbiLayout::flags(count).size {
+        0 => {}
+        1 => dst[0] = words[0] as u8,
+        2 => dst[..2].copy_from_slice(&(words[0] as u16).to_le_bytes()),
+        _ => {
+            for (chunk, w) in dst.chunks_exact_mut(4).zip(words) {
+                chunk.copy_from_slice(&w.to_le_bytes());
+            }
+        }
     }
 }
 

@@ -151,6 +151,10 @@ pub trait ComponentType {
     /// Whether this is `()`, which stands for "no payload" inside `result`.
     #[doc(hidden)]
     const IS_UNIT: bool = false;
+    /// Whether values are plain bytes in memory (no strings, lists or handles): they can be
+    /// stored without allocating, straight into a byte slice ([`Lower::store_pod`]).
+    #[doc(hidden)]
+    const POD: bool = false;
     /// The component type this Rust type stands for. Resource handles are `own` of any
     /// resource (they stand for `own` and `borrow` of every resource).
     fn ty() -> ValueType;
@@ -171,14 +175,28 @@ pub trait Lower: ComponentType {
     #[doc(hidden)]
     fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, ty: &ValueType, offset: usize) -> Result<()>;
 
-    /// Writes `items` as consecutive elements from `offset`; scalars override this with one
-    /// copy.
+    /// Writes a plain-data value ([`ComponentType::POD`]) into `dst` (`LAYOUT.size` bytes).
+    #[doc(hidden)]
+    fn store_pod(&self, ty: &ValueType, dst: &mut [u8]) -> Result<()> {
+        let _ = (ty, dst);
+        anyhow::bail!("internal error: a value that is not plain data was stored as such")
+    }
+
+    /// Writes `items` as consecutive elements from `offset`: plain data straight into the
+    /// memory (one bounds check), anything else element by element.
     #[doc(hidden)]
     fn store_list<C: AbiMemory + ?Sized>(items: &[Self], cx: &mut C, ty: &ValueType, offset: usize) -> Result<()>
     where
         Self: Sized,
     {
         let size = Self::LAYOUT.size as usize;
+        if Self::POD {
+            let dst = internal::memory_range(cx, offset, items.len() * size)?;
+            for (item, dst) in items.iter().zip(dst.chunks_exact_mut(size.max(1))) {
+                item.store_pod(ty, dst)?;
+            }
+            return Ok(());
+        }
         for (i, item) in items.iter().enumerate() {
             item.store(cx, ty, offset + i * size)?;
         }
