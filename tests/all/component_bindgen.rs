@@ -22,6 +22,12 @@ mod resources_trappable {
         imports: { default: trappable },
     });
 }
+mod resources_store {
+    ::kiln::component::bindgen!({
+        path: "../crates/component-macro/tests/codegen/resources.wit",
+        imports: { default: store },
+    });
+}
 mod conventions {
     ::kiln::component::bindgen!({
         path: "../crates/component-macro/tests/codegen/conventions.wit",

@@ -16,6 +16,14 @@ mod text {
     kiln::component::bindgen!({ path: "toolchain/wit", world: "text-stats" });
 }
 
+mod text_with_store {
+    kiln::component::bindgen!({
+        path: "toolchain/wit",
+        world: "text-stats",
+        imports: { "kiln-test:text/logging@0.1.0.log": store },
+    });
+}
+
 mod counter_client {
     kiln::component::bindgen!({
         path: "toolchain/wit-counters",
@@ -217,5 +225,39 @@ pub fn counter_impl_resources() -> Result<()> {
         handle.resource_drop(&mut store)?;
     }
     ensure!(counters.call_live_count(&mut store)? == 0, "the destructors ran");
+    Ok(())
+}
+
+/// The host state of `text_with_store`: the log, and how many log calls saw the store.
+#[derive(Default)]
+struct StoreLogs {
+    lines: Vec<String>,
+    store_calls: u32,
+}
+
+impl text_with_store::kiln_test::text::logging::Host for StoreLogs {}
+
+impl text_with_store::kiln_test::text::logging::HostWithStore for HasSelf<StoreLogs> {
+    fn log<T: 'static>(mut host: kiln::component::Access<'_, T, Self>, msg: String) {
+        host.get().lines.push(msg);
+        // The store itself is reachable too (here, to count the calls that used it).
+        let mut store = kiln::AsContextMut::as_context_mut(&mut host);
+        let _ = store.data_mut();
+        host.get().store_calls += 1;
+    }
+}
+
+/// An import with the `store` flag: generated into `HostWithStore`, called with an `Access`.
+pub fn text_stats_store_flag() -> Result<()> {
+    let engine = Engine::default();
+    let component = load(&engine, "text-stats")?;
+    let mut linker = Linker::new(&engine);
+    text_with_store::TextStats::add_to_linker::<_, HasSelf<StoreLogs>>(&mut linker, |logs| logs)?;
+    let mut store = Store::new(&engine, StoreLogs::default());
+    let bindings = text_with_store::TextStats::instantiate(&mut store, &component, &linker)?;
+    let summary = bindings.kiln_test_text_stats().call_analyze(&mut store, "two words")?;
+    ensure!(summary.words == 2);
+    ensure!(store.data().lines == ["analyze: 9 bytes, 2 words"], "{:?}", store.data().lines);
+    ensure!(store.data().store_calls == 1);
     Ok(())
 }

@@ -74,6 +74,8 @@ struct Gen<'a> {
     with: HashMap<InterfaceId, String>,
     /// Resources mapped to the embedder's own Rust types.
     with_types: HashMap<TypeId, String>,
+    /// The `...WithStore` traits the world's `add_to_linker` needs on `D`.
+    store_bounds: std::cell::RefCell<Vec<String>>,
     root: Module,
 }
 
@@ -86,6 +88,7 @@ pub fn generate(resolve: &Resolve, world: WorldId, opts: &Opts) -> Result<String
         export_paths: HashMap::new(),
         with: HashMap::new(),
         with_types: HashMap::new(),
+        store_bounds: Default::default(),
         root: Module::default(),
     };
     let w = &resolve.worlds[world];
@@ -428,19 +431,30 @@ impl<'a> Gen<'a> {
         iface_name: Option<&str>,
         trait_name: &str,
         ctx: &Ctx,
-    ) -> Result<(String, String, Vec<String>)> {
+    ) -> Result<ImportTraits> {
         let mut out = String::new();
         let mut register = String::new();
         let mut supertraits = Vec::new();
+        let mut store_traits = Vec::new();
         for (wit_name, rid) in resources {
             let res = camel(wit_name);
             let host_trait = format!("Host{res}");
             supertraits.push(host_trait.clone());
             let mine: Vec<&&Function> = funcs.iter().filter(|f| f.kind.resource() == Some(*rid)).collect();
             let mut decls = Vec::new();
+            let mut store_decls = Vec::new();
             for f in &mine {
                 Self::check_sync(f)?;
-                decls.push(self.host_method(f, iface_name, ctx)?);
+                if self.flags(iface_name, f).store {
+                    store_decls.push(self.host_method(f, iface_name, ctx)?);
+                } else {
+                    decls.push(self.host_method(f, iface_name, ctx)?);
+                }
+            }
+            if !store_decls.is_empty() {
+                let name = format!("{host_trait}WithStore");
+                self.store_trait(&mut out, &name, &store_decls);
+                store_traits.push(name);
             }
             decls.push((
                 "drop".to_string(),
@@ -459,13 +473,34 @@ impl<'a> Gen<'a> {
         }
         let plain: Vec<&&Function> = funcs.iter().filter(|f| f.kind.resource().is_none()).collect();
         let mut decls = Vec::new();
+        let mut store_decls = Vec::new();
         for f in &plain {
             Self::check_sync(f)?;
-            decls.push(self.host_method(f, iface_name, ctx)?);
+            if self.flags(iface_name, f).store {
+                store_decls.push(self.host_method(f, iface_name, ctx)?);
+            } else {
+                decls.push(self.host_method(f, iface_name, ctx)?);
+            }
             register.push_str(&self.register(f, trait_name, iface_name, ctx)?);
         }
+        if !store_decls.is_empty() {
+            let name = format!("{trait_name}WithStore");
+            self.store_trait(&mut out, &name, &store_decls);
+            store_traits.push(name);
+        }
         self.host_trait(&mut out, trait_name, &supertraits, &decls);
-        Ok((out, register, supertraits))
+        Ok(ImportTraits { text: out, register, store_traits })
+    }
+
+    /// The trait of imports with the `store` flag: implemented on the `HasData` type, each
+    /// function gets an `Access` to the store and the host state.
+    fn store_trait(&self, out: &mut String, name: &str, decls: &[HostMethod]) {
+        writeln!(out, "pub trait {name}: {K}::HasData {{").unwrap();
+        for (fname, params, result) in decls {
+            let ps: String = params.iter().map(|(n, t)| format!(", {n}: {t}")).collect();
+            writeln!(out, "    fn {fname}<T: 'static>(host: {K}::Access<'_, T, Self>{ps}) -> {result};").unwrap();
+        }
+        out.push_str("}\n\n");
     }
 
     /// One host trait method: name, parameters, return type.
@@ -506,9 +541,20 @@ impl<'a> Gen<'a> {
         let pattern = tuple((0..params.len()).map(|i| format!("arg{i}")));
         let types = tuple(params.iter().map(|(_, t)| t.clone()));
         let args: String = (0..params.len()).map(|i| format!(", arg{i}")).collect();
-        let trappable = self.flags(iface, f).trappable;
-        let value = if trappable { "r?" } else { "r" };
+        let flags = self.flags(iface, f);
+        let value = if flags.trappable { "r?" } else { "r" };
         let ret = if f.result.is_some() { format!("Ok(({value},))") } else { format!("Ok({value})") };
+        if flags.store {
+            let resource_trait = match f.kind.resource() {
+                Some(r) => format!("Host{}WithStore", camel(self.resolve.types[r].name.as_deref().unwrap_or_default())),
+                None => format!("{trait_name}WithStore"),
+            };
+            return Ok(format!(
+                "inst.func_wrap(\"{wit}\", move |caller: ::kiln::StoreContextMut<'_, T>, {pattern}: {types}| {{\n    let host = {K}::Access::<T, D>::new(caller, host_getter);\n    let r = <D as {resource_trait}>::{name}(host{args});\n    {ret}\n}})?;\n",
+                wit = f.name,
+                name = Self::func_name(f),
+            ));
+        }
         Ok(format!(
             "inst.func_wrap(\"{wit}\", move |mut caller: ::kiln::StoreContextMut<'_, T>, {pattern}: {types}| {{\n    let host = &mut host_getter(caller.data_mut());\n    let r = {trait_name}::{name}(host{args});\n    {ret}\n}})?;\n",
             wit = f.name,
@@ -518,14 +564,22 @@ impl<'a> Gen<'a> {
 
     /// `add_to_linker` for a set of host traits under the linker namespace `namespace`
     /// (`None`: the root).
-    fn add_to_linker(&self, fn_name: &str, bound: &str, namespace: Option<&str>, register: &str) -> String {
+    fn add_to_linker(
+        &self,
+        fn_name: &str,
+        bound: &str,
+        store_traits: &[String],
+        namespace: Option<&str>,
+        register: &str,
+    ) -> String {
+        let d_bound: String = store_traits.iter().map(|t| format!(" + {t}")).collect();
         let inst = match namespace {
             Some(n) => format!("let mut inst = linker.instance(\"{n}\")?;"),
             None => "let mut inst = linker.root();".to_string(),
         };
         let body: String = register.lines().map(|l| format!("    {l}\n")).collect();
         format!(
-            "pub fn {fn_name}<T: 'static, D>(\n    linker: &mut {K}::Linker<T>,\n    host_getter: fn(&mut T) -> D::Data<'_>,\n) -> ::kiln::Result<()>\nwhere\n    D: {K}::HasData,\n    for<'a> D::Data<'a>: {bound},\n{{\n    {inst}\n    let _ = &mut inst;\n{body}    Ok(())\n}}\n"
+            "pub fn {fn_name}<T: 'static, D>(\n    linker: &mut {K}::Linker<T>,\n    host_getter: fn(&mut T) -> D::Data<'_>,\n) -> ::kiln::Result<()>\nwhere\n    D: {K}::HasData{d_bound},\n    for<'a> D::Data<'a>: {bound},\n{{\n    {inst}\n    let _ = &mut inst;\n{body}    Ok(())\n}}\n"
         )
     }
 
@@ -547,9 +601,11 @@ impl<'a> Gen<'a> {
         out.push_str(&self.typedefs(iface.types.iter(), &ctx)?);
         let funcs: Vec<&Function> = iface.functions.values().collect();
         let resources = self.resources_of(iface.types.iter().map(|(n, id)| (n.clone(), *id)));
-        let (traits, register, _) = self.import_funcs(&funcs, &resources, Some(&name), "Host", &ctx)?;
-        out.push_str(&traits);
-        out.push_str(&self.add_to_linker("add_to_linker", "Host", Some(&name), &register));
+        let traits = self.import_funcs(&funcs, &resources, Some(&name), "Host", &ctx)?;
+        out.push_str(&traits.text);
+        out.push_str(&self.add_to_linker("add_to_linker", "Host", &traits.store_traits, Some(&name), &traits.register));
+        let module = self.import_paths[&id].join("::");
+        self.store_bounds.borrow_mut().extend(traits.store_traits.iter().map(|t| format!("self::{module}::{t}")));
         self.root.at(&path).items.push_str(&out);
         Ok(())
     }
@@ -711,11 +767,14 @@ impl<'a> Gen<'a> {
         let resources = self.resources_of(world_types.iter().cloned());
         let has_world_imports = !import_funcs.is_empty() || !resources.is_empty();
         if has_world_imports {
-            let (traits, register, _) = self.import_funcs(&import_funcs, &resources, None, &imports_trait, &root)?;
-            out.push_str(&traits);
+            let traits = self.import_funcs(&import_funcs, &resources, None, &imports_trait, &root)?;
+            out.push_str(&traits.text);
+            self.store_bounds.borrow_mut().extend(traits.store_traits.iter().cloned());
+            let (register, store_traits) = (traits.register, traits.store_traits);
             out.push_str(&format!("#[allow(clippy::all)]\nconst _: () = {{\n    impl {wname} {{\n"));
             out.push_str("        /// Adds the world's own imports (functions and resources not in an interface).\n");
-            for l in self.add_to_linker("add_to_linker_imports", &imports_trait, None, &register).lines() {
+            for l in self.add_to_linker("add_to_linker_imports", &imports_trait, &store_traits, None, &register).lines()
+            {
                 writeln!(out, "        {l}").unwrap();
             }
             out.push_str("    }\n};\n\n");
@@ -782,6 +841,7 @@ impl<'a> Gen<'a> {
         }
         let names = names.join(", ");
         let bounds = if host_bounds.is_empty() { "Sized".to_string() } else { host_bounds.join(" + ") };
+        let d_bound: String = self.store_bounds.borrow().iter().map(|t| format!(" + {t}")).collect();
         write!(
             out,
             "/// The bindings of an instance of a component of the world `{world}`.\npub struct {wname} {{\n{fields}}}\n\n\
@@ -791,13 +851,23 @@ impl<'a> Gen<'a> {
              #[allow(clippy::all)]\nconst _: () = {{\n\
              impl {wname}Indices {{\n    /// Looks up the world's exports in `component`.\n    pub fn new(component: &{K}::Component) -> ::kiln::Result<Self> {{\n        let _ = component;\n{index_new}        Ok({wname}Indices {{ {names} }})\n    }}\n\n    /// Loads the exports from `instance`, checking their types.\n    pub fn load(\n        &self,\n        mut store: impl ::kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> ::kiln::Result<{wname}> {{\n        let _ = (&mut store, instance);\n{loads}        Ok({wname} {{ {names} }})\n    }}\n}}\n\n\
              impl<T: 'static> {wname}Pre<T> {{\n    /// Looks up the exports of `instance_pre`'s component.\n    pub fn new(instance_pre: {K}::InstancePre<T>) -> ::kiln::Result<Self> {{\n        let indices = {wname}Indices::new(instance_pre.component())?;\n        Ok(Self {{ instance_pre, indices }})\n    }}\n\n    /// Instantiates the component in `store`.\n    pub fn instantiate(&self, mut store: impl ::kiln::AsContextMut<Data = T>) -> ::kiln::Result<{wname}> {{\n        let instance = self.instance_pre.instantiate(&mut store)?;\n        self.indices.load(&mut store, &instance)\n    }}\n\n    /// The engine.\n    pub fn engine(&self) -> &::kiln::Engine {{\n        self.instance_pre.engine()\n    }}\n\n    /// The resolved component.\n    pub fn instance_pre(&self) -> &{K}::InstancePre<T> {{\n        &self.instance_pre\n    }}\n}}\n\n\
-             impl {wname} {{\n    /// Instantiates `component` with `linker`'s definitions.\n    pub fn instantiate<T: 'static>(\n        store: impl ::kiln::AsContextMut<Data = T>,\n        component: &{K}::Component,\n        linker: &{K}::Linker<T>,\n    ) -> ::kiln::Result<{wname}> {{\n        {wname}Pre::new(linker.instantiate_pre(component)?)?.instantiate(store)\n    }}\n\n    /// The bindings of an existing instance.\n    pub fn new(\n        mut store: impl ::kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> ::kiln::Result<{wname}> {{\n        let component = instance.component(&store);\n        {wname}Indices::new(&component)?.load(&mut store, instance)\n    }}\n\n    /// Adds every import of the world to `linker`: the host state for each is what\n    /// `host_getter` returns for the store's data.\n    pub fn add_to_linker<T: 'static, D>(\n        linker: &mut {K}::Linker<T>,\n        host_getter: fn(&mut T) -> D::Data<'_>,\n    ) -> ::kiln::Result<()>\n    where\n        D: {K}::HasData,\n        for<'a> D::Data<'a>: {bounds},\n    {{\n        let _ = (&linker, host_getter);\n{add_calls}        Ok(())\n    }}\n\n{methods}}}\n}};\n",
+             impl {wname} {{\n    /// Instantiates `component` with `linker`'s definitions.\n    pub fn instantiate<T: 'static>(\n        store: impl ::kiln::AsContextMut<Data = T>,\n        component: &{K}::Component,\n        linker: &{K}::Linker<T>,\n    ) -> ::kiln::Result<{wname}> {{\n        {wname}Pre::new(linker.instantiate_pre(component)?)?.instantiate(store)\n    }}\n\n    /// The bindings of an existing instance.\n    pub fn new(\n        mut store: impl ::kiln::AsContextMut<Data: 'static>,\n        instance: &{K}::Instance,\n    ) -> ::kiln::Result<{wname}> {{\n        let component = instance.component(&store);\n        {wname}Indices::new(&component)?.load(&mut store, instance)\n    }}\n\n    /// Adds every import of the world to `linker`: the host state for each is what\n    /// `host_getter` returns for the store's data.\n    pub fn add_to_linker<T: 'static, D>(\n        linker: &mut {K}::Linker<T>,\n        host_getter: fn(&mut T) -> D::Data<'_>,\n    ) -> ::kiln::Result<()>\n    where\n        D: {K}::HasData{d_bound},\n        for<'a> D::Data<'a>: {bounds},\n    {{\n        let _ = (&linker, host_getter);\n{add_calls}        Ok(())\n    }}\n\n{methods}}}\n}};\n",
             world = w.name,
         )
         .unwrap();
         self.root.items.push_str(&out);
         Ok(())
     }
+}
+
+/// The host traits of a set of imports.
+struct ImportTraits {
+    /// The traits' text.
+    text: String,
+    /// The statements of `add_to_linker` that define the imports.
+    register: String,
+    /// The `...WithStore` traits (for imports with the `store` flag).
+    store_traits: Vec<String>,
 }
 
 /// A host trait method: name, parameters (name, type), return type.

@@ -19,6 +19,8 @@ pub use generate::generate;
 pub struct ImportFlags {
     /// Returns `kiln::Result<T>`: an `Err` becomes a trap.
     pub trappable: bool,
+    /// Reaches the store: generated in a `...WithStore` trait taking an `Access`.
+    pub store: bool,
 }
 
 /// The options of one `bindgen!` invocation.
@@ -206,12 +208,13 @@ fn parse_flags(input: ParseStream) -> syn::Result<ImportFlags> {
         let flag: syn::Ident = input.call(syn::ext::IdentExt::parse_any)?;
         match flag.to_string().as_str() {
             "trappable" => flags.trappable = true,
+            "store" => flags.store = true,
             "sync" | "ignore_wit" => {}
             other => {
                 return Err(syn::Error::new(
                     flag.span(),
                     format!(
-                        "unsupported import flag `{other}`: expected `trappable` or `sync` (kiln's bindings are synchronous)"
+                        "unsupported import flag `{other}`: expected `trappable`, `store` or `sync` (kiln's bindings are synchronous)"
                     ),
                 ));
             }
@@ -260,7 +263,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
 #[cfg(test)]
 mod snapshots {
     //! The generated code for the WIT files in `tests/codegen`, compared with the checked-in
-    //! `<name>.rs` (and `<name>_trappable.rs` with `imports: { default: trappable }`), so that
+    //! `<name>.rs` (and `<name>_trappable.rs`, `<name>_store.rs` with `imports: { default:
+    //! trappable }` and `{ default: store }`), so that
     //! a reviewer sees what a generator change does. `KILN_BLESS=1` rewrites them.
 
     use super::{ImportFlags, Opts, generate};
@@ -280,10 +284,11 @@ mod snapshots {
         let mut mismatches = Vec::new();
         for wit in wits {
             let stem = wit.file_stem().unwrap().to_string_lossy().to_string();
-            for (suffix, trappable) in [("", false), ("_trappable", true)] {
+            for (suffix, trappable, store) in [("", false, false), ("_trappable", true, false), ("_store", false, true)]
+            {
                 let opts = Opts {
                     paths: vec![wit.file_name().unwrap().to_string_lossy().to_string()],
-                    imports_default: ImportFlags { trappable },
+                    imports_default: ImportFlags { trappable, store },
                     ..Opts::default()
                 };
                 let (resolve, world, _) = opts.load(&dir).unwrap();

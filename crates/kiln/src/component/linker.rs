@@ -366,3 +366,40 @@ pub(crate) fn call_typed_host<T: 'static, P: LiftParams, R: ComponentResults>(
         result.store_result(&mut cx, ty.result.as_ref(), ptr as usize)
     }
 }
+
+/// What a host import with bindgen!'s `store` flag gets: the store, and the host state that the
+/// `host_getter` given to `add_to_linker` finds in it.
+pub struct Access<'a, T: 'static, D: HasData + ?Sized> {
+    store: StoreContextMut<'a, T>,
+    get: fn(&mut T) -> D::Data<'_>,
+}
+
+impl<'a, T: 'static, D: HasData + ?Sized> Access<'a, T, D> {
+    /// The store and the getter of the host state in it.
+    pub fn new(store: StoreContextMut<'a, T>, get: fn(&mut T) -> D::Data<'_>) -> Self {
+        Access { store, get }
+    }
+
+    /// The host state.
+    pub fn get(&mut self) -> D::Data<'_> {
+        (self.get)(self.store.data_mut())
+    }
+
+    /// The store's data.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+}
+
+impl<T: 'static, D: HasData + ?Sized> crate::AsContext for Access<'_, T, D> {
+    type Data = T;
+    fn as_context(&self) -> crate::StoreContext<'_, T> {
+        self.store.as_context()
+    }
+}
+
+impl<T: 'static, D: HasData + ?Sized> crate::AsContextMut for Access<'_, T, D> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        self.store.as_context_mut()
+    }
+}

@@ -23,7 +23,7 @@ pub use func::Func;
 pub use instance::{ExportIndex, Instance, InstanceExportLookup, InstanceState};
 /// `#[derive(ComponentType, Lift, Lower)]` for records, variants and enums, and `flags!`.
 pub use kiln_component_macro::{ComponentType, Lift, Lower, bindgen, flags};
-pub use linker::{HasData, HasSelf, HostFunc, InstancePre, Linker, LinkerInstance};
+pub use linker::{Access, HasData, HasSelf, HostFunc, InstancePre, Linker, LinkerInstance};
 /// The index of a component export, as [`Component::export_index`] gives it.
 pub type ComponentExportIndex = ExportIndex;
 pub use resource_table::{ResourceTable, ResourceTableError};
