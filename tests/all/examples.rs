@@ -34,7 +34,16 @@ fn greet_component() -> Result<()> {
     Ok(())
 }
 
+/// The `bindgen!` example of `docs/components.md` (`cargo run -p kiln --example
+/// component_bindgen`), run here so that it keeps working.
+#[path = "../../crates/kiln/examples/component_bindgen.rs"]
+mod component_bindgen_example;
+
 pub fn trials() -> Vec<Trial> {
     let wrap = |f: fn() -> Result<()>| move || f().map_err(|e| Failed::from(format!("{e:?}")));
-    vec![Trial::test("examples::fib", wrap(fib)), Trial::test("examples::greet_component", wrap(greet_component))]
+    vec![
+        Trial::test("examples::fib", wrap(fib)),
+        Trial::test("examples::greet_component", wrap(greet_component)),
+        Trial::test("examples::component_bindgen", wrap(component_bindgen_example::main)),
+    ]
 }

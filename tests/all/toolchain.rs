@@ -943,7 +943,7 @@ fn counter_impl_from_host() -> Result<()> {
 pub fn trials() -> Vec<Trial> {
     let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 17] = [
+    let tests: [(&str, Test); 18] = [
         ("text_stats_analyze_and_log", text_stats_analyze_and_log),
         ("text_stats_tokenize", text_stats_tokenize),
         ("text_stats_histogram", text_stats_histogram),
@@ -959,6 +959,7 @@ pub fn trials() -> Vec<Trial> {
         ("counter_impl_from_host", counter_impl_from_host),
         ("bindgen_text_stats", bindgen::text_stats),
         ("bindgen_text_stats_store_flag", bindgen::text_stats_store_flag),
+        ("bindgen_trappable_import_error_traps", bindgen::trappable_import_error_traps),
         ("bindgen_counter_client_with_host_counters", bindgen::counter_client_with_host_counters),
         ("bindgen_counter_impl_resources", bindgen::counter_impl_resources),
     ];

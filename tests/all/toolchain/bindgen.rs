@@ -24,6 +24,10 @@ mod text_with_store {
     });
 }
 
+mod text_trappable {
+    kiln::component::bindgen!({ path: "toolchain/wit", world: "text-stats", trappable_imports: true });
+}
+
 mod counter_client {
     kiln::component::bindgen!({
         path: "toolchain/wit-counters",
@@ -259,5 +263,34 @@ pub fn text_stats_store_flag() -> Result<()> {
     ensure!(summary.words == 2);
     ensure!(store.data().lines == ["analyze: 9 bytes, 2 words"], "{:?}", store.data().lines);
     ensure!(store.data().store_calls == 1);
+    Ok(())
+}
+
+/// A host that refuses to log.
+struct RefusingLogs;
+
+impl text_trappable::kiln_test::text::logging::Host for RefusingLogs {
+    fn log(&mut self, msg: String) -> Result<()> {
+        anyhow::bail!("the host refused to log {msg:?}")
+    }
+}
+
+/// A trappable import's `Err` traps the component that called it: the export fails with the
+/// host's error, and the instance cannot be entered again.
+pub fn trappable_import_error_traps() -> Result<()> {
+    let engine = Engine::default();
+    let component = load(&engine, "text-stats")?;
+    let mut linker = Linker::new(&engine);
+    text_trappable::TextStats::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h)?;
+    let mut store = Store::new(&engine, RefusingLogs);
+    let bindings = text_trappable::TextStats::instantiate(&mut store, &component, &linker)?;
+    let stats = bindings.kiln_test_text_stats();
+    let err = stats.call_analyze(&mut store, "a b").unwrap_err();
+    ensure!(format!("{err:?}").contains("the host refused to log \"analyze: 3 bytes, 2 words\""), "{err:?}");
+    let again = stats.call_analyze(&mut store, "a b").unwrap_err();
+    ensure!(
+        again.downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::CannotEnterComponent),
+        "a trapped instance must stay poisoned: {again:?}"
+    );
     Ok(())
 }
