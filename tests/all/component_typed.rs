@@ -369,6 +369,9 @@ flags! {
         const A16; const A17; const A18; const A19; const A20; const A21; const A22; const A23;
         const A24; const A25; const A26; const A27; const A28; const A29; const A30; const A31;
     }
+    /// More flags than the validator allows in a component type today (32): the multi-word
+    /// layout, checked without a component.
+    F40 { const B0; const B1; const B2; const B3; const B4; const B5; const B6; const B7; const B8; const B9; const B10; const B11; const B12; const B13; const B14; const B15; const B16; const B17; const B18; const B19; const B20; const B21; const B22; const B23; const B24; const B25; const B26; const B27; const B28; const B29; const B30; const B31; const B32; const B33; const B34; const B35; const B36; const B37; const B38; const B39; }
     Perms {
         #[component(name = "read")]
         const READ;
@@ -506,6 +509,13 @@ fn flags_operations() -> Result<()> {
     ensure!(format!("{:?}", Perms::empty()) == "Perms()");
     ensure!(Perms::ty() == ValueType::Flags(vec!["read".into(), "write".into(), "exec".into()].into()));
     ensure!(F9::LAYOUT.size == 2 && F17::LAYOUT.size == 4 && F8::LAYOUT.size == 1);
+    // Past 32 flags: 32-bit words, one flat value each.
+    ensure!(F40::LAYOUT == kiln::component::AbiLayout { size: 8, align: 4, flat: 2 });
+    let high = F40::B39 | F40::B0 | F40::B32;
+    ensure!(high.contains(F40::B39) && !high.contains(F40::B31));
+    ensure!((!high).contains(F40::B31) && !(!high).contains(F40::B39));
+    ensure!(F40::from_val(high.to_val())? == high);
+    ensure!(format!("{high:?}") == "F40(B0 | B32 | B39)", "{high:?}");
     Ok(())
 }
 

@@ -230,7 +230,11 @@ impl Func {
             bail!("not a lifted function");
         };
         let (ty, core_params, core_results, core, options, lends) =
-            (f.ty.clone(), f.core_params, f.core_results.clone(), f.core, f.options, f.lends);
+            (Arc::as_ptr(&f.ty), f.core_params, Arc::as_ptr(&f.core_results), f.core, f.options, f.lends);
+        // SAFETY: both live in `Arc`s owned by this function's `FuncData`, which the store keeps
+        // until it is dropped (functions are only ever added), and never changes: they outlive
+        // this call even if the call adds functions (which may move the `FuncData` itself).
+        let (ty, core_results) = unsafe { (&*ty, &*core_results) };
         // SAFETY: the flags global is owned by this store and lives as long as it.
         let flags_global = unsafe { &*options.flags.runtime_ptr(&store.opaque) };
         let flags = flags_global.get().get_i32();
@@ -248,7 +252,7 @@ impl Func {
         let mut raw = [ValRaw::default(); MAX_FLAT_PARAMS];
         let lowered = {
             let mut cx = HostAbi { store: &mut *store, options };
-            lower(&mut cx, &ty, &mut raw[..core_params])
+            lower(&mut cx, ty, &mut raw[..core_params])
         };
         // A call that traps can leave the call scopes of the adapters it was inside open.
         let called = lowered.and_then(|()| {
@@ -260,7 +264,7 @@ impl Func {
         }
         let result = {
             let cx = HostAbi { store: &mut *store, options };
-            lift(&cx, &ty, &core_results, &raw[..core_results.len()])?
+            lift(&cx, ty, core_results, &raw[..core_results.len()])?
         };
         if let Some(post_return) = options.post_return {
             flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER & !FLAG_MAY_LEAVE));
