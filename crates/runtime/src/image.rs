@@ -14,7 +14,8 @@ pub struct MemoryImage {
 }
 
 impl MemoryImage {
-    /// An image of `bytes` (padded to whole pages). The file is sealed: nobody can change it.
+    /// An image of `bytes` (padded to whole pages). The file is sealed against resizing and, when
+    /// the kernel lets it, writing.
     pub fn new(bytes: &[u8]) -> Result<MemoryImage> {
         let len = bytes.len().next_multiple_of(crate::mmap::page_size());
         let file = memfd::MemfdOptions::default()
@@ -24,7 +25,13 @@ impl MemoryImage {
             .context("failed to create a memory image")?;
         file.as_file().set_len(len as u64)?;
         file.as_file().write_all(bytes)?;
-        file.add_seals(&[memfd::FileSeal::SealShrink, memfd::FileSeal::SealGrow, memfd::FileSeal::SealWrite])?;
+        file.add_seals(&[memfd::FileSeal::SealShrink, memfd::FileSeal::SealGrow])?;
+        // Sealing writes waits for the pages just written to be unpinned and fails with EBUSY
+        // while another CPU's page batches still hold them (seen under load). The seal only
+        // guards against writes through this file, which nothing makes (the mappings are
+        // private), so an image without it is as good. (The kernel already waited before
+        // failing: no retry.)
+        let _ = file.add_seal(memfd::FileSeal::SealWrite);
         file.add_seal(memfd::FileSeal::SealSeal)?;
         Ok(MemoryImage { file, len })
     }
