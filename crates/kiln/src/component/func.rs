@@ -4,7 +4,7 @@ use super::abi;
 use super::abi::{AbiMemory, Flat};
 use super::instance::{HostAbi, ResolvedOptions};
 use super::linker::HostFunc;
-use super::typed::{ComponentNamedList, ComponentResults, LowerParams, TypedFunc, typecheck};
+use super::typed::{ComponentNamedList, ComponentResults, LowerParams, TypedFunc, checked_range, typecheck};
 use super::values::Val;
 use crate::Trap;
 use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreId, StoreInner};
@@ -199,18 +199,8 @@ impl Func {
                     R::lift_result(cx, ty.result.as_ref(), &raw[..R::LAYOUT.flat as usize])
                 } else {
                     // The result is in memory, at the pointer the callee returned.
-                    let ptr = raw[0].get_i32() as u32;
-                    let memory = cx.memory()?;
-                    let size = R::LAYOUT.size;
-                    abi::check_range_with(
-                        memory.len(),
-                        ptr,
-                        R::LAYOUT.align,
-                        u64::from(size),
-                        Trap::UnalignedPointer,
-                        Trap::PointerOutOfBounds,
-                    )?;
-                    R::load_result(cx, ty.result.as_ref(), &memory[ptr as usize..][..size as usize])
+                    let range = checked_range(cx, raw[0].get_i32() as u32, R::LAYOUT)?;
+                    R::load_result(cx, ty.result.as_ref(), &cx.memory()?[range])
                 }
             },
         )

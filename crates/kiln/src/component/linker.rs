@@ -1,14 +1,13 @@
 //! [`Linker`]: host functions and instances by name, satisfying component imports.
 
-use super::abi::{self, AbiMemory};
+use super::abi::AbiMemory;
 use super::compiled::Component;
 use super::instance::Instance;
 use super::instance::{HostAbi, ResolvedOptions};
 use super::resources::ResourceType;
-use super::typed::{ComponentResults, LiftParams};
+use super::typed::{ComponentResults, LiftParams, checked_range};
 use super::values::Val;
 use crate::Engine;
-use crate::Trap;
 use crate::store::{AsContextMut, StoreContextMut, StoreInner};
 use anyhow::{Context, Result, bail};
 use kiln_environ::component::{FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
@@ -332,18 +331,8 @@ pub(crate) fn call_typed_host<T: 'static, P: LiftParams, R: ComponentResults>(
     let params = {
         let cx = HostAbi { store: &mut *store, options };
         if spilled {
-            let ptr = raw[0].get_i32() as u32;
-            let memory = cx.memory()?;
-            let size = P::LAYOUT.size;
-            abi::check_range_with(
-                memory.len(),
-                ptr,
-                P::LAYOUT.align,
-                u64::from(size),
-                Trap::UnalignedPointer,
-                Trap::PointerOutOfBounds,
-            )?;
-            P::load_params(&cx, &ty.params, &memory[ptr as usize..][..size as usize])?
+            let range = checked_range(&cx, raw[0].get_i32() as u32, P::LAYOUT)?;
+            P::load_params(&cx, &ty.params, &cx.memory()?[range])?
         } else {
             P::lift_params(&cx, &ty.params, &raw[..param_flat])?
         }
@@ -353,17 +342,8 @@ pub(crate) fn call_typed_host<T: 'static, P: LiftParams, R: ComponentResults>(
     if R::LAYOUT.flat as usize <= MAX_FLAT_RESULTS {
         result.lower_result(&mut cx, ty.result.as_ref(), &mut raw[..R::LAYOUT.flat as usize])
     } else {
-        let ptr = raw[if spilled { 1 } else { param_flat }].get_i32() as u32;
-        let memory_len = cx.memory()?.len();
-        abi::check_range_with(
-            memory_len,
-            ptr,
-            R::LAYOUT.align,
-            u64::from(R::LAYOUT.size),
-            Trap::UnalignedPointer,
-            Trap::PointerOutOfBounds,
-        )?;
-        result.store_result(&mut cx, ty.result.as_ref(), ptr as usize)
+        let range = checked_range(&cx, raw[if spilled { 1 } else { param_flat }].get_i32() as u32, R::LAYOUT)?;
+        result.store_result(&mut cx, ty.result.as_ref(), range.start)
     }
 }
 

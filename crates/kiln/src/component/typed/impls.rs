@@ -95,158 +95,78 @@ integers! {
     u64 => U64 U64, i64, get_i64;
 }
 
-impl ComponentType for bool {
-    const LAYOUT: AbiLayout = AbiLayout::scalar(1);
-    const POD: bool = true;
-    fn ty() -> ValueType {
-        ValueType::Bool
-    }
-}
-impl Lower for bool {
-    fn to_val(&self) -> Val {
-        Val::Bool(*self)
-    }
-    fn lower<C: AbiMemory + ?Sized>(&self, _: &mut C, _: &ValueType, dst: &mut [ValRaw]) -> Result<()> {
-        dst[0] = ValRaw::i32(*self as i32);
-        Ok(())
-    }
-    fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
-        store_bytes(cx, offset, &[*self as u8])
-    }
-    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
-        dst[0] = *self as u8;
-        Ok(())
-    }
-}
-impl Lift for bool {
-    fn from_val(value: Val) -> Result<Self> {
-        match value {
-            Val::Bool(v) => Ok(v),
-            other => val_mismatch("bool", &other),
+/// Scalars other than integers: each with its `Val` case, size, conversion to and from a
+/// flat value and to and from little-endian bytes.
+macro_rules! scalars {
+    ($($t:ty => $vt:ident $variant:ident, $size:literal,
+        lower: |$lv:ident| $lower:expr, lift: |$rv:ident| $lift:expr,
+        bytes: |$bv:ident| $to_bytes:expr, from_bytes: |$fb:ident| $from_bytes:expr;)*) => {$(
+        impl ComponentType for $t {
+            const LAYOUT: AbiLayout = AbiLayout::scalar($size);
+            const POD: bool = true;
+            fn ty() -> ValueType {
+                ValueType::$vt
+            }
         }
-    }
-    fn lift<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, src: &[ValRaw]) -> Result<Self> {
-        Ok(src[0].get_i32() != 0)
-    }
-    fn load<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, bytes: &[u8]) -> Result<Self> {
-        Ok(bytes[0] != 0)
-    }
+        impl Lower for $t {
+            fn to_val(&self) -> Val {
+                Val::$variant(*self)
+            }
+            #[inline]
+            fn lower<C: AbiMemory + ?Sized>(&self, _: &mut C, _: &ValueType, dst: &mut [ValRaw]) -> Result<()> {
+                let $lv = *self;
+                dst[0] = $lower;
+                Ok(())
+            }
+            #[inline]
+            fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
+                let $bv = *self;
+                store_bytes(cx, offset, &$to_bytes)
+            }
+            #[inline]
+            fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
+                let $bv = *self;
+                dst[..$size].copy_from_slice(&$to_bytes);
+                Ok(())
+            }
+        }
+        impl Lift for $t {
+            fn from_val(value: Val) -> Result<Self> {
+                match value {
+                    Val::$variant(v) => Ok(v),
+                    other => val_mismatch(stringify!($vt), &other),
+                }
+            }
+            #[inline]
+            fn lift<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, src: &[ValRaw]) -> Result<Self> {
+                let $rv = src[0];
+                $lift
+            }
+            #[inline]
+            fn load<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, bytes: &[u8]) -> Result<Self> {
+                let mut $fb = [0u8; $size];
+                $fb.copy_from_slice(&bytes[..$size]);
+                $from_bytes
+            }
+        }
+    )*};
 }
 
-impl ComponentType for char {
-    const LAYOUT: AbiLayout = AbiLayout::scalar(4);
-    const POD: bool = true;
-    fn ty() -> ValueType {
-        ValueType::Char
-    }
-}
-impl Lower for char {
-    fn to_val(&self) -> Val {
-        Val::Char(*self)
-    }
-    fn lower<C: AbiMemory + ?Sized>(&self, _: &mut C, _: &ValueType, dst: &mut [ValRaw]) -> Result<()> {
-        dst[0] = ValRaw::i32(*self as i32);
-        Ok(())
-    }
-    fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
-        store_bytes(cx, offset, &(*self as u32).to_le_bytes())
-    }
-    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
-        dst[..4].copy_from_slice(&(*self as u32).to_le_bytes());
-        Ok(())
-    }
-}
-impl Lift for char {
-    fn from_val(value: Val) -> Result<Self> {
-        match value {
-            Val::Char(v) => Ok(v),
-            other => val_mismatch("char", &other),
-        }
-    }
-    fn lift<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, src: &[ValRaw]) -> Result<Self> {
-        abi::convert_i32_to_char(src[0].get_i32() as u32)
-    }
-    fn load<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, bytes: &[u8]) -> Result<Self> {
-        abi::convert_i32_to_char(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-    }
-}
-
-// Floats are lowered with canonical NaNs and canonicalized when lifted, like the reference ABI.
-impl ComponentType for f32 {
-    const LAYOUT: AbiLayout = AbiLayout::scalar(4);
-    const POD: bool = true;
-    fn ty() -> ValueType {
-        ValueType::F32
-    }
-}
-impl Lower for f32 {
-    fn to_val(&self) -> Val {
-        Val::Float32(*self)
-    }
-    fn lower<C: AbiMemory + ?Sized>(&self, _: &mut C, _: &ValueType, dst: &mut [ValRaw]) -> Result<()> {
-        dst[0] = ValRaw::f32(abi::f32_canonical_bits(*self));
-        Ok(())
-    }
-    fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
-        store_bytes(cx, offset, &abi::f32_canonical_bits(*self).to_le_bytes())
-    }
-    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
-        dst[..4].copy_from_slice(&abi::f32_canonical_bits(*self).to_le_bytes());
-        Ok(())
-    }
-}
-impl Lift for f32 {
-    fn from_val(value: Val) -> Result<Self> {
-        match value {
-            Val::Float32(v) => Ok(v),
-            other => val_mismatch("f32", &other),
-        }
-    }
-    fn lift<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, src: &[ValRaw]) -> Result<Self> {
-        Ok(abi::decode_f32(src[0].get_f32()))
-    }
-    fn load<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, bytes: &[u8]) -> Result<Self> {
-        Ok(abi::decode_f32(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])))
-    }
-}
-impl ComponentType for f64 {
-    const LAYOUT: AbiLayout = AbiLayout::scalar(8);
-    const POD: bool = true;
-    fn ty() -> ValueType {
-        ValueType::F64
-    }
-}
-impl Lower for f64 {
-    fn to_val(&self) -> Val {
-        Val::Float64(*self)
-    }
-    fn lower<C: AbiMemory + ?Sized>(&self, _: &mut C, _: &ValueType, dst: &mut [ValRaw]) -> Result<()> {
-        dst[0] = ValRaw::f64(abi::f64_canonical_bits(*self));
-        Ok(())
-    }
-    fn store<C: AbiMemory + ?Sized>(&self, cx: &mut C, _: &ValueType, offset: usize) -> Result<()> {
-        store_bytes(cx, offset, &abi::f64_canonical_bits(*self).to_le_bytes())
-    }
-    fn store_pod(&self, _: &ValueType, dst: &mut [u8]) -> Result<()> {
-        dst[..8].copy_from_slice(&abi::f64_canonical_bits(*self).to_le_bytes());
-        Ok(())
-    }
-}
-impl Lift for f64 {
-    fn from_val(value: Val) -> Result<Self> {
-        match value {
-            Val::Float64(v) => Ok(v),
-            other => val_mismatch("f64", &other),
-        }
-    }
-    fn lift<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, src: &[ValRaw]) -> Result<Self> {
-        Ok(abi::decode_f64(src[0].get_f64()))
-    }
-    fn load<C: AbiMemory + ?Sized>(_: &C, _: &ValueType, bytes: &[u8]) -> Result<Self> {
-        let mut le = [0u8; 8];
-        le.copy_from_slice(&bytes[..8]);
-        Ok(abi::decode_f64(u64::from_le_bytes(le)))
-    }
+// `bool` lifts any non-zero value as true; `char` traps on a non-scalar value; floats are
+// lowered with canonical NaNs and canonicalized when lifted, like the reference ABI.
+scalars! {
+    bool => Bool Bool, 1,
+        lower: |v| ValRaw::i32(i32::from(v)), lift: |r| Ok(r.get_i32() != 0),
+        bytes: |v| [u8::from(v)], from_bytes: |b| Ok(b[0] != 0);
+    char => Char Char, 4,
+        lower: |v| ValRaw::i32(v as i32), lift: |r| abi::convert_i32_to_char(r.get_i32() as u32),
+        bytes: |v| (v as u32).to_le_bytes(), from_bytes: |b| abi::convert_i32_to_char(u32::from_le_bytes(b));
+    f32 => F32 Float32, 4,
+        lower: |v| ValRaw::f32(abi::f32_canonical_bits(v)), lift: |r| Ok(abi::decode_f32(r.get_f32())),
+        bytes: |v| abi::f32_canonical_bits(v).to_le_bytes(), from_bytes: |b| Ok(abi::decode_f32(u32::from_le_bytes(b)));
+    f64 => F64 Float64, 8,
+        lower: |v| ValRaw::f64(abi::f64_canonical_bits(v)), lift: |r| Ok(abi::decode_f64(r.get_f64())),
+        bytes: |v| abi::f64_canonical_bits(v).to_le_bytes(), from_bytes: |b| Ok(abi::decode_f64(u64::from_le_bytes(b)));
 }
 
 impl ComponentType for () {

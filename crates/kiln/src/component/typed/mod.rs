@@ -143,6 +143,24 @@ const fn max_payload(cases: &[Option<AbiLayout>]) -> AbiLayout {
     max
 }
 
+/// The byte range of a value with layout `layout` at `ptr` (a tuple of parameters or results
+/// passed through memory), after the Canonical ABI's checks: aligned, and inside the memory.
+pub(crate) fn checked_range<C: AbiMemory + ?Sized>(
+    cx: &C,
+    ptr: u32,
+    layout: AbiLayout,
+) -> Result<std::ops::Range<usize>> {
+    super::abi::check_range_with(
+        cx.memory()?.len(),
+        ptr,
+        layout.align,
+        u64::from(layout.size),
+        crate::Trap::UnalignedPointer,
+        crate::Trap::PointerOutOfBounds,
+    )?;
+    Ok(ptr as usize..ptr as usize + layout.size as usize)
+}
+
 /// A Rust type with a component type.
 pub trait ComponentType {
     /// The Canonical ABI layout.
