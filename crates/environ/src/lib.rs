@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod builtins;
+mod bytes;
 pub mod component;
 mod module;
 mod trap;
@@ -19,6 +20,7 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::Builtin;
+pub use bytes::{ByteOwner, FuncNames, SharedBytes, read_u32};
 pub use module::*;
 pub use trap::Trap;
 pub use types::*;

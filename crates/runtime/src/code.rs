@@ -1,9 +1,10 @@
 //! Executable code memory and the process-wide registry of code ranges that the signal handler
 //! consults to tell a wasm trap from a host crash.
 
-use crate::mmap::Mmap;
+use crate::mmap::{FileMap, Mmap};
+use crate::sidetable::CompactMap;
 use anyhow::{Context, Result, bail};
-use kiln_environ::{Builtin, Trap};
+use kiln_environ::{Builtin, FuncNames, Trap};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
@@ -11,12 +12,12 @@ use std::sync::{Arc, RwLock};
 /// Metadata about one blob of compiled code, for trap lookup and backtraces.
 #[derive(Debug, Default)]
 pub struct CodeInfo {
-    /// Faulting instruction offset -> trap, sorted by offset.
-    pub traps: Vec<(u32, Trap)>,
+    /// Faulting instruction offset -> trap code ([`Trap::as_u8`]).
+    pub traps: CompactMap,
     /// Code range of each defined function.
     pub functions: Vec<Range<u32>>,
-    /// (code offset, wasm offset), sorted by code offset.
-    pub address_map: Vec<(u32, u32)>,
+    /// Code offset -> wasm offset of the instruction that starts there.
+    pub address_map: CompactMap,
     /// Sorted by return address: `(return address offset, landing offset, frame pointer minus
     /// stack pointer at the call)` of every call made inside a `try_table`.
     pub handlers: Vec<(u32, u32, u32)>,
@@ -31,14 +32,13 @@ pub struct CodeInfo {
     /// Module name, for backtraces.
     pub module_name: Option<String>,
     /// Function names by function index, for backtraces.
-    pub func_names: std::collections::HashMap<u32, String>,
+    pub func_names: FuncNames,
 }
 
 impl CodeInfo {
     /// The trap recorded at `offset`, if any.
     pub fn trap_at(&self, offset: u32) -> Option<Trap> {
-        let i = self.traps.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
-        Some(self.traps[i].1)
+        Trap::from_u8(u8::try_from(self.traps.get(offset)?).ok()?)
     }
 
     /// The landing block and frame offset of the call whose return address is at `return_offset`,
@@ -64,15 +64,23 @@ impl CodeInfo {
 
     /// The wasm offset of the instruction containing `offset`.
     pub fn wasm_offset_at(&self, offset: u32) -> Option<u32> {
-        let i = self.address_map.partition_point(|(o, _)| *o <= offset);
-        let (_, wasm) = self.address_map.get(i.checked_sub(1)?)?;
-        Some(*wasm)
+        self.address_map.last_at_or_before(offset)
     }
+}
+
+/// Where code lives: its own anonymous mapping, or a range of a mapped precompiled file.
+enum Backing {
+    Anonymous(Mmap),
+    /// The mapping is only held to keep the code mapped.
+    File {
+        _map: Arc<FileMap>,
+        base: *const u8,
+    },
 }
 
 /// Compiled code mapped read+execute, registered for trap handling while alive.
 pub struct CodeMemory {
-    mmap: Mmap,
+    backing: Backing,
     len: usize,
     /// The builtin relocations that were patched, kept so the code can be serialized again.
     relocs: Vec<(u32, Builtin)>,
@@ -90,7 +98,12 @@ impl CodeMemory {
     pub fn new(code: &[u8], relocs: &[(u32, Builtin)], info: CodeInfo) -> Result<CodeMemory> {
         if code.is_empty() {
             let mmap = Mmap::reserve(crate::mmap::page_size())?;
-            return Ok(CodeMemory { mmap, len: 0, relocs: Vec::new(), info: Arc::new(info) });
+            return Ok(CodeMemory {
+                backing: Backing::Anonymous(mmap),
+                len: 0,
+                relocs: Vec::new(),
+                info: Arc::new(info),
+            });
         }
         let size = code.len().next_multiple_of(crate::mmap::page_size());
         let mut mmap = Mmap::reserve(size).context("failed to allocate code memory")?;
@@ -109,7 +122,23 @@ impl CodeMemory {
         mmap.make_executable(0, size)?;
         let info = Arc::new(info);
         register(mmap.as_ptr() as usize, mmap.as_ptr() as usize + code.len(), info.clone());
-        Ok(CodeMemory { mmap, len: code.len(), relocs: relocs.to_vec(), info })
+        Ok(CodeMemory { backing: Backing::Anonymous(mmap), len: code.len(), relocs: relocs.to_vec(), info })
+    }
+
+    /// Publishes the code at `[start, start + len)` of a mapped precompiled file where it lies:
+    /// the range is made executable, nothing is copied, and pages are read from the file only when
+    /// run. `start` must be page-aligned and the code must have no relocations (they would have to
+    /// be written into it); callers fall back to [`CodeMemory::new`] otherwise.
+    ///
+    /// # Safety
+    ///
+    /// The range must hold code compiled for this process's configuration: it will be executed.
+    pub unsafe fn from_file(map: Arc<FileMap>, start: usize, len: usize, info: CodeInfo) -> Result<CodeMemory> {
+        // SAFETY: the caller vouches for the code.
+        let base = unsafe { map.make_executable(start, len)? };
+        let info = Arc::new(info);
+        register(base as usize, base as usize + len, info.clone());
+        Ok(CodeMemory { backing: Backing::File { _map: map, base }, len, relocs: Vec::new(), info })
     }
 
     /// The code as loaded, with each builtin relocation's 8 bytes zeroed (the address they held is
@@ -117,7 +146,7 @@ impl CodeMemory {
     pub fn unrelocated_code(&self) -> Vec<u8> {
         // SAFETY: the first `len` bytes of the mapping hold the code and stay readable (read +
         // execute) and unchanged for as long as `self` lives.
-        let mut code = unsafe { std::slice::from_raw_parts(self.mmap.as_ptr(), self.len) }.to_vec();
+        let mut code = unsafe { std::slice::from_raw_parts(self.base(), self.len) }.to_vec();
         for (offset, _) in &self.relocs {
             // `new` checked that every relocation lies inside the code.
             let at = *offset as usize;
@@ -133,7 +162,20 @@ impl CodeMemory {
 
     /// Start of the code.
     pub fn base(&self) -> *const u8 {
-        self.mmap.as_ptr()
+        match &self.backing {
+            Backing::Anonymous(mmap) => mmap.as_ptr(),
+            Backing::File { base, .. } => *base,
+        }
+    }
+
+    /// Length of the code in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no code.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The registered metadata.
@@ -145,7 +187,7 @@ impl CodeMemory {
 impl Drop for CodeMemory {
     fn drop(&mut self) {
         if self.len > 0 {
-            unregister(self.mmap.as_ptr() as usize);
+            unregister(self.base() as usize);
         }
     }
 }

@@ -1,0 +1,181 @@
+//! [`SharedBytes`]: immutable bytes with a shared owner, and [`FuncNames`], the function names of
+//! a module in one byte string that a precompiled module uses where it lies in its file.
+
+use anyhow::{Result, ensure};
+use std::collections::HashMap;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+/// The owner of the bytes behind a [`SharedBytes`]: a vector, or a mapped file kept alive by it.
+pub type ByteOwner = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A range of immutable bytes whose owner is shared: cloning and slicing copy nothing.
+#[derive(Clone)]
+pub struct SharedBytes {
+    owner: ByteOwner,
+    range: Range<usize>,
+}
+
+impl SharedBytes {
+    /// `range` of `owner`'s bytes, if it lies inside them.
+    pub fn new(owner: ByteOwner, range: Range<usize>) -> Option<SharedBytes> {
+        let len = (*owner).as_ref().len();
+        (range.start <= range.end && range.end <= len).then_some(SharedBytes { owner, range })
+    }
+
+    /// The bytes of a vector.
+    pub fn from_vec(bytes: Vec<u8>) -> SharedBytes {
+        let range = 0..bytes.len();
+        SharedBytes { owner: Arc::new(bytes), range }
+    }
+
+    /// A sub-range (relative to these bytes), if it lies inside them.
+    pub fn slice(&self, range: Range<usize>) -> Option<SharedBytes> {
+        (range.start <= range.end && range.end <= self.range.len()).then(|| SharedBytes {
+            owner: self.owner.clone(),
+            range: self.range.start + range.start..self.range.start + range.end,
+        })
+    }
+}
+
+impl Default for SharedBytes {
+    fn default() -> SharedBytes {
+        SharedBytes::from_vec(Vec::new())
+    }
+}
+
+impl Deref for SharedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // `new` and `slice` keep the range inside the owner's bytes, which never change.
+        &(*self.owner).as_ref()[self.range.clone()]
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.range.len())
+    }
+}
+
+/// Little-endian u32 at `at`, if the bytes reach that far.
+pub fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let word = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+}
+
+/// Function names by function index.
+///
+/// Encoded as `count: u32`, then `count` entries `(function index: u32, end: u32)` sorted by
+/// index, then the UTF-8 names back to back (`end` is where each name ends in that text, the
+/// previous entry's `end` where it starts). Lookups binary-search the entries where they lie, so
+/// a precompiled module's names are read from its file only when a backtrace or profiler asks.
+#[derive(Clone, Default, Debug)]
+pub struct FuncNames {
+    bytes: SharedBytes,
+    count: usize,
+}
+
+impl FuncNames {
+    /// The names of a name section (a later name for the same function wins, as in a map).
+    pub fn from_map(names: HashMap<u32, String>) -> FuncNames {
+        let mut names: Vec<(u32, String)> = names.into_iter().collect();
+        names.sort_unstable_by_key(|(index, _)| *index);
+        let mut bytes = Vec::with_capacity(4 + names.len() * 8 + names.iter().map(|(_, n)| n.len()).sum::<usize>());
+        bytes.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        let mut end = 0u32;
+        for (index, name) in &names {
+            end += name.len() as u32;
+            bytes.extend_from_slice(&index.to_le_bytes());
+            bytes.extend_from_slice(&end.to_le_bytes());
+        }
+        for (_, name) in &names {
+            bytes.extend_from_slice(name.as_bytes());
+        }
+        FuncNames { bytes: SharedBytes::from_vec(bytes), count: names.len() }
+    }
+
+    /// Names in the encoding above, checked: entries inside the bytes, indices strictly
+    /// increasing, names in order inside the text. (Each name's UTF-8 is checked when it is read.)
+    pub fn from_bytes(bytes: SharedBytes) -> Result<FuncNames> {
+        let count = read_u32(&bytes, 0).ok_or_else(|| anyhow::anyhow!("function names: truncated"))? as usize;
+        let text_start = count.checked_mul(8).and_then(|n| n.checked_add(4)).filter(|n| *n <= bytes.len());
+        let text_start = text_start.ok_or_else(|| anyhow::anyhow!("function names: corrupt count {count}"))?;
+        let text_len = bytes.len() - text_start;
+        let (mut previous_index, mut previous_end) = (None, 0);
+        for i in 0..count {
+            let index = read_u32(&bytes, 4 + 8 * i).unwrap_or(0);
+            let end = read_u32(&bytes, 8 + 8 * i).unwrap_or(0) as usize;
+            ensure!(previous_index < Some(index), "function names: entries out of order");
+            ensure!(previous_end <= end && end <= text_len, "function names: a name lies outside the text");
+            (previous_index, previous_end) = (Some(index), end);
+        }
+        Ok(FuncNames { bytes, count })
+    }
+
+    /// The encoding described above.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The name of function `f`, if it has a (valid UTF-8) one.
+    pub fn get(&self, f: u32) -> Option<&str> {
+        let (mut low, mut high) = (0, self.count);
+        while low < high {
+            let mid = (low + high) / 2;
+            let index = read_u32(&self.bytes, 4 + 8 * mid)?;
+            match index.cmp(&f) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return self.name_at(mid),
+            }
+        }
+        None
+    }
+
+    fn name_at(&self, i: usize) -> Option<&str> {
+        let text = 4 + 8 * self.count;
+        let start = if i == 0 { 0 } else { read_u32(&self.bytes, 8 + 8 * (i - 1))? as usize };
+        let end = read_u32(&self.bytes, 8 + 8 * i)? as usize;
+        std::str::from_utf8(self.bytes.get(text + start..text + end)?).ok()
+    }
+
+    /// Number of named functions.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no function has a name.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// `(function index, name)` in index order (names that are not UTF-8 are skipped).
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        (0..self.count).filter_map(|i| Some((read_u32(&self.bytes, 4 + 8 * i)?, self.name_at(i)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_reject_corruption() {
+        let map: HashMap<u32, String> =
+            [(7, "seven"), (2, "two"), (40, ""), (9, "nine")].into_iter().map(|(i, n)| (i, n.to_string())).collect();
+        let names = FuncNames::from_map(map);
+        assert_eq!(names.get(2), Some("two"));
+        assert_eq!(names.get(9), Some("nine"));
+        assert_eq!(names.get(40), Some(""));
+        assert_eq!(names.get(3), None);
+        let again = FuncNames::from_bytes(SharedBytes::from_vec(names.as_bytes().to_vec())).unwrap();
+        assert_eq!(again.iter().collect::<Vec<_>>(), vec![(2, "two"), (7, "seven"), (9, "nine"), (40, "")]);
+        let mut swapped = names.as_bytes().to_vec();
+        swapped[4] = 100; // the first index now exceeds the second
+        assert!(FuncNames::from_bytes(SharedBytes::from_vec(swapped)).is_err());
+        let short = names.as_bytes()[..20].to_vec();
+        assert!(FuncNames::from_bytes(SharedBytes::from_vec(short)).is_err());
+    }
+}
