@@ -281,7 +281,7 @@ fn payload_layout(bytes: &[u8]) -> Result<(usize, Range<usize>)> {
 fn reseal(bytes: &mut [u8], checksum_at: usize) {
     let payload_len = (bytes.len() - checksum_at - 8) as u64;
     bytes[checksum_at - 8..checksum_at].copy_from_slice(&payload_len.to_le_bytes());
-    let checksum = kiln::precompiled_checksum(&bytes[checksum_at + 8..]);
+    let checksum = kiln::precompiled_checksum(bytes, checksum_at + 8);
     bytes[checksum_at..checksum_at + 8].copy_from_slice(&checksum.to_le_bytes());
 }
 

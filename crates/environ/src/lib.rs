@@ -13,6 +13,7 @@
 
 mod builtins;
 mod bytes;
+mod checksum;
 pub mod component;
 mod module;
 mod trap;
@@ -21,6 +22,7 @@ mod vmoffsets;
 
 pub use builtins::Builtin;
 pub use bytes::{ByteOwner, FuncNames, SharedBytes, read_u32};
+pub use checksum::xxh64;
 pub use module::*;
 pub use trap::Trap;
 pub use types::*;

@@ -3,7 +3,7 @@
 use crate::engine::Engine;
 use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result};
-use kiln_environ::{Builtin, ModuleInfo, WasmHeapType, WasmValType};
+use kiln_environ::{Builtin, ModuleInfo, SharedBytes, WasmHeapType, WasmValType};
 use kiln_environ::{ConstOp, SegmentMode};
 use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, CompactMap, FileMap, MemoryImage};
 use std::ops::Range;
@@ -44,8 +44,9 @@ pub(crate) type MemoryImages = Vec<Option<Arc<MemoryImage>>>;
 pub(crate) enum CodeSource<'a> {
     /// Bytes to copy into fresh code memory.
     Bytes(&'a [u8]),
-    /// A range of a mapped precompiled file, published in place when possible.
-    File { map: Arc<FileMap>, range: Range<usize> },
+    /// A range of a mapped precompiled file, published in place when possible; `what` is the
+    /// message printed if a chunk of it turns out to be corrupt when first touched.
+    File { map: Arc<FileMap>, range: Range<usize>, what: String },
 }
 
 /// Everything compiled for a module besides its description: the code and the tables the runtime
@@ -53,6 +54,9 @@ pub(crate) enum CodeSource<'a> {
 #[derive(Clone)]
 pub(crate) struct Parts<'a> {
     pub(crate) code: CodeSource<'a>,
+    /// For precompiled code: the XXH64 of each chunk of the code, checked before it runs (see
+    /// `kiln_runtime::code`). Freshly compiled code has none.
+    pub(crate) hashes: Option<SharedBytes>,
     pub(crate) relocs: Vec<(u32, Builtin)>,
     pub(crate) functions: Vec<Range<u32>>,
     pub(crate) array_to_wasm: Vec<Option<u32>>,
@@ -158,6 +162,7 @@ impl Module {
     ) -> Result<Module> {
         let parts = Parts {
             code: CodeSource::Bytes(&compiled.code),
+            hashes: None,
             relocs: compiled.relocs.clone(),
             functions: compiled.functions.clone(),
             array_to_wasm: compiled.array_to_wasm.clone(),
@@ -202,22 +207,32 @@ impl Module {
             module_name: info.name.clone(),
             func_names: info.func_names.clone(),
         };
-        let code = match parts.code {
-            CodeSource::Bytes(code) => CodeMemory::new(code, &parts.relocs, code_info())?,
-            CodeSource::File { ref map, ref range } => {
-                let bytes = &map.bytes()[range.clone()];
+        // Copied code is checked against its chunk hashes (if it has them) before it is copied.
+        let copy = |code: &[u8]| -> Result<CodeMemory> {
+            if let Some(hashes) = &parts.hashes {
+                crate::serialize::check_chunks(code, hashes).context("the precompiled module is corrupt")?;
+            }
+            CodeMemory::new(code, &parts.relocs, code_info())
+        };
+        let code = match &parts.code {
+            CodeSource::Bytes(code) => copy(code)?,
+            CodeSource::File { map, range, what } => {
                 let mappable = parts.relocs.is_empty() && range.start % kiln_runtime::mmap::page_size() == 0;
-                if mappable && !bytes.is_empty() {
-                    // The code is published where it lies in the file; if the file system refuses
-                    // to make it executable (a `noexec` mount), it is copied like any other code.
-                    // SAFETY: `serialize` checked the file came from this engine's configuration;
-                    // running its code is what `Module::deserialize`'s caller vouched for.
-                    match unsafe { CodeMemory::from_file(map.clone(), range.start, range.len(), code_info()) } {
-                        Ok(code) => code,
-                        Err(_) => CodeMemory::new(bytes, &parts.relocs, code_info())?,
+                match (&parts.hashes, mappable && !range.is_empty()) {
+                    (Some(hashes), true) => {
+                        // The code is published where it lies in the file and each chunk is
+                        // checked when first touched. If the file system refuses to make it
+                        // executable (a `noexec` mount), it is copied like any other code.
+                        let lazy = Some((hashes.clone(), what.clone()));
+                        // SAFETY: `serialize` checked the file came from this engine's
+                        // configuration; running its code is what the caller vouched for.
+                        match unsafe { CodeMemory::from_file(map.clone(), range.start, range.len(), code_info(), lazy) }
+                        {
+                            Ok(code) => code,
+                            Err(_) => copy(&map.bytes()[range.clone()])?,
+                        }
                     }
-                } else {
-                    CodeMemory::new(bytes, &parts.relocs, code_info())?
+                    _ => copy(&map.bytes()[range.clone()])?,
                 }
             }
         };

@@ -1,13 +1,23 @@
 //! Executable code memory and the process-wide registry of code ranges that the signal handler
 //! consults to tell a wasm trap from a host crash.
+//!
+//! Code published from a mapped precompiled file ([`CodeMemory::from_file`]) is checked lazily:
+//! it starts inaccessible, and the first access to each [`CHUNK`] (running it or reading it) faults
+//! into the signal handler, which checks that chunk against its recorded XXH64 and makes it
+//! executable, or stops the process with a message if it is corrupt. Loading a large module thus
+//! reads only the chunks its run touches, and corrupt code never runs.
 
 use crate::mmap::{FileMap, Mmap};
 use crate::sidetable::CompactMap;
 use anyhow::{Context, Result, bail};
-use kiln_environ::{Builtin, FuncNames, Trap};
+use kiln_environ::{Builtin, FuncNames, SharedBytes, Trap};
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
+
+/// Code of a mapped file is checked in chunks of this many bytes.
+pub const CHUNK: usize = 64 * 1024;
 
 /// Metadata about one blob of compiled code, for trap lookup and backtraces.
 #[derive(Debug, Default)]
@@ -133,11 +143,41 @@ impl CodeMemory {
     /// # Safety
     ///
     /// The range must hold code compiled for this process's configuration: it will be executed.
-    pub unsafe fn from_file(map: Arc<FileMap>, start: usize, len: usize, info: CodeInfo) -> Result<CodeMemory> {
-        // SAFETY: the caller vouches for the code.
-        let base = unsafe { map.make_executable(start, len)? };
+    ///
+    /// With `lazy`, the chunk hashes (one little-endian XXH64 per [`CHUNK`]) and the message to
+    /// print if one does not match, the code is checked chunk by chunk when first touched (see
+    /// the module documentation); without, it must have been checked already.
+    pub unsafe fn from_file(
+        map: Arc<FileMap>,
+        start: usize,
+        len: usize,
+        info: CodeInfo,
+        lazy: Option<(SharedBytes, String)>,
+    ) -> Result<CodeMemory> {
+        let lazy = match lazy {
+            Some((hashes, message)) => {
+                anyhow::ensure!(
+                    hashes.len() == 8 * len.div_ceil(CHUNK),
+                    "the code's chunk hashes do not match its size"
+                );
+                // Find out now whether the file system lets its pages execute (a `noexec` mount
+                // does not), rather than when the first chunk is checked.
+                // SAFETY: nothing runs the code before it is made inaccessible below.
+                unsafe { map.make_executable(start, len.min(crate::mmap::page_size()))? };
+                let base = map.make_inaccessible(start, len)?;
+                let state = (0..len.div_ceil(CHUNK)).map(|_| AtomicU8::new(UNCHECKED)).collect();
+                let message = format!("kiln: {message}\n").into_bytes().into_boxed_slice();
+                Some(Arc::new(LazyCheck { base: base as usize, len, hashes, state, message }))
+            }
+            None => None,
+        };
+        let base = match &lazy {
+            Some(lazy) => lazy.base as *const u8,
+            // SAFETY: the caller vouches for the code.
+            None => unsafe { map.make_executable(start, len)? },
+        };
         let info = Arc::new(info);
-        register(base as usize, base as usize + len, info.clone());
+        register_lazy(base as usize, base as usize + len, info.clone(), lazy);
         Ok(CodeMemory { backing: Backing::File { _map: map, base }, len, relocs: Vec::new(), info })
     }
 
@@ -192,11 +232,92 @@ impl Drop for CodeMemory {
     }
 }
 
-/// Registered code: start -> (end, info).
-static REGISTRY: RwLock<BTreeMap<usize, (usize, Arc<CodeInfo>)>> = RwLock::new(BTreeMap::new());
+const UNCHECKED: u8 = 0;
+const CHECKING: u8 = 1;
+const CHECKED: u8 = 2;
+const CORRUPT: u8 = 3;
+
+/// Code of a mapped file whose chunks are checked when first touched.
+struct LazyCheck {
+    base: usize,
+    len: usize,
+    /// One little-endian XXH64 per chunk.
+    hashes: SharedBytes,
+    state: Box<[AtomicU8]>,
+    /// Printed (with the chunk's offset) before stopping the process when a chunk is corrupt.
+    message: Box<[u8]>,
+}
+
+impl LazyCheck {
+    /// Checks chunk `i` and makes it executable. Returns whether the faulting access may be
+    /// retried: false if the chunk is corrupt. Async-signal-safe: atomics, `mprotect` and
+    /// arithmetic only.
+    fn check_chunk(&self, i: usize) -> bool {
+        let Some(state) = self.state.get(i) else { return false };
+        match state.compare_exchange(UNCHECKED, CHECKING, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {}
+            // Another thread is checking it (the access faults again until it is done), or it
+            // was made executable after this access faulted.
+            Err(CHECKING | CHECKED) => return true,
+            Err(_) => return false,
+        }
+        let start = self.base + i * CHUNK;
+        let len = CHUNK.min(self.len - i * CHUNK);
+        let size = len.next_multiple_of(crate::mmap::page_size());
+        use rustix::mm::MprotectFlags as F;
+        // SAFETY: the chunk lies inside the code's range of the mapping, which its `CodeMemory`
+        // keeps alive while it is registered; nothing can read it before this check completes.
+        let readable = unsafe { rustix::mm::mprotect(start as *mut _, size, F::READ) }.is_ok();
+        let expected = self.hashes.get(8 * i..8 * i + 8).map(|h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8])));
+        let intact = readable && {
+            // SAFETY: the chunk is readable now, and nothing writes it.
+            let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, len) };
+            expected == Some(kiln_environ::xxh64(bytes))
+        };
+        if intact {
+            // SAFETY: as above; making checked code executable is the point.
+            if unsafe { rustix::mm::mprotect(start as *mut _, size, F::READ | F::EXEC) }.is_ok() {
+                state.store(CHECKED, Ordering::Release);
+                return true;
+            }
+        }
+        // SAFETY: as above; the corrupt chunk becomes inaccessible again.
+        let _ = unsafe { rustix::mm::mprotect(start as *mut _, size, F::empty()) };
+        state.store(CORRUPT, Ordering::Release);
+        false
+    }
+}
+
+/// Handles a fault at `addr`: if it lies in lazily checked code, checks the chunk and returns
+/// true (the access can be retried); if that chunk is corrupt, prints the code's message and
+/// aborts the process. False for any other address. Called from the signal handler.
+pub fn check_on_fault(addr: usize) -> bool {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    let Some((start, (end, _, Some(lazy)))) = registry.range(..=addr).next_back() else { return false };
+    if addr >= *end {
+        return false;
+    }
+    let chunk = (addr - start) / CHUNK;
+    if lazy.check_chunk(chunk) {
+        return true;
+    }
+    // SAFETY: write(2) and abort(3) are async-signal-safe; the message outlives the call.
+    unsafe {
+        libc::write(2, lazy.message.as_ptr().cast(), lazy.message.len());
+        libc::abort()
+    }
+}
+
+/// Registered code: start -> (end, info, lazy check).
+type Registry = BTreeMap<usize, (usize, Arc<CodeInfo>, Option<Arc<LazyCheck>>)>;
+static REGISTRY: RwLock<Registry> = RwLock::new(BTreeMap::new());
 
 fn register(start: usize, end: usize, info: Arc<CodeInfo>) {
-    REGISTRY.write().unwrap_or_else(|e| e.into_inner()).insert(start, (end, info));
+    register_lazy(start, end, info, None);
+}
+
+fn register_lazy(start: usize, end: usize, info: Arc<CodeInfo>, lazy: Option<Arc<LazyCheck>>) {
+    REGISTRY.write().unwrap_or_else(|e| e.into_inner()).insert(start, (end, info, lazy));
 }
 
 fn unregister(start: usize) {
@@ -209,7 +330,7 @@ fn unregister(start: usize) {
 /// only delays it; this thread cannot hold the lock while running wasm.
 pub fn with_code_at<R>(pc: usize, f: impl FnOnce(&CodeInfo, u32) -> R) -> Option<R> {
     let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-    let (start, (end, info)) = registry.range(..=pc).next_back()?;
+    let (start, (end, info, _)) = registry.range(..=pc).next_back()?;
     if pc >= *end {
         return None;
     }

@@ -136,6 +136,22 @@ impl FileMap {
         &self.file
     }
 
+    /// Makes `[start, start + len)` (`start` page-aligned) inaccessible and returns its address:
+    /// code checked chunk by chunk when first touched starts so ([`crate::code`]).
+    pub fn make_inaccessible(&self, start: usize, len: usize) -> Result<*const u8> {
+        anyhow::ensure!(
+            start % page_size() == 0 && len > 0 && start.checked_add(len).is_some_and(|end| end <= self.len),
+            "code at {start:#x}+{len:#x} cannot be mapped from the file"
+        );
+        let size = len.next_multiple_of(page_size());
+        // SAFETY: the range lies inside the mapping (its last page is mapped whole).
+        let at = unsafe { self.ptr.as_ptr().add(start) };
+        // SAFETY: as above; nothing reads the range until it is made accessible again.
+        unsafe { rustix::mm::mprotect(at.cast(), size, MprotectFlags::empty()) }
+            .with_context(|| format!("mprotect of {size} bytes of a mapped file failed"))?;
+        Ok(at)
+    }
+
     /// Makes `[start, start + len)` (`start` page-aligned) read + execute and returns its
     /// address. The bytes do not change: only their protection does.
     ///

@@ -406,6 +406,14 @@ pub fn init_traps() {
 }
 
 unsafe extern "C" fn handle_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+    // The first touch of a chunk of lazily checked code (running or reading it): check it and
+    // retry the access.
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    if (signal == libc::SIGSEGV || signal == libc::SIGBUS)
+        && crate::code::check_on_fault(unsafe { (*info).si_addr() } as usize)
+    {
+        return;
+    }
     if let Some(state) = current() {
         // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
         let (pc, fp) = unsafe { context_pc_fp(context) };

@@ -9,7 +9,8 @@
 //!                 data: the bytes of the segments not in an image
 //!                 code parts
 //! code parts      relocations, function ranges, entry trampolines, exception handlers, stack
-//!                 maps, trap table and address map (CompactMap encodings), code (page-aligned)
+//!                 maps, trap table and address map (CompactMap encodings), code blob (the
+//!                 XXH64 of each 64 KiB chunk, then the code, page-aligned: see codec.rs)
 //! ```
 
 use super::codec::{Reader, Writer};
@@ -58,8 +59,7 @@ pub(crate) fn encode_parts(w: &mut Writer, module: &Module) -> Result<()> {
     }
     w.bytes(info.traps.as_bytes());
     w.bytes(info.address_map.as_bytes());
-    w.aligned_bytes(&code.unrelocated_code(), BLOB_ALIGN);
-    Ok(())
+    w.code_blob(&code.unrelocated_code(), BLOB_ALIGN)
 }
 
 /// Reads code parts; the tables and the code stay in `source`.
@@ -84,12 +84,19 @@ pub(crate) fn decode_parts<'a>(r: &mut Reader<'a>, source: &Source) -> Result<Pa
     };
     let traps = table(r).context("the trap table")?;
     let address_map = table(r).context("the address map")?;
-    let range = r.aligned_bytes_range(BLOB_ALIGN)?;
+    let (hashes, range) = r.code_blob(BLOB_ALIGN)?;
+    let hashes = source.bytes.slice(hashes).expect("a range of the file");
     let code = match &source.map {
-        Some(map) => CodeSource::File { map: map.clone(), range },
+        Some(map) => {
+            let file = source.path.as_ref().map_or("a precompiled file".into(), |p| format!("`{}`", p.display()));
+            let what = format!(
+                "the machine code in {file} is corrupt (the checksum of a chunk does not match): delete or recompile it"
+            );
+            CodeSource::File { map: map.clone(), range, what }
+        }
         None => CodeSource::Bytes(&r.data[range]),
     };
-    Ok(Parts { code, relocs, functions, array_to_wasm, traps, address_map, handlers, stack_maps })
+    Ok(Parts { code, hashes: Some(hashes), relocs, functions, array_to_wasm, traps, address_map, handlers, stack_maps })
 }
 
 /// Checks that code parts fit the module they claim to be compiled from: everything the runtime
@@ -226,7 +233,7 @@ impl Module {
     pub fn serialize(&self) -> Result<Vec<u8>> {
         let mut frame = Frame::new(&self.inner.engine, Kind::Module)?;
         encode_module(&mut frame.w, self)?;
-        Ok(frame.finish())
+        frame.finish()
     }
 
     /// Loads a module from [`Module::serialize`]'s output without compiling it.
@@ -249,8 +256,7 @@ impl Module {
     ///
     /// As for [`Module::deserialize`].
     unsafe fn load(engine: &Engine, source: Source) -> Result<Module> {
-        let payload = unframe(engine, Kind::Module, &source.bytes)?;
-        let mut r = Reader::new(&source.bytes, payload);
+        let mut r = unframe(engine, Kind::Module, &source.bytes)?;
         // SAFETY: the caller vouches for the code.
         let module = unsafe { decode_module(engine, &mut r, &source) };
         module.and_then(|m| r.finish().map(|()| m)).context("the precompiled module is corrupt")
@@ -284,7 +290,7 @@ pub(crate) fn encode_cache_entry(
     frame.w.buf.extend_from_slice(wasm_hash);
     frame.w.u64(features.bits());
     encode_module(&mut frame.w, module)?;
-    Ok(frame.finish())
+    frame.finish()
 }
 
 /// The module in a (mapped) compile-cache entry, if it is intact and really for the wasm whose
@@ -300,8 +306,7 @@ pub(crate) unsafe fn decode_cache_entry(
     features: wasmparser::WasmFeatures,
 ) -> Result<Module> {
     let source = Source::from_file(path)?;
-    let payload = unframe(engine, Kind::CacheEntry, &source.bytes)?;
-    let mut r = Reader::new(&source.bytes, payload);
+    let mut r = unframe(engine, Kind::CacheEntry, &source.bytes)?;
     ensure!(&r.array::<32>()? == wasm_hash, "the entry is for other wasm bytes");
     ensure!(r.u64()? == features.bits(), "the entry is for other wasm features");
     // SAFETY: the caller vouches for the cache directory.

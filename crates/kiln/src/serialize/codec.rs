@@ -1,7 +1,9 @@
-//! The little-endian encoder and bounds-checked decoder behind the precompiled format, and its
-//! checksum (XXH64).
+//! The little-endian encoder and bounds-checked decoder behind the precompiled format.
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use kiln_environ::xxh64;
+pub(crate) use kiln_runtime::code::CHUNK;
+use std::ops::Range;
 
 /// The smallest blob [`Writer::aligned_bytes`] aligns.
 pub(crate) const ALIGN_MIN: usize = 16 * 1024;
@@ -11,6 +13,9 @@ pub(crate) const ALIGN_MIN: usize = 16 * 1024;
 #[derive(Default)]
 pub(crate) struct Writer {
     pub(crate) buf: Vec<u8>,
+    /// The code blobs written so far: they are covered by their chunk hashes, not by the file's
+    /// checksum (see `Frame`).
+    pub(crate) code_blobs: Vec<Range<usize>>,
 }
 
 impl Writer {
@@ -57,19 +62,106 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// A code blob: the XXH64 of each [`CHUNK`] of `code` (covered by the file's checksum), then
+    /// the code itself (aligned, and left out of the file's checksum: the runtime checks each
+    /// chunk of mapped code when it is first touched).
+    pub(crate) fn code_blob(&mut self, code: &[u8], align: usize) -> Result<()> {
+        self.count(code.len().div_ceil(CHUNK))?;
+        for chunk in code.chunks(CHUNK) {
+            self.u64(xxh64(chunk));
+        }
+        self.aligned_bytes(code, align);
+        self.code_blobs.push(self.buf.len() - code.len()..self.buf.len());
+        Ok(())
+    }
+}
+
+/// Checks every chunk of `code` against `hashes` (as written by [`Writer::code_blob`]).
+pub(crate) fn check_chunks(code: &[u8], hashes: &[u8]) -> Result<()> {
+    ensure!(hashes.len() == 8 * code.len().div_ceil(CHUNK), "the code's chunk hashes do not match its size");
+    for (i, (chunk, hash)) in code.chunks(CHUNK).zip(hashes.chunks_exact(8)).enumerate() {
+        ensure!(
+            xxh64(chunk).to_le_bytes() == hash,
+            "the checksum of the code at offset {:#x} does not match",
+            i * CHUNK
+        );
+    }
+    Ok(())
+}
+
+/// The file's checksum over `payload` without the code blobs in `skip` (sorted, disjoint, inside
+/// it): the XXH64 of each piece between them, with its length, hashed together.
+pub(crate) fn payload_checksum(file: &[u8], payload: Range<usize>, skip: &[Range<usize>]) -> u64 {
+    let mut parts = Vec::with_capacity(16 * (skip.len() + 1));
+    let mut at = payload.start;
+    for range in skip.iter().chain(std::iter::once(&(payload.end..payload.end))) {
+        let piece = &file[at..range.start];
+        parts.extend_from_slice(&(piece.len() as u64).to_le_bytes());
+        parts.extend_from_slice(&xxh64(piece).to_le_bytes());
+        at = range.end;
+    }
+    xxh64(&parts)
+}
+
+/// The code blobs a payload lists in its trailer (`count` ranges of `(start, end)` u64 file
+/// offsets, then `count` u32, at its very end), checked: sorted, disjoint and inside the payload
+/// before the trailer. Returns them and where the trailer starts.
+pub(crate) fn read_trailer(file: &[u8], payload: Range<usize>) -> Result<(Vec<Range<usize>>, usize)> {
+    let len = payload.len();
+    ensure!(len >= 4, "no trailer");
+    let count = u32::from_le_bytes(file[payload.end - 4..payload.end].try_into().expect("4 bytes")) as usize;
+    let size = count.checked_mul(16).and_then(|n| n.checked_add(4)).filter(|n| *n <= len);
+    let trailer = payload.end - size.ok_or_else(|| anyhow!("corrupt trailer count {count}"))?;
+    let mut r = Reader::new(file, trailer);
+    let mut ranges = Vec::with_capacity(count);
+    let mut end = payload.start;
+    for _ in 0..count {
+        let (start, stop) = (r.u64()?, r.u64()?);
+        ensure!(end as u64 <= start && start <= stop && stop <= trailer as u64, "corrupt code blob list");
+        ranges.push(start as usize..stop as usize);
+        end = stop as usize;
+    }
+    Ok((ranges, trailer))
+}
+
 /// Bounds-checked little-endian decoder over a whole file's bytes.
 pub(crate) struct Reader<'a> {
     pub(crate) data: &'a [u8],
     pub(crate) pos: usize,
+    /// Where the bytes to decode end (the payload's trailer follows).
+    end: usize,
+    /// The code blobs the trailer lists, which the decoded code blobs must be, in order.
+    code_blobs: Vec<Range<usize>>,
+    next_blob: usize,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(data: &'a [u8], pos: usize) -> Reader<'a> {
-        Reader { data, pos }
+        Reader { data, pos, end: data.len(), code_blobs: Vec::new(), next_blob: 0 }
+    }
+
+    /// A reader of a payload's body, up to its trailer, expecting `code_blobs`.
+    pub(crate) fn payload(data: &'a [u8], body: Range<usize>, code_blobs: Vec<Range<usize>>) -> Reader<'a> {
+        Reader { data, pos: body.start, end: body.end, code_blobs, next_blob: 0 }
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.data.len() - self.pos
+        self.end - self.pos
+    }
+
+    /// A code blob written by [`Writer::code_blob`]: the ranges of its chunk hashes and of its
+    /// code, which must be the next code blob of the trailer's list.
+    pub(crate) fn code_blob(&mut self, align: usize) -> Result<(Range<usize>, Range<usize>)> {
+        let chunks = self.count(8)?;
+        let start = self.pos;
+        self.take(chunks * 8)?;
+        let hashes = start..self.pos;
+        let code = self.aligned_bytes_range(align)?;
+        ensure!(chunks == code.len().div_ceil(CHUNK), "{chunks} chunk hashes for {} bytes of code", code.len());
+        ensure!(self.code_blobs.get(self.next_blob) == Some(&code), "code outside the file's list of code blobs");
+        self.next_blob += 1;
+        Ok((hashes, code))
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -155,81 +247,7 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn finish(&self) -> Result<()> {
         ensure!(self.remaining() == 0, "{} unexpected trailing bytes", self.remaining());
+        ensure!(self.next_blob == self.code_blobs.len(), "the file lists code blobs it does not contain");
         Ok(())
-    }
-}
-
-const P1: u64 = 0x9E37_79B1_85EB_CA87;
-const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-const P3: u64 = 0x1656_67B1_9E37_79F9;
-const P4: u64 = 0x85EB_CA77_C2B2_AE63;
-const P5: u64 = 0x27D4_EB2F_1656_67C5;
-
-fn round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
-}
-
-fn merge(acc: u64, v: u64) -> u64 {
-    (acc ^ round(0, v)).wrapping_mul(P1).wrapping_add(P4)
-}
-
-fn read64(b: &[u8]) -> u64 {
-    u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
-}
-
-/// XXH64 (seed 0) of `data`: the precompiled format's checksum. It catches accidental damage
-/// (truncation, flipped bits) at memory speed; it is no defence against deliberate changes.
-pub(crate) fn xxh64(data: &[u8]) -> u64 {
-    let mut h;
-    let mut rest = data;
-    if data.len() >= 32 {
-        let mut v = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
-        let stripes = data.chunks_exact(32);
-        rest = stripes.remainder();
-        for stripe in stripes {
-            for (lane, word) in v.iter_mut().zip(stripe.chunks_exact(8)) {
-                *lane = round(*lane, read64(word));
-            }
-        }
-        h = v[0].rotate_left(1).wrapping_add(v[1].rotate_left(7)).wrapping_add(v[2].rotate_left(12));
-        h = h.wrapping_add(v[3].rotate_left(18));
-        for lane in v {
-            h = merge(h, lane);
-        }
-    } else {
-        h = P5;
-    }
-    h = h.wrapping_add(data.len() as u64);
-    let mut words = rest.chunks_exact(8);
-    for word in &mut words {
-        h ^= round(0, read64(word));
-        h = h.rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
-    }
-    let mut rest = words.remainder();
-    if rest.len() >= 4 {
-        h ^= u64::from(u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"))).wrapping_mul(P1);
-        h = h.rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
-        rest = &rest[4..];
-    }
-    for byte in rest {
-        h ^= u64::from(*byte).wrapping_mul(P5);
-        h = h.rotate_left(11).wrapping_mul(P1);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(P2);
-    h ^= h >> 29;
-    h = h.wrapping_mul(P3);
-    h ^ (h >> 32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xxh64_matches_the_reference() {
-        assert_eq!(xxh64(b""), 0xEF46_DB37_51D8_E999);
-        assert_eq!(xxh64(b"abc"), 0x44BC_2CF5_AD77_0999);
-        assert_eq!(xxh64(b"Nobody inspects the spammish repetition"), 0xFBCE_A83C_8A37_8BF1);
     }
 }

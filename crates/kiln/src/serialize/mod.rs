@@ -51,6 +51,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub(crate) use artifacts::{decode_cache_entry, encode_cache_entry};
+pub(crate) use codec::check_chunks;
 
 /// The first bytes of every precompiled file.
 const MAGIC: [u8; 8] = *b"\0kilnaot";
@@ -203,20 +204,28 @@ impl Frame {
         Ok(Frame { w, payload_start })
     }
 
-    pub(crate) fn finish(self) -> Vec<u8> {
+    /// Appends the trailer (the list of code blobs) and fills in the payload's length and
+    /// checksum.
+    pub(crate) fn finish(mut self) -> Result<Vec<u8>> {
+        let blobs = std::mem::take(&mut self.w.code_blobs);
+        for range in &blobs {
+            self.w.u64(range.start as u64);
+            self.w.u64(range.end as u64);
+        }
+        self.w.count(blobs.len())?;
         let mut buf = self.w.buf;
         let start = self.payload_start;
         let len = (buf.len() - start) as u64;
-        let checksum = codec::xxh64(&buf[start..]);
+        let checksum = codec::payload_checksum(&buf, start..buf.len(), &blobs);
         buf[start - 16..start - 8].copy_from_slice(&len.to_le_bytes());
         buf[start - 8..start].copy_from_slice(&checksum.to_le_bytes());
-        buf
+        Ok(buf)
     }
 }
 
-/// Checks a file's framing, header and checksum against `engine` and returns where its payload
-/// starts (it runs to the end of the file).
-pub(crate) fn unframe(engine: &Engine, expected: Kind, bytes: &[u8]) -> Result<usize> {
+/// Checks a file's framing, header and checksum against `engine` and returns a reader of its
+/// payload.
+pub(crate) fn unframe<'a>(engine: &Engine, expected: Kind, bytes: &'a [u8]) -> Result<Reader<'a>> {
     if !bytes.starts_with(&MAGIC) {
         if bytes.starts_with(b"\0asm") {
             bail!("this is a WebAssembly binary, not {}: compile it instead", expected.describe());
@@ -248,17 +257,23 @@ pub(crate) fn unframe(engine: &Engine, expected: Kind, bytes: &[u8]) -> Result<u
     if len != r.remaining() as u64 {
         bail!("{}: the payload should be {len} bytes, but {} follow", corrupt(), r.remaining());
     }
-    if codec::xxh64(&bytes[r.pos..]) != checksum {
+    let payload = r.pos..bytes.len();
+    let (code_blobs, trailer) = codec::read_trailer(bytes, payload.clone()).with_context(corrupt)?;
+    if codec::payload_checksum(bytes, payload.clone(), &code_blobs) != checksum {
         bail!("{}: the payload's checksum does not match", corrupt());
     }
-    Ok(r.pos)
+    Ok(Reader::payload(bytes, payload.start..trailer, code_blobs))
 }
 
-/// The checksum a precompiled file records for its payload (XXH64): for tools and tests that
-/// edit a file on purpose and must seal it again.
+/// The checksum a precompiled file records for its payload, which starts at `payload_start` and
+/// runs to the end of `file` (its code blobs, listed in the payload's trailer, are left out; a
+/// damaged trailer counts as listing none): for tools and tests that edit a file on purpose and
+/// must seal it again.
 #[doc(hidden)]
-pub fn precompiled_checksum(payload: &[u8]) -> u64 {
-    codec::xxh64(payload)
+pub fn precompiled_checksum(file: &[u8], payload_start: usize) -> u64 {
+    let payload = payload_start..file.len();
+    let skip = codec::read_trailer(file, payload.clone()).map(|(blobs, _)| blobs).unwrap_or_default();
+    codec::payload_checksum(file, payload, &skip)
 }
 
 /// The bytes of a precompiled file: mapped when it came from a file (code and memory images are
@@ -267,11 +282,13 @@ pub fn precompiled_checksum(payload: &[u8]) -> u64 {
 pub(crate) struct Source {
     pub(crate) bytes: SharedBytes,
     pub(crate) map: Option<Arc<FileMap>>,
+    /// The file, for the message printed if its code turns out to be corrupt when first touched.
+    pub(crate) path: Option<std::path::PathBuf>,
 }
 
 impl Source {
     pub(crate) fn from_slice(bytes: &[u8]) -> Source {
-        Source { bytes: SharedBytes::from_vec(bytes.to_vec()), map: None }
+        Source { bytes: SharedBytes::from_vec(bytes.to_vec()), map: None, path: None }
     }
 
     pub(crate) fn from_file(path: &Path) -> Result<Source> {
@@ -279,7 +296,7 @@ impl Source {
         let map = Arc::new(FileMap::new(file)?);
         let len = map.bytes().len();
         let bytes = SharedBytes::new(map.clone(), 0..len).expect("the whole mapping");
-        Ok(Source { bytes, map: Some(map) })
+        Ok(Source { bytes, map: Some(map), path: Some(path.to_path_buf()) })
     }
 }
 
@@ -299,7 +316,7 @@ impl Component {
             frame.w.bytes(&adapter.module.inner.wasm);
             artifacts::encode_parts(&mut frame.w, &adapter.module)?;
         }
-        Ok(frame.finish())
+        frame.finish()
     }
 
     /// Loads a component from [`Component::serialize`]'s output without compiling it.
@@ -316,8 +333,7 @@ impl Component {
     ///
     /// As for [`Module::deserialize`].
     unsafe fn load(engine: &Engine, source: Source) -> Result<Component> {
-        let payload = unframe(engine, Kind::Component, &source.bytes)?;
-        let mut r = Reader::new(&source.bytes, payload);
+        let mut r = unframe(engine, Kind::Component, &source.bytes)?;
         type Adapters<'a> = Vec<(&'a [u8], Parts<'a>)>;
         let (wasm, modules, adapters) = (|| -> Result<(&[u8], Vec<Parts<'_>>, Adapters<'_>)> {
             let wasm = r.bytes()?;
