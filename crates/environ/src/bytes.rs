@@ -1,10 +1,56 @@
-//! [`SharedBytes`]: immutable bytes with a shared owner, and [`FuncNames`], the function names of
-//! a module in one byte string that a precompiled module uses where it lies in its file.
+//! [`SharedBytes`]: immutable bytes with a shared owner, optionally checked chunk by chunk when
+//! first read, and [`FuncNames`], the function names of a module in one byte string that a
+//! precompiled module uses where it lies in its file.
 
 use anyhow::{Result, ensure};
 use std::collections::HashMap;
+use std::io::Write;
 use std::ops::{Deref, Range};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Checked bytes and mapped code are checked in chunks of this many bytes.
+pub const CHECK_CHUNK: usize = 64 * 1024;
+
+/// The chunk hashes of a checked region and which chunks were found intact.
+struct Checks {
+    /// The whole region, unchecked.
+    region: SharedBytes,
+    /// One little-endian XXH64 per chunk of the region.
+    hashes: SharedBytes,
+    checked: Box<[AtomicBool]>,
+    /// What to print before stopping the process if a chunk is corrupt.
+    what: String,
+}
+
+impl Checks {
+    /// Checks the chunks that `range` (of the region) overlaps. A corrupt chunk stops the process
+    /// with `what`: nothing may use damaged bytes, and the caller may be a signal handler (the
+    /// trap table), which cannot return an error. No allocation.
+    fn check(&self, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        for chunk in range.start / CHECK_CHUNK..=(range.end - 1) / CHECK_CHUNK {
+            let Some(done) = self.checked.get(chunk) else { continue };
+            if done.load(Ordering::Acquire) {
+                continue;
+            }
+            let start = chunk * CHECK_CHUNK;
+            let bytes = &self.region[start..(start + CHECK_CHUNK).min(self.region.len())];
+            let expected = self.hashes.get(8 * chunk..8 * chunk + 8).map(|h| h.try_into().unwrap_or([0; 8]));
+            if expected == Some(crate::xxh64(bytes).to_le_bytes()) {
+                done.store(true, Ordering::Release);
+            } else {
+                let mut stderr = std::io::stderr();
+                let _ = stderr.write_all(b"kiln: ");
+                let _ = stderr.write_all(self.what.as_bytes());
+                let _ = stderr.write_all(b"\n");
+                std::process::abort();
+            }
+        }
+    }
+}
 
 /// The owner of the bytes behind a [`SharedBytes`]: a vector, or a mapped file kept alive by it.
 pub type ByteOwner = Arc<dyn AsRef<[u8]> + Send + Sync>;
@@ -14,19 +60,56 @@ pub type ByteOwner = Arc<dyn AsRef<[u8]> + Send + Sync>;
 pub struct SharedBytes {
     owner: ByteOwner,
     range: Range<usize>,
+    /// If the bytes are checked on first read: the checks and where these bytes start in their
+    /// region.
+    checks: Option<(Arc<Checks>, usize)>,
 }
 
 impl SharedBytes {
     /// `range` of `owner`'s bytes, if it lies inside them.
     pub fn new(owner: ByteOwner, range: Range<usize>) -> Option<SharedBytes> {
         let len = (*owner).as_ref().len();
-        (range.start <= range.end && range.end <= len).then_some(SharedBytes { owner, range })
+        (range.start <= range.end && range.end <= len).then_some(SharedBytes { owner, range, checks: None })
+    }
+
+    /// These bytes, checked against `hashes` (one little-endian XXH64 per [`CHECK_CHUNK`]) chunk
+    /// by chunk when first read through [`SharedBytes::get_checked`] and friends; a corrupt chunk
+    /// prints `what` and stops the process.
+    pub fn checked_by(self, hashes: SharedBytes, what: String) -> Result<SharedBytes> {
+        let chunks = self.len().div_ceil(CHECK_CHUNK);
+        ensure!(hashes.len() == 8 * chunks, "{} chunk hashes for {} bytes", hashes.len() / 8, self.len());
+        let checked = (0..chunks).map(|_| AtomicBool::new(false)).collect();
+        let region = SharedBytes { checks: None, ..self.clone() };
+        let checks = Arc::new(Checks { region, hashes, checked, what });
+        Ok(SharedBytes { checks: Some((checks, 0)), ..self })
+    }
+
+    /// Checks all of the bytes now (see [`SharedBytes::checked_by`]).
+    pub fn check_all(&self) {
+        if let Some((checks, offset)) = &self.checks {
+            checks.check(*offset..*offset + self.len());
+        }
+    }
+
+    /// `range` of these bytes, checked first, if it lies inside them.
+    pub fn get_checked(&self, range: Range<usize>) -> Option<&[u8]> {
+        let bytes = self.get(range.clone())?;
+        if let Some((checks, offset)) = &self.checks {
+            checks.check(offset + range.start..offset + range.end);
+        }
+        Some(bytes)
+    }
+
+    /// The little-endian u32 at `at`, checked first.
+    pub fn u32_at(&self, at: usize) -> Option<u32> {
+        let word = self.get_checked(at..at.checked_add(4)?)?;
+        Some(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
     }
 
     /// The bytes of a vector.
     pub fn from_vec(bytes: Vec<u8>) -> SharedBytes {
         let range = 0..bytes.len();
-        SharedBytes { owner: Arc::new(bytes), range }
+        SharedBytes { owner: Arc::new(bytes), range, checks: None }
     }
 
     /// A sub-range (relative to these bytes), if it lies inside them.
@@ -34,6 +117,7 @@ impl SharedBytes {
         (range.start <= range.end && range.end <= self.range.len()).then(|| SharedBytes {
             owner: self.owner.clone(),
             range: self.range.start + range.start..self.range.start + range.end,
+            checks: self.checks.as_ref().map(|(checks, offset)| (checks.clone(), offset + range.start)),
         })
     }
 }
@@ -57,12 +141,6 @@ impl std::fmt::Debug for SharedBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SharedBytes({} bytes)", self.range.len())
     }
-}
-
-/// Little-endian u32 at `at`, if the bytes reach that far.
-pub fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    let word = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
 }
 
 /// Function names by function index.
@@ -99,14 +177,14 @@ impl FuncNames {
     /// Names in the encoding above, checked: entries inside the bytes, indices strictly
     /// increasing, names in order inside the text. (Each name's UTF-8 is checked when it is read.)
     pub fn from_bytes(bytes: SharedBytes) -> Result<FuncNames> {
-        let count = read_u32(&bytes, 0).ok_or_else(|| anyhow::anyhow!("function names: truncated"))? as usize;
+        let count = bytes.u32_at(0).ok_or_else(|| anyhow::anyhow!("function names: truncated"))? as usize;
         let text_start = count.checked_mul(8).and_then(|n| n.checked_add(4)).filter(|n| *n <= bytes.len());
         let text_start = text_start.ok_or_else(|| anyhow::anyhow!("function names: corrupt count {count}"))?;
         let text_len = bytes.len() - text_start;
         let (mut previous_index, mut previous_end) = (None, 0);
         for i in 0..count {
-            let index = read_u32(&bytes, 4 + 8 * i).unwrap_or(0);
-            let end = read_u32(&bytes, 8 + 8 * i).unwrap_or(0) as usize;
+            let index = bytes.u32_at(4 + 8 * i).unwrap_or(0);
+            let end = bytes.u32_at(8 + 8 * i).unwrap_or(0) as usize;
             ensure!(previous_index < Some(index), "function names: entries out of order");
             ensure!(previous_end <= end && end <= text_len, "function names: a name lies outside the text");
             (previous_index, previous_end) = (Some(index), end);
@@ -114,8 +192,9 @@ impl FuncNames {
         Ok(FuncNames { bytes, count })
     }
 
-    /// The encoding described above.
+    /// The encoding described above (checked first, if it is checked).
     pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.check_all();
         &self.bytes
     }
 
@@ -124,7 +203,7 @@ impl FuncNames {
         let (mut low, mut high) = (0, self.count);
         while low < high {
             let mid = (low + high) / 2;
-            let index = read_u32(&self.bytes, 4 + 8 * mid)?;
+            let index = self.bytes.u32_at(4 + 8 * mid)?;
             match index.cmp(&f) {
                 std::cmp::Ordering::Less => low = mid + 1,
                 std::cmp::Ordering::Greater => high = mid,
@@ -136,9 +215,9 @@ impl FuncNames {
 
     fn name_at(&self, i: usize) -> Option<&str> {
         let text = 4 + 8 * self.count;
-        let start = if i == 0 { 0 } else { read_u32(&self.bytes, 8 + 8 * (i - 1))? as usize };
-        let end = read_u32(&self.bytes, 8 + 8 * i)? as usize;
-        std::str::from_utf8(self.bytes.get(text + start..text + end)?).ok()
+        let start = if i == 0 { 0 } else { self.bytes.u32_at(8 + 8 * (i - 1))? as usize };
+        let end = self.bytes.u32_at(8 + 8 * i)? as usize;
+        std::str::from_utf8(self.bytes.get_checked(text + start..text + end)?).ok()
     }
 
     /// Number of named functions.
@@ -153,7 +232,7 @@ impl FuncNames {
 
     /// `(function index, name)` in index order (names that are not UTF-8 are skipped).
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
-        (0..self.count).filter_map(|i| Some((read_u32(&self.bytes, 4 + 8 * i)?, self.name_at(i)?)))
+        (0..self.count).filter_map(|i| Some((self.bytes.u32_at(4 + 8 * i)?, self.name_at(i)?)))
     }
 }
 

@@ -21,7 +21,7 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::Builtin;
-pub use bytes::{ByteOwner, FuncNames, SharedBytes, read_u32};
+pub use bytes::{ByteOwner, CHECK_CHUNK, FuncNames, SharedBytes};
 pub use checksum::xxh64;
 pub use module::*;
 pub use trap::Trap;

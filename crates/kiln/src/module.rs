@@ -5,7 +5,7 @@ use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result};
 use kiln_environ::{Builtin, ModuleInfo, SharedBytes, WasmHeapType, WasmValType};
 use kiln_environ::{ConstOp, SegmentMode};
-use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, CompactMap, FileMap, MemoryImage};
+use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, CompactMap, FileMap, HandlerTable, MemoryImage};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) array_to_wasm: Vec<Option<u32>>,
     pub(crate) traps: CompactMap,
     pub(crate) address_map: CompactMap,
-    pub(crate) handlers: Vec<(u32, u32, u32)>,
+    pub(crate) handlers: HandlerTable,
     pub(crate) stack_maps: Vec<(u32, Vec<u32>)>,
 }
 
@@ -168,7 +168,7 @@ impl Module {
             array_to_wasm: compiled.array_to_wasm.clone(),
             traps: CompactMap::new(&compiled.traps.iter().map(|(o, t)| (*o, u32::from(t.as_u8()))).collect::<Vec<_>>()),
             address_map: CompactMap::new(&compiled.address_map),
-            handlers: compiled.handlers.clone(),
+            handlers: HandlerTable::new(&compiled.handlers),
             stack_maps: compiled.stack_maps.clone(),
         };
         Module::from_binary_parts(engine, info, binary, parts)

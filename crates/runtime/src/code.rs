@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Code of a mapped file is checked in chunks of this many bytes.
-pub const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = kiln_environ::CHECK_CHUNK;
 
 /// Metadata about one blob of compiled code, for trap lookup and backtraces.
 #[derive(Debug, Default)]
@@ -28,9 +28,8 @@ pub struct CodeInfo {
     pub functions: Vec<Range<u32>>,
     /// Code offset -> wasm offset of the instruction that starts there.
     pub address_map: CompactMap,
-    /// Sorted by return address: `(return address offset, landing offset, frame pointer minus
-    /// stack pointer at the call)` of every call made inside a `try_table`.
-    pub handlers: Vec<(u32, u32, u32)>,
+    /// Every call made inside a `try_table`, by return address offset.
+    pub handlers: HandlerTable,
     /// Sorted by return address: the stack-pointer offsets of the slots that hold garbage-
     /// collectable references across each call that has any.
     pub stack_maps: Vec<(u32, Vec<u32>)>,
@@ -45,6 +44,41 @@ pub struct CodeInfo {
     pub func_names: FuncNames,
 }
 
+/// The calls made inside a `try_table`: for each return address offset, the landing block's
+/// offset and the frame pointer minus the stack pointer at the call, in two compact maps.
+#[derive(Debug, Default, Clone)]
+pub struct HandlerTable {
+    /// Return address offset -> landing block offset.
+    pub landings: CompactMap,
+    /// Return address offset -> frame pointer minus stack pointer at the call.
+    pub frames: CompactMap,
+}
+
+impl HandlerTable {
+    /// The table of `(return address offset, landing offset, frame offset)` entries, sorted by
+    /// return address.
+    pub fn new(entries: &[(u32, u32, u32)]) -> HandlerTable {
+        let landings: Vec<(u32, u32)> = entries.iter().map(|(r, l, _)| (*r, *l)).collect();
+        let frames: Vec<(u32, u32)> = entries.iter().map(|(r, _, f)| (*r, *f)).collect();
+        HandlerTable { landings: CompactMap::new(&landings), frames: CompactMap::new(&frames) }
+    }
+
+    /// Number of calls.
+    pub fn len(&self) -> usize {
+        self.landings.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.landings.is_empty()
+    }
+
+    /// The entries, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+        self.landings.iter().zip(self.frames.iter()).map(|((r, l), (_, f))| (r, l, f))
+    }
+}
+
 impl CodeInfo {
     /// The trap recorded at `offset`, if any.
     pub fn trap_at(&self, offset: u32) -> Option<Trap> {
@@ -53,10 +87,15 @@ impl CodeInfo {
 
     /// The landing block and frame offset of the call whose return address is at `return_offset`,
     /// if that call was made inside a `try_table`.
+    ///
+    /// The unwinder jumps to the landing block, so it must lie in the function that made the
+    /// call: that is checked here, at use, rather than for every entry when code is loaded.
     pub fn handler_at(&self, return_offset: u32) -> Option<(u32, u32)> {
-        let i = self.handlers.binary_search_by_key(&return_offset, |(o, _, _)| *o).ok()?;
-        let (_, landing, frame) = self.handlers[i];
-        Some((landing, frame))
+        let landing = self.handlers.landings.get(return_offset)?;
+        let frame = self.handlers.frames.get(return_offset)?;
+        let caller = self.functions.get(self.functions.partition_point(|f| f.end < return_offset))?;
+        let inside = caller.start < return_offset && return_offset <= caller.end && caller.contains(&landing);
+        inside.then_some((landing, frame))
     }
 
     /// The stack map of the call whose return address is at `return_offset`, if it has one.

@@ -22,7 +22,7 @@ pub mod table;
 pub mod traphandlers;
 pub mod vmcontext;
 
-pub use code::{CodeInfo, CodeMemory};
+pub use code::{CodeInfo, CodeMemory, HandlerTable};
 pub use exception::{ExceptionHeap, ExceptionRef, VMTagDefinition};
 pub use image::MemoryImage;
 pub use instance::{Instance, InstanceArgs};

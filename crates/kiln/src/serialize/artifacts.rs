@@ -8,9 +8,10 @@
 //!                 images: u32 count, per defined memory a bool and, if set, the image (page-aligned)
 //!                 data: the bytes of the segments not in an image
 //!                 code parts
-//! code parts      relocations, function ranges, entry trampolines, exception handlers, stack
-//!                 maps, trap table and address map (CompactMap encodings), code blob (the
-//!                 XXH64 of each 64 KiB chunk, then the code, page-aligned: see codec.rs)
+//! code parts      relocations, function ranges, entry trampolines, stack maps, then checked
+//!                 blobs (the XXH64 of each 64 KiB chunk, then the bytes: see codec.rs): the
+//!                 exception handlers' landing blocks and frames, the trap table and the address
+//!                 map (CompactMap encodings), and the code (page-aligned)
 //! ```
 
 use super::codec::{Reader, Writer};
@@ -18,8 +19,8 @@ use super::{BLOB_ALIGN, Frame, Kind, Source, unframe};
 use crate::engine::Engine;
 use crate::module::{CodeSource, MemoryImages, Module, Parts};
 use anyhow::{Context, Result, anyhow, ensure};
-use kiln_environ::{Builtin, ModuleInfo};
-use kiln_runtime::{CompactMap, MemoryImage};
+use kiln_environ::{Builtin, ModuleInfo, SharedBytes};
+use kiln_runtime::{CompactMap, HandlerTable, MemoryImage};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -43,12 +44,6 @@ pub(crate) fn encode_parts(w: &mut Writer, module: &Module) -> Result<()> {
         // u32::MAX cannot be an offset: code is shorter than 4 GiB.
         w.u32(f.map_or(u32::MAX, |f| (f as usize - base) as u32));
     }
-    w.count(info.handlers.len())?;
-    for (ret, landing, frame) in &info.handlers {
-        w.u32(*ret);
-        w.u32(*landing);
-        w.u32(*frame);
-    }
     w.count(info.stack_maps.len())?;
     for (ret, slots) in &info.stack_maps {
         w.u32(*ret);
@@ -57,9 +52,11 @@ pub(crate) fn encode_parts(w: &mut Writer, module: &Module) -> Result<()> {
             w.u32(*slot);
         }
     }
-    w.bytes(info.traps.as_bytes());
-    w.bytes(info.address_map.as_bytes());
-    w.code_blob(&code.unrelocated_code(), BLOB_ALIGN)
+    w.checked_blob(info.handlers.landings.as_bytes(), 1)?;
+    w.checked_blob(info.handlers.frames.as_bytes(), 1)?;
+    w.checked_blob(info.traps.as_bytes(), 1)?;
+    w.checked_blob(info.address_map.as_bytes(), 1)?;
+    w.checked_blob(&code.unrelocated_code(), BLOB_ALIGN)
 }
 
 /// Reads code parts; the tables and the code stay in `source`.
@@ -74,36 +71,44 @@ pub(crate) fn decode_parts<'a>(r: &mut Reader<'a>, source: &Source) -> Result<Pa
     let functions = (0..r.count(8)?).map(|_| Ok(r.u32()?..r.u32()?)).collect::<Result<_>>()?;
     let array_to_wasm =
         (0..r.count(4)?).map(|_| Ok(Some(r.u32()?).filter(|o| *o != u32::MAX))).collect::<Result<_>>()?;
-    let handlers = (0..r.count(12)?).map(|_| Ok((r.u32()?, r.u32()?, r.u32()?))).collect::<Result<_>>()?;
     let stack_maps = (0..r.count(8)?)
         .map(|_| Ok((r.u32()?, (0..r.count(4)?).map(|_| r.u32()).collect::<Result<_>>()?)))
         .collect::<Result<_>>()?;
-    let table = |r: &mut Reader<'_>| -> Result<CompactMap> {
-        let range = r.bytes_range()?;
-        CompactMap::from_bytes(source.bytes.slice(range).expect("a range of the file"))
+    let table = |r: &mut Reader<'a>, what| CompactMap::from_bytes(read_checked(r, source, what)?).context(what);
+    let handlers = HandlerTable {
+        landings: table(r, "exception handler table")?,
+        frames: table(r, "exception handler frame table")?,
     };
-    let traps = table(r).context("the trap table")?;
-    let address_map = table(r).context("the address map")?;
-    let (hashes, range) = r.code_blob(BLOB_ALIGN)?;
+    let traps = CompactMap::from_bytes(read_checked(r, source, "trap table")?).context("the trap table")?;
+    let address_map = CompactMap::from_bytes(read_checked(r, source, "address map")?).context("the address map")?;
+    let (hashes, range) = r.checked_blob(BLOB_ALIGN)?;
     let hashes = source.bytes.slice(hashes).expect("a range of the file");
     let code = match &source.map {
-        Some(map) => {
-            let file = source.path.as_ref().map_or("a precompiled file".into(), |p| format!("`{}`", p.display()));
-            let what = format!(
-                "the machine code in {file} is corrupt (the checksum of a chunk does not match): delete or recompile it"
-            );
-            CodeSource::File { map: map.clone(), range, what }
-        }
+        Some(map) => CodeSource::File { map: map.clone(), range, what: source.corrupt("machine code") },
         None => CodeSource::Bytes(&r.data[range]),
     };
     Ok(Parts { code, hashes: Some(hashes), relocs, functions, array_to_wasm, traps, address_map, handlers, stack_maps })
 }
 
+/// A blob written by `Writer::checked_blob`, checked against its chunk hashes as it is first
+/// read when it lies in a mapped file, and right away otherwise.
+pub(crate) fn read_checked(r: &mut Reader<'_>, source: &Source, what: &str) -> Result<SharedBytes> {
+    let (hashes, range) = r.checked_blob(1)?;
+    let hashes = source.bytes.slice(hashes).expect("a range of the file");
+    if source.map.is_none() {
+        super::codec::check_chunks(&source.bytes[range.clone()], &hashes)
+            .with_context(|| format!("the {what} is corrupt"))?;
+        return Ok(source.bytes.slice(range).expect("a range of the file"));
+    }
+    source.bytes.slice(range).expect("a range of the file").checked_by(hashes, source.corrupt(what))
+}
+
 /// Checks that code parts fit the module they claim to be compiled from: everything the runtime
 /// looks up (functions, trampolines, traps, addresses, relocations, handlers) lies inside the code
-/// and is sorted as lookups assume. Linear in the functions, handlers and stack maps; the trap
-/// table and address map are checked by their index (`CompactMap::from_bytes`) and last entry,
-/// and their lookups stay inside the tables whatever the entries say.
+/// and is sorted as lookups assume. Linear in the functions and stack maps; the compact tables
+/// (traps, address map, handlers) are checked by their header and last entry, checked against
+/// their chunk hashes as lookups read them, and their lookups stay inside the tables whatever the
+/// entries say.
 pub(crate) fn check_parts(c: &Parts<'_>, info: &ModuleInfo) -> Result<()> {
     let len = match &c.code {
         CodeSource::Bytes(code) => code.len(),
@@ -137,19 +142,13 @@ pub(crate) fn check_parts(c: &Parts<'_>, info: &ModuleInfo) -> Result<()> {
     ensure!(c.traps.last_key().is_none_or(|o| o < len), "a trap lies outside the code");
     ensure!(c.address_map.last_key().is_none_or(|o| o <= len), "the address map reaches outside the code");
     ensure!(c.relocs.iter().all(|(o, _)| u64::from(*o) + 8 <= u64::from(len)), "a relocation lies outside the code");
-    ensure!(c.handlers.is_sorted_by_key(|(o, _, _)| *o), "the exception handler table is not sorted");
     ensure!(c.stack_maps.is_sorted_by_key(|(o, _)| *o), "the stack maps are not sorted");
-    // The unwinder jumps to landing blocks: each must lie in the function that made the call.
-    // The functions are sorted and disjoint (checked above), so the only candidate is the first
-    // one that ends at or after the return address.
-    let same_function = |ret: u32, landing: u32| {
-        let i = c.functions.partition_point(|f| f.end < ret);
-        c.functions.get(i).is_some_and(|f| f.start < ret && ret <= f.end && f.contains(&landing))
-    };
     ensure!(
-        c.handlers.iter().all(|(ret, landing, _)| same_function(*ret, *landing)),
-        "an exception handler lies outside the function that calls"
+        c.handlers.len() == c.handlers.frames.len() && c.handlers.landings.last_key().is_none_or(|o| o <= len),
+        "the exception handler table does not fit the code"
     );
+    // That each landing block lies in the function that made the call is checked when the
+    // unwinder looks it up (`CodeInfo::handler_at`): checking it here would read the whole table.
     Ok(())
 }
 
@@ -195,7 +194,7 @@ unsafe fn decode_module(engine: &Engine, r: &mut Reader<'_>, source: &Source) ->
     // data (stored after the info) below.
     let info = super::info::decode(
         r,
-        |range| Ok(source.bytes.slice(range).expect("a range of the file")),
+        |r: &mut Reader<'_>| read_checked(r, source, "function name table"),
         source.bytes.len() - info_start,
     )?;
     let count = r.count(1)?;

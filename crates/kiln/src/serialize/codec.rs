@@ -13,8 +13,8 @@ pub(crate) const ALIGN_MIN: usize = 16 * 1024;
 #[derive(Default)]
 pub(crate) struct Writer {
     pub(crate) buf: Vec<u8>,
-    /// The code blobs written so far: they are covered by their chunk hashes, not by the file's
-    /// checksum (see `Frame`).
+    /// The checked blobs written so far: they are covered by their chunk hashes, not by the
+    /// file's checksum (see `Frame`).
     pub(crate) code_blobs: Vec<Range<usize>>,
 }
 
@@ -63,10 +63,10 @@ impl Writer {
 }
 
 impl Writer {
-    /// A code blob: the XXH64 of each [`CHUNK`] of `code` (covered by the file's checksum), then
-    /// the code itself (aligned, and left out of the file's checksum: the runtime checks each
-    /// chunk of mapped code when it is first touched).
-    pub(crate) fn code_blob(&mut self, code: &[u8], align: usize) -> Result<()> {
+    /// A checked blob: the XXH64 of each [`CHUNK`] of `code` (covered by the file's checksum),
+    /// then the bytes themselves (aligned, and left out of the file's checksum: each chunk is
+    /// checked when it is first used; see `kiln_runtime::code` and `SharedBytes::checked_by`).
+    pub(crate) fn checked_blob(&mut self, code: &[u8], align: usize) -> Result<()> {
         self.count(code.len().div_ceil(CHUNK))?;
         for chunk in code.chunks(CHUNK) {
             self.u64(xxh64(chunk));
@@ -150,16 +150,16 @@ impl<'a> Reader<'a> {
         self.end - self.pos
     }
 
-    /// A code blob written by [`Writer::code_blob`]: the ranges of its chunk hashes and of its
-    /// code, which must be the next code blob of the trailer's list.
-    pub(crate) fn code_blob(&mut self, align: usize) -> Result<(Range<usize>, Range<usize>)> {
+    /// A blob written by [`Writer::checked_blob`]: the ranges of its chunk hashes and of its
+    /// bytes, which must be the next blob of the trailer's list.
+    pub(crate) fn checked_blob(&mut self, align: usize) -> Result<(Range<usize>, Range<usize>)> {
         let chunks = self.count(8)?;
         let start = self.pos;
         self.take(chunks * 8)?;
         let hashes = start..self.pos;
         let code = self.aligned_bytes_range(align)?;
         ensure!(chunks == code.len().div_ceil(CHUNK), "{chunks} chunk hashes for {} bytes of code", code.len());
-        ensure!(self.code_blobs.get(self.next_blob) == Some(&code), "code outside the file's list of code blobs");
+        ensure!(self.code_blobs.get(self.next_blob) == Some(&code), "a blob outside the file's list of checked blobs");
         self.next_blob += 1;
         Ok((hashes, code))
     }
@@ -247,7 +247,7 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn finish(&self) -> Result<()> {
         ensure!(self.remaining() == 0, "{} unexpected trailing bytes", self.remaining());
-        ensure!(self.next_blob == self.code_blobs.len(), "the file lists code blobs it does not contain");
+        ensure!(self.next_blob == self.code_blobs.len(), "the file lists checked blobs it does not contain");
         Ok(())
     }
 }

@@ -360,7 +360,7 @@ pub(crate) fn encode(w: &mut Writer, info: &ModuleInfo, data: &[std::ops::Range<
         w.u64(range.start as u64);
         w.u64(range.end as u64);
     }
-    w.bytes(func_names.as_bytes());
+    w.checked_blob(func_names.as_bytes(), 1)?;
     u32s(w, escaping_funcs.iter().copied())?;
     for n in [num_imported_funcs, num_imported_tables, num_imported_memories, num_imported_globals, num_imported_tags] {
         w.u32(*n);
@@ -369,11 +369,11 @@ pub(crate) fn encode(w: &mut Writer, info: &ModuleInfo, data: &[std::ops::Range<
     Ok(())
 }
 
-/// Decodes what [`encode`] wrote. `names` turns the range of the function names (in the file)
-/// into their bytes, which stay where they are. Data ranges are checked against `data_len`.
-pub(crate) fn decode(
-    r: &mut Reader<'_>,
-    names: impl FnOnce(std::ops::Range<usize>) -> Result<SharedBytes>,
+/// Decodes what [`encode`] wrote. `names` reads the function names' checked blob, whose bytes
+/// stay where they are. Data ranges are checked against `data_len`.
+pub(crate) fn decode<'a>(
+    r: &mut Reader<'a>,
+    names: impl FnOnce(&mut Reader<'a>) -> Result<SharedBytes>,
     data_len: usize,
 ) -> Result<ModuleInfo> {
     let mut info = ModuleInfo::default();
@@ -419,7 +419,7 @@ pub(crate) fn decode(
         ensure!(start <= end && end <= data_len as u64, "a data segment lies outside the data");
         info.data.push(DataSegment { mode, data: start as usize..end as usize });
     }
-    info.func_names = FuncNames::from_bytes(names(r.bytes_range()?)?)?;
+    info.func_names = FuncNames::from_bytes(names(r)?)?;
     info.escaping_funcs = read_u32s(r)?.into_iter().collect();
     info.num_imported_funcs = r.u32()?;
     info.num_imported_tables = r.u32()?;

@@ -291,6 +291,12 @@ impl Source {
         Source { bytes: SharedBytes::from_vec(bytes.to_vec()), map: None, path: None }
     }
 
+    /// The message printed if a part of the file turns out to be corrupt when it is first used.
+    pub(crate) fn corrupt(&self, what: &str) -> String {
+        let file = self.path.as_ref().map_or("a precompiled file".into(), |p| format!("`{}`", p.display()));
+        format!("the {what} in {file} is corrupt (the checksum of a chunk does not match): delete or recompile it")
+    }
+
     pub(crate) fn from_file(path: &Path) -> Result<Source> {
         let file = std::fs::File::open(path)?;
         let map = Arc::new(FileMap::new(file)?);
