@@ -174,21 +174,13 @@ impl FuncNames {
         FuncNames { bytes: SharedBytes::from_vec(bytes), count: names.len() }
     }
 
-    /// Names in the encoding above, checked: entries inside the bytes, indices strictly
-    /// increasing, names in order inside the text. (Each name's UTF-8 is checked when it is read.)
+    /// Names in the encoding above. Constant time: only the count is checked against the size;
+    /// lookups bounds-check what they read (and checked bytes are checked against their hashes
+    /// as they are read), so damaged names can only be missing or wrong names, never a crash.
     pub fn from_bytes(bytes: SharedBytes) -> Result<FuncNames> {
         let count = bytes.u32_at(0).ok_or_else(|| anyhow::anyhow!("function names: truncated"))? as usize;
-        let text_start = count.checked_mul(8).and_then(|n| n.checked_add(4)).filter(|n| *n <= bytes.len());
-        let text_start = text_start.ok_or_else(|| anyhow::anyhow!("function names: corrupt count {count}"))?;
-        let text_len = bytes.len() - text_start;
-        let (mut previous_index, mut previous_end) = (None, 0);
-        for i in 0..count {
-            let index = bytes.u32_at(4 + 8 * i).unwrap_or(0);
-            let end = bytes.u32_at(8 + 8 * i).unwrap_or(0) as usize;
-            ensure!(previous_index < Some(index), "function names: entries out of order");
-            ensure!(previous_end <= end && end <= text_len, "function names: a name lies outside the text");
-            (previous_index, previous_end) = (Some(index), end);
-        }
+        let index_end = count.checked_mul(8).and_then(|n| n.checked_add(4)).filter(|n| *n <= bytes.len());
+        ensure!(index_end.is_some(), "function names: corrupt count {count}");
         Ok(FuncNames { bytes, count })
     }
 
@@ -241,7 +233,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_reject_corruption() {
+    fn names_round_trip_and_reject_a_truncated_index() {
         let map: HashMap<u32, String> =
             [(7, "seven"), (2, "two"), (40, ""), (9, "nine")].into_iter().map(|(i, n)| (i, n.to_string())).collect();
         let names = FuncNames::from_map(map);
@@ -251,9 +243,6 @@ mod tests {
         assert_eq!(names.get(3), None);
         let again = FuncNames::from_bytes(SharedBytes::from_vec(names.as_bytes().to_vec())).unwrap();
         assert_eq!(again.iter().collect::<Vec<_>>(), vec![(2, "two"), (7, "seven"), (9, "nine"), (40, "")]);
-        let mut swapped = names.as_bytes().to_vec();
-        swapped[4] = 100; // the first index now exceeds the second
-        assert!(FuncNames::from_bytes(SharedBytes::from_vec(swapped)).is_err());
         let short = names.as_bytes()[..20].to_vec();
         assert!(FuncNames::from_bytes(SharedBytes::from_vec(short)).is_err());
     }
