@@ -99,11 +99,11 @@ impl Key {
 /// the same kiln build (both part of the key).
 pub(crate) fn lookup(engine: &Engine, key: &Key) -> Option<Module> {
     let counters = &engine.inner.cache_counters;
-    if let Err(e) = std::fs::metadata(&key.path) {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            counters.misses.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
+    if let Err(e) = std::fs::metadata(&key.path)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        counters.misses.fetch_add(1, Ordering::Relaxed);
+        return None;
     }
     // SAFETY: entries are kiln's own output, and the directory is trusted (see `Config::cache`).
     match unsafe { crate::serialize::decode_cache_entry(engine, &key.path, &key.wasm_hash, key.features) } {

@@ -217,7 +217,7 @@ impl Module {
         let code = match &parts.code {
             CodeSource::Bytes(code) => copy(code)?,
             CodeSource::File { map, range, what } => {
-                let mappable = parts.relocs.is_empty() && range.start % kiln_runtime::mmap::page_size() == 0;
+                let mappable = parts.relocs.is_empty() && range.start.is_multiple_of(kiln_runtime::mmap::page_size());
                 match (&parts.hashes, mappable && !range.is_empty()) {
                     (Some(hashes), true) => {
                         // The code is published where it lies in the file and each chunk is

@@ -44,7 +44,9 @@ impl MemoryImage {
     pub fn from_file(file: std::sync::Arc<std::fs::File>, offset: u64, len: usize) -> Result<MemoryImage> {
         let page = crate::mmap::page_size();
         anyhow::ensure!(
-            offset % page as u64 == 0 && len % page == 0 && offset + len as u64 <= file.metadata()?.len(),
+            offset.is_multiple_of(page as u64)
+                && len.is_multiple_of(page)
+                && offset + len as u64 <= file.metadata()?.len(),
             "a memory image at {offset:#x}+{len:#x} cannot be mapped from the file"
         );
         Ok(MemoryImage { source: Source::File(file, offset), len })

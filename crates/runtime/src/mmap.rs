@@ -140,7 +140,7 @@ impl FileMap {
     /// code checked chunk by chunk when first touched starts so ([`crate::code`]).
     pub fn make_inaccessible(&self, start: usize, len: usize) -> Result<*const u8> {
         anyhow::ensure!(
-            start % page_size() == 0 && len > 0 && start.checked_add(len).is_some_and(|end| end <= self.len),
+            start.is_multiple_of(page_size()) && len > 0 && start.checked_add(len).is_some_and(|end| end <= self.len),
             "code at {start:#x}+{len:#x} cannot be mapped from the file"
         );
         let size = len.next_multiple_of(page_size());
@@ -160,7 +160,7 @@ impl FileMap {
     /// The range becomes code: the caller vouches for what it contains.
     pub unsafe fn make_executable(&self, start: usize, len: usize) -> Result<*const u8> {
         anyhow::ensure!(
-            start % page_size() == 0 && len > 0 && start.checked_add(len).is_some_and(|end| end <= self.len),
+            start.is_multiple_of(page_size()) && len > 0 && start.checked_add(len).is_some_and(|end| end <= self.len),
             "code at {start:#x}+{len:#x} cannot be mapped from the file"
         );
         let size = len.next_multiple_of(page_size());

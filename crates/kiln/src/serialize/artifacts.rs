@@ -212,7 +212,7 @@ unsafe fn decode_module(engine: &Engine, r: &mut Reader<'_>, source: &Source) ->
         let range = r.aligned_bytes_range(BLOB_ALIGN)?;
         let page = kiln_runtime::mmap::page_size();
         let image = match &source.map {
-            Some(map) if range.start % page == 0 && range.len() % page == 0 => {
+            Some(map) if range.start.is_multiple_of(page) && range.len().is_multiple_of(page) => {
                 MemoryImage::from_file(map.file().clone(), range.start as u64, range.len())?
             }
             _ => MemoryImage::new(&source.bytes[range])?,
