@@ -10,11 +10,13 @@
 //! header         u32 count, then (name, value) string pairs: kiln version and build id, target,
 //!                CPU features, Cranelift flags, kiln's codegen settings, wasm features
 //! payload length u64
-//! checksum       u64      XXH64 of the payload
+//! checksum       u64      XXH64 of the payload without its checked blobs (codec.rs)
 //! payload        module:    module description, memory images, data, code parts (artifacts.rs)
 //!                component: component bytes, the code parts of each core module, then each
 //!                           adapter module's wasm bytes and code parts
 //!                cache:     SHA-256 of the wasm bytes, wasm feature bits, then as a module
+//!                then the trailer: (start, end) u64 file offsets of each checked blob, their
+//!                count u32
 //! ```
 //!
 //! Loading a module does not look at its wasm: the `ModuleInfo` is stored (`info.rs`), the
@@ -25,12 +27,16 @@
 //! tables, and the rest of the file is paged in when it is used.
 //!
 //! Every header field must equal this engine's, or loading fails naming the fields that differ.
-//! The checksum covers the whole payload (it is the only part of loading that reads every byte;
-//! XXH64 runs at memory speed). Everything decoded is bounds-checked and checked against the
+//! The payload checksum (XXH64, at memory speed) covers everything but the *checked blobs*
+//! (code, the compact tables, the function names), which the payload's trailer lists and which
+//! carry the XXH64 of each 64 KiB chunk: a mapped file's chunks are checked when first used (code
+//! by the runtime's fault handler, tables by their lookups), a copied file's all at load, so
+//! loading reads only what it uses. Everything decoded is bounds-checked and checked against the
 //! module it claims to be (indices inside their spaces, function ranges, offsets inside the
-//! code), so truncated or corrupt input is an error. What cannot be checked is the machine code
-//! itself: loading a file runs code from it, which is why [`Module::deserialize`] is `unsafe`.
-//! The checksum catches accidents, not attacks.
+//! code), so truncated or corrupt input is an error, or for mapped code and tables a clean stop
+//! with a message at first use. What cannot be checked is the machine code itself: loading a file
+//! runs code from it, which is why [`Module::deserialize`] is `unsafe`. The checksums catch
+//! accidents, not attacks.
 //!
 //! This module must not compile anything: it encodes and decodes what the compiler produced.
 
