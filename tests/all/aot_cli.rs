@@ -174,7 +174,8 @@ fn profile_perfmap_names_functions() -> Result<()> {
 }
 
 /// A `.cwasm` large enough to be mapped runs; with one bit of its code flipped, `kiln run` stops
-/// with a message when it first touches that chunk, before running any of it.
+/// with a message when it first touches that chunk, before running any of it. Another runtime's
+/// `.cwasm` is refused with an error that says so.
 fn corrupt_mapped_code_never_runs() -> Result<()> {
     let temp = TempDir::new("cli-corrupt-code")?;
     let dir = temp.path();
@@ -188,6 +189,11 @@ fn corrupt_mapped_code_never_runs() -> Result<()> {
     std::fs::write(dir.join("large.cwasm"), &bytes)?;
     let err = kiln_err(dir, &args)?;
     ensure!(err.contains("large.cwasm` is corrupt") && err.contains("recompile it"), "{err}");
+
+    // Another runtime's precompiled file (an ELF object) is refused, saying what it is.
+    std::fs::write(dir.join("other.cwasm"), b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0")?;
+    let err = kiln_err(dir, &["run", "other.cwasm"])?;
+    ensure!(err.contains("ELF file") && err.contains("kiln compile"), "{err}");
     Ok(())
 }
 

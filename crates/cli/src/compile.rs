@@ -172,6 +172,13 @@ pub fn wasm_binary(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes);
     }
+    if bytes.starts_with(b"\x7fELF") {
+        bail!(
+            "`{}` is an ELF file, neither WebAssembly nor kiln's precompiled code (a `.cwasm` from another runtime, \
+             such as `wasmtime compile`?): compile the `.wasm` with `kiln compile` instead",
+            path.display()
+        );
+    }
     Ok(wat::parse_bytes(&bytes).with_context(|| format!("failed to parse `{}`", path.display()))?.into_owned())
 }
 
