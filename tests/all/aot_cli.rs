@@ -173,7 +173,7 @@ fn profile_perfmap_names_functions() -> Result<()> {
     Ok(())
 }
 
-/// A `.cwasm` large enough to be mapped runs; with one bit of its code flipped, `kiln run` stops
+/// A `.cwasm` large enough to be mapped runs; with one bit of its code flipped, `kiln run` traps
 /// with a message when it first touches that chunk, before running any of it. Another runtime's
 /// `.cwasm` is refused with an error that says so.
 fn corrupt_mapped_code_never_runs() -> Result<()> {
@@ -188,7 +188,7 @@ fn corrupt_mapped_code_never_runs() -> Result<()> {
     bytes[at] ^= 0x01;
     std::fs::write(dir.join("large.cwasm"), &bytes)?;
     let err = kiln_err(dir, &args)?;
-    ensure!(err.contains("large.cwasm` is corrupt") && err.contains("recompile it"), "{err}");
+    ensure!(err.contains("precompiled code is corrupt") && err.contains("recompile it"), "{err}");
 
     // Another runtime's precompiled file (an ELF object) is refused, saying what it is.
     std::fs::write(dir.join("other.cwasm"), b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0")?;

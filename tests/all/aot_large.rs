@@ -228,8 +228,7 @@ fn large_module_round_trips() -> Result<()> {
         ensure!(format!("{err:#}").contains("truncated or corrupt"), "cut at {cut}: {err:#}");
     }
     // A flipped bit in the description is refused at load; one in mapped code is found when its
-    // chunk is first touched, which stops the process (`aot_cli` checks that through the `kiln`
-    // binary), and one in copied code is refused at load.
+    // chunk is first run, which traps (below), and one in copied code is refused at load.
     let mut flipped = bytes.clone();
     let at = crate::aot::find(&bytes, b"dispatch").context("no export name in the file")?;
     flipped[at] ^= 0x40;
@@ -242,6 +241,26 @@ fn large_module_round_trips() -> Result<()> {
     // SAFETY: copied code is checked as a whole before it is published.
     let err = unsafe { Module::deserialize(&engine, &flipped) }.err().context("flipped code loaded")?;
     ensure!(format!("{err:#}").contains("checksum of the code"), "{err:#}");
+
+    // The flipped code byte mapped from a file: the module loads (the code is checked chunk by
+    // chunk when first touched), and running the corrupt chunk (which holds `dispatch`, near the
+    // end) is a trap, every time, and the host goes on.
+    std::fs::write(&path, &flipped)?;
+    // SAFETY: the corrupt chunk is never executed: it stays inaccessible and traps.
+    let corrupt = unsafe { Module::deserialize_file(&engine, &path) }?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &corrupt)?;
+    let dispatch = instance.get_typed_func::<(i32, i32), i32>(&mut store, "dispatch")?;
+    for _ in 0..2 {
+        let err = dispatch.call(&mut store, ((FUNCS - 1) as i32, 1)).err().context("corrupt code ran")?;
+        ensure!(err.downcast_ref::<Trap>() == Some(&Trap::CorruptCode), "{err:?}");
+        ensure!(format!("{err:#}").contains("precompiled code is corrupt"), "{err:#}");
+    }
+    drop((instance, store, corrupt));
+    // The host goes on: the intact file loads and runs.
+    std::fs::write(&path, &bytes)?;
+    // SAFETY: kiln's own output, unmodified.
+    check(&engine, &unsafe { Module::deserialize_file(&engine, &path) }?, "mapped again after a corrupt one")?;
 
     let cache = TempDir::new("aot-large-cache")?;
     let mut config = Config::new();

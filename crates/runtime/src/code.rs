@@ -327,24 +327,40 @@ impl LazyCheck {
     }
 }
 
-/// Handles a fault at `addr`: if it lies in lazily checked code, checks the chunk and returns
-/// true (the access can be retried); if that chunk is corrupt, prints the code's message and
-/// aborts the process. False for any other address. Called from the signal handler.
-pub fn check_on_fault(addr: usize) -> bool {
+/// What a fault at an address means for lazily checked code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCheck {
+    /// The address is not in lazily checked code.
+    NotLazy,
+    /// The chunk was checked (now or by another thread): retry the access.
+    Retry,
+    /// The chunk is corrupt: it stays inaccessible.
+    Corrupt,
+}
+
+/// Handles a fault at `addr`: if it lies in lazily checked code, checks its chunk. Called from
+/// the signal handler, which turns `Corrupt` into a trap when wasm was running (see
+/// [`abort_corrupt`] otherwise).
+pub fn check_on_fault(addr: usize) -> FaultCheck {
     let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-    let Some((start, (end, _, Some(lazy)))) = registry.range(..=addr).next_back() else { return false };
+    let Some((start, (end, _, Some(lazy)))) = registry.range(..=addr).next_back() else { return FaultCheck::NotLazy };
     if addr >= *end {
-        return false;
+        return FaultCheck::NotLazy;
     }
     let chunk = (addr - start) / CHUNK;
-    if lazy.check_chunk(chunk) {
-        return true;
+    if lazy.check_chunk(chunk) { FaultCheck::Retry } else { FaultCheck::Corrupt }
+}
+
+/// Prints the message of the corrupt code at `addr` and aborts: for a corrupt chunk touched
+/// outside a wasm call, where no error can be returned.
+pub fn abort_corrupt(addr: usize) -> ! {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, (_, _, Some(lazy)))) = registry.range(..=addr).next_back() {
+        // SAFETY: write(2) is async-signal-safe; the message outlives the call.
+        unsafe { libc::write(2, lazy.message.as_ptr().cast(), lazy.message.len()) };
     }
-    // SAFETY: write(2) and abort(3) are async-signal-safe; the message outlives the call.
-    unsafe {
-        libc::write(2, lazy.message.as_ptr().cast(), lazy.message.len());
-        libc::abort()
-    }
+    // SAFETY: abort(3) is async-signal-safe.
+    unsafe { libc::abort() }
 }
 
 /// Registered code: start -> (end, info, lazy check).
