@@ -11,7 +11,6 @@ use anyhow::{Context, Result, bail, ensure};
 use kiln::component::{Component, Linker as ComponentLinker, Val as ComponentVal};
 use kiln::{CacheStats, Config, Engine, Linker, Module, OptLevel, Precompiled, Store, Trap, Val, WasmBacktrace};
 use libtest_mimic::{Failed, Trial};
-use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -273,17 +272,17 @@ fn payload_layout(bytes: &[u8]) -> Result<(usize, Range<usize>)> {
     }
     let len = u64_at(pos);
     let checksum = pos + 8;
-    let payload = checksum + 32..checksum + 32 + len;
+    let payload = checksum + 8..checksum + 8 + len;
     ensure!(payload.end == bytes.len(), "layout mismatch: payload {payload:?} in {} bytes", bytes.len());
     Ok((checksum, payload))
 }
 
 /// Rewrites the payload-length field and checksum after a change to the payload.
 fn reseal(bytes: &mut [u8], checksum_at: usize) {
-    let payload_len = (bytes.len() - checksum_at - 32) as u64;
+    let payload_len = (bytes.len() - checksum_at - 8) as u64;
     bytes[checksum_at - 8..checksum_at].copy_from_slice(&payload_len.to_le_bytes());
-    let digest = Sha256::digest(&bytes[checksum_at + 32..]);
-    bytes[checksum_at..checksum_at + 32].copy_from_slice(&digest);
+    let checksum = kiln::precompiled_checksum(bytes, checksum_at + 8);
+    bytes[checksum_at..checksum_at + 8].copy_from_slice(&checksum.to_le_bytes());
 }
 
 fn truncated_and_corrupt_files_are_errors() -> Result<()> {

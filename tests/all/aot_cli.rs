@@ -173,9 +173,34 @@ fn profile_perfmap_names_functions() -> Result<()> {
     Ok(())
 }
 
+/// A `.cwasm` large enough to be mapped runs; with one bit of its code flipped, `kiln run` traps
+/// with a message when it first touches that chunk, before running any of it. Another runtime's
+/// `.cwasm` is refused with an error that says so.
+fn corrupt_mapped_code_never_runs() -> Result<()> {
+    let temp = TempDir::new("cli-corrupt-code")?;
+    let dir = temp.path();
+    std::fs::write(dir.join("large.wasm"), crate::aot_large::generate(3000))?;
+    kiln_ok(dir, &["compile", "large.wasm"])?;
+    let args = ["run", "--invoke", "dispatch", "large.cwasm", "2999", "5"];
+    ensure!(kiln_ok(dir, &args)? == "3005\n", "dispatch from large.cwasm");
+    let mut bytes = std::fs::read(dir.join("large.cwasm"))?;
+    let at = crate::aot_large::last_code_byte(&bytes)?;
+    bytes[at] ^= 0x01;
+    std::fs::write(dir.join("large.cwasm"), &bytes)?;
+    let err = kiln_err(dir, &args)?;
+    ensure!(err.contains("precompiled code is corrupt") && err.contains("recompile it"), "{err}");
+
+    // Another runtime's precompiled file (an ELF object) is refused, saying what it is.
+    std::fs::write(dir.join("other.cwasm"), b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0")?;
+    let err = kiln_err(dir, &["run", "other.cwasm"])?;
+    ensure!(err.contains("ELF file") && err.contains("kiln compile"), "{err}");
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 3] = [
+    let tests: [(&str, Test); 4] = [
+        ("corrupt_mapped_code_never_runs", corrupt_mapped_code_never_runs),
         ("compile_then_run_cwasm", compile_then_run_cwasm),
         ("run_uses_the_cache_unless_disabled", run_uses_the_cache_unless_disabled),
         ("profile_perfmap_names_functions", profile_perfmap_names_functions),

@@ -34,6 +34,7 @@ use libtest_mimic::{Arguments, Trial};
 
 mod aot;
 mod aot_cli;
+mod aot_large;
 mod api;
 mod component_bindgen;
 mod component_props;
@@ -73,6 +74,7 @@ fn main() {
     trials.extend(examples::trials());
     trials.extend(toolchain::trials());
     trials.extend(aot::trials());
+    trials.extend(aot_large::trials());
     trials.extend(aot_cli::trials());
     trials.extend(wasi::trials());
     let conclusion = libtest_mimic::run(&args, trials);

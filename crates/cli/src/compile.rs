@@ -151,8 +151,20 @@ pub fn compile(cmd: CompileCommand) -> Result<ExitCode> {
         engine.precompile_module(&binary).with_context(|| format!("failed to compile module `{file}`"))?
     };
     let output = cmd.output.unwrap_or_else(|| cmd.file.with_extension("cwasm"));
-    std::fs::write(&output, precompiled).with_context(|| format!("failed to write `{}`", output.display()))?;
+    write_by_rename(&output, &precompiled).with_context(|| format!("failed to write `{}`", output.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to a temporary file next to `path` and renames it over `path`: a process
+/// running the old file (which kiln maps, not reads) keeps seeing the old contents.
+fn write_by_rename(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 /// The binary form of a file's contents: wasm as it is, text converted.
@@ -160,31 +172,74 @@ pub fn wasm_binary(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes);
     }
+    if bytes.starts_with(b"\x7fELF") {
+        bail!(
+            "`{}` is an ELF file, neither WebAssembly nor kiln's precompiled code (a `.cwasm` from another runtime, \
+             such as `wasmtime compile`?): compile the `.wasm` with `kiln compile` instead",
+            path.display()
+        );
+    }
     Ok(wat::parse_bytes(&bytes).with_context(|| format!("failed to parse `{}`", path.display()))?.into_owned())
 }
 
-/// A module from wasm bytes, or from precompiled bytes (`kiln compile` output).
-pub fn load_module(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Module> {
-    let file = path.display();
-    if Engine::detect_precompiled(bytes) == Some(Precompiled::Module) {
-        // SAFETY: running a `.cwasm` the user names is running code they chose, like running a
-        // native executable; the format's checks reject files made by another kiln or for other
-        // settings.
-        return unsafe { Module::deserialize(engine, bytes) }
-            .with_context(|| format!("failed to load precompiled module `{file}`"));
-    }
-    Module::from_binary(engine, bytes).with_context(|| format!("failed to load module `{file}`"))
+/// What a file given to `kiln run` holds: precompiled code (`kiln compile` output), which is
+/// mapped when loaded rather than read, or wasm (text converted to binary).
+pub enum Input {
+    /// A precompiled module or component.
+    Precompiled(Precompiled),
+    /// A wasm binary.
+    Wasm(Vec<u8>),
 }
 
-/// A component from wasm bytes, or from precompiled bytes (`kiln compile` output).
-pub fn load_component(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Component> {
-    let file = path.display();
-    if Engine::detect_precompiled(bytes) == Some(Precompiled::Component) {
-        // SAFETY: as in `load_module`.
-        return unsafe { Component::deserialize(engine, bytes) }
-            .with_context(|| format!("failed to load precompiled component `{file}`"));
+impl Input {
+    /// Reads `path`: only its first bytes if it is precompiled.
+    pub fn read(path: &Path) -> Result<Input> {
+        use std::io::Read;
+        let file = path.display();
+        let mut head = Vec::with_capacity(16);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(16).read_to_end(&mut head))
+            .with_context(|| format!("failed to read `{file}`"))?;
+        if let Some(kind) = Engine::detect_precompiled(&head) {
+            return Ok(Input::Precompiled(kind));
+        }
+        let bytes = std::fs::read(path).with_context(|| format!("failed to read `{file}`"))?;
+        Ok(Input::Wasm(wasm_binary(path, bytes)?))
     }
-    Component::from_binary(engine, bytes).with_context(|| format!("failed to load component `{file}`"))
+
+    /// Whether the input is a component (precompiled or not).
+    pub fn is_component(&self) -> bool {
+        match self {
+            Input::Precompiled(kind) => *kind == Precompiled::Component,
+            Input::Wasm(binary) => wasmparser::Parser::is_component(binary),
+        }
+    }
+}
+
+/// The module in `path`, read as `input`.
+pub fn load_module(engine: &Engine, path: &Path, input: &Input) -> Result<Module> {
+    let file = path.display();
+    match input {
+        // SAFETY: running a `.cwasm` the user names is running code they chose, like running a
+        // native executable; the format's checks reject files made by another kiln or for other
+        // settings. `kiln compile` replaces files by renaming, so it never changes one in use.
+        Input::Precompiled(_) => unsafe { Module::deserialize_file(engine, path) },
+        Input::Wasm(binary) => {
+            Module::from_binary(engine, binary).with_context(|| format!("failed to load module `{file}`"))
+        }
+    }
+}
+
+/// The component in `path`, read as `input`.
+pub fn load_component(engine: &Engine, path: &Path, input: &Input) -> Result<Component> {
+    let file = path.display();
+    match input {
+        // SAFETY: as in `load_module`.
+        Input::Precompiled(_) => unsafe { Component::deserialize_file(engine, path) },
+        Input::Wasm(binary) => {
+            Component::from_binary(engine, binary).with_context(|| format!("failed to load component `{file}`"))
+        }
+    }
 }
 
 #[cfg(test)]

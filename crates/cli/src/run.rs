@@ -152,14 +152,12 @@ fn wasi_ctx(cmd: &RunCommand) -> Result<WasiCtx> {
 }
 
 pub fn run(cmd: RunCommand) -> Result<ExitCode> {
-    let bytes = std::fs::read(&cmd.file).with_context(|| format!("failed to read `{}`", cmd.file.display()))?;
-    let precompiled = Engine::detect_precompiled(&bytes);
-    let binary = if precompiled.is_some() { bytes } else { crate::compile::wasm_binary(&cmd.file, bytes)? };
-    if precompiled == Some(kiln::Precompiled::Component) || wasmparser::Parser::is_component(&binary) {
-        return run_component(&cmd, &binary);
+    let input = crate::compile::Input::read(&cmd.file)?;
+    if input.is_component() {
+        return run_component(&cmd, &input);
     }
     let engine = engine_for(&cmd)?;
-    let module = crate::compile::load_module(&engine, &cmd.file, &binary)?;
+    let module = crate::compile::load_module(&engine, &cmd.file, &input)?;
     let mut store = store_for(&cmd, &engine, wasi_ctx(&cmd)?)?;
     let mut linker = Linker::new(&engine);
     kiln_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
@@ -230,8 +228,8 @@ fn preload_module(linker: &mut Linker<WasiCtx>, store: &mut Store<WasiCtx>, engi
     Ok(())
 }
 
-/// Runs `cmd.invoke` of the component in `binary`, printing its result in WAVE.
-fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
+/// Runs `cmd.invoke` of the component in `input`, printing its result in WAVE.
+fn run_component(cmd: &RunCommand, input: &crate::compile::Input) -> Result<ExitCode> {
     let file = cmd.file.display();
     for (option, used) in [("--dir", !cmd.dirs.is_empty()), ("--env", !cmd.envs.is_empty())] {
         if used {
@@ -242,7 +240,7 @@ fn run_component(cmd: &RunCommand, binary: &[u8]) -> Result<ExitCode> {
         bail!("unsupported feature: --preload for components (only core modules can be preloaded)");
     }
     let engine = engine_for(cmd)?;
-    let component = crate::compile::load_component(&engine, &cmd.file, binary)?;
+    let component = crate::compile::load_component(&engine, &cmd.file, input)?;
     if let Some((name, kind)) = component.imports().find(|(_, kind)| *kind != "type") {
         bail!(
             "cannot satisfy import `{name}` ({kind}) of component `{file}`: kiln run provides no imports to components"

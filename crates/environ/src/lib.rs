@@ -12,6 +12,8 @@
 #![forbid(unsafe_code)]
 
 mod builtins;
+mod bytes;
+mod checksum;
 pub mod component;
 mod module;
 mod trap;
@@ -19,6 +21,8 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::Builtin;
+pub use bytes::{ByteOwner, CHECK_CHUNK, FuncNames, SharedBytes};
+pub use checksum::xxh64;
 pub use module::*;
 pub use trap::Trap;
 pub use types::*;

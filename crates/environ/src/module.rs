@@ -209,10 +209,11 @@ pub struct ModuleInfo {
     pub elems: Vec<ElemSegment>,
     /// Data segments.
     pub data: Vec<DataSegment>,
-    /// Bodies of the defined functions.
+    /// Bodies of the defined functions (only for compiling: a module loaded from precompiled
+    /// code has none).
     pub bodies: Vec<FunctionBody>,
     /// Function names from the name section.
-    pub func_names: HashMap<FuncIndex, String>,
+    pub func_names: crate::FuncNames,
     /// Functions whose reference can escape (exported, in an element segment, `ref.func`'d, start):
     /// they need a complete `VMFuncRef`.
     pub escaping_funcs: BTreeSet<FuncIndex>,
@@ -247,6 +248,7 @@ impl ModuleInfo {
     /// Reads the description of an already validated module.
     pub fn parse_validated(wasm: &[u8]) -> Result<ModuleInfo> {
         let mut info = ModuleInfo::default();
+        let mut func_names = HashMap::new();
         for payload in Parser::new(0).parse_all(wasm) {
             match payload? {
                 Payload::TypeSection(s) => {
@@ -420,12 +422,13 @@ impl ModuleInfo {
                 Payload::CustomSection(section) => {
                     if let wasmparser::KnownCustom::Name(names) = section.as_known() {
                         // A malformed name section is ignored, as the spec requires.
-                        let _ = info.read_names(names);
+                        let _ = info.read_names(names, &mut func_names);
                     }
                 }
                 _ => {}
             }
         }
+        info.func_names = crate::FuncNames::from_map(func_names);
         Ok(info)
     }
 
@@ -437,14 +440,18 @@ impl ModuleInfo {
         }
     }
 
-    fn read_names(&mut self, names: wasmparser::NameSectionReader<'_>) -> Result<()> {
+    fn read_names(
+        &mut self,
+        names: wasmparser::NameSectionReader<'_>,
+        func_names: &mut HashMap<FuncIndex, String>,
+    ) -> Result<()> {
         for name in names {
             match name? {
                 wasmparser::Name::Module { name, .. } => self.name = Some(name.to_string()),
                 wasmparser::Name::Function(map) => {
                     for naming in map {
                         let naming = naming?;
-                        self.func_names.insert(naming.index, naming.name.to_string());
+                        func_names.insert(naming.index, naming.name.to_string());
                     }
                 }
                 _ => {}
@@ -505,7 +512,7 @@ impl ModuleInfo {
 
     /// A printable name of function `f` for errors and backtraces.
     pub fn func_display_name(&self, f: FuncIndex) -> String {
-        match self.func_names.get(&f) {
+        match self.func_names.get(f) {
             Some(name) => name.to_string(),
             None => format!("<wasm function {f}>"),
         }

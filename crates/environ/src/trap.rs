@@ -93,11 +93,13 @@ pub enum Trap {
     ResourceDestructorReentered = 40,
     /// The host read a UTF-16 string whose pointer is odd.
     HostStringUnaligned = 41,
+    /// Precompiled code mapped from a file failed its checksum when first run.
+    CorruptCode = 42,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 42] = [
+    pub const ALL: [Trap; 43] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -140,6 +142,7 @@ impl Trap {
         Trap::HandleTableFull,
         Trap::ResourceDestructorReentered,
         Trap::HostStringUnaligned,
+        Trap::CorruptCode,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -205,6 +208,7 @@ impl Trap {
             // The reference runtime's wording (the Component Model suite checks adapters' and
             // host calls' misaligned strings with `unaligned pointer`; both words are here).
             Trap::HostStringUnaligned => "unaligned pointer: string pointer not aligned to 2",
+            Trap::CorruptCode => "precompiled code is corrupt (checksum mismatch): delete or recompile it",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! kiln's build, the target and every code-generation setting (`serialize::cache_key`).
 //!
 //! Off by default in the library ([`Config::cache`]); the `kiln` CLI turns it on. An entry is a
-//! file `<key>.kcache` in the cache directory, in the precompiled format (`serialize.rs`), written
+//! file `<key>.kcache` in the cache directory, in the precompiled format (`serialize/`), written
 //! to a temporary file and renamed into place, so readers never see half an entry. An entry that
 //! cannot be read, decoded or checked is counted as corrupt and replaced by a fresh compile: the
 //! cache never turns a compile into an error. Nothing is ever evicted.
@@ -11,8 +11,7 @@
 //! never fail a compile because of the cache.
 
 use crate::engine::{Config, Engine};
-use kiln_cranelift::CompiledCode;
-use kiln_environ::ModuleInfo;
+use crate::module::Module;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,32 +73,40 @@ impl Engine {
     }
 }
 
-/// The cached compilation of `wasm` with `features`, when the engine has a cache and it holds
-/// a usable entry: the module's description and its code.
+/// Where the compilation of some wasm bytes with some features lives in the cache, and the
+/// SHA-256 of those bytes (recorded in the entry).
+pub(crate) struct Key {
+    path: PathBuf,
+    wasm_hash: [u8; 32],
+    features: wasmparser::WasmFeatures,
+}
+
+impl Key {
+    /// The key of `wasm` compiled with `features`, if the engine has a cache (the bytes are only
+    /// hashed then).
+    pub(crate) fn new(engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures) -> Option<Key> {
+        let dir = engine.config().cache_dir.as_ref()?;
+        let (key, wasm_hash) = crate::serialize::cache_key(engine, wasm, features);
+        Some(Key { path: dir.join(format!("{key}.kcache")), wasm_hash, features })
+    }
+}
+
+/// The cached compilation for `key`, if the cache holds a usable entry. The entry is mapped, so
+/// its code and memory images are used where they lie.
 ///
 /// A hit skips validation: the entry records the SHA-256 of the exact bytes it was compiled
 /// from, and entries are only written after those bytes validated with the same features and
 /// the same kiln build (both part of the key).
-pub(crate) fn lookup(
-    engine: &Engine,
-    wasm: &[u8],
-    features: wasmparser::WasmFeatures,
-) -> Option<(ModuleInfo, CompiledCode)> {
-    let dir = engine.config().cache_dir.as_ref()?;
+pub(crate) fn lookup(engine: &Engine, key: &Key) -> Option<Module> {
     let counters = &engine.inner.cache_counters;
-    let path = entry_path(dir, engine, wasm, features);
-    let found = match std::fs::read(&path) {
-        Ok(bytes) => ModuleInfo::parse_validated(wasm).and_then(|info| {
-            let compiled = crate::serialize::decode_cache_entry(engine, &bytes, wasm, features, &info)?;
-            Ok((info, compiled))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            counters.misses.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Err(e) => Err(e.into()),
-    };
-    match found {
+    if let Err(e) = std::fs::metadata(&key.path)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        counters.misses.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    // SAFETY: entries are kiln's own output, and the directory is trusted (see `Config::cache`).
+    match unsafe { crate::serialize::decode_cache_entry(engine, &key.path, &key.wasm_hash, key.features) } {
         Ok(hit) => {
             counters.hits.fetch_add(1, Ordering::Relaxed);
             Some(hit)
@@ -112,25 +119,19 @@ pub(crate) fn lookup(
     }
 }
 
-/// Stores the compilation of `wasm` with `features` in the engine's cache, if it has one. A
-/// failure only counts in [`CacheStats::write_errors`]: the compile itself succeeded.
-pub(crate) fn store(engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures, compiled: &CompiledCode) {
-    let Some(dir) = &engine.config().cache_dir else { return };
-    let path = entry_path(dir, engine, wasm, features);
-    let stored = crate::serialize::encode_cache_entry(engine, wasm, features, compiled)
-        .and_then(|entry| Ok(write_atomically(&path, &entry)?));
+/// Stores `module`, just compiled for `key`, in the engine's cache. A failure only counts in
+/// [`CacheStats::write_errors`]: the compile itself succeeded.
+pub(crate) fn store(engine: &Engine, key: &Key, module: &Module) {
+    let stored = crate::serialize::encode_cache_entry(engine, &key.wasm_hash, key.features, module)
+        .and_then(|entry| Ok(write_atomically(&key.path, &entry)?));
     if stored.is_err() {
         engine.inner.cache_counters.write_errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-fn entry_path(dir: &Path, engine: &Engine, wasm: &[u8], features: wasmparser::WasmFeatures) -> PathBuf {
-    dir.join(format!("{}.kcache", crate::serialize::cache_key(engine, wasm, features)))
-}
-
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
 /// concurrent readers see the old file, the new one, or none, never a partial one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().ok_or_else(|| std::io::Error::other("cache entry path has no directory"))?;
     std::fs::create_dir_all(dir)?;

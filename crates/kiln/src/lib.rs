@@ -60,7 +60,7 @@ pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmR
 pub use instance::{Export, Instance};
 pub use linker::Linker;
 pub use module::Module;
-pub use serialize::Precompiled;
+pub use serialize::{Precompiled, precompiled_checksum};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use types::{

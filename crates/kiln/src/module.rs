@@ -3,9 +3,10 @@
 use crate::engine::Engine;
 use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result};
+use kiln_environ::{Builtin, ModuleInfo, SharedBytes, WasmHeapType, WasmValType};
 use kiln_environ::{ConstOp, SegmentMode};
-use kiln_environ::{ModuleInfo, WasmHeapType, WasmValType};
-use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, MemoryImage};
+use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, CompactMap, FileMap, HandlerTable, MemoryImage};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,6 +19,9 @@ pub struct Module {
 pub(crate) struct ModuleInner {
     pub(crate) engine: Engine,
     pub(crate) info: Arc<ModuleInfo>,
+    /// The bytes `info.data`'s ranges index into: the module binary when the module was compiled
+    /// (component serialization stores adapter modules' binaries from here), the data of a
+    /// precompiled file's passive and non-image segments when it was loaded.
     pub(crate) wasm: Arc<[u8]>,
     pub(crate) code: Arc<CodeMemory>,
     pub(crate) type_ids: Arc<[u32]>,
@@ -33,7 +37,34 @@ pub(crate) struct ModuleInner {
 /// constant offsets inside its initial size (so initialising it can never trap). Sparse layouts,
 /// where the image would be much larger than the data, are initialised by copying instead.
 /// Per defined memory: its image, if any.
-type MemoryImages = Vec<Option<Arc<MemoryImage>>>;
+pub(crate) type MemoryImages = Vec<Option<Arc<MemoryImage>>>;
+
+/// Where a module's machine code comes from.
+#[derive(Clone)]
+pub(crate) enum CodeSource<'a> {
+    /// Bytes to copy into fresh code memory.
+    Bytes(&'a [u8]),
+    /// A range of a mapped precompiled file, published in place when possible; `what` is the
+    /// message printed if a chunk of it turns out to be corrupt when first touched.
+    File { map: Arc<FileMap>, range: Range<usize>, what: String },
+}
+
+/// Everything compiled for a module besides its description: the code and the tables the runtime
+/// looks things up in.
+#[derive(Clone)]
+pub(crate) struct Parts<'a> {
+    pub(crate) code: CodeSource<'a>,
+    /// For precompiled code: the XXH64 of each chunk of the code, checked before it runs (see
+    /// `kiln_runtime::code`). Freshly compiled code has none.
+    pub(crate) hashes: Option<SharedBytes>,
+    pub(crate) relocs: Vec<(u32, Builtin)>,
+    pub(crate) functions: Vec<Range<u32>>,
+    pub(crate) array_to_wasm: Vec<Option<u32>>,
+    pub(crate) traps: CompactMap,
+    pub(crate) address_map: CompactMap,
+    pub(crate) handlers: HandlerTable,
+    pub(crate) stack_maps: Vec<(u32, Vec<u32>)>,
+}
 
 fn memory_images(info: &ModuleInfo, wasm: &[u8]) -> Result<(MemoryImages, Vec<bool>)> {
     let defined = info.memories.len() - info.num_imported_memories as usize;
@@ -104,8 +135,9 @@ impl Module {
         binary: &[u8],
         features: wasmparser::WasmFeatures,
     ) -> Result<Module> {
-        if let Some((info, compiled)) = crate::cache::lookup(engine, binary, features) {
-            return Module::from_parts(engine, info, binary, &compiled);
+        let key = crate::cache::Key::new(engine, binary, features);
+        if let Some(module) = key.as_ref().and_then(|key| crate::cache::lookup(engine, key)) {
+            return Ok(module);
         }
         let info = ModuleInfo::parse_with_features(binary, features).context("failed to validate the module")?;
         let name = info.name.clone().unwrap_or_else(|| "<module>".to_string());
@@ -114,36 +146,102 @@ impl Module {
             .compiler
             .compile_module(&info, binary)
             .with_context(|| format!("failed to compile module `{name}`"))?;
-        crate::cache::store(engine, binary, features, &compiled);
-        Module::from_parts(engine, info, binary, &compiled)
+        let module = Module::from_compiled(engine, info, binary, &compiled)?;
+        if let Some(key) = key {
+            crate::cache::store(engine, &key, &module);
+        }
+        Ok(module)
     }
 
-    /// Loads compiled code for `info` (compiled from `binary`) and builds the module around it.
-    /// The code must really be `info`'s: callers check precompiled artefacts first
-    /// (`serialize::check_artifacts`).
-    pub(crate) fn from_parts(
+    /// Builds the module around freshly compiled code for `info` (compiled from `binary`).
+    pub(crate) fn from_compiled(
         engine: &Engine,
         info: ModuleInfo,
         binary: &[u8],
         compiled: &kiln_cranelift::CompiledCode,
     ) -> Result<Module> {
-        let code_info = CodeInfo {
-            traps: compiled.traps.clone(),
+        let parts = Parts {
+            code: CodeSource::Bytes(&compiled.code),
+            hashes: None,
+            relocs: compiled.relocs.clone(),
             functions: compiled.functions.clone(),
-            address_map: compiled.address_map.clone(),
-            handlers: compiled.handlers.clone(),
+            array_to_wasm: compiled.array_to_wasm.clone(),
+            traps: CompactMap::new(&compiled.traps.iter().map(|(o, t)| (*o, u32::from(t.as_u8()))).collect::<Vec<_>>()),
+            address_map: CompactMap::new(&compiled.address_map),
+            handlers: HandlerTable::new(&compiled.handlers),
             stack_maps: compiled.stack_maps.clone(),
+        };
+        Module::from_binary_parts(engine, info, binary, parts)
+    }
+
+    /// Builds the module from `parts` for `info`, whose data segments index into `binary` (the
+    /// module's wasm): memory images are made from it.
+    pub(crate) fn from_binary_parts(
+        engine: &Engine,
+        info: ModuleInfo,
+        binary: &[u8],
+        parts: Parts<'_>,
+    ) -> Result<Module> {
+        let (memory_images, data_in_image) = memory_images(&info, binary).context("failed to build memory images")?;
+        Module::from_parts(engine, info, binary.into(), parts, memory_images, data_in_image)
+    }
+
+    /// Loads the code in `parts` for `info` and builds the module around it. The parts must really
+    /// be `info`'s: callers check precompiled ones first (`serialize::check_parts`).
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        info: ModuleInfo,
+        data: Arc<[u8]>,
+        parts: Parts<'_>,
+        memory_images: MemoryImages,
+        data_in_image: Vec<bool>,
+    ) -> Result<Module> {
+        let code_info = || CodeInfo {
+            traps: parts.traps.clone(),
+            functions: parts.functions.clone(),
+            address_map: parts.address_map.clone(),
+            handlers: parts.handlers.clone(),
+            stack_maps: parts.stack_maps.clone(),
             exception_barrier: Default::default(),
             first_defined_func: info.num_imported_funcs,
             module_name: info.name.clone(),
             func_names: info.func_names.clone(),
         };
-        let code = Arc::new(CodeMemory::new(&compiled.code, &compiled.relocs, code_info)?);
+        // Copied code is checked against its chunk hashes (if it has them) before it is copied.
+        let copy = |code: &[u8]| -> Result<CodeMemory> {
+            if let Some(hashes) = &parts.hashes {
+                crate::serialize::check_chunks(code, hashes).context("the precompiled module is corrupt")?;
+            }
+            CodeMemory::new(code, &parts.relocs, code_info())
+        };
+        let code = match &parts.code {
+            CodeSource::Bytes(code) => copy(code)?,
+            CodeSource::File { map, range, what } => {
+                let mappable = parts.relocs.is_empty() && range.start.is_multiple_of(kiln_runtime::mmap::page_size());
+                match (&parts.hashes, mappable && !range.is_empty()) {
+                    (Some(hashes), true) => {
+                        // The code is published where it lies in the file and each chunk is
+                        // checked when first touched. If the file system refuses to make it
+                        // executable (a `noexec` mount), it is copied like any other code.
+                        let lazy = Some((hashes.clone(), what.clone()));
+                        // SAFETY: `serialize` checked the file came from this engine's
+                        // configuration; running its code is what the caller vouched for.
+                        match unsafe { CodeMemory::from_file(map.clone(), range.start, range.len(), code_info(), lazy) }
+                        {
+                            Ok(code) => code,
+                            Err(_) => copy(&map.bytes()[range.clone()])?,
+                        }
+                    }
+                    _ => copy(&map.bytes()[range.clone()])?,
+                }
+            }
+        };
+        let code = Arc::new(code);
         if engine.config().profiler == crate::ProfilingStrategy::PerfMap {
             crate::perfmap::register(&code);
         }
         let type_ids: Arc<[u32]> = register_types(engine, &info).into();
-        let array_to_wasm = compiled
+        let array_to_wasm = parts
             .array_to_wasm
             .iter()
             .map(|offset| {
@@ -154,12 +252,11 @@ impl Module {
                 })
             })
             .collect();
-        let (memory_images, data_in_image) = memory_images(&info, binary).context("failed to build memory images")?;
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 info: Arc::new(info),
-                wasm: binary.into(),
+                wasm: data,
                 code,
                 type_ids,
                 array_to_wasm,

@@ -14,8 +14,8 @@ pub(crate) fn register(code: &CodeMemory) {
     let mut text = String::new();
     for (defined, range) in info.functions.iter().enumerate() {
         let index = info.first_defined_func + defined as u32;
-        let name = match info.func_names.get(&index) {
-            Some(name) => name.clone(),
+        let name = match info.func_names.get(index) {
+            Some(name) => name.to_string(),
             None => format!("<wasm function {index}>"),
         };
         text.push_str(&format!("{:x} {:x} wasm[{module}]::{name}\n", base + range.start as usize, range.len()));

@@ -54,7 +54,7 @@ impl WasmBacktrace {
                     Some(FrameInfo {
                         module_name: info.module_name.clone(),
                         func_index,
-                        func_name: info.func_names.get(&func_index).cloned(),
+                        func_name: info.func_names.get(func_index).map(str::to_string),
                         module_offset: frame.wasm_offset.or_else(|| info.wasm_offset_at(offset)),
                     })
                 })

@@ -1,6 +1,7 @@
-//! Copy-on-write memory images: a module's initial memory contents in a sealed memfd, mapped
-//! privately into each new instance's memory, so instantiation copies nothing and pages are
-//! faulted in (shared until written) only when touched.
+//! Copy-on-write memory images: a module's initial memory contents in a sealed memfd (or in the
+//! precompiled file the module was loaded from), mapped privately into each new instance's
+//! memory, so instantiation copies nothing and pages are faulted in (shared until written) only
+//! when touched.
 
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -9,8 +10,17 @@ use std::os::fd::AsFd;
 /// The initial contents of one linear memory, from offset 0.
 #[derive(Debug)]
 pub struct MemoryImage {
-    file: memfd::Memfd,
+    source: Source,
     len: usize,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// A sealed memfd holding the image from offset 0.
+    Memfd(memfd::Memfd),
+    /// A page-aligned range of a precompiled file (see [`crate::FileMap`] for why it must not be
+    /// modified in place).
+    File(std::sync::Arc<std::fs::File>, u64),
 }
 
 impl MemoryImage {
@@ -33,7 +43,31 @@ impl MemoryImage {
         // failing: no retry.)
         let _ = file.add_seal(memfd::FileSeal::SealWrite);
         file.add_seal(memfd::FileSeal::SealSeal)?;
-        Ok(MemoryImage { file, len })
+        Ok(MemoryImage { source: Source::Memfd(file), len })
+    }
+
+    /// The image stored at `offset` (page-aligned) of `file`, `len` bytes (a multiple of the
+    /// page size, inside the file).
+    pub fn from_file(file: std::sync::Arc<std::fs::File>, offset: u64, len: usize) -> Result<MemoryImage> {
+        let page = crate::mmap::page_size();
+        anyhow::ensure!(
+            offset.is_multiple_of(page as u64)
+                && len.is_multiple_of(page)
+                && offset + len as u64 <= file.metadata()?.len(),
+            "a memory image at {offset:#x}+{len:#x} cannot be mapped from the file"
+        );
+        Ok(MemoryImage { source: Source::File(file, offset), len })
+    }
+
+    /// The image's bytes, read back from its file.
+    pub fn contents(&self) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = vec![0; self.len];
+        match &self.source {
+            Source::Memfd(file) => file.as_file().read_exact_at(&mut bytes, 0)?,
+            Source::File(file, offset) => file.read_exact_at(&mut bytes, *offset)?,
+        }
+        Ok(bytes)
     }
 
     /// Length in bytes (a multiple of the page size).
@@ -54,6 +88,10 @@ impl MemoryImage {
     /// its current contents.
     pub(crate) unsafe fn map_at(&self, base: *mut u8) -> Result<()> {
         use rustix::mm::{MapFlags, ProtFlags};
+        let (fd, offset) = match &self.source {
+            Source::Memfd(file) => (file.as_file().as_fd(), 0),
+            Source::File(file, offset) => (file.as_fd(), *offset),
+        };
         // SAFETY: the caller owns the range; MAP_FIXED replaces its current mapping.
         unsafe {
             rustix::mm::mmap(
@@ -61,8 +99,8 @@ impl MemoryImage {
                 self.len,
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::PRIVATE | MapFlags::FIXED,
-                self.file.as_file().as_fd(),
-                0,
+                fd,
+                offset,
             )
         }
         .context("failed to map a memory image")?;

@@ -17,15 +17,18 @@ pub mod memory;
 pub mod mmap;
 pub mod parking;
 mod setjmp;
+pub mod sidetable;
 pub mod table;
 pub mod traphandlers;
 pub mod vmcontext;
 
-pub use code::{CodeInfo, CodeMemory};
+pub use code::{CodeInfo, CodeMemory, HandlerTable};
 pub use exception::{ExceptionHeap, ExceptionRef, VMTagDefinition};
 pub use image::MemoryImage;
 pub use instance::{Instance, InstanceArgs};
 pub use memory::LinearMemory;
+pub use mmap::FileMap;
+pub use sidetable::CompactMap;
 pub use table::Table;
 pub use traphandlers::{
     UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host, throw_from_host, visit_stack_roots,

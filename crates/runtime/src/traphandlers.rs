@@ -406,6 +406,30 @@ pub fn init_traps() {
 }
 
 unsafe extern "C" fn handle_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+    // The first touch of a chunk of lazily checked code (running or reading it): check it and
+    // retry the access. A corrupt chunk run by wasm is a trap (the host gets an error and the
+    // code stays unrunnable); touched anywhere else it stops the process with a message.
+    if signal == libc::SIGSEGV || signal == libc::SIGBUS {
+        // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        match crate::code::check_on_fault(addr) {
+            crate::code::FaultCheck::NotLazy => {}
+            crate::code::FaultCheck::Retry => return,
+            crate::code::FaultCheck::Corrupt => {
+                // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
+                let (pc, _) = unsafe { context_pc_fp(context) };
+                match current() {
+                    // Executing the corrupt chunk itself: no frame of it can be walked.
+                    Some(state) if pc == addr => {
+                        state.set_reason(UnwindReason::Trap(kiln_environ::Trap::CorruptCode));
+                        // SAFETY: as for the traps below.
+                        unsafe { kiln_longjmp(state.jmp_buf.get()) }
+                    }
+                    _ => crate::code::abort_corrupt(addr),
+                }
+            }
+        }
+    }
     if let Some(state) = current() {
         // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
         let (pc, fp) = unsafe { context_pc_fp(context) };
