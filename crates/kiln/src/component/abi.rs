@@ -936,8 +936,6 @@ fn next_i32(vi: &mut dyn Iterator<Item = Flat>) -> Result<i32> {
 
 /// `lift_flat`: reads the core values of a value of type `ty` from `vi`, loading strings and
 /// lists from memory.
-// An entry point for tests of the adapters; the runtime itself does not need it (yet).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn lift_flat<C: AbiMemory + ?Sized>(
     cx: &C,
     ty: &ValueType,
