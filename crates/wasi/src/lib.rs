@@ -50,6 +50,7 @@ mod fd;
 mod fs;
 pub mod memory;
 mod misc;
+pub mod p2;
 pub mod pipe;
 pub mod types;
 
