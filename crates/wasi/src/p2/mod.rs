@@ -293,3 +293,6 @@ impl WasiCtxBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
