@@ -25,7 +25,9 @@
 //! - `toolchain`: components built from C by wit-bindgen, clang and wasm-tools
 //!   (`scripts/build-test-components`), checked against Rust reference results;
 //! - `wasi`: WASI preview 1 programs in C (`scripts/build-wasi-programs`) through kiln-wasi and
-//!   the `kiln` binary, and `kiln run`'s options.
+//!   the `kiln` binary, and `kiln run`'s options;
+//! - `wasi_p2`: the same programs as WASI 0.2 components (the preview1 adapter) through
+//!   `kiln_wasi::p2` and `kiln run`, compared with `wasmtime run` where it is installed.
 //!
 //! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
 //! -- spec::wasm-v1`).
@@ -53,6 +55,7 @@ mod spec;
 mod tally;
 mod toolchain;
 mod wasi;
+mod wasi_p2;
 
 fn main() {
     let args = Arguments::from_args();
@@ -77,6 +80,7 @@ fn main() {
     trials.extend(aot_large::trials());
     trials.extend(aot_cli::trials());
     trials.extend(wasi::trials());
+    trials.extend(wasi_p2::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();

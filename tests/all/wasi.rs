@@ -27,8 +27,8 @@ fn sources() -> PathBuf {
     repo().join("tests/wasi-programs")
 }
 
-fn program_path(name: &str) -> Result<PathBuf> {
-    let path = repo().join("target/wasi-programs").join(format!("{name}.wasm"));
+pub(super) fn program_path(name: &str) -> Result<PathBuf> {
+    let path = repo().join("target/wasi-programs").join(name);
     if !path.exists() {
         bail!(
             "{} is missing: build it with ./scripts/build-wasi-programs (clang and wasi-libc come from \
@@ -41,7 +41,7 @@ fn program_path(name: &str) -> Result<PathBuf> {
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
+pub(super) enum Outcome {
     Exit(i32),
     /// A trap whose message contains this text.
     Trap(String),
@@ -49,7 +49,7 @@ enum Outcome {
 
 /// What the temporary directory must hold afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
+pub(super) enum Node {
     Dir,
     File(Vec<u8>),
     Symlink(String),
@@ -57,19 +57,23 @@ enum Node {
 
 /// One program of the manifest (see its `_doc`).
 #[derive(Debug, Clone)]
-struct Program {
-    name: String,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    stdin: String,
-    dirs: Vec<(String, String)>,
-    files: Vec<(String, String)>,
-    symlinks: Vec<(String, String)>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    outcome: Outcome,
-    tree: Option<BTreeMap<String, Node>>,
-    cli: bool,
+pub(super) struct Program {
+    pub(super) name: String,
+    pub(super) args: Vec<String>,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) stdin: String,
+    pub(super) dirs: Vec<(String, String)>,
+    pub(super) files: Vec<(String, String)>,
+    pub(super) symlinks: Vec<(String, String)>,
+    pub(super) stdout: Vec<u8>,
+    pub(super) stderr: Vec<u8>,
+    pub(super) outcome: Outcome,
+    pub(super) tree: Option<BTreeMap<String, Node>>,
+    pub(super) cli: bool,
+    /// The manifest's `p2`: why its component is not run, if it is not.
+    pub(super) p2_skip: Option<String>,
+    /// The manifest's `p2.exit_code`: the exit status of its component, where it differs.
+    pub(super) p2_exit_code: Option<i32>,
 }
 
 fn strings(value: Option<&Value>) -> Result<Vec<String>> {
@@ -152,10 +156,12 @@ fn parse_program(name: &str, spec: &Value) -> Result<Program> {
         outcome,
         tree,
         cli: spec.get("cli").and_then(Value::as_bool).unwrap_or(false),
+        p2_skip: spec.pointer("/p2/skip").and_then(Value::as_str).map(str::to_string),
+        p2_exit_code: spec.pointer("/p2/exit_code").and_then(Value::as_i64).map(|c| c as i32),
     })
 }
 
-fn load_manifest() -> Result<Vec<Program>> {
+pub(super) fn load_manifest() -> Result<Vec<Program>> {
     let path = sources().join("manifest.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let manifest: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -168,10 +174,10 @@ fn load_manifest() -> Result<Vec<Program>> {
 }
 
 /// A temporary directory removed on drop.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> Result<TempDir> {
+    pub(super) fn new(tag: &str) -> Result<TempDir> {
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("kiln-wasi-{tag}-{}-{n}", std::process::id()));
@@ -189,7 +195,7 @@ impl Drop for TempDir {
 
 /// The temporary directory's starting contents: `sandbox/`, `outside/secret.txt`, and the
 /// program's files and symlinks.
-fn prepare(program: &Program, root: &Path) -> Result<()> {
+pub(super) fn prepare(program: &Program, root: &Path) -> Result<()> {
     std::fs::create_dir_all(root.join("sandbox"))?;
     std::fs::create_dir_all(root.join("outside"))?;
     std::fs::write(root.join("outside/secret.txt"), "secret\n")?;
@@ -222,7 +228,7 @@ fn read_tree(root: &Path, dir: &Path, tree: &mut BTreeMap<String, Node>) -> Resu
     Ok(())
 }
 
-fn check_tree(program: &Program, root: &Path) -> Result<()> {
+pub(super) fn check_tree(program: &Program, root: &Path) -> Result<()> {
     let Some(expected) = &program.tree else { return Ok(()) };
     let mut actual = BTreeMap::new();
     read_tree(root, root, &mut actual)?;
@@ -240,7 +246,7 @@ fn check_tree(program: &Program, root: &Path) -> Result<()> {
 }
 
 /// Compares output, with the first differing line when they differ.
-fn check_output(what: &str, expected: &[u8], actual: &[u8]) -> Result<()> {
+pub(super) fn check_output(what: &str, expected: &[u8], actual: &[u8]) -> Result<()> {
     if expected == actual {
         return Ok(());
     }
@@ -267,7 +273,7 @@ fn check_output(what: &str, expected: &[u8], actual: &[u8]) -> Result<()> {
 /// Runs a program through the API, with in-memory stdio.
 fn run_api(program: &Program) -> Result<()> {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, program_path(&program.name)?)?;
+    let module = Module::from_file(&engine, program_path(&format!("{}.wasm", program.name))?)?;
     let root = TempDir::new(&program.name)?;
     prepare(program, &root.0)?;
 
@@ -311,7 +317,7 @@ fn run_api(program: &Program) -> Result<()> {
     check_tree(program, &root.0)
 }
 
-fn check_outcome(expected: &Outcome, actual: &Outcome) -> Result<()> {
+pub(super) fn check_outcome(expected: &Outcome, actual: &Outcome) -> Result<()> {
     match (expected, actual) {
         (Outcome::Trap(message), Outcome::Trap(report)) if report.contains(message.as_str()) => Ok(()),
         (Outcome::Exit(e), Outcome::Exit(a)) if e == a => Ok(()),
@@ -344,13 +350,13 @@ fn kiln_binary() -> Result<PathBuf> {
         .map_err(|e| anyhow!(e))
 }
 
-struct CliRun {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
+pub(super) struct CliRun {
+    pub(super) code: i32,
+    pub(super) stdout: Vec<u8>,
+    pub(super) stderr: String,
 }
 
-fn kiln(args: &[&str], stdin: &str, cwd: &Path) -> Result<CliRun> {
+pub(super) fn kiln(args: &[&str], stdin: &str, cwd: &Path) -> Result<CliRun> {
     let mut child = Command::new(kiln_binary()?)
         .args(args)
         .current_dir(cwd)
@@ -373,8 +379,7 @@ fn kiln(args: &[&str], stdin: &str, cwd: &Path) -> Result<CliRun> {
 }
 
 /// Runs a program through `kiln run`, with `--dir` and `--env`.
-fn run_cli(program: &Program) -> Result<()> {
-    let wasm = program_path(&program.name)?;
+pub(super) fn run_cli(program: &Program, wasm: &Path) -> Result<()> {
     let root = TempDir::new(&format!("cli-{}", program.name))?;
     prepare(program, &root.0)?;
     let mut args: Vec<String> = vec!["run".into()];
@@ -525,7 +530,7 @@ fn component_invoke_names() -> Result<()> {
 }
 
 fn guest_args_after_file() -> Result<()> {
-    let args_env = program_path("args_env")?;
+    let args_env = program_path("args_env.wasm")?;
     let args_env = args_env.to_string_lossy();
     // Options between the file and the first argument are kiln's; everything after the first
     // argument is the program's.
@@ -643,7 +648,8 @@ pub fn trials() -> Vec<Trial> {
         if program.cli {
             trials.push(
                 Trial::test(format!("wasi::cli::{}", program.name), move || {
-                    run_cli(&program).map_err(|e| Failed::from(format!("{e:?}")))
+                    run_cli(&program, &program_path(&format!("{}.wasm", program.name))?)
+                        .map_err(|e| Failed::from(format!("{e:?}")))
                 })
                 .with_ignored_flag(skip),
             );

@@ -228,26 +228,68 @@ fn preload_module(linker: &mut Linker<WasiCtx>, store: &mut Store<WasiCtx>, engi
     Ok(())
 }
 
-/// Runs `cmd.invoke` of the component in `input`, printing its result in WAVE.
+/// The store data of a component run: its WASI 0.2 context and resource table.
+struct ComponentState {
+    ctx: kiln_wasi::p2::WasiCtx,
+    table: kiln::component::ResourceTable,
+}
+
+impl kiln_wasi::p2::WasiView for ComponentState {
+    fn ctx(&mut self) -> kiln_wasi::p2::WasiCtxView<'_> {
+        kiln_wasi::p2::WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+/// The component's WASI 0.2 context: the host's stdio, arguments, `--env` and `--dir`.
+fn wasi_p2_ctx(cmd: &RunCommand) -> Result<kiln_wasi::p2::WasiCtx> {
+    let mut builder = kiln_wasi::p2::WasiCtxBuilder::new();
+    builder.inherit_stdio();
+    let program = cmd.file.file_name().map_or_else(|| cmd.file.display().to_string(), |n| n.to_string_lossy().into());
+    builder.arg(program).args(&cmd.args);
+    for env in &cmd.envs {
+        match env.split_once('=') {
+            Some((name, value)) => builder.env(name, value),
+            None => match std::env::var(env) {
+                Ok(value) => builder.env(env, value),
+                Err(_) => &mut builder,
+            },
+        };
+    }
+    for dir in &cmd.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder.preopened_dir(host, guest)?;
+    }
+    Ok(builder.build())
+}
+
+/// Runs a component: its `wasi:cli/run` export (a WASI 0.2 command, with the arguments after
+/// the file as its argv) or, with `--invoke`, the named function, printing its result in WAVE.
+/// Either way its imports are WASI 0.2's (`kiln_wasi::p2`).
 fn run_component(cmd: &RunCommand, input: &crate::compile::Input) -> Result<ExitCode> {
     let file = cmd.file.display();
-    for (option, used) in [("--dir", !cmd.dirs.is_empty()), ("--env", !cmd.envs.is_empty())] {
-        if used {
-            bail!("unsupported feature: {option} for components (kiln provides WASI to core modules only)");
-        }
-    }
     if !cmd.preloads.is_empty() {
         bail!("unsupported feature: --preload for components (only core modules can be preloaded)");
     }
     let engine = engine_for(cmd)?;
     let component = crate::compile::load_component(&engine, &cmd.file, input)?;
-    if let Some((name, kind)) = component.imports().find(|(_, kind)| *kind != "type") {
-        bail!(
-            "cannot satisfy import `{name}` ({kind}) of component `{file}`: kiln run provides no imports to components"
-        );
-    }
+    let mut linker = kiln::component::Linker::new(&engine);
+    kiln_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let state = ComponentState { ctx: wasi_p2_ctx(cmd)?, table: kiln::component::ResourceTable::new() };
+    let mut store = store_for(cmd, &engine, state)?;
     let Some(invoke) = cmd.invoke.as_deref() else {
-        bail!("`{file}` is a component: name the function to call with --invoke 'name(arguments...)'");
+        let pre = linker.instantiate_pre(&component).with_context(|| format!("failed to instantiate `{file}`"))?;
+        let pre = kiln_wasi::p2::bindings::sync::CommandPre::new(pre).with_context(|| {
+            format!("`{file}` is a component without a `wasi:cli/run` export: name a function to call with --invoke 'name(arguments...)'")
+        })?;
+        let command = pre.instantiate(&mut store).with_context(|| format!("failed to instantiate `{file}`"))?;
+        return match command.wasi_cli_run().call_run(&mut store) {
+            Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+            Ok(Err(())) => Ok(ExitCode::FAILURE),
+            Err(err) => match err.downcast_ref::<I32Exit>() {
+                Some(exit) => Ok(ExitCode::from(exit.0 as u8)),
+                None => Err(err),
+            },
+        };
     };
     if !cmd.args.is_empty() {
         bail!("a component's arguments go inside the invocation: --invoke '{invoke}(...)'");
@@ -255,10 +297,8 @@ fn run_component(cmd: &RunCommand, input: &crate::compile::Input) -> Result<Exit
     let invocation = wave::Invocation::parse(invoke)?;
     let path = wave::find_export(&component.exported_functions(), &invocation.name)
         .with_context(|| format!("in component `{file}`"))?;
-    let mut store = store_for(cmd, &engine, ())?;
-    let instance = kiln::component::Linker::new(&engine)
-        .instantiate(&mut store, &component)
-        .with_context(|| format!("failed to instantiate `{file}`"))?;
+    let instance =
+        linker.instantiate(&mut store, &component).with_context(|| format!("failed to instantiate `{file}`"))?;
     let func = if path.instance.is_empty() {
         instance.get_func(&mut store, path.func.as_str())
     } else {
@@ -270,7 +310,13 @@ fn run_component(cmd: &RunCommand, input: &crate::compile::Input) -> Result<Exit
     let args = invocation.args(&params).with_context(|| format!("invalid arguments for `{path}`"))?;
     let result_ty = func.result(&store);
     let mut results: Vec<kiln::component::Val> = result_ty.iter().map(|_| kiln::component::Val::Bool(false)).collect();
-    func.call(&mut store, &args, &mut results).with_context(|| format!("failed to call `{path}`"))?;
+    match func.call(&mut store, &args, &mut results) {
+        Ok(()) => {}
+        Err(err) => match err.downcast_ref::<I32Exit>() {
+            Some(exit) => return Ok(ExitCode::from(exit.0 as u8)),
+            None => return Err(err.context(format!("failed to call `{path}`"))),
+        },
+    }
     if let (Some(ty), Some(value)) = (&result_ty, results.first()) {
         println!("{}", wave::format(ty, value)?);
     }

@@ -437,6 +437,11 @@ impl Inliner<'_> {
         let mut out = InstanceSignature::default();
         for (name, key) in &signature.resources {
             let rt = match provider {
+                // A resource the host already provides through an earlier import, exported
+                // again under this instance (`(export "error" (type (eq ...)))`, what WIT's `use`
+                // makes, e.g. `error` in `wasi:io/streams`): the same resource, which the
+                // host's instance need not define again.
+                Provider::Host(_) if frame.resources.contains_key(key) => continue,
                 Provider::Host(path) => {
                     let mut path = path.clone();
                     path.names.push(name.clone());

@@ -1,0 +1,347 @@
+//! `wasi:io`: errors, pollables (over real readiness: `poll(2)` on the host's stdin, deadlines
+//! of the monotonic clock) and input and output streams (standard streams and files).
+
+use super::bindings::sync::wasi::io::{error, poll, streams};
+use super::{HostStdio, StdinSource, StdoutSink, WasiCtxView};
+use anyhow::{Result, bail};
+use kiln::component::Resource;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use streams::StreamError;
+
+/// The most bytes one `read` returns and `check-write` permits.
+pub(crate) const CHUNK: u64 = 1 << 20;
+
+/// stdin, shared by every stream `get-stdin` returns.
+pub(crate) type SharedReader = Arc<Mutex<StdinSource>>;
+/// stdout or stderr, shared by every stream `get-stdout`/`get-stderr` returns.
+pub(crate) type SharedWriter = Arc<Mutex<StdoutSink>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A `wasi:io/streams` input stream.
+pub enum InputStream {
+    /// The program's stdin.
+    Stdin(SharedReader),
+    /// A file, read from `offset` on.
+    File { file: Arc<std::fs::File>, offset: u64 },
+}
+
+/// A `wasi:io/streams` output stream.
+pub enum OutputStream {
+    /// The program's stdout or stderr.
+    Stdio(SharedWriter),
+    /// A file, written at `offset` (or at its end when `append`).
+    File { file: Arc<std::fs::File>, offset: u64, append: bool },
+}
+
+/// A `wasi:io/poll` pollable.
+pub enum Pollable {
+    /// Always ready (files, in-memory pipes, output streams whose writes complete at once).
+    Ready,
+    /// Ready once the monotonic clock passes this instant.
+    Deadline(Instant),
+    /// Ready when the host's stdin is readable.
+    HostStdin,
+    /// Never ready (a deadline past what the host's clock can represent).
+    Never,
+}
+
+/// A `wasi:io/error` error: the host error that ended a stream operation.
+#[derive(Debug)]
+pub struct IoError(pub(crate) std::io::Error);
+
+/// Waits until the host's stdin is readable or `timeout` passes; true if it is readable.
+pub(crate) fn poll_host_stdin(timeout: Option<Duration>) -> std::io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let timeout = timeout.map(|t| Timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
+    loop {
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(n) => return Ok(n > 0),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl Pollable {
+    fn ready(&self) -> Result<bool> {
+        Ok(match self {
+            Pollable::Ready => true,
+            Pollable::Deadline(t) => Instant::now() >= *t,
+            Pollable::HostStdin => poll_host_stdin(Some(Duration::ZERO))?,
+            Pollable::Never => false,
+        })
+    }
+}
+
+impl WasiCtxView<'_> {
+    fn stream_failed(&mut self, e: std::io::Error) -> Result<StreamError> {
+        Ok(StreamError::LastOperationFailed(self.table.push(IoError(e))?))
+    }
+
+    /// Reads at most `len` bytes; `blocking` waits for at least one (or end of stream).
+    fn read_stream(
+        &mut self,
+        stream: &Resource<InputStream>,
+        len: u64,
+        blocking: bool,
+    ) -> Result<Result<Vec<u8>, StreamError>> {
+        let len = len.min(CHUNK) as usize;
+        let result = match self.table.get_mut(stream)? {
+            InputStream::Stdin(shared) => {
+                let mut source = lock(shared);
+                match &mut *source {
+                    StdinSource::Host => {
+                        if !blocking && !poll_host_stdin(Some(Duration::ZERO))? {
+                            return Ok(Ok(Vec::new()));
+                        }
+                        read_some(&mut std::io::stdin().lock(), len)
+                    }
+                    StdinSource::Reader(reader) => read_some(reader, len),
+                }
+            }
+            InputStream::File { file, offset } => {
+                let mut buf = vec![0; len];
+                match file.read_at(&mut buf, *offset) {
+                    Ok(n) => {
+                        *offset += n as u64;
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Ok(bytes) if bytes.is_empty() && len > 0 => Ok(Err(StreamError::Closed)),
+            Ok(bytes) => Ok(Ok(bytes)),
+            Err(e) => Ok(Err(self.stream_failed(e)?)),
+        }
+    }
+
+    fn write_stream(&mut self, stream: &Resource<OutputStream>, contents: &[u8]) -> Result<Result<(), StreamError>> {
+        let result = match self.table.get_mut(stream)? {
+            OutputStream::Stdio(shared) => match &mut *lock(shared) {
+                StdoutSink::Writer(w) => w.write_all(contents).and_then(|()| w.flush()),
+                StdoutSink::Host(HostStdio::Stderr) => std::io::stderr().write_all(contents),
+                StdoutSink::Host(_) => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(contents).and_then(|()| out.flush())
+                }
+            },
+            OutputStream::File { file, offset, append } => {
+                if *append {
+                    let end = file.metadata().map(|m| m.len());
+                    end.and_then(|end| file.write_all_at(contents, end))
+                } else {
+                    let r = file.write_all_at(contents, *offset);
+                    if r.is_ok() {
+                        *offset += contents.len() as u64;
+                    }
+                    r
+                }
+            }
+        };
+        match result {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => Ok(Err(self.stream_failed(e)?)),
+        }
+    }
+}
+
+/// One `read` of at most `len` bytes, retried on `Interrupted`.
+fn read_some(reader: &mut dyn Read, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0; len];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl error::Host for WasiCtxView<'_> {}
+
+impl error::HostError for WasiCtxView<'_> {
+    fn to_debug_string(&mut self, err: Resource<IoError>) -> Result<String> {
+        Ok(self.table.get(&err)?.0.to_string())
+    }
+    fn drop(&mut self, err: Resource<IoError>) -> Result<()> {
+        self.table.delete(err)?;
+        Ok(())
+    }
+}
+
+impl poll::Host for WasiCtxView<'_> {
+    fn poll(&mut self, list: Vec<Resource<Pollable>>) -> Result<Vec<u32>> {
+        if list.is_empty() {
+            bail!("poll: the list of pollables is empty");
+        }
+        if list.len() > u32::MAX as usize {
+            bail!("poll: too many pollables");
+        }
+        loop {
+            let mut ready = Vec::new();
+            let mut deadline: Option<Instant> = None;
+            let mut stdin = false;
+            for (i, p) in list.iter().enumerate() {
+                let pollable = self.table.get(p)?;
+                if pollable.ready()? {
+                    ready.push(i as u32);
+                }
+                match pollable {
+                    Pollable::Deadline(t) => deadline = Some(deadline.map_or(*t, |d| d.min(*t))),
+                    Pollable::HostStdin => stdin = true,
+                    Pollable::Ready | Pollable::Never => {}
+                }
+            }
+            if !ready.is_empty() {
+                return Ok(ready);
+            }
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if stdin {
+                poll_host_stdin(timeout)?;
+            } else if let Some(timeout) = timeout {
+                std::thread::sleep(timeout);
+            } else {
+                bail!("poll: no pollable can become ready");
+            }
+        }
+    }
+}
+
+impl poll::HostPollable for WasiCtxView<'_> {
+    fn ready(&mut self, p: Resource<Pollable>) -> Result<bool> {
+        self.table.get(&p)?.ready()
+    }
+    fn block(&mut self, p: Resource<Pollable>) -> Result<()> {
+        let borrowed = Resource::new_borrow(p.rep());
+        poll::Host::poll(self, vec![borrowed])?;
+        Ok(())
+    }
+    fn drop(&mut self, p: Resource<Pollable>) -> Result<()> {
+        self.table.delete(p)?;
+        Ok(())
+    }
+}
+
+impl streams::Host for WasiCtxView<'_> {}
+
+impl streams::HostInputStream for WasiCtxView<'_> {
+    fn read(&mut self, s: Resource<InputStream>, len: u64) -> Result<Result<Vec<u8>, StreamError>> {
+        self.read_stream(&s, len, false)
+    }
+    fn blocking_read(&mut self, s: Resource<InputStream>, len: u64) -> Result<Result<Vec<u8>, StreamError>> {
+        self.read_stream(&s, len, true)
+    }
+    fn skip(&mut self, s: Resource<InputStream>, len: u64) -> Result<Result<u64, StreamError>> {
+        Ok(self.read_stream(&s, len, false)?.map(|b| b.len() as u64))
+    }
+    fn blocking_skip(&mut self, s: Resource<InputStream>, len: u64) -> Result<Result<u64, StreamError>> {
+        Ok(self.read_stream(&s, len, true)?.map(|b| b.len() as u64))
+    }
+    fn subscribe(&mut self, s: Resource<InputStream>) -> Result<Resource<Pollable>> {
+        let pollable = match self.table.get(&s)? {
+            InputStream::Stdin(shared) if matches!(*lock(shared), StdinSource::Host) => Pollable::HostStdin,
+            _ => Pollable::Ready,
+        };
+        Ok(self.table.push(pollable)?)
+    }
+    fn drop(&mut self, s: Resource<InputStream>) -> Result<()> {
+        self.table.delete(s)?;
+        Ok(())
+    }
+}
+
+impl streams::HostOutputStream for WasiCtxView<'_> {
+    fn check_write(&mut self, s: Resource<OutputStream>) -> Result<Result<u64, StreamError>> {
+        // Writes complete before `write` returns (nothing is buffered in the host), so the
+        // stream can always take another chunk: a guest that floods stdout is held back by the
+        // host's own writes, not by host memory.
+        self.table.get(&s)?;
+        Ok(Ok(CHUNK))
+    }
+    fn write(&mut self, s: Resource<OutputStream>, contents: Vec<u8>) -> Result<Result<(), StreamError>> {
+        if contents.len() as u64 > CHUNK {
+            bail!("output-stream.write: {} bytes is more than check-write permitted ({CHUNK})", contents.len());
+        }
+        self.write_stream(&s, &contents)
+    }
+    fn blocking_write_and_flush(
+        &mut self,
+        s: Resource<OutputStream>,
+        contents: Vec<u8>,
+    ) -> Result<Result<(), StreamError>> {
+        if contents.len() > 4096 {
+            bail!("output-stream.blocking-write-and-flush: {} bytes is more than 4096", contents.len());
+        }
+        self.write_stream(&s, &contents)
+    }
+    fn flush(&mut self, s: Resource<OutputStream>) -> Result<Result<(), StreamError>> {
+        self.table.get(&s)?;
+        Ok(Ok(()))
+    }
+    fn blocking_flush(&mut self, s: Resource<OutputStream>) -> Result<Result<(), StreamError>> {
+        self.table.get(&s)?;
+        Ok(Ok(()))
+    }
+    fn subscribe(&mut self, s: Resource<OutputStream>) -> Result<Resource<Pollable>> {
+        self.table.get(&s)?;
+        Ok(self.table.push(Pollable::Ready)?)
+    }
+    fn write_zeroes(&mut self, s: Resource<OutputStream>, len: u64) -> Result<Result<(), StreamError>> {
+        if len > CHUNK {
+            bail!("output-stream.write-zeroes: {len} bytes is more than check-write permitted ({CHUNK})");
+        }
+        self.write_stream(&s, &vec![0; len as usize])
+    }
+    fn blocking_write_zeroes_and_flush(
+        &mut self,
+        s: Resource<OutputStream>,
+        len: u64,
+    ) -> Result<Result<(), StreamError>> {
+        if len > 4096 {
+            bail!("output-stream.blocking-write-zeroes-and-flush: {len} bytes is more than 4096");
+        }
+        self.write_stream(&s, &vec![0; len as usize])
+    }
+    fn splice(
+        &mut self,
+        dst: Resource<OutputStream>,
+        src: Resource<InputStream>,
+        len: u64,
+    ) -> Result<Result<u64, StreamError>> {
+        let bytes = match self.read_stream(&src, len, false)? {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self.write_stream(&dst, &bytes)?.map(|()| bytes.len() as u64))
+    }
+    fn blocking_splice(
+        &mut self,
+        dst: Resource<OutputStream>,
+        src: Resource<InputStream>,
+        len: u64,
+    ) -> Result<Result<u64, StreamError>> {
+        let bytes = match self.read_stream(&src, len, true)? {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self.write_stream(&dst, &bytes)?.map(|()| bytes.len() as u64))
+    }
+    fn drop(&mut self, s: Resource<OutputStream>) -> Result<()> {
+        self.table.delete(s)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,163 @@
+//! The WASI preview 1 C programs of `tests/wasi-programs/` as WASI 0.2 command components
+//! (`scripts/build-wasi-programs` adapts each into `target/wasi-programs/NAME.component.wasm`
+//! with the preview1 command adapter), run through `kiln_wasi::p2` (`wasi_p2::api::*`) and
+//! through `kiln run` (`wasi_p2::cli::*`). Each must give exactly the stdout, stderr, exit status
+//! or trap, and files that `tests/wasi-programs/manifest.json` expects of its preview 1 run:
+//! arguments and environment, exit codes, files inside a preopen, escapes refused. The
+//! manifest's `p2` key names the few programs that test preview 1 details the preview1 adapter
+//! does not carry (they behave the same under wasmtime), and the exit status the adapter gives.
+//! `wasi_p2::compare::*` runs a few under `wasmtime run` too when it is installed.
+
+use super::wasi::{
+    Outcome, Program, TempDir, check_outcome, check_output, check_tree, load_manifest, prepare, program_path, run_cli,
+};
+use anyhow::{Context, Result, ensure};
+use kiln::component::{Component, Linker, ResourceTable};
+use kiln::{Engine, Store};
+use kiln_wasi::I32Exit;
+use kiln_wasi::p2::bindings::sync::Command;
+use kiln_wasi::p2::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use kiln_wasi::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use libtest_mimic::{Failed, Trial};
+use std::path::PathBuf;
+
+struct State {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+fn component_path(program: &Program) -> Result<PathBuf> {
+    program_path(&format!("{}.component.wasm", program.name))
+}
+
+/// Runs a program's component through the embedding API.
+fn run_api(program: &Program) -> Result<()> {
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, component_path(program)?)?;
+    let root = TempDir::new(&format!("p2-{}", program.name))?;
+    prepare(program, &root.0)?;
+
+    let (stdout, stderr) = (MemoryOutputPipe::new(), MemoryOutputPipe::new());
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .arg(format!("{}.wasm", program.name))
+        .args(&program.args)
+        .stdin(MemoryInputPipe::new(program.stdin.as_bytes()))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    for (name, value) in &program.env {
+        builder.env(name, value);
+    }
+    for (host, guest) in &program.dirs {
+        builder.preopened_dir(root.0.join(host), guest)?;
+    }
+    let mut linker = Linker::new(&engine);
+    kiln_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
+    let command = Command::instantiate(&mut store, &component, &linker)?;
+    let outcome = match command.wasi_cli_run().call_run(&mut store) {
+        Ok(Ok(())) => Outcome::Exit(0),
+        Ok(Err(())) => Outcome::Exit(1),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => Outcome::Exit(exit.0),
+            None if e.is::<kiln::Trap>() => Outcome::Trap(format!("{e:?}")),
+            None => return Err(e.context("the program failed without a trap or an exit")),
+        },
+    };
+    check_outcome(&program.outcome, &outcome)?;
+    check_output("stdout", &program.stdout, &stdout.contents())?;
+    check_output("stderr", &program.stderr, &stderr.contents())?;
+    check_tree(program, &root.0)
+}
+
+/// Runs a program's component through `kiln run`, under the name `NAME.wasm` (its argv[0]).
+fn run_kiln_cli(program: &Program) -> Result<()> {
+    let bin = TempDir::new(&format!("p2-bin-{}", program.name))?;
+    let wasm = bin.0.join(format!("{}.wasm", program.name));
+    std::fs::copy(component_path(program)?, &wasm).context("copying the component")?;
+    run_cli(program, &wasm)
+}
+
+/// `wasmtime run` on the same component gives the same stdout and exit status (skipped when
+/// no `wasmtime` is on PATH or in ~/.cache/kiln-tools/bin).
+fn compare_with_wasmtime(program: &Program) -> Result<()> {
+    let tools = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kiln-tools/bin/wasmtime"));
+    let wasmtime = match tools.filter(|p| p.exists()) {
+        Some(p) => p,
+        None => PathBuf::from("wasmtime"),
+    };
+    let root = TempDir::new(&format!("p2-wasmtime-{}", program.name))?;
+    prepare(program, &root.0)?;
+    let bin = TempDir::new(&format!("p2-wbin-{}", program.name))?;
+    let wasm = bin.0.join(format!("{}.wasm", program.name));
+    std::fs::copy(component_path(program)?, &wasm)?;
+    let mut cmd = std::process::Command::new(&wasmtime);
+    cmd.arg("run");
+    for (host, guest) in &program.dirs {
+        cmd.arg(format!("--dir={host}::{guest}"));
+    }
+    for (name, value) in &program.env {
+        cmd.arg(format!("--env={name}={value}"));
+    }
+    cmd.arg(&wasm).args(&program.args).current_dir(&root.0).stdin(std::process::Stdio::null());
+    let output = match cmd.output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let Outcome::Exit(code) = program.outcome else { return Ok(()) };
+    ensure!(output.status.code() == Some(code), "wasmtime exited with {:?}, expected {code}", output.status.code());
+    check_output("stdout (wasmtime)", &program.stdout, &output.stdout)
+}
+
+pub fn trials() -> Vec<Trial> {
+    let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
+    let mut trials = Vec::new();
+    let programs = match load_manifest() {
+        Ok(programs) => programs,
+        Err(e) => {
+            let message = format!("{e:?}");
+            trials.push(Trial::test("wasi_p2::manifest", move || Err(Failed::from(message.clone()))));
+            return trials;
+        }
+    };
+    for mut program in programs {
+        if program.p2_skip.is_some() {
+            continue;
+        }
+        if let Some(code) = program.p2_exit_code {
+            program.outcome = Outcome::Exit(code);
+        }
+        let p = program.clone();
+        trials.push(
+            Trial::test(format!("wasi_p2::api::{}", program.name), move || {
+                run_api(&p).map_err(|e| Failed::from(format!("{e:?}")))
+            })
+            .with_ignored_flag(skip),
+        );
+        if program.cli {
+            let p = program.clone();
+            trials.push(
+                Trial::test(format!("wasi_p2::cli::{}", program.name), move || {
+                    run_kiln_cli(&p).map_err(|e| Failed::from(format!("{e:?}")))
+                })
+                .with_ignored_flag(skip),
+            );
+        }
+        if ["args_env", "fs", "escape_paths", "exit", "clocks", "random"].contains(&program.name.as_str()) {
+            trials.push(
+                Trial::test(format!("wasi_p2::compare::{}", program.name), move || {
+                    compare_with_wasmtime(&program).map_err(|e| Failed::from(format!("{e:?}")))
+                })
+                .with_ignored_flag(skip),
+            );
+        }
+    }
+    trials
+}
