@@ -37,6 +37,7 @@ typed_tests![
     list_of_records,
     type_mismatch_names_the_difference,
     derive_and_val_agree,
+    async_lift_export_says_why,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -660,5 +661,38 @@ fn derive_and_val_agree() -> Result<()> {
     ensure!(Color::from_val(Val::Enum("green".into()))? == Color::Green);
     ensure!(Color::from_val(Val::Enum("mauve".into())).is_err());
     ensure!(Perms::from_val(Val::Flags(vec!["exec".into()]))? == Perms::EXEC);
+    Ok(())
+}
+
+/// `Instance::try_get_func` says why an export is not a function kiln can call; `get_func` is
+/// `None` for each.
+fn async_lift_export_says_why() -> Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+            (core module $m
+              (func (export "f") (result i32) i32.const 0)
+              (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (type $t (record (field "a" u8)))
+            (export "t" (type $t))
+            (func (export "f") async (canon lift (core func $i "f") async (callback (core func $i "cb")))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let cases = [
+        ("f", "export `f` cannot be called: unsupported feature: async canonical ABI"),
+        ("t", "export `t` is not a function"),
+        ("nope", "no export named `nope`"),
+    ];
+    for (name, expected) in cases {
+        let error = match instance.try_get_func(&mut store, name) {
+            Ok(_) => bail!("`{name}` gave a function"),
+            Err(e) => format!("{e:#}"),
+        };
+        ensure!(error.starts_with(expected), "`{name}`: expected `{expected}...`, got `{error}`");
+        ensure!(instance.get_func(&mut store, name).is_none());
+    }
     Ok(())
 }

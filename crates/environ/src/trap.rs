@@ -95,11 +95,18 @@ pub enum Trap {
     HostStringUnaligned = 41,
     /// Precompiled code mapped from a file failed its checksum when first run.
     CorruptCode = 42,
+    /// A synchronous task called a built-in that would block it (`waitable-set.wait`, a
+    /// synchronous `stream.read`, ...) before it returned its result.
+    CannotBlockSyncTask = 43,
+    /// `task.return` or `task.cancel` called by a task whose function was not lifted `async`.
+    TaskNotAsync = 44,
+    /// `backpressure.inc` above 65535 or `backpressure.dec` below 0.
+    BackpressureOutOfRange = 45,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 43] = [
+    pub const ALL: [Trap; 46] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -143,6 +150,9 @@ impl Trap {
         Trap::ResourceDestructorReentered,
         Trap::HostStringUnaligned,
         Trap::CorruptCode,
+        Trap::CannotBlockSyncTask,
+        Trap::TaskNotAsync,
+        Trap::BackpressureOutOfRange,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -209,6 +219,9 @@ impl Trap {
             // host calls' misaligned strings with `unaligned pointer`; both words are here).
             Trap::HostStringUnaligned => "unaligned pointer: string pointer not aligned to 2",
             Trap::CorruptCode => "precompiled code is corrupt (checksum mismatch): delete or recompile it",
+            Trap::CannotBlockSyncTask => "cannot block a synchronous task before returning",
+            Trap::TaskNotAsync => "`task.return` and `task.cancel` may only be called by a task lifted with `async`",
+            Trap::BackpressureOutOfRange => "backpressure counter out of range [0, 65535]",
         }
     }
 }

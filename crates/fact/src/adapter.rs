@@ -818,7 +818,7 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
     // Entry: the caller must be allowed to leave, the callee to be entered.
     g.flag_test(r.caller.flags, crate::FLAG_MAY_LEAVE, Trap::CannotLeaveComponent);
     g.flag_test(r.callee.flags, crate::FLAG_MAY_ENTER, Trap::CannotEnterComponent);
-    g.flag_set(r.callee.flags, crate::FLAG_MAY_ENTER, false);
+    g.flag_set(r.callee.flags, crate::FLAG_MAY_ENTER | crate::FLAG_CONTEXT_LIVE, false);
 
     // Borrows lent to the callee live in a call scope that ends after post-return.
     let scope = ty.params.iter().any(|(_, t)| t.has_borrows()).then(|| r.resources.expect("resource intrinsics"));

@@ -44,6 +44,10 @@ pub const FLAG_MAY_LEAVE: i32 = 1;
 /// Bit of an instance's flags global: the instance may be entered (clear while one of its lifted
 /// functions runs, and forever after a trap).
 pub const FLAG_MAY_ENTER: i32 = 2;
+/// Bit of an instance's flags global: the instance's context slots (`context.get/set`) belong to
+/// the running task. Cleared, with [`FLAG_MAY_ENTER`], whenever a task enters the instance, so a
+/// new task's slots read as 0 without the adapter touching them.
+pub const FLAG_CONTEXT_LIVE: i32 = 4;
 
 /// The canonical options of one side of an adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]

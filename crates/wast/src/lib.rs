@@ -737,8 +737,8 @@ impl<T: 'static> WastContext<T> {
         invoke: &WastInvoke<'_>,
     ) -> std::result::Result<Result<Values>, Outcome> {
         let func = instance
-            .get_func(&mut self.store, invoke.name)
-            .ok_or_else(|| Outcome::Failed(format!("no function export named `{}`", invoke.name)))?;
+            .try_get_func(&mut self.store, invoke.name)
+            .map_err(|e| Outcome::Failed(format!("no function export named `{}`: {e:#}", invoke.name)))?;
         if func.ty(&self.store).is_none() {
             // A re-exported host function: kiln does not know its type, so the values go as
             // written and the host function checks them.

@@ -6,9 +6,9 @@
 //! point where everything its adapters import exists, and holds every adapter ready at that point,
 //! so there are as few modules as the dependencies allow (see [`ComponentPlan::adapter_modules`]).
 
-use super::abi::StringEncoding;
+use super::abi::{FlatType, StringEncoding};
 use super::translate::{
-    ImportKind, InstanceSignature, LocalInit, LocalOptions, NOT_A_RESOURCE, ResourceOp, Translation,
+    ImportKind, InstanceSignature, LocalInit, LocalOptions, NOT_A_RESOURCE, ResourceOp, TaskOp, Translation,
 };
 use super::types::{FuncType, ResourceId};
 use crate::ModuleInfo;
@@ -53,6 +53,9 @@ pub enum CoreDef {
     AdapterTrap,
     /// A `canon resource.new/drop/rep`: index into [`ComponentPlan::resource_builtins`].
     ResourceBuiltin(u32),
+    /// A task, waitable, stream, future, thread or `error-context` built-in: index into
+    /// [`ComponentPlan::task_builtins`].
+    TaskBuiltin(u32),
 }
 
 /// A run-time resource type: one per `(type (resource ...))` definition per instantiation, and
@@ -78,6 +81,22 @@ pub struct ResourceBuiltin {
     /// The run-time resource (index into [`ComponentPlan::resources`]).
     pub resource: u32,
     /// The runtime component instance whose handle table it works on.
+    pub instance: u32,
+}
+
+/// A task, waitable, stream, future, thread or `error-context` built-in lowered into a core
+/// function.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskBuiltin {
+    /// What it does.
+    pub op: TaskOp,
+    /// Its core parameter types.
+    pub params: Vec<FlatType>,
+    /// Its core result types.
+    pub results: Vec<FlatType>,
+    /// The memory of its `memory` option, where kiln uses it.
+    pub memory: Option<CoreDef>,
+    /// The runtime component instance it belongs to.
     pub instance: u32,
 }
 
@@ -172,6 +191,8 @@ pub enum ExportItem {
     ImportedInstance(ImportPath),
     /// A resource type: index into [`ComponentPlan::resources`].
     Resource(u32),
+    /// A function kiln cannot call (an async lift, ...), with the reason naming the feature.
+    UnsupportedFunc(String),
     /// A core module, component or type: not callable, kept for names.
     Other,
 }
@@ -214,6 +235,8 @@ pub struct ComponentPlan {
     pub resources: Vec<ResourceDef>,
     /// Resource built-ins.
     pub resource_builtins: Vec<ResourceBuiltin>,
+    /// Task, waitable, stream, future, thread and `error-context` built-ins.
+    pub task_builtins: Vec<TaskBuiltin>,
 }
 
 #[derive(Debug, Clone)]
@@ -415,7 +438,7 @@ fn export_item(item: &Item) -> Result<ExportItem> {
             ExportItem::Func { ty: ty.clone(), core: core.clone(), options: options.clone() }
         }
         Item::Func(FuncDef::Import(path, ty)) => ExportItem::ImportedFunc { path: path.clone(), ty: ty.clone() },
-        Item::Func(FuncDef::Unsupported(_)) => ExportItem::Other,
+        Item::Func(FuncDef::Unsupported(reason)) => ExportItem::UnsupportedFunc(reason.clone()),
         Item::Instance(InstanceDef::Items(items)) => ExportItem::Instance(
             items.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?,
         ),
@@ -726,6 +749,19 @@ impl Inliner<'_> {
                         .transpose()?;
                     self.plan.resources.push(ResourceDef::Defined { instance: frame.instance, dtor });
                     frame.resources.insert(*key, self.plan.resources.len() as u32 - 1);
+                }
+                LocalInit::TaskBuiltin { op, params, results, memory } => {
+                    let memory = memory
+                        .map(|m| frame.core_memories.get(m as usize).cloned().context("memory index"))
+                        .transpose()?;
+                    self.plan.task_builtins.push(TaskBuiltin {
+                        op: op.clone(),
+                        params: params.clone(),
+                        results: results.clone(),
+                        memory,
+                        instance: frame.instance,
+                    });
+                    frame.core_funcs.push(CoreDef::TaskBuiltin(self.plan.task_builtins.len() as u32 - 1));
                 }
                 LocalInit::ResourceBuiltin { op, key } => {
                     let resource = frame.resource_of(*key)?.context("resource built-in of an unbound resource")?;

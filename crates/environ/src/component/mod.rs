@@ -9,7 +9,7 @@ pub mod types;
 
 pub use abi::*;
 pub use inline::*;
-pub use translate::{ImportKind, InstanceSignature, ResourceOp, Translation, component_features};
+pub use translate::{ImportKind, InstanceSignature, ResourceOp, TaskOp, Translation, component_features};
 pub use types::*;
 
 #[cfg(test)]

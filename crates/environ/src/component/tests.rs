@@ -196,39 +196,56 @@ fn outer_aliases_and_nested_instances() {
 }
 
 #[test]
-fn unsupported_built_ins_are_placeholders_until_used() {
-    // Defined but unused: the plan has no core instantiation that needs them.
-    let unused = plan(
+fn task_built_ins_are_core_functions_with_their_signatures() {
+    let plan = plan(
         r#"(component
+            (core module $mem (memory (export "mem") 1))
+            (core instance $mem (instantiate $mem))
+            (type $st (stream u8))
             (canon task.return (result u32) (core func $ret))
-            (canon waitable-set.new (core func $ws))
-            (canon backpressure.inc (core func $bp))
-            (core module $m (func (export "f")))
-            (core instance $i (instantiate $m))
-            (func (export "f") (canon lift (core func $i "f"))))"#,
+            (canon context.get i32 1 (core func $get))
+            (canon waitable-set.poll (memory (core memory $mem "mem")) (core func $poll))
+            (canon stream.read $st (memory (core memory $mem "mem")) (core func $read))
+            (canon stream.new $st (core func $new))
+            (core module $m
+              (import "" "ret" (func (param i32)))
+              (import "" "get" (func (result i32)))
+              (import "" "poll" (func (param i32 i32) (result i32)))
+              (import "" "read" (func (param i32 i32 i32) (result i32)))
+              (import "" "new" (func (result i64))))
+            (core instance (instantiate $m (with "" (instance
+              (export "ret" (func $ret)) (export "get" (func $get)) (export "poll" (func $poll))
+              (export "read" (func $read)) (export "new" (func $new)))))))"#,
     );
+    let ops: Vec<_> = plan.task_builtins.iter().map(|b| b.op.clone()).collect();
     assert_eq!(
-        unused.unsupported,
+        ops,
         [
-            "unsupported feature: async canonical ABI (`task.return`)",
-            "unsupported feature: async canonical ABI (`waitable-set.new`)",
-            "unsupported feature: async canonical ABI (`backpressure.inc`)",
+            TaskOp::NotAsync,
+            TaskOp::ContextGet(1),
+            TaskOp::WaitableSetPoll,
+            TaskOp::Blocks,
+            TaskOp::Unsupported { name: "stream.new", feature: "async canonical ABI" },
         ]
     );
-    let Initializer::InstantiateModule { args, .. } = &unused.initializers[0] else { panic!() };
-    assert!(args.is_empty());
-    assert!(matches!(unused.exports[0].1, ExportItem::Func { .. }));
-
-    // Passed to a core module: the instantiation gets the placeholder (and fails at run time).
-    let used = plan(
-        r#"(component
-            (canon context.get i32 0 (core func $get))
-            (core module $m (import "" "get" (func (result i32))))
-            (core instance (instantiate $m (with "" (instance (export "get" (func $get)))))))"#,
+    use FlatType::*;
+    let sigs: Vec<_> = plan.task_builtins.iter().map(|b| (b.params.clone(), b.results.clone())).collect();
+    assert_eq!(
+        sigs,
+        [
+            (vec![I32], vec![]),
+            (vec![], vec![I32]),
+            (vec![I32, I32], vec![I32]),
+            (vec![I32, I32, I32], vec![I32]),
+            (vec![], vec![I64]),
+        ]
     );
-    let Initializer::InstantiateModule { args, .. } = &used.initializers[0] else { panic!() };
-    assert_eq!(args, &[CoreDef::Unsupported(0)]);
-    assert_eq!(used.unsupported, ["unsupported feature: async canonical ABI (`context.get`)"]);
+    // Only the poll keeps its memory (the others do not use one in kiln).
+    assert!(plan.task_builtins[2].memory.is_some());
+    assert!(plan.task_builtins[3].memory.is_none());
+    let Initializer::InstantiateModule { args, .. } = plan.initializers.last().unwrap() else { panic!() };
+    assert_eq!(args, &(0..5).map(CoreDef::TaskBuiltin).collect::<Vec<_>>());
+    assert!(plan.unsupported.is_empty());
 }
 
 #[test]
@@ -250,8 +267,8 @@ fn async_lifts_and_lowers_are_unsupported_functions() {
     assert!(plan.unsupported[0].starts_with("unsupported feature: async canonical ABI"), "{:?}", plan.unsupported);
     let Initializer::InstantiateModule { args, .. } = plan.initializers.last().unwrap() else { panic!() };
     assert_eq!(args, &[CoreDef::Unsupported(0)]);
-    // Exporting it is not an error; it is just not a function kiln can call.
-    assert!(matches!(plan.exports[0].1, ExportItem::Other));
+    // Exporting it is not an error; it is a function kiln cannot call, and says why.
+    assert!(matches!(&plan.exports[0].1, ExportItem::UnsupportedFunc(r) if r.contains("async canonical ABI")));
 }
 
 #[test]

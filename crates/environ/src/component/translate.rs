@@ -2,7 +2,7 @@
 //! [`StaticComponent`] per component definition, each a list of definitions in index-space terms.
 //! Nothing is instantiated here; [`super::inline`] interprets these lists.
 
-use super::abi::StringEncoding;
+use super::abi::{FlatType, StringEncoding};
 use super::types::{Case, Field, FuncType, ResourceId, ValueType};
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
@@ -260,6 +260,18 @@ pub enum LocalInit {
         /// Core function index of its destructor.
         dtor: Option<u32>,
     },
+    /// A task, waitable, stream, future, thread or `error-context` built-in: pushes a core
+    /// function of signature `params -> results`.
+    TaskBuiltin {
+        /// What it does.
+        op: TaskOp,
+        /// Core parameter types.
+        params: Vec<super::abi::FlatType>,
+        /// Core result types.
+        results: Vec<super::abi::FlatType>,
+        /// Core memory index of its `memory` option (`waitable-set.poll` writes the event there).
+        memory: Option<u32>,
+    },
     /// `canon resource.new / resource.drop / resource.rep` of the resource with static key
     /// `key`: pushes a core function.
     ResourceBuiltin {
@@ -268,6 +280,56 @@ pub enum LocalInit {
         /// Static key of the resource type.
         key: u32,
     },
+}
+
+/// A canonical built-in of the async ABI, the threading proposal or `error-context`. kiln runs
+/// every task synchronously (it has no async lifts or lowers), so each is given the meaning the
+/// Canonical ABI defines for a synchronous task, or fails naming the feature when it needs more.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TaskOp {
+    /// `context.get i32 N`: the current task's context slot N (0 when the task started).
+    ContextGet(u32),
+    /// `context.set i32 N`.
+    ContextSet(u32),
+    /// `backpressure.inc`: counts up to 65535.
+    BackpressureInc,
+    /// `backpressure.dec`: counts down to 0.
+    BackpressureDec,
+    /// `thread.yield`: a synchronous task cannot be suspended, so it returns "not cancelled".
+    ThreadYield,
+    /// `task.return` / `task.cancel`: only for tasks lifted `async`, so they always trap.
+    NotAsync,
+    /// A built-in that blocks the calling task (`waitable-set.wait`, a synchronous `stream.read`,
+    /// `subtask.cancel`, ...): a synchronous task may not, so it traps.
+    Blocks,
+    /// `waitable-set.new`: adds an empty waitable set to the instance's handle table.
+    WaitableSetNew,
+    /// `waitable-set.drop`.
+    WaitableSetDrop,
+    /// `waitable-set.poll`: a set is always empty (kiln makes no waitables), so it stores the
+    /// event "none".
+    WaitableSetPoll,
+    /// `waitable.join`: the waitable handle is never one (kiln makes no waitables).
+    WaitableJoin,
+    /// Anything else: checks that the instance may leave, then fails with an error naming the
+    /// built-in and the feature it belongs to.
+    Unsupported {
+        /// The built-in's name (`stream.new`).
+        name: &'static str,
+        /// The feature (`async canonical ABI`).
+        feature: &'static str,
+    },
+}
+
+impl TaskOp {
+    /// Whether the built-in traps when the instance may not leave (inside `realloc` or
+    /// `post-return`): all but the context slots and backpressure, as in the Canonical ABI.
+    pub fn checks_may_leave(&self) -> bool {
+        !matches!(
+            self,
+            TaskOp::ContextGet(_) | TaskOp::ContextSet(_) | TaskOp::BackpressureInc | TaskOp::BackpressureDec
+        )
+    }
 }
 
 /// A resource built-in.
@@ -391,57 +453,89 @@ pub(crate) fn convert_func_type(
 
 /// The text-format name of a canonical built-in kiln does not implement, and the feature it
 /// belongs to.
-fn builtin_name(canon: &CanonicalFunction) -> (&'static str, &'static str) {
+/// The core signature of core function `index` of the component being read.
+fn core_signature(types: TypesRef<'_>, index: u32) -> Result<(Vec<FlatType>, Vec<FlatType>)> {
+    let wasmparser::CompositeInnerType::Func(ty) = &types[types.core_function_at(index)].composite_type.inner else {
+        bail!("core function {index} does not have a function type");
+    };
+    let flat = |t: &wasmparser::ValType| match t {
+        wasmparser::ValType::I32 => Ok(FlatType::I32),
+        wasmparser::ValType::I64 => Ok(FlatType::I64),
+        wasmparser::ValType::F32 => Ok(FlatType::F32),
+        wasmparser::ValType::F64 => Ok(FlatType::F64),
+        other => bail!("unsupported feature: a canonical built-in with a `{other}` parameter or result"),
+    };
+    Ok((ty.params().iter().map(flat).collect::<Result<_>>()?, ty.results().iter().map(flat).collect::<Result<_>>()?))
+}
+
+/// What a task, waitable, stream, future, thread or `error-context` built-in does in kiln, and
+/// the core memory index of its `memory` option where kiln uses it.
+fn task_op(canon: &CanonicalFunction) -> (TaskOp, Option<u32>) {
     use CanonicalFunction as C;
     const ASYNC: &str = "async canonical ABI";
     const THREADS: &str = "component threads";
     const ERROR_CONTEXT: &str = "error-context values";
+    let unsupported = |name, feature| (TaskOp::Unsupported { name, feature }, None);
+    let has_async = |options: &[CanonicalOption]| options.iter().any(|o| matches!(o, CanonicalOption::Async));
     match canon {
-        C::ThreadSpawnRef { .. } => ("thread.spawn-ref", THREADS),
-        C::ThreadSpawnIndirect { .. } => ("thread.spawn-indirect", THREADS),
-        C::ThreadAvailableParallelism => ("thread.available-parallelism", THREADS),
-        C::BackpressureInc => ("backpressure.inc", ASYNC),
-        C::BackpressureDec => ("backpressure.dec", ASYNC),
-        C::TaskReturn { .. } => ("task.return", ASYNC),
-        C::TaskCancel => ("task.cancel", ASYNC),
-        C::ContextGet { .. } => ("context.get", ASYNC),
-        C::ContextSet { .. } => ("context.set", ASYNC),
-        C::ThreadYield => ("thread.yield", ASYNC),
-        C::SubtaskDrop => ("subtask.drop", ASYNC),
-        C::SubtaskCancel { .. } => ("subtask.cancel", ASYNC),
-        C::StreamNew { .. } => ("stream.new", ASYNC),
-        C::StreamRead { .. } => ("stream.read", ASYNC),
-        C::StreamWrite { .. } => ("stream.write", ASYNC),
-        C::StreamForward { .. } => ("stream.forward", ASYNC),
-        C::StreamCancelRead { .. } => ("stream.cancel-read", ASYNC),
-        C::StreamCancelWrite { .. } => ("stream.cancel-write", ASYNC),
-        C::StreamDropReadable { .. } => ("stream.drop-readable", ASYNC),
-        C::StreamDropWritable { .. } => ("stream.drop-writable", ASYNC),
-        C::FutureNew { .. } => ("future.new", ASYNC),
-        C::FutureRead { .. } => ("future.read", ASYNC),
-        C::FutureWrite { .. } => ("future.write", ASYNC),
-        C::FutureForward { .. } => ("future.forward", ASYNC),
-        C::FutureCancelRead { .. } => ("future.cancel-read", ASYNC),
-        C::FutureCancelWrite { .. } => ("future.cancel-write", ASYNC),
-        C::FutureDropReadable { .. } => ("future.drop-readable", ASYNC),
-        C::FutureDropWritable { .. } => ("future.drop-writable", ASYNC),
-        C::ErrorContextNew { .. } => ("error-context.new", ERROR_CONTEXT),
-        C::ErrorContextDebugMessage { .. } => ("error-context.debug-message", ERROR_CONTEXT),
-        C::ErrorContextDrop => ("error-context.drop", ERROR_CONTEXT),
-        C::WaitableSetNew => ("waitable-set.new", ASYNC),
-        C::WaitableSetWait { .. } => ("waitable-set.wait", ASYNC),
-        C::WaitableSetPoll { .. } => ("waitable-set.poll", ASYNC),
-        C::WaitableSetDrop => ("waitable-set.drop", ASYNC),
-        C::WaitableJoin => ("waitable.join", ASYNC),
-        C::ThreadIndex => ("thread.index", THREADS),
-        C::ThreadNewIndirect { .. } => ("thread.new-indirect", THREADS),
-        C::ThreadResumeLater => ("thread.resume-later", THREADS),
-        C::ThreadSuspend => ("thread.suspend", THREADS),
-        C::ThreadSuspendThenResume => ("thread.suspend-then-resume", THREADS),
-        C::ThreadYieldThenResume => ("thread.yield-then-resume", THREADS),
-        C::ThreadSuspendThenPromote => ("thread.suspend-then-promote", THREADS),
-        C::ThreadYieldThenPromote => ("thread.yield-then-promote", THREADS),
-        _ => ("canonical built-in", ASYNC),
+        C::ContextGet { ty: wasmparser::ValType::I32, slot } if *slot < 2 => (TaskOp::ContextGet(*slot), None),
+        C::ContextSet { ty: wasmparser::ValType::I32, slot } if *slot < 2 => (TaskOp::ContextSet(*slot), None),
+        C::ContextGet { .. } => unsupported("context.get", "64-bit or more than two context slots"),
+        C::ContextSet { .. } => unsupported("context.set", "64-bit or more than two context slots"),
+        C::BackpressureInc => (TaskOp::BackpressureInc, None),
+        C::BackpressureDec => (TaskOp::BackpressureDec, None),
+        C::ThreadYield => (TaskOp::ThreadYield, None),
+        C::TaskReturn { .. } | C::TaskCancel => (TaskOp::NotAsync, None),
+        C::WaitableSetNew => (TaskOp::WaitableSetNew, None),
+        C::WaitableSetDrop => (TaskOp::WaitableSetDrop, None),
+        C::WaitableSetPoll { memory } => (TaskOp::WaitableSetPoll, Some(*memory)),
+        C::WaitableJoin => (TaskOp::WaitableJoin, None),
+        C::WaitableSetWait { .. } | C::ThreadSuspend => (TaskOp::Blocks, None),
+        C::SubtaskCancel { async_: false }
+        | C::StreamCancelRead { async_: false, .. }
+        | C::StreamCancelWrite { async_: false, .. }
+        | C::FutureCancelRead { async_: false, .. }
+        | C::FutureCancelWrite { async_: false, .. } => (TaskOp::Blocks, None),
+        C::StreamRead { options, .. }
+        | C::StreamWrite { options, .. }
+        | C::FutureRead { options, .. }
+        | C::FutureWrite { options, .. }
+            if !has_async(options) =>
+        {
+            (TaskOp::Blocks, None)
+        }
+        C::ThreadSpawnRef { .. } => unsupported("thread.spawn-ref", THREADS),
+        C::ThreadSpawnIndirect { .. } => unsupported("thread.spawn-indirect", THREADS),
+        C::ThreadAvailableParallelism => unsupported("thread.available-parallelism", THREADS),
+        C::SubtaskDrop => unsupported("subtask.drop", ASYNC),
+        C::SubtaskCancel { .. } => unsupported("subtask.cancel async", ASYNC),
+        C::StreamNew { .. } => unsupported("stream.new", ASYNC),
+        C::StreamRead { .. } => unsupported("stream.read async", ASYNC),
+        C::StreamWrite { .. } => unsupported("stream.write async", ASYNC),
+        C::StreamForward { .. } => unsupported("stream.forward", ASYNC),
+        C::StreamCancelRead { .. } => unsupported("stream.cancel-read async", ASYNC),
+        C::StreamCancelWrite { .. } => unsupported("stream.cancel-write async", ASYNC),
+        C::StreamDropReadable { .. } => unsupported("stream.drop-readable", ASYNC),
+        C::StreamDropWritable { .. } => unsupported("stream.drop-writable", ASYNC),
+        C::FutureNew { .. } => unsupported("future.new", ASYNC),
+        C::FutureRead { .. } => unsupported("future.read async", ASYNC),
+        C::FutureWrite { .. } => unsupported("future.write async", ASYNC),
+        C::FutureForward { .. } => unsupported("future.forward", ASYNC),
+        C::FutureCancelRead { .. } => unsupported("future.cancel-read async", ASYNC),
+        C::FutureCancelWrite { .. } => unsupported("future.cancel-write async", ASYNC),
+        C::FutureDropReadable { .. } => unsupported("future.drop-readable", ASYNC),
+        C::FutureDropWritable { .. } => unsupported("future.drop-writable", ASYNC),
+        C::ErrorContextNew { .. } => unsupported("error-context.new", ERROR_CONTEXT),
+        C::ErrorContextDebugMessage { .. } => unsupported("error-context.debug-message", ERROR_CONTEXT),
+        C::ErrorContextDrop => unsupported("error-context.drop", ERROR_CONTEXT),
+        C::ThreadIndex => unsupported("thread.index", THREADS),
+        C::ThreadNewIndirect { .. } => unsupported("thread.new-indirect", THREADS),
+        C::ThreadResumeLater => unsupported("thread.resume-later", THREADS),
+        C::ThreadSuspendThenResume => unsupported("thread.suspend-then-resume", THREADS),
+        C::ThreadYieldThenResume => unsupported("thread.yield-then-resume", THREADS),
+        C::ThreadSuspendThenPromote => unsupported("thread.suspend-then-promote", THREADS),
+        C::ThreadYieldThenPromote => unsupported("thread.yield-then-promote", THREADS),
+        _ => unsupported("canonical built-in", ASYNC),
     }
 }
 
@@ -682,8 +776,17 @@ fn read_section(
             }
         }
         Payload::ComponentCanonicalSection(s) => {
-            for canon in s {
-                match canon? {
+            // The validator has read the whole section: its core functions (every definition
+            // but `canon lift` makes one) are the last core function indices, in order.
+            let canons = s.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let core_defs = canons.iter().filter(|c| !matches!(c, CanonicalFunction::Lift { .. })).count() as u32;
+            let mut next_core_func =
+                types.function_count().checked_sub(core_defs).context("canonical section core function count")?;
+            for canon in canons {
+                if !matches!(canon, CanonicalFunction::Lift { .. }) {
+                    next_core_func += 1;
+                }
+                match canon {
                     CanonicalFunction::Lift { core_func_index, type_index, options } => {
                         let ComponentAnyTypeId::Func(id) = types.component_any_type_at(type_index) else {
                             bail!("canon lift with a non-function type");
@@ -719,9 +822,9 @@ fn read_section(
                             .context("resource.drop of a type that is not a resource")?,
                     }),
                     other => {
-                        let (name, feature) = builtin_name(&other);
-                        let reason = format!("unsupported feature: {feature} (`{name}`)");
-                        inits.push(LocalInit::Unsupported { core: true, reason });
+                        let (params, results) = core_signature(types, next_core_func - 1)?;
+                        let (op, memory) = task_op(&other);
+                        inits.push(LocalInit::TaskBuiltin { op, params, results, memory });
                     }
                 }
             }

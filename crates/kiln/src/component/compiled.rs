@@ -208,7 +208,7 @@ impl Component {
             ExportItem::ImportedFunc { ty, .. } => ComponentItem::ComponentFunc(ty.clone()),
             ExportItem::Instance(_) | ExportItem::ImportedInstance(_) => ComponentItem::ComponentInstance,
             ExportItem::Resource(_) => ComponentItem::Resource,
-            ExportItem::Other => ComponentItem::Other,
+            ExportItem::UnsupportedFunc(_) | ExportItem::Other => ComponentItem::Other,
         };
         Some((item, super::ExportIndex::new(path)))
     }

@@ -10,7 +10,7 @@ use crate::Trap;
 use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreId, StoreInner};
 use anyhow::{Result, bail};
 use kiln_environ::component::{FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
-use kiln_fact::{FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
+use kiln_fact::{FLAG_CONTEXT_LIVE, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use kiln_runtime::ValRaw;
 use std::sync::Arc;
 
@@ -232,8 +232,8 @@ impl Func {
             return Err(anyhow::Error::new(Trap::CannotEnterComponent));
         }
         // Cleared for the whole call, restored only on success: a trap leaves the instance
-        // unenterable (poisoned).
-        flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER));
+        // unenterable (poisoned). A new task: its context slots start at 0.
+        flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER & !FLAG_CONTEXT_LIVE));
         let scopes = store.opaque.component_instances[self.instance].resources.get_mut().scope_depth();
         if lends {
             store.opaque.component_instances[self.instance].resources.get_mut().enter_call();
@@ -257,7 +257,8 @@ impl Func {
             lift(&cx, ty, core_results, &raw[..core_results.len()])?
         };
         if let Some(post_return) = options.post_return {
-            flags_global.set(ValRaw::i32(flags & !FLAG_MAY_ENTER & !FLAG_MAY_LEAVE));
+            // Post-return runs in the same task (its context slots stay live).
+            flags_global.set(ValRaw::i32(flags_global.get().get_i32() & !FLAG_MAY_LEAVE));
             // Post-return takes the core results as its arguments.
             let mut args = [ValRaw::default(); MAX_FLAT_RESULTS];
             args[..core_results.len()].copy_from_slice(&raw[..core_results.len()]);

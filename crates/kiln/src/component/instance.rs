@@ -8,6 +8,7 @@ use super::func::{Func, FuncData, LiftedFunc, flat_to_raw, raw_to_flat};
 use super::linker::HostDtor;
 use super::linker::{Definition, HostFunc};
 use super::resources::{Repr, ResourceKind, ResourceState};
+use super::tasks::{TaskState, task_builtin};
 use super::values::Val;
 use crate::store::{AsContextMut, StoreContextMut, StoreId, StoreInner, StoreOpaque};
 use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValType};
@@ -16,7 +17,7 @@ use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
     ResourceDef, ResourceOp, StringEncoding, flatten_func,
 };
-use kiln_fact::{AdapterImport, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
+use kiln_fact::{AdapterImport, FLAG_CONTEXT_LIVE, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -55,6 +56,11 @@ pub struct InstanceState {
     resource_builtins: Vec<crate::Func>,
     /// The adapters' resource intrinsics: transfer own, transfer borrow, enter call, exit call.
     resource_intrinsics: Option<[crate::Func; 4]>,
+    /// The task, waitable, stream, ... built-ins, by
+    /// [`kiln_environ::component::ComponentPlan::task_builtins`] index.
+    task_builtins: Vec<crate::Func>,
+    /// Context slots and backpressure counters.
+    pub(crate) tasks: TaskState,
 }
 
 impl Drop for InstanceState {
@@ -276,6 +282,8 @@ impl Instance {
             resources: std::cell::RefCell::new(ResourceState::default()),
             resource_builtins: Vec::new(),
             resource_intrinsics: None,
+            task_builtins: Vec::new(),
+            tasks: TaskState::new(plan.num_component_instances),
         };
         for (i, def) in plan.resources.iter().enumerate() {
             let (kind, dtor) = match def {
@@ -294,6 +302,9 @@ impl Instance {
             std::cell::RefCell::new(ResourceState::new(plan.num_component_instances, &state.resource_kinds));
         for builtin in &plan.resource_builtins {
             state.resource_builtins.push(resource_builtin::<T>(&mut *store, index, builtin));
+        }
+        for builtin in &plan.task_builtins {
+            state.task_builtins.push(task_builtin::<T>(&mut *store, index, builtin));
         }
         let needs_intrinsics = component.inner.adapter_modules.iter().any(|m| {
             m.imports.iter().any(|i| matches!(i, AdapterImport::ResourceTransferOwn | AdapterImport::ResourceEnterCall))
@@ -425,16 +436,29 @@ impl Instance {
     /// The exported function at `export` (a root name or an [`ExportIndex`]).
     pub fn get_func<T: 'static>(
         &self,
-        mut store: impl AsContextMut<Data = T>,
+        store: impl AsContextMut<Data = T>,
         export: impl InstanceExportLookup,
     ) -> Option<Func> {
+        self.try_get_func(store, export).ok()
+    }
+
+    /// Like [`Instance::get_func`], but says why there is no function: no such export, an
+    /// export that is not a function, or a function kiln cannot call (naming the feature).
+    pub fn try_get_func<T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        export: impl InstanceExportLookup,
+    ) -> Result<Func> {
         let store = store.as_context_mut().0;
         let path = export.path();
-        let item = self.export_item(&store.opaque, &path)?;
+        let name = path.join("/");
+        let item = self.export_item(&store.opaque, &path).with_context(|| format!("no export named `{name}`"))?;
         let data = match item {
             ExportItem::Func { ty, core, options } => {
-                let core = resolve_core(&mut store.opaque, self.index, &core).ok()?.into_func()?;
-                let options = resolve_options(&mut store.opaque, self.index, &options).ok()?;
+                let core = resolve_core(&mut store.opaque, self.index, &core)?
+                    .into_func()
+                    .with_context(|| format!("export `{name}` lifts something that is not a core function"))?;
+                let options = resolve_options(&mut store.opaque, self.index, &options)?;
                 let sig = flatten_func(&ty, AbiContext::Lift);
                 let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
                 FuncData::Lifted(LiftedFunc {
@@ -448,14 +472,15 @@ impl Instance {
             }
             ExportItem::ImportedFunc { path, ty } => {
                 let state = self.state(&store.opaque);
-                let host = resolve_import::<T>(&state.imports, &path, &state.component.inner.plan).ok()?;
+                let host = resolve_import::<T>(&state.imports, &path, &state.component.inner.plan)?;
                 FuncData::Host(host, ty)
             }
-            _ => return None,
+            ExportItem::UnsupportedFunc(reason) => bail!("export `{name}` cannot be called: {reason}"),
+            _ => bail!("export `{name}` is not a function"),
         };
         let funcs = &mut store.opaque.component_instances[self.index].funcs;
         funcs.push(data);
-        Some(Func { store: self.store, instance: self.index, index: funcs.len() - 1 })
+        Ok(Func { store: self.store, instance: self.index, index: funcs.len() - 1 })
     }
 
     /// The resource type exported at `export` (a root name or an [`ExportIndex`]): a type this
@@ -576,12 +601,26 @@ pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef)
         CoreDef::InstanceFlags(ci) => Extern::Global(state.flags[*ci as usize]),
         CoreDef::AdapterTrap => Extern::Func(state.trap_func.context("no trap function")?),
         CoreDef::ResourceBuiltin(i) => Extern::Func(state.resource_builtins[*i as usize]),
+        CoreDef::TaskBuiltin(i) => Extern::Func(state.task_builtins[*i as usize]),
     })
 }
 
 /// The component instance state a host function of instance `index` works on.
 fn state_mut<T>(store: &mut StoreInner<T>, index: usize) -> &mut InstanceState {
     &mut store.opaque.component_instances[index]
+}
+
+/// Traps unless runtime component instance `instance` may leave (it may not inside `realloc` or
+/// `post-return`): the Canonical ABI checks this in `resource.new` and `resource.drop` (not in
+/// `resource.rep`).
+fn check_may_leave<T>(store: &mut StoreInner<T>, index: usize, instance: u32) -> Result<()> {
+    let flags = state_mut(store, index).flags[instance as usize];
+    // SAFETY: the flags global is owned by this store and lives as long as it.
+    let flags = unsafe { &*flags.runtime_ptr(&store.opaque) }.get().get_i32();
+    if flags & FLAG_MAY_LEAVE == 0 {
+        return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
+    }
+    Ok(())
 }
 
 /// A `canon resource.new / resource.rep / resource.drop` as a host function.
@@ -594,6 +633,7 @@ fn resource_builtin<T: 'static>(
     let store = crate::StoreContextMut(store);
     match builtin.op {
         ResourceOp::New => crate::Func::wrap(store, move |caller: Caller<'_, T>, rep: i32| -> Result<i32> {
+            check_may_leave(caller.store, index, instance)?;
             let state = state_mut(caller.store, index);
             Ok(state.resources.get_mut().new_own(instance, resource, rep as u32)? as i32)
         }),
@@ -604,6 +644,7 @@ fn resource_builtin<T: 'static>(
                 as i32)
         }),
         ResourceOp::Drop => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<()> {
+            check_may_leave(caller.store, index, instance)?;
             let state = state_mut(caller.store, index);
             let component = state.component.clone();
             let defs = &component.inner.plan.resources;
@@ -649,7 +690,7 @@ pub(crate) fn run_destructor<T: 'static>(
             if saved & FLAG_MAY_ENTER == 0 {
                 return Err(anyhow::Error::new(Trap::CannotEnterComponent));
             }
-            global.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER));
+            global.set(kiln_runtime::ValRaw::i32(saved & !FLAG_MAY_ENTER & !FLAG_CONTEXT_LIVE));
             func.call_raw(store, &mut raw).map_err(super::func::exception_to_trap)?;
             global.set(kiln_runtime::ValRaw::i32(saved));
             Ok(())

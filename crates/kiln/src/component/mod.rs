@@ -13,6 +13,7 @@ mod instance;
 mod linker;
 mod resource_table;
 mod resources;
+mod tasks;
 mod typed;
 pub mod types;
 mod values;

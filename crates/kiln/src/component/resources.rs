@@ -27,8 +27,20 @@ const MAX_HANDLES: usize = 1 << 28;
 #[derive(Debug, Clone, Copy)]
 enum Slot {
     Free,
-    Own { resource: u32, rep: u32, lends: u32 },
-    Borrow { resource: u32, rep: u32, lends: u32, scope: usize },
+    Own {
+        resource: u32,
+        rep: u32,
+        lends: u32,
+    },
+    Borrow {
+        resource: u32,
+        rep: u32,
+        lends: u32,
+        scope: usize,
+    },
+    /// A waitable set (`waitable-set.new`): it shares the table with the resource handles, as
+    /// in the Canonical ABI, so handle indices number both.
+    WaitableSet,
 }
 
 /// One runtime component instance's handles.
@@ -56,9 +68,21 @@ impl HandleTable {
         Ok(self.slots.len() as u32 - 1)
     }
 
+    /// The resource handle at `index` (never a free slot or a waitable set).
     fn get_mut(&mut self, index: u32) -> Result<&mut Slot> {
         match self.slots.get_mut(index as usize) {
+            Some(Slot::WaitableSet) => Err(anyhow::Error::new(Trap::HandleWrongType).context(format!(
+                "handle index {index} used with the wrong type, expected a resource but found a waitable set"
+            ))),
             Some(slot) if index != 0 && !matches!(slot, Slot::Free) => Ok(slot),
+            _ => Err(unknown_handle(index)),
+        }
+    }
+
+    /// Whatever is at `index` (never a free slot).
+    fn get_any(&self, index: u32) -> Result<Slot> {
+        match self.slots.get(index as usize) {
+            Some(slot) if index != 0 && !matches!(slot, Slot::Free) => Ok(*slot),
             _ => Err(unknown_handle(index)),
         }
     }
@@ -133,7 +157,7 @@ impl ResourceState {
                 check_type(defs, index, resource, found)?;
                 return Err(anyhow::Error::new(Trap::OwnFromBorrow));
             }
-            Slot::Free => unreachable!("get_mut never returns a free slot"),
+            Slot::Free | Slot::WaitableSet => unreachable!("get_mut returns resource handles only"),
         };
         table.remove(index);
         Ok(rep)
@@ -150,7 +174,7 @@ impl ResourceState {
                 *lends += 1;
                 *rep
             }
-            Slot::Free => unreachable!("get_mut never returns a free slot"),
+            Slot::Free | Slot::WaitableSet => unreachable!("get_mut returns resource handles only"),
         };
         self.scopes[scope].lenders.push((from, index));
         Ok(rep)
@@ -190,6 +214,33 @@ impl ResourceState {
         self.depth = self.depth.min(depth);
     }
 
+    /// `waitable-set.new`: a new empty waitable set in `instance`'s table.
+    pub(crate) fn new_waitable_set(&mut self, instance: u32) -> Result<u32> {
+        self.table(instance)?.add(Slot::WaitableSet)
+    }
+
+    /// Checks that handle `index` of `instance`'s table is a waitable set; removes it if `remove`.
+    pub(crate) fn waitable_set(&mut self, instance: u32, index: u32, remove: bool) -> Result<()> {
+        let table = self.table(instance)?;
+        match table.get_any(index)? {
+            Slot::WaitableSet if remove => table.remove(index),
+            Slot::WaitableSet => {}
+            _ => {
+                return Err(anyhow::Error::new(Trap::HandleWrongType)
+                    .context(format!("handle index {index} used with the wrong type, expected a waitable set")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `waitable.join`: handle `index` must be a waitable (a subtask, or a stream or future
+    /// end). kiln makes none of those, so any existing handle is of the wrong type.
+    pub(crate) fn join_waitable(&mut self, instance: u32, index: u32) -> Result<()> {
+        self.table(instance)?.get_any(index)?;
+        Err(anyhow::Error::new(Trap::HandleWrongType)
+            .context(format!("handle index {index} used with the wrong type, expected a waitable")))
+    }
+
     /// `resource.new`: a new owned handle to `rep` in `instance`'s table.
     pub(crate) fn new_own(&mut self, instance: u32, resource: u32, rep: u32) -> Result<u32> {
         let resource = self.canon(resource);
@@ -202,7 +253,7 @@ impl ResourceState {
         let slot = *self.table(instance)?.get_mut(index)?;
         let (found, rep) = match slot {
             Slot::Own { resource, rep, .. } | Slot::Borrow { resource, rep, .. } => (resource, rep),
-            Slot::Free => unreachable!("get_mut never returns a free slot"),
+            Slot::Free | Slot::WaitableSet => unreachable!("get_mut returns resource handles only"),
         };
         check_type(defs, index, resource, found)?;
         Ok(rep)
@@ -240,7 +291,7 @@ impl ResourceState {
                 }
                 Ok(None)
             }
-            Slot::Free => unreachable!("get_mut never returns a free slot"),
+            Slot::Free | Slot::WaitableSet => unreachable!("get_mut returns resource handles only"),
         }
     }
 
