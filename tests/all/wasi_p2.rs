@@ -116,9 +116,48 @@ fn compare_with_wasmtime(program: &Program) -> Result<()> {
     check_output("stdout (wasmtime)", &program.stdout, &output.stdout)
 }
 
+/// A component built against older WASI 0.2 releases (0.2.0 and 0.2.3) links with kiln's
+/// 0.2.12 by semver, as toolchains pinned to an older WIT expect.
+fn older_wasi_versions_link() -> Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+            (import "wasi:random/random@0.2.0" (instance $random
+              (export "get-random-u64" (func (result u64)))))
+            (import "wasi:clocks/monotonic-clock@0.2.3" (instance $clock
+              (export "now" (func (result u64)))))
+            (core func $rand (canon lower (func $random "get-random-u64")))
+            (core func $now (canon lower (func $clock "now")))
+            (core module $m
+              (import "" "rand" (func $rand (result i64)))
+              (import "" "now" (func $now (result i64)))
+              ;; Two random draws differ and the clock does not go back.
+              (func (export "run") (result i32)
+                (local $t i64)
+                (local.set $t (call $now))
+                (i32.and
+                  (i64.ne (call $rand) (call $rand))
+                  (i64.ge_u (call $now) (local.get $t)))))
+            (core instance $i (instantiate $m (with "" (instance
+              (export "rand" (func $rand)) (export "now" (func $now))))))
+            (func (export "run") (result bool) (canon lift (core func $i "run"))))"#,
+    )?;
+    let mut linker = Linker::new(&engine);
+    kiln_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let mut store = Store::new(&engine, State { ctx: WasiCtxBuilder::new().build(), table: ResourceTable::new() });
+    let instance = linker.instantiate(&mut store, &component)?;
+    let run = instance.get_typed_func::<(), (bool,)>(&mut store, "run")?;
+    let (ok,) = run.call(&mut store, ())?;
+    ensure!(ok, "random draws repeated or the clock went back");
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
-    let mut trials = Vec::new();
+    let mut trials = vec![Trial::test("wasi_p2::older_wasi_versions_link", || {
+        older_wasi_versions_link().map_err(|e| Failed::from(format!("{e:?}")))
+    })];
     let programs = match load_manifest() {
         Ok(programs) => programs,
         Err(e) => {

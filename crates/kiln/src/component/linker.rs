@@ -107,7 +107,7 @@ impl<T: 'static> Linker<T> {
         }
         let mut imports = Vec::new();
         for import in &component.inner.plan.imports {
-            match (self.root.get(&import.name), &import.kind) {
+            match (self.lookup(&import.name), &import.kind) {
                 (_, ImportKind::Type(None)) => imports.push(None),
                 (Some(def), kind) => {
                     check_definition(def, kind)
@@ -122,6 +122,64 @@ impl<T: 'static> Linker<T> {
         }
         Ok(InstancePre { component: component.clone(), imports: Arc::new(imports) })
     }
+}
+
+impl<T> Linker<T> {
+    /// The root definition for import `name`: the one of that exact name, else (for a versioned
+    /// interface name, `ns:pkg/iface@1.2.3`) the newest definition of the same interface whose
+    /// version is semver-compatible, as other runtimes link. A component built against WASI
+    /// 0.2.0 thus links with kiln's WASI 0.2.12; the types are still checked.
+    fn lookup(&self, name: &str) -> Option<&Definition<T>> {
+        if let Some(def) = self.root.get(name) {
+            return Some(def);
+        }
+        let (base, version) = split_version(name)?;
+        let track = version.track();
+        self.root
+            .iter()
+            .filter_map(|(n, def)| {
+                let (b, v) = split_version(n)?;
+                (b == base && v.track() == track).then_some((v, def))
+            })
+            .max_by_key(|(v, _)| *v)
+            .map(|(_, def)| def)
+    }
+}
+
+/// A release version `MAJOR.MINOR.PATCH` (pre-release and build versions only match exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Version {
+    major: u64,
+    minor: u64,
+    patch: u64,
+}
+
+impl Version {
+    /// Versions with the same track are compatible: the same major version from 1 up, the same
+    /// minor version of 0.x from 0.1 up, and only itself for 0.0.x.
+    fn track(self) -> (u64, u64, u64) {
+        match self {
+            Version { major: 0, minor: 0, patch } => (0, 0, patch),
+            Version { major: 0, minor, .. } => (0, minor, u64::MAX),
+            Version { major, .. } => (major, u64::MAX, u64::MAX),
+        }
+    }
+}
+
+/// `ns:pkg/iface@1.2.3` as (`ns:pkg/iface`, 1.2.3); `None` without a release version.
+fn split_version(name: &str) -> Option<(&str, Version)> {
+    let (base, version) = name.rsplit_once('@')?;
+    let mut parts = version.split('.');
+    let mut number = || -> Option<u64> {
+        let part = parts.next()?;
+        // No leading zeros, signs or other characters (a pre-release like `1-rc` fails here).
+        if part.is_empty() || (part.len() > 1 && part.starts_with('0')) || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let version = Version { major: number()?, minor: number()?, patch: number()? };
+    parts.next().is_none().then_some((base, version))
 }
 
 /// A component with its imports resolved by a [`Linker`], ready to instantiate.
@@ -381,5 +439,46 @@ impl<T: 'static, D: HasData + ?Sized> crate::AsContext for Access<'_, T, D> {
 impl<T: 'static, D: HasData + ?Sized> crate::AsContextMut for Access<'_, T, D> {
     fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
         self.store.as_context_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(name: &str) -> Option<(u64, u64, u64)> {
+        split_version(name).map(|(_, v)| (v.major, v.minor, v.patch))
+    }
+
+    #[test]
+    fn versions_parse_only_as_releases() {
+        assert_eq!(version("wasi:cli/run@0.2.12"), Some((0, 2, 12)));
+        assert_eq!(version("a:b/c@10.0.1"), Some((10, 0, 1)));
+        for name in ["wasi:cli/run", "a@0.2", "a@0.2.0-rc-2023-11-10", "a@0.2.0+build", "a@01.2.3", "a@1.2.3.4", "a@"] {
+            assert_eq!(version(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn imports_link_to_the_newest_compatible_version() {
+        let engine = Engine::default();
+        let mut linker = Linker::<()>::new(&engine);
+        for name in ["wasi:cli/env@0.2.3", "wasi:cli/env@0.2.12", "wasi:cli/env@0.3.0", "a:b/c@1.0.0", "a:b/c@1.4.2"] {
+            linker.instance(name).unwrap();
+        }
+        let found = |name: &str| {
+            let def = linker.lookup(name)?;
+            linker.root.iter().find(|(_, d)| std::ptr::eq(*d, def)).map(|(n, _)| n.clone())
+        };
+        assert_eq!(found("wasi:cli/env@0.2.3").as_deref(), Some("wasi:cli/env@0.2.3"));
+        assert_eq!(found("wasi:cli/env@0.2.0").as_deref(), Some("wasi:cli/env@0.2.12"));
+        assert_eq!(found("wasi:cli/env@0.2.99").as_deref(), Some("wasi:cli/env@0.2.12"));
+        assert_eq!(found("wasi:cli/env@0.3.1").as_deref(), Some("wasi:cli/env@0.3.0"));
+        assert_eq!(found("wasi:cli/env@0.1.0"), None);
+        assert_eq!(found("wasi:cli/env@1.0.0"), None);
+        assert_eq!(found("a:b/c@1.9.0").as_deref(), Some("a:b/c@1.4.2"));
+        assert_eq!(found("a:b/c@2.0.0"), None);
+        assert_eq!(found("wasi:cli/env"), None);
+        assert_eq!(found("wasi:cli/env@0.2.0-rc-1"), None);
     }
 }
