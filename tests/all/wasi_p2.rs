@@ -6,7 +6,8 @@
 //! arguments and environment, exit codes, files inside a preopen, escapes refused. The
 //! manifest's `p2` key names the few programs that test preview 1 details the preview1 adapter
 //! does not carry (they behave the same under wasmtime), and the exit status the adapter gives.
-//! `wasi_p2::compare::*` runs a few under `wasmtime run` too when it is installed.
+//! `wasi_p2::compare::*` runs a few under `wasmtime run` too when it is installed, and
+//! `wasi_p2::componentize_py` a Python command built by componentize-py.
 
 use super::wasi::{
     Outcome, Program, TempDir, check_outcome, check_output, check_tree, load_manifest, prepare, program_path, run_cli,
@@ -153,11 +154,48 @@ fn older_wasi_versions_link() -> Result<()> {
     Ok(())
 }
 
+/// A Python command built by componentize-py (`tests/wasi-programs/python/app.py`): CPython in
+/// a component, through the embedding API, with arguments, environment, clocks, random, and a
+/// preopened directory it reads, writes and lists; an absolute path outside it does not open.
+/// The expected output is what `wasmtime run` prints for the same component.
+fn componentize_py() -> Result<()> {
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, program_path("python_app.component.wasm")?)?;
+    let root = TempDir::new("p2-python")?;
+    std::fs::write(root.0.join("in.txt"), "hello from the host\n")?;
+    let stdout = MemoryOutputPipe::new();
+    let mut builder = WasiCtxBuilder::new();
+    builder.args(&["app.wasm", "a", "b"]).env("NAME", "kiln").stdout(stdout.clone());
+    builder.preopened_dir(&root.0, "/data")?;
+    let mut linker = Linker::new(&engine);
+    kiln_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
+    let command = Command::instantiate(&mut store, &component, &linker)?;
+    ensure!(command.wasi_cli_run().call_run(&mut store)?.is_ok(), "the program returned an error");
+    let expected = "args: ['a', 'b']\n\
+        env NAME: kiln\n\
+        wall clock after 2020: True\n\
+        read: hello from the host\n\
+        listdir: ['in.txt', 'out.txt']\n\
+        random draws distinct: True\n\
+        urandom bytes: 16\n\
+        monotonic ok: True\n\
+        escape: refused FileNotFoundError\n";
+    check_output("stdout", expected.as_bytes(), &stdout.contents())?;
+    let written = std::fs::read_to_string(root.0.join("out.txt"))?;
+    ensure!(written == "HELLO FROM THE HOST\n", "out.txt holds {written:?}");
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
-    let mut trials = vec![Trial::test("wasi_p2::older_wasi_versions_link", || {
-        older_wasi_versions_link().map_err(|e| Failed::from(format!("{e:?}")))
-    })];
+    let mut trials = vec![
+        Trial::test("wasi_p2::older_wasi_versions_link", || {
+            older_wasi_versions_link().map_err(|e| Failed::from(format!("{e:?}")))
+        }),
+        Trial::test("wasi_p2::componentize_py", || componentize_py().map_err(|e| Failed::from(format!("{e:?}"))))
+            .with_ignored_flag(skip),
+    ];
     let programs = match load_manifest() {
         Ok(programs) => programs,
         Err(e) => {
