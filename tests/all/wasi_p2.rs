@@ -157,22 +157,13 @@ fn older_wasi_versions_link() -> Result<()> {
 /// A Python command built by componentize-py (`tests/wasi-programs/python/app.py`): CPython in
 /// a component, through the embedding API, with arguments, environment, clocks, random, and a
 /// preopened directory it reads, writes and lists; an absolute path outside it does not open.
-/// The expected output is what `wasmtime run` prints for the same component.
+/// Then sockets: refused without the network, and with it a TCP echo and a UDP round trip over
+/// loopback. The component is compiled once and run both ways. The expected output is what
+/// `wasmtime run` (with `-S inherit-network` for the second run) prints for it.
 fn componentize_py() -> Result<()> {
     let engine = Engine::default();
     let component = Component::from_file(&engine, program_path("python_app.component.wasm")?)?;
-    let root = TempDir::new("p2-python")?;
-    std::fs::write(root.0.join("in.txt"), "hello from the host\n")?;
-    let stdout = MemoryOutputPipe::new();
-    let mut builder = WasiCtxBuilder::new();
-    builder.args(&["app.wasm", "a", "b"]).env("NAME", "kiln").stdout(stdout.clone());
-    builder.preopened_dir(&root.0, "/data")?;
-    let mut linker = Linker::new(&engine);
-    kiln_wasi::p2::add_to_linker_sync(&mut linker)?;
-    let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
-    let command = Command::instantiate(&mut store, &component, &linker)?;
-    ensure!(command.wasi_cli_run().call_run(&mut store)?.is_ok(), "the program returned an error");
-    let expected = "args: ['a', 'b']\n\
+    let common = "args: ['a', 'b']\n\
         env NAME: kiln\n\
         wall clock after 2020: True\n\
         read: hello from the host\n\
@@ -181,9 +172,35 @@ fn componentize_py() -> Result<()> {
         urandom bytes: 16\n\
         monotonic ok: True\n\
         escape: refused FileNotFoundError\n";
-    check_output("stdout", expected.as_bytes(), &stdout.contents())?;
-    let written = std::fs::read_to_string(root.0.join("out.txt"))?;
-    ensure!(written == "HELLO FROM THE HOST\n", "out.txt holds {written:?}");
+    let denied = "sockets: refused PermissionError\n";
+    let network = "tcp listening on loopback: True\n\
+        tcp peer is the client: True\n\
+        tcp server got: 40000 b'pingping'\n\
+        tcp client got the echo: True\n\
+        tcp end of stream: True\n\
+        udp got: b'datagram' True\n\
+        udp reply: b'DATAGRAM'\n";
+    for (inherit_network, sockets) in [(false, denied), (true, network)] {
+        let root = TempDir::new("p2-python")?;
+        std::fs::write(root.0.join("in.txt"), "hello from the host\n")?;
+        let stdout = MemoryOutputPipe::new();
+        let mut builder = WasiCtxBuilder::new();
+        builder.args(&["app.wasm", "a", "b"]).env("NAME", "kiln").stdout(stdout.clone());
+        builder.preopened_dir(&root.0, "/data")?;
+        if inherit_network {
+            builder.inherit_network();
+        }
+        let mut linker = Linker::new(&engine);
+        kiln_wasi::p2::add_to_linker_sync(&mut linker)?;
+        let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
+        let command = Command::instantiate(&mut store, &component, &linker)?;
+        ensure!(command.wasi_cli_run().call_run(&mut store)?.is_ok(), "the program returned an error");
+        let expected = format!("{common}{sockets}");
+        check_output("stdout", expected.as_bytes(), &stdout.contents())
+            .with_context(|| format!("inherit_network: {inherit_network}"))?;
+        let written = std::fs::read_to_string(root.0.join("out.txt"))?;
+        ensure!(written == "HELLO FROM THE HOST\n", "out.txt holds {written:?}");
+    }
     Ok(())
 }
 

@@ -46,6 +46,11 @@ pub struct RunCommand {
     /// `perf report`.
     #[arg(long, value_name = "STRATEGY", value_parser = parse_profile)]
     profile: Option<kiln::ProfilingStrategy>,
+    /// WASI options, comma-separated or repeated, with wasmtime's names: `inherit-network`
+    /// (let a component use the host's network through `wasi:sockets`), `tcp=n`, `udp=n`,
+    /// `allow-ip-name-lookup=n` (switch one of them off again). Values: y/n (default y).
+    #[arg(short = 'S', value_name = "KEY[=y|n]", value_parser = parse_wasi_options, action = clap::ArgAction::Append)]
+    wasi: Vec<Vec<(WasiOption, bool)>>,
     #[command(flatten)]
     codegen: crate::compile::CodegenOptions,
     /// The module or component to run (`.wasm`, `.wat`, or `.cwasm` from `kiln compile`).
@@ -54,6 +59,45 @@ pub struct RunCommand {
     /// parsed according to its parameter types.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
+}
+
+/// A `-S` WASI option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WasiOption {
+    /// `inherit-network`: the host's network for `wasi:sockets`.
+    InheritNetwork,
+    /// `tcp`: TCP sockets.
+    Tcp,
+    /// `udp`: UDP sockets.
+    Udp,
+    /// `allow-ip-name-lookup`: name resolution.
+    IpNameLookup,
+}
+
+/// Parses `-S inherit-network,tcp=n`.
+fn parse_wasi_options(text: &str) -> Result<Vec<(WasiOption, bool)>, String> {
+    text.split(',')
+        .map(|item| {
+            let (key, value) = item.split_once('=').unwrap_or((item, "y"));
+            let value = match value {
+                "y" | "yes" | "true" => true,
+                "n" | "no" | "false" => false,
+                other => return Err(format!("-S {key}: `{other}` is not y or n")),
+            };
+            let option = match key {
+                "inherit-network" => WasiOption::InheritNetwork,
+                "tcp" => WasiOption::Tcp,
+                "udp" => WasiOption::Udp,
+                "allow-ip-name-lookup" => WasiOption::IpNameLookup,
+                other => {
+                    return Err(format!(
+                        "unsupported feature: -S {other} (kiln knows inherit-network, tcp, udp, allow-ip-name-lookup)"
+                    ));
+                }
+            };
+            Ok((option, value))
+        })
+        .collect()
 }
 
 /// Parses `--profile perfmap`.
@@ -259,6 +303,15 @@ fn wasi_p2_ctx(cmd: &RunCommand) -> Result<kiln_wasi::p2::WasiCtx> {
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         builder.preopened_dir(host, guest)?;
     }
+    for (option, on) in cmd.wasi.iter().flatten() {
+        match option {
+            WasiOption::InheritNetwork if *on => builder.inherit_network(),
+            WasiOption::InheritNetwork => &mut builder,
+            WasiOption::Tcp => builder.allow_tcp(*on),
+            WasiOption::Udp => builder.allow_udp(*on),
+            WasiOption::IpNameLookup => builder.allow_ip_name_lookup(*on),
+        };
+    }
     Ok(builder.build())
 }
 
@@ -452,6 +505,18 @@ mod tests {
         assert_eq!(parse_opt_level("opt-level=0"), Ok(OptLevel::None));
         assert!(parse_opt_level("3").is_err());
         assert!(parse_opt_level("pooling-allocator=y").unwrap_err().contains("unsupported feature"));
+    }
+
+    #[test]
+    fn wasi_options_parse() {
+        use super::{WasiOption, parse_wasi_options};
+        assert_eq!(
+            parse_wasi_options("inherit-network,tcp=n,udp=yes").unwrap(),
+            [(WasiOption::InheritNetwork, true), (WasiOption::Tcp, false), (WasiOption::Udp, true)]
+        );
+        assert_eq!(parse_wasi_options("allow-ip-name-lookup=n").unwrap(), [(WasiOption::IpNameLookup, false)]);
+        assert!(parse_wasi_options("tcp=maybe").is_err());
+        assert!(parse_wasi_options("http").unwrap_err().contains("unsupported feature: -S http"));
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! `wasi:io`: errors, pollables (over real readiness: `poll(2)` on the host's stdin, deadlines
-//! of the monotonic clock) and input and output streams (standard streams and files).
+//! `wasi:io`: errors, pollables (over real readiness: `poll(2)` on the host's stdin and sockets,
+//! deadlines of the monotonic clock) and input and output streams (standard streams, files and
+//! TCP sockets).
 
 use super::bindings::sync::wasi::io::{error, poll, streams};
 use super::{HostStdio, StdinSource, StdoutSink, WasiCtxView};
 use anyhow::{Result, bail};
 use kiln::component::Resource;
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -29,6 +31,8 @@ pub enum InputStream {
     Stdin(SharedReader),
     /// A file, read from `offset` on.
     File { file: Arc<std::fs::File>, offset: u64 },
+    /// A connected TCP socket (non-blocking).
+    Tcp(Arc<std::net::TcpStream>),
 }
 
 /// A `wasi:io/streams` output stream.
@@ -37,7 +41,12 @@ pub enum OutputStream {
     Stdio(SharedWriter),
     /// A file, written at `offset` (or at its end when `append`).
     File { file: Arc<std::fs::File>, offset: u64, append: bool },
+    /// A connected TCP socket (non-blocking; a write waits until the socket took it all).
+    Tcp(Arc<std::net::TcpStream>),
 }
+
+/// A host socket a pollable waits on.
+pub type SharedFd = Arc<dyn AsFd + Send + Sync>;
 
 /// A `wasi:io/poll` pollable.
 pub enum Pollable {
@@ -49,25 +58,47 @@ pub enum Pollable {
     HostStdin,
     /// Never ready (a deadline past what the host's clock can represent).
     Never,
+    /// Ready when the host socket is readable (or writable, if `write`).
+    Socket {
+        /// The socket.
+        fd: SharedFd,
+        /// Whether to wait for writability rather than readability.
+        write: bool,
+    },
 }
 
 /// A `wasi:io/error` error: the host error that ended a stream operation.
 #[derive(Debug)]
 pub struct IoError(pub(crate) std::io::Error);
 
-/// Waits until the host's stdin is readable or `timeout` passes; true if it is readable.
-pub(crate) fn poll_host_stdin(timeout: Option<Duration>) -> std::io::Result<bool> {
+/// Waits until one of `fds` (each with whether to wait for writability) is ready or `timeout`
+/// passes; true if one is.
+fn wait_fds(fds: &[(BorrowedFd<'_>, bool)], timeout: Option<Duration>) -> std::io::Result<bool> {
     use rustix::event::{PollFd, PollFlags, Timespec};
-    let stdin = std::io::stdin();
-    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let mut poll_fds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|(fd, write)| PollFd::from_borrowed_fd(*fd, if *write { PollFlags::OUT } else { PollFlags::IN }))
+        .collect();
     let timeout = timeout.map(|t| Timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
     loop {
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+        match rustix::event::poll(&mut poll_fds, timeout.as_ref()) {
             Ok(n) => return Ok(n > 0),
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Waits until `fd` is readable (or writable, if `write`) or `timeout` passes; true if it is.
+/// An error, a hang-up or a closed peer count as ready: the next operation reports them.
+pub(crate) fn fd_ready(fd: BorrowedFd<'_>, write: bool, timeout: Option<Duration>) -> std::io::Result<bool> {
+    wait_fds(&[(fd, write)], timeout)
+}
+
+/// Waits until the host's stdin is readable or `timeout` passes; true if it is readable.
+pub(crate) fn poll_host_stdin(timeout: Option<Duration>) -> std::io::Result<bool> {
+    let stdin = std::io::stdin();
+    fd_ready(stdin.as_fd(), false, timeout)
 }
 
 impl Pollable {
@@ -77,6 +108,7 @@ impl Pollable {
             Pollable::Deadline(t) => Instant::now() >= *t,
             Pollable::HostStdin => poll_host_stdin(Some(Duration::ZERO))?,
             Pollable::Never => false,
+            Pollable::Socket { fd, write } => fd_ready(fd.as_fd(), *write, Some(Duration::ZERO))?,
         })
     }
 }
@@ -105,6 +137,16 @@ impl WasiCtxView<'_> {
                         read_some(&mut std::io::stdin().lock(), len)
                     }
                     StdinSource::Reader(reader) => read_some(reader, len),
+                }
+            }
+            InputStream::Tcp(socket) => {
+                if blocking {
+                    fd_ready(socket.as_fd(), false, None)?;
+                }
+                match read_some(&mut &**socket, len) {
+                    // Nothing to read yet: an empty read, not the end of the stream.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(Ok(Vec::new())),
+                    other => other,
                 }
             }
             InputStream::File { file, offset } => {
@@ -136,6 +178,7 @@ impl WasiCtxView<'_> {
                     out.write_all(contents).and_then(|()| out.flush())
                 }
             },
+            OutputStream::Tcp(socket) => write_socket(socket, contents),
             OutputStream::File { file, offset, append } => {
                 if *append {
                     let end = file.metadata().map(|m| m.len());
@@ -154,6 +197,22 @@ impl WasiCtxView<'_> {
             Err(e) => Ok(Err(self.stream_failed(e)?)),
         }
     }
+}
+
+/// Writes all of `contents` to a non-blocking socket, waiting while its buffer is full.
+fn write_socket(socket: &std::net::TcpStream, mut contents: &[u8]) -> std::io::Result<()> {
+    while !contents.is_empty() {
+        match (&mut &*socket).write(contents) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => contents = &contents[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                fd_ready(socket.as_fd(), true, None)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// One `read` of at most `len` bytes, retried on `Interrupted`.
@@ -195,6 +254,7 @@ impl poll::Host for WasiCtxView<'_> {
             let mut ready = Vec::new();
             let mut deadline: Option<Instant> = None;
             let mut stdin = false;
+            let mut sockets: Vec<(SharedFd, bool)> = Vec::new();
             for (i, p) in list.iter().enumerate() {
                 let pollable = self.table.get(p)?;
                 if pollable.ready()? {
@@ -203,6 +263,7 @@ impl poll::Host for WasiCtxView<'_> {
                 match pollable {
                     Pollable::Deadline(t) => deadline = Some(deadline.map_or(*t, |d| d.min(*t))),
                     Pollable::HostStdin => stdin = true,
+                    Pollable::Socket { fd, write } => sockets.push((fd.clone(), *write)),
                     Pollable::Ready | Pollable::Never => {}
                 }
             }
@@ -210,8 +271,13 @@ impl poll::Host for WasiCtxView<'_> {
                 return Ok(ready);
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if stdin {
-                poll_host_stdin(timeout)?;
+            if stdin || !sockets.is_empty() {
+                let host_stdin = std::io::stdin();
+                let mut fds: Vec<(BorrowedFd<'_>, bool)> = sockets.iter().map(|(fd, w)| (fd.as_fd(), *w)).collect();
+                if stdin {
+                    fds.push((host_stdin.as_fd(), false));
+                }
+                wait_fds(&fds, timeout)?;
             } else if let Some(timeout) = timeout {
                 std::thread::sleep(timeout);
             } else {
@@ -254,6 +320,7 @@ impl streams::HostInputStream for WasiCtxView<'_> {
     fn subscribe(&mut self, s: Resource<InputStream>) -> Result<Resource<Pollable>> {
         let pollable = match self.table.get(&s)? {
             InputStream::Stdin(shared) if matches!(*lock(shared), StdinSource::Host) => Pollable::HostStdin,
+            InputStream::Tcp(socket) => Pollable::Socket { fd: socket.clone(), write: false },
             _ => Pollable::Ready,
         };
         Ok(self.table.push(pollable)?)
@@ -268,8 +335,12 @@ impl streams::HostOutputStream for WasiCtxView<'_> {
     fn check_write(&mut self, s: Resource<OutputStream>) -> Result<Result<u64, StreamError>> {
         // Writes complete before `write` returns (nothing is buffered in the host), so the
         // stream can always take another chunk: a guest that floods stdout is held back by the
-        // host's own writes, not by host memory.
-        self.table.get(&s)?;
+        // host's own writes, not by host memory. A socket takes more once it is writable.
+        if let OutputStream::Tcp(socket) = self.table.get(&s)?
+            && !fd_ready(socket.as_fd(), true, Some(Duration::ZERO))?
+        {
+            return Ok(Ok(0));
+        }
         Ok(Ok(CHUNK))
     }
     fn write(&mut self, s: Resource<OutputStream>, contents: Vec<u8>) -> Result<Result<(), StreamError>> {
@@ -297,8 +368,11 @@ impl streams::HostOutputStream for WasiCtxView<'_> {
         Ok(Ok(()))
     }
     fn subscribe(&mut self, s: Resource<OutputStream>) -> Result<Resource<Pollable>> {
-        self.table.get(&s)?;
-        Ok(self.table.push(Pollable::Ready)?)
+        let pollable = match self.table.get(&s)? {
+            OutputStream::Tcp(socket) => Pollable::Socket { fd: socket.clone(), write: true },
+            _ => Pollable::Ready,
+        };
+        Ok(self.table.push(pollable)?)
     }
     fn write_zeroes(&mut self, s: Resource<OutputStream>, len: u64) -> Result<Result<(), StreamError>> {
         if len > CHUNK {

@@ -34,7 +34,8 @@
 //! **Sandbox.** Files are reached only through the preopened directories, with cap-std: `..`,
 //! absolute paths and symlinks cannot leave a preopen (`not-permitted`), as in preview 1.
 //!
-//! **Sockets** are denied: creating a socket or resolving a name returns `access-denied`.
+//! **Sockets** are denied unless the embedder calls [`WasiCtxBuilder::inherit_network`]: then
+//! TCP and UDP work on the host's network (each can be switched off), and names resolve.
 //!
 //! Every import is defined; a function either does its job or returns an error that WASI defines
 //! (`unsupported`, `access-denied`, ...). Nothing reachable by a guest panics. Host failures that
@@ -50,8 +51,10 @@ mod random;
 mod sockets;
 
 pub use filesystem::{Descriptor, DirectoryEntryStream};
-pub use io::{InputStream, IoError, OutputStream, Pollable};
-pub use sockets::Network;
+pub use io::{InputStream, IoError, OutputStream, Pollable, SharedFd};
+pub use sockets::{
+    IncomingDatagramStream, Network, OutgoingDatagramStream, ResolveAddressStream, TcpSocket, UdpSocket,
+};
 
 use anyhow::{Context as _, Result};
 use cap_std::fs::Dir;
@@ -75,6 +78,11 @@ pub mod bindings {
                 "wasi:filesystem/types/descriptor": crate::p2::Descriptor,
                 "wasi:filesystem/types/directory-entry-stream": crate::p2::DirectoryEntryStream,
                 "wasi:sockets/network/network": crate::p2::Network,
+                "wasi:sockets/tcp/tcp-socket": crate::p2::TcpSocket,
+                "wasi:sockets/udp/udp-socket": crate::p2::UdpSocket,
+                "wasi:sockets/udp/incoming-datagram-stream": crate::p2::IncomingDatagramStream,
+                "wasi:sockets/udp/outgoing-datagram-stream": crate::p2::OutgoingDatagramStream,
+                "wasi:sockets/ip-name-lookup/resolve-address-stream": crate::p2::ResolveAddressStream,
             },
             imports: { default: trappable },
         });
@@ -115,6 +123,7 @@ pub struct WasiCtx {
     pub(crate) stdout: io::SharedWriter,
     pub(crate) stderr: io::SharedWriter,
     pub(crate) preopens: Vec<(Arc<Dir>, String)>,
+    pub(crate) network: sockets::NetworkPolicy,
 }
 
 impl WasiCtx {
@@ -162,6 +171,7 @@ pub struct WasiCtxBuilder {
     stdout: StdoutSink,
     stderr: StdoutSink,
     preopens: Vec<(Arc<Dir>, String)>,
+    network: sockets::NetworkPolicy,
 }
 
 impl Default for WasiCtxBuilder {
@@ -180,6 +190,7 @@ impl WasiCtxBuilder {
             stdout: StdoutSink::Writer(Box::new(std::io::sink())),
             stderr: StdoutSink::Writer(Box::new(std::io::sink())),
             preopens: Vec::new(),
+            network: sockets::NetworkPolicy::default(),
         }
     }
 
@@ -280,6 +291,32 @@ impl WasiCtxBuilder {
         Ok(self)
     }
 
+    /// Lets the program use the host's network (`wasi:sockets`): TCP and UDP sockets on any
+    /// address, and name resolution, each unless switched off below. Without this, creating a
+    /// socket or resolving a name returns `access-denied`.
+    pub fn inherit_network(&mut self) -> &mut Self {
+        self.network.allowed = true;
+        self
+    }
+
+    /// Whether TCP sockets are allowed (on by default, once the network is).
+    pub fn allow_tcp(&mut self, allow: bool) -> &mut Self {
+        self.network.tcp = allow;
+        self
+    }
+
+    /// Whether UDP sockets are allowed (on by default, once the network is).
+    pub fn allow_udp(&mut self, allow: bool) -> &mut Self {
+        self.network.udp = allow;
+        self
+    }
+
+    /// Whether names can be resolved (on by default, once the network is).
+    pub fn allow_ip_name_lookup(&mut self, allow: bool) -> &mut Self {
+        self.network.ip_name_lookup = allow;
+        self
+    }
+
     /// The context. The builder is left empty (as from [`WasiCtxBuilder::new`]).
     pub fn build(&mut self) -> WasiCtx {
         let b = std::mem::take(self);
@@ -290,6 +327,7 @@ impl WasiCtxBuilder {
             stdout: Arc::new(Mutex::new(b.stdout)),
             stderr: Arc::new(Mutex::new(b.stderr)),
             preopens: b.preopens,
+            network: b.network,
         }
     }
 }

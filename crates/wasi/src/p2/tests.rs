@@ -37,6 +37,81 @@ fn sockets_are_denied() {
 }
 
 #[test]
+fn socket_state_machine_errors() {
+    use super::bindings::sync::wasi::sockets::tcp::{HostTcpSocket as Tcp, ShutdownType};
+    use network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
+    let mut ctx = WasiCtxBuilder::new().inherit_network().allow_udp(false).build();
+    let v4 = |port| IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (127, 0, 0, 1) });
+    with(&mut ctx, |v| {
+        let net = super::bindings::sync::wasi::sockets::instance_network::Host::instance_network(v).unwrap();
+        // UDP alone can be switched off.
+        let udp = udp_create_socket::Host::create_udp_socket(v, IpAddressFamily::Ipv4).unwrap();
+        assert!(matches!(udp, Err(ErrorCode::AccessDenied)));
+
+        let s = tcp_create_socket::Host::create_tcp_socket(v, IpAddressFamily::Ipv4).unwrap().unwrap();
+        assert!(matches!(Tcp::finish_bind(v, borrow(&s)).unwrap(), Err(ErrorCode::NotInProgress)));
+        assert!(matches!(Tcp::start_listen(v, borrow(&s)).unwrap(), Err(ErrorCode::InvalidState)));
+        assert!(matches!(Tcp::local_address(v, borrow(&s)).unwrap(), Err(ErrorCode::InvalidState)));
+        // Connecting needs a real port; an IPv6 address does not fit an IPv4 socket.
+        assert!(matches!(
+            Tcp::start_connect(v, borrow(&s), borrow(&net), v4(0)).unwrap(),
+            Err(ErrorCode::InvalidArgument)
+        ));
+        let v6 = IpSocketAddress::Ipv6(Ipv6SocketAddress {
+            port: 80,
+            flow_info: 0,
+            address: (0, 0, 0, 0, 0, 0, 0, 1),
+            scope_id: 0,
+        });
+        assert!(matches!(Tcp::start_bind(v, borrow(&s), borrow(&net), v6).unwrap(), Err(ErrorCode::InvalidArgument)));
+        // Bind, then listen: the port is known after the bind.
+        Tcp::start_bind(v, borrow(&s), borrow(&net), v4(0)).unwrap().unwrap();
+        Tcp::finish_bind(v, borrow(&s)).unwrap().unwrap();
+        let Ok(IpSocketAddress::Ipv4(local)) = Tcp::local_address(v, borrow(&s)).unwrap() else { panic!() };
+        assert_ne!(local.port, 0);
+        assert!(matches!(Tcp::start_bind(v, borrow(&s), borrow(&net), v4(0)).unwrap(), Err(ErrorCode::InvalidState)));
+        Tcp::start_listen(v, borrow(&s)).unwrap().unwrap();
+        Tcp::finish_listen(v, borrow(&s)).unwrap().unwrap();
+        assert!(Tcp::is_listening(v, borrow(&s)).unwrap());
+        // Nothing has connected yet: accepting would block.
+        assert!(matches!(Tcp::accept(v, borrow(&s)).unwrap(), Err(ErrorCode::WouldBlock)));
+        // A connection to it from a second socket completes once polled.
+        let c = tcp_create_socket::Host::create_tcp_socket(v, IpAddressFamily::Ipv4).unwrap().unwrap();
+        Tcp::start_connect(v, borrow(&c), borrow(&net), v4(local.port)).unwrap().unwrap();
+        let ready = Tcp::subscribe(v, borrow(&c)).unwrap();
+        v.block(ready).unwrap();
+        let (input, output) = Tcp::finish_connect(v, borrow(&c)).unwrap().unwrap();
+        v.blocking_write_and_flush(output, b"hi".to_vec()).unwrap().unwrap();
+        let (_server, server_in, _server_out) = Tcp::accept(v, borrow(&s)).unwrap().unwrap();
+        assert_eq!(v.blocking_read(server_in, 16).unwrap().unwrap(), b"hi");
+        // Nothing came back yet: a non-blocking read is empty, not the end of the stream.
+        assert_eq!(HostInputStream::read(v, input, 16).unwrap().unwrap(), b"");
+        assert!(matches!(Tcp::shutdown(v, borrow(&s), ShutdownType::Both).unwrap(), Err(ErrorCode::InvalidState)));
+    });
+}
+
+/// Names resolve (an address literal to itself) when the network is allowed.
+#[test]
+fn names_resolve_with_the_network() {
+    use super::bindings::sync::wasi::sockets::ip_name_lookup::{HostResolveAddressStream as _, IpAddress};
+    let mut ctx = WasiCtxBuilder::new().inherit_network().build();
+    with(&mut ctx, |v| {
+        let net = super::bindings::sync::wasi::sockets::instance_network::Host::instance_network(v).unwrap();
+        let stream = ip_name_lookup::Host::resolve_addresses(v, borrow(&net), "10.1.2.3".into()).unwrap().unwrap();
+        assert!(matches!(v.resolve_next_address(borrow(&stream)).unwrap(), Ok(Some(IpAddress::Ipv4((10, 1, 2, 3))))));
+        assert!(matches!(v.resolve_next_address(borrow(&stream)).unwrap(), Ok(None)));
+        let stream = ip_name_lookup::Host::resolve_addresses(v, borrow(&net), "localhost".into()).unwrap().unwrap();
+        let first = v.resolve_next_address(borrow(&stream)).unwrap().unwrap();
+        assert!(
+            matches!(first, Some(IpAddress::Ipv4((127, 0, 0, 1)) | IpAddress::Ipv6((0, 0, 0, 0, 0, 0, 0, 1)))),
+            "{first:?}"
+        );
+        let bad = ip_name_lookup::Host::resolve_addresses(v, borrow(&net), "a b".into()).unwrap();
+        assert!(matches!(bad, Err(network::ErrorCode::InvalidArgument)));
+    });
+}
+
+#[test]
 fn poll_waits_for_the_earliest_deadline() {
     let mut ctx = WasiCtxBuilder::new().build();
     with(&mut ctx, |v| {
