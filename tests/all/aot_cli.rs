@@ -187,8 +187,28 @@ fn corrupt_mapped_code_never_runs() -> Result<()> {
     let at = crate::aot_large::last_code_byte(&bytes)?;
     bytes[at] ^= 0x01;
     std::fs::write(dir.join("large.cwasm"), &bytes)?;
+    // The last chunk of mapped code is checked at load: refused before anything runs.
     let err = kiln_err(dir, &args)?;
-    ensure!(err.contains("precompiled code is corrupt") && err.contains("recompile it"), "{err}");
+    ensure!(err.contains("code is corrupt") && err.contains("recompile it"), "{err}");
+    // An earlier chunk is checked when first touched: calling into it is a trap.
+    // (A chunk holds a few hundred of these functions: every 25th one finds it.)
+    bytes[at] ^= 0x01;
+    bytes[at - 2 * kiln_environ::CHECK_CHUNK] ^= 0x01;
+    std::fs::write(dir.join("large.cwasm"), &bytes)?;
+    let mut trapped = false;
+    for i in (0..3000).rev().step_by(25) {
+        let arg = i.to_string();
+        let run = kiln(dir, &["run", "--invoke", "dispatch", "large.cwasm", &arg, "5"])?;
+        if run.status.success() {
+            continue;
+        }
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        ensure!(run.status.code() == Some(134), "f{i}: {:?}: {stderr}", run.status);
+        ensure!(stderr.contains("precompiled code is corrupt") && stderr.contains("recompile it"), "{stderr}");
+        trapped = true;
+        break;
+    }
+    ensure!(trapped, "no function of the corrupt chunk trapped");
 
     // Another runtime's precompiled file (an ELF object) is refused, saying what it is.
     std::fs::write(dir.join("other.cwasm"), b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0")?;

@@ -242,20 +242,40 @@ fn large_module_round_trips() -> Result<()> {
     let err = unsafe { Module::deserialize(&engine, &flipped) }.err().context("flipped code loaded")?;
     ensure!(format!("{err:#}").contains("checksum of the code"), "{err:#}");
 
-    // The flipped code byte mapped from a file: the module loads (the code is checked chunk by
-    // chunk when first touched), and running the corrupt chunk (which holds `dispatch`, near the
-    // end) is a trap, every time, and the host goes on.
+    // Mapped from a file, the last chunk of the code is checked at load (its page may hold the
+    // tables that follow, which must stay readable), so the flipped last byte is refused.
+    std::fs::write(&path, &flipped)?;
+    // SAFETY: refused before any code runs.
+    let err = unsafe { Module::deserialize_file(&engine, &path) }.err().context("flipped last chunk loaded")?;
+    ensure!(format!("{err:#}").contains("checksum of the code"), "{err:#}");
+
+    // A flipped byte in an earlier chunk: the module loads (those chunks are checked when first
+    // touched), and running a function of the corrupt chunk is a trap, every time, and the host
+    // goes on. The functions come in order, `dispatch` last, so a chunk three before the end
+    // holds some of the last functions: the first that traps is in it.
+    let mut flipped = bytes.clone();
+    flipped[last_code_byte(&bytes)? - 3 * kiln_environ::CHECK_CHUNK] ^= 0x40;
     std::fs::write(&path, &flipped)?;
     // SAFETY: the corrupt chunk is never executed: it stays inaccessible and traps.
     let corrupt = unsafe { Module::deserialize_file(&engine, &path) }?;
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &corrupt)?;
     let dispatch = instance.get_typed_func::<(i32, i32), i32>(&mut store, "dispatch")?;
-    for _ in 0..2 {
-        let err = dispatch.call(&mut store, ((FUNCS - 1) as i32, 1)).err().context("corrupt code ran")?;
-        ensure!(err.downcast_ref::<Trap>() == Some(&Trap::CorruptCode), "{err:?}");
-        ensure!(format!("{err:#}").contains("precompiled code is corrupt"), "{err:#}");
+    let mut corrupt_func = None;
+    for i in (0..FUNCS).rev() {
+        match dispatch.call(&mut store, (i as i32, 1)) {
+            Ok(got) => ensure!(got == expected(i, 1), "f{i}(1) = {got} from an intact chunk"),
+            Err(err) => {
+                ensure!(err.downcast_ref::<Trap>() == Some(&Trap::CorruptCode), "f{i}: {err:?}");
+                corrupt_func = Some(i);
+                break;
+            }
+        }
     }
+    let i = corrupt_func.context("no function of the corrupt chunk trapped")?;
+    let err = dispatch.call(&mut store, (i as i32, 1)).err().context("corrupt code ran the second time")?;
+    ensure!(err.downcast_ref::<Trap>() == Some(&Trap::CorruptCode), "{err:?}");
+    ensure!(format!("{err:#}").contains("precompiled code is corrupt"), "{err:#}");
     drop((instance, store, corrupt));
     // The host goes on: the intact file loads and runs.
     std::fs::write(&path, &bytes)?;

@@ -327,7 +327,7 @@ pub(super) fn check_outcome(expected: &Outcome, actual: &Outcome) -> Result<()> 
 
 /// The `kiln` binary of this build profile, built once per test process (cargo makes it up
 /// to date; the test binary cannot depend on a binary target).
-fn kiln_binary() -> Result<PathBuf> {
+pub(super) fn kiln_binary() -> Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BINARY
         .get_or_init(|| {

@@ -10,7 +10,8 @@
 //! `wasi_p2::componentize_py` a Python command built by componentize-py.
 
 use super::wasi::{
-    Outcome, Program, TempDir, check_outcome, check_output, check_tree, load_manifest, prepare, program_path, run_cli,
+    Outcome, Program, TempDir, check_outcome, check_output, check_tree, kiln, load_manifest, prepare, program_path,
+    run_cli,
 };
 use anyhow::{Context, Result, ensure};
 use kiln::component::{Component, Linker, ResourceTable};
@@ -204,6 +205,52 @@ fn componentize_py() -> Result<()> {
     Ok(())
 }
 
+/// `kiln run`'s limits and artifacts work for components as for modules: `--fuel` and
+/// `--timeout` stop an endless `wasi:cli/run` with a trap (134, with a backtrace), a `.cwasm`
+/// from `kiln compile` and a warm compile cache run the same program, `-S` rejects unknown keys.
+fn cli_options_for_components() -> Result<()> {
+    let dir = TempDir::new("p2-cli-options")?;
+    let endless = dir.0.join("endless.wat");
+    std::fs::write(
+        &endless,
+        r#"(component
+            (core module $m (func (export "run") (result i32) (loop $l (br $l)) unreachable))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $inst (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.12" (instance $inst)))"#,
+    )?;
+    let endless = endless.to_string_lossy().into_owned();
+    for limit in [["--fuel", "100000"], ["--timeout", "200ms"]] {
+        let run = kiln(&["run", limit[0], limit[1], &endless], "", &dir.0)?;
+        ensure!(run.code == 134, "{limit:?}: exit status {}; stderr:\n{}", run.code, run.stderr);
+        let message = if limit[0] == "--fuel" { "all fuel consumed" } else { "interrupt" };
+        ensure!(run.stderr.contains(message) && run.stderr.contains("wasm backtrace"), "{limit:?}:\n{}", run.stderr);
+    }
+
+    let random = program_path("random.component.wasm")?.to_string_lossy().into_owned();
+    let reference = kiln(&["run", "-C", "cache=n", &random], "", &dir.0)?;
+    ensure!(reference.code == 0, "random: {}", reference.stderr);
+    let lines = |out: &[u8]| String::from_utf8_lossy(out).lines().count();
+    let cwasm = dir.0.join("random.cwasm").to_string_lossy().into_owned();
+    let compiled = kiln(&["compile", &random, "-o", &cwasm], "", &dir.0)?;
+    ensure!(compiled.code == 0, "kiln compile: {}", compiled.stderr);
+    let cache = dir.0.join("cache");
+    for args in
+        [vec!["run", cwasm.as_str()], vec!["run", "-C", "cache=y", &random], vec!["run", "-C", "cache=y", &random]]
+    {
+        let mut command = std::process::Command::new(super::wasi::kiln_binary()?);
+        let output = command.args(&args).env("KILN_CACHE_DIR", &cache).env("RUST_BACKTRACE", "0").output()?;
+        ensure!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        ensure!(lines(&output.stdout) == lines(&reference.stdout), "{args:?} printed other lines");
+    }
+    ensure!(std::fs::read_dir(&cache)?.count() > 0, "the compile cache stayed empty");
+
+    let run = kiln(&["run", "-S", "http", &random], "", &dir.0)?;
+    ensure!(run.code != 0 && run.stderr.contains("unsupported feature: -S http"), "{}", run.stderr);
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
     let mut trials = vec![
@@ -212,6 +259,10 @@ pub fn trials() -> Vec<Trial> {
         }),
         Trial::test("wasi_p2::componentize_py", || componentize_py().map_err(|e| Failed::from(format!("{e:?}"))))
             .with_ignored_flag(skip),
+        Trial::test("wasi_p2::cli_options_for_components", || {
+            cli_options_for_components().map_err(|e| Failed::from(format!("{e:?}")))
+        })
+        .with_ignored_flag(skip),
     ];
     let programs = match load_manifest() {
         Ok(programs) => programs,

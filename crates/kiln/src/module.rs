@@ -210,7 +210,8 @@ impl Module {
         // Copied code is checked against its chunk hashes (if it has them) before it is copied.
         let copy = |code: &[u8]| -> Result<CodeMemory> {
             if let Some(hashes) = &parts.hashes {
-                crate::serialize::check_chunks(code, hashes).context("the precompiled module is corrupt")?;
+                crate::serialize::check_chunks(code, hashes)
+                    .context("its code is corrupt: delete or recompile it (for example with `kiln compile`)")?;
             }
             CodeMemory::new(code, &parts.relocs, code_info())
         };

@@ -193,30 +193,50 @@ impl CodeMemory {
         info: CodeInfo,
         lazy: Option<(SharedBytes, String)>,
     ) -> Result<CodeMemory> {
-        let lazy = match lazy {
+        let info = Arc::new(info);
+        let base = match lazy {
             Some((hashes, message)) => {
-                anyhow::ensure!(
-                    hashes.len() == 8 * len.div_ceil(CHUNK),
-                    "the code's chunk hashes do not match its size"
-                );
+                let chunks = len.div_ceil(CHUNK);
+                anyhow::ensure!(len > 0 && hashes.len() == 8 * chunks, "the code's chunk hashes do not match its size");
+                let code = map.bytes().get(start..start + len).context("the code lies outside the file")?;
+                // The last page of the code may also hold other bytes of the file (the next
+                // module's tables), which must stay readable: the last chunk is checked now and
+                // made executable at once; only the chunks before it wait for their first touch.
+                let last = chunks - 1;
+                let expected = hashes
+                    .get(8 * last..8 * last + 8)
+                    .and_then(|h| <[u8; 8]>::try_from(h).ok())
+                    .map(u64::from_le_bytes);
+                if expected != Some(kiln_environ::xxh64(&code[last * CHUNK..])) {
+                    anyhow::bail!("{message} (the code's last chunk, at offset {:#x})", last * CHUNK);
+                }
                 // Find out now whether the file system lets its pages execute (a `noexec` mount
                 // does not), rather than when the first chunk is checked.
-                // SAFETY: nothing runs the code before it is made inaccessible below.
-                unsafe { map.make_executable(start, len.min(crate::mmap::page_size()))? };
-                let base = map.make_inaccessible(start, len)?;
-                let state = (0..len.div_ceil(CHUNK)).map(|_| AtomicU8::new(UNCHECKED)).collect();
+                // SAFETY: the last chunk's bytes were just checked against their hash.
+                let base = unsafe { map.make_executable(start + last * CHUNK, len - last * CHUNK)? }
+                    .wrapping_sub(last * CHUNK);
+                let state: Box<[AtomicU8]> =
+                    (0..chunks).map(|i| AtomicU8::new(if i == last { CHECKED } else { UNCHECKED })).collect();
                 let message = format!("kiln: {message}\n").into_bytes().into_boxed_slice();
-                Some(Arc::new(LazyCheck { base: base as usize, len, hashes, state, message }))
+                let lazy = Arc::new(LazyCheck { base: base as usize, len, hashes, state, message });
+                // Registered before any page becomes inaccessible, so that a fault on one from
+                // another thread already finds it.
+                register_lazy(base as usize, base as usize + len, info.clone(), Some(lazy));
+                if last > 0
+                    && let Err(e) = map.make_inaccessible(start, last * CHUNK)
+                {
+                    unregister(base as usize);
+                    return Err(e);
+                }
+                base
             }
-            None => None,
+            None => {
+                // SAFETY: the caller vouches for the code.
+                let base = unsafe { map.make_executable(start, len)? };
+                register_lazy(base as usize, base as usize + len, info.clone(), None);
+                base
+            }
         };
-        let base = match &lazy {
-            Some(lazy) => lazy.base as *const u8,
-            // SAFETY: the caller vouches for the code.
-            None => unsafe { map.make_executable(start, len)? },
-        };
-        let info = Arc::new(info);
-        register_lazy(base as usize, base as usize + len, info.clone(), lazy);
         Ok(CodeMemory { backing: Backing::File { _map: map, base }, len, relocs: Vec::new(), info })
     }
 
