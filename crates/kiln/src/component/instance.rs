@@ -119,7 +119,7 @@ impl<T: InstanceExportLookup + ?Sized> InstanceExportLookup for &T {
     }
 }
 
-fn core_type(t: FlatType) -> ValType {
+pub(crate) fn core_type(t: FlatType) -> ValType {
     match t {
         FlatType::I32 => ValType::I32,
         FlatType::I64 => ValType::I64,
@@ -606,7 +606,7 @@ pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef)
 }
 
 /// The component instance state a host function of instance `index` works on.
-fn state_mut<T>(store: &mut StoreInner<T>, index: usize) -> &mut InstanceState {
+pub(crate) fn state_mut<T>(store: &mut StoreInner<T>, index: usize) -> &mut InstanceState {
     &mut store.opaque.component_instances[index]
 }
 

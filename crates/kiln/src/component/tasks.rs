@@ -10,11 +10,11 @@
 //! (as the specification does, so a built-in called from `post-return` traps the same way) and
 //! then fails with an error naming the built-in and its feature.
 
-use super::instance::{InstanceState, resolve_core};
+use super::instance::{core_type, resolve_core, state_mut};
 use crate::store::StoreInner;
-use crate::{Caller, FuncType, Trap, ValType};
+use crate::{Caller, FuncType, Trap};
 use anyhow::{Context, Result, bail};
-use kiln_environ::component::{FlatType, TaskBuiltin, TaskOp};
+use kiln_environ::component::{TaskBuiltin, TaskOp};
 use kiln_fact::{FLAG_CONTEXT_LIVE, FLAG_MAY_LEAVE};
 use kiln_runtime::ValRaw;
 
@@ -44,15 +44,6 @@ impl TaskState {
     }
 }
 
-fn core_type(t: FlatType) -> ValType {
-    match t {
-        FlatType::I32 => ValType::I32,
-        FlatType::I64 => ValType::I64,
-        FlatType::F32 => ValType::F32,
-        FlatType::F64 => ValType::F64,
-    }
-}
-
 /// The built-in as a host function of component instance `index`.
 pub(crate) fn task_builtin<T: 'static>(store: &mut StoreInner<T>, index: usize, builtin: &TaskBuiltin) -> crate::Func {
     let ty = FuncType::new(builtin.params.iter().map(|t| core_type(*t)), builtin.results.iter().map(|t| core_type(*t)));
@@ -60,10 +51,6 @@ pub(crate) fn task_builtin<T: 'static>(store: &mut StoreInner<T>, index: usize, 
     crate::Func::new_raw(store, ty, move |caller: Caller<'_, T>, raw: &mut [ValRaw]| {
         run(caller.store, index, &builtin, raw)
     })
-}
-
-fn state_mut<T>(store: &mut StoreInner<T>, index: usize) -> &mut InstanceState {
-    &mut store.opaque.component_instances[index]
 }
 
 fn run<T: 'static>(store: &mut StoreInner<T>, index: usize, builtin: &TaskBuiltin, raw: &mut [ValRaw]) -> Result<()> {
