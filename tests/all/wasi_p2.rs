@@ -248,6 +248,21 @@ fn cli_options_for_components() -> Result<()> {
 
     let run = kiln(&["run", "-S", "http", &random], "", &dir.0)?;
     ensure!(run.code != 0 && run.stderr.contains("unsupported feature: -S http"), "{}", run.stderr);
+
+    // `get-terminal-stdout` is some exactly when stdout is the host's and a terminal:
+    // `terminal.wat` exits 0 then, 1 otherwise. Here stdout is a pipe; under `script(1)`, a pty.
+    let terminal = super::wasi::repo().join("tests/wasi-programs/terminal.wat").to_string_lossy().into_owned();
+    let run = kiln(&["run", &terminal], "", &dir.0)?;
+    ensure!(run.code == 1, "a pipe is a terminal? exit status {}: {}", run.code, run.stderr);
+    if std::process::Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let command = format!("'{}' run '{terminal}'", super::wasi::kiln_binary()?.display());
+        let status = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("RUST_BACKTRACE", "0")
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        ensure!(status.code() == Some(0), "a pty is not a terminal: {status:?}");
+    }
     Ok(())
 }
 

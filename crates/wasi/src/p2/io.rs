@@ -21,7 +21,7 @@ pub(crate) type SharedReader = Arc<Mutex<StdinSource>>;
 /// stdout or stderr, shared by every stream `get-stdout`/`get-stderr` returns.
 pub(crate) type SharedWriter = Arc<Mutex<StdoutSink>>;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

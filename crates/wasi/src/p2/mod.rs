@@ -50,6 +50,7 @@ mod io;
 mod random;
 mod sockets;
 
+pub use cli::{TerminalInput, TerminalOutput};
 pub use filesystem::{Descriptor, DirectoryEntryStream};
 pub use io::{InputStream, IoError, OutputStream, Pollable, SharedFd};
 pub use sockets::{
@@ -71,6 +72,8 @@ pub mod bindings {
             path: "wit",
             world: "wasi:cli/command",
             with: {
+                "wasi:cli/terminal-input/terminal-input": crate::p2::TerminalInput,
+                "wasi:cli/terminal-output/terminal-output": crate::p2::TerminalOutput,
                 "wasi:io/streams/input-stream": crate::p2::InputStream,
                 "wasi:io/streams/output-stream": crate::p2::OutputStream,
                 "wasi:io/poll/pollable": crate::p2::Pollable,
