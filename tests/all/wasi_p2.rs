@@ -266,6 +266,55 @@ fn cli_options_for_components() -> Result<()> {
     Ok(())
 }
 
+/// A guest that floods stdout while nobody reads is held back by the pipe, not buffered by the
+/// host: `flood.c` writes 64 MiB through `kiln run`, whose stdout is a pipe this test leaves
+/// unread for a while. kiln must then be blocked with its resident memory well below 64 MiB
+/// (about 20 MiB is kiln itself); once the pipe is drained, every byte arrives and the program
+/// exits 0.
+fn stdout_flood_is_held_back() -> Result<()> {
+    use std::io::Read;
+    const MIB: usize = 64;
+    let flood = program_path("flood.component.wasm")?;
+    let mut child = std::process::Command::new(super::wasi::kiln_binary()?)
+        .args(["run", "-C", "cache=n"])
+        .arg(&flood)
+        .arg(MIB.to_string())
+        .env("RUST_BACKTRACE", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let resident_kib = |pid: u32| -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+        Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    };
+    // The first bytes show the program is flooding; then nobody reads for a while, and a host
+    // that buffered would be growing meanwhile.
+    let mut out = child.stdout.take().context("stdout")?;
+    let mut buf = vec![0; 1 << 16];
+    let mut total = out.read(&mut buf)?;
+    ensure!(total > 0, "no output");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    ensure!(child.try_wait()?.is_none(), "kiln finished although nobody read its stdout");
+    let before = resident_kib(child.id())?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let blocked = resident_kib(child.id())?;
+    ensure!(blocked < 48 * 1024, "kiln holds {blocked} KiB while its stdout is not read");
+    ensure!(blocked < before + 16 * 1024, "kiln grew from {before} to {blocked} KiB while blocked");
+    loop {
+        let n = out.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        ensure!(buf[..n].iter().all(|b| *b == b'x'), "stdout holds something else");
+        total += n;
+    }
+    let status = child.wait()?;
+    ensure!(status.success(), "kiln exited with {status:?}");
+    ensure!(total == MIB << 20, "{total} bytes arrived, expected {}", MIB << 20);
+    Ok(())
+}
+
 pub fn trials() -> Vec<Trial> {
     let skip = std::env::var("KILN_SKIP_TOOLCHAIN_TESTS").is_ok_and(|v| v == "1");
     let mut trials = vec![
@@ -274,6 +323,10 @@ pub fn trials() -> Vec<Trial> {
         }),
         Trial::test("wasi_p2::componentize_py", || componentize_py().map_err(|e| Failed::from(format!("{e:?}"))))
             .with_ignored_flag(skip),
+        Trial::test("wasi_p2::stdout_flood_is_held_back", || {
+            stdout_flood_is_held_back().map_err(|e| Failed::from(format!("{e:?}")))
+        })
+        .with_ignored_flag(skip),
         Trial::test("wasi_p2::cli_options_for_components", || {
             cli_options_for_components().map_err(|e| Failed::from(format!("{e:?}")))
         })
