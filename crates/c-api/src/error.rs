@@ -21,7 +21,7 @@ pub struct kiln_error_t {
 }
 
 pub(crate) fn error(store: *mut wasm_store_t, err: &anyhow::Error) -> *mut kiln_error_t {
-    let exit_status = err.chain().find_map(|e| e.downcast_ref::<kiln_wasi::I32Exit>()).map(|e| e.0);
+    let exit_status = err.downcast_ref::<kiln_wasi::I32Exit>().map(|e| e.0);
     boxed(kiln_error_t { message: error_message(err), frames: frames_of(store, err), exit_status })
 }
 

@@ -144,7 +144,7 @@ pub unsafe extern "C" fn kiln_linker_define_wasi(l: *mut kiln_linker_t) -> *mut 
 
 /// Whether an error from running wasm is a trap (as opposed to a link or validation error).
 fn is_trap(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<Trap>() || c.is::<HostTrap>() || c.is::<WasmBacktrace>() || c.is::<kiln_wasi::I32Exit>())
+    e.is::<Trap>() || e.is::<HostTrap>() || e.is::<WasmBacktrace>() || e.is::<kiln_wasi::I32Exit>()
 }
 
 /// Instantiates `module`: on success `*instance_out` is set. A trap while running the start

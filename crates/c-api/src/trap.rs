@@ -45,21 +45,29 @@ impl std::error::Error for HostTrap {}
 /// The message of an error, without the backtrace kiln attaches as context.
 pub(crate) fn error_message(err: &anyhow::Error) -> String {
     if let Some(trap) = err.downcast_ref::<Trap>() {
-        return format!("wasm trap: {trap}");
+        return trap.to_string();
     }
     if let Some(HostTrap(msg)) = err.downcast_ref::<HostTrap>() {
         return msg.clone();
     }
+    // The backtrace may be the error's root or a context layer (whose `dyn Error` does not
+    // downcast): compare its text.
+    let backtrace = backtrace_of(err).map(|bt| bt.to_string());
     err.chain()
-        .filter(|e| e.downcast_ref::<WasmBacktrace>().is_none())
         .map(|e| e.to_string())
+        .filter(|text| Some(text) != backtrace.as_ref())
         .collect::<Vec<_>>()
         .join(": ")
 }
 
+/// An error's wasm backtrace, attached by kiln as its root (traps) or as context (host errors).
+fn backtrace_of(err: &anyhow::Error) -> Option<&WasmBacktrace> {
+    err.downcast_ref::<WasmBacktrace>().or_else(|| err.chain().find_map(|e| e.downcast_ref::<WasmBacktrace>()))
+}
+
 /// The frames of an error's wasm backtrace.
 pub(crate) fn frames_of(store: *mut wasm_store_t, err: &anyhow::Error) -> Vec<wasm_frame_t> {
-    let Some(bt) = err.chain().find_map(|e| e.downcast_ref::<WasmBacktrace>()) else { return Vec::new() };
+    let Some(bt) = backtrace_of(err) else { return Vec::new() };
     let instances = if store.is_null() { Vec::new() } else { with_ctx(store, |ctx| ctx.data().instances.clone()) };
     bt.frames()
         .iter()
@@ -83,7 +91,7 @@ pub(crate) fn frames_of(store: *mut wasm_store_t, err: &anyhow::Error) -> Vec<wa
 
 /// A trap object for an error from kiln.
 pub(crate) fn trap_from_error(store: *mut wasm_store_t, err: &anyhow::Error) -> Obj {
-    let exit_status = err.chain().find_map(|e| e.downcast_ref::<kiln_wasi::I32Exit>()).map(|e| e.0);
+    let exit_status = err.downcast_ref::<kiln_wasi::I32Exit>().map(|e| e.0);
     let data = TrapData {
         message: error_message(err),
         code: err.downcast_ref::<Trap>().copied(),

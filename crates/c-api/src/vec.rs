@@ -142,13 +142,15 @@ impl<T: VecElem> CVec<T> {
 
     /// Takes the elements out, leaving the vector empty.
     pub fn take(&mut self) -> Vec<T> {
-        if self.data.is_null() || self.size == 0 {
-            *self = CVec::empty();
+        let (data, size) = (self.data, self.size);
+        // Cleared field by field: assigning a new vector would drop (and free) this one.
+        self.data = std::ptr::null_mut();
+        self.size = 0;
+        if data.is_null() || size == 0 {
             return Vec::new();
         }
         // SAFETY: data and size came from `from_vec` (a boxed slice of exactly `size` elements).
-        let items = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.data, self.size)) };
-        *self = CVec::empty();
+        let items = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, size)) };
         items.into_vec()
     }
 

@@ -20,7 +20,7 @@ WASM_API_EXTERN void kiln_config_max_wasm_stack_set(wasm_config_t *config, size_
 /* Upper bound on every linear memory's size, in bytes. */
 WASM_API_EXTERN void kiln_config_max_memory_size_set(wasm_config_t *config, uint64_t bytes);
 /* Caches compiled code on disk in `dir` (NUL-terminated), or in the default directory if NULL. */
-WASM_API_EXTERN own kiln_error_t *kiln_config_cache_set(wasm_config_t *config, const char *dir);
+WASM_API_EXTERN kiln_error_t *kiln_config_cache_set(wasm_config_t *config, const char *dir);
 
 /* WebAssembly proposal switches. */
 WASM_API_EXTERN void kiln_config_wasm_simd_set(wasm_config_t *config, bool enable);

@@ -17,12 +17,12 @@ extern "C" {
 typedef struct kiln_error_t kiln_error_t;
 
 /* A new error with a NUL-terminated message (for host functions). */
-WASM_API_EXTERN own kiln_error_t *kiln_error_new(const char *message);
-WASM_API_EXTERN void kiln_error_delete(own kiln_error_t *error);
+WASM_API_EXTERN kiln_error_t *kiln_error_new(const char *message);
+WASM_API_EXTERN void kiln_error_delete(kiln_error_t *error);
 /* The message (not NUL-terminated) into *out, which the caller owns. */
-WASM_API_EXTERN void kiln_error_message(const kiln_error_t *error, own wasm_name_t *out);
+WASM_API_EXTERN void kiln_error_message(const kiln_error_t *error, wasm_name_t *out);
 /* The wasm frames, innermost first, into *out, which the caller owns. */
-WASM_API_EXTERN void kiln_error_wasm_trace(const kiln_error_t *error, own wasm_frame_vec_t *out);
+WASM_API_EXTERN void kiln_error_wasm_trace(const kiln_error_t *error, wasm_frame_vec_t *out);
 /* Whether the error is a WASI exit; the status into *status. */
 WASM_API_EXTERN bool kiln_error_exit_status(const kiln_error_t *error, int *status);
 
@@ -51,7 +51,7 @@ WASM_API_EXTERN bool kiln_trap_exit_status(const wasm_trap_t *trap, int *status)
 
 /* The WebAssembly text format (`len` bytes of UTF-8 at `wat`) to a binary module in *out
  * (caller-owned). Returns NULL or an error (caller-owned). */
-WASM_API_EXTERN own kiln_error_t *kiln_wat2wasm(const char *wat, size_t len, own wasm_byte_vec_t *out);
+WASM_API_EXTERN kiln_error_t *kiln_wat2wasm(const char *wat, size_t len, wasm_byte_vec_t *out);
 
 #ifdef __cplusplus
 }
