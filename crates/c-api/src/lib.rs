@@ -37,6 +37,9 @@ mod val;
 mod vec;
 mod wasi;
 
+#[cfg(test)]
+mod tests;
+
 pub use engine::*;
 pub use error::*;
 pub use externals::*;

@@ -53,11 +53,7 @@ pub(crate) fn error_message(err: &anyhow::Error) -> String {
     // The backtrace may be the error's root or a context layer (whose `dyn Error` does not
     // downcast): compare its text.
     let backtrace = backtrace_of(err).map(|bt| bt.to_string());
-    err.chain()
-        .map(|e| e.to_string())
-        .filter(|text| Some(text) != backtrace.as_ref())
-        .collect::<Vec<_>>()
-        .join(": ")
+    err.chain().map(|e| e.to_string()).filter(|text| Some(text) != backtrace.as_ref()).collect::<Vec<_>>().join(": ")
 }
 
 /// An error's wasm backtrace, attached by kiln as its root (traps) or as context (host errors).
