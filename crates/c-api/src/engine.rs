@@ -60,7 +60,7 @@ thread_local! {
 /// Runs `f` with the caller of a host function registered as the current context of its store.
 pub(crate) fn with_caller<R>(caller: &mut Caller<'_, StoreData>, f: impl FnOnce() -> R) -> R {
     let store = caller.data().self_ptr;
-    let ptr = caller as *mut Caller<'_, StoreData> as *mut Caller<'static, StoreData>;
+    let ptr = std::ptr::from_mut(caller).cast::<Caller<'static, StoreData>>();
     CALLERS.with(|c| c.borrow_mut().push((store, ptr)));
     struct Pop;
     impl Drop for Pop {

@@ -42,7 +42,7 @@ pub unsafe extern "C" fn wasm_global_new(
         }
         let made = with_ctx(store, |mut ctx| {
             let v = val.to_val(&mut ctx, ty.content())?;
-            Global::new(ctx, ty.clone(), v)
+            Global::new(ctx, *ty, v)
         });
         made.map_or(null_mut(), |g| boxed(Obj::new(store, Kind::Global(g))))
     })
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn wasm_table_new(
         }
         let made = with_ctx(store, |mut ctx| {
             let init = ref_to_val(&mut ctx, init, &ValType::Ref(ty.element()))?;
-            Table::new(ctx, ty.clone(), init)
+            Table::new(ctx, *ty, init)
         });
         made.map_or(null_mut(), |t| boxed(Obj::new(store, Kind::Table(t))))
     })
@@ -179,8 +179,7 @@ pub unsafe extern "C" fn wasm_memory_new(store: *mut wasm_store_t, ty: *const wa
         if store.is_null() {
             return null_mut();
         }
-        with_ctx(store, |ctx| Memory::new(ctx, ty.clone()))
-            .map_or(null_mut(), |m| boxed(Obj::new(store, Kind::Memory(m))))
+        with_ctx(store, |ctx| Memory::new(ctx, *ty)).map_or(null_mut(), |m| boxed(Obj::new(store, Kind::Memory(m))))
     })
 }
 

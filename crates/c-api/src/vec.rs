@@ -45,6 +45,7 @@ impl<T: BoxedElem> VecElem for *mut T {
     fn zero() -> *mut T {
         std::ptr::null_mut()
     }
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     fn copy_elem(&self) -> *mut T {
         if self.is_null() {
             return std::ptr::null_mut();
@@ -52,6 +53,8 @@ impl<T: BoxedElem> VecElem for *mut T {
         // SAFETY: a non-NULL element of a vector is a live object the vector owns.
         crate::boxed(unsafe { (**self).copy_boxed() })
     }
+    // An element pointer is never a caller's argument: it is one the vector owns.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     fn delete_elem(self) {
         if !self.is_null() {
             // SAFETY: the vector owns its elements, which came from `Box::into_raw`.
@@ -231,11 +234,9 @@ macro_rules! declare_vec {
             if out.is_null() {
                 return;
             }
-            let v = guard(CVec::empty(), || match unsafe { src.as_ref() } {
-                // SAFETY (of `as_ref`): `src` is NULL or a live vector.
-                Some(src) => src.deep_copy(),
-                None => CVec::empty(),
-            });
+            // SAFETY: `src` is NULL or a live vector.
+            let src = unsafe { src.as_ref() };
+            let v = guard(CVec::empty(), || src.map_or_else(CVec::empty, CVec::deep_copy));
             // SAFETY: as in `_new_empty`.
             unsafe { out.write(v) }
         }
