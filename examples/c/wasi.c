@@ -1,5 +1,5 @@
-/* wasi: a WASI preview 1 program (hand-written in the text format) gets arguments and an
- * environment variable, writes to stdout (captured into a file) and exits with a status. */
+/* wasi: a WASI preview 1 program (hand-written in the text format) gets arguments, writes to
+ * stdout (captured into a file, then in memory) and exits with a status. */
 #include "common.h"
 
 int main(void) {
@@ -56,6 +56,33 @@ int main(void) {
   wasm_module_delete(module);
   kiln_linker_delete(linker);
   wasm_store_delete(store); /* closes the captured stdout */
+  wasm_engine_delete(engine);
+
+  /* The same program with stdout captured in memory. */
+  engine = wasm_engine_new();
+  store = wasm_store_new(engine);
+  wasi = wasi_config_new();
+  wasi_config_capture_stdout(wasi);
+  check_error(kiln_store_set_wasi(store, wasi), "set wasi");
+  linker = kiln_linker_new(engine);
+  check_error(kiln_linker_define_wasi(linker), "define wasi");
+  check_error(kiln_module_new(engine, (const uint8_t *)wat, strlen(wat), &module), "compile");
+  check_error(kiln_linker_instantiate(linker, store, module, &instance, &trap), "instantiate");
+  wasm_instance_exports(instance, &exports);
+  trap = wasm_func_call(export_func(&exports, 1), &none, &none2);
+  CHECK(trap != NULL && kiln_trap_exit_status(trap, &status) && status == 0);
+  wasm_trap_delete(trap);
+  wasm_byte_vec_t captured;
+  CHECK(kiln_store_wasi_stdout(store, &captured));
+  CHECK(captured.size == 16 && memcmp(captured.data, "hello from wasi\n", 16) == 0);
+  wasm_byte_vec_delete(&captured);
+  CHECK(!kiln_store_wasi_stderr(store, &captured)); /* not captured */
+  printf("captured in memory: %zu bytes\n", (size_t)16);
+  wasm_extern_vec_delete(&exports);
+  wasm_instance_delete(instance);
+  wasm_module_delete(module);
+  kiln_linker_delete(linker);
+  wasm_store_delete(store);
   wasm_engine_delete(engine);
 
   FILE *f = fopen(out_path, "r");

@@ -40,9 +40,18 @@ WASM_API_EXTERN void wasi_config_inherit_stderr(wasi_config_t *config);
 WASM_API_EXTERN bool wasi_config_set_stdin_file(wasi_config_t *config, const char *path);
 WASM_API_EXTERN bool wasi_config_set_stdout_file(wasi_config_t *config, const char *path);
 WASM_API_EXTERN bool wasi_config_set_stderr_file(wasi_config_t *config, const char *path);
+/* Captures stdout / stderr in memory; read it back with kiln_store_wasi_stdout / _stderr. */
+WASM_API_EXTERN void wasi_config_capture_stdout(wasi_config_t *config);
+WASM_API_EXTERN void wasi_config_capture_stderr(wasi_config_t *config);
 
 /* Gives the store a WASI context built from `config`, which this call takes ownership of. */
 WASM_API_EXTERN struct kiln_error_t *kiln_store_set_wasi(struct wasm_store_t *store, wasi_config_t *config);
+
+struct wasm_byte_vec_t;
+/* What the store's WASI program wrote so far to a captured stdout / stderr, into *out
+ * (caller-owned, no terminator); false if that stream is not captured. */
+WASM_API_EXTERN bool kiln_store_wasi_stdout(struct wasm_store_t *store, struct wasm_byte_vec_t *out);
+WASM_API_EXTERN bool kiln_store_wasi_stderr(struct wasm_store_t *store, struct wasm_byte_vec_t *out);
 
 #ifdef __cplusplus
 }

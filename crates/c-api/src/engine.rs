@@ -28,6 +28,9 @@ pub struct StoreData {
     pub host_info: HashMap<Key, HostInfo>,
     pub next_foreign: u64,
     pub wasi: Option<kiln_wasi::WasiCtx>,
+    /// Captured WASI output (`wasi_config_capture_stdout` / `_stderr`).
+    pub wasi_stdout: Option<crate::wasi::Captured>,
+    pub wasi_stderr: Option<crate::wasi::Captured>,
     /// Instances made through this API with their modules, to find a trap frame's instance.
     pub instances: Vec<(kiln::Instance, kiln::Module)>,
 }
@@ -133,6 +136,8 @@ pub unsafe extern "C" fn wasm_store_new(engine: *mut wasm_engine_t) -> *mut wasm
             host_info: HashMap::new(),
             next_foreign: 0,
             wasi: None,
+            wasi_stdout: None,
+            wasi_stderr: None,
             instances: Vec::new(),
         };
         let store = boxed(wasm_store_t { store: Store::new(&engine.engine, data) });

@@ -1,17 +1,35 @@
 //! wasi.h: WASI preview 1 configuration (arguments, environment, preopened directories, stdio
-//! inherited or redirected to files) and `kiln_store_set_wasi`.
+//! inherited, redirected to files or captured in memory) and `kiln_store_set_wasi`.
 
 use crate::engine::{store_mut, wasm_store_t};
 use crate::error::{cstr_arg, error_msg, guard_err, kiln_error_t};
 use crate::types::take;
+use crate::vec::{CVec, wasm_byte_vec_t};
 use crate::{boxed, guard};
 use std::ffi::c_char;
+use std::io::Write;
 use std::ptr::null_mut;
+use std::sync::{Arc, Mutex};
 
 enum Stdio {
     Null,
     Inherit,
     File(String),
+    Capture,
+}
+
+/// Output captured in memory, read back with `kiln_store_wasi_stdout` / `_stderr`.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a WASI program gets; consumed by `kiln_store_set_wasi`.
@@ -149,13 +167,40 @@ macro_rules! stdio_fns {
     )*};
 }
 
+macro_rules! capture_fns {
+    ($($name:ident $field:ident,)*) => {$(
+        /// Captures the stream in memory (see `kiln_store_wasi_stdout` / `_stderr`).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(c: *mut wasi_config_t) {
+            guard((), || {
+                if let Some(c) = cfg(c) {
+                    c.$field = Stdio::Capture;
+                }
+            })
+        }
+    )*};
+}
+
+capture_fns! {
+    wasi_config_capture_stdout stdout,
+    wasi_config_capture_stderr stderr,
+}
+
 stdio_fns! {
     wasi_config_inherit_stdin wasi_config_set_stdin_file stdin,
     wasi_config_inherit_stdout wasi_config_set_stdout_file stdout,
     wasi_config_inherit_stderr wasi_config_set_stderr_file stderr,
 }
 
-fn build(c: &wasi_config_t) -> anyhow::Result<kiln_wasi::WasiCtx> {
+/// The WASI context and the buffers its captured streams write to.
+struct Built {
+    ctx: kiln_wasi::WasiCtx,
+    stdout: Option<Captured>,
+    stderr: Option<Captured>,
+}
+
+fn build(c: &wasi_config_t) -> anyhow::Result<Built> {
+    let (mut stdout, mut stderr) = (None, None);
     let mut b = kiln_wasi::WasiCtx::builder();
     if c.inherit_args {
         b.inherit_args();
@@ -178,6 +223,7 @@ fn build(c: &wasi_config_t) -> anyhow::Result<kiln_wasi::WasiCtx> {
         Stdio::File(p) => {
             b.stdin(std::fs::File::open(p)?);
         }
+        Stdio::Capture => {}
     }
     match &c.stdout {
         Stdio::Null => {}
@@ -186,6 +232,11 @@ fn build(c: &wasi_config_t) -> anyhow::Result<kiln_wasi::WasiCtx> {
         }
         Stdio::File(p) => {
             b.stdout(std::fs::File::create(p)?);
+        }
+        Stdio::Capture => {
+            let buf = Captured::default();
+            b.stdout(buf.clone());
+            stdout = Some(buf);
         }
     }
     match &c.stderr {
@@ -196,8 +247,13 @@ fn build(c: &wasi_config_t) -> anyhow::Result<kiln_wasi::WasiCtx> {
         Stdio::File(p) => {
             b.stderr(std::fs::File::create(p)?);
         }
+        Stdio::Capture => {
+            let buf = Captured::default();
+            b.stderr(buf.clone());
+            stderr = Some(buf);
+        }
     }
-    Ok(b.build())
+    Ok(Built { ctx: b.build(), stdout, stderr })
 }
 
 /// Gives the store a WASI context built from `config`, which this call takes ownership of.
@@ -212,11 +268,46 @@ pub unsafe extern "C" fn kiln_store_set_wasi(
             return error_msg("kiln_store_set_wasi: NULL store, or inside a host call");
         };
         match build(&config) {
-            Ok(ctx) => {
-                s.data_mut().wasi = Some(ctx);
+            Ok(built) => {
+                let data = s.data_mut();
+                data.wasi = Some(built.ctx);
+                data.wasi_stdout = built.stdout;
+                data.wasi_stderr = built.stderr;
                 null_mut()
             }
             Err(e) => crate::error::error(store, &e),
         }
     })
+}
+
+fn captured(store: *mut wasm_store_t, out: *mut wasm_byte_vec_t, stderr: bool) -> bool {
+    guard(false, || {
+        let Some(s) = store_mut(store) else { return false };
+        if out.is_null() {
+            return false;
+        }
+        let data = s.data_mut();
+        if let Some(wasi) = data.wasi.as_mut() {
+            wasi.flush();
+        }
+        let buf = if stderr { &data.wasi_stderr } else { &data.wasi_stdout };
+        let Some(buf) = buf else { return false };
+        let bytes = buf.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // SAFETY: `out` points at writable vector storage.
+        unsafe { out.write(CVec::from_vec(bytes)) };
+        true
+    })
+}
+
+/// What the store's WASI program wrote to a captured stdout so far, into `*out` (caller-owned);
+/// false if stdout is not captured.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_store_wasi_stdout(store: *mut wasm_store_t, out: *mut wasm_byte_vec_t) -> bool {
+    captured(store, out, false)
+}
+
+/// As `kiln_store_wasi_stdout`, for stderr.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_store_wasi_stderr(store: *mut wasm_store_t, out: *mut wasm_byte_vec_t) -> bool {
+    captured(store, out, true)
 }
