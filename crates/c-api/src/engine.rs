@@ -4,7 +4,7 @@
 use crate::obj::{HostInfo, Key};
 use crate::types::opt;
 use crate::{boxed, guard};
-use kiln::{AsContextMut, Caller, Config, Engine, Store, StoreContextMut};
+use kiln_rs::{AsContextMut, Caller, Config, Engine, Store, StoreContextMut};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ptr::null_mut;
@@ -32,7 +32,7 @@ pub struct StoreData {
     pub wasi_stdout: Option<crate::wasi::Captured>,
     pub wasi_stderr: Option<crate::wasi::Captured>,
     /// Instances made through this API with their modules, to find a trap frame's instance.
-    pub instances: Vec<(kiln::Instance, kiln::Module)>,
+    pub instances: Vec<(kiln_rs::Instance, kiln_rs::Module)>,
 }
 
 // SAFETY: a store is used by one thread at a time (wasm.h: stores are not thread-safe); the raw
@@ -86,6 +86,8 @@ pub(crate) fn store_mut<'a>(store: *mut wasm_store_t) -> Option<&'a mut Store<St
 /// Runs `f` with exclusive access to `store`: through the innermost running host function of
 /// that store if there is one, else through the store itself.
 pub(crate) fn with_ctx<R>(store: *mut wasm_store_t, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> R) -> R {
+    // A panic, which the entry point's guard turns into its failure value.
+    assert!(!store.is_null(), "an object without a store used where one is needed");
     let caller = CALLERS.with(|c| c.borrow().iter().rev().find(|(s, _)| *s == store).map(|(_, c)| *c));
     match caller {
         // SAFETY: the caller is registered only while its host function runs on this thread,

@@ -8,7 +8,7 @@ use crate::trap::{error_message, frames_of, trap_data, wasm_frame_t};
 use crate::types::{opt, take};
 use crate::vec::{CVec, wasm_byte_vec_t, wasm_frame_vec_t};
 use crate::{boxed, guard, guard_with};
-use kiln::{Module, OptLevel};
+use kiln_rs::{Module, OptLevel};
 use std::ffi::{CStr, c_char};
 use std::ptr::null_mut;
 
@@ -146,7 +146,7 @@ pub unsafe extern "C" fn kiln_wat2wasm(wat: *const c_char, len: usize, out: *mut
     })
 }
 
-fn config<'a>(c: *mut wasm_config_t) -> Option<&'a mut kiln::Config> {
+fn config<'a>(c: *mut wasm_config_t) -> Option<&'a mut kiln_rs::Config> {
     // SAFETY: C passes NULL or a live config it does not use concurrently.
     unsafe { c.as_mut() }.map(|c| &mut c.config)
 }
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn kiln_config_cache_set(c: *mut wasm_config_t, dir: *cons
         let Some(c) = config(c) else { return error_msg("kiln_config_cache_set: NULL config") };
         let dir = match cstr_arg(dir) {
             Some(d) => Some(std::path::PathBuf::from(d)),
-            None if dir.is_null() => kiln::Config::default_cache_dir(),
+            None if dir.is_null() => kiln_rs::Config::default_cache_dir(),
             None => return error_msg("kiln_config_cache_set: the directory is not UTF-8"),
         };
         if dir.is_none() {
@@ -357,7 +357,7 @@ pub unsafe extern "C" fn kiln_module_deserialize(
     })
 }
 
-fn memory_of(m: *const Obj) -> Option<(*mut wasm_store_t, kiln::Memory)> {
+fn memory_of(m: *const Obj) -> Option<(*mut wasm_store_t, kiln_rs::Memory)> {
     match opt(m)? {
         Obj { store, kind: Kind::Memory(x), .. } => Some((*store, *x)),
         _ => None,

@@ -5,7 +5,7 @@ use crate::obj::{Kind, Obj};
 use crate::types::{CExternType, opt, wasm_globaltype_t, wasm_memorytype_t, wasm_tabletype_t};
 use crate::val::{null_of, ref_to_val, wasm_val_t};
 use crate::{boxed, guard};
-use kiln::{Global, Memory, Table, Val, ValType};
+use kiln_rs::{Global, Memory, Table, Val, ValType};
 use std::ptr::null_mut;
 
 fn global_of(g: *const Obj) -> Option<(*mut wasm_store_t, Global)> {
@@ -129,7 +129,7 @@ pub unsafe extern "C" fn wasm_table_get(t: *const Obj, index: u32) -> *mut Obj {
 }
 
 fn table_init(
-    ctx: &mut kiln::StoreContextMut<'_, crate::engine::StoreData>,
+    ctx: &mut kiln_rs::StoreContextMut<'_, crate::engine::StoreData>,
     t: Table,
     r: *const Obj,
 ) -> anyhow::Result<Val> {

@@ -8,7 +8,7 @@ use crate::val::wasm_val_t;
 use crate::vec::{CVec, wasm_val_vec_t};
 use crate::{boxed, guard, guard_with};
 use anyhow::{Result, anyhow};
-use kiln::{AsContextMut, Caller, Func, FuncType, StoreContextMut, Val};
+use kiln_rs::{AsContextMut, Caller, Func, FuncType, StoreContextMut, Val};
 use std::ffi::c_void;
 use std::ptr::null_mut;
 

@@ -7,7 +7,7 @@ use crate::trap::trap_from_error;
 use crate::types::opt;
 use crate::vec::{CVec, wasm_extern_vec_t};
 use crate::{boxed, guard_with};
-use kiln::{Extern, Instance, Module};
+use kiln_rs::{Extern, Instance, Module};
 use std::ptr::null_mut;
 
 /// Records an instance made through the C API (for trap frames) and returns its handle.

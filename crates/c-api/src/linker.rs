@@ -9,7 +9,7 @@ use crate::obj::{Kind, Obj};
 use crate::trap::{HostTrap, trap_from_error};
 use crate::types::{opt, take, wasm_functype_t};
 use crate::{boxed, guard};
-use kiln::{Linker, Trap, WasmBacktrace};
+use kiln_rs::{Linker, Trap, WasmBacktrace};
 use std::ffi::{c_char, c_void};
 use std::ptr::null_mut;
 

@@ -5,7 +5,7 @@ use crate::obj::{Kind, Obj};
 use crate::types::{CExternType, opt, take, wasm_exporttype_t, wasm_importtype_t};
 use crate::vec::{CVec, wasm_byte_vec_t, wasm_exporttype_vec_t, wasm_importtype_vec_t};
 use crate::{boxed, guard};
-use kiln::{Engine, Module};
+use kiln_rs::{Engine, Module};
 use std::ptr::null_mut;
 use std::rc::Rc;
 

@@ -8,7 +8,7 @@ use crate::types::{
     CExternType, WASM_EXTERN_FUNC, WASM_EXTERN_GLOBAL, WASM_EXTERN_MEMORY, WASM_EXTERN_TABLE, opt, take,
 };
 use crate::{boxed, guard};
-use kiln::{Extern, ExternRef, Func, Global, Instance, Memory, Module, Table};
+use kiln_rs::{Extern, ExternRef, Func, Global, Instance, Memory, Module, Table};
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr::null_mut;

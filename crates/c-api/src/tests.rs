@@ -53,7 +53,7 @@ fn traps_carry_message_code_and_frames() {
         let trap = wasm_func_call(exports.as_slice()[0], &args, &mut results);
         let data = trap::trap_data(trap).unwrap();
         assert_eq!(data.message, "wasm trap: wasm `unreachable` instruction executed");
-        assert_eq!(data.code, Some(::kiln::Trap::UnreachableCodeReached));
+        assert_eq!(data.code, Some(::kiln_rs::Trap::UnreachableCodeReached));
         let indices: Vec<u32> = data.frames.iter().map(|f| f.func_index).collect();
         assert_eq!(indices, [0, 1]);
         assert!(data.frames[0].instance.as_ref().is_some_and(|i| i.same(&*instance)));
@@ -124,7 +124,7 @@ fn callbacks_can_call_back_into_the_store() {
                  (func (export "inner") (result i32) i32.const 41)
                  (func (export "outer") (result i32) call $h))"#,
         );
-        let ty = CExternType::func(::kiln::FuncType::new([], [::kiln::ValType::I32]));
+        let ty = CExternType::func(::kiln_rs::FuncType::new([], [::kiln_rs::ValType::I32]));
         // The host function gets `inner` once the instance exists: start with a placeholder.
         let slot = Box::into_raw(Box::new(Obj::new(store, obj::Kind::Foreign(0))));
         let h = wasm_func_new_with_env(store, &ty, Some(reenter), slot.cast(), None);

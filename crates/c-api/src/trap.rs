@@ -5,7 +5,7 @@ use crate::obj::{Kind, Obj};
 use crate::types::{opt, take};
 use crate::vec::{CVec, wasm_byte_vec_t, wasm_frame_vec_t};
 use crate::{boxed, guard};
-use kiln::{Trap, WasmBacktrace};
+use kiln_rs::{Trap, WasmBacktrace};
 use std::fmt;
 use std::ptr::null_mut;
 use std::rc::Rc;

@@ -4,7 +4,7 @@
 
 use crate::vec::{CVec, byte_vec, wasm_byte_vec_t, wasm_valtype_vec_t};
 use crate::{boxed, guard};
-use kiln::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, TableType, ValType};
+use kiln_rs::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, TableType, ValType};
 use std::ptr::null_mut;
 
 pub const WASM_I32: u8 = 0;

@@ -1,11 +1,11 @@
-//! `wasm_val_t` and conversions between it and [`kiln::Val`].
+//! `wasm_val_t` and conversions between it and [`kiln_rs::Val`].
 
 use crate::engine::{StoreData, wasm_store_t};
 use crate::obj::{Kind, Obj};
 use crate::types::{KILN_V128, WASM_EXTERNREF, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_I32, WASM_I64, kind_of, opt};
 use crate::{boxed, guard};
 use anyhow::{Result, bail};
-use kiln::{AsContextMut, ExternRef, RefType, StoreContext, StoreContextMut, Val, ValType};
+use kiln_rs::{AsContextMut, ExternRef, RefType, StoreContext, StoreContextMut, Val, ValType};
 use std::ptr::null_mut;
 
 #[repr(C)]
