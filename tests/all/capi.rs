@@ -78,7 +78,7 @@ fn cmake_build(source: &Path, build: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-const EXAMPLES: [&str; 14] = [
+const EXAMPLES: [&str; 15] = [
     "hello",
     "callback",
     "memory",
@@ -93,6 +93,7 @@ const EXAMPLES: [&str; 14] = [
     "linking",
     "wasi",
     "conformance",
+    "kiln_ext",
 ];
 
 /// Runs ctest in `build` and each example directly, checking the lines it prints.
