@@ -1,10 +1,11 @@
-//! The C API (`crates/c-api`) from C: the examples in `examples/c/` and the conformance test
-//! `crates/c-api/tests/conformance.c` (which calls every function of `wasm.h`) are configured and
-//! built with CMake and run with `ctest`, once with kiln from the source tree
-//! (`add_subdirectory`), once from an installed package (`cmake --install` of `crates/c-api`,
-//! then `find_package(kiln)`), and once linked statically. The libraries are the ones cargo
-//! built with this binary (see `kiln_cmake_args`). Each example checks its own results and exits non-zero on failure; ctest also
-//! requires its `NAME: ok` line.
+//! The C API (`crates/c-api`) from C: the examples in `examples/c/` and the C tests in
+//! `crates/c-api/tests/` (`conformance.c` calls every function of `wasm.h`, `kiln_ext.c` the rest
+//! of `kiln.h` and `wasi.h`) are configured and built with CMake and run with `ctest`: with kiln
+//! from the source tree (`add_subdirectory`), from an installed package (`cmake --install` of
+//! `crates/c-api`, then `find_package(kiln)`), linked statically, and built with
+//! AddressSanitizer (leaks included). The libraries are the ones cargo built with this binary
+//! (see `kiln_cmake_args`). Each program checks its own results and exits non-zero on failure;
+//! the test also requires its `NAME: ok` line.
 //!
 //! They need `cmake` and a C compiler (`./scripts/setup` installs cmake). Without them the tests
 //! are ignored with a notice on stderr.
@@ -96,7 +97,8 @@ const EXAMPLES: [&str; 15] = [
     "kiln_ext",
 ];
 
-/// Runs ctest in `build` and each example directly, checking the lines it prints.
+/// Runs ctest in `build` (exit statuses decide) and each example directly, checking that it
+/// prints its `NAME: ok` line and the lines listed here.
 fn check_examples(build: &Path) -> Result<()> {
     let out = run(Command::new("ctest").arg("--output-on-failure").current_dir(build))?;
     let all_passed = format!("100% tests passed, 0 tests failed out of {}", EXAMPLES.len());
@@ -112,13 +114,38 @@ fn check_examples(build: &Path) -> Result<()> {
         ("linking", &["run() = 42, logged 14"]),
         ("wasi", &["exit status: 3", "captured stdout: hello from wasi"]),
     ];
-    for (example, lines) in expect {
+    for example in EXAMPLES {
         let out = run(Command::new(build.join(example)).current_dir(build))?;
-        for line in lines {
+        let lines = expect.iter().find(|(name, _)| *name == example).map_or(&[][..], |(_, lines)| *lines);
+        for line in lines.iter().copied().chain([format!("{example}: ok").as_str()]) {
             ensure!(out.contains(line), "{example} printed:\n{out}\nexpected a line `{line}`");
         }
     }
     Ok(())
+}
+
+/// The examples and C tests built with AddressSanitizer (which also checks for leaks at exit,
+/// in the library's allocations too: Rust allocates through malloc): no invalid access, no
+/// double free, nothing leaked.
+fn examples_asan() -> Result<()> {
+    let probe_dir = build_dir("asan-probe")?;
+    let probe = probe_dir.join("probe.c");
+    std::fs::write(&probe, "int main(void) { return 0; }\n")?;
+    let ok = Command::new("cc")
+        .args(["-fsanitize=address", "-o"])
+        .arg(probe_dir.join("probe"))
+        .arg(&probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("note: capi::examples_asan: the C compiler cannot build with -fsanitize=address; not run");
+        return Ok(());
+    }
+    let build = build_dir("asan")?;
+    let mut args = kiln_cmake_args();
+    args.push("-DCMAKE_C_FLAGS=-fsanitize=address -fno-omit-frame-pointer".to_string());
+    cmake_build(&workspace().join("examples/c"), &build, &args)?;
+    check_examples(&build)
 }
 
 fn examples_add_subdirectory() -> Result<()> {
@@ -251,7 +278,8 @@ fn c_calls(text: &str) -> BTreeSet<String> {
 pub fn trials() -> Vec<Trial> {
     let missing: Vec<&str> = ["cmake", "ctest", "cc"].into_iter().filter(|t| !have(t)).collect();
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 5] = [
+    let tests: [(&str, Test); 6] = [
+        ("examples_asan", examples_asan),
         ("frame_offsets_and_modules", frame_offsets_and_modules),
         ("examples_add_subdirectory", examples_add_subdirectory),
         ("examples_find_package", examples_find_package),
