@@ -26,6 +26,9 @@
 //!   (`scripts/build-test-components`), checked against Rust reference results;
 //! - `wasi`: WASI preview 1 programs in C (`scripts/build-wasi-programs`) through kiln-wasi and
 //!   the `kiln` binary, and `kiln run`'s options;
+//! - `capi`: the C API (`crates/c-api`) from C: `examples/c/` and the `wasm.h` conformance test
+//!   built with CMake (from the source tree, from an installed package, statically linked) and
+//!   run with ctest;
 //! - `wasi_p2`: the same programs as WASI 0.2 components (the preview1 adapter) through
 //!   `kiln_wasi::p2` and `kiln run`, compared with `wasmtime run` where it is installed.
 //!
@@ -38,6 +41,7 @@ mod aot;
 mod aot_cli;
 mod aot_large;
 mod api;
+mod capi;
 mod component_bindgen;
 mod component_props;
 mod component_resources;
@@ -81,6 +85,7 @@ fn main() {
     trials.extend(aot_cli::trials());
     trials.extend(wasi::trials());
     trials.extend(wasi_p2::trials());
+    trials.extend(capi::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     spec::print_summary();
     component_wast::print_summary();

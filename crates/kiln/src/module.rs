@@ -312,6 +312,11 @@ impl Module {
         })
     }
 
+    /// Whether a backtrace frame runs this module's code (a frame of any instance of it).
+    pub fn contains_frame(&self, frame: &crate::FrameInfo) -> bool {
+        Arc::as_ptr(self.inner.code.info()) as usize == frame.code()
+    }
+
     /// The type of export `name`.
     pub fn get_export(&self, name: &str) -> Option<ExternType> {
         let info = &self.inner.info;

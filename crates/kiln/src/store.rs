@@ -395,6 +395,12 @@ pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
 /// Exclusive access to a store.
 pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
 
+impl<'a, T> From<StoreContextMut<'a, T>> for StoreContext<'a, T> {
+    fn from(ctx: StoreContextMut<'a, T>) -> StoreContext<'a, T> {
+        StoreContext(ctx.0)
+    }
+}
+
 impl<T> StoreContext<'_, T> {
     /// The embedder's data.
     pub fn data(&self) -> &T {

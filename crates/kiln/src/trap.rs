@@ -12,6 +12,9 @@ pub struct FrameInfo {
     func_index: u32,
     func_name: Option<String>,
     module_offset: Option<u32>,
+    func_start: Option<u32>,
+    /// Identifies the compiled code of the frame's module (see [`crate::Module::contains_frame`]).
+    code: usize,
 }
 
 impl FrameInfo {
@@ -31,6 +34,14 @@ impl FrameInfo {
     pub fn module_offset(&self) -> Option<u32> {
         self.module_offset
     }
+    /// Byte offset of the executing instruction from the function's first instruction (the
+    /// first one in the module binary that has code; local declarations come before it).
+    pub fn func_offset(&self) -> Option<u32> {
+        self.module_offset?.checked_sub(self.func_start?)
+    }
+    pub(crate) fn code(&self) -> usize {
+        self.code
+    }
 }
 
 /// The wasm frames active when a trap or host error unwound, innermost first. Attached to trap
@@ -42,6 +53,9 @@ pub struct WasmBacktrace {
 
 impl WasmBacktrace {
     pub(crate) fn from_raw(raw: &[RawFrame]) -> WasmBacktrace {
+        // A function's first wasm offset takes a scan of its module's address map: once per
+        // function, however deep the recursion.
+        let mut starts: std::collections::HashMap<(usize, u32), Option<u32>> = Default::default();
         let frames = raw
             .iter()
             .enumerate()
@@ -51,11 +65,23 @@ impl WasmBacktrace {
                 with_code_at(pc, |info, offset| {
                     let defined = info.defined_func_at(offset)?;
                     let func_index = info.first_defined_func + defined;
+                    let code = info as *const kiln_runtime::code::CodeInfo as usize;
+                    let func_start = *starts.entry((code, defined)).or_insert_with(|| {
+                        let range = info.functions.get(defined as usize)?;
+                        info.address_map
+                            .iter()
+                            .skip_while(|(k, _)| *k < range.start)
+                            .take_while(|(k, _)| *k < range.end)
+                            .map(|(_, v)| v)
+                            .min()
+                    });
                     Some(FrameInfo {
                         module_name: info.module_name.clone(),
                         func_index,
                         func_name: info.func_names.get(func_index).map(str::to_string),
                         module_offset: frame.wasm_offset.or_else(|| info.wasm_offset_at(offset)),
+                        func_start,
+                        code,
                     })
                 })
                 .flatten()

@@ -1,0 +1,230 @@
+/* Calls the kiln.h and wasi.h functions the examples do not, and checks what they do. */
+#include "common.h"
+#include <unistd.h>
+
+static wasm_trap_t *exit_callback(void *env, const wasm_val_vec_t *args, wasm_val_vec_t *results) {
+  (void)env;
+  (void)args;
+  (void)results;
+  return NULL;
+}
+
+static int32_t call_i32(wasm_func_t *f, int32_t arg, wasm_trap_t **trap) {
+  wasm_val_t a[1] = {WASM_I32_VAL(arg)};
+  wasm_val_t r[1] = {WASM_INIT_VAL};
+  wasm_val_vec_t args = WASM_ARRAY_VEC(a), results = WASM_ARRAY_VEC(r);
+  *trap = wasm_func_call(f, &args, &results);
+  return r[0].of.i32;
+}
+
+static void test_config(void) {
+  char dir[] = "/tmp/kiln-c-cache-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  wasm_config_t *config = wasm_config_new();
+  kiln_config_cranelift_opt_level_set(config, KILN_OPT_NONE);
+  kiln_config_max_wasm_stack_set(config, 64 * 1024);
+  kiln_config_max_memory_size_set(config, 2 * 65536);
+  kiln_config_wasm_simd_set(config, true);
+  kiln_config_wasm_relaxed_simd_set(config, true);
+  kiln_config_wasm_multi_memory_set(config, true);
+  kiln_config_wasm_tail_call_set(config, true);
+  kiln_config_wasm_memory64_set(config, false);
+  kiln_config_wasm_threads_set(config, true);
+  kiln_config_wasm_exceptions_set(config, true);
+  kiln_config_wasm_function_references_set(config, true);
+  kiln_config_wasm_extended_const_set(config, true);
+  kiln_config_wasm_wide_arithmetic_set(config, false);
+  kiln_config_wasm_custom_page_sizes_set(config, false);
+  check_error(kiln_config_cache_set(config, dir), "cache");
+  wasm_engine_t *engine = wasm_engine_new_with_config(config);
+  CHECK(engine != NULL);
+  wasm_store_t *store = wasm_store_new(engine);
+
+  /* memory64 is off: a 64-bit memory does not validate. */
+  wasm_byte_vec_t binary;
+  wat_to_binary("(module (memory i64 1))", &binary);
+  CHECK(!wasm_module_validate(store, &binary));
+  wasm_byte_vec_delete(&binary);
+
+  /* The stack limit: deep recursion traps with a stack overflow. */
+  wasm_module_t *module = compile_wat(store,
+      "(module (func $r (export \"r\") (param i32) (result i32)"
+      "  (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))"
+      "    (else (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1)))))))"
+      "  (memory (export \"m\") 1))");
+  wasm_instance_t *instance = instantiate(store, module, NULL);
+  wasm_extern_vec_t exports;
+  wasm_instance_exports(instance, &exports);
+  wasm_trap_t *trap;
+  CHECK(call_i32(export_func(&exports, 0), 10, &trap) == 10 && trap == NULL);
+  call_i32(export_func(&exports, 0), 1000000, &trap);
+  CHECK(trap != NULL);
+  kiln_trap_code_t code;
+  CHECK(kiln_trap_code(trap, &code) && code == KILN_TRAP_STACK_OVERFLOW);
+  wasm_trap_delete(trap);
+  /* The memory limit: growing past 2 pages fails. */
+  wasm_memory_t *memory = wasm_extern_as_memory(exports.data[1]);
+  CHECK(wasm_memory_grow(memory, 1) && !wasm_memory_grow(memory, 1));
+
+  /* kiln_module_serialize and the compile cache. */
+  wasm_byte_vec_t bytes;
+  check_error(kiln_module_serialize(module, &bytes), "serialize");
+  CHECK(bytes.size > 0);
+  wasm_module_t *again = NULL;
+  check_error(kiln_module_deserialize(engine, (const uint8_t *)bytes.data, bytes.size, &again), "deserialize");
+  wasm_module_delete(again);
+  wasm_byte_vec_delete(&bytes);
+  kiln_error_t *error = kiln_module_new(engine, (const uint8_t *)"(module", 7, &again);
+  CHECK(error != NULL);
+  wasm_frame_vec_t frames;
+  kiln_error_wasm_trace(error, &frames);
+  CHECK(frames.size == 0);
+  wasm_frame_vec_delete(&frames);
+  int status;
+  CHECK(!kiln_error_exit_status(error, &status));
+  kiln_error_delete(error);
+
+  wasm_extern_vec_delete(&exports);
+  wasm_instance_delete(instance);
+  wasm_module_delete(module);
+  wasm_store_delete(store);
+  wasm_engine_delete(engine);
+  char rm[64];
+  snprintf(rm, sizeof rm, "rm -rf %s", dir);
+  CHECK(system(rm) == 0);
+  wasm_config_t *bad = wasm_config_new();
+  error = kiln_config_cache_set(bad, NULL);
+  if (error) kiln_error_delete(error); /* no default directory is allowed: either answer is fine */
+  wasm_config_delete(bad);
+}
+
+static void test_errors_and_linker(void) {
+  kiln_error_t *error = kiln_error_new("made in C");
+  wasm_name_t msg;
+  kiln_error_message(error, &msg);
+  CHECK(msg.size == 9 && memcmp(msg.data, "made in C", 9) == 0);
+  wasm_name_delete(&msg);
+  kiln_error_delete(error);
+
+  wasm_byte_vec_t out;
+  error = kiln_wat2wasm("(module (func", 13, &out);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+
+  wasm_engine_t *engine = wasm_engine_new();
+  wasm_store_t *store = wasm_store_new(engine);
+  kiln_linker_t *linker = kiln_linker_new(engine);
+  wasm_functype_t *ty = wasm_functype_new_0_0();
+  check_error(kiln_linker_define_func(linker, "m", 1, "f", 1, ty, exit_callback, NULL, NULL), "define");
+  /* Defining the same name twice is an error, unless shadowing is allowed. */
+  error = kiln_linker_define_func(linker, "m", 1, "f", 1, ty, exit_callback, NULL, NULL);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+  kiln_linker_allow_shadowing(linker, true);
+  check_error(kiln_linker_define_func(linker, "m", 1, "f", 1, ty, exit_callback, NULL, NULL), "shadow");
+  wasm_functype_delete(ty);
+
+  /* A trap in a start function goes to trap_out, with its wasm frames. */
+  wasm_module_t *module = NULL;
+  const char *wat = "(module (import \"m\" \"f\" (func)) (func $s unreachable) (start $s))";
+  check_error(kiln_module_new(engine, (const uint8_t *)wat, strlen(wat), &module), "compile");
+  wasm_instance_t *instance = NULL;
+  wasm_trap_t *trap = NULL;
+  check_error(kiln_linker_instantiate(linker, store, module, &instance, &trap), "instantiate");
+  CHECK(instance == NULL && trap != NULL);
+  wasm_frame_vec_t frames;
+  wasm_trap_trace(trap, &frames);
+  CHECK(frames.size == 1 && wasm_frame_func_index(frames.data[0]) == 1);
+  wasm_frame_vec_delete(&frames);
+  wasm_trap_delete(trap);
+  /* Without trap_out the trap comes back as an error with the same trace. */
+  error = kiln_linker_instantiate(linker, store, module, &instance, NULL);
+  CHECK(error != NULL && instance == NULL);
+  kiln_error_wasm_trace(error, &frames);
+  CHECK(frames.size == 1);
+  wasm_frame_vec_delete(&frames);
+  kiln_error_delete(error);
+  wasm_module_delete(module);
+  kiln_linker_delete(linker);
+  wasm_store_delete(store);
+  wasm_engine_delete(engine);
+}
+
+static void test_wasi_streams(void) {
+  const char *wat =
+      "(module"
+      "  (import \"wasi_snapshot_preview1\" \"fd_read\" (func $fd_read (param i32 i32 i32 i32) (result i32)))"
+      "  (import \"wasi_snapshot_preview1\" \"fd_write\" (func $fd_write (param i32 i32 i32 i32) (result i32)))"
+      "  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))"
+      "  (memory (export \"memory\") 1)"
+      "  (func (export \"_start\")"
+      "    (i32.store (i32.const 0) (i32.const 100))"
+      "    (i32.store (i32.const 4) (i32.const 64))"
+      "    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))"
+      "    (i32.store (i32.const 4) (i32.load (i32.const 8)))"
+      "    (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))"
+      "    (call $exit (i32.const 7))))";
+  const char *in_path = "kiln-c-ext-stdin.txt", *err_path = "kiln-c-ext-stderr.txt";
+  FILE *f = fopen(in_path, "w");
+  CHECK(f != NULL);
+  fputs("from stdin", f);
+  fclose(f);
+
+  for (int mode = 0; mode < 2; mode++) {
+    wasm_engine_t *engine = wasm_engine_new();
+    wasm_store_t *store = wasm_store_new(engine);
+    wasi_config_t *wasi = wasi_config_new();
+    wasi_config_inherit_argv(wasi);
+    wasi_config_inherit_env(wasi);
+    wasi_config_inherit_stdout(wasi);
+    CHECK(wasi_config_set_stdin_file(wasi, in_path));
+    if (mode == 0) {
+      CHECK(wasi_config_set_stderr_file(wasi, err_path));
+    } else {
+      wasi_config_capture_stderr(wasi);
+    }
+    check_error(kiln_store_set_wasi(store, wasi), "set wasi");
+    kiln_linker_t *linker = kiln_linker_new(engine);
+    check_error(kiln_linker_define_wasi(linker), "define wasi");
+    wasm_module_t *module = NULL;
+    check_error(kiln_module_new(engine, (const uint8_t *)wat, strlen(wat), &module), "compile");
+    wasm_instance_t *instance = NULL;
+    wasm_trap_t *trap = NULL;
+    check_error(kiln_linker_instantiate(linker, store, module, &instance, &trap), "instantiate");
+    wasm_extern_vec_t exports;
+    wasm_instance_exports(instance, &exports);
+    wasm_val_vec_t none = WASM_EMPTY_VEC, none2 = WASM_EMPTY_VEC;
+    trap = wasm_func_call(export_func(&exports, 1), &none, &none2);
+    int status = 0;
+    CHECK(trap != NULL && kiln_trap_exit_status(trap, &status) && status == 7);
+    wasm_trap_delete(trap);
+    if (mode == 1) {
+      wasm_byte_vec_t err;
+      CHECK(kiln_store_wasi_stderr(store, &err));
+      CHECK(err.size == 10 && memcmp(err.data, "from stdin", 10) == 0);
+      wasm_byte_vec_delete(&err);
+      CHECK(!kiln_store_wasi_stdout(store, &err)); /* inherited, not captured */
+    }
+    wasm_extern_vec_delete(&exports);
+    wasm_instance_delete(instance);
+    wasm_module_delete(module);
+    kiln_linker_delete(linker);
+    wasm_store_delete(store);
+    wasm_engine_delete(engine);
+  }
+  f = fopen(err_path, "r");
+  CHECK(f != NULL);
+  char line[32] = {0};
+  CHECK(fgets(line, sizeof line, f) != NULL && strcmp(line, "from stdin") == 0);
+  fclose(f);
+  remove(err_path);
+  remove(in_path);
+}
+
+int main(void) {
+  test_config();
+  test_errors_and_linker();
+  test_wasi_streams();
+  printf("kiln_ext: ok\n");
+  return 0;
+}
