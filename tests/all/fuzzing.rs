@@ -16,6 +16,7 @@ const INPUTS: &[(&str, u64, usize)] = &[
     ("table_ops", 600, 1024),
     ("crash_compile", 1000, 4096),
     ("crash_cwasm", 400, 4096),
+    ("component_adapters", 20, 8),
 ];
 
 fn parse_u64(s: &str) -> Option<u64> {

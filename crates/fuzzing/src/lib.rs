@@ -14,6 +14,8 @@
 //!   against `wasmi`;
 //! - [`table_ops`]: random table operations and externrefs from the host, with expected traps
 //!   computed by a model and every host externref released when the store is dropped;
+//! - [`component`]: fused component adapters against the reference Canonical ABI (the
+//!   `component_props` property test's generators, with a seed from the input);
 //! - [`crash`]: arbitrary and mutated bytes through validate/compile/instantiate, and `.cwasm`
 //!   under a mismatched config: `Ok` or `Err`, never a crash or hang.
 //!
@@ -21,6 +23,7 @@
 //! nothing in kiln may call into it. Oracles must not report differences the spec allows (NaN
 //! payloads, relaxed SIMD results, resource exhaustion at different depths); each filter says why.
 
+pub mod component;
 pub mod crash;
 pub mod differential;
 pub mod single_inst;
@@ -110,6 +113,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("table_ops", table_ops::target),
     ("crash_compile", crash::compile_target),
     ("crash_cwasm", crash::cwasm_target),
+    ("component_adapters", component::target),
 ];
 
 /// The target named `name` (see [`TARGETS`]).
