@@ -10,12 +10,12 @@ use std::time::Instant;
 
 /// Inputs per target at `KILN_FUZZ_ITERS=1`, and the input size.
 const INPUTS: &[(&str, u64, usize)] = &[
-    ("differential_wasmi", 800, 4096),
-    ("differential_kiln", 300, 4096),
-    ("single_inst", 300, 512),
+    ("differential_wasmi", 2000, 4096),
+    ("differential_kiln", 800, 4096),
+    ("single_inst", 1000, 512),
     ("table_ops", 600, 1024),
-    ("crash_compile", 1000, 4096),
-    ("crash_cwasm", 400, 4096),
+    ("crash_compile", 2000, 4096),
+    ("crash_cwasm", 600, 4096),
     ("component_adapters", 20, 8),
 ];
 
