@@ -140,3 +140,46 @@ fn run_case(target: &str, path: &std::path::Path) -> Result<(), Failed> {
         Err(finding) => Err(Failed::from(format!("{}:\n{finding}", path.display()))),
     }
 }
+
+/// The differential oracle can fail: kiln running one module against wasmi running a slightly
+/// different one must be reported, for a differing result, trap and memory byte each.
+pub fn oracle_trial() -> Trial {
+    Trial::test("fuzzing::oracle_detects_differences", || {
+        use kiln_fuzzing::differential::{Exports, KilnSide, WasmiSide, compare_calls};
+        let module = |result: &str, trap: &str, byte: u8| {
+            format!(
+                r#"(module (memory (export "m") 1)
+                     (func (export "r") (result i32) {result})
+                     (func (export "t") {trap})
+                     (func (export "s") i32.const 8 i32.const {byte} i32.store8))"#
+            )
+        };
+        let reference = module("i32.const 1", "unreachable", 7);
+        let variants = [
+            ("result", module("i32.const 2", "unreachable", 7), "`r`"),
+            ("trap", module("i32.const 1", "i32.const 1 i32.const 0 i32.div_u drop", 7), "`t`"),
+            ("memory", module("i32.const 1", "unreachable", 9), "memory `m` byte 8"),
+        ];
+        let mut config = kiln::Config::new();
+        config.consume_fuel(true);
+        let engine = kiln::Engine::new(&config).map_err(|e| Failed::from(e.to_string()))?;
+        for (what, variant, expected) in variants {
+            let kiln_wasm = wat::parse_str(&reference).map_err(|e| Failed::from(e.to_string()))?;
+            let wasmi_wasm = wat::parse_str(&variant).map_err(|e| Failed::from(e.to_string()))?;
+            let module = kiln::Module::new(&engine, &kiln_wasm).map_err(|e| Failed::from(e.to_string()))?;
+            let exports = Exports::of(&module);
+            let mut k = KilnSide::new(&engine, &module, true).map_err(|o| Failed::from(format!("{o:?}")))?;
+            let mut w = WasmiSide::new(&wasmi_wasm)
+                .map_err(|e| Failed::from(e.to_string()))?
+                .map_err(|o| Failed::from(format!("{o:?}")))?;
+            let bytes = seeded_bytes(1, 256);
+            let mut u = arbitrary::Unstructured::new(&bytes);
+            match compare_calls(&mut u, &exports, &mut w, &mut k, ("wasmi", "kiln"), &kiln_wasm) {
+                Ok(stats) => return Err(Failed::from(format!("a different {what} went unnoticed ({stats:?})"))),
+                Err(finding) if finding.message.contains(expected) => {}
+                Err(finding) => return Err(Failed::from(format!("{what}: unexpected finding: {finding}"))),
+            }
+        }
+        Ok(())
+    })
+}

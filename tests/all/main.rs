@@ -73,6 +73,7 @@ fn main() {
     trials.extend(fuzzing::trials());
     trials.extend(fuzzing::case_trials());
     trials.push(fuzzing::every_instruction_trial());
+    trials.push(fuzzing::oracle_trial());
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_suite::trials());
