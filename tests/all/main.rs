@@ -10,6 +10,8 @@
 //! - `memories`: one memory seen through its exporter, importers and the host (growth, bounds);
 //! - `smith`: random valid modules from wasm-smith (exceptions, tail calls, SIMD, ...) compiled,
 //!   instantiated and called under fuel: errors, never crashes;
+//! - `fuzzing`: every `kiln-fuzzing` target (kiln against wasmi and against itself, single
+//!   instructions, table operations, crash-only inputs) over seeded inputs;
 //! - `simd_api`: `v128` through calls, host functions and globals; SIMD switches, bounds checks and
 //!   relaxed results;
 //! - `component_resources`: host resources (`Linker::resource`, `ResourceTable`, `Resource<T>`)
@@ -50,6 +52,7 @@ mod component_typed;
 mod component_wast;
 mod examples;
 mod exceptions;
+mod fuzzing;
 mod memories;
 mod proposals;
 mod robustness;
@@ -71,6 +74,10 @@ fn main() {
     trials.extend(proposals::trials());
     trials.extend(exceptions::trials());
     trials.extend(smith::trials());
+    trials.extend(fuzzing::trials());
+    trials.extend(fuzzing::case_trials());
+    trials.push(fuzzing::every_instruction_trial());
+    trials.push(fuzzing::oracle_trial());
     trials.extend(simd::trials());
     trials.extend(component_wast::trials());
     trials.extend(component_suite::trials());

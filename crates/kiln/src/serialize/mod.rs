@@ -118,8 +118,14 @@ impl CompatHeader {
             OptLevel::SpeedAndSize => "speed_and_size",
         };
         let codegen = format!(
-            "opt_level={opt_level} guard_pages={} spectre_guards={} consume_fuel={} epoch_interruption={}",
-            config.guard_pages, config.spectre_guards, config.consume_fuel, config.epoch_interruption
+            "opt_level={opt_level} guard_pages={} spectre_guards={} consume_fuel={} epoch_interruption={} \
+             relaxed_simd_deterministic={}",
+            config.guard_pages,
+            config.spectre_guards,
+            config.consume_fuel,
+            config.epoch_interruption,
+            // Chooses how relaxed SIMD operators are lowered, so it is part of the code.
+            config.relaxed_simd_deterministic
         );
         let features: Vec<&str> = config.features().iter_names().map(|(name, _)| name).collect();
         CompatHeader {

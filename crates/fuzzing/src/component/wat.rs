@@ -1,4 +1,4 @@
-//! Component text for `component_props`: an outer component that imports `echoN` from the host,
+//! Component text for the component adapter check: an outer component that imports `echoN` from the host,
 //! instantiates relay `B` over those imports and relay `A` over `B`'s exports, and exports `A`'s
 //! functions. A relay's exported function `fN` is a `canon lift` of its own `canon lower` of
 //! its import `fN`/`echoN` (through a small generated core wrapper when the lift and lower core

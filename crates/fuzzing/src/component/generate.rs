@@ -1,4 +1,4 @@
-//! Random component types and values for `component_props`: a deterministic PRNG, a
+//! Random component types and values for the component adapter check: a deterministic PRNG, a
 //! depth-limited type generator, a value generator, and value comparison.
 
 use kiln::component::Val;
