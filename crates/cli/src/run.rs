@@ -172,24 +172,41 @@ fn store_for<T: 'static>(cmd: &RunCommand, engine: &Engine, data: T) -> Result<S
     Ok(store)
 }
 
+/// What `kiln run` gives a WASI program, for either version of WASI: argv (the file name, not
+/// the path to it, as wasmtime does, then the arguments), `--env` (`NAME` alone passes the
+/// host's value, if it has one) and `--dir` (`HOST[::GUEST]`).
+struct WasiSetup<'a> {
+    argv: Vec<String>,
+    env: Vec<(&'a str, String)>,
+    dirs: Vec<(&'a str, &'a str)>,
+}
+
+impl RunCommand {
+    fn wasi_setup(&self) -> WasiSetup<'_> {
+        let program =
+            self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into());
+        let env = self
+            .envs
+            .iter()
+            .filter_map(|env| match env.split_once('=') {
+                Some((name, value)) => Some((name, value.to_string())),
+                None => std::env::var(env).ok().map(|value| (env.as_str(), value)),
+            })
+            .collect();
+        let dirs = self.dirs.iter().map(|dir| dir.split_once("::").unwrap_or((dir, dir))).collect();
+        WasiSetup { argv: std::iter::once(program).chain(self.args.iter().cloned()).collect(), env, dirs }
+    }
+}
+
 /// The program's WASI context: the host's stdio, arguments, `--env` and `--dir`.
 fn wasi_ctx(cmd: &RunCommand) -> Result<WasiCtx> {
+    let setup = cmd.wasi_setup();
     let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stdio();
-    // Only the file name, not the path to it, as wasmtime does.
-    let program = cmd.file.file_name().map_or_else(|| cmd.file.display().to_string(), |n| n.to_string_lossy().into());
-    builder.arg(program).args(&cmd.args);
-    for env in &cmd.envs {
-        match env.split_once('=') {
-            Some((name, value)) => builder.env(name, value),
-            None => match std::env::var(env) {
-                Ok(value) => builder.env(env, value),
-                Err(_) => &mut builder,
-            },
-        };
+    builder.inherit_stdio().args(&setup.argv);
+    for (name, value) in &setup.env {
+        builder.env(name, value);
     }
-    for dir in &cmd.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+    for (host, guest) in setup.dirs {
         builder.preopened_dir(host, guest)?;
     }
     Ok(builder.build())
@@ -286,21 +303,13 @@ impl kiln_wasi::p2::WasiView for ComponentState {
 
 /// The component's WASI 0.2 context: the host's stdio, arguments, `--env` and `--dir`.
 fn wasi_p2_ctx(cmd: &RunCommand) -> Result<kiln_wasi::p2::WasiCtx> {
+    let setup = cmd.wasi_setup();
     let mut builder = kiln_wasi::p2::WasiCtxBuilder::new();
-    builder.inherit_stdio();
-    let program = cmd.file.file_name().map_or_else(|| cmd.file.display().to_string(), |n| n.to_string_lossy().into());
-    builder.arg(program).args(&cmd.args);
-    for env in &cmd.envs {
-        match env.split_once('=') {
-            Some((name, value)) => builder.env(name, value),
-            None => match std::env::var(env) {
-                Ok(value) => builder.env(env, value),
-                Err(_) => &mut builder,
-            },
-        };
+    builder.inherit_stdio().args(&setup.argv);
+    for (name, value) in &setup.env {
+        builder.env(name, value);
     }
-    for dir in &cmd.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+    for (host, guest) in setup.dirs {
         builder.preopened_dir(host, guest)?;
     }
     for (option, on) in cmd.wasi.iter().flatten() {
