@@ -130,15 +130,21 @@ fn judge(key: &str, ran: &Ran, expect: &Expectations) -> Result<&'static str, St
         }
     }
     let mut earlier_failure = false;
+    // A call that failed naming an unsupported feature leaves its instance unenterable, like a
+    // trap: later calls into it fail with "cannot enter component instance".
+    let mut earlier_unsupported = false;
     // Whether some failure needs the file's own entry (the folder rule and the directive entries
     // do not cover it).
     let mut needs_file_entry = false;
     for failure in &stats.failures {
         let message = failure.message.split("Stack backtrace:").next().unwrap_or_default();
         let panicked = message.starts_with("kiln panicked");
-        let cascade = earlier_failure && CASCADES.iter().any(|c| message.contains(c));
+        let cascade = earlier_failure && CASCADES.iter().any(|c| message.contains(c))
+            || earlier_unsupported
+                && message.split_once(", got ").is_some_and(|(_, got)| got.contains("cannot enter component instance"));
         let implied = cascade || mentions_folder(message);
         earlier_failure = true;
+        earlier_unsupported |= message.contains("unsupported feature");
         let line_entry = listed_lines.and_then(|lines| lines.get(&failure.line));
         if let Some(reason) = line_entry
             && implied

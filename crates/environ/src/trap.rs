@@ -102,11 +102,20 @@ pub enum Trap {
     TaskNotAsync = 44,
     /// `backpressure.inc` above 65535 or `backpressure.dec` below 0.
     BackpressureOutOfRange = 45,
+    /// `task.return` called with a result type or options other than the task's lift.
+    TaskReturnMismatch = 46,
+    /// `task.return` called twice, or an `async` task finished without calling it.
+    TaskReturnCount = 47,
+    /// Every task is waiting and nothing can wake one: an `async` task waits on a waitable set
+    /// that can never receive an event.
+    Deadlock = 48,
+    /// An `async` callback returned a code the Canonical ABI does not define.
+    UnsupportedCallbackCode = 49,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 46] = [
+    pub const ALL: [Trap; 50] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -153,6 +162,10 @@ impl Trap {
         Trap::CannotBlockSyncTask,
         Trap::TaskNotAsync,
         Trap::BackpressureOutOfRange,
+        Trap::TaskReturnMismatch,
+        Trap::TaskReturnCount,
+        Trap::Deadlock,
+        Trap::UnsupportedCallbackCode,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -222,6 +235,10 @@ impl Trap {
             Trap::CannotBlockSyncTask => "cannot block a synchronous task before returning",
             Trap::TaskNotAsync => "`task.return` and `task.cancel` may only be called by a task lifted with `async`",
             Trap::BackpressureOutOfRange => "backpressure counter out of range [0, 65535]",
+            Trap::TaskReturnMismatch => "invalid `task.return` signature and/or options for current task",
+            Trap::TaskReturnCount => "an `async` task must call `task.return` exactly once",
+            Trap::Deadlock => "deadlock detected: event loop cannot make further progress",
+            Trap::UnsupportedCallbackCode => "unsupported callback code",
         }
     }
 }

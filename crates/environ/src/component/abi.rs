@@ -10,6 +10,40 @@ use super::types::{FuncType, ValueType};
 pub const MAX_FLAT_PARAMS: usize = 16;
 /// At most this many flat results are returned directly; more go through memory.
 pub const MAX_FLAT_RESULTS: usize = 1;
+/// At most this many flat parameters are passed directly to an `async` lowered import; more go
+/// through memory.
+pub const MAX_FLAT_ASYNC_PARAMS: usize = 4;
+
+/// The core signature of an `async` `canon lower`: the parameters flattened (at most
+/// [`MAX_FLAT_ASYNC_PARAMS`], else one pointer), then an out-pointer if there is a result; the one
+/// core result is the subtask's packed status.
+pub fn flatten_async_lower(ty: &FuncType) -> FlatSignature {
+    let param_count = ty.params.iter().fold(0u64, |n, (_, t)| n.saturating_add(flat_count(t)));
+    let params_indirect = param_count > MAX_FLAT_ASYNC_PARAMS as u64;
+    let mut params = Vec::new();
+    if params_indirect {
+        params.push(FlatType::I32);
+    } else {
+        for (_, param) in ty.params.iter() {
+            flatten(param, &mut params);
+        }
+    }
+    let results_indirect = ty.result.is_some();
+    if results_indirect {
+        params.push(FlatType::I32);
+    }
+    FlatSignature { params, results: vec![FlatType::I32], params_indirect, results_indirect }
+}
+
+/// The core signature of an `async` `canon lift`: the parameters as for a synchronous lift; no
+/// core result without a `callback` (the result is given to `task.return`), else the `i32`
+/// callback code.
+pub fn flatten_async_lift(ty: &FuncType, callback: bool) -> FlatSignature {
+    let mut sig = flatten_func(ty, Context::Lift);
+    sig.results = if callback { vec![FlatType::I32] } else { Vec::new() };
+    sig.results_indirect = false;
+    sig
+}
 
 /// A core value type in a flattened signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

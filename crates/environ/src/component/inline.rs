@@ -47,6 +47,9 @@ pub enum CoreDef {
     Unsupported(u32),
     /// A fused adapter: index into [`ComponentPlan::adapters`].
     Adapter(u32),
+    /// An adapter run by the host, for calls where either side uses the async ABI: index into
+    /// [`ComponentPlan::host_adapters`].
+    HostAdapter(u32),
     /// The flags global of a runtime component instance (adapter modules import it).
     InstanceFlags(u32),
     /// The function adapters call to trap with a reason (adapter modules import it).
@@ -113,6 +116,12 @@ pub struct Options {
     pub realloc: Option<CoreDef>,
     /// `post-return`.
     pub post_return: Option<CoreDef>,
+    /// The `async` option.
+    pub async_: bool,
+    /// An `async` lift's `callback`.
+    pub callback: Option<CoreDef>,
+    /// The function's type is `async` (see [`LocalOptions::async_type`]).
+    pub async_type: bool,
 }
 
 /// Which core module an instantiation uses.
@@ -217,10 +226,13 @@ pub struct ComponentPlan {
     pub initializers: Vec<Initializer>,
     /// Lowered host functions.
     pub lowered: Vec<Lowered>,
-    /// Always-trapping functions, by type.
-    pub always_trap: Vec<FuncType>,
+    /// Always-trapping functions, by type and whether they are lowered `async`.
+    pub always_trap: Vec<(FuncType, bool)>,
     /// Fused adapters.
     pub adapters: Vec<AdapterDef>,
+    /// Adapters the host runs (a lower or a lift with the `async` option on either side): the
+    /// caller's arguments are lifted into values and the callee called with them.
+    pub host_adapters: Vec<AdapterDef>,
     /// Adapter modules: which adapters each holds.
     pub adapter_modules: Vec<Vec<u32>>,
     /// Number of runtime core instances created by `InstantiateModule`.
@@ -387,6 +399,9 @@ impl Frame {
                 .transpose()?,
             realloc: local.realloc.map(core_func).transpose()?,
             post_return: local.post_return.map(core_func).transpose()?,
+            async_: local.async_,
+            callback: local.callback.map(core_func).transpose()?,
+            async_type: local.async_type,
         })
     }
 }
@@ -721,8 +736,15 @@ impl Inliner<'_> {
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, options: lift, .. } if lift.instance == frame.instance => {
-                            self.plan.always_trap.push(lifted_ty);
+                            self.plan.always_trap.push((lifted_ty, options.async_));
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
+                        }
+                        FuncDef::Lifted { ty: lifted_ty, core, options: lift }
+                            if options.async_ || options.async_type || lift.async_ =>
+                        {
+                            let adapter = AdapterDef { ty: lifted_ty, lower: options, lift, callee: core };
+                            self.plan.host_adapters.push(adapter);
+                            CoreDef::HostAdapter(self.plan.host_adapters.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, core, options: lift } => {
                             self.plan.adapters.push(AdapterDef { ty: lifted_ty, lower: options, lift, callee: core });
@@ -754,8 +776,16 @@ impl Inliner<'_> {
                     let memory = memory
                         .map(|m| frame.core_memories.get(m as usize).cloned().context("memory index"))
                         .transpose()?;
+                    let op = match op {
+                        TaskOp::Return { result: Some(ty), string_encoding } => {
+                            let resolved =
+                                frame.resolve_func(&FuncType { params: Box::new([]), result: Some(ty.clone()) })?;
+                            TaskOp::Return { result: resolved.result, string_encoding: *string_encoding }
+                        }
+                        other => other.clone(),
+                    };
                     self.plan.task_builtins.push(TaskBuiltin {
-                        op: op.clone(),
+                        op,
                         params: params.clone(),
                         results: results.clone(),
                         memory,

@@ -84,6 +84,15 @@ pub struct LocalOptions {
     pub realloc: Option<u32>,
     /// Core function index of `post-return`.
     pub post_return: Option<u32>,
+    /// The `async` option: the async ABI (a `canon lift` returns its result through
+    /// `task.return`, a `canon lower` returns a subtask status).
+    pub async_: bool,
+    /// Core function index of an `async` lift's `callback`.
+    pub callback: Option<u32>,
+    /// The lifted or lowered function's type is `async`: its task may block (even when lifted
+    /// without the `async` option), and a synchronous lower of it may block the caller, which
+    /// only a task that may block can allow.
+    pub async_type: bool,
 }
 
 /// What an imported instance must export: its functions (with their types when kiln supports
@@ -297,7 +306,17 @@ pub enum TaskOp {
     BackpressureDec,
     /// `thread.yield`: a synchronous task cannot be suspended, so it returns "not cancelled".
     ThreadYield,
-    /// `task.return` / `task.cancel`: only for tasks lifted `async`, so they always trap.
+    /// `task.return`: hands the result of the current task (which must be lifted `async`,
+    /// with this result type and these options) to its caller.
+    Return {
+        /// The result type (resource ids are static keys in a translation, run-time resources
+        /// once inlined).
+        result: Option<ValueType>,
+        /// The string encoding of its options (its memory is the built-in's `memory`).
+        string_encoding: StringEncoding,
+    },
+    /// `task.cancel`: a task may call it only once its caller asked to cancel it; no caller can
+    /// (kiln runs every subtask to completion before the lower returns), so it always traps.
     NotAsync,
     /// A built-in that blocks the calling task (`waitable-set.wait`, a synchronous `stream.read`,
     /// `subtask.cancel`, ...): a synchronous task may not, so it traps.
@@ -413,6 +432,24 @@ pub fn convert_value_type(types: TypesRef<'_>, keys: &mut ResourceKeys, ty: &Com
     }
 }
 
+/// Converts a value type as written in a section (a primitive, or a type index).
+fn convert_syntactic_value_type(
+    types: TypesRef<'_>,
+    keys: &mut ResourceKeys,
+    ty: wasmparser::ComponentValType,
+) -> Result<ValueType> {
+    match ty {
+        wasmparser::ComponentValType::Primitive(p) => convert_primitive(p),
+        wasmparser::ComponentValType::Type(index) => match types.component_any_type_at(index) {
+            ComponentAnyTypeId::Defined(id) => convert_value_type(types, keys, &ComponentValType::Type(id)),
+            ComponentAnyTypeId::Resource(_)
+            | ComponentAnyTypeId::Func(_)
+            | ComponentAnyTypeId::Instance(_)
+            | ComponentAnyTypeId::Component(_) => bail!("type {index} is not a value type"),
+        },
+    }
+}
+
 fn convert_primitive(p: PrimitiveValType) -> Result<ValueType> {
     Ok(match p {
         PrimitiveValType::Bool => ValueType::Bool,
@@ -437,10 +474,9 @@ pub(crate) fn convert_func_type(
     keys: &mut ResourceKeys,
     id: ComponentFuncTypeId,
 ) -> Result<FuncType> {
+    // An `async` function type only says that callers may call it without blocking; the values
+    // crossing are the same, so kiln's function type does not record it.
     let ty = &types[id];
-    if ty.async_ {
-        bail!("unsupported feature: async canonical ABI (an `async` function type)");
-    }
     Ok(FuncType {
         params: ty
             .params
@@ -451,8 +487,18 @@ pub(crate) fn convert_func_type(
     })
 }
 
-/// The text-format name of a canonical built-in kiln does not implement, and the feature it
-/// belongs to.
+/// The feature named by a conversion error (`unsupported feature: X` -> `X`), for the few
+/// reasons that are not known statically; the set of such strings is small and fixed.
+fn leak_feature(e: anyhow::Error) -> &'static str {
+    let text = e.to_string();
+    let feature = text.strip_prefix("unsupported feature: ").unwrap_or(&text);
+    match feature {
+        "async futures and streams" => "async futures and streams",
+        "error-context values" => "error-context values",
+        _ => "a result type kiln cannot represent",
+    }
+}
+
 /// The core signature of core function `index` of the component being read.
 fn core_signature(types: TypesRef<'_>, index: u32) -> Result<(Vec<FlatType>, Vec<FlatType>)> {
     let wasmparser::CompositeInnerType::Func(ty) = &types[types.core_function_at(index)].composite_type.inner else {
@@ -473,7 +519,8 @@ fn core_signature(types: TypesRef<'_>, index: u32) -> Result<(Vec<FlatType>, Vec
 fn task_op(canon: &CanonicalFunction) -> (TaskOp, Option<u32>) {
     use CanonicalFunction as C;
     const ASYNC: &str = "async canonical ABI";
-    const THREADS: &str = "component threads";
+    // Cooperative threads are part of the async proposal (its stackful half).
+    const THREADS: &str = "async canonical ABI: component threads";
     const ERROR_CONTEXT: &str = "error-context values";
     let unsupported = |name, feature| (TaskOp::Unsupported { name, feature }, None);
     let has_async = |options: &[CanonicalOption]| options.iter().any(|o| matches!(o, CanonicalOption::Async));
@@ -485,7 +532,7 @@ fn task_op(canon: &CanonicalFunction) -> (TaskOp, Option<u32>) {
         C::BackpressureInc => (TaskOp::BackpressureInc, None),
         C::BackpressureDec => (TaskOp::BackpressureDec, None),
         C::ThreadYield => (TaskOp::ThreadYield, None),
-        C::TaskReturn { .. } | C::TaskCancel => (TaskOp::NotAsync, None),
+        C::TaskCancel => (TaskOp::NotAsync, None),
         C::WaitableSetNew => (TaskOp::WaitableSetNew, None),
         C::WaitableSetDrop => (TaskOp::WaitableSetDrop, None),
         C::WaitableSetPoll { memory } => (TaskOp::WaitableSetPoll, Some(*memory)),
@@ -549,8 +596,8 @@ fn convert_options(options: &[CanonicalOption]) -> Result<LocalOptions> {
             CanonicalOption::Memory(m) => out.memory = Some(*m),
             CanonicalOption::Realloc(f) => out.realloc = Some(*f),
             CanonicalOption::PostReturn(f) => out.post_return = Some(*f),
-            CanonicalOption::Async => bail!("unsupported feature: async canonical ABI (the `async` option)"),
-            CanonicalOption::Callback(_) => bail!("unsupported feature: async canonical ABI (the `callback` option)"),
+            CanonicalOption::Async => out.async_ = true,
+            CanonicalOption::Callback(f) => out.callback = Some(*f),
             CanonicalOption::CoreType(_) | CanonicalOption::Gc => bail!("unsupported feature: GC canonical ABI"),
         }
     }
@@ -792,16 +839,23 @@ fn read_section(
                             bail!("canon lift with a non-function type");
                         };
                         inits.push(match (convert_func_type(types, keys, id), convert_options(&options)) {
-                            (Ok(ty), Ok(options)) => LocalInit::Lift { core_func: core_func_index, ty, options },
+                            (Ok(ty), Ok(mut options)) => {
+                                options.async_type = types[id].async_;
+                                LocalInit::Lift { core_func: core_func_index, ty, options }
+                            }
                             (Err(e), _) | (_, Err(e)) => {
                                 LocalInit::Unsupported { core: false, reason: format!("{e} in a `canon lift`") }
                             }
                         });
                     }
                     CanonicalFunction::Lower { func_index, options } => {
-                        let ty = convert_func_type(types, keys, types.component_function_at(func_index));
+                        let id = types.component_function_at(func_index);
+                        let ty = convert_func_type(types, keys, id);
                         inits.push(match (ty, convert_options(&options)) {
-                            (Ok(ty), Ok(options)) => LocalInit::Lower { func: func_index, ty, options },
+                            (Ok(ty), Ok(mut options)) => {
+                                options.async_type = types[id].async_;
+                                LocalInit::Lower { func: func_index, ty, options }
+                            }
                             (Err(e), _) | (_, Err(e)) => {
                                 LocalInit::Unsupported { core: true, reason: format!("{e} in a `canon lower`") }
                             }
@@ -821,6 +875,15 @@ fn read_section(
                             .type_key(types, resource)
                             .context("resource.drop of a type that is not a resource")?,
                     }),
+                    CanonicalFunction::TaskReturn { result, options } => {
+                        let (params, results) = core_signature(types, next_core_func - 1)?;
+                        let options = convert_options(&options)?;
+                        let op = match result.map(|t| convert_syntactic_value_type(types, keys, t)).transpose() {
+                            Ok(result) => TaskOp::Return { result, string_encoding: options.string_encoding },
+                            Err(e) => TaskOp::Unsupported { name: "task.return", feature: leak_feature(e) },
+                        };
+                        inits.push(LocalInit::TaskBuiltin { op, params, results, memory: options.memory });
+                    }
                     other => {
                         let (params, results) = core_signature(types, next_core_func - 1)?;
                         let (op, memory) = task_op(&other);

@@ -1188,3 +1188,51 @@ pub(crate) fn lower_results<C: AbiMemory + ?Sized>(
     }
     lower_values(cx, MAX_FLAT_RESULTS, &values, &types, if indirect { out_ptr } else { None })
 }
+
+/// Lifts an `async` lowered import's core arguments from the caller: the parameters (directly
+/// if they fit in `MAX_FLAT_ASYNC_PARAMS`, else through the first argument's pointer), then the
+/// result's out-pointer if the function has a result.
+pub(crate) fn lift_async_params<C: AbiMemory + ?Sized>(
+    cx: &C,
+    ty: &FuncType,
+    flat: &[Flat],
+) -> Result<(Vec<Val>, Option<u32>)> {
+    let types: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
+    let mut vi = flat.iter().copied();
+    let values = lift_values(cx, env::MAX_FLAT_ASYNC_PARAMS, &mut vi, &types)?;
+    let out_ptr = if ty.result.is_some() { Some(next_i32(&mut vi)? as u32) } else { None };
+    if vi.next().is_some() {
+        bail!("too many core arguments for an async lower of {ty}");
+    }
+    Ok((values, out_ptr))
+}
+
+/// Stores an `async` lowered import's result through the caller's out-pointer (always in
+/// memory, whatever its size).
+pub(crate) fn store_async_result<C: AbiMemory + ?Sized>(
+    cx: &mut C,
+    ty: &FuncType,
+    result: Option<&Val>,
+    out_ptr: Option<u32>,
+) -> Result<()> {
+    typecheck_result(ty, result)?;
+    let types: Vec<&ValueType> = ty.result.iter().collect();
+    let values: Vec<&Val> = result.into_iter().collect();
+    if let Some(ptr) = out_ptr {
+        lower_values(cx, 0, &values, &types, Some(ptr))?;
+    }
+    Ok(())
+}
+
+/// Lifts the arguments of `task.return` (the task's result, directly if it fits in
+/// `MAX_FLAT_PARAMS`, else through one pointer into the callee's memory).
+pub(crate) fn lift_task_return<C: AbiMemory + ?Sized>(
+    cx: &C,
+    result: Option<&ValueType>,
+    flat: &[Flat],
+) -> Result<Option<Val>> {
+    let types: Vec<&ValueType> = result.into_iter().collect();
+    let mut vi = flat.iter().copied();
+    let mut values = lift_values(cx, MAX_FLAT_PARAMS, &mut vi, &types)?;
+    Ok(values.pop())
+}

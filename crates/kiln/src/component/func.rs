@@ -4,6 +4,7 @@ use super::abi;
 use super::abi::{AbiMemory, Flat};
 use super::instance::{HostAbi, ResolvedOptions};
 use super::linker::HostFunc;
+use super::tasks::AsyncTask;
 use super::typed::{ComponentNamedList, ComponentResults, LowerParams, TypedFunc, checked_range, typecheck};
 use super::values::Val;
 use crate::Trap;
@@ -145,15 +146,9 @@ impl Func {
                 }
                 Ok(())
             },
-            |cx, ty, core_results, raw| match &ty.result {
-                None => Ok(None),
-                Some(t) if kiln_environ::component::flat_count(t) as usize <= MAX_FLAT_RESULTS => {
-                    super::dynamic::lift_val(cx, t, raw).map(Some)
-                }
-                Some(_) => {
-                    let flat: Vec<Flat> = core_results.iter().zip(raw).map(|(t, v)| raw_to_flat(*t, *v)).collect();
-                    abi::lift_results(cx, ty, &flat)
-                }
+            |cx, ty, core_results, returned| match returned {
+                Returned::Value(value) => Ok(value),
+                Returned::Core(raw) => lift_core_result(cx, ty, core_results, raw),
             },
         )?;
         if let Some(result) = result {
@@ -161,7 +156,35 @@ impl Func {
         }
         Ok(())
     }
+}
 
+/// What a lifted function gave back: its core results, or (lifted `async`) the value it passed
+/// to `task.return`.
+pub(crate) enum Returned<'a> {
+    Core(&'a [ValRaw]),
+    Value(Option<Val>),
+}
+
+/// Lifts a synchronously lifted function's core results.
+fn lift_core_result<T: 'static>(
+    cx: &HostAbi<'_, T>,
+    ty: &FuncType,
+    core_results: &[kiln_environ::component::FlatType],
+    raw: &[ValRaw],
+) -> Result<Option<Val>> {
+    match &ty.result {
+        None => Ok(None),
+        Some(t) if kiln_environ::component::flat_count(t) as usize <= MAX_FLAT_RESULTS => {
+            super::dynamic::lift_val(cx, t, raw).map(Some)
+        }
+        Some(_) => {
+            let flat: Vec<Flat> = core_results.iter().zip(raw).map(|(t, v)| raw_to_flat(*t, *v)).collect();
+            abi::lift_results(cx, ty, &flat)
+        }
+    }
+}
+
+impl Func {
     /// A typed call: parameters lowered and results lifted straight between Rust values and
     /// the callee's core values and memory.
     pub(crate) fn call_typed<T: 'static, P: LowerParams, R: ComponentResults>(
@@ -194,7 +217,11 @@ impl Func {
                     Ok(())
                 }
             },
-            |cx, ty, _, raw| {
+            |cx, ty, _, returned| {
+                let raw = match returned {
+                    Returned::Value(value) => return R::from_val(value),
+                    Returned::Core(raw) => raw,
+                };
                 if R::LAYOUT.flat as usize <= MAX_FLAT_RESULTS {
                     R::lift_result(cx, ty.result.as_ref(), &raw[..R::LAYOUT.flat as usize])
                 } else {
@@ -214,7 +241,7 @@ impl Func {
         &self,
         store: &mut StoreInner<T>,
         lower: impl FnOnce(&mut HostAbi<'_, T>, &FuncType, &mut [ValRaw]) -> Result<()>,
-        lift: impl FnOnce(&HostAbi<'_, T>, &FuncType, &[kiln_environ::component::FlatType], &[ValRaw]) -> Result<R>,
+        lift: impl FnOnce(&HostAbi<'_, T>, &FuncType, &[kiln_environ::component::FlatType], Returned<'_>) -> Result<R>,
     ) -> Result<R> {
         let FuncData::Lifted(f) = &store.opaque.component_instances[self.instance].funcs[self.index] else {
             bail!("not a lifted function");
@@ -246,15 +273,26 @@ impl Func {
         };
         // A call that traps can leave the call scopes of the adapters it was inside open.
         let called = lowered.and_then(|()| {
-            core.call_raw(&mut *store, &mut raw[..core_params.max(core_results.len())]).map_err(exception_to_trap)
+            let raw = &mut raw[..core_params.max(core_results.len())];
+            if options.async_ || options.async_type {
+                run_task(store, self.instance, options, ty, core, raw)
+            } else {
+                core.call_raw(&mut *store, raw).map_err(exception_to_trap).map(|()| None)
+            }
         });
-        if let Err(e) = called {
-            store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
-            return Err(e);
-        }
+        let returned = match called {
+            Ok(returned) => returned,
+            Err(e) => {
+                store.opaque.component_instances[self.instance].resources.get_mut().truncate_scopes(scopes);
+                return Err(e);
+            }
+        };
         let result = {
             let cx = HostAbi { store: &mut *store, options };
-            lift(&cx, ty, core_results, &raw[..core_results.len()])?
+            match returned {
+                Some(value) => lift(&cx, ty, core_results, Returned::Value(value))?,
+                None => lift(&cx, ty, core_results, Returned::Core(&raw[..core_results.len()]))?,
+            }
         };
         if let Some(post_return) = options.post_return {
             // Post-return runs in the same task (its context slots stay live).
@@ -299,5 +337,85 @@ pub(crate) fn check_func_type<P: ComponentNamedList, R: ComponentResults>(ty: &F
         (Some(e), Some(t)) => typecheck(&e, t).map_err(|err| err.context(format!("in the result of {ty}"))),
         (Some(_), None) => bail!("type mismatch: the function has no result ({ty})"),
         (None, Some(t)) => bail!("type mismatch: the function returns {t} ({ty})"),
+    }
+}
+
+/// Callback codes an `async` lift's core function (and its callback) return, in the low 4 bits;
+/// the rest holds a waitable set index for `WAIT`.
+const CALLBACK_EXIT: u32 = 0;
+const CALLBACK_YIELD: u32 = 1;
+const CALLBACK_WAIT: u32 = 2;
+/// The event a callback receives after `YIELD`: nothing happened.
+const EVENT_NONE: i32 = 0;
+
+/// Runs a task that may block (its function type is `async`, or it is lifted `async`) to
+/// completion, with a record of it on the task stack: the core function with the arguments in
+/// `raw`, then, lifted `async` with a callback, the callback for as long as it asks to be called
+/// again. Lifted `async`, it returns what the task gave `task.return`, which it must call
+/// exactly once; else the core results are in `raw`.
+fn run_task<T: 'static>(
+    store: &mut StoreInner<T>,
+    index: usize,
+    options: ResolvedOptions,
+    ty: &FuncType,
+    core: crate::Func,
+    raw: &mut [ValRaw],
+) -> Result<Option<Option<Val>>> {
+    store.opaque.component_instances[index].tasks.check_backpressure(options.instance)?;
+    let tasks = &mut store.opaque.component_instances[index].tasks.async_tasks;
+    let depth = tasks.len();
+    tasks.push(AsyncTask {
+        instance: options.instance,
+        lifted_async: options.async_,
+        result: ty.result.clone(),
+        options,
+        returned: None,
+        yields: 0,
+    });
+    let ran = if options.async_ {
+        run_async_core(store, index, options, core, raw)
+    } else {
+        core.call_raw(&mut *store, raw).map_err(exception_to_trap)
+    };
+    let tasks = &mut store.opaque.component_instances[index].tasks.async_tasks;
+    let task = tasks.pop();
+    tasks.truncate(depth);
+    ran?;
+    if !options.async_ {
+        return Ok(None);
+    }
+    task.and_then(|t| t.returned).map(Some).ok_or_else(|| anyhow::Error::new(Trap::TaskReturnCount))
+}
+
+fn run_async_core<T: 'static>(
+    store: &mut StoreInner<T>,
+    index: usize,
+    options: ResolvedOptions,
+    core: crate::Func,
+    raw: &mut [ValRaw],
+) -> Result<()> {
+    core.call_raw(&mut *store, raw).map_err(exception_to_trap)?;
+    let Some(callback) = options.callback else { return Ok(()) };
+    loop {
+        let code = raw[0].get_i32() as u32;
+        match code & 0xf {
+            CALLBACK_EXIT => return Ok(()),
+            // Nothing else runs in between: the callback is called again at once.
+            CALLBACK_YIELD => {
+                store.opaque.component_instances[index].tasks.yielded()?;
+                let mut args = [ValRaw::i32(EVENT_NONE), ValRaw::i32(0), ValRaw::i32(0)];
+                callback.call_raw(&mut *store, &mut args).map_err(exception_to_trap)?;
+                raw[0] = args[0];
+            }
+            CALLBACK_WAIT => {
+                // The set must exist; it can never receive an event (kiln makes no waitables
+                // that complete later), so the task would wait forever.
+                let set = code >> 4;
+                let state = &mut store.opaque.component_instances[index];
+                state.resources.get_mut().waitable_set(options.instance, set, false)?;
+                return Err(state.tasks.blocked());
+            }
+            _ => return Err(anyhow::Error::new(Trap::UnsupportedCallbackCode)),
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValTyp
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
-    ResourceDef, ResourceOp, StringEncoding, flatten_func,
+    ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower, flatten_func,
 };
 use kiln_fact::{AdapterImport, FLAG_CONTEXT_LIVE, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use std::any::Any;
@@ -37,13 +37,19 @@ pub struct InstanceState {
     core_instances: Vec<crate::Instance>,
     adapter_instances: Vec<Option<crate::Instance>>,
     lowered: Vec<crate::Func>,
+    /// The host-run adapters (see [`kiln_environ::component::ComponentPlan::host_adapters`]).
+    host_adapters: Vec<crate::Func>,
+    /// The callee of each host-run adapter as a lifted function (an index into `funcs`), made
+    /// on its first call.
+    host_adapter_callees: Vec<Option<usize>>,
     always_trap: Vec<crate::Func>,
     pub(crate) flags: Vec<Global>,
     trap_func: Option<crate::Func>,
     imports: Vec<Option<HostDefinition>>,
     pub(crate) funcs: Vec<FuncData>,
-    /// The resolved canonical options of each lowered host import, filled on its first call
-    /// (the core items they name exist only once the core instances do).
+    /// The resolved canonical options of each lowered host import, then of each host-run
+    /// adapter's caller, filled on its first call (the core items they name exist only once the
+    /// core instances do).
     lowered_options: Vec<Option<ResolvedOptions>>,
     /// The identity of each run-time resource of the plan.
     pub(crate) resource_kinds: Vec<ResourceKind>,
@@ -128,14 +134,14 @@ pub(crate) fn core_type(t: FlatType) -> ValType {
     }
 }
 
-/// The core signature of a lowered function of type `ty`.
-fn lowered_core_type(ty: &FuncType) -> crate::FuncType {
-    let sig = flatten_func(ty, AbiContext::Lower);
+/// The core signature of a function of type `ty` lowered with or without `async`.
+fn lowered_core_type(ty: &FuncType, async_: bool) -> crate::FuncType {
+    let sig = if async_ { flatten_async_lower(ty) } else { flatten_func(ty, AbiContext::Lower) };
     crate::FuncType::new(sig.params.iter().map(|t| core_type(*t)), sig.results.iter().map(|t| core_type(*t)))
 }
 
 /// Canonical options with their core items looked up.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ResolvedOptions {
     /// The store's component instance the options belong to.
     pub(crate) store_instance: usize,
@@ -146,6 +152,12 @@ pub(crate) struct ResolvedOptions {
     pub(crate) post_return: Option<crate::Func>,
     pub(crate) string_encoding: StringEncoding,
     pub(crate) flags: Global,
+    /// The `async` option (a lift: the result comes through `task.return`).
+    pub(crate) async_: bool,
+    /// An `async` lift's `callback`.
+    pub(crate) callback: Option<crate::Func>,
+    /// The function's type is `async` (its task may block).
+    pub(crate) async_type: bool,
 }
 
 /// The reference ABI's view of one side's options, for host <-> wasm calls.
@@ -271,6 +283,8 @@ impl Instance {
             core_instances: Vec::new(),
             adapter_instances: vec![None; component.inner.adapter_modules.len()],
             lowered: Vec::new(),
+            host_adapters: Vec::new(),
+            host_adapter_callees: vec![None; plan.host_adapters.len()],
             always_trap: Vec::new(),
             flags: Vec::new(),
             trap_func: None,
@@ -323,10 +337,10 @@ impl Instance {
         state.trap_func = Some(crate::Func::wrap(crate::StoreContextMut(&mut *store), |code: i32| -> Result<()> {
             Err(anyhow::Error::new(Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached)))
         }));
-        for ty in &plan.always_trap {
+        for (ty, async_) in &plan.always_trap {
             state.always_trap.push(crate::Func::new(
                 crate::StoreContextMut(&mut *store),
-                lowered_core_type(ty),
+                lowered_core_type(ty, *async_),
                 |_, _, _| Err(anyhow::Error::new(Trap::AdapterSameInstance)),
             ));
         }
@@ -340,12 +354,25 @@ impl Instance {
             let lowered_fn = Arc::new(LoweredFn::new(lowered.ty.clone(), lowered.options.clone(), i));
             let func = crate::Func::new_raw(
                 &mut *store,
-                lowered_core_type(&lowered.ty),
+                lowered_core_type(&lowered.ty, lowered.options.async_),
                 move |caller: Caller<'_, T>, raw: &mut [kiln_runtime::ValRaw]| {
-                    call_lowered(caller, index, &lowered_fn, &host, raw)
+                    call_lowered(caller.store, index, &lowered_fn, Callee::Host(&host), raw)
                 },
             );
             state.lowered.push(func);
+            state.lowered_options.push(None);
+        }
+        for (i, adapter) in plan.host_adapters.iter().enumerate() {
+            let slot = plan.lowered.len() + i;
+            let lowered_fn = Arc::new(LoweredFn::new(adapter.ty.clone(), adapter.lower.clone(), slot));
+            let func = crate::Func::new_raw(
+                &mut *store,
+                lowered_core_type(&adapter.ty, adapter.lower.async_),
+                move |caller: Caller<'_, T>, raw: &mut [kiln_runtime::ValRaw]| {
+                    call_lowered(caller.store, index, &lowered_fn, Callee::Lifted(i), raw)
+                },
+            );
+            state.host_adapters.push(func);
             state.lowered_options.push(None);
         }
         store.opaque.component_instances.push(state);
@@ -455,20 +482,9 @@ impl Instance {
         let item = self.export_item(&store.opaque, &path).with_context(|| format!("no export named `{name}`"))?;
         let data = match item {
             ExportItem::Func { ty, core, options } => {
-                let core = resolve_core(&mut store.opaque, self.index, &core)?
-                    .into_func()
-                    .with_context(|| format!("export `{name}` lifts something that is not a core function"))?;
-                let options = resolve_options(&mut store.opaque, self.index, &options)?;
-                let sig = flatten_func(&ty, AbiContext::Lift);
-                let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
-                FuncData::Lifted(LiftedFunc {
-                    ty: Arc::new(ty),
-                    core_params: sig.params.len(),
-                    core_results: sig.results.into(),
-                    core,
-                    options,
-                    lends,
-                })
+                let lifted = lifted_func(&mut store.opaque, self.index, ty, &core, &options)
+                    .with_context(|| format!("export `{name}`"))?;
+                FuncData::Lifted(lifted)
             }
             ExportItem::ImportedFunc { path, ty } => {
                 let state = self.state(&store.opaque);
@@ -593,6 +609,7 @@ pub(crate) fn resolve_core(store: &mut StoreOpaque, index: usize, def: &CoreDef)
         CoreDef::Lowered(i) => Extern::Func(state.lowered[*i as usize]),
         CoreDef::AlwaysTrap(i) => Extern::Func(state.always_trap[*i as usize]),
         CoreDef::Unsupported(i) => bail!("{}", state.component.inner.plan.unsupported[*i as usize]),
+        CoreDef::HostAdapter(a) => Extern::Func(state.host_adapters[*a as usize]),
         CoreDef::Adapter(a) => {
             let (m, name) = state.component.inner.adapter_exports[*a as usize].clone();
             let core = state.adapter_instances[m as usize].context("adapter module not yet instantiated")?;
@@ -750,13 +767,84 @@ pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &O
         post_return: func(store, &options.post_return)?,
         string_encoding: options.string_encoding,
         flags: store.component_instances[index].flags[options.instance as usize],
+        async_: options.async_,
+        callback: func(store, &options.callback)?,
+        async_type: options.async_type,
     })
 }
 
-/// What a lowered host import needs on every call, computed once.
+/// A function lifted from core function `core` with `options`, as a component function of
+/// store component instance `index`.
+fn lifted_func(
+    store: &mut StoreOpaque,
+    index: usize,
+    ty: FuncType,
+    core: &CoreDef,
+    options: &Options,
+) -> Result<LiftedFunc> {
+    let core =
+        resolve_core(store, index, core)?.into_func().context("it lifts something that is not a core function")?;
+    let options = resolve_options(store, index, options)?;
+    let sig = if options.async_ {
+        flatten_async_lift(&ty, options.callback.is_some())
+    } else {
+        flatten_func(&ty, AbiContext::Lift)
+    };
+    let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
+    Ok(LiftedFunc {
+        ty: Arc::new(ty),
+        core_params: sig.params.len(),
+        core_results: sig.results.into(),
+        core,
+        options,
+        lends,
+    })
+}
+
+/// What a lowered function calls: a host function, or (for a host-run adapter, by its index) a
+/// function lifted by another component instance.
+enum Callee<'a, T> {
+    Host(&'a HostFunc<T>),
+    Lifted(usize),
+}
+
+/// The subtask status an `async` lower returns when the callee has returned (`RETURNED`, no
+/// subtask handle).
+const SUBTASK_RETURNED: i32 = 2;
+
+/// Calls `callee` with dynamic values.
+fn invoke<T: 'static>(
+    store: &mut StoreInner<T>,
+    index: usize,
+    callee: &Callee<'_, T>,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<()> {
+    match callee {
+        Callee::Host(host) => (host.call)(StoreContextMut(store), params, results),
+        Callee::Lifted(adapter) => {
+            let func = match store.opaque.component_instances[index].host_adapter_callees[*adapter] {
+                Some(func) => func,
+                None => {
+                    let state = &store.opaque.component_instances[index];
+                    let def = state.component.inner.plan.host_adapters[*adapter].clone();
+                    let lifted = lifted_func(&mut store.opaque, index, def.ty, &def.callee, &def.lift)?;
+                    let state = &mut store.opaque.component_instances[index];
+                    state.funcs.push(FuncData::Lifted(lifted));
+                    state.host_adapter_callees[*adapter] = Some(state.funcs.len() - 1);
+                    state.funcs.len() - 1
+                }
+            };
+            Func { store: store.opaque.id, instance: index, index: func }.call(StoreContextMut(store), params, results)
+        }
+    }
+}
+
+/// What a lowered host import (or host-run adapter) needs on every call, computed once.
 struct LoweredFn {
     ty: FuncType,
     options: Options,
+    /// Its slot in `InstanceState::lowered_options`.
     index: usize,
     /// Whether parameters hold borrows (the call opens a scope for them).
     lends: bool,
@@ -793,21 +881,22 @@ impl LoweredFn {
             && ty.params.iter().all(|(_, t)| one_flat(t))
             && ty.result.iter().all(one_flat);
         let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
-        let core_params = flatten_func(&ty, AbiContext::Lower).params;
+        let core_params =
+            if options.async_ { flatten_async_lower(&ty).params } else { flatten_func(&ty, AbiContext::Lower).params };
         LoweredFn { ty, options, index, lends, direct, core_params }
     }
 }
 
-/// A lowered host import called by wasm: lift the arguments from the caller, run the host
-/// function, lower its result back.
+/// A lowered host import (or host-run adapter) called by wasm: lift the arguments from the
+/// caller, run the callee, lower its result back (for an `async` lower: store it through the
+/// out-pointer and return the subtask status "returned").
 fn call_lowered<T: 'static>(
-    caller: Caller<'_, T>,
+    store: &mut StoreInner<T>,
     index: usize,
     lowered: &LoweredFn,
-    host: &HostFunc<T>,
+    callee: Callee<'_, T>,
     raw: &mut [kiln_runtime::ValRaw],
 ) -> Result<()> {
-    let store = caller.store;
     let ty = &lowered.ty;
     let options = match store.opaque.component_instances[index].lowered_options[lowered.index] {
         Some(options) => options,
@@ -822,11 +911,24 @@ fn call_lowered<T: 'static>(
     if flags & FLAG_MAY_LEAVE == 0 {
         return Err(anyhow::Error::new(Trap::CannotLeaveComponent));
     }
+    if lowered.options.async_type
+        && !lowered.options.async_
+        && !store.opaque.component_instances[index].tasks.may_block(options.instance)
+    {
+        // Calling an `async` function synchronously may block, which this task may not.
+        return Err(anyhow::Error::new(Trap::CannotBlockSyncTask));
+    }
+    if lowered.options.async_ {
+        return call_lowered_async(store, index, lowered, options, callee, raw);
+    }
     // Borrows the host receives live for the duration of the host call.
     if lowered.lends {
         store.opaque.component_instances[index].resources.get_mut().enter_call();
     }
-    if let Some(typed) = &host.typed {
+    if let Some(typed) = match &callee {
+        Callee::Host(host) => host.typed.as_ref(),
+        Callee::Lifted(_) => None,
+    } {
         // A typed host function lifts and lowers its own values, straight from `raw`.
         typed(&mut *store, options, ty, raw)?;
         if lowered.lends {
@@ -847,7 +949,7 @@ fn call_lowered<T: 'static>(
         }
     };
     let mut result = if ty.result.is_some() { vec![Val::Bool(false)] } else { Vec::new() };
-    (host.call)(StoreContextMut(&mut *store), &params, &mut result)?;
+    invoke(store, index, &callee, &params, &mut result)?;
     if lowered.lends {
         let resources = store.opaque.component_instances[index].resources.get_mut();
         resources.end_borrows_of_innermost_call();
@@ -869,5 +971,42 @@ fn call_lowered<T: 'static>(
     for (slot, value) in raw.iter_mut().zip(flat_results) {
         *slot = flat_to_raw(value);
     }
+    Ok(())
+}
+
+/// The `async` form of [`call_lowered`]: the arguments come as at most `MAX_FLAT_ASYNC_PARAMS`
+/// core values (else through a pointer) followed by the result's out-pointer. kiln runs the
+/// callee to completion, so the subtask has always returned by the time this does.
+fn call_lowered_async<T: 'static>(
+    store: &mut StoreInner<T>,
+    index: usize,
+    lowered: &LoweredFn,
+    options: ResolvedOptions,
+    callee: Callee<'_, T>,
+    raw: &mut [kiln_runtime::ValRaw],
+) -> Result<()> {
+    let ty = &lowered.ty;
+    let flat: Vec<Flat> = lowered.core_params.iter().zip(raw.iter()).map(|(t, v)| raw_to_flat(*t, *v)).collect();
+    // Borrows the callee receives live for the duration of the call.
+    if lowered.lends {
+        store.opaque.component_instances[index].resources.get_mut().enter_call();
+    }
+    let (params, out_ptr) = {
+        let cx = HostAbi { store: &mut *store, options };
+        abi::lift_async_params(&cx, ty, &flat)?
+    };
+    let mut result = if ty.result.is_some() { vec![Val::Bool(false)] } else { Vec::new() };
+    store.opaque.component_instances[index].tasks.async_lowers += 1;
+    let called = invoke(store, index, &callee, &params, &mut result);
+    store.opaque.component_instances[index].tasks.async_lowers -= 1;
+    called?;
+    if lowered.lends {
+        let resources = store.opaque.component_instances[index].resources.get_mut();
+        resources.end_borrows_of_innermost_call();
+        resources.exit_call()?;
+    }
+    let mut cx = HostAbi { store: &mut *store, options };
+    abi::store_async_result(&mut cx, ty, result.first(), out_ptr)?;
+    raw[0] = kiln_runtime::ValRaw::i32(SUBTASK_RETURNED);
     Ok(())
 }
