@@ -37,7 +37,8 @@ typed_tests![
     list_of_records,
     type_mismatch_names_the_difference,
     derive_and_val_agree,
-    async_lift_export_says_why,
+    unsupported_export_says_why,
+    async_lift_from_rust,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -666,23 +667,22 @@ fn derive_and_val_agree() -> Result<()> {
 
 /// `Instance::try_get_func` says why an export is not a function kiln can call; `get_func` is
 /// `None` for each.
-fn async_lift_export_says_why() -> Result<()> {
+fn unsupported_export_says_why() -> Result<()> {
     let engine = Engine::default();
     let component = Component::new(
         &engine,
         r#"(component
-            (core module $m
-              (func (export "f") (result i32) i32.const 0)
-              (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0))
+            (core module $m (func (export "f") (param i32)))
             (core instance $i (instantiate $m))
             (type $t (record (field "a" u8)))
             (export "t" (type $t))
-            (func (export "f") async (canon lift (core func $i "f") async (callback (core func $i "cb")))))"#,
+            (type $s (stream u8))
+            (func (export "f") (param "s" $s) (canon lift (core func $i "f"))))"#,
     )?;
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
     let cases = [
-        ("f", "export `f` cannot be called: unsupported feature: async canonical ABI"),
+        ("f", "export `f` cannot be called: unsupported feature: async futures and streams"),
         ("t", "export `t` is not a function"),
         ("nope", "no export named `nope`"),
     ];
@@ -694,5 +694,40 @@ fn async_lift_export_says_why() -> Result<()> {
         ensure!(error.starts_with(expected), "`{name}`: expected `{expected}...`, got `{error}`");
         ensure!(instance.get_func(&mut store, name).is_none());
     }
+    Ok(())
+}
+
+/// Functions lifted `async` called from Rust, typed and dynamically: the result is what the
+/// task gave `task.return`; a task that never calls it traps.
+fn async_lift_from_rust() -> Result<()> {
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+            (canon task.return (result u32) (core func $ret))
+            (core module $m
+              (import "" "ret" (func $ret (param i32)))
+              (func (export "double") (param i32) (result i32)
+                (call $ret (i32.mul (local.get 0) (i32.const 2)))
+                (i32.const 0 (; EXIT ;)))
+              (func (export "cb") (param i32 i32 i32) (result i32) unreachable)
+              (func (export "silent") (param i32)))
+            (core instance $i (instantiate $m (with "" (instance (export "ret" (func $ret))))))
+            (func (export "double") async (param "x" u32) (result u32)
+              (canon lift (core func $i "double") async (callback (core func $i "cb"))))
+            (func (export "silent") async (param "x" u32) (result u32)
+              (canon lift (core func $i "silent") async)))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let double = instance.get_typed_func::<(u32,), (u32,)>(&mut store, "double")?;
+    ensure!(double.call(&mut store, (21,))?.0 == 42);
+    let dynamic = instance.try_get_func(&mut store, "double")?;
+    let mut results = [Val::U32(0)];
+    dynamic.call(&mut store, &[Val::U32(5)], &mut results)?;
+    ensure!(results[0] == Val::U32(10), "got {:?}", results[0]);
+    let silent = instance.get_typed_func::<(u32,), (u32,)>(&mut store, "silent")?;
+    let error = format!("{:#}", silent.call(&mut store, (1,)).unwrap_err());
+    ensure!(error.contains("must call `task.return` exactly once"), "got `{error}`");
     Ok(())
 }

@@ -197,7 +197,7 @@
 (component instance $misc4 $Misc)
 (assert_trap (invoke "stream-new") "unsupported feature: async canonical ABI (`stream.new`)")
 (component instance $misc5 $Misc)
-(assert_trap (invoke "thread-index") "unsupported feature: component threads (`thread.index`)")
+(assert_trap (invoke "thread-index") "unsupported feature: async canonical ABI: component threads (`thread.index`)")
 (component instance $misc6 $Misc)
 (assert_trap (invoke "stream-new-in-post-return") "cannot leave component instance")
 
