@@ -291,6 +291,83 @@ pub fn define_component_host<T: 'static>(linker: &mut kiln::component::Linker<T>
         })?;
     }
     root.func_new("host-trap", |_, _, _| Err(anyhow!("host-trap called")))?;
+    define_host_instance(linker)
+}
+
+/// The host resource type of the `host` instance's `resource1` (and `resource1-again`).
+struct HostResource1;
+/// The host resource type of the `host` instance's `resource2`.
+struct HostResource2;
+
+/// The `host` instance that the reference runtime's component scripts import (its
+/// `tests/misc_testsuite/component-model`), as those scripts use it:
+///
+/// - `return-two`, `return-three`, `return-four`: return 2, 3 and 4 (`u32`);
+/// - `resource1` (also exported as `resource1-again`) and `resource2`: two host resource types
+///   whose reps are `u32`s; dropping a `resource1` counts a drop and records its rep;
+/// - `[constructor]resource1(rep) -> own`, `[method]resource1.simple(self, rep)` (fails unless
+///   `self` has that rep), `[method]resource1.take-borrow(self, b)`,
+///   `[method]resource1.take-own(self, b)` (drops `b`), `[static]resource1.assert(r, rep)`
+///   (fails unless `r` has that rep, then drops it), `[static]resource1.drops() -> u32` and
+///   `[static]resource1.last-drop() -> u32`.
+fn define_host_instance<T: 'static>(linker: &mut kiln::component::Linker<T>) -> Result<()> {
+    use kiln::component::{Resource, ResourceType};
+    use std::sync::Mutex;
+    // (drops, rep of the last drop)
+    let drops = Arc::new(Mutex::new((0u32, 0u32)));
+    let count_drop = {
+        let drops = drops.clone();
+        move |rep: u32| {
+            let mut d = drops.lock().unwrap_or_else(|e| e.into_inner());
+            d.0 += 1;
+            d.1 = rep;
+        }
+    };
+    let mut host = linker.instance("host")?;
+    host.func_wrap("return-two", |_, (): ()| Ok((2u32,)))?;
+    host.func_wrap("return-three", |_, (): ()| Ok((3u32,)))?;
+    host.func_wrap("return-four", |_, (): ()| Ok((4u32,)))?;
+    let dtor = count_drop.clone();
+    host.resource("resource1", ResourceType::host::<HostResource1>(), move |_, rep| {
+        dtor(rep);
+        Ok(())
+    })?;
+    let dtor = count_drop.clone();
+    host.resource("resource1-again", ResourceType::host::<HostResource1>(), move |_, rep| {
+        dtor(rep);
+        Ok(())
+    })?;
+    host.resource("resource2", ResourceType::host::<HostResource2>(), |_, _| Ok(()))?;
+    host.func_wrap("[constructor]resource1", |_, (rep,): (u32,)| Ok((Resource::<HostResource1>::new_own(rep),)))?;
+    host.func_wrap("[method]resource1.simple", |_, (this, rep): (Resource<HostResource1>, u32)| -> Result<()> {
+        anyhow::ensure!(this.rep() == rep, "resource1.simple: the handle's rep is {}, not {rep}", this.rep());
+        Ok(())
+    })?;
+    host.func_wrap(
+        "[method]resource1.take-borrow",
+        |_, (_this, _b): (Resource<HostResource1>, Resource<HostResource1>)| -> Result<()> { Ok(()) },
+    )?;
+    let dtor = count_drop.clone();
+    host.func_wrap(
+        "[method]resource1.take-own",
+        move |_, (_this, b): (Resource<HostResource1>, Resource<HostResource1>)| -> Result<()> {
+            dtor(b.rep());
+            Ok(())
+        },
+    )?;
+    let dtor = count_drop;
+    host.func_wrap("[static]resource1.assert", move |_, (r, rep): (Resource<HostResource1>, u32)| -> Result<()> {
+        anyhow::ensure!(r.rep() == rep, "resource1.assert: the handle's rep is {}, not {rep}", r.rep());
+        dtor(rep);
+        Ok(())
+    })?;
+    let counts = drops.clone();
+    host.func_wrap("[static]resource1.drops", move |_, (): ()| {
+        Ok((counts.lock().unwrap_or_else(|e| e.into_inner()).0,))
+    })?;
+    host.func_wrap("[static]resource1.last-drop", move |_, (): ()| {
+        Ok((drops.lock().unwrap_or_else(|e| e.into_inner()).1,))
+    })?;
     Ok(())
 }
 

@@ -245,6 +245,10 @@ pub struct ComponentPlan {
     pub unsupported: Vec<String>,
     /// Run-time resource types.
     pub resources: Vec<ResourceDef>,
+    /// Host import paths of resource types that an import declares equal to an earlier one
+    /// (`(export "b" (type (eq $a)))`), with that run-time resource: the host need not define
+    /// them, but if it does, it must give the same type.
+    pub resource_aliases: Vec<(ImportPath, u32)>,
     /// Resource built-ins.
     pub resource_builtins: Vec<ResourceBuiltin>,
     /// Task, waitable, stream, future, thread and `error-context` built-ins.
@@ -479,7 +483,13 @@ impl Inliner<'_> {
                 // again under this instance (`(export "error" (type (eq ...)))`, what WIT's `use`
                 // makes, e.g. `error` in `wasi:io/streams`): the same resource, which the
                 // host's instance need not define again.
-                Provider::Host(_) if frame.resources.contains_key(key) => continue,
+                // If the host does define it, it must be that same resource type.
+                Provider::Host(path) if frame.resources.contains_key(key) => {
+                    let mut path = path.clone();
+                    path.names.push(name.clone());
+                    self.plan.resource_aliases.push((path, frame.resources[key]));
+                    continue;
+                }
                 Provider::Host(path) => {
                     let mut path = path.clone();
                     path.names.push(name.clone());

@@ -317,7 +317,7 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
             let cases = ty.as_variant_cases().unwrap();
             let disc_size = env::discriminant_size(cases.len());
             let case_index = read_uint(memory, ptr, disc_size)?;
-            trap_if(case_index as usize >= cases.len(), Trap::InvalidDiscriminant)?;
+            check_discriminant(case_index, cases.len())?;
             let payload = match cases[case_index as usize] {
                 None => None,
                 Some(case_ty) => Some(load_at(cx, case_ty, ptr + env::variant_payload_offset(ty))?),
@@ -1003,13 +1003,23 @@ fn lift_flat_dyn<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Ite
     })
 }
 
+/// Traps with "invalid variant discriminant" if `case_index` names no case; the message also
+/// says which (the reference runtime's wording, "discriminant 2 out of range [0..2)").
+fn check_discriminant(case_index: u32, cases: usize) -> Result<()> {
+    if case_index as usize >= cases {
+        return Err(anyhow::Error::new(Trap::InvalidDiscriminant)
+            .context(format!("discriminant {case_index} out of range [0..{cases})")));
+    }
+    Ok(())
+}
+
 /// `lift_flat_variant`: the discriminant (trapping if out of range), then the payload read
 /// through `CoerceValueIter` (the joined flat types converted back to the case's own), then the
 /// unused joined slots skipped.
 fn lift_flat_variant<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Iterator<Item = Flat>) -> Result<Val> {
     let cases = ty.as_variant_cases().unwrap();
     let case_index = next_i32(vi)? as u32;
-    trap_if(case_index as usize >= cases.len(), Trap::InvalidDiscriminant)?;
+    check_discriminant(case_index, cases.len())?;
     // Reading all joined slots up front is equivalent to the specification's lazy iterator
     // followed by skipping the rest: reading core values has no effects.
     let joined = env::variant_payload_flat(ty);

@@ -312,6 +312,19 @@ impl Instance {
             state.resource_kinds.push(kind);
             state.host_dtors.push(dtor);
         }
+        for (path, resource) in &plan.resource_aliases {
+            // Absent is fine (the declared equality says what it is); present, it must agree.
+            match resolve_definition::<T>(&state.imports, path, plan) {
+                Ok(Definition::Resource(ty, _)) if ty.0 == state.resource_kinds[*resource as usize] => {}
+                Ok(Definition::Resource(..)) => bail!(
+                    "mismatched resource types: component import `{}` is declared equal to another resource \
+                     type, but the host defines a different one",
+                    import_name(plan, path)
+                ),
+                Ok(_) => bail!("component import `{}`: expected resource", import_name(plan, path)),
+                Err(_) => {}
+            }
+        }
         state.resources =
             std::cell::RefCell::new(ResourceState::new(plan.num_component_instances, &state.resource_kinds));
         for builtin in &plan.resource_builtins {

@@ -258,12 +258,21 @@ fn kind_name(kind: &ImportKind) -> &'static str {
     }
 }
 
+/// What a linker definition is, for errors.
+fn definition_kind<T>(def: &Definition<T>) -> &'static str {
+    match def {
+        Definition::Func(_) => "func",
+        Definition::Instance(_) => "instance",
+        Definition::Resource(..) => "resource",
+    }
+}
+
 fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &InstanceSignature) -> Result<()> {
     for (name, _) in &signature.resources {
         match map.get(name) {
             Some(Definition::Resource(..)) => {}
-            Some(_) => bail!("`{name}` is not a resource type"),
-            None => bail!("missing resource type export `{name}`"),
+            Some(other) => bail!("`{name}`: expected resource found {}", definition_kind(other)),
+            None => bail!("resource type export `{name}` was not found"),
         }
     }
     for (name, ty) in &signature.funcs {
