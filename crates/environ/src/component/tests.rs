@@ -221,7 +221,7 @@ fn task_built_ins_are_core_functions_with_their_signatures() {
     assert_eq!(
         ops,
         [
-            TaskOp::NotAsync,
+            TaskOp::Return { result: Some(ValueType::U32), string_encoding: StringEncoding::Utf8 },
             TaskOp::ContextGet(1),
             TaskOp::WaitableSetPoll,
             TaskOp::Blocks,
@@ -249,7 +249,7 @@ fn task_built_ins_are_core_functions_with_their_signatures() {
 }
 
 #[test]
-fn async_lifts_and_lowers_are_unsupported_functions() {
+fn async_calls_become_host_adapters() {
     let plan = plan(
         r#"(component
             (component $c
@@ -263,12 +263,16 @@ fn async_lifts_and_lowers_are_unsupported_functions() {
             (core instance (instantiate $n (with "" (instance (export "f" (func $f))))))
             (export "f" (func $c "f")))"#,
     );
-    assert_eq!(plan.unsupported.len(), 1);
-    assert!(plan.unsupported[0].starts_with("unsupported feature: async canonical ABI"), "{:?}", plan.unsupported);
+    // No FACT adapter: the host runs the call (the callee is lifted `async`).
+    assert!(plan.unsupported.is_empty(), "{:?}", plan.unsupported);
+    assert!(plan.adapters.is_empty());
+    assert_eq!(plan.host_adapters.len(), 1);
+    let adapter = &plan.host_adapters[0];
+    assert!(adapter.lift.async_ && adapter.lift.callback.is_some() && adapter.lift.async_type);
+    assert!(!adapter.lower.async_ && adapter.lower.async_type);
     let Initializer::InstantiateModule { args, .. } = plan.initializers.last().unwrap() else { panic!() };
-    assert_eq!(args, &[CoreDef::Unsupported(0)]);
-    // Exporting it is not an error; it is a function kiln cannot call, and says why.
-    assert!(matches!(&plan.exports[0].1, ExportItem::UnsupportedFunc(r) if r.contains("async canonical ABI")));
+    assert_eq!(args, &[CoreDef::HostAdapter(0)]);
+    assert!(matches!(&plan.exports[0].1, ExportItem::Func { options, .. } if options.async_));
 }
 
 #[test]
