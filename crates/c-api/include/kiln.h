@@ -12,5 +12,6 @@
 #include <kiln/config.h>
 #include <kiln/store.h>
 #include <kiln/linker.h>
+#include <kiln/func.h>
 
 #endif

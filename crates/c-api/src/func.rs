@@ -1,14 +1,15 @@
 //! Functions: host functions from C callbacks, calls into wasm.
 
 use crate::engine::{StoreData, wasm_store_t, with_caller, with_ctx};
+use crate::error::{error, error_msg, guard_err, kiln_error_t};
 use crate::obj::{Kind, Obj};
 use crate::trap::{HostTrap, trap_data, trap_from_error, trap_msg};
 use crate::types::{CExternType, opt, take, wasm_functype_t};
 use crate::val::wasm_val_t;
 use crate::vec::{CVec, wasm_val_vec_t};
 use crate::{boxed, guard, guard_with};
-use anyhow::{Result, anyhow};
-use kiln_rs::{AsContextMut, Caller, Func, FuncType, StoreContextMut, Val};
+use anyhow::{Context as _, Result, anyhow};
+use kiln_rs::{AsContextMut, Caller, Func, FuncType, StoreContextMut, Val, ValRaw, ValType};
 use std::ffi::c_void;
 use std::ptr::null_mut;
 
@@ -44,7 +45,71 @@ impl Drop for Callback {
     }
 }
 
+/// The error a host function's callback returned as its trap.
+fn callback_trap(trap: &Obj) -> anyhow::Error {
+    match trap_data(trap) {
+        Some(data) => match data.exit_status {
+            Some(status) => anyhow::Error::new(kiln_wasi::I32Exit(status)),
+            None => anyhow::Error::new(HostTrap(data.message.clone())),
+        },
+        None => anyhow!("host function returned a non-trap object as its trap"),
+    }
+}
+
+/// Signatures with at most this many parameters and results, all numbers, take the fast paths:
+/// values convert between C and wasm on the stack, without `Val`s or allocation.
+const FAST_VALUES: usize = 16;
+
+/// The parameter and result types of `ty` if it takes the fast paths.
+fn number_signature(ty: &FuncType) -> Option<(Vec<ValType>, Vec<ValType>)> {
+    let is_number = |t: &ValType| matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64);
+    let (params, results): (Vec<_>, Vec<_>) = (ty.params().collect(), ty.results().collect());
+    (params.len() <= FAST_VALUES
+        && results.len() <= FAST_VALUES
+        && params.iter().all(is_number)
+        && results.iter().all(is_number))
+    .then_some((params, results))
+}
+
 impl Callback {
+    /// Calls the C callback for a host function whose parameters and results are all numbers
+    /// (see [`number_signature`]), with the arguments and results in `raw`.
+    fn call_numbers(
+        &self,
+        caller: &mut Caller<'_, StoreData>,
+        params: &[ValType],
+        results: &[ValType],
+        raw: &mut [ValRaw],
+    ) -> Result<()> {
+        let mut args_buf: [wasm_val_t; FAST_VALUES] = std::array::from_fn(|_| wasm_val_t::i32(0));
+        for ((slot, value), ty) in args_buf.iter_mut().zip(raw.iter()).zip(params) {
+            *slot = wasm_val_t::from_raw_number(*value, ty).context("not a number type")?;
+        }
+        let mut out_buf: [wasm_val_t; FAST_VALUES] = std::array::from_fn(|_| wasm_val_t::i32(0));
+        for (slot, ty) in out_buf.iter_mut().zip(results) {
+            *slot = wasm_val_t::from_raw_number(ValRaw::default(), ty).context("not a number type")?;
+        }
+        // Vectors over the stack buffers: never dropped (their memory is not C's to free).
+        let args = std::mem::ManuallyDrop::new(CVec { size: params.len(), data: args_buf.as_mut_ptr() });
+        let mut out = std::mem::ManuallyDrop::new(CVec { size: results.len(), data: out_buf.as_mut_ptr() });
+        let trap = with_caller(caller, || match self.kind {
+            // SAFETY: C's callback, called with vectors that live across the call.
+            CallbackKind::Plain(f) => unsafe { f(&*args, &mut *out) },
+            // SAFETY: as above, with the environment C registered.
+            CallbackKind::WithEnv(f) => unsafe { f(self.env, &*args, &mut *out) },
+        });
+        if let Some(trap) = take(trap) {
+            return Err(callback_trap(&trap));
+        }
+        if out.size != results.len() || out.data != out_buf.as_mut_ptr() {
+            return Err(anyhow!("host function changed its results vector"));
+        }
+        for (i, ((slot, value), ty)) in raw.iter_mut().zip(&out_buf).zip(results).enumerate() {
+            *slot = value.to_raw_number(ty).with_context(|| format!("host function result {i}: expected {ty}"))?;
+        }
+        Ok(())
+    }
+
     /// Calls the C callback for a host function of type `ty`.
     pub(crate) fn call(
         &self,
@@ -79,14 +144,7 @@ impl Callback {
         });
         drop(args);
         if let Some(trap) = take(trap) {
-            let err = match trap_data(&*trap) {
-                Some(data) => match data.exit_status {
-                    Some(status) => anyhow::Error::new(kiln_wasi::I32Exit(status)),
-                    None => anyhow::Error::new(HostTrap(data.message.clone())),
-                },
-                None => anyhow!("host function returned a non-trap object as its trap"),
-            };
-            return Err(err);
+            return Err(callback_trap(&trap));
         }
         let mut ctx = caller.as_context_mut();
         if out.size != results.len() {
@@ -112,8 +170,15 @@ fn new_func(store: *mut wasm_store_t, ty: *const wasm_functype_t, cb: Callback) 
         return null_mut();
     }
     let ty2 = ty.clone();
-    let func = with_ctx(store, |ctx| {
-        Func::new(ctx, ty, move |caller, params, results| cb.call(caller, &ty2, params, results))
+    let func = with_ctx(store, |ctx| match number_signature(&ty) {
+        Some((params, results)) => {
+            let call = move |mut caller: Caller<'_, StoreData>, raw: &mut [ValRaw]| {
+                cb.call_numbers(&mut caller, &params, &results, raw)
+            };
+            // SAFETY: `call_numbers` leaves a number of each result's type in `raw`.
+            unsafe { Func::new_unchecked(ctx, ty, call) }
+        }
+        None => Func::new(ctx, ty, move |caller, params, results| cb.call(caller, &ty2, params, results)),
     });
     boxed(Obj::new(store, Kind::Func(func)))
 }
@@ -173,6 +238,32 @@ pub(crate) fn call(
     args: &[wasm_val_t],
     results: &mut [wasm_val_t],
 ) -> Result<()> {
+    // Numbers only: straight into the raw buffer and back, without `Val`s or allocation.
+    let mut raw = [ValRaw::default(); FAST_VALUES];
+    let fast = func.with_ty(&*ctx, |ty| {
+        let (params, result_count) = (ty.params(), ty.results().len());
+        if params.len() != args.len() || result_count != results.len() || params.len().max(result_count) > FAST_VALUES {
+            return false;
+        }
+        for ((slot, arg), ty) in raw.iter_mut().zip(args).zip(params) {
+            match arg.to_raw_number(&ty) {
+                Some(value) => *slot = value,
+                None => return false,
+            }
+        }
+        ty.results().all(|t| matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64))
+    });
+    if fast {
+        let n = args.len().max(results.len());
+        // SAFETY: every argument is a number of its parameter's type (checked above).
+        unsafe { func.call_unchecked(ctx.as_context_mut(), &mut raw[..n])? };
+        func.with_ty(&*ctx, |ty| {
+            for ((slot, value), ty) in results.iter_mut().zip(raw).zip(ty.results()) {
+                *slot = wasm_val_t::from_raw_number(value, &ty).expect("checked above");
+            }
+        });
+        return Ok(());
+    }
     let ty = func.ty(&*ctx);
     if args.len() != ty.params().len() {
         return Err(anyhow!("wrong number of arguments: expected {}, got {}", ty.params().len(), args.len()));
@@ -222,4 +313,92 @@ pub unsafe extern "C" fn wasm_func_call(
             }
         },
     )
+}
+
+/// One value of [`kiln_func_call_unchecked`]'s buffer (C's `kiln_val_raw_t`): 16 bytes, the
+/// value little-endian at the start.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct kiln_val_raw_t {
+    bytes: [u8; 16],
+}
+
+/// Buffers up to this many values are copied through the stack (no allocation per call).
+const UNCHECKED_STACK_VALUES: usize = 16;
+
+/// Calls `f` with the arguments in `args_and_results` (one value per parameter), which receives
+/// the results; `len` must be at least the larger of the parameter and result counts. A trap
+/// goes to `*trap` (caller-owned) and NULL is returned; misuse (not a function, a buffer too
+/// short, a signature with reference types, whose raw values C cannot make) returns an error.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_func_call_unchecked(
+    f: *const Obj,
+    args_and_results: *mut kiln_val_raw_t,
+    len: usize,
+    trap: *mut *mut Obj,
+) -> *mut kiln_error_t {
+    guard_err(|| {
+        let Some((store, func)) = func_of(f) else {
+            return error_msg("kiln_func_call_unchecked: not a function");
+        };
+        if args_and_results.is_null() && len != 0 {
+            return error_msg("kiln_func_call_unchecked: NULL buffer");
+        }
+        let buffer: &mut [kiln_val_raw_t] = if len == 0 {
+            &mut []
+        } else {
+            // SAFETY: C lends `len` values at `args_and_results` for reading and writing.
+            unsafe { std::slice::from_raw_parts_mut(args_and_results, len) }
+        };
+        let result = with_ctx(store, |mut ctx| {
+            let (has_refs, needed) = func.with_ty(&ctx, |ty| {
+                (ty.params().chain(ty.results()).any(|t| t.is_ref()), ty.params().len().max(ty.results().len()))
+            });
+            if has_refs {
+                return Err(anyhow!("kiln_func_call_unchecked: the function takes or returns references"));
+            }
+            if len < needed {
+                return Err(anyhow!(
+                    "kiln_func_call_unchecked: the buffer holds {len} values, the call needs {needed}"
+                ));
+            }
+            let mut on_stack = [ValRaw::default(); UNCHECKED_STACK_VALUES];
+            let mut on_heap = Vec::new();
+            let raw = if len <= UNCHECKED_STACK_VALUES {
+                &mut on_stack[..len]
+            } else {
+                on_heap.resize(len, ValRaw::default());
+                &mut on_heap[..]
+            };
+            for (r, c) in raw.iter_mut().zip(buffer.iter()) {
+                *r = ValRaw::from_bytes(c.bytes);
+            }
+            // SAFETY: only numbers and vectors cross (checked above), and any bit pattern is a
+            // value of those types; the length is checked by the call.
+            let called = unsafe { func.call_unchecked(ctx.as_context_mut(), raw) };
+            if called.is_ok() {
+                for (c, r) in buffer.iter_mut().zip(raw.iter()) {
+                    c.bytes = r.to_bytes();
+                }
+            }
+            Ok(called)
+        });
+        match result {
+            Err(misuse) => error(store, &misuse),
+            Ok(Ok(())) => {
+                if !trap.is_null() {
+                    // SAFETY: C passes NULL or a place for the trap pointer.
+                    unsafe { *trap = null_mut() };
+                }
+                null_mut()
+            }
+            // Whatever the call failed with (a wasm trap, a host function's error) is its trap.
+            Ok(Err(err)) if !trap.is_null() => {
+                // SAFETY: as above.
+                unsafe { *trap = boxed(trap_from_error(store, &err)) };
+                null_mut()
+            }
+            Ok(Err(err)) => error(store, &err),
+        }
+    })
 }

@@ -5,7 +5,7 @@ use crate::obj::{Kind, Obj};
 use crate::types::{KILN_V128, WASM_EXTERNREF, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_I32, WASM_I64, kind_of, opt};
 use crate::{boxed, guard};
 use anyhow::{Result, bail};
-use kiln_rs::{AsContextMut, ExternRef, RefType, StoreContext, StoreContextMut, Val, ValType};
+use kiln_rs::{AsContextMut, ExternRef, RefType, StoreContext, StoreContextMut, Val, ValRaw, ValType};
 use std::ptr::null_mut;
 
 #[repr(C)]
@@ -36,6 +36,31 @@ unsafe impl Sync for RefPayload {}
 impl wasm_val_t {
     pub fn i32(v: i32) -> wasm_val_t {
         wasm_val_t { kind: WASM_I32, of: wasm_val_union { i32: v } }
+    }
+
+    /// The raw value of a number of type `ty`; `None` for another kind or a non-number.
+    pub fn to_raw_number(&self, ty: &ValType) -> Option<ValRaw> {
+        // SAFETY: the kind, checked against the type, says which field is live.
+        unsafe {
+            match (self.kind, ty) {
+                (WASM_I32, ValType::I32) => Some(ValRaw::i32(self.of.i32)),
+                (WASM_I64, ValType::I64) => Some(ValRaw::i64(self.of.i64)),
+                (WASM_F32, ValType::F32) => Some(ValRaw::f32(self.of.f32.to_bits())),
+                (WASM_F64, ValType::F64) => Some(ValRaw::f64(self.of.f64.to_bits())),
+                _ => None,
+            }
+        }
+    }
+
+    /// The number of type `ty` in `raw`; `None` if `ty` is not a number type.
+    pub fn from_raw_number(raw: ValRaw, ty: &ValType) -> Option<wasm_val_t> {
+        Some(match ty {
+            ValType::I32 => wasm_val_t { kind: WASM_I32, of: wasm_val_union { i32: raw.get_i32() } },
+            ValType::I64 => wasm_val_t { kind: WASM_I64, of: wasm_val_union { i64: raw.get_i64() } },
+            ValType::F32 => wasm_val_t { kind: WASM_F32, of: wasm_val_union { f32: f32::from_bits(raw.get_f32()) } },
+            ValType::F64 => wasm_val_t { kind: WASM_F64, of: wasm_val_union { f64: f64::from_bits(raw.get_f64()) } },
+            _ => return None,
+        })
     }
 
     fn is_ref(&self) -> bool {

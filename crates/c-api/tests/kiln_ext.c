@@ -221,10 +221,101 @@ static void test_wasi_streams(void) {
   remove(in_path);
 }
 
+/* kiln_func_call_unchecked: numbers in and out through the raw buffer, a trap through *trap,
+ * and misuse (a short buffer, a signature with references) as errors. The numeric fast paths of
+ * wasm_func_call and of host callbacks give the same values. */
+static wasm_trap_t *add_callback(const wasm_val_vec_t *args, wasm_val_vec_t *results) {
+  results->data[0].kind = WASM_I64;
+  results->data[0].of.i64 = (int64_t)args->data[0].of.i32 + (int64_t)args->data[1].of.f64;
+  results->data[1].kind = WASM_F32;
+  results->data[1].of.f32 = 0.5f;
+  return NULL;
+}
+
+static void test_unchecked_calls(void) {
+  wasm_engine_t *engine = wasm_engine_new();
+  wasm_store_t *store = wasm_store_new(engine);
+  wasm_module_t *module = compile_wat(store,
+      "(module (import \"\" \"add\" (func $add (param i32 f64) (result i64 f32)))"
+      "  (func (export \"mix\") (param i32 i64 f32 f64) (result f64 i32)"
+      "    (f64.add (f64.convert_i64_s (local.get 1)) (local.get 3))"
+      "    (i32.add (local.get 0) (i32.trunc_f32_s (local.get 2))))"
+      "  (func (export \"host\") (param i32) (result i64)"
+      "    (call $add (local.get 0) (f64.const 2)) (drop))"
+      "  (func (export \"boom\") unreachable)"
+      "  (func (export \"refs\") (param externref)))");
+  wasm_valtype_t *add_params[2] = {wasm_valtype_new_i32(), wasm_valtype_new_f64()};
+  wasm_valtype_t *add_results[2] = {wasm_valtype_new_i64(), wasm_valtype_new_f32()};
+  wasm_valtype_vec_t params, results;
+  wasm_valtype_vec_new(&params, 2, add_params);
+  wasm_valtype_vec_new(&results, 2, add_results);
+  wasm_functype_t *add_type = wasm_functype_new(&params, &results);
+  wasm_func_t *add = wasm_func_new(store, add_type, add_callback);
+  wasm_functype_delete(add_type);
+  wasm_extern_t *import_data[1] = {wasm_func_as_extern(add)};
+  wasm_extern_vec_t imports = WASM_ARRAY_VEC(import_data);
+  wasm_instance_t *instance = instantiate(store, module, &imports);
+  wasm_extern_vec_t exports;
+  wasm_instance_exports(instance, &exports);
+  const wasm_func_t *mix = export_func(&exports, 0), *host = export_func(&exports, 1);
+  const wasm_func_t *boom = export_func(&exports, 2), *refs = export_func(&exports, 3);
+
+  kiln_val_raw_t raw[4];
+  memset(raw, 0, sizeof raw);
+  raw[0].i32 = 40;
+  raw[1].i64 = 5;
+  raw[2].f32 = 2.75f;
+  raw[3].f64 = 0.25;
+  wasm_trap_t *trap = NULL;
+  CHECK(kiln_func_call_unchecked(mix, raw, 4, &trap) == NULL && trap == NULL);
+  CHECK(raw[0].f64 == 5.25 && raw[1].i32 == 42);
+
+  /* The same through wasm_func_call. */
+  wasm_val_t a[4] = {WASM_I32_VAL(40), WASM_I64_VAL(5), WASM_F32_VAL(2.75f), WASM_F64_VAL(0.25)};
+  wasm_val_t r[2] = {WASM_INIT_VAL, WASM_INIT_VAL};
+  wasm_val_vec_t args = WASM_ARRAY_VEC(a), outs = WASM_ARRAY_VEC(r);
+  CHECK(wasm_func_call(mix, &args, &outs) == NULL);
+  CHECK(r[0].kind == WASM_F64 && r[0].of.f64 == 5.25 && r[1].kind == WASM_I32 && r[1].of.i32 == 42);
+  /* A wrongly typed argument is a trap, not a call. */
+  a[1].kind = WASM_I32;
+  a[1].of.i32 = 5;
+  trap = wasm_func_call(mix, &args, &outs);
+  CHECK(trap != NULL);
+  wasm_trap_delete(trap);
+
+  /* Through the host callback (numbers both ways). */
+  memset(raw, 0, sizeof raw);
+  raw[0].i32 = 7;
+  CHECK(kiln_func_call_unchecked(host, raw, 1, &trap) == NULL && trap == NULL && raw[0].i64 == 9);
+
+  /* A trap comes back through *trap; with trap == NULL, as an error. */
+  CHECK(kiln_func_call_unchecked(boom, raw, 0, &trap) == NULL && trap != NULL);
+  wasm_trap_delete(trap);
+  kiln_error_t *error = kiln_func_call_unchecked(boom, raw, 0, NULL);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+
+  /* Misuse: a buffer shorter than the signature, a signature with references. */
+  error = kiln_func_call_unchecked(mix, raw, 3, &trap);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+  error = kiln_func_call_unchecked(refs, raw, 1, &trap);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+
+  wasm_extern_vec_delete(&exports);
+  wasm_instance_delete(instance);
+  wasm_func_delete(add);
+  wasm_module_delete(module);
+  wasm_store_delete(store);
+  wasm_engine_delete(engine);
+}
+
 int main(void) {
   test_config();
   test_errors_and_linker();
   test_wasi_streams();
+  test_unchecked_calls();
   printf("kiln_ext: ok\n");
   return 0;
 }

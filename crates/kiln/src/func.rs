@@ -244,6 +244,26 @@ impl Func {
         Arc::new(HostFunc::new_dynamic(ty, func)).into_store(store).expect("failed to create a host function")
     }
 
+    /// [`Func::new`] over the raw [`ValRaw`] buffer: the closure finds one value per parameter
+    /// and leaves one per result in place, with no conversion to or from [`Val`]s.
+    ///
+    /// # Safety
+    ///
+    /// The closure must leave, for each result, a value of its type; a reference result must be
+    /// a reference of this store.
+    pub unsafe fn new_unchecked<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        ty: FuncType,
+        func: impl Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        Func::new_raw(store.as_context_mut().0, ty, func)
+    }
+
+    /// Runs `f` with the function's signature (without copying it, unlike [`Func::ty`]).
+    pub fn with_ty<R>(&self, store: impl AsContext, f: impl FnOnce(&FuncType) -> R) -> R {
+        f(&self.data(&store.as_context().0.opaque).ty)
+    }
+
     /// [`Func::new`] over the raw `[ValRaw]` buffer (arguments, then results in place): for the
     /// component runtime's lowered imports, which know their core types.
     pub(crate) fn new_raw<T: 'static>(
@@ -310,6 +330,32 @@ impl Func {
             results[i] = Val::from_raw(&mut store.opaque, raw[i], ty);
         }
         Ok(())
+    }
+
+    /// Calls the function with its arguments in `params_and_results` (one [`ValRaw`] per
+    /// parameter, in order), which receives its results in the same way. The buffer must hold
+    /// at least `max(params, results)` values (checked). No other conversion or check is made:
+    /// the fastest way for an embedder that already knows the signature.
+    ///
+    /// # Safety
+    ///
+    /// Each argument must be a value of its parameter's type; a reference argument must be a
+    /// reference of this store, as a result of this store's functions gives it.
+    pub unsafe fn call_unchecked<T: 'static>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        params_and_results: &mut [ValRaw],
+    ) -> Result<()> {
+        let store = store.as_context_mut().0;
+        if store.opaque.id != self.store {
+            bail!("function used with the wrong store");
+        }
+        let data = &store.opaque.funcs[self.index];
+        let needed = data.ty.params().len().max(data.ty.results().len());
+        if params_and_results.len() < needed {
+            bail!("the buffer holds {} values, the call needs {needed}", params_and_results.len());
+        }
+        self.call_raw(store, params_and_results)
     }
 
     /// Calls with arguments and results in a raw buffer of `max(params, results)` values.

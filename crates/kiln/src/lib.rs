@@ -58,6 +58,8 @@ pub use exn::{Tag, TagType, ThrownException};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::{Export, Instance};
+/// One value of [`Func::call_unchecked`]'s buffer: 16 bytes, the value little-endian at the start.
+pub use kiln_runtime::ValRaw;
 pub use linker::Linker;
 pub use module::Module;
 pub use serialize::{Precompiled, precompiled_checksum};
