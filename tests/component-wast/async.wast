@@ -173,3 +173,83 @@
 (assert_trap (invoke "wait-via-async-lower") "unsupported feature: async canonical ABI (a subtask blocked")
 (component instance $a6 $Async)
 (assert_trap (invoke "wrong-type" (u32.const 1)) "invalid `task.return` signature and/or options for current task")
+
+;; task.cancel: an async task may call it only once its caller asked to cancel it, and no
+;; caller can here.
+(component
+  (canon task.cancel (core func $cancel))
+  (core module $M
+    (import "" "cancel" (func $cancel))
+    (func (export "f") (result i32) (call $cancel) (i32.const 0))
+    (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+  (core instance $m (instantiate $M (with "" (instance (export "cancel" (func $cancel))))))
+  (func (export "f") async (canon lift (core func $m "f") async (callback (core func $m "cb")))))
+(assert_trap (invoke "f") "`task.cancel` called by a task whose cancellation was not requested")
+
+;; Resource handles through async lowers: a borrow is lent for the call (the caller keeps its
+;; handle; the owning callee gets the rep), an own handle moves to the callee (the caller's
+;; handle is gone afterwards).
+(component definition $AsyncResources
+  (component $Impl
+    (type $R' (resource (rep i32)))
+    (export $R "r" (type $R'))
+    (canon resource.new $R (core func $new))
+    (canon resource.rep $R (core func $rep))
+    (canon resource.drop $R (core func $drop))
+    (canon task.return (result u32) (core func $ret))
+    (core module $M
+      (import "" "new" (func $new (param i32) (result i32)))
+      (import "" "rep" (func $rep (param i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+      (import "" "ret" (func $ret (param i32)))
+      (func (export "make") (param i32) (result i32) (call $new (local.get 0)))
+      (func (export "consume") (param $h i32)
+        (call $ret (i32.add (call $rep (local.get $h)) (i32.const 1000)))
+        (call $drop (local.get $h)))
+      ;; a borrow lowered into the instance that owns the resource arrives as its rep
+      (func (export "peek") (param $rep i32) (call $ret (local.get $rep))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "new" (func $new)) (export "rep" (func $rep))
+      (export "drop" (func $drop)) (export "ret" (func $ret))))))
+    (func (export "make") (param "rep" u32) (result (own $R)) (canon lift (core func $m "make")))
+    (func (export "consume") async (param "r" (own $R)) (result u32) (canon lift (core func $m "consume") async))
+    (func (export "peek") async (param "r" (borrow $R)) (result u32) (canon lift (core func $m "peek") async)))
+  (instance $impl (instantiate $Impl))
+  (component $User
+    (import "impl" (instance $i
+      (export "r" (type $R (sub resource)))
+      (export "make" (func (param "rep" u32) (result (own $R))))
+      (export "consume" (func async (param "r" (own $R)) (result u32)))
+      (export "peek" (func async (param "r" (borrow $R)) (result u32)))))
+    (alias export $i "r" (type $R))
+    (core module $Mem (memory (export "mem") 1))
+    (core instance $mem (instantiate $Mem))
+    (core func $make (canon lower (func $i "make")))
+    (core func $consume (canon lower (func $i "consume") async (memory (core memory $mem "mem"))))
+    (core func $peek (canon lower (func $i "peek") async (memory (core memory $mem "mem"))))
+    (canon resource.drop $R (core func $drop))
+    (core module $M
+      (import "" "mem" (memory 1))
+      (import "" "make" (func $make (param i32) (result i32)))
+      (import "" "consume" (func $consume (param i32 i32) (result i32)))
+      (import "" "peek" (func $peek (param i32 i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+      (global $h (mut i32) (i32.const 0))
+      (func (export "run") (result i32)
+        (global.set $h (call $make (i32.const 7)))
+        (if (i32.ne (call $peek (global.get $h) (i32.const 0)) (i32.const 2)) (then unreachable))
+        (if (i32.ne (i32.load (i32.const 0)) (i32.const 7)) (then unreachable))
+        (if (i32.ne (call $consume (global.get $h) (i32.const 4)) (i32.const 2)) (then unreachable))
+        (i32.load (i32.const 4)))
+      (func (export "drop-moved") (call $drop (global.get $h))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "mem" (memory $mem "mem")) (export "make" (func $make)) (export "consume" (func $consume))
+      (export "peek" (func $peek)) (export "drop" (func $drop))))))
+    (func (export "run") (result u32) (canon lift (core func $m "run")))
+    (func (export "drop-moved") (canon lift (core func $m "drop-moved"))))
+  (instance $user (instantiate $User (with "impl" (instance $impl))))
+  (export "run" (func $user "run"))
+  (export "drop-moved" (func $user "drop-moved")))
+(component instance $ar1 $AsyncResources)
+(assert_return (invoke "run") (u32.const 1007))
+(assert_trap (invoke "drop-moved") "unknown handle index 1")

@@ -111,11 +111,13 @@ pub enum Trap {
     Deadlock = 48,
     /// An `async` callback returned a code the Canonical ABI does not define.
     UnsupportedCallbackCode = 49,
+    /// `task.cancel` called by an `async` task whose caller did not ask to cancel it.
+    TaskNotCancelled = 50,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 50] = [
+    pub const ALL: [Trap; 51] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -166,6 +168,7 @@ impl Trap {
         Trap::TaskReturnCount,
         Trap::Deadlock,
         Trap::UnsupportedCallbackCode,
+        Trap::TaskNotCancelled,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -239,6 +242,7 @@ impl Trap {
             Trap::TaskReturnCount => "an `async` task must call `task.return` exactly once",
             Trap::Deadlock => "deadlock detected: event loop cannot make further progress",
             Trap::UnsupportedCallbackCode => "unsupported callback code",
+            Trap::TaskNotCancelled => "`task.cancel` called by a task whose cancellation was not requested",
         }
     }
 }

@@ -193,6 +193,11 @@ fn run<T: 'static>(store: &mut StoreInner<T>, index: usize, builtin: &TaskBuilti
             }
             raw[0] = ValRaw::i32(0)
         }
+        // Only a task lifted `async` may call it, and only once its caller asked to cancel it,
+        // which no caller can do here (every subtask runs to completion first).
+        TaskOp::NotAsync if state.tasks.current(builtin.instance).is_some_and(|t| t.lifted_async) => {
+            return Err(anyhow::Error::new(Trap::TaskNotCancelled));
+        }
         TaskOp::NotAsync => return Err(anyhow::Error::new(Trap::TaskNotAsync)),
         TaskOp::Return { result, string_encoding } => {
             if !state.tasks.current(builtin.instance).is_some_and(|t| t.lifted_async) {
