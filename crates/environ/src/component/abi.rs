@@ -18,16 +18,7 @@ pub const MAX_FLAT_ASYNC_PARAMS: usize = 4;
 /// [`MAX_FLAT_ASYNC_PARAMS`], else one pointer), then an out-pointer if there is a result; the one
 /// core result is the subtask's packed status.
 pub fn flatten_async_lower(ty: &FuncType) -> FlatSignature {
-    let param_count = ty.params.iter().fold(0u64, |n, (_, t)| n.saturating_add(flat_count(t)));
-    let params_indirect = param_count > MAX_FLAT_ASYNC_PARAMS as u64;
-    let mut params = Vec::new();
-    if params_indirect {
-        params.push(FlatType::I32);
-    } else {
-        for (_, param) in ty.params.iter() {
-            flatten(param, &mut params);
-        }
-    }
+    let (mut params, params_indirect) = flatten_params(ty, MAX_FLAT_ASYNC_PARAMS);
     let results_indirect = ty.result.is_some();
     if results_indirect {
         params.push(FlatType::I32);
@@ -298,20 +289,25 @@ pub fn params_tuple(ty: &FuncType) -> ValueType {
     ValueType::Tuple(ty.params.iter().map(|(_, t)| t.clone()).collect())
 }
 
-/// The core signature of a function of type `ty` in `context`.
-pub fn flatten_func(ty: &FuncType, context: Context) -> FlatSignature {
+/// The flat parameters of `ty`, or one pointer if there are more than `max_flat`; and whether
+/// they go through memory.
+fn flatten_params(ty: &FuncType, max_flat: usize) -> (Vec<FlatType>, bool) {
     // Count first: a fixed-length list may flatten to millions of values, which are never built
     // when they go through memory anyway.
     let param_count = ty.params.iter().fold(0u64, |n, (_, t)| n.saturating_add(flat_count(t)));
-    let params_indirect = param_count > MAX_FLAT_PARAMS as u64;
-    let mut params = Vec::new();
-    if params_indirect {
-        params.push(FlatType::I32);
-    } else {
-        for (_, param) in ty.params.iter() {
-            flatten(param, &mut params);
-        }
+    if param_count > max_flat as u64 {
+        return (vec![FlatType::I32], true);
     }
+    let mut params = Vec::new();
+    for (_, param) in ty.params.iter() {
+        flatten(param, &mut params);
+    }
+    (params, false)
+}
+
+/// The core signature of a function of type `ty` in `context`.
+pub fn flatten_func(ty: &FuncType, context: Context) -> FlatSignature {
+    let (mut params, params_indirect) = flatten_params(ty, MAX_FLAT_PARAMS);
     let results_indirect = ty.result.as_ref().is_some_and(|t| flat_count(t) > MAX_FLAT_RESULTS as u64);
     let mut results = Vec::new();
     if let Some(result) = ty.result.as_ref().filter(|_| !results_indirect) {
