@@ -79,7 +79,7 @@ fn cmake_build(source: &Path, build: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-const EXAMPLES: [&str; 15] = [
+const EXAMPLES: [&str; 17] = [
     "hello",
     "callback",
     "memory",
@@ -93,9 +93,17 @@ const EXAMPLES: [&str; 15] = [
     "epoch",
     "linking",
     "wasi",
+    "component",
     "conformance",
     "kiln_ext",
+    "component_api",
 ];
+
+/// The WASI 0.2 command component `component_api` runs when given it (built by
+/// `scripts/build-wasi-programs`; without it that part says it did not run).
+fn wasi_component() -> PathBuf {
+    target_and_profile().0.join("wasi-programs/args_env.component.wasm")
+}
 
 /// Runs ctest in `build` (exit statuses decide) and each example directly, checking that it
 /// prints its `NAME: ok` line and the lines listed here.
@@ -103,7 +111,7 @@ fn check_examples(build: &Path) -> Result<()> {
     let out = run(Command::new("ctest").arg("--output-on-failure").current_dir(build))?;
     let all_passed = format!("100% tests passed, 0 tests failed out of {}", EXAMPLES.len());
     ensure!(out.contains(&all_passed), "ctest:\n{out}");
-    let expect: [(&str, &[&str]); 6] = [
+    let expect: [(&str, &[&str]); 8] = [
         ("hello", &["Hello from the host!", "hello: ok"]),
         ("callback", &["twice(21) with bias 100 = 142"]),
         (
@@ -113,9 +121,23 @@ fn check_examples(build: &Path) -> Result<()> {
         ("multi", &["results: 1 2 3.5 99"]),
         ("linking", &["run() = 42, logged 14"]),
         ("wasi", &["exit status: 3", "captured stdout: hello from wasi"]),
+        ("component", &["host log: Hello, C", "greet returned: Hello, C"]),
+        ("component_api", &["echo: every kind of value crossed (3 host calls)", "host failures: ok", "resources: ok"]),
     ];
+    let wasi = wasi_component();
     for example in EXAMPLES {
-        let out = run(Command::new(build.join(example)).current_dir(build))?;
+        let mut cmd = Command::new(build.join(example));
+        if example == "component_api" {
+            if wasi.exists() {
+                cmd.arg(&wasi);
+            } else {
+                eprintln!("note: {} is missing (scripts/build-wasi-programs builds it)", wasi.display());
+            }
+        }
+        let out = run(cmd.current_dir(build))?;
+        if example == "component_api" && wasi.exists() {
+            ensure!(out.contains("wasi component: ok"), "component_api printed:\n{out}");
+        }
         let lines = expect.iter().find(|(name, _)| *name == example).map_or(&[][..], |(_, lines)| *lines);
         for line in lines.iter().copied().chain([format!("{example}: ok").as_str()]) {
             ensure!(out.contains(line), "{example} printed:\n{out}\nexpected a line `{line}`");
@@ -223,6 +245,22 @@ fn conformance_covers_wasm_h() -> Result<()> {
     Ok(())
 }
 
+/// Every function `kiln/component.h` declares is called by the component example or
+/// `component_api.c`.
+fn component_tests_cover_component_h() -> Result<()> {
+    let include = workspace().join("crates/c-api/include");
+    let header = std::fs::read_to_string(include.join("kiln/component.h"))?;
+    let functions = c_calls_with_prefix(&header, "kiln_component_");
+    ensure!(functions.len() > 30, "found only {} functions in kiln/component.h", functions.len());
+    let mut called = BTreeSet::new();
+    for file in ["crates/c-api/tests/component_api.c", "examples/c/component.c"] {
+        called.extend(c_calls_with_prefix(&std::fs::read_to_string(workspace().join(file))?, "kiln_component_"));
+    }
+    let missing: Vec<_> = functions.difference(&called).collect();
+    ensure!(missing.is_empty(), "the component tests do not call {missing:?}");
+    Ok(())
+}
+
 /// What the C API added to the Rust API for trap frames: `FrameInfo::func_offset` and
 /// `Module::contains_frame`.
 fn frame_offsets_and_modules() -> Result<()> {
@@ -256,10 +294,15 @@ fn frame_offsets_and_modules() -> Result<()> {
 
 /// The `wasm_*` identifiers followed by `(`.
 fn c_calls(text: &str) -> BTreeSet<String> {
+    c_calls_with_prefix(text, "wasm_")
+}
+
+/// The identifiers starting with `prefix` followed by `(` (type names, `*_t`, excluded).
+fn c_calls_with_prefix(text: &str, prefix: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let bytes = text.as_bytes();
     let mut i = 0;
-    while let Some(pos) = text[i..].find("wasm_") {
+    while let Some(pos) = text[i..].find(prefix) {
         let start = i + pos;
         let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         let mut end = start;
@@ -278,13 +321,14 @@ fn c_calls(text: &str) -> BTreeSet<String> {
 pub fn trials() -> Vec<Trial> {
     let missing: Vec<&str> = ["cmake", "ctest", "cc"].into_iter().filter(|t| !have(t)).collect();
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 6] = [
+    let tests: [(&str, Test); 7] = [
         ("examples_asan", examples_asan),
         ("frame_offsets_and_modules", frame_offsets_and_modules),
         ("examples_add_subdirectory", examples_add_subdirectory),
         ("examples_find_package", examples_find_package),
         ("examples_static", examples_static),
         ("conformance_covers_wasm_h", conformance_covers_wasm_h),
+        ("component_tests_cover_component_h", component_tests_cover_component_h),
     ];
     if !missing.is_empty() {
         eprintln!("note: capi tests ignored: {} not found (./scripts/setup installs cmake)", missing.join(", "));
@@ -292,7 +336,7 @@ pub fn trials() -> Vec<Trial> {
     tests
         .into_iter()
         .map(|(name, f)| {
-            let needs_tools = name != "frame_offsets_and_modules";
+            let needs_tools = !matches!(name, "frame_offsets_and_modules" | "component_tests_cover_component_h");
             Trial::test(format!("capi::{name}"), move || f().map_err(|e| Failed::from(format!("{e:#}"))))
                 .with_ignored_flag(needs_tools && !missing.is_empty())
         })

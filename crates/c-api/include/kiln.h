@@ -13,5 +13,6 @@
 #include <kiln/store.h>
 #include <kiln/linker.h>
 #include <kiln/func.h>
+#include <kiln/component.h>
 
 #endif

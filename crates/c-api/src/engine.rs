@@ -28,11 +28,33 @@ pub struct StoreData {
     pub host_info: HashMap<Key, HostInfo>,
     pub next_foreign: u64,
     pub wasi: Option<kiln_wasi::WasiCtx>,
+    /// The WASI 0.2 context for components, built from the same configuration, and the table
+    /// of its resources (streams, descriptors).
+    pub wasi_p2: Option<Box<WasiP2>>,
     /// Captured WASI output (`wasi_config_capture_stdout` / `_stderr`).
     pub wasi_stdout: Option<crate::wasi::Captured>,
     pub wasi_stderr: Option<crate::wasi::Captured>,
     /// Instances made through this API with their modules, to find a trap frame's instance.
     pub instances: Vec<(kiln_rs::Instance, kiln_rs::Module)>,
+}
+
+/// A component's WASI 0.2 state.
+pub struct WasiP2 {
+    pub ctx: kiln_wasi::p2::WasiCtx,
+    pub table: kiln_rs::component::ResourceTable,
+}
+
+impl kiln_wasi::p2::WasiView for StoreData {
+    fn ctx(&mut self) -> kiln_wasi::p2::WasiCtxView<'_> {
+        // A store without a configured context gets the default one: nothing in, nothing out.
+        let p2 = self.wasi_p2.get_or_insert_with(|| {
+            Box::new(WasiP2 {
+                ctx: kiln_wasi::p2::WasiCtx::builder().build(),
+                table: kiln_rs::component::ResourceTable::new(),
+            })
+        });
+        kiln_wasi::p2::WasiCtxView { ctx: &mut p2.ctx, table: &mut p2.table }
+    }
 }
 
 // SAFETY: a store is used by one thread at a time (wasm.h: stores are not thread-safe); the raw
@@ -58,6 +80,26 @@ thread_local! {
     /// function runs, its store is reached through the caller rather than through the
     /// `wasm_store_t` (which the running call borrows).
     static CALLERS: RefCell<Vec<(*mut wasm_store_t, *mut Caller<'static, StoreData>)>> = const { RefCell::new(Vec::new()) };
+    /// The stores whose component host functions are running on this thread: they are
+    /// borrowed by the running call and cannot be used from C until it returns.
+    static COMPONENT_CALLS: RefCell<Vec<*mut wasm_store_t>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs a component host function's callback with `store` marked busy.
+pub(crate) fn component_host_call<R>(store: *mut wasm_store_t, f: impl FnOnce() -> R) -> R {
+    COMPONENT_CALLS.with(|c| c.borrow_mut().push(store));
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            COMPONENT_CALLS.with(|c| c.borrow_mut().pop());
+        }
+    }
+    let _pop = Pop;
+    f()
+}
+
+pub(crate) fn in_component_call(store: *mut wasm_store_t) -> bool {
+    COMPONENT_CALLS.with(|c| c.borrow().contains(&store))
 }
 
 /// Runs `f` with the caller of a host function registered as the current context of its store.
@@ -78,7 +120,7 @@ pub(crate) fn with_caller<R>(caller: &mut Caller<'_, StoreData>, f: impl FnOnce(
 /// The store itself, when no host function of it is running on this thread (store-level
 /// settings such as fuel are reached only this way).
 pub(crate) fn store_mut<'a>(store: *mut wasm_store_t) -> Option<&'a mut Store<StoreData>> {
-    let busy = CALLERS.with(|c| c.borrow().iter().any(|(s, _)| *s == store));
+    let busy = CALLERS.with(|c| c.borrow().iter().any(|(s, _)| *s == store)) || in_component_call(store);
     // SAFETY: C passes NULL or a live store; no call into it is running on this thread.
     if busy { None } else { unsafe { store.as_mut() }.map(|s| &mut s.store) }
 }
@@ -88,6 +130,8 @@ pub(crate) fn store_mut<'a>(store: *mut wasm_store_t) -> Option<&'a mut Store<St
 pub(crate) fn with_ctx<R>(store: *mut wasm_store_t, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> R) -> R {
     // A panic, which the entry point's guard turns into its failure value.
     assert!(!store.is_null(), "an object without a store used where one is needed");
+    // A panic too: the store is borrowed by the component call running below.
+    assert!(!in_component_call(store), "a store used inside one of its component host functions");
     let caller = CALLERS.with(|c| c.borrow().iter().rev().find(|(s, _)| *s == store).map(|(_, c)| *c));
     match caller {
         // SAFETY: the caller is registered only while its host function runs on this thread,
@@ -138,6 +182,7 @@ pub unsafe extern "C" fn wasm_store_new(engine: *mut wasm_engine_t) -> *mut wasm
             host_info: HashMap::new(),
             next_foreign: 0,
             wasi: None,
+            wasi_p2: None,
             wasi_stdout: None,
             wasi_stderr: None,
             instances: Vec::new(),

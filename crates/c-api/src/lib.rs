@@ -1,6 +1,7 @@
 //! kiln's C API: the standard `wasm.h` of the WebAssembly C API proposal, every function of it,
 //! plus kiln's extensions (`kiln.h`: errors, config, linker, fuel, epochs, `wat2wasm`) and WASI
-//! preview 1 configuration (`wasi.h`). The headers are in `include/`; `CMakeLists.txt` builds this
+//! preview 1 configuration (`wasi.h`), and components (`kiln/component.h`: values, a component
+//! linker with host functions and WASI 0.2, instances, calls). The headers are in `include/`; `CMakeLists.txt` builds this
 //! crate through cargo and exports a `kiln::kiln` target.
 //!
 //! Every function here is an FFI entry point. They must not unwind into C: each body runs under
@@ -23,6 +24,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+mod component;
 mod engine;
 mod error;
 mod externals;
@@ -40,6 +42,7 @@ mod wasi;
 #[cfg(test)]
 mod tests;
 
+pub use component::*;
 pub use engine::*;
 pub use error::*;
 pub use externals::*;

@@ -1,5 +1,6 @@
 //! wasi.h: WASI preview 1 configuration (arguments, environment, preopened directories, stdio
-//! inherited, redirected to files or captured in memory) and `kiln_store_set_wasi`.
+//! inherited, redirected to files or captured in memory) and `kiln_store_set_wasi`. The same
+//! configuration gives components their WASI 0.2 context.
 
 use crate::engine::{store_mut, wasm_store_t};
 use crate::error::{cstr_arg, error_msg, guard_err, kiln_error_t};
@@ -192,68 +193,84 @@ stdio_fns! {
     wasi_config_inherit_stderr wasi_config_set_stderr_file stderr,
 }
 
-/// The WASI context and the buffers its captured streams write to.
+/// The WASI contexts (preview 1 for modules, 0.2 for components, sharing the standard streams)
+/// and the buffers captured streams write to.
 struct Built {
     ctx: kiln_wasi::WasiCtx,
+    p2: kiln_wasi::p2::WasiCtx,
     stdout: Option<Captured>,
     stderr: Option<Captured>,
 }
 
+/// Both builders get the same setting.
+macro_rules! both {
+    ($b1:ident, $b2:ident, $($call:tt)*) => {{
+        $b1.$($call)*;
+        $b2.$($call)*;
+    }};
+}
+
 fn build(c: &wasi_config_t) -> anyhow::Result<Built> {
     let (mut stdout, mut stderr) = (None, None);
-    let mut b = kiln_wasi::WasiCtx::builder();
+    let mut b1 = kiln_wasi::WasiCtx::builder();
+    let mut b2 = kiln_wasi::p2::WasiCtx::builder();
     if c.inherit_args {
-        b.inherit_args();
+        both!(b1, b2, inherit_args());
     } else {
-        b.args(&c.args);
+        both!(b1, b2, args(&c.args));
     }
     if c.inherit_env {
-        b.inherit_env();
+        both!(b1, b2, inherit_env());
     } else {
-        b.envs(&c.env);
+        both!(b1, b2, envs(&c.env));
     }
     for (h, g) in &c.preopens {
-        b.preopened_dir(h, g)?;
+        b1.preopened_dir(h, g)?;
+        b2.preopened_dir(h, g)?;
     }
     match &c.stdin {
-        Stdio::Null => {}
-        Stdio::Inherit => {
-            b.inherit_stdin();
-        }
+        Stdio::Null | Stdio::Capture => {}
+        Stdio::Inherit => both!(b1, b2, inherit_stdin()),
         Stdio::File(p) => {
-            b.stdin(std::fs::File::open(p)?);
-        }
-        Stdio::Capture => {}
-    }
-    match &c.stdout {
-        Stdio::Null => {}
-        Stdio::Inherit => {
-            b.inherit_stdout();
-        }
-        Stdio::File(p) => {
-            b.stdout(std::fs::File::create(p)?);
-        }
-        Stdio::Capture => {
-            let buf = Captured::default();
-            b.stdout(buf.clone());
-            stdout = Some(buf);
+            // One open file: what a module reads, a component does not read again.
+            let f = std::fs::File::open(p)?;
+            b1.stdin(f.try_clone()?);
+            b2.stdin(f);
         }
     }
-    match &c.stderr {
-        Stdio::Null => {}
-        Stdio::Inherit => {
-            b.inherit_stderr();
-        }
-        Stdio::File(p) => {
-            b.stderr(std::fs::File::create(p)?);
-        }
-        Stdio::Capture => {
-            let buf = Captured::default();
-            b.stderr(buf.clone());
-            stderr = Some(buf);
+    for (which, sink) in [(&c.stdout, &mut stdout), (&c.stderr, &mut stderr)] {
+        let is_out = std::ptr::eq(which, &c.stdout);
+        let writers: Option<(Box<dyn Write + Send>, Box<dyn Write + Send>)> = match which {
+            Stdio::Null => None,
+            Stdio::Inherit => {
+                if is_out {
+                    both!(b1, b2, inherit_stdout());
+                } else {
+                    both!(b1, b2, inherit_stderr());
+                }
+                None
+            }
+            Stdio::File(p) => {
+                let f = std::fs::File::create(p)?;
+                Some((Box::new(f.try_clone()?), Box::new(f)))
+            }
+            Stdio::Capture => {
+                let buf = Captured::default();
+                *sink = Some(buf.clone());
+                Some((Box::new(buf.clone()), Box::new(buf)))
+            }
+        };
+        if let Some((w1, w2)) = writers {
+            if is_out {
+                b1.stdout(w1);
+                b2.stdout(w2);
+            } else {
+                b1.stderr(w1);
+                b2.stderr(w2);
+            }
         }
     }
-    Ok(Built { ctx: b.build(), stdout, stderr })
+    Ok(Built { ctx: b1.build(), p2: b2.build(), stdout, stderr })
 }
 
 /// Gives the store a WASI context built from `config`, which this call takes ownership of.
@@ -271,6 +288,10 @@ pub unsafe extern "C" fn kiln_store_set_wasi(
             Ok(built) => {
                 let data = s.data_mut();
                 data.wasi = Some(built.ctx);
+                data.wasi_p2 = Some(Box::new(crate::engine::WasiP2 {
+                    ctx: built.p2,
+                    table: kiln_rs::component::ResourceTable::new(),
+                }));
                 data.wasi_stdout = built.stdout;
                 data.wasi_stderr = built.stderr;
                 null_mut()
