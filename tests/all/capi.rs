@@ -2,12 +2,12 @@
 //! `crates/c-api/tests/` (`conformance.c` calls every function of `wasm.h`, `kiln_ext.c` the rest
 //! of `kiln.h` and `wasi.h`) are configured and built with CMake and run with `ctest`: with kiln
 //! from the source tree (`add_subdirectory`), from an installed package (`cmake --install` of
-//! `crates/c-api`, then `find_package(kiln)`), linked statically, and built with
-//! AddressSanitizer (leaks included). The libraries are the ones cargo built with this binary
-//! (see `kiln_cmake_args`). Each program checks its own results and exits non-zero on failure;
+//! `crates/c-api`, then `find_package(kiln)`), linked statically, built with
+//! AddressSanitizer (leaks included), and run under valgrind. The libraries are the ones cargo
+//! built with this binary (see `kiln_cmake_args`). Each program checks its own results and exits non-zero on failure;
 //! the test also requires its `NAME: ok` line.
 //!
-//! They need `cmake` and a C compiler (`./scripts/setup` installs cmake). Without them the tests
+//! They need `cmake`, a C compiler and valgrind (`./scripts/setup` installs cmake and valgrind). Without them the tests
 //! are ignored with a notice on stderr.
 
 use anyhow::{Context, Result, bail, ensure};
@@ -170,6 +170,40 @@ fn examples_asan() -> Result<()> {
     check_examples(&build)
 }
 
+/// The examples and C tests under valgrind's memcheck: no invalid access (but the guard-region
+/// accesses that are wasm's out-of-bounds traps, `crates/c-api/tests/valgrind.supp`), no use of
+/// uninitialised values, nothing definitely or indirectly leaked.
+fn examples_valgrind() -> Result<()> {
+    if !have("valgrind") {
+        eprintln!("note: capi::examples_valgrind: valgrind not found (./scripts/setup installs it); not run");
+        return Ok(());
+    }
+    let build = build_dir("valgrind")?;
+    cmake_build(&workspace().join("examples/c"), &build, &kiln_cmake_args())?;
+    let suppressions = workspace().join("crates/c-api/tests/valgrind.supp");
+    let wasi = wasi_component();
+    for example in EXAMPLES {
+        let mut cmd = Command::new("valgrind");
+        cmd.args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"])
+            .arg(format!("--suppressions={}", suppressions.display()))
+            .arg(build.join(example))
+            .current_dir(&build);
+        if example == "component_api" && wasi.exists() {
+            cmd.arg(&wasi);
+        }
+        let out = cmd.output().with_context(|| format!("running {example} under valgrind"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(
+            out.status.success() && stderr.contains("ERROR SUMMARY: 0 errors"),
+            "{example} under valgrind ({}):\n{}\n{stderr}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        ensure!(String::from_utf8_lossy(&out.stdout).contains(&format!("{example}: ok")), "{example} did not finish");
+    }
+    Ok(())
+}
+
 fn examples_add_subdirectory() -> Result<()> {
     let build = build_dir("add-subdirectory")?;
     cmake_build(&workspace().join("examples/c"), &build, &kiln_cmake_args())?;
@@ -321,8 +355,9 @@ fn c_calls_with_prefix(text: &str, prefix: &str) -> BTreeSet<String> {
 pub fn trials() -> Vec<Trial> {
     let missing: Vec<&str> = ["cmake", "ctest", "cc"].into_iter().filter(|t| !have(t)).collect();
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 7] = [
+    let tests: [(&str, Test); 8] = [
         ("examples_asan", examples_asan),
+        ("examples_valgrind", examples_valgrind),
         ("frame_offsets_and_modules", frame_offsets_and_modules),
         ("examples_add_subdirectory", examples_add_subdirectory),
         ("examples_find_package", examples_find_package),
