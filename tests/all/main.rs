@@ -45,6 +45,7 @@ mod aot_large;
 mod api;
 mod capi;
 mod component_bindgen;
+mod component_modules;
 mod component_props;
 mod component_resources;
 mod component_suite;
@@ -82,6 +83,7 @@ fn main() {
     trials.extend(component_wast::trials());
     trials.extend(component_suite::trials());
     trials.extend(component_resources::trials());
+    trials.extend(component_modules::trials());
     trials.extend(component_typed::trials());
     trials.extend(component_bindgen::trials());
     trials.extend(component_props::trials());

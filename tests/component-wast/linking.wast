@@ -22,7 +22,7 @@
 ;; An instance where a function is expected.
 (assert_unlinkable
   (component (import "provider" (func)))
-  "expected a function, found an instance")
+  "expected func found instance")
 
 ;; Imports of types, and of instances that hold only types, carry nothing at run time: they need
 ;; no definition.

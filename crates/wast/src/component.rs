@@ -18,7 +18,11 @@ pub enum ExportTree {
     Func,
     /// An instance, with its exports in order.
     Instance(Vec<(String, ExportTree)>),
-    /// Anything else (a type, a core module, a component, a value): not registered.
+    /// A core module.
+    Module,
+    /// A resource type.
+    Resource,
+    /// Anything else (a type, a component, a value): not registered.
     Other,
 }
 
@@ -59,6 +63,10 @@ pub fn export_tree(bytes: &[u8]) -> Result<Vec<(String, ExportTree)>> {
 fn entity_tree(types: TypesRef<'_>, ty: &ComponentEntityType) -> ExportTree {
     match ty {
         ComponentEntityType::Func(_) => ExportTree::Func,
+        ComponentEntityType::Module(_) => ExportTree::Module,
+        ComponentEntityType::Type { created: wasmparser::component_types::ComponentAnyTypeId::Resource(_), .. } => {
+            ExportTree::Resource
+        }
         ComponentEntityType::Instance(id) => ExportTree::Instance(
             types[*id].exports.iter().map(|(name, item)| (name.clone(), entity_tree(types, &item.ty))).collect(),
         ),

@@ -302,7 +302,9 @@ struct HostResource2;
 /// The `host` instance that the reference runtime's component scripts import (its
 /// `tests/misc_testsuite/component-model`), as those scripts use it:
 ///
-/// - `return-two`, `return-three`, `return-four`: return 2, 3 and 4 (`u32`);
+/// - `return-two`, `return-three`, `return-four` and `nested`'s `return-four`: return 2, 3 and 4
+///   (`u32`); `host-return-two` at the root returns 2 as well;
+/// - `simple-module`: a core module exporting `f` (returns 101) and the global `g` (100);
 /// - `resource1` (also exported as `resource1-again`) and `resource2`: two host resource types
 ///   whose reps are `u32`s; dropping a `resource1` counts a drop and records its rep;
 /// - `[constructor]resource1(rep) -> own`, `[method]resource1.simple(self, rep)` (fails unless
@@ -323,10 +325,17 @@ fn define_host_instance<T: 'static>(linker: &mut kiln::component::Linker<T>) -> 
             d.1 = rep;
         }
     };
+    let simple_module = kiln::Module::new(
+        linker.engine(),
+        r#"(module (func (export "f") (result i32) i32.const 101) (global (export "g") i32 i32.const 100))"#,
+    )?;
+    linker.root().func_wrap("host-return-two", |_, (): ()| Ok((2u32,)))?;
     let mut host = linker.instance("host")?;
     host.func_wrap("return-two", |_, (): ()| Ok((2u32,)))?;
     host.func_wrap("return-three", |_, (): ()| Ok((3u32,)))?;
     host.func_wrap("return-four", |_, (): ()| Ok((4u32,)))?;
+    host.module("simple-module", &simple_module)?;
+    host.instance("nested")?.func_wrap("return-four", |_, (): ()| Ok((4u32,)))?;
     let dtor = count_drop.clone();
     host.resource("resource1", ResourceType::host::<HostResource1>(), move |_, rep| {
         dtor(rep);
@@ -393,6 +402,16 @@ fn define_exports<T: 'static>(
             component::ExportTree::Instance(inner) => {
                 let mut nested = ns.instance(name)?;
                 define_exports(&mut nested, store, instance, Some(&index), inner)?;
+            }
+            component::ExportTree::Module => {
+                if let Some(module) = instance.get_module(&*store, &index) {
+                    ns.module(name, &module)?;
+                }
+            }
+            component::ExportTree::Resource => {
+                if let Some(ty) = instance.get_resource(&*store, &index) {
+                    ns.resource_type(name, ty)?;
+                }
             }
             component::ExportTree::Other => {}
         }

@@ -129,8 +129,14 @@ pub struct Options {
 pub enum ModuleRef {
     /// A module defined in the component binary: index into [`ComponentPlan::modules`].
     Static(u32),
-    /// A module provided by the host.
-    Import(ImportPath),
+    /// A module provided by the host, with the imports its declared type allows, in the order
+    /// of the instantiation's arguments (the module itself may import fewer, in any order).
+    Import {
+        /// Where the module comes from.
+        path: ImportPath,
+        /// `(module, field)` of each argument.
+        imports: Vec<(String, String)>,
+    },
 }
 
 /// One step of instantiation.
@@ -200,6 +206,10 @@ pub enum ExportItem {
     ImportedInstance(ImportPath),
     /// A resource type: index into [`ComponentPlan::resources`].
     Resource(u32),
+    /// A core module of the component: index into [`ComponentPlan::modules`].
+    Module(u32),
+    /// A re-exported core module the host provided.
+    ImportedModule(ImportPath),
     /// A function kiln cannot call (an async lift, ...), with the reason naming the feature.
     UnsupportedFunc(String),
     /// A core module, component or type: not callable, kept for names.
@@ -272,7 +282,7 @@ enum InstanceDef {
 #[derive(Debug, Clone)]
 enum ModuleDef {
     Static(u32),
-    Import(ImportPath),
+    Import(ImportPath, Rc<super::translate::ModuleSignature>),
 }
 
 #[derive(Debug, Clone)]
@@ -463,7 +473,9 @@ fn export_item(item: &Item) -> Result<ExportItem> {
         ),
         Item::Instance(InstanceDef::Import(path, _)) => ExportItem::ImportedInstance(path.clone()),
         Item::Type(Some(rt)) => ExportItem::Resource(*rt),
-        Item::Module(_) | Item::Component(_) | Item::Type(None) => ExportItem::Other,
+        Item::Module(ModuleDef::Static(m)) => ExportItem::Module(*m),
+        Item::Module(ModuleDef::Import(path, _)) => ExportItem::ImportedModule(path.clone()),
+        Item::Component(_) | Item::Type(None) => ExportItem::Other,
     })
 }
 
@@ -531,6 +543,7 @@ impl Inliner<'_> {
         for (name, ty) in &signature.funcs {
             out.funcs.push((name.clone(), ty.as_ref().map(|t| frame.resolve_func(t)).transpose()?));
         }
+        out.modules = signature.modules.clone();
         Ok(out)
     }
 
@@ -582,7 +595,10 @@ impl Inliner<'_> {
                                         ImportKind::Instance(resolved),
                                     )
                                 }
-                                ImportKind::Module => (Item::Module(ModuleDef::Import(path)), ImportKind::Module),
+                                ImportKind::Module(sig) => (
+                                    Item::Module(ModuleDef::Import(path, Rc::new(sig.clone()))),
+                                    ImportKind::Module(sig.clone()),
+                                ),
                                 ImportKind::Component => bail!("unsupported feature: importing components (`{name}`)"),
                                 ImportKind::Type(Some(key)) => {
                                     self.plan.resources.push(ResourceDef::Imported(path));
@@ -609,15 +625,15 @@ impl Inliner<'_> {
                 }
                 LocalInit::CoreInstantiate { module, args } => {
                     let module = frame.core_modules.get(*module as usize).context("core module index")?.clone();
-                    let module = match module {
-                        ModuleDef::Static(module) => module,
-                        ModuleDef::Import(path) => bail!(
-                            "unsupported feature: instantiating imported core modules (import `{}`)",
-                            self.plan.imports[path.import as usize].name
-                        ),
+                    let (module_imports, module) = match module {
+                        ModuleDef::Static(module) => (self.module_imports(module)?, ModuleRef::Static(module)),
+                        ModuleDef::Import(path, sig) => {
+                            let imports: Vec<_> = sig.imports.iter().map(|(m, f, _)| (m.clone(), f.clone())).collect();
+                            (imports.clone(), ModuleRef::Import { path, imports })
+                        }
                     };
                     let mut resolved = Vec::new();
-                    for (import_module, field) in self.module_imports(module)? {
+                    for (import_module, field) in module_imports {
                         let (_, instance) = args
                             .iter()
                             .find(|(name, _)| *name == import_module)
@@ -632,9 +648,7 @@ impl Inliner<'_> {
                                 .with_context(|| format!("no export `{field}` for import `{import_module}`"))?,
                         });
                     }
-                    self.plan
-                        .initializers
-                        .push(Initializer::InstantiateModule { module: ModuleRef::Static(module), args: resolved });
+                    self.plan.initializers.push(Initializer::InstantiateModule { module, args: resolved });
                     frame.core_instances.push(CoreInstanceDef::Runtime(self.plan.num_core_instances));
                     self.plan.num_core_instances += 1;
                 }
@@ -685,7 +699,10 @@ impl Inliner<'_> {
                                     let inner = signature.instance(name).cloned().unwrap_or_default();
                                     Item::Instance(InstanceDef::Import(path, Rc::new(inner)))
                                 }
-                                ComponentExternalKind::Module => Item::Module(ModuleDef::Import(path)),
+                                ComponentExternalKind::Module => {
+                                    let sig = signature.module(name).cloned().unwrap_or_default();
+                                    Item::Module(ModuleDef::Import(path, Rc::new(sig)))
+                                }
                                 ComponentExternalKind::Component => {
                                     bail!("unsupported feature: components exported by imported instances")
                                 }

@@ -9,7 +9,9 @@ pub mod types;
 
 pub use abi::*;
 pub use inline::*;
-pub use translate::{ImportKind, InstanceSignature, ResourceOp, TaskOp, Translation, component_features};
+pub use translate::{
+    CoreExternSig, ImportKind, InstanceSignature, ModuleSignature, ResourceOp, TaskOp, Translation, component_features,
+};
 pub use types::*;
 
 #[cfg(test)]

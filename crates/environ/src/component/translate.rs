@@ -106,6 +106,73 @@ pub struct InstanceSignature {
     /// Exported resource types: static keys in a translation, run-time resource indices once
     /// the inliner has bound them.
     pub resources: Vec<(String, u32)>,
+    /// Exported core modules.
+    pub modules: Vec<(String, ModuleSignature)>,
+}
+
+/// The type of a core module a component imports: what it may import (at most these) and must
+/// export (at least these).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModuleSignature {
+    /// `(module, field, type)`, in declaration order.
+    pub imports: Vec<(String, String, CoreExternSig)>,
+    /// `(name, type)`.
+    pub exports: Vec<(String, CoreExternSig)>,
+}
+
+/// The type of a core import or export in a [`ModuleSignature`]; `None` where kiln cannot
+/// represent the type (references to concrete types, GC types): then only the kind is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreExternSig {
+    /// A function.
+    Func(Option<crate::types::WasmFuncType>),
+    /// A table.
+    Table(Option<crate::types::TableType>),
+    /// A memory.
+    Memory(Option<crate::types::MemoryType>),
+    /// A global.
+    Global(Option<crate::types::GlobalType>),
+    /// An exception tag.
+    Tag(Option<crate::types::WasmFuncType>),
+}
+
+impl CoreExternSig {
+    /// The kind's name, as in the text format ("func", "table", ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            CoreExternSig::Func(_) => "func",
+            CoreExternSig::Table(_) => "table",
+            CoreExternSig::Memory(_) => "memory",
+            CoreExternSig::Global(_) => "global",
+            CoreExternSig::Tag(_) => "tag",
+        }
+    }
+}
+
+fn convert_core_extern(types: TypesRef<'_>, ty: &wasmparser::types::EntityType) -> CoreExternSig {
+    use wasmparser::types::EntityType as E;
+    let func = |id: wasmparser::types::CoreTypeId| match &types[id].composite_type.inner {
+        wasmparser::CompositeInnerType::Func(f) => crate::types::convert_func_type(f).ok(),
+        _ => None,
+    };
+    match ty {
+        E::Func(id) | E::FuncExact(id) => CoreExternSig::Func(func(*id)),
+        E::Table(t) => CoreExternSig::Table(crate::types::convert_table_type(t).ok()),
+        E::Memory(m) => CoreExternSig::Memory(crate::types::convert_memory_type(m).ok()),
+        E::Global(g) => CoreExternSig::Global(crate::types::convert_global_type(g).ok()),
+        E::Tag(id) => CoreExternSig::Tag(func(*id)),
+    }
+}
+
+fn convert_module_type(
+    types: TypesRef<'_>,
+    id: wasmparser::component_types::ComponentCoreModuleTypeId,
+) -> ModuleSignature {
+    let ty = &types[id];
+    ModuleSignature {
+        imports: ty.imports.iter().map(|((m, f), t)| (m.clone(), f.clone(), convert_core_extern(types, t))).collect(),
+        exports: ty.exports.iter().map(|(n, t)| (n.clone(), convert_core_extern(types, t))).collect(),
+    }
 }
 
 impl InstanceSignature {
@@ -117,6 +184,11 @@ impl InstanceSignature {
     /// The signature of exported instance `name`.
     pub fn instance(&self, name: &str) -> Option<&InstanceSignature> {
         self.instances.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+
+    /// The type of exported core module `name`.
+    pub fn module(&self, name: &str) -> Option<&ModuleSignature> {
+        self.modules.iter().find(|(n, _)| n == name).map(|(_, s)| s)
     }
 }
 
@@ -137,6 +209,7 @@ fn convert_instance_type(
             ComponentEntityType::Type { created: ComponentAnyTypeId::Resource(r), .. } => {
                 signature.resources.push((name.clone(), keys.key(r.resource())))
             }
+            ComponentEntityType::Module(m) => signature.modules.push((name.clone(), convert_module_type(types, m))),
             _ => {}
         }
     }
@@ -150,8 +223,8 @@ pub enum ImportKind {
     Func(FuncType),
     /// An instance with (at least) these exports.
     Instance(InstanceSignature),
-    /// A core module (not supported at instantiation yet).
-    Module,
+    /// A core module of (at most) these imports and (at least) these exports.
+    Module(ModuleSignature),
     /// A component (not supported at instantiation yet).
     Component,
     /// A type; `Some(key)` for a resource type (its static key, see [`ResourceKeys`]).
@@ -695,6 +768,8 @@ fn read_section(
                 imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Instance(_))).count() as u32;
             let mut next_instance = types.component_instance_count() - instance_imports;
             let type_imports = imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Type(_))).count() as u32;
+            let module_imports = imports.iter().filter(|i| matches!(i.ty, ComponentTypeRef::Module(_))).count() as u32;
+            let mut next_module = types.module_count() - module_imports;
             let mut next_type = types.component_type_count() - type_imports;
             for import in imports {
                 let kind = match import.ty {
@@ -717,7 +792,10 @@ fn read_section(
                             types.component_instance_at(next_instance - 1),
                         ))
                     }
-                    ComponentTypeRef::Module(_) => ImportKind::Module,
+                    ComponentTypeRef::Module(_) => {
+                        next_module += 1;
+                        ImportKind::Module(convert_module_type(types, types.module_at(next_module - 1)))
+                    }
                     ComponentTypeRef::Component(_) => ImportKind::Component,
                     ComponentTypeRef::Type(_) => {
                         next_type += 1;

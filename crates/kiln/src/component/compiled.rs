@@ -157,7 +157,7 @@ impl Component {
             let kind = match i.kind {
                 ImportKind::Func(_) => "func",
                 ImportKind::Instance(_) => "instance",
-                ImportKind::Module => "module",
+                ImportKind::Module(_) => "module",
                 ImportKind::Component => "component",
                 ImportKind::Type(_) => "type",
             };
@@ -208,6 +208,7 @@ impl Component {
             ExportItem::ImportedFunc { ty, .. } => ComponentItem::ComponentFunc(ty.clone()),
             ExportItem::Instance(_) | ExportItem::ImportedInstance(_) => ComponentItem::ComponentInstance,
             ExportItem::Resource(_) => ComponentItem::Resource,
+            ExportItem::Module(_) | ExportItem::ImportedModule(_) => ComponentItem::Module,
             ExportItem::UnsupportedFunc(_) | ExportItem::Other => ComponentItem::Other,
         };
         Some((item, super::ExportIndex::new(path)))
@@ -223,6 +224,8 @@ pub enum ComponentItem {
     ComponentInstance,
     /// A resource type.
     Resource,
-    /// A module, component or type.
+    /// A core module.
+    Module,
+    /// A component or a type.
     Other,
 }

@@ -393,14 +393,34 @@ impl Instance {
         for init in &plan.initializers {
             match init {
                 Initializer::InstantiateModule { module, args } => {
-                    let ModuleRef::Static(m) = module else { bail!("unsupported feature: imported core modules") };
-                    let externs =
+                    let args =
                         args.iter().map(|d| resolve_core(&mut store.opaque, index, d)).collect::<Result<Vec<_>>>()?;
-                    let core = crate::Instance::new(
-                        crate::StoreContextMut(&mut *store),
-                        &component.inner.modules[*m as usize],
-                        &externs,
-                    )?;
+                    let (module, externs) = match module {
+                        ModuleRef::Static(m) => (component.inner.modules[*m as usize].clone(), args),
+                        ModuleRef::Import { path, imports } => {
+                            // The host's module may import fewer items than its declared type
+                            // allows, in its own order: pick the arguments by name.
+                            let state = &store.opaque.component_instances[index];
+                            let module = match resolve_definition::<T>(&state.imports, path, &component.inner.plan)? {
+                                Definition::Module(m) => m.clone(),
+                                _ => bail!("`{}` is not a core module", import_name(&component.inner.plan, path)),
+                            };
+                            let externs = module
+                                .imports()
+                                .map(|i| {
+                                    imports
+                                        .iter()
+                                        .position(|(m, f)| m == i.module() && f == i.name())
+                                        .map(|k| args[k])
+                                        .with_context(|| {
+                                            format!("module import `{}::{}` not defined", i.module(), i.name())
+                                        })
+                                })
+                                .collect::<Result<Vec<_>>>()?;
+                            (module, externs)
+                        }
+                    };
+                    let core = crate::Instance::new(crate::StoreContextMut(&mut *store), &module, &externs)?;
                     store.opaque.component_instances[index].core_instances.push(core);
                 }
                 Initializer::InstantiateAdapterModule { index: m } => {
@@ -510,6 +530,27 @@ impl Instance {
         let funcs = &mut store.opaque.component_instances[self.index].funcs;
         funcs.push(data);
         Ok(Func { store: self.store, instance: self.index, index: funcs.len() - 1 })
+    }
+
+    /// The core module exported at `export` (a root name or an [`ExportIndex`]): one of the
+    /// component's own modules, or one it re-exports from its imports.
+    pub fn get_module<T: 'static>(
+        &self,
+        store: impl crate::AsContext<Data = T>,
+        export: impl InstanceExportLookup,
+    ) -> Option<crate::Module> {
+        let store = &store.as_context().0.opaque;
+        let state = self.state(store);
+        match self.export_item(store, &export.path())? {
+            ExportItem::Module(m) => Some(state.component.inner.modules[m as usize].clone()),
+            ExportItem::ImportedModule(path) => {
+                match resolve_definition::<T>(&state.imports, &path, &state.component.inner.plan).ok()? {
+                    Definition::Module(m) => Some(m.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// The resource type exported at `export` (a root name or an [`ExportIndex`]): a type this

@@ -10,8 +10,8 @@ use super::values::Val;
 use crate::Engine;
 use crate::store::{AsContextMut, StoreContextMut, StoreInner};
 use anyhow::{Context, Result, bail};
+use kiln_environ::component::{CoreExternSig, ImportKind, InstanceSignature, ModuleSignature};
 use kiln_environ::component::{FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
-use kiln_environ::component::{ImportKind, InstanceSignature};
 use kiln_runtime::ValRaw;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub(crate) enum Definition<T> {
     Func(Arc<HostFunc<T>>),
     Instance(BTreeMap<String, Definition<T>>),
     Resource(ResourceType, Arc<HostDtor<T>>),
+    Module(crate::Module),
 }
 
 impl<T> Clone for Definition<T> {
@@ -49,6 +50,7 @@ impl<T> Clone for Definition<T> {
             Definition::Func(f) => Definition::Func(f.clone()),
             Definition::Instance(map) => Definition::Instance(map.clone()),
             Definition::Resource(ty, dtor) => Definition::Resource(*ty, dtor.clone()),
+            Definition::Module(m) => Definition::Module(m.clone()),
         }
     }
 }
@@ -117,7 +119,11 @@ impl<T: 'static> Linker<T> {
                 // An instance of types only (no functions or resources, at any depth) carries
                 // nothing at run time: like a type import, it needs no definition.
                 (None, ImportKind::Instance(signature)) if types_only(signature) => imports.push(None),
-                (None, _) => bail!("component import `{}` has not been defined", import.name),
+                (None, kind) => bail!(
+                    "component import `{}` has not been defined: expected {} found nothing",
+                    import.name,
+                    kind_word(kind)
+                ),
             }
         }
         Ok(InstancePre { component: component.clone(), imports: Arc::new(imports) })
@@ -236,25 +242,108 @@ fn check_definition<T>(def: &Definition<T>, kind: &ImportKind) -> Result<()> {
         },
         (Definition::Instance(map), ImportKind::Instance(signature)) => check_instance(map, signature),
         (Definition::Resource(..), ImportKind::Type(Some(_))) => Ok(()),
-        (Definition::Func(_), _) => bail!("expected an instance, found a function"),
-        (Definition::Instance(_), _) => bail!("expected a function, found an instance"),
-        (Definition::Resource(..), _) => bail!("expected {}, found a resource type", kind_name(kind)),
+        (Definition::Module(m), ImportKind::Module(signature)) => check_module(m, signature),
+        (def, kind) => bail!("expected {} found {}", kind_word(kind), definition_kind(def)),
+    }
+}
+
+/// Whether `module` can stand for a module of type `signature`: it imports nothing the type does
+/// not allow (each at a type the declared one is a subtype of) and exports everything the type
+/// lists (each at a subtype).
+fn check_module(module: &crate::Module, signature: &ModuleSignature) -> Result<()> {
+    for import in module.imports() {
+        let (m, f) = (import.module(), import.name());
+        let Some((_, _, declared)) = signature.imports.iter().find(|(dm, df, _)| dm == m && df == f) else {
+            bail!("module import `{m}::{f}` not defined");
+        };
+        let actual = import.ty();
+        // Imports are contravariant: what the component will supply (declared) must fit what
+        // the module needs (actual).
+        if !extern_subtype(declared, &actual, true)
+            .with_context(|| format!("module import `{m}::{f}` has the wrong type"))?
+        {
+            bail!("module import `{m}::{f}` has the wrong type");
+        }
+    }
+    for (name, declared) in &signature.exports {
+        let Some(actual) = module.get_export(name) else {
+            bail!("module export `{name}` not defined");
+        };
+        if !extern_subtype(declared, &actual, false).with_context(|| format!("export `{name}` has the wrong type"))? {
+            bail!("export `{name}` has the wrong type");
+        }
+    }
+    Ok(())
+}
+
+/// For an export (`reversed` false): whether `actual <: declared`; for an import (`reversed`
+/// true): whether `declared <: actual`. A kind mismatch is an error ("expected global found
+/// func"); a mismatch within the kind is `false`. Functions compare exactly, and when kiln cannot
+/// represent the declared type only the kind is checked.
+fn extern_subtype(declared: &CoreExternSig, actual: &crate::ExternType, reversed: bool) -> Result<bool> {
+    use crate::ExternType as A;
+    Ok(match (declared, actual) {
+        (CoreExternSig::Func(Some(d)), A::Func(a)) if d != a.env() => {
+            let (expected, found) = if reversed { (a.env(), d) } else { (d, a.env()) };
+            bail!("expected type `{expected}`, found type `{found}`")
+        }
+        (CoreExternSig::Func(_), A::Func(_)) => true,
+        (CoreExternSig::Tag(_), A::Tag(_)) => true,
+        (CoreExternSig::Global(d), A::Global(a)) => d.is_none_or(|d| d == a.to_env()),
+        (CoreExternSig::Table(d), A::Table(a)) => d.is_none_or(|d| {
+            let (sub, sup) = if reversed { (d, a.ty) } else { (a.ty, d) };
+            sub.element == sup.element
+                && sub.table64 == sup.table64
+                && limits_fit(sub.minimum, sub.maximum, sup.minimum, sup.maximum)
+        }),
+        (CoreExternSig::Memory(d), A::Memory(a)) => d.is_none_or(|d| {
+            let (sub, sup) = if reversed { (d, a.ty) } else { (a.ty, d) };
+            sub.memory64 == sup.memory64
+                && sub.shared == sup.shared
+                && sub.page_size_log2 == sup.page_size_log2
+                && limits_fit(sub.minimum, sub.maximum, sup.minimum, sup.maximum)
+        }),
+        // Named from the side that needs the item: the module for imports, the type for exports.
+        (d, a) if reversed => bail!("expected {} found {}", extern_kind(a), d.kind_name()),
+        (d, a) => bail!("expected {} found {}", d.kind_name(), extern_kind(a)),
+    })
+}
+
+/// Limits subtyping: the subtype's range lies within the supertype's.
+fn limits_fit(sub_min: u64, sub_max: Option<u64>, sup_min: u64, sup_max: Option<u64>) -> bool {
+    sub_min >= sup_min
+        && match (sub_max, sup_max) {
+            (_, None) => true,
+            (Some(a), Some(b)) => a <= b,
+            (None, Some(_)) => false,
+        }
+}
+
+fn extern_kind(ty: &crate::ExternType) -> &'static str {
+    match ty {
+        crate::ExternType::Func(_) => "func",
+        crate::ExternType::Global(_) => "global",
+        crate::ExternType::Table(_) => "table",
+        crate::ExternType::Memory(_) => "memory",
+        crate::ExternType::Tag(_) => "tag",
     }
 }
 
 fn types_only(signature: &InstanceSignature) -> bool {
     signature.funcs.is_empty()
         && signature.resources.is_empty()
+        && signature.modules.is_empty()
         && signature.instances.iter().all(|(_, inner)| types_only(inner))
 }
 
-fn kind_name(kind: &ImportKind) -> &'static str {
+/// What an import expects, in the words of link errors ("expected func found instance").
+fn kind_word(kind: &ImportKind) -> &'static str {
     match kind {
-        ImportKind::Func(_) => "a function",
-        ImportKind::Instance(_) => "an instance",
-        ImportKind::Type(_) => "a resource type",
-        ImportKind::Module => "a module",
-        ImportKind::Component => "a component",
+        ImportKind::Func(_) => "func",
+        ImportKind::Instance(_) => "instance",
+        ImportKind::Type(_) => "resource",
+        ImportKind::Module(_) => "module",
+        ImportKind::Component => "component",
     }
 }
 
@@ -264,6 +353,7 @@ fn definition_kind<T>(def: &Definition<T>) -> &'static str {
         Definition::Func(_) => "func",
         Definition::Instance(_) => "instance",
         Definition::Resource(..) => "resource",
+        Definition::Module(_) => "module",
     }
 }
 
@@ -282,8 +372,8 @@ fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &Instance
                     super::instance::check_signature(declared, ty).with_context(|| format!("function `{name}`"))?;
                 }
             }
-            Some(_) => bail!("`{name}` is not a function"),
-            None => bail!("missing function export `{name}`"),
+            Some(other) => bail!("`{name}`: expected func found {}", definition_kind(other)),
+            None => bail!("missing function export `{name}`: expected func found nothing"),
         }
     }
     for (name, inner) in &signature.instances {
@@ -291,8 +381,15 @@ fn check_instance<T>(map: &BTreeMap<String, Definition<T>>, signature: &Instance
             Some(Definition::Instance(nested)) => {
                 check_instance(nested, inner).with_context(|| format!("instance `{name}`"))?
             }
-            Some(_) => bail!("`{name}` is not an instance"),
-            None => bail!("missing instance export `{name}`"),
+            Some(other) => bail!("`{name}`: expected instance found {}", definition_kind(other)),
+            None => bail!("missing instance export `{name}`: expected instance found nothing"),
+        }
+    }
+    for (name, inner) in &signature.modules {
+        match map.get(name) {
+            Some(Definition::Module(m)) => check_module(m, inner).with_context(|| format!("module `{name}`"))?,
+            Some(other) => bail!("`{name}`: expected module found {}", definition_kind(other)),
+            None => bail!("missing module export `{name}`: expected module found nothing"),
         }
     }
     Ok(())
@@ -365,6 +462,22 @@ impl<'a, T: 'static> LinkerInstance<'a, T> {
             bail!("`{name}`: only host resource types can be defined in a linker");
         }
         self.insert(name, Definition::Resource(ty, Arc::new(dtor)))
+    }
+
+    /// Defines `name` as a resource type some component instance exports (see
+    /// [`Instance::get_resource`](super::Instance::get_resource)), so that components importing
+    /// `name` get that very type: a component importing it under two names with `(eq ...)`
+    /// links only if both are the same type. Handles of it are the exporting instance's; the
+    /// host has no destructor to run.
+    pub fn resource_type(&mut self, name: &str, ty: ResourceType) -> Result<()> {
+        self.insert(name, Definition::Resource(ty, Arc::new(|_, _| Ok(()))))
+    }
+
+    /// Defines `name` as a core module, for components that import one (`(import "m" (core
+    /// module ...))`) or an instance exporting one. It is checked against the import's module
+    /// type at instantiation: it may import less, and must export at least what the type lists.
+    pub fn module(&mut self, name: &str, module: &crate::Module) -> Result<()> {
+        self.insert(name, Definition::Module(module.clone()))
     }
 
     /// The namespace of the nested instance `name` (created if new).
