@@ -34,9 +34,13 @@ pub fn trials() -> Vec<Trial> {
 }
 
 fn run(path: &Path) -> Result<(), Failed> {
-    let engine = Engine::default();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A script's `;;!` lines (e.g. `;;! component_model_implements = false`) configure its engine.
+    let mut config = kiln::Config::new();
+    kiln_wast::apply_config_directives(&mut config, &text).map_err(|e| format!("{e:?}"))?;
+    let engine = Engine::new(&config).map_err(|e| format!("{e:?}"))?;
     let mut cx = WastContext::new(Store::new(&engine, ()));
-    let stats = cx.run_file(path).map_err(|e| format!("{e:?}"))?;
+    let stats = cx.run_buffer(&path.display().to_string(), &text).map_err(|e| format!("{e:?}"))?;
     SUMMARY.record(stats)
 }
 

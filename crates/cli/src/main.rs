@@ -10,7 +10,7 @@ mod compile;
 mod run;
 mod wave;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use kiln::{Engine, Store};
 use kiln_wast::{SpectestConfig, WastContext, WastStats};
@@ -69,7 +69,7 @@ fn wast(cmd: WastCommand) -> Result<ExitCode> {
     let mut total = WastStats::default();
     let mut failed_files = 0;
     for file in &cmd.files {
-        let stats = match run_wast_file(&engine, file) {
+        let stats = match run_wast_file(&engine, &config, file) {
             Ok(stats) => stats,
             Err(err) => {
                 failed_files += 1;
@@ -97,8 +97,12 @@ fn wast(cmd: WastCommand) -> Result<ExitCode> {
     })
 }
 
-fn run_wast_file(engine: &Engine, file: &Path) -> Result<WastStats> {
+/// Runs one script, in an engine of its own when its `;;!` lines change the configuration.
+fn run_wast_file(engine: &Engine, config: &kiln::Config, file: &Path) -> Result<WastStats> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("failed to read `{}`", file.display()))?;
+    let mut own = config.clone();
+    let engine = if kiln_wast::apply_config_directives(&mut own, &text)? { &Engine::new(&own)? } else { engine };
     let mut cx = WastContext::new(Store::new(engine, ()));
     cx.register_spectest(&SpectestConfig::default())?;
-    cx.run_file(file)
+    cx.run_buffer(&file.display().to_string(), &text)
 }

@@ -38,6 +38,7 @@ pub struct Config {
     pub(crate) threads: bool,
     pub(crate) exceptions: bool,
     pub(crate) gc: bool,
+    pub(crate) component_model_implements: bool,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
     /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
@@ -77,6 +78,7 @@ impl Default for Config {
             threads: true,
             exceptions: true,
             gc: false,
+            component_model_implements: true,
             consume_fuel: false,
             epoch_interruption: false,
             cache_dir: None,
@@ -199,6 +201,14 @@ impl Config {
         self
     }
 
+    /// Components may say which interface an import or export implements
+    /// (`(import "a" (implements "ns:pkg/iface") ...)`, the Component Model's `implements`
+    /// names; on by default). Off, such components fail to validate.
+    pub fn wasm_component_model_implements(&mut self, enable: bool) -> &mut Self {
+        self.component_model_implements = enable;
+        self
+    }
+
     /// Whether modules may use 128-bit SIMD (`v128` and its operators; on by default).
     pub fn wasm_simd(&mut self, enable: bool) -> &mut Self {
         self.simd = enable;
@@ -222,6 +232,13 @@ impl Config {
     }
 
     /// The wasm features modules are validated against.
+    /// The Component Model features components are validated with.
+    pub(crate) fn component_model_features(&self) -> wasmparser::WasmFeatures {
+        let mut features = kiln_environ::component::component_model_features();
+        features.set(wasmparser::WasmFeatures::CM_IMPLEMENTS, self.component_model_implements);
+        features
+    }
+
     pub(crate) fn features(&self) -> wasmparser::WasmFeatures {
         use wasmparser::WasmFeatures as F;
         let mut features = kiln_environ::supported_features();

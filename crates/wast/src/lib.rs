@@ -419,6 +419,52 @@ fn define_exports<T: 'static>(
     Ok(())
 }
 
+/// Applies a script's configuration lines (`;;! gc = true`, the convention of the reference
+/// runtime's test scripts, at the top of the file) to `config`. Returns whether the script had
+/// any. Proposals kiln always has on (`bulk_memory`, `reference_types`, the async Component Model
+/// features, ...) are accepted when asked for and refused when asked to be off; unknown keys and
+/// hints such as `hogs_memory` are ignored.
+pub fn apply_config_directives(config: &mut kiln::Config, text: &str) -> Result<bool> {
+    let mut any = false;
+    for line in text.lines().map(str::trim).take_while(|l| l.is_empty() || l.starts_with(";;")) {
+        let Some(directive) = line.strip_prefix(";;!") else { continue };
+        let Some((key, value)) = directive.split_once('=') else { continue };
+        let (key, value) = (key.trim(), value.trim());
+        let Ok(on) = value.parse::<bool>() else { continue };
+        any = true;
+        match key {
+            "gc" => drop(config.wasm_gc(on)),
+            "memory64" => drop(config.wasm_memory64(on)),
+            "multi_memory" => drop(config.wasm_multi_memory(on)),
+            "exceptions" => drop(config.wasm_exceptions(on)),
+            "function_references" => drop(config.wasm_function_references(on)),
+            "tail_call" => drop(config.wasm_tail_call(on)),
+            "simd" => drop(config.wasm_simd(on)),
+            "relaxed_simd" => drop(config.wasm_relaxed_simd(on)),
+            "threads" => drop(config.wasm_threads(on)),
+            "extended_const" => drop(config.wasm_extended_const(on)),
+            "wide_arithmetic" => drop(config.wasm_wide_arithmetic(on)),
+            "custom_page_sizes" => drop(config.wasm_custom_page_sizes(on)),
+            "component_model_implements" => drop(config.wasm_component_model_implements(on)),
+            "bulk_memory"
+            | "reference_types"
+            | "component_model"
+            | "component_model_async"
+            | "component_model_error_context"
+            | "component_model_fixed_length_lists"
+            | "component_model_fixed_size_lists"
+            | "component_model_map"
+            | "component_model_gc"
+                if !on =>
+            {
+                anyhow::bail!("`{key} = false`: kiln cannot turn this feature off")
+            }
+            _ => {}
+        }
+    }
+    Ok(any)
+}
+
 impl<T: 'static> WastContext<T> {
     /// A context running scripts in `store`. Call [`WastContext::register_spectest`] before
     /// running spec tests.

@@ -11,6 +11,7 @@ pub use abi::*;
 pub use inline::*;
 pub use translate::{
     CoreExternSig, ImportKind, InstanceSignature, ModuleSignature, ResourceOp, TaskOp, Translation, component_features,
+    component_model_features,
 };
 pub use types::*;
 

@@ -687,7 +687,17 @@ impl Translation {
     /// [`Translation::parse`] with the wasm features of the engine that will run the component
     /// (plus [`component_model_features`]).
     pub fn parse_with_features(bytes: &[u8], features: wasmparser::WasmFeatures) -> Result<Translation> {
-        let features = features | component_model_features();
+        Self::parse_with(bytes, features, component_model_features())
+    }
+
+    /// Like [`Translation::parse_with_features`], with the Component Model features given
+    /// instead of [`component_model_features`] (an embedder may turn some off).
+    pub fn parse_with(
+        bytes: &[u8],
+        features: wasmparser::WasmFeatures,
+        component_model: wasmparser::WasmFeatures,
+    ) -> Result<Translation> {
+        let features = features | component_model;
         let mut validator = Validator::new_with_features(features);
         let mut translation = Translation::default();
         let mut keys = ResourceKeys::default();

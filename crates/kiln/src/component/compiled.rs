@@ -86,7 +86,7 @@ impl Component {
         let features = engine.config().features() | wasmparser::WasmFeatures::MULTI_MEMORY;
         // Validation errors carry "failed to validate the component"; translation errors name
         // what kiln does not support.
-        let translation = Translation::parse_with_features(binary, features)?;
+        let translation = Translation::parse_with(binary, features, engine.config().component_model_features())?;
         let plan = ComponentPlan::new(&translation, binary).context("failed to translate the component")?;
         let modules = plan
             .modules
