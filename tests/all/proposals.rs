@@ -1,6 +1,7 @@
 //! Embedding-level tests of wasm 3.0 proposals that the spec scripts cannot express: shared memories
 //! used by several stores on several threads, constant stack in unbounded tail recursion, and the
-//! per-proposal `Config` switches, and recursion groups of function types at link time.
+//! per-proposal `Config` switches, recursion groups of function types at link time, and the
+//! `i31` part of GC through the host API (`Val::AnyRef`, `I31`).
 
 use anyhow::{Result, ensure};
 use kiln::{Config, Engine, Instance, Linker, Memory, MemoryType, Module, SharedMemory, Store};
@@ -24,6 +25,7 @@ proposal_tests![
     tail_recursion_runs_in_constant_stack,
     config_switches_disable_proposals,
     recursion_groups_keep_alike_types_apart,
+    i31_references_through_the_api,
 ];
 
 const COUNTER: &str = r#"
@@ -185,5 +187,55 @@ fn recursion_groups_keep_alike_types_apart() -> Result<()> {
     // Without the GC proposal's type system, recursion groups do not validate.
     let err = Module::new(&Engine::default(), r#"(module (rec (type (func)) (type (func))))"#).expect_err("gc off");
     ensure!(format!("{err:?}").contains("gc"), "{err:?}");
+    Ok(())
+}
+
+/// `i31ref`s cross the host boundary as `Val::AnyRef`: read from globals and results, passed as
+/// arguments, compared and null-checked; GC is off by default, and GC objects (structs) are
+/// refused with an error naming the feature.
+fn i31_references_through_the_api() -> Result<()> {
+    use kiln::{AnyRef, I31, Val};
+    let wat = r#"(module
+        (global (export "g") (mut anyref) (ref.i31 (i32.const -5)))
+        (func (export "make") (param i32) (result i31ref) (ref.i31 (local.get 0)))
+        (func (export "get_s") (param i31ref) (result i32) (i31.get_s (local.get 0)))
+        (func (export "is_i31") (param anyref) (result i32) (ref.test (ref i31) (local.get 0))))"#;
+    ensure!(Module::new(&Engine::default(), wat).is_err(), "GC is off by default");
+    let mut config = Config::new();
+    config.wasm_gc(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(&engine, wat)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+
+    let g = instance.get_global(&mut store, "g").expect("global g");
+    let Val::AnyRef(Some(r)) = g.get(&mut store) else { anyhow::bail!("the global is not an i31") };
+    ensure!(r.as_i31().map(I31::get_i32) == Some(-5));
+    ensure!(r.as_i31().map(I31::get_u32) == Some(0x7fff_fffb));
+
+    let make = instance.get_func(&mut store, "make").expect("make");
+    let mut out = [Val::I32(0)];
+    make.call(&mut store, &[Val::I32(0x4000_0001)], &mut out)?;
+    let Val::AnyRef(Some(made)) = out[0] else { anyhow::bail!("make returned {:?}", out[0]) };
+    // ref.i31 keeps the low 31 bits; get_s sign-extends them.
+    ensure!(made.as_i31().map(I31::get_i32) == Some(-0x3fff_ffff));
+
+    let get_s = instance.get_func(&mut store, "get_s").expect("get_s");
+    let arg = Val::AnyRef(Some(AnyRef::from_i31(I31::new_i32(-7).expect("fits"))));
+    get_s.call(&mut store, &[arg], &mut out)?;
+    ensure!(matches!(out[0], Val::I32(-7)));
+    let err = get_s.call(&mut store, &[Val::AnyRef(None)], &mut out).expect_err("null i31");
+    ensure!(format!("{err:#}").contains("null i31 reference"), "{err:#}");
+
+    let is_i31 = instance.get_func(&mut store, "is_i31").expect("is_i31");
+    is_i31.call(&mut store, &[arg], &mut out)?;
+    ensure!(matches!(out[0], Val::I32(1)));
+    is_i31.call(&mut store, &[Val::AnyRef(None)], &mut out)?;
+    ensure!(matches!(out[0], Val::I32(0)));
+    ensure!(I31::new_u32(1 << 31).is_none() && I31::new_i32(1 << 30).is_none());
+
+    let structs = r#"(module (type $s (struct (field i32))) (func (param (ref null $s))))"#;
+    let err = Module::new(&engine, structs).expect_err("structs are not implemented");
+    ensure!(format!("{err:#}").contains("unsupported feature"), "{err:#}");
     Ok(())
 }

@@ -118,6 +118,7 @@ impl wasm_val_t {
             Val::ExternRef(r) => ref_val(WASM_EXTERNREF, r.map(|r| externref_obj(store, ctx, r))),
             Val::V128(_) => bail!("a v128 value cannot be expressed as a wasm_val_t"),
             Val::ExnRef(_) => bail!("an exnref value cannot be expressed as a wasm_val_t"),
+            Val::AnyRef(_) => bail!("an anyref value cannot be expressed as a wasm_val_t"),
         })
     }
 }

@@ -26,6 +26,8 @@ pub enum ConstOp {
     RefNull(WasmHeapType),
     /// Push a reference to a function.
     RefFunc(FuncIndex),
+    /// Pop an i32 and push it as an `i31ref`.
+    RefI31,
     /// Extended constant expressions.
     I32Add,
     /// `i32.sub`.
@@ -64,6 +66,7 @@ impl ConstExpr {
                     convert_ref_type(wasmparser::RefType::new(true, hty).context("bad heap type")?)?.heap,
                 ),
                 O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+                O::RefI31 => ConstOp::RefI31,
                 O::I32Add => ConstOp::I32Add,
                 O::I32Sub => ConstOp::I32Sub,
                 O::I32Mul => ConstOp::I32Mul,

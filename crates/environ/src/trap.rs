@@ -113,11 +113,15 @@ pub enum Trap {
     UnsupportedCallbackCode = 49,
     /// `task.cancel` called by an `async` task whose caller did not ask to cancel it.
     TaskNotCancelled = 50,
+    /// `i31.get_s` or `i31.get_u` of a null reference (GC proposal).
+    NullI31Reference = 51,
+    /// `ref.cast` of a value that is not of the target type (GC proposal).
+    CastFailure = 52,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 51] = [
+    pub const ALL: [Trap; 53] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -169,6 +173,8 @@ impl Trap {
         Trap::Deadlock,
         Trap::UnsupportedCallbackCode,
         Trap::TaskNotCancelled,
+        Trap::NullI31Reference,
+        Trap::CastFailure,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -243,6 +249,8 @@ impl Trap {
             Trap::Deadlock => "deadlock detected: event loop cannot make further progress",
             Trap::UnsupportedCallbackCode => "unsupported callback code",
             Trap::TaskNotCancelled => "`task.cancel` called by a task whose cancellation was not requested",
+            Trap::NullI31Reference => "null i31 reference",
+            Trap::CastFailure => "cast failure",
         }
     }
 }

@@ -37,6 +37,15 @@ pub enum WasmHeapType {
     /// Functions of one signature, named by the engine-wide id of the signature: the form types take
     /// when they leave their module (imports, exports, host values), so they compare across modules.
     Engine(u32),
+    /// The top of the GC hierarchy (`any`). kiln has no GC objects yet, so its values are `i31`s
+    /// or null.
+    Any,
+    /// Values comparable with `ref.eq` (`eq`).
+    Eq,
+    /// Unboxed 31-bit integers (`i31`): the word `(x << 1) | 1`, never a pointer.
+    I31,
+    /// The bottom of the GC hierarchy: only null (`none`).
+    None,
 }
 
 impl WasmHeapType {
@@ -51,6 +60,9 @@ impl WasmHeapType {
                     | (Concrete(_) | Engine(_), Func)
                     | (NoExtern, Extern)
                     | (NoExn, Exn)
+                    | (I31, Eq | Any)
+                    | (Eq, Any)
+                    | (None, Any | Eq | I31)
             )
     }
 
@@ -92,6 +104,10 @@ impl fmt::Display for WasmRefType {
             WasmHeapType::NoFunc => Some("nullfuncref"),
             WasmHeapType::NoExtern => Some("nullexternref"),
             WasmHeapType::NoExn => Some("nullexnref"),
+            WasmHeapType::Any => Some("anyref"),
+            WasmHeapType::Eq => Some("eqref"),
+            WasmHeapType::I31 => Some("i31ref"),
+            WasmHeapType::None => Some("nullref"),
             _ => None,
         };
         match (self.nullable, short) {
@@ -108,6 +124,10 @@ impl fmt::Display for WasmRefType {
                     WasmHeapType::NoFunc => f.write_str("nofunc")?,
                     WasmHeapType::NoExtern => f.write_str("noextern")?,
                     WasmHeapType::NoExn => f.write_str("noexn")?,
+                    WasmHeapType::Any => f.write_str("any")?,
+                    WasmHeapType::Eq => f.write_str("eq")?,
+                    WasmHeapType::I31 => f.write_str("i31")?,
+                    WasmHeapType::None => f.write_str("none")?,
                     WasmHeapType::Concrete(i) => write!(f, "{i}")?,
                     WasmHeapType::Engine(id) => write!(f, "<engine type {id}>")?,
                 }
@@ -300,8 +320,9 @@ pub fn convert_val_type(ty: wasmparser::ValType) -> Result<WasmValType> {
     })
 }
 
-/// Converts wasmparser's reference type. The GC proposal's heap types (any, eq, i31, struct, array,
-/// none) are unsupported.
+/// Converts wasmparser's reference type. Of the GC proposal's heap types, `any`, `eq`, `i31` and
+/// `none` are supported (their values are `i31`s or null); `struct`, `array` and concrete GC
+/// types are not.
 pub fn convert_ref_type(ty: wasmparser::RefType) -> Result<WasmRefType> {
     use wasmparser::{AbstractHeapType as A, HeapType, UnpackedIndex};
     let heap = match ty.heap_type() {
@@ -312,7 +333,11 @@ pub fn convert_ref_type(ty: wasmparser::RefType) -> Result<WasmRefType> {
             A::NoExtern => WasmHeapType::NoExtern,
             A::Exn => WasmHeapType::Exn,
             A::NoExn => WasmHeapType::NoExn,
-            other => bail!("unsupported feature: GC reference type `{other:?}`"),
+            A::Any => WasmHeapType::Any,
+            A::Eq => WasmHeapType::Eq,
+            A::I31 => WasmHeapType::I31,
+            A::None => WasmHeapType::None,
+            other => bail!("unsupported feature: GC reference type `{other:?}` (kiln has no GC objects yet)"),
         },
         HeapType::Concrete(UnpackedIndex::Module(i)) | HeapType::Exact(UnpackedIndex::Module(i)) => {
             WasmHeapType::Concrete(i)

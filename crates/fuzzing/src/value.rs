@@ -72,6 +72,8 @@ impl Value {
             kiln::Val::FuncRef(f) => Value::FuncRef(f.is_none()),
             kiln::Val::ExternRef(r) => Value::ExternRef(r.is_none()),
             kiln::Val::ExnRef(r) => Value::ExnRef(r.is_none()),
+            // Generated modules use no GC types; an anyref compares by nullness like the rest.
+            kiln::Val::AnyRef(r) => Value::ExternRef(r.is_none()),
         }
     }
 

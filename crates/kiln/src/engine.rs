@@ -193,9 +193,11 @@ impl Config {
         self
     }
 
-    /// Validate GC types and instructions (struct, array, i31, subtyping). kiln has no collector
-    /// yet, so a module that uses them fails to compile with an "unsupported feature" error; off
-    /// by default.
+    /// Validate GC types and instructions (struct, array, i31, subtyping); off by default. kiln
+    /// implements the part that needs no collector: `anyref`/`eqref`/`i31ref`/`nullref`, `ref.i31`,
+    /// `i31.get_s/u`, `ref.eq`, and `ref.test`/`ref.cast` to abstract types. A module that uses
+    /// structs, arrays, concrete GC types, `br_on_cast` or `any.convert_extern` fails to compile
+    /// with an "unsupported feature" error.
     pub fn wasm_gc(&mut self, enable: bool) -> &mut Self {
         self.gc = enable;
         self

@@ -34,6 +34,14 @@ pub enum HeapType {
     /// Functions of one signature, named by the engine-wide id of the signature (see
     /// [`crate::Engine::func_type_of_id`]).
     ConcreteFunc(u32),
+    /// The top of the GC hierarchy (`any`); without GC objects, its values are `i31`s or null.
+    Any,
+    /// References comparable with `ref.eq`.
+    Eq,
+    /// Unboxed 31-bit integers.
+    I31,
+    /// No GC reference: only null (`none`).
+    None,
 }
 /// A reference type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +79,10 @@ impl RefType {
                 HeapType::Exn => WasmHeapType::Exn,
                 HeapType::NoExn => WasmHeapType::NoExn,
                 HeapType::ConcreteFunc(id) => WasmHeapType::Engine(id),
+                HeapType::Any => WasmHeapType::Any,
+                HeapType::Eq => WasmHeapType::Eq,
+                HeapType::I31 => WasmHeapType::I31,
+                HeapType::None => WasmHeapType::None,
             },
         }
     }
@@ -85,6 +97,10 @@ impl RefType {
                 WasmHeapType::Exn => HeapType::Exn,
                 WasmHeapType::NoExn => HeapType::NoExn,
                 WasmHeapType::Engine(id) => HeapType::ConcreteFunc(id),
+                WasmHeapType::Any => HeapType::Any,
+                WasmHeapType::Eq => HeapType::Eq,
+                WasmHeapType::I31 => HeapType::I31,
+                WasmHeapType::None => HeapType::None,
                 // Module-relative types are canonicalised before they reach the API.
                 WasmHeapType::Concrete(_) => HeapType::Func,
             },

@@ -134,6 +134,59 @@ pub enum Val {
     ExternRef(Option<ExternRef>),
     /// A caught exception (exception-handling proposal).
     ExnRef(Option<ExnRef>),
+    /// A reference of the GC hierarchy (`anyref`, `eqref`, `i31ref`).
+    AnyRef(Option<AnyRef>),
+}
+
+/// A 31-bit integer as an unboxed reference (`i31ref`, GC proposal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct I31(u32);
+
+impl I31 {
+    /// The low 31 bits of `x` (as `ref.i31` takes them).
+    pub fn wrapping_u32(x: u32) -> I31 {
+        I31(x & 0x7fff_ffff)
+    }
+    /// `x` if it fits in 31 bits unsigned.
+    pub fn new_u32(x: u32) -> Option<I31> {
+        (x <= 0x7fff_ffff).then_some(I31(x))
+    }
+    /// `x` if it fits in 31 bits signed.
+    pub fn new_i32(x: i32) -> Option<I31> {
+        (-(1 << 30)..(1 << 30)).contains(&x).then_some(I31::wrapping_u32(x as u32))
+    }
+    /// The value zero-extended (`i31.get_u`).
+    pub fn get_u32(self) -> u32 {
+        self.0
+    }
+    /// The value sign-extended (`i31.get_s`).
+    pub fn get_i32(self) -> i32 {
+        ((self.0 << 1) as i32) >> 1
+    }
+}
+
+/// A non-null reference of the GC hierarchy. kiln has no GC objects (structs, arrays) yet, so
+/// every one is an [`I31`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AnyRef {
+    i31: I31,
+}
+
+impl AnyRef {
+    /// The reference to an `i31`.
+    pub fn from_i31(i31: I31) -> AnyRef {
+        AnyRef { i31 }
+    }
+    /// The `i31` this reference is.
+    pub fn as_i31(&self) -> Option<I31> {
+        Some(self.i31)
+    }
+    fn to_raw(self) -> usize {
+        kiln_runtime::i31_word(self.i31.0 as i32)
+    }
+    fn from_raw(raw: usize) -> Option<AnyRef> {
+        (raw != 0).then(|| AnyRef { i31: I31::wrapping_u32((raw >> 1) as u32) })
+    }
 }
 
 macro_rules! accessors {
@@ -202,6 +255,7 @@ impl Val {
             HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => Val::FuncRef(None),
             HeapType::Extern | HeapType::NoExtern => Val::ExternRef(None),
             HeapType::Exn | HeapType::NoExn => Val::ExnRef(None),
+            HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::None => Val::AnyRef(None),
         }
     }
 
@@ -228,6 +282,7 @@ impl Val {
             Val::FuncRef(_) => ValType::FUNCREF,
             Val::ExternRef(_) => ValType::EXTERNREF,
             Val::ExnRef(_) => ValType::Ref(crate::RefType::new(true, HeapType::Exn)),
+            Val::AnyRef(_) => ValType::Ref(crate::RefType::new(true, HeapType::Any)),
         }
     }
 
@@ -250,6 +305,11 @@ impl Val {
                 HeapType::NoExn => e.is_none() && r.is_nullable(),
                 _ => false,
             },
+            (Val::AnyRef(a), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Any | HeapType::Eq | HeapType::I31 => a.is_some() || r.is_nullable(),
+                HeapType::None => a.is_none() && r.is_nullable(),
+                _ => false,
+            },
             _ => self.ty() == *ty,
         }
     }
@@ -261,7 +321,8 @@ impl Val {
             Val::F32(v) => ValRaw::f32(v),
             Val::F64(v) => ValRaw::f64(v),
             Val::V128(v) => ValRaw::u128(v),
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => ValRaw::reference(0),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::AnyRef(None) => ValRaw::reference(0),
+            Val::AnyRef(Some(a)) => ValRaw::reference(a.to_raw()),
             Val::ExnRef(Some(e)) => {
                 if e.store != store.id {
                     bail!("exception reference used with the wrong store");
@@ -298,6 +359,9 @@ impl Val {
                     Val::ExternRef(ExternRef::from_raw(store, raw.get_reference()))
                 }
                 HeapType::Exn | HeapType::NoExn => Val::ExnRef(ExnRef::from_raw(store, raw.get_reference())),
+                HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::None => {
+                    Val::AnyRef(AnyRef::from_raw(raw.get_reference()))
+                }
             },
         }
     }

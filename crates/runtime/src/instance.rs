@@ -270,6 +270,11 @@ impl Instance {
                 ConstOp::GlobalGet(g) => unsafe { (*self.global_ptr(g)).get() },
                 ConstOp::RefNull(_) => ValRaw::reference(0),
                 ConstOp::RefFunc(f) => ValRaw::reference(self.funcref(f) as usize),
+                // An i31 is the tagged word `(x << 1) | 1`; validation guarantees an i32 operand.
+                ConstOp::RefI31 => {
+                    depth -= 1;
+                    ValRaw::reference(i31_word(stack[depth].get_i32()))
+                }
                 // Validation guarantees two operands of the right type.
                 binary => {
                     depth -= 2;
@@ -503,4 +508,10 @@ impl Drop for Instance {
         // SAFETY: allocated in `new` with this layout.
         unsafe { std::alloc::dealloc(self.vmctx.as_ptr(), self.layout) }
     }
+}
+
+/// The word an `i31ref` of `x` is: its low 31 bits shifted up one, tagged with a 1 so that it is
+/// never null (0) nor a pointer (aligned).
+pub fn i31_word(x: i32) -> usize {
+    (((x as u32) << 1) | 1) as usize
 }

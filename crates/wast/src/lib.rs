@@ -941,6 +941,8 @@ impl<T: 'static> WastContext<T> {
             WastArgCore::RefNull(ty) => match null_kind(ty) {
                 Some(NullKind::Func) => Val::FuncRef(None),
                 Some(NullKind::Extern) => Val::ExternRef(None),
+                Some(NullKind::Exn) => Val::ExnRef(None),
+                Some(NullKind::Any) => Val::AnyRef(None),
                 None => return unsupported(format!("reference type {ty:?}")),
             },
             WastArgCore::RefExtern(n) => Val::ExternRef(Some(ExternRef::new(&mut self.store, *n))),
@@ -1017,6 +1019,14 @@ impl<T: 'static> WastContext<T> {
                 Some(e) => r.data(&self.store).downcast_ref::<u32>() == Some(e),
             },
             (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
+            (WastRetCore::RefNull(ty), Val::ExnRef(r)) => {
+                r.is_none() && ty.as_ref().is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Exn)))
+            }
+            (WastRetCore::RefNull(ty), Val::AnyRef(r)) => {
+                r.is_none() && ty.as_ref().is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Any)))
+            }
+            // kiln's only GC references are i31s: each is also an `eq` and an `any`.
+            (WastRetCore::RefI31 | WastRetCore::RefEq | WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
             (WastRetCore::Either(options), _) => {
                 for option in options {
                     if self.matches(option, actual)? {
@@ -1026,15 +1036,11 @@ impl<T: 'static> WastContext<T> {
                 false
             }
             (
-                WastRetCore::RefHost(_)
-                | WastRetCore::RefAny
-                | WastRetCore::RefEq
-                | WastRetCore::RefArray
-                | WastRetCore::RefStruct
-                | WastRetCore::RefI31
-                | WastRetCore::RefI31Shared,
+                WastRetCore::RefHost(_) | WastRetCore::RefArray | WastRetCore::RefStruct | WastRetCore::RefI31Shared,
                 _,
-            ) => return unsupported("GC reference results"),
+            ) => {
+                return unsupported("GC reference results");
+            }
             _ => false,
         })
     }
@@ -1043,6 +1049,8 @@ impl<T: 'static> WastContext<T> {
 enum NullKind {
     Func,
     Extern,
+    Exn,
+    Any,
 }
 
 fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
@@ -1053,6 +1061,13 @@ fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
         HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern } => {
             Some(NullKind::Extern)
         }
+        HeapType::Abstract { shared: false, ty: AbstractHeapType::Exn | AbstractHeapType::NoExn } => {
+            Some(NullKind::Exn)
+        }
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Any | AbstractHeapType::Eq | AbstractHeapType::I31 | AbstractHeapType::None,
+        } => Some(NullKind::Any),
         _ => None,
     }
 }
@@ -1214,8 +1229,13 @@ pub fn fmt_val(v: &Val) -> String {
         Val::FuncRef(Some(_)) => "ref.func".to_string(),
         Val::ExternRef(None) => "ref.null extern".to_string(),
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
-        #[allow(unreachable_patterns)]
-        _ => "<unknown value>".to_string(),
+        Val::ExnRef(None) => "ref.null exn".to_string(),
+        Val::ExnRef(Some(_)) => "ref.exn".to_string(),
+        Val::AnyRef(None) => "ref.null any".to_string(),
+        Val::AnyRef(Some(r)) => match r.as_i31() {
+            Some(i) => format!("ref.i31 {}", i.get_u32()),
+            None => "ref.any".to_string(),
+        },
     }
 }
 

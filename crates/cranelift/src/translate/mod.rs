@@ -516,6 +516,46 @@ impl FuncTranslator<'_, '_> {
                 let v = self.b.ins().iadd_imm_u(self.vmctx, i64::from(offset));
                 self.push(v);
             }
+            // GC's unboxed integers: an i31ref is the word `(x << 1) | 1` (never 0, never a pointer).
+            Operator::RefI31 => {
+                let x = self.pop();
+                let shifted = self.b.ins().ishl_imm_u(x, 1);
+                let tagged = self.b.ins().bor_imm_u(shifted, 1);
+                let v = self.b.ins().uextend(I64, tagged);
+                self.push(v);
+            }
+            Operator::I31GetS | Operator::I31GetU => {
+                let signed = matches!(op, Operator::I31GetS);
+                let r = self.pop();
+                self.b.ins().trapz(r, trap_code(Trap::NullI31Reference));
+                let word = self.b.ins().ireduce(I32, r);
+                let v = if signed { self.b.ins().sshr_imm_u(word, 1) } else { self.b.ins().ushr_imm_u(word, 1) };
+                self.push(v);
+            }
+            // Casts to abstract heap types. kiln has no GC objects and no `any.convert_extern`, so a
+            // non-null reference of the `any` hierarchy is always an i31; in the other hierarchies
+            // (func, extern, exn) a non-null reference always belongs to the top type. So a test
+            // is decided by nullness alone; concrete types (signature checks) are not supported.
+            Operator::RefTestNonNull { hty } | Operator::RefTestNullable { hty } => {
+                let nullable = matches!(op, Operator::RefTestNullable { .. });
+                let fits_non_null = self.non_null_fits(hty)?;
+                let r = self.pop();
+                let v = self.ref_test(r, nullable, fits_non_null);
+                self.push(v);
+            }
+            Operator::RefCastNonNull { hty } | Operator::RefCastNullable { hty } => {
+                let nullable = matches!(op, Operator::RefCastNullable { .. });
+                let fits_non_null = self.non_null_fits(hty)?;
+                let r = *self.stack.last().expect("operand stack underflow");
+                let ok = self.ref_test(r, nullable, fits_non_null);
+                self.b.ins().trapz(ok, trap_code(Trap::CastFailure));
+            }
+            Operator::RefEq => {
+                let (a, b) = self.pop2();
+                let c = self.b.ins().icmp(IntCC::Equal, a, b);
+                let v = self.b.ins().uextend(I32, c);
+                self.push(v);
+            }
             Operator::TableGet { table } => self.table_get(table),
             Operator::TableSet { table } => self.table_set(table),
             Operator::TableSize { table } => self.table_size(table),
@@ -810,6 +850,33 @@ impl FuncTranslator<'_, '_> {
     /// Records that `v` (of wasm type `ty`) must be findable on the stack at every call it lives
     /// across, if it can be a garbage-collected reference (Cranelift spills it there and emits a
     /// stack map).
+    /// Whether every non-null reference of a validated operand fits the abstract heap type
+    /// `hty` (see the cast operators: true for every supported type but the bottom types).
+    fn non_null_fits(&self, hty: wasmparser::HeapType) -> Result<bool> {
+        use wasmparser::{AbstractHeapType as A, HeapType};
+        match hty {
+            HeapType::Abstract { shared: false, ty } => match ty {
+                A::Any | A::Eq | A::I31 | A::Func | A::Extern | A::Exn => Ok(true),
+                A::None | A::NoFunc | A::NoExtern | A::NoExn => Ok(false),
+                other => bail!("unsupported feature: casts to `{other:?}` (kiln has no GC objects yet)"),
+            },
+            other => bail!("unsupported feature: casts to {other:?}"),
+        }
+    }
+
+    /// 1 if `r` passes a test against a type whose non-null values `fits_non_null` says all
+    /// fit, accepting null when `nullable`.
+    fn ref_test(&mut self, r: Value, nullable: bool, fits_non_null: bool) -> Value {
+        let is_null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+        let is_null = self.b.ins().uextend(I32, is_null);
+        match (nullable, fits_non_null) {
+            (true, true) => self.b.ins().iconst(I32, 1),
+            (true, false) => is_null,
+            (false, true) => self.b.ins().bxor_imm_u(is_null, 1),
+            (false, false) => self.b.ins().iconst(I32, 0),
+        }
+    }
+
     pub(crate) fn note_gc_ref(&mut self, v: Value, ty: kiln_environ::WasmValType) {
         if ty.is_gc_ref() {
             self.b.declare_value_needs_stack_map(v);

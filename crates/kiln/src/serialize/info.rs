@@ -19,9 +19,13 @@ fn heap_type(w: &mut Writer, h: WasmHeapType) {
         WasmHeapType::NoExn => (5, 0),
         WasmHeapType::Concrete(i) => (6, i),
         WasmHeapType::Engine(i) => (7, i),
+        WasmHeapType::Any => (8, 0),
+        WasmHeapType::Eq => (9, 0),
+        WasmHeapType::I31 => (10, 0),
+        WasmHeapType::None => (11, 0),
     };
     w.u8(tag);
-    if tag >= 6 {
+    if matches!(tag, 6 | 7) {
         w.u32(index);
     }
 }
@@ -36,6 +40,10 @@ fn read_heap_type(r: &mut Reader<'_>) -> Result<WasmHeapType> {
         5 => WasmHeapType::NoExn,
         6 => WasmHeapType::Concrete(r.u32()?),
         7 => WasmHeapType::Engine(r.u32()?),
+        8 => WasmHeapType::Any,
+        9 => WasmHeapType::Eq,
+        10 => WasmHeapType::I31,
+        11 => WasmHeapType::None,
         t => bail!("unknown heap type {t}"),
     })
 }
@@ -168,6 +176,7 @@ fn const_expr(w: &mut Writer, e: &ConstExpr) -> Result<()> {
             ConstOp::I64Add => w.u8(11),
             ConstOp::I64Sub => w.u8(12),
             ConstOp::I64Mul => w.u8(13),
+            ConstOp::RefI31 => w.u8(14),
         }
     }
     Ok(())
@@ -192,6 +201,7 @@ fn read_const_expr(r: &mut Reader<'_>) -> Result<ConstExpr> {
             11 => ConstOp::I64Add,
             12 => ConstOp::I64Sub,
             13 => ConstOp::I64Mul,
+            14 => ConstOp::RefI31,
             t => bail!("unknown constant operation {t}"),
         });
     }
