@@ -710,16 +710,18 @@ fn resource_builtin<T: 'static>(
         }),
         ResourceOp::Rep => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<i32> {
             let state = state_mut(caller.store, index);
-            let component = state.component.clone();
-            Ok(state.resources.get_mut().rep(&component.inner.plan.resources, instance, resource, handle as u32)?
-                as i32)
+            let defs = &state.component.inner.plan.resources;
+            Ok(state.resources.get_mut().rep(defs, instance, resource, handle as u32)? as i32)
         }),
         ResourceOp::Drop => crate::Func::wrap(store, move |caller: Caller<'_, T>, handle: i32| -> Result<()> {
             check_may_leave(caller.store, index, instance)?;
             let state = state_mut(caller.store, index);
-            let component = state.component.clone();
-            let defs = &component.inner.plan.resources;
-            if let Some(rep) = state.resources.get_mut().drop_handle(defs, instance, resource, handle as u32)? {
+            // Disjoint fields: the plan is read while the handle tables change (no `Arc` clone
+            // on this hot path).
+            let defs = &state.component.inner.plan.resources;
+            let dropped = state.resources.get_mut().drop_handle(defs, instance, resource, handle as u32)?;
+            let has_dtor = !matches!(defs[resource as usize], ResourceDef::Defined { dtor: None, .. });
+            if let (Some(rep), true) = (dropped, has_dtor) {
                 run_destructor(caller.store, index, resource, instance, rep)?;
             }
             Ok(())
