@@ -122,7 +122,15 @@ fn check_examples(build: &Path) -> Result<()> {
         ("linking", &["run() = 42, logged 14"]),
         ("wasi", &["exit status: 3", "captured stdout: hello from wasi"]),
         ("component", &["host log: Hello, C", "greet returned: Hello, C"]),
-        ("component_api", &["echo: every kind of value crossed (3 host calls)", "host failures: ok", "resources: ok"]),
+        (
+            "component_api",
+            &[
+                "echo: every kind of value crossed (3 host calls)",
+                "host failures: ok",
+                "resources: ok",
+                "host resources: ok",
+            ],
+        ),
     ];
     let wasi = wasi_component();
     for example in EXAMPLES {

@@ -466,6 +466,40 @@ pub unsafe extern "C" fn kiln_component_resource_delete(r: *mut kiln_component_r
 }
 
 #[unsafe(no_mangle)]
+pub extern "C" fn kiln_component_resource_new_host(
+    type_id: u64,
+    rep: u32,
+    owned: bool,
+) -> *mut kiln_component_resource_t {
+    guard(null_mut(), || {
+        let ty = kiln_rs::component::ResourceType::host_id(type_id);
+        ResourceAny::host(ty, rep, owned).map_or(null_mut(), |r| boxed(kiln_component_resource_t(r)))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_component_resource_host_rep(
+    r: *const kiln_component_resource_t,
+    type_id: *mut u64,
+    rep: *mut u32,
+) -> bool {
+    guard(false, || {
+        let Some(r) = opt(r) else { return false };
+        let (Some(id), Some(value)) = (r.0.ty().host_id_of(), r.0.host_rep()) else { return false };
+        // SAFETY: C passes NULL or writable storage for each output.
+        unsafe {
+            if let Some(t) = type_id.as_mut() {
+                *t = id;
+            }
+            if let Some(v) = rep.as_mut() {
+                *v = value;
+            }
+        }
+        true
+    })
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_component_resource_drop(
     store: *mut wasm_store_t,
     r: *const kiln_component_resource_t,
@@ -713,6 +747,70 @@ pub unsafe extern "C" fn kiln_component_linker_define_func(
             l.root().func_new(name, func)
         } else {
             l.instance(instance).and_then(|mut i| i.func_new(name, func))
+        })
+    })
+}
+
+pub type kiln_component_resource_dtor_t = unsafe extern "C" fn(*mut c_void, u32) -> *mut kiln_error_t;
+
+/// A host resource type's destructor with its environment (finalized with the linker).
+struct ResourceDtor {
+    dtor: Option<kiln_component_resource_dtor_t>,
+    env: *mut c_void,
+    finalizer: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+// SAFETY: as for `ComponentCallback`.
+unsafe impl Send for ResourceDtor {}
+// SAFETY: as above.
+unsafe impl Sync for ResourceDtor {}
+
+impl ResourceDtor {
+    fn run(&self, store: *mut wasm_store_t, rep: u32) -> Result<()> {
+        let Some(f) = self.dtor else { return Ok(()) };
+        // SAFETY: C registered this destructor for this environment.
+        let err = component_host_call(store, || unsafe { f(self.env, rep) });
+        match take(err) {
+            Some(e) => Err(anyhow::Error::new(HostTrap(e.message.clone()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ResourceDtor {
+    fn drop(&mut self) {
+        if let Some(finalizer) = self.finalizer {
+            // SAFETY: C registered this finalizer for this environment.
+            unsafe { finalizer(self.env) }
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_component_linker_define_resource(
+    l: *mut kiln_component_linker_t,
+    instance: *const c_char,
+    instance_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    type_id: u64,
+    dtor: Option<kiln_component_resource_dtor_t>,
+    env: *mut c_void,
+    finalizer: Option<unsafe extern "C" fn(*mut c_void)>,
+) -> *mut kiln_error_t {
+    guard_err(|| {
+        let (Some(l), Some(instance), Some(name)) =
+            (component_linker(l), str_arg(instance, instance_len), str_arg(name, name_len))
+        else {
+            return error_msg("kiln_component_linker_define_resource: NULL linker or names not UTF-8");
+        };
+        let dtor = ResourceDtor { dtor, env, finalizer };
+        let run = move |ctx: kiln_rs::StoreContextMut<'_, StoreData>, rep: u32| dtor.run(ctx.data().self_ptr, rep);
+        let ty = kiln_rs::component::ResourceType::host_id(type_id);
+        result_err(if instance.is_empty() {
+            l.root().resource(name, ty, run)
+        } else {
+            l.instance(instance).and_then(|mut i| i.resource(name, ty, run))
         })
     })
 }

@@ -82,6 +82,28 @@ static const char RESOURCE_WAT[] =
     "  (func (export \"fail\") (canon lift (core func $i \"fail\")))\n"
     ")\n";
 
+static const char HOST_RESOURCE_WAT[] =
+    "(component\n"
+    "  (import \"example:demo/files\" (instance $files\n"
+    "    (export \"file\" (type $file (sub resource)))\n"
+    "    (export \"[method]file.size\" (func (param \"self\" (borrow $file)) (result u32)))))\n"
+    "  (alias export $files \"file\" (type $file))\n"
+    "  (core func $size (canon lower (func $files \"[method]file.size\")))\n"
+    "  (core func $drop (canon resource.drop $file))\n"
+    "  (core module $m\n"
+    "    (import \"\" \"size\" (func $size (param i32) (result i32)))\n"
+    "    (import \"\" \"drop\" (func $drop (param i32)))\n"
+    "    ;; measure(f: own<file>): its size through a borrow, then the handle dropped.\n"
+    "    (func (export \"measure\") (param i32) (result i32)\n"
+    "      (local $n i32)\n"
+    "      (local.set $n (call $size (local.get 0)))\n"
+    "      (call $drop (local.get 0))\n"
+    "      (local.get $n)))\n"
+    "  (core instance $i (instantiate $m\n"
+    "    (with \"\" (instance (export \"size\" (func $size)) (export \"drop\" (func $drop))))))\n"
+    "  (func (export \"measure\") (param \"f\" (own $file)) (result u32) (canon lift (core func $i \"measure\")))\n"
+    ")\n";
+
 static int echo_calls = 0;
 static int log_calls = 0;
 static char last_log[64];
@@ -455,6 +477,7 @@ static void check_resources(wasm_engine_t *engine) {
   kiln_component_val_t handle;
   check_error(kiln_component_func_call(store, ctor, &start, 1, &handle, 1, &trap), "construct");
   CHECK(handle.kind == KILN_COMPONENT_RESOURCE && kiln_component_resource_is_owned(handle.of.resource));
+  CHECK(!kiln_component_resource_host_rep(handle.of.resource, NULL, NULL));
   kiln_component_val_t value;
   check_error(kiln_component_func_call(store, get, &handle, 1, &value, 1, &trap), "method");
   CHECK(value.kind == KILN_COMPONENT_U32 && value.of.u32 == 41);
@@ -555,6 +578,71 @@ static void check_resources(wasm_engine_t *engine) {
   kiln_component_linker_delete(linker);
   kiln_component_delete(component);
   printf("resources: ok\n");
+}
+
+/* A host resource type defined from C: a component measures a `file` through a borrow (the
+ * host method sees the rep) and drops its own handle (the host destructor runs). */
+static int file_drops = 0;
+static uint32_t last_dropped = 0;
+static kiln_error_t *file_dtor(void *env, uint32_t rep) {
+  CHECK(env == (void *)&file_drops);
+  file_drops++;
+  last_dropped = rep;
+  return NULL;
+}
+
+static kiln_error_t *file_size(void *env, const kiln_component_val_t *args, size_t nargs,
+                               kiln_component_val_t *results, size_t nresults) {
+  (void)env;
+  CHECK(nargs == 1 && nresults == 1 && args[0].kind == KILN_COMPONENT_RESOURCE);
+  CHECK(!kiln_component_resource_is_owned(args[0].of.resource));
+  uint64_t type_id = 0;
+  uint32_t rep = 0;
+  CHECK(kiln_component_resource_host_rep(args[0].of.resource, &type_id, &rep));
+  CHECK(type_id == 42);
+  results[0].kind = KILN_COMPONENT_U32;
+  results[0].of.u32 = rep * 10;
+  return NULL;
+}
+
+static void check_host_resources(wasm_engine_t *engine) {
+  kiln_component_t *component = compile_component(engine, HOST_RESOURCE_WAT);
+  kiln_component_linker_t *linker = kiln_component_linker_new(engine);
+  const char *iface = "example:demo/files", *method = "[method]file.size";
+  check_error(kiln_component_linker_define_resource(linker, iface, strlen(iface), "file", 4, 42, file_dtor, &file_drops,
+                                                    NULL),
+              "define file");
+  check_error(kiln_component_linker_define_func(linker, iface, strlen(iface), method, strlen(method), file_size, NULL,
+                                                NULL),
+              "define size");
+  wasm_store_t *store = wasm_store_new(engine);
+  kiln_component_instance_t *instance = NULL;
+  wasm_trap_t *trap = NULL;
+  check_error(kiln_component_linker_instantiate(linker, store, component, &instance, &trap), "instantiate");
+  kiln_component_func_t *measure = NULL;
+  check_error(kiln_component_instance_get_func(store, instance, NULL, 0, "measure", 7, &measure), "measure");
+
+  kiln_component_val_t file = {.kind = KILN_COMPONENT_RESOURCE, .of.resource = kiln_component_resource_new_host(42, 7, true)};
+  kiln_component_val_t size;
+  check_error(kiln_component_func_call(store, measure, &file, 1, &size, 1, &trap), "call measure");
+  CHECK(trap == NULL && size.kind == KILN_COMPONENT_U32 && size.of.u32 == 70);
+  CHECK(file_drops == 1 && last_dropped == 7);
+  kiln_component_val_delete(&file);
+
+  /* A handle of another host type does not fit `own<file>`. */
+  char msg[256];
+  kiln_component_val_t other = {.kind = KILN_COMPONENT_RESOURCE, .of.resource = kiln_component_resource_new_host(43, 1, true)};
+  EXPECT_FAILURE(kiln_component_func_call(store, measure, &other, 1, &size, 1, &trap), msg);
+  printf("a handle of another host resource type: %s\n", msg);
+  kiln_component_val_delete(&other);
+  CHECK(file_drops == 1);
+
+  kiln_component_func_delete(measure);
+  kiln_component_instance_delete(instance);
+  wasm_store_delete(store);
+  kiln_component_linker_delete(linker);
+  kiln_component_delete(component);
+  printf("host resources: ok\n");
 }
 
 /* A WASI 0.2 command component (tests/wasi-programs/args_env.c) run with captured stdout. */
@@ -660,6 +748,7 @@ int main(int argc, char **argv) {
   kiln_component_name_vec_delete(&nv);
 
   check_resources(engine);
+  check_host_resources(engine);
   if (argc > 1) {
     check_wasi(engine, argv[1]);
   } else {

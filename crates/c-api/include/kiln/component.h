@@ -158,6 +158,14 @@ WASM_API_EXTERN void kiln_component_name_vec_delete(kiln_component_name_vec_t *v
 WASM_API_EXTERN bool kiln_component_resource_is_owned(const kiln_component_resource_t *resource);
 WASM_API_EXTERN kiln_component_resource_t *kiln_component_resource_copy(const kiln_component_resource_t *resource);
 WASM_API_EXTERN void kiln_component_resource_delete(kiln_component_resource_t *resource);
+/* A handle (caller-owned) to `rep` of the host resource type numbered `type_id` (see
+ * kiln_component_linker_define_resource), owned or borrowed, to pass to a component. */
+WASM_API_EXTERN kiln_component_resource_t *kiln_component_resource_new_host(uint64_t type_id, uint32_t rep,
+                                                                            bool owned);
+/* For a handle to a host resource: true, with its type number and rep in *type_id and *rep
+ * (either may be NULL). False for a resource a component defines. */
+WASM_API_EXTERN bool kiln_component_resource_host_rep(const kiln_component_resource_t *resource,
+                                                      uint64_t *type_id, uint32_t *rep);
 /* Drops the resource in `store` (its destructor runs for an owned guest handle). Returns NULL
  * or a caller-owned error (a handle already dropped, say). */
 WASM_API_EXTERN kiln_error_t *kiln_component_resource_drop(wasm_store_t *store,
@@ -208,6 +216,20 @@ WASM_API_EXTERN kiln_error_t *kiln_component_linker_define_func(kiln_component_l
                                                                 const char *name, size_t name_len,
                                                                 kiln_component_func_callback_t callback, void *env,
                                                                 void (*finalizer)(void *));
+/* A host resource type's destructor: runs with the rep when a component drops an owned handle;
+ * returning an error (kiln_error_new, taken over by kiln) traps the dropping call. */
+typedef kiln_error_t *(*kiln_component_resource_dtor_t)(void *env, uint32_t rep);
+
+/* Defines `name` in `instance` (NULL or empty: the root) as the host resource type numbered
+ * `type_id`: every definition with the same number is the same type. `dtor` may be NULL;
+ * `finalizer(env)`, if not NULL, runs when the linker and every store it instantiated into are
+ * gone. */
+WASM_API_EXTERN kiln_error_t *kiln_component_linker_define_resource(kiln_component_linker_t *linker,
+                                                                    const char *instance, size_t instance_len,
+                                                                    const char *name, size_t name_len,
+                                                                    uint64_t type_id,
+                                                                    kiln_component_resource_dtor_t dtor, void *env,
+                                                                    void (*finalizer)(void *));
 /* Defines every import of the wasi:cli/command world (WASI 0.2), using the WASI context of the
  * store (kiln_store_set_wasi; a store without one gives the program no arguments, no
  * environment, empty stdin and discards its output). */

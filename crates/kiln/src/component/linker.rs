@@ -449,16 +449,16 @@ impl<'a, T: 'static> LinkerInstance<'a, T> {
         )
     }
 
-    /// Defines `name` as the resource type `ty` (a host type, `ResourceType::host::<T>()`):
-    /// a component importing `name` gets this type, and `dtor` runs with the rep when the
-    /// component drops an owned handle to it.
+    /// Defines `name` as the resource type `ty` (a host type: `ResourceType::host::<T>()` or
+    /// `ResourceType::host_id(n)`): a component importing `name` gets this type, and `dtor` runs
+    /// with the rep when the component drops an owned handle to it.
     pub fn resource(
         &mut self,
         name: &str,
         ty: ResourceType,
         dtor: impl Fn(StoreContextMut<'_, T>, u32) -> Result<()> + Send + Sync + 'static,
     ) -> Result<()> {
-        if !matches!(ty.0, super::resources::ResourceKind::Host(_)) {
+        if !ty.is_host_defined() {
             bail!("`{name}`: only host resource types can be defined in a linker");
         }
         self.insert(name, Definition::Resource(ty, Arc::new(dtor)))

@@ -390,6 +390,8 @@ pub struct ResourceType(pub(crate) ResourceKind);
 pub(crate) enum ResourceKind {
     /// Defined by the host with a Rust type.
     Host(TypeId),
+    /// Defined by the host with a number (embedders without Rust types, such as the C API).
+    HostId(u64),
     /// Defined by a component instance (`index` in its plan's resources).
     Guest { store: StoreId, instance: usize, index: u32 },
 }
@@ -404,6 +406,26 @@ impl ResourceType {
     /// Whether this is the host's type `T`.
     pub fn is_host<T: 'static>(&self) -> bool {
         self.0 == ResourceKind::Host(TypeId::of::<T>())
+    }
+
+    /// A resource type the host defines by number, for embedders that have no Rust type to name
+    /// it with: `host_id(n) == host_id(m)` exactly when `n == m`, and it differs from every
+    /// `host::<T>()`.
+    pub fn host_id(id: u64) -> ResourceType {
+        ResourceType(ResourceKind::HostId(id))
+    }
+
+    /// The number of a [`ResourceType::host_id`] type.
+    pub fn host_id_of(&self) -> Option<u64> {
+        match self.0 {
+            ResourceKind::HostId(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Whether the host defines this type (by a Rust type or a number).
+    pub fn is_host_defined(&self) -> bool {
+        matches!(self.0, ResourceKind::Host(_) | ResourceKind::HostId(_))
     }
 }
 
@@ -487,6 +509,23 @@ pub(crate) enum Repr {
 }
 
 impl ResourceAny {
+    /// A handle to `rep` of the host-defined type `ty` (see [`ResourceType::host_id`]), to pass
+    /// to a component as an `own` (when `owned`) or a `borrow`.
+    pub fn host(ty: ResourceType, rep: u32, owned: bool) -> Result<ResourceAny> {
+        if !ty.is_host_defined() {
+            bail!("`ResourceAny::host` needs a host-defined resource type");
+        }
+        Ok(ResourceAny { ty, repr: Repr::Host { rep }, owned })
+    }
+
+    /// The rep, for a handle to a host-defined resource (guest handles have none the host sees).
+    pub fn host_rep(&self) -> Option<u32> {
+        match self.repr {
+            Repr::Host { rep } => Some(rep),
+            Repr::Guest { .. } => None,
+        }
+    }
+
     /// Whether this is an owned handle (else a borrow, valid during the host call that got it).
     pub fn owned(&self) -> bool {
         self.owned
