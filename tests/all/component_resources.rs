@@ -23,6 +23,7 @@ resource_tests![
     host_resource_created_borrowed_and_dropped_by_a_component,
     guest_resource_held_by_the_host_and_given_back,
     wrong_resource_types_are_errors,
+    numbered_host_resource_types,
 ];
 
 /// The host's state behind a `counter` resource.
@@ -218,4 +219,67 @@ fn wrong_resource_types_are_errors() -> Result<()> {
     let err = linker.instantiate(&mut store, &component).unwrap_err();
     ensure!(format!("{err:?}").contains("counter"), "{err:?}");
     Ok(())
+}
+
+/// Host resource types named by a number (`ResourceType::host_id`, what the C API uses): handles
+/// made with `ResourceAny::host` go into a component as `own`, its method import sees the rep,
+/// its drop runs the host destructor; a number is its own type, distinct from any other number
+/// and from Rust-typed host resources.
+fn numbered_host_resource_types() -> Result<()> {
+    use std::sync::{Arc, Mutex};
+    let engine = Engine::default();
+    let component = Component::new(
+        &engine,
+        r#"(component
+          (import "file" (type $file (sub resource)))
+          (import "[method]file.size" (func $size (param "self" (borrow $file)) (result u32)))
+          (core func $size (canon lower (func $size)))
+          (core func $drop (canon resource.drop $file))
+          (core module $m
+            (import "" "size" (func $size (param i32) (result i32)))
+            (import "" "drop" (func $drop (param i32)))
+            (func (export "measure") (param i32) (result i32)
+              (local $n i32)
+              (local.set $n (call $size (local.get 0)))
+              (call $drop (local.get 0))
+              (local.get $n)))
+          (core instance $i (instantiate $m
+            (with "" (instance (export "size" (func $size)) (export "drop" (func $drop))))))
+          (func (export "measure") (param "f" (own $file)) (result u32) (canon lift (core func $i "measure"))))"#,
+    )?;
+    let ty = ResourceType::host_id(42);
+    ensure!(ty == ResourceType::host_id(42) && ty != ResourceType::host_id(43));
+    ensure!(ty != ResourceType::host::<Counter>() && ty.host_id_of() == Some(42));
+    let dropped = Arc::new(Mutex::new(Vec::new()));
+    let mut linker = Linker::<()>::new(&engine);
+    let log = dropped.clone();
+    linker.root().resource("file", ty, move |_, rep| {
+        log.lock().unwrap().push(rep);
+        Ok(())
+    })?;
+    linker.root().func_new("[method]file.size", |_, params, results| {
+        let Val::Resource(r) = &params[0] else { anyhow::bail!("not a resource: {:?}", params[0]) };
+        ensure!(!r.owned() && r.ty() == ResourceType::host_id(42));
+        results[0] = Val::U32(r.host_rep().unwrap_or(0) * 10);
+        Ok(())
+    })?;
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &component)?;
+    let measure = instance.get_func(&mut store, "measure").expect("measure");
+    let mut out = [Val::Bool(false)];
+    measure.call(&mut store, &[Val::Resource(ResourceAny::host(ty, 7, true)?)], &mut out)?;
+    ensure!(matches!(out[0], Val::U32(70)), "{:?}", out[0]);
+    ensure!(*dropped.lock().unwrap() == [7]);
+
+    let other = ResourceAny::host(ResourceType::host_id(43), 1, true)?;
+    ensure!(measure.call(&mut store, &[Val::Resource(other)], &mut out).is_err());
+    ensure!(ResourceAny::host(instance_type(&mut store, &engine)?, 1, true).is_err(), "a guest type is not the host's");
+    Ok(())
+}
+
+/// A resource type a component instance defines (for the refusal above).
+fn instance_type(store: &mut Store<()>, engine: &Engine) -> Result<ResourceType> {
+    let component = Component::new(engine, r#"(component (type $r (resource (rep i32))) (export "r" (type $r)))"#)?;
+    let instance = Linker::new(engine).instantiate(&mut *store, &component)?;
+    instance.get_resource(&*store, "r").ok_or_else(|| anyhow::anyhow!("no resource export"))
 }
