@@ -545,21 +545,24 @@ fn write_out<T>(out: *mut *mut T, value: T) {
     unsafe { out.write(boxed(value)) }
 }
 
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn kiln_component_new(
+/// The body of `kiln_component_new` and `_deserialize`: checks the arguments, makes the
+/// component with `load` and hands it to C.
+fn load_component(
+    what: &str,
     engine: *const wasm_engine_t,
     bytes: *const u8,
     len: usize,
     out: *mut *mut kiln_component_t,
+    load: impl FnOnce(&kiln_rs::Engine, &[u8]) -> Result<Component>,
 ) -> *mut kiln_error_t {
     guard_err(|| {
         let (Some(engine), Some(bytes)) = (opt(engine), bytes_arg(bytes, len)) else {
-            return error_msg("kiln_component_new: NULL engine or bytes");
+            return error_msg(format!("{what}: NULL engine or bytes"));
         };
         if out.is_null() {
-            return error_msg("kiln_component_new: NULL output");
+            return error_msg(format!("{what}: NULL output"));
         }
-        match Component::new(&engine.engine, bytes) {
+        match load(&engine.engine, bytes) {
             Ok(component) => {
                 write_out(out, kiln_component_t { component });
                 null_mut()
@@ -567,6 +570,16 @@ pub unsafe extern "C" fn kiln_component_new(
             Err(e) => error(null_mut(), &e),
         }
     })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_component_new(
+    engine: *const wasm_engine_t,
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut kiln_component_t,
+) -> *mut kiln_error_t {
+    load_component("kiln_component_new", engine, bytes, len, out, |e, b| Component::new(e, b))
 }
 
 #[unsafe(no_mangle)]
@@ -597,22 +610,10 @@ pub unsafe extern "C" fn kiln_component_deserialize(
     len: usize,
     out: *mut *mut kiln_component_t,
 ) -> *mut kiln_error_t {
-    guard_err(|| {
-        let (Some(engine), Some(bytes)) = (opt(engine), bytes_arg(bytes, len)) else {
-            return error_msg("kiln_component_deserialize: NULL engine or bytes");
-        };
-        if out.is_null() {
-            return error_msg("kiln_component_deserialize: NULL output");
-        }
-        // SAFETY: the header documents that the bytes must come from a trusted source;
-        // kiln checks the format, version, configuration and checksum.
-        match unsafe { Component::deserialize(&engine.engine, bytes) } {
-            Ok(component) => {
-                write_out(out, kiln_component_t { component });
-                null_mut()
-            }
-            Err(e) => error(null_mut(), &e),
-        }
+    load_component("kiln_component_deserialize", engine, bytes, len, out, |e, b| {
+        // SAFETY: the header documents that the bytes must come from a trusted source; kiln
+        // checks the format, version, configuration and checksum.
+        unsafe { Component::deserialize(e, b) }
     })
 }
 

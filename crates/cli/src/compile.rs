@@ -28,33 +28,15 @@ pub struct CodegenOptions {
     pub wasm: Vec<WasmSetting>,
 }
 
-/// A proposal's switch on [`Config`].
-type FeatureSwitch = fn(&mut Config, bool) -> &mut Config;
-
-/// One `-W FEATURE=y|n` setting: a proposal and whether it is on.
+/// One `-W FEATURE=y|n` setting: a proposal (one of [`Config::WASM_FEATURE_NAMES`]) and
+/// whether it is on.
 #[derive(Debug, Clone, Copy)]
 pub struct WasmSetting {
-    /// The proposal's switch.
-    pub switch: FeatureSwitch,
+    /// The proposal's name.
+    pub name: &'static str,
     /// On or off.
     pub enable: bool,
 }
-
-/// The `-W` names and their `Config` switches.
-const WASM_FEATURES: [(&str, FeatureSwitch); 12] = [
-    ("simd", Config::wasm_simd),
-    ("relaxed-simd", Config::wasm_relaxed_simd),
-    ("tail-call", Config::wasm_tail_call),
-    ("extended-const", Config::wasm_extended_const),
-    ("multi-memory", Config::wasm_multi_memory),
-    ("memory64", Config::wasm_memory64),
-    ("custom-page-sizes", Config::wasm_custom_page_sizes),
-    ("wide-arithmetic", Config::wasm_wide_arithmetic),
-    ("function-references", Config::wasm_function_references),
-    ("threads", Config::wasm_threads),
-    ("exceptions", Config::wasm_exceptions),
-    ("gc", Config::wasm_gc),
-];
 
 fn parse_flag(text: &str, value: &str) -> Result<bool, String> {
     match value {
@@ -67,12 +49,9 @@ fn parse_flag(text: &str, value: &str) -> Result<bool, String> {
 fn parse_wasm_setting(text: &str) -> Result<WasmSetting, String> {
     let (key, value) = text.split_once('=').unwrap_or((text, "y"));
     let enable = parse_flag(text, value)?;
-    match WASM_FEATURES.iter().find(|(name, _)| *name == key) {
-        Some((_, switch)) => Ok(WasmSetting { switch: *switch, enable }),
-        None => {
-            let names: Vec<&str> = WASM_FEATURES.iter().map(|(name, _)| *name).collect();
-            Err(format!("unsupported feature: -W {key} (kiln knows: {})", names.join(", ")))
-        }
+    match Config::WASM_FEATURE_NAMES.iter().find(|name| **name == key) {
+        Some(name) => Ok(WasmSetting { name, enable }),
+        None => Err(format!("unsupported feature: -W {key} (kiln knows: {})", Config::WASM_FEATURE_NAMES.join(", "))),
     }
 }
 
@@ -90,7 +69,7 @@ impl CodegenOptions {
             config.cranelift_opt_level(level);
         }
         for setting in &self.wasm {
-            (setting.switch)(config, setting.enable);
+            config.wasm_feature(setting.name, setting.enable).expect("a name from WASM_FEATURE_NAMES");
         }
         let mut cache = !self.no_cache;
         for setting in &self.settings {
@@ -258,12 +237,12 @@ mod tests {
     fn wasm_settings_switch_proposals() {
         let off = parse_wasm_setting("exceptions=n").unwrap();
         let mut config = kiln::Config::new();
-        (off.switch)(&mut config, off.enable);
+        config.wasm_feature(off.name, off.enable).unwrap();
         let tags = "(module (tag))";
         assert!(kiln::Module::new(&kiln::Engine::new(&config).unwrap(), tags).is_err());
         let on = parse_wasm_setting("gc").unwrap();
         assert!(on.enable);
-        (on.switch)(&mut config, on.enable);
+        config.wasm_feature(on.name, on.enable).unwrap();
         let rec = "(module (rec (type (func)) (type (func))))";
         assert!(kiln::Module::new(&kiln::Engine::new(&config).unwrap(), rec).is_ok());
         assert!(parse_wasm_setting("gc=maybe").is_err());

@@ -211,6 +211,45 @@ impl Config {
         self
     }
 
+    /// The proposals [`Config::wasm_feature`] switches, in the reference runtime's `-W`
+    /// spelling (`_` is accepted for `-`, as its test scripts' `;;!` lines write them).
+    pub const WASM_FEATURE_NAMES: [&'static str; 13] = [
+        "simd",
+        "relaxed-simd",
+        "tail-call",
+        "extended-const",
+        "multi-memory",
+        "memory64",
+        "custom-page-sizes",
+        "wide-arithmetic",
+        "function-references",
+        "threads",
+        "exceptions",
+        "gc",
+        "component-model-implements",
+    ];
+
+    /// Switches the proposal `name` (one of [`Config::WASM_FEATURE_NAMES`]) on or off: the
+    /// by-name form of the `wasm_*` switches, for command lines and scripts.
+    pub fn wasm_feature(&mut self, name: &str, enable: bool) -> anyhow::Result<&mut Self> {
+        Ok(match name.replace('_', "-").as_str() {
+            "simd" => self.wasm_simd(enable),
+            "relaxed-simd" => self.wasm_relaxed_simd(enable),
+            "tail-call" => self.wasm_tail_call(enable),
+            "extended-const" => self.wasm_extended_const(enable),
+            "multi-memory" => self.wasm_multi_memory(enable),
+            "memory64" => self.wasm_memory64(enable),
+            "custom-page-sizes" => self.wasm_custom_page_sizes(enable),
+            "wide-arithmetic" => self.wasm_wide_arithmetic(enable),
+            "function-references" => self.wasm_function_references(enable),
+            "threads" => self.wasm_threads(enable),
+            "exceptions" => self.wasm_exceptions(enable),
+            "gc" => self.wasm_gc(enable),
+            "component-model-implements" => self.wasm_component_model_implements(enable),
+            _ => anyhow::bail!("unsupported feature: {name} (kiln knows: {})", Config::WASM_FEATURE_NAMES.join(", ")),
+        })
+    }
+
     /// Whether modules may use 128-bit SIMD (`v128` and its operators; on by default).
     pub fn wasm_simd(&mut self, enable: bool) -> &mut Self {
         self.simd = enable;

@@ -432,20 +432,9 @@ pub fn apply_config_directives(config: &mut kiln::Config, text: &str) -> Result<
         let (key, value) = (key.trim(), value.trim());
         let Ok(on) = value.parse::<bool>() else { continue };
         any = true;
+        let known = kiln::Config::WASM_FEATURE_NAMES.contains(&key.replace('_', "-").as_str());
         match key {
-            "gc" => drop(config.wasm_gc(on)),
-            "memory64" => drop(config.wasm_memory64(on)),
-            "multi_memory" => drop(config.wasm_multi_memory(on)),
-            "exceptions" => drop(config.wasm_exceptions(on)),
-            "function_references" => drop(config.wasm_function_references(on)),
-            "tail_call" => drop(config.wasm_tail_call(on)),
-            "simd" => drop(config.wasm_simd(on)),
-            "relaxed_simd" => drop(config.wasm_relaxed_simd(on)),
-            "threads" => drop(config.wasm_threads(on)),
-            "extended_const" => drop(config.wasm_extended_const(on)),
-            "wide_arithmetic" => drop(config.wasm_wide_arithmetic(on)),
-            "custom_page_sizes" => drop(config.wasm_custom_page_sizes(on)),
-            "component_model_implements" => drop(config.wasm_component_model_implements(on)),
+            _ if known => drop(config.wasm_feature(key, on)?),
             "bulk_memory"
             | "reference_types"
             | "component_model"
