@@ -133,6 +133,27 @@ fn round_trip_module() -> Result<()> {
     Ok(())
 }
 
+/// GC's `i31` types and constant expressions (`ref.i31` initialising a table and a global)
+/// survive `.cwasm`: the module description records the new heap types and constant operation.
+fn round_trip_gc_i31() -> Result<()> {
+    let mut config = Config::new();
+    config.wasm_gc(true);
+    let engine = Engine::new(&config)?;
+    let wat = r#"(module
+        (table $t 2 (ref i31) (ref.i31 (i32.const 5)))
+        (global $g i31ref (ref.i31 (i32.const -3)))
+        (func (export "f") (result i32)
+          (i32.add (i31.get_s (global.get $g)) (i31.get_u (table.get $t (i32.const 1))))))"#;
+    let bytes = Module::new(&engine, wat)?.serialize()?;
+    // SAFETY: bytes this engine just produced.
+    let module = unsafe { Module::deserialize(&engine, &bytes) }?;
+    let mut store = Store::new(&engine, ());
+    let instance = kiln::Instance::new(&mut store, &module, &[])?;
+    let f = instance.get_typed_func::<(), i32>(&mut store, "f")?;
+    ensure!(f.call(&mut store, ())? == 2);
+    Ok(())
+}
+
 fn round_trip_through_a_file_with_fuel() -> Result<()> {
     let mut config = Config::new();
     config.consume_fuel(true).epoch_interruption(true).cranelift_opt_level(OptLevel::None);
@@ -491,8 +512,9 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 pub fn trials() -> Vec<Trial> {
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 9] = [
+    let tests: [(&str, Test); 10] = [
         ("round_trip_module", round_trip_module),
+        ("round_trip_gc_i31", round_trip_gc_i31),
         ("round_trip_through_a_file_with_fuel", round_trip_through_a_file_with_fuel),
         ("round_trip_component", round_trip_component),
         ("header_mismatches_are_refused", header_mismatches_are_refused),
