@@ -5,6 +5,7 @@
 
 use crate::engine::{StoreData, component_host_call, in_component_call, wasm_engine_t, wasm_store_t, with_ctx};
 use crate::error::{error, error_msg, guard_err, kiln_error_t, str_arg};
+use crate::func::CEnv;
 use crate::trap::{HostTrap, trap_from_error};
 use crate::types::{opt, take};
 use crate::vec::{CVec, VecElem, byte_vec, wasm_byte_vec_t};
@@ -641,27 +642,11 @@ pub type kiln_component_func_callback_t = unsafe extern "C" fn(
     usize,
 ) -> *mut kiln_error_t;
 
-/// A component host function's callback and environment; the finalizer runs when the last
-/// linker or store holding the function is gone.
+/// A component host function's callback and environment (finalized with the last linker or
+/// store holding the function).
 struct ComponentCallback {
     callback: kiln_component_func_callback_t,
-    env: *mut c_void,
-    finalizer: Option<unsafe extern "C" fn(*mut c_void)>,
-}
-
-// SAFETY: the C API's contract: a callback and its environment may be called from any thread
-// that uses a store the linker instantiated into.
-unsafe impl Send for ComponentCallback {}
-// SAFETY: as above.
-unsafe impl Sync for ComponentCallback {}
-
-impl Drop for ComponentCallback {
-    fn drop(&mut self) {
-        if let Some(finalizer) = self.finalizer {
-            // SAFETY: C registered this finalizer for this environment.
-            unsafe { finalizer(self.env) }
-        }
-    }
+    env: CEnv,
 }
 
 impl ComponentCallback {
@@ -671,7 +656,7 @@ impl ComponentCallback {
         // SAFETY: the callback gets the argument and result arrays for the duration of the
         // call; it may not keep them.
         let err = component_host_call(store, || unsafe {
-            (self.callback)(self.env, args.as_ptr(), args.len(), outs.as_mut_ptr(), outs.len())
+            (self.callback)(self.env.ptr, args.as_ptr(), args.len(), outs.as_mut_ptr(), outs.len())
         });
         args.iter_mut().for_each(free_val);
         let converted = match take(err) {
@@ -739,7 +724,7 @@ pub unsafe extern "C" fn kiln_component_linker_define_func(
         let Some(callback) = callback else {
             return error_msg("kiln_component_linker_define_func: NULL callback");
         };
-        let cb = ComponentCallback { callback, env, finalizer };
+        let cb = ComponentCallback { callback, env: CEnv { ptr: env, finalizer } };
         let func = move |ctx: kiln_rs::StoreContextMut<'_, StoreData>, params: &[Val], results: &mut [Val]| {
             let store = ctx.data().self_ptr;
             cb.call(store, params, results)
@@ -757,32 +742,17 @@ pub type kiln_component_resource_dtor_t = unsafe extern "C" fn(*mut c_void, u32)
 /// A host resource type's destructor with its environment (finalized with the linker).
 struct ResourceDtor {
     dtor: Option<kiln_component_resource_dtor_t>,
-    env: *mut c_void,
-    finalizer: Option<unsafe extern "C" fn(*mut c_void)>,
+    env: CEnv,
 }
-
-// SAFETY: as for `ComponentCallback`.
-unsafe impl Send for ResourceDtor {}
-// SAFETY: as above.
-unsafe impl Sync for ResourceDtor {}
 
 impl ResourceDtor {
     fn run(&self, store: *mut wasm_store_t, rep: u32) -> Result<()> {
         let Some(f) = self.dtor else { return Ok(()) };
         // SAFETY: C registered this destructor for this environment.
-        let err = component_host_call(store, || unsafe { f(self.env, rep) });
+        let err = component_host_call(store, || unsafe { f(self.env.ptr, rep) });
         match take(err) {
             Some(e) => Err(anyhow::Error::new(HostTrap(e.message.clone()))),
             None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ResourceDtor {
-    fn drop(&mut self) {
-        if let Some(finalizer) = self.finalizer {
-            // SAFETY: C registered this finalizer for this environment.
-            unsafe { finalizer(self.env) }
         }
     }
 }
@@ -805,7 +775,7 @@ pub unsafe extern "C" fn kiln_component_linker_define_resource(
         else {
             return error_msg("kiln_component_linker_define_resource: NULL linker or names not UTF-8");
         };
-        let dtor = ResourceDtor { dtor, env, finalizer };
+        let dtor = ResourceDtor { dtor, env: CEnv { ptr: env, finalizer } };
         let run = move |ctx: kiln_rs::StoreContextMut<'_, StoreData>, rep: u32| dtor.run(ctx.data().self_ptr, rep);
         let ty = kiln_rs::component::ResourceType::host_id(type_id);
         result_err(if instance.is_empty() {

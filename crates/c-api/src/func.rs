@@ -17,32 +17,37 @@ pub type wasm_func_callback_t = unsafe extern "C" fn(*const wasm_val_vec_t, *mut
 pub type wasm_func_callback_with_env_t =
     unsafe extern "C" fn(*mut c_void, *const wasm_val_vec_t, *mut wasm_val_vec_t) -> *mut Obj;
 
-/// A C callback with its environment; the finalizer runs when the function is dropped (with
-/// its store, or with the linker that defines it).
+/// A C environment pointer with the finalizer C registered for it, which runs when this is
+/// dropped (with the store, or with the linker, holding the function or type it belongs to).
+pub(crate) struct CEnv {
+    pub ptr: *mut c_void,
+    pub finalizer: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+// SAFETY: the C API's contract: a callback and its environment may be called from any thread
+// that uses the store (or, for linker definitions, any store) they are attached to.
+unsafe impl Send for CEnv {}
+// SAFETY: as above.
+unsafe impl Sync for CEnv {}
+
+impl Drop for CEnv {
+    fn drop(&mut self) {
+        if let Some(finalizer) = self.finalizer {
+            // SAFETY: C registered this finalizer for this environment.
+            unsafe { finalizer(self.ptr) }
+        }
+    }
+}
+
+/// A C callback with its environment.
 pub(crate) struct Callback {
     pub kind: CallbackKind,
-    pub env: *mut c_void,
-    pub finalizer: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub env: CEnv,
 }
 
 pub(crate) enum CallbackKind {
     Plain(wasm_func_callback_t),
     WithEnv(wasm_func_callback_with_env_t),
-}
-
-// SAFETY: the C API's contract: a callback and its environment may be called from any thread
-// that uses the store (or, for linker functions, any store) they are attached to.
-unsafe impl Send for Callback {}
-// SAFETY: as above.
-unsafe impl Sync for Callback {}
-
-impl Drop for Callback {
-    fn drop(&mut self) {
-        if let Some(finalizer) = self.finalizer {
-            // SAFETY: C registered this finalizer for this environment.
-            unsafe { finalizer(self.env) }
-        }
-    }
 }
 
 /// The error a host function's callback returned as its trap.
@@ -96,7 +101,7 @@ impl Callback {
             // SAFETY: C's callback, called with vectors that live across the call.
             CallbackKind::Plain(f) => unsafe { f(&*args, &mut *out) },
             // SAFETY: as above, with the environment C registered.
-            CallbackKind::WithEnv(f) => unsafe { f(self.env, &*args, &mut *out) },
+            CallbackKind::WithEnv(f) => unsafe { f(self.env.ptr, &*args, &mut *out) },
         });
         if let Some(trap) = take(trap) {
             return Err(callback_trap(&trap));
@@ -140,7 +145,7 @@ impl Callback {
             // SAFETY: C's callback, called with vectors that live across the call.
             CallbackKind::Plain(f) => unsafe { f(&args, &mut out) },
             // SAFETY: as above, with the environment C registered.
-            CallbackKind::WithEnv(f) => unsafe { f(self.env, &args, &mut out) },
+            CallbackKind::WithEnv(f) => unsafe { f(self.env.ptr, &args, &mut out) },
         });
         drop(args);
         if let Some(trap) = take(trap) {
@@ -191,7 +196,11 @@ pub unsafe extern "C" fn wasm_func_new(
 ) -> *mut Obj {
     guard(null_mut(), || {
         let Some(callback) = callback else { return null_mut() };
-        new_func(store, ty, Callback { kind: CallbackKind::Plain(callback), env: null_mut(), finalizer: None })
+        new_func(
+            store,
+            ty,
+            Callback { kind: CallbackKind::Plain(callback), env: CEnv { ptr: null_mut(), finalizer: None } },
+        )
     })
 }
 
@@ -205,7 +214,7 @@ pub unsafe extern "C" fn wasm_func_new_with_env(
 ) -> *mut Obj {
     guard(null_mut(), || {
         let Some(callback) = callback else { return null_mut() };
-        new_func(store, ty, Callback { kind: CallbackKind::WithEnv(callback), env, finalizer })
+        new_func(store, ty, Callback { kind: CallbackKind::WithEnv(callback), env: CEnv { ptr: env, finalizer } })
     })
 }
 

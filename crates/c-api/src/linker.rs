@@ -2,7 +2,7 @@
 
 use crate::engine::{StoreData, wasm_engine_t, wasm_store_t, with_ctx};
 use crate::error::{error, error_msg, guard_err, kiln_error_t, str_arg};
-use crate::func::{Callback, CallbackKind, wasm_func_callback_with_env_t};
+use crate::func::{CEnv, Callback, CallbackKind, wasm_func_callback_with_env_t};
 use crate::instance::instance_obj;
 use crate::module::module_of;
 use crate::obj::{Kind, Obj};
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn kiln_linker_define_func(
         let (Some(ty), Some(callback)) = (opt(ty).and_then(|t| t.func_ty()).cloned(), callback) else {
             return error_msg("kiln_linker_define_func: NULL type or callback");
         };
-        let cb = Callback { kind: CallbackKind::WithEnv(callback), env, finalizer };
+        let cb = Callback { kind: CallbackKind::WithEnv(callback), env: CEnv { ptr: env, finalizer } };
         let ty2 = ty.clone();
         result(
             null_mut(),
