@@ -505,6 +505,60 @@ fn cache_in_an_unusable_directory_still_compiles() -> Result<()> {
     Ok(())
 }
 
+/// A module whose memory image holds `len` bytes of a pattern at address 0 (`read(a)` loads the
+/// byte at `a`), precompiled.
+fn image_module(engine: &Engine, len: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+    let contents: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8 | 1).collect();
+    let pages = len.div_ceil(65536) + 1;
+    let hex: String = contents.iter().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module (memory {pages}) (data (i32.const 0) "{hex}")
+             (func (export "read") (param i32) (result i32) (i32.load8_u (local.get 0))))"#
+    );
+    Ok((engine.precompile_module(wat.as_bytes())?, contents))
+}
+
+/// Memory images are checked against their chunk hashes at load (a large one on another thread,
+/// while the rest of the module loads): damage anywhere in one is refused, from bytes and from a
+/// mapped file, and an intact image reads back exactly.
+fn memory_images_are_checked_at_load() -> Result<()> {
+    let engine = Engine::default();
+    let dir = TempDir::new("aot-images")?;
+    // 256 KiB is checked inline, 3 MiB on the helper thread.
+    for len in [256 << 10, 3 << 20] {
+        let (bytes, contents) = image_module(&engine, len)?;
+        let at = find(&bytes, &contents[..64]).context("the image is not stored whole")?;
+        let path = dir.path().join(format!("image-{len}.cwasm"));
+        std::fs::write(&path, &bytes)?;
+        // SAFETY: kiln's own output for this engine.
+        for module in
+            [unsafe { Module::deserialize(&engine, &bytes) }?, unsafe { Module::deserialize_file(&engine, &path) }?]
+        {
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine).instantiate(&mut store, &module)?;
+            let read = instance.get_typed_func::<i32, i32>(&mut store, "read")?;
+            for probe in [0, 1, len / 2, len - 1] {
+                ensure!(read.call(&mut store, probe as i32)? == i32::from(contents[probe]), "{len}: byte {probe}");
+            }
+        }
+        for offset in [0, len / 2 + 7, len - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at + offset] ^= 0x10;
+            std::fs::write(&path, &flipped)?;
+            // SAFETY: refused before any code runs.
+            let errors = [
+                unsafe { Module::deserialize(&engine, &flipped) }.err(),
+                unsafe { Module::deserialize_file(&engine, &path) }.err(),
+            ];
+            for err in errors {
+                let err = err.with_context(|| format!("{len}: a flipped image byte at {offset} loaded"))?;
+                ensure!(format!("{err:#}").contains("memory image"), "{len}, {offset}: {err:#}");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `needle`'s first position in `haystack`.
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
@@ -512,7 +566,8 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 pub fn trials() -> Vec<Trial> {
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 10] = [
+    let tests: [(&str, Test); 11] = [
+        ("memory_images_are_checked_at_load", memory_images_are_checked_at_load),
         ("round_trip_module", round_trip_module),
         ("round_trip_gc_i31", round_trip_gc_i31),
         ("round_trip_through_a_file_with_fuel", round_trip_through_a_file_with_fuel),

@@ -5,7 +5,7 @@ use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result};
 use kiln_environ::{Builtin, ModuleInfo, SharedBytes, WasmHeapType, WasmValType};
 use kiln_environ::{ConstOp, SegmentMode};
-use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, CompactMap, FileMap, HandlerTable, MemoryImage};
+use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory, CompactMap, FileMap, HandlerTable, MemoryImage, StackMaps};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) traps: CompactMap,
     pub(crate) address_map: CompactMap,
     pub(crate) handlers: HandlerTable,
-    pub(crate) stack_maps: Vec<(u32, Vec<u32>)>,
+    pub(crate) stack_maps: StackMaps,
 }
 
 fn memory_images(info: &ModuleInfo, wasm: &[u8]) -> Result<(MemoryImages, Vec<bool>)> {
@@ -169,7 +169,7 @@ impl Module {
             traps: CompactMap::new(&compiled.traps.iter().map(|(o, t)| (*o, u32::from(t.as_u8()))).collect::<Vec<_>>()),
             address_map: CompactMap::new(&compiled.address_map),
             handlers: HandlerTable::new(&compiled.handlers),
-            stack_maps: compiled.stack_maps.clone(),
+            stack_maps: StackMaps::new(&compiled.stack_maps),
         };
         Module::from_binary_parts(engine, info, binary, parts)
     }
@@ -196,30 +196,31 @@ impl Module {
         memory_images: MemoryImages,
         data_in_image: Vec<bool>,
     ) -> Result<Module> {
-        let code_info = || CodeInfo {
-            traps: parts.traps.clone(),
-            functions: parts.functions.clone(),
-            address_map: parts.address_map.clone(),
-            handlers: parts.handlers.clone(),
-            stack_maps: parts.stack_maps.clone(),
+        let Parts { code, hashes, relocs, functions, array_to_wasm, traps, address_map, handlers, stack_maps } = parts;
+        let code_info = Arc::new(CodeInfo {
+            traps,
+            functions,
+            address_map,
+            handlers,
+            stack_maps,
             exception_barrier: Default::default(),
             first_defined_func: info.num_imported_funcs,
             module_name: info.name.clone(),
             func_names: info.func_names.clone(),
-        };
+        });
         // Copied code is checked against its chunk hashes (if it has them) before it is copied.
         let copy = |code: &[u8]| -> Result<CodeMemory> {
-            if let Some(hashes) = &parts.hashes {
+            if let Some(hashes) = &hashes {
                 crate::serialize::check_chunks(code, hashes)
                     .context("its code is corrupt: delete or recompile it (for example with `kiln compile`)")?;
             }
-            CodeMemory::new(code, &parts.relocs, code_info())
+            CodeMemory::new(code, &relocs, code_info.clone())
         };
-        let code = match &parts.code {
+        let code = match &code {
             CodeSource::Bytes(code) => copy(code)?,
             CodeSource::File { map, range, what } => {
-                let mappable = parts.relocs.is_empty() && range.start.is_multiple_of(kiln_runtime::mmap::page_size());
-                match (&parts.hashes, mappable && !range.is_empty()) {
+                let mappable = relocs.is_empty() && range.start.is_multiple_of(kiln_runtime::mmap::page_size());
+                match (&hashes, mappable && !range.is_empty()) {
                     (Some(hashes), true) => {
                         // The code is published where it lies in the file and each chunk is
                         // checked when first touched. If the file system refuses to make it
@@ -227,8 +228,9 @@ impl Module {
                         let lazy = Some((hashes.clone(), what.clone()));
                         // SAFETY: `serialize` checked the file came from this engine's
                         // configuration; running its code is what the caller vouched for.
-                        match unsafe { CodeMemory::from_file(map.clone(), range.start, range.len(), code_info(), lazy) }
-                        {
+                        match unsafe {
+                            CodeMemory::from_file(map.clone(), range.start, range.len(), code_info.clone(), lazy)
+                        } {
                             Ok(code) => code,
                             Err(_) => copy(&map.bytes()[range.clone()])?,
                         }
@@ -242,8 +244,7 @@ impl Module {
             crate::perfmap::register(&code);
         }
         let type_ids: Arc<[u32]> = register_types(engine, &info).into();
-        let array_to_wasm = parts
-            .array_to_wasm
+        let array_to_wasm = array_to_wasm
             .iter()
             .map(|offset| {
                 offset.map(|o| {

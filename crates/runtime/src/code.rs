@@ -8,7 +8,7 @@
 //! reads only the chunks its run touches, and corrupt code never runs.
 
 use crate::mmap::{FileMap, Mmap};
-use crate::sidetable::CompactMap;
+use crate::sidetable::{CompactMap, StackMaps};
 use anyhow::{Context, Result, bail};
 use kiln_environ::{Builtin, FuncNames, SharedBytes, Trap};
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ pub struct CodeInfo {
     pub handlers: HandlerTable,
     /// Sorted by return address: the stack-pointer offsets of the slots that hold garbage-
     /// collectable references across each call that has any.
-    pub stack_maps: Vec<(u32, Vec<u32>)>,
+    pub stack_maps: StackMaps,
     /// Set for component adapters: an exception that reaches one of their frames stops there and
     /// leaves to the host as uncaught, since exceptions must not cross component boundaries.
     pub exception_barrier: std::sync::atomic::AtomicBool,
@@ -99,9 +99,8 @@ impl CodeInfo {
     }
 
     /// The stack map of the call whose return address is at `return_offset`, if it has one.
-    pub fn stack_map_at(&self, return_offset: u32) -> Option<&[u32]> {
-        let i = self.stack_maps.binary_search_by_key(&return_offset, |(o, _)| *o).ok()?;
-        Some(&self.stack_maps[i].1)
+    pub fn stack_map_at(&self, return_offset: u32) -> Option<Vec<u32>> {
+        self.stack_maps.get(return_offset)
     }
 
     /// The defined function containing `offset`.
@@ -144,15 +143,11 @@ unsafe impl Sync for CodeMemory {}
 impl CodeMemory {
     /// Copies `code` into fresh memory, patches the absolute relocations to builtins, makes it
     /// executable and registers it.
-    pub fn new(code: &[u8], relocs: &[(u32, Builtin)], info: CodeInfo) -> Result<CodeMemory> {
+    pub fn new(code: &[u8], relocs: &[(u32, Builtin)], info: impl Into<Arc<CodeInfo>>) -> Result<CodeMemory> {
+        let info = info.into();
         if code.is_empty() {
             let mmap = Mmap::reserve(crate::mmap::page_size())?;
-            return Ok(CodeMemory {
-                backing: Backing::Anonymous(mmap),
-                len: 0,
-                relocs: Vec::new(),
-                info: Arc::new(info),
-            });
+            return Ok(CodeMemory { backing: Backing::Anonymous(mmap), len: 0, relocs: Vec::new(), info });
         }
         let size = code.len().next_multiple_of(crate::mmap::page_size());
         let mut mmap = Mmap::reserve(size).context("failed to allocate code memory")?;
@@ -169,7 +164,6 @@ impl CodeMemory {
             bytes[at..at + 8].copy_from_slice(&address.to_le_bytes());
         }
         mmap.make_executable(0, size)?;
-        let info = Arc::new(info);
         register(mmap.as_ptr() as usize, mmap.as_ptr() as usize + code.len(), info.clone());
         Ok(CodeMemory { backing: Backing::Anonymous(mmap), len: code.len(), relocs: relocs.to_vec(), info })
     }
@@ -190,10 +184,10 @@ impl CodeMemory {
         map: Arc<FileMap>,
         start: usize,
         len: usize,
-        info: CodeInfo,
+        info: impl Into<Arc<CodeInfo>>,
         lazy: Option<(SharedBytes, String)>,
     ) -> Result<CodeMemory> {
-        let info = Arc::new(info);
+        let info = info.into();
         let base = match lazy {
             Some((hashes, message)) => {
                 let chunks = len.div_ceil(CHUNK);

@@ -28,7 +28,7 @@ pub use image::MemoryImage;
 pub use instance::{Instance, InstanceArgs, i31_word};
 pub use memory::LinearMemory;
 pub use mmap::FileMap;
-pub use sidetable::CompactMap;
+pub use sidetable::{CompactMap, StackMaps};
 pub use table::Table;
 pub use traphandlers::{
     UnwindReason, UnwindReport, catch_traps, init_traps, raise_from_host, throw_from_host, visit_stack_roots,

@@ -1,6 +1,7 @@
 //! [`CompactMap`]: a sorted table from code offsets to values (the trap table, the address map)
 //! in a compact block encoding that lookups read where it lies, so a precompiled module's tables
-//! are used straight from its mapped file without being decoded first.
+//! are used straight from its mapped file without being decoded first. [`StackMaps`] builds the
+//! stack maps on it.
 //!
 //! ```text
 //! len u32 | blocks u32 | blocks x (first key u32, start u32) | stream
@@ -218,6 +219,93 @@ impl CompactMap {
     }
 }
 
+/// The stack maps of compiled code: for each call that has one, by return address offset, the
+/// stack-pointer offsets of the slots holding garbage-collectable references across it. Like
+/// [`CompactMap`], read where it lies:
+///
+/// ```text
+/// index: CompactMap (return offset -> position in lists) | lists: (count, count x offset) in LEB128
+/// ```
+///
+/// Identical lists are stored once (most calls of a function keep the same slots live).
+#[derive(Clone, Default, Debug)]
+pub struct StackMaps {
+    index: CompactMap,
+    lists: SharedBytes,
+}
+
+impl StackMaps {
+    /// Encodes `entries` (sorted by return offset) as the index and the lists.
+    pub fn encode(entries: &[(u32, Vec<u32>)]) -> (Vec<u8>, Vec<u8>) {
+        let mut lists = Vec::new();
+        let mut seen = std::collections::HashMap::<&[u32], u32>::new();
+        let mut index = Vec::with_capacity(entries.len());
+        for (ret, slots) in entries {
+            let at = *seen.entry(slots.as_slice()).or_insert_with(|| {
+                let at = lists.len() as u32;
+                put_leb(&mut lists, slots.len() as u32);
+                slots.iter().for_each(|slot| put_leb(&mut lists, *slot));
+                at
+            });
+            index.push((*ret, at));
+        }
+        (CompactMap::encode(&index), lists)
+    }
+
+    /// The stack maps of `entries` (sorted by return offset).
+    pub fn new(entries: &[(u32, Vec<u32>)]) -> StackMaps {
+        let (index, lists) = StackMaps::encode(entries);
+        StackMaps::from_bytes(SharedBytes::from_vec(index), SharedBytes::from_vec(lists))
+            .expect("a fresh encoding is valid")
+    }
+
+    /// Wraps an encoding (see [`CompactMap::from_bytes`]): constant time; lookups check what they
+    /// read.
+    pub fn from_bytes(index: SharedBytes, lists: SharedBytes) -> Result<StackMaps> {
+        Ok(StackMaps { index: CompactMap::from_bytes(index)?, lists })
+    }
+
+    /// The encoded index and lists (checked first, if they are checked).
+    pub fn as_bytes(&self) -> (&[u8], &[u8]) {
+        self.lists.check_all();
+        (self.index.as_bytes(), &self.lists)
+    }
+
+    /// Number of calls with a stack map.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The largest return offset with a stack map.
+    pub fn last_key(&self) -> Option<u32> {
+        self.index.last_key()
+    }
+
+    /// The slots of the call returning to `return_offset`, if it has a stack map. A damaged list
+    /// reads as none rather than as wrong slots.
+    pub fn get(&self, return_offset: u32) -> Option<Vec<u32>> {
+        let at = self.index.get(return_offset)? as usize;
+        // A list takes at most 5 bytes per LEB128 number.
+        let head = self.lists.get_checked(at..at.saturating_add(5).min(self.lists.len()))?;
+        let mut pos = 0;
+        let count = get_leb(head, &mut pos)? as usize;
+        let end = at.saturating_add(pos).saturating_add(count.saturating_mul(5)).min(self.lists.len());
+        let bytes = self.lists.get_checked(at + pos..end)?;
+        let mut pos = 0;
+        (0..count).map(|_| get_leb(bytes, &mut pos)).collect()
+    }
+
+    /// Every entry, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Vec<u32>)> + '_ {
+        self.index.iter().filter_map(|(ret, _)| Some((ret, self.get(ret)?)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +329,29 @@ mod tests {
             assert_eq!(map.last_at_or_before(probe), before, "at or before {probe}");
         }
         assert!(CompactMap::new(&[]).get(0).is_none());
+    }
+
+    #[test]
+    fn stack_maps_round_trip_and_share_lists() {
+        let entries: Vec<(u32, Vec<u32>)> =
+            (0..300u32).map(|i| (i * 12 + 4, if i % 3 == 0 { vec![] } else { vec![8, 16 * (i % 5), 300] })).collect();
+        let maps = StackMaps::new(&entries);
+        assert_eq!(maps.len(), entries.len());
+        assert_eq!(maps.iter().collect::<Vec<_>>(), entries);
+        assert_eq!(maps.get(16), Some(vec![8, 16, 300]));
+        assert_eq!(maps.get(17), None);
+        assert_eq!(maps.last_key(), Some(299 * 12 + 4));
+        // Six distinct lists (the empty one and five others), however many calls use them.
+        let (_, lists) = StackMaps::encode(&entries);
+        assert!(lists.len() <= 6 * 5, "{} bytes of lists", lists.len());
+        // Damage: lookups may miss or read other slots' numbers, but never panic.
+        let (index, lists) = StackMaps::encode(&entries);
+        for at in 0..lists.len() {
+            let mut bad = lists.clone();
+            bad[at] ^= 0x80;
+            let maps = StackMaps::from_bytes(SharedBytes::from_vec(index.clone()), SharedBytes::from_vec(bad)).unwrap();
+            maps.iter().count();
+        }
     }
 
     #[test]

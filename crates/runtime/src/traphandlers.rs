@@ -353,7 +353,7 @@ pub unsafe fn visit_stack_roots(store_ctx: *const VMStoreContext, mut visit: imp
     while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
         let found = with_code_at(pc - 1, |info, offset| {
             info.defined_func_at(offset)?;
-            Some(info.stack_map_at(offset + 1).map(<[u32]>::to_vec).unwrap_or_default())
+            Some(info.stack_map_at(offset + 1).unwrap_or_default())
         })
         .flatten();
         let Some(slots) = found else { break };

@@ -15,12 +15,13 @@
 //! ```
 
 use super::codec::{Reader, Writer};
-use super::{BLOB_ALIGN, Frame, Kind, Source, unframe};
+use super::{BLOB_ALIGN, Frame, Kind, PayloadCheck, Source, open_frame};
 use crate::engine::Engine;
 use crate::module::{CodeSource, MemoryImages, Module, Parts};
 use anyhow::{Context, Result, anyhow, ensure};
 use kiln_environ::{Builtin, ModuleInfo, SharedBytes};
-use kiln_runtime::{CompactMap, HandlerTable, MemoryImage};
+use kiln_runtime::{CompactMap, HandlerTable, MemoryImage, StackMaps};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,14 +45,9 @@ pub(crate) fn encode_parts(w: &mut Writer, module: &Module) -> Result<()> {
         // u32::MAX cannot be an offset: code is shorter than 4 GiB.
         w.u32(f.map_or(u32::MAX, |f| (f as usize - base) as u32));
     }
-    w.count(info.stack_maps.len())?;
-    for (ret, slots) in &info.stack_maps {
-        w.u32(*ret);
-        w.count(slots.len())?;
-        for slot in slots {
-            w.u32(*slot);
-        }
-    }
+    let (stack_map_index, stack_map_lists) = info.stack_maps.as_bytes();
+    w.checked_blob(stack_map_index, 1)?;
+    w.checked_blob(stack_map_lists, 1)?;
     w.checked_blob(info.handlers.landings.as_bytes(), 1)?;
     w.checked_blob(info.handlers.frames.as_bytes(), 1)?;
     w.checked_blob(info.traps.as_bytes(), 1)?;
@@ -68,12 +64,16 @@ pub(crate) fn decode_parts<'a>(r: &mut Reader<'a>, source: &Source) -> Result<Pa
             Ok((offset, Builtin::from_u32(index).ok_or_else(|| anyhow!("unknown builtin {index} in a relocation"))?))
         })
         .collect::<Result<_>>()?;
-    let functions = (0..r.count(8)?).map(|_| Ok(r.u32()?..r.u32()?)).collect::<Result<_>>()?;
-    let array_to_wasm =
-        (0..r.count(4)?).map(|_| Ok(Some(r.u32()?).filter(|o| *o != u32::MAX))).collect::<Result<_>>()?;
-    let stack_maps = (0..r.count(8)?)
-        .map(|_| Ok((r.u32()?, (0..r.count(4)?).map(|_| r.u32()).collect::<Result<_>>()?)))
-        .collect::<Result<_>>()?;
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+    let count = r.count(8)?;
+    let bytes = r.take(8 * count)?;
+    let functions = (0..count).map(|i| u32_at(bytes, 2 * i)..u32_at(bytes, 2 * i + 1)).collect();
+    let count = r.count(4)?;
+    let bytes = r.take(4 * count)?;
+    let array_to_wasm = (0..count).map(|i| Some(u32_at(bytes, i)).filter(|o| *o != u32::MAX)).collect();
+    let stack_maps =
+        StackMaps::from_bytes(read_checked(r, source, "stack map index")?, read_checked(r, source, "stack maps")?)
+            .context("the stack maps")?;
     let table = |r: &mut Reader<'a>, what| CompactMap::from_bytes(read_checked(r, source, what)?).context(what);
     let handlers = HandlerTable {
         landings: table(r, "exception handler table")?,
@@ -88,6 +88,50 @@ pub(crate) fn decode_parts<'a>(r: &mut Reader<'a>, source: &Source) -> Result<Pa
         None => CodeSource::Bytes(&r.data[range]),
     };
     Ok(Parts { code, hashes: Some(hashes), relocs, functions, array_to_wasm, traps, address_map, handlers, stack_maps })
+}
+
+/// The check of a module's memory images against their chunk hashes. Images are most of a large
+/// module's file (CPython's is 11 MB), so a large one is checked on another thread while the rest
+/// of the module loads; it must pass before the module is returned.
+enum ImageCheck {
+    Done(Result<()>),
+    Running(std::thread::JoinHandle<Result<()>>),
+}
+
+impl ImageCheck {
+    /// Images smaller than this in total are checked at once: a thread costs more.
+    const THREAD_MIN: usize = 2 << 20;
+
+    /// Starts checking the blobs `(hashes, bytes)` of `file`.
+    fn start(file: &SharedBytes, blobs: Vec<(Range<usize>, Range<usize>)>) -> ImageCheck {
+        let check = |file: &SharedBytes, blobs: &[(Range<usize>, Range<usize>)]| -> Result<()> {
+            for (hashes, bytes) in blobs {
+                super::codec::check_chunks(&file[bytes.clone()], &file[hashes.clone()])
+                    .context("a memory image (the module's initial memory contents) is corrupt")?;
+            }
+            Ok(())
+        };
+        if blobs.iter().map(|(_, b)| b.len()).sum::<usize>() < Self::THREAD_MIN {
+            return ImageCheck::Done(check(file, &blobs));
+        }
+        let (shared, moved) = (file.clone(), blobs.clone());
+        let spawned = std::thread::Builder::new().name("kiln-image-check".into()).spawn(move || check(&shared, &moved));
+        match spawned {
+            Ok(handle) => ImageCheck::Running(handle),
+            // No thread to be had: check here instead.
+            Err(_) => ImageCheck::Done(check(file, &blobs)),
+        }
+    }
+
+    /// Waits for the check's result.
+    fn finish(self) -> Result<()> {
+        match self {
+            ImageCheck::Done(result) => result,
+            ImageCheck::Running(handle) => {
+                handle.join().unwrap_or_else(|_| Err(anyhow!("the memory image check panicked")))
+            }
+        }
+    }
 }
 
 /// A blob written by `Writer::checked_blob`, checked against its chunk hashes as it is first
@@ -142,7 +186,7 @@ pub(crate) fn check_parts(c: &Parts<'_>, info: &ModuleInfo) -> Result<()> {
     ensure!(c.traps.last_key().is_none_or(|o| o < len), "a trap lies outside the code");
     ensure!(c.address_map.last_key().is_none_or(|o| o <= len), "the address map reaches outside the code");
     ensure!(c.relocs.iter().all(|(o, _)| u64::from(*o) + 8 <= u64::from(len)), "a relocation lies outside the code");
-    ensure!(c.stack_maps.is_sorted_by_key(|(o, _)| *o), "the stack maps are not sorted");
+    ensure!(c.stack_maps.last_key().is_none_or(|o| o <= len), "a stack map lies outside the code");
     ensure!(
         c.handlers.len() == c.handlers.frames.len() && c.handlers.landings.last_key().is_none_or(|o| o <= len),
         "the exception handler table does not fit the code"
@@ -169,26 +213,43 @@ fn encode_module(w: &mut Writer, module: &Module) -> Result<()> {
             ranges.push(start..data.len());
         }
     }
-    super::info::encode(w, info, &ranges)?;
-    w.count(inner.data_in_image.len())?;
-    inner.data_in_image.iter().for_each(|b| w.bool(*b));
+    // The images come first, so that loading can start checking them before anything else.
     w.count(inner.memory_images.len())?;
     for image in inner.memory_images.iter() {
         w.bool(image.is_some());
         if let Some(image) = image {
-            w.aligned_bytes(&image.contents().context("failed to read a memory image")?, BLOB_ALIGN);
+            w.checked_blob(&image.contents().context("failed to read a memory image")?, BLOB_ALIGN)?;
         }
     }
+    super::info::encode(w, info, &ranges)?;
+    w.count(inner.data_in_image.len())?;
+    inner.data_in_image.iter().for_each(|b| w.bool(*b));
     w.bytes(&data);
     encode_parts(w, module)
 }
 
-/// Reads a module payload starting at `r`'s position and builds the module.
+/// Reads a module payload starting at `r`'s position and builds the module. `payload` is the
+/// frame's checksum, verified here once the memory images' check has started.
 ///
 /// # Safety
 ///
 /// As for [`Module::deserialize`]: the code is run as it is.
-unsafe fn decode_module(engine: &Engine, r: &mut Reader<'_>, source: &Source) -> Result<Module> {
+unsafe fn decode_module(
+    engine: &Engine,
+    r: &mut Reader<'_>,
+    source: &Source,
+    payload: &PayloadCheck<'_>,
+) -> Result<Module> {
+    let images = match read_images(r, source) {
+        Ok(images) => images,
+        // Damage is reported as such rather than as whatever it made the images look like.
+        Err(e) => {
+            payload.verify()?;
+            return Err(e);
+        }
+    };
+    payload.verify()?;
+    let (images, image_check) = images;
     let info_start = r.pos;
     // The data segments' ranges are checked against the rest of the file here, and against the
     // data (stored after the info) below.
@@ -197,19 +258,32 @@ unsafe fn decode_module(engine: &Engine, r: &mut Reader<'_>, source: &Source) ->
         |r: &mut Reader<'_>| read_checked(r, source, "function name table"),
         source.bytes.len() - info_start,
     )?;
+    let defined_memories = info.memories.len() - info.num_imported_memories as usize;
+    ensure!(images.len() == defined_memories, "{} memory images for {defined_memories} defined memories", images.len());
     let count = r.count(1)?;
     ensure!(count == info.data.len(), "{count} image flags for {} data segments", info.data.len());
     let data_in_image = (0..count).map(|_| r.bool()).collect::<Result<Vec<_>>>()?;
-    let defined_memories = info.memories.len() - info.num_imported_memories as usize;
+    let data = r.bytes()?;
+    ensure!(info.data.iter().all(|d| d.data.end <= data.len()), "a data segment lies outside the data");
+    let parts = decode_parts(r, source)?;
+    check_parts(&parts, &info).context("the code does not fit the module")?;
+    image_check.finish()?;
+    Module::from_parts(engine, info, data.into(), parts, images, data_in_image)
+}
+
+/// Reads the memory images (mapped from the file where they are page-aligned in it) and starts
+/// checking them.
+fn read_images(r: &mut Reader<'_>, source: &Source) -> Result<(MemoryImages, ImageCheck)> {
     let count = r.count(1)?;
-    ensure!(count == defined_memories, "{count} memory images for {defined_memories} defined memories");
     let mut images: MemoryImages = Vec::with_capacity(count);
+    let mut blobs = Vec::with_capacity(count);
     for _ in 0..count {
         if !r.bool()? {
             images.push(None);
             continue;
         }
-        let range = r.aligned_bytes_range(BLOB_ALIGN)?;
+        let (hashes, range) = r.checked_blob(BLOB_ALIGN)?;
+        blobs.push((hashes, range.clone()));
         let page = kiln_runtime::mmap::page_size();
         let image = match &source.map {
             Some(map) if range.start.is_multiple_of(page) && range.len().is_multiple_of(page) => {
@@ -219,11 +293,7 @@ unsafe fn decode_module(engine: &Engine, r: &mut Reader<'_>, source: &Source) ->
         };
         images.push(Some(Arc::new(image)));
     }
-    let data = r.bytes()?;
-    ensure!(info.data.iter().all(|d| d.data.end <= data.len()), "a data segment lies outside the data");
-    let parts = decode_parts(r, source)?;
-    check_parts(&parts, &info).context("the code does not fit the module")?;
-    Module::from_parts(engine, info, data.into(), parts, images, data_in_image)
+    Ok((images, ImageCheck::start(&source.bytes, blobs)))
 }
 
 impl Module {
@@ -255,9 +325,9 @@ impl Module {
     ///
     /// As for [`Module::deserialize`].
     unsafe fn load(engine: &Engine, source: Source) -> Result<Module> {
-        let mut r = unframe(engine, Kind::Module, &source.bytes)?;
+        let (mut r, payload) = open_frame(engine, Kind::Module, &source.bytes)?;
         // SAFETY: the caller vouches for the code.
-        let module = unsafe { decode_module(engine, &mut r, &source) };
+        let module = unsafe { decode_module(engine, &mut r, &source, &payload) };
         module.and_then(|m| r.finish().map(|()| m)).context("the precompiled module is corrupt")
     }
 
@@ -305,11 +375,13 @@ pub(crate) unsafe fn decode_cache_entry(
     features: wasmparser::WasmFeatures,
 ) -> Result<Module> {
     let source = Source::from_file(path)?;
-    let mut r = unframe(engine, Kind::CacheEntry, &source.bytes)?;
-    ensure!(&r.array::<32>()? == wasm_hash, "the entry is for other wasm bytes");
-    ensure!(r.u64()? == features.bits(), "the entry is for other wasm features");
+    let (mut r, payload) = open_frame(engine, Kind::CacheEntry, &source.bytes)?;
+    // Read before the payload is verified (by `decode_module`), and so only trusted after it.
+    let (entry_hash, entry_features) = (r.array::<32>()?, r.u64()?);
     // SAFETY: the caller vouches for the cache directory.
-    let module = unsafe { decode_module(engine, &mut r, &source)? };
+    let module = unsafe { decode_module(engine, &mut r, &source, &payload)? };
+    ensure!(&entry_hash == wasm_hash, "the entry is for other wasm bytes");
+    ensure!(entry_features == features.bits(), "the entry is for other wasm features");
     r.finish()?;
     Ok(module)
 }

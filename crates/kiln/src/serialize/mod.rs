@@ -53,6 +53,7 @@ use kiln_cranelift::Compiler;
 use kiln_environ::{ModuleInfo, SharedBytes};
 use kiln_runtime::FileMap;
 use sha2::{Digest, Sha256};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -63,7 +64,7 @@ pub(crate) use codec::check_chunks;
 const MAGIC: [u8; 8] = *b"\0kilnaot";
 
 /// Bumped whenever the layout below changes.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 
 /// kiln's version and the hash of the sources that shape generated code (see `build.rs`).
 const KILN_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (build ", env!("KILN_BUILD_ID"), ")");
@@ -238,6 +239,38 @@ impl Frame {
 /// Checks a file's framing, header and checksum against `engine` and returns a reader of its
 /// payload.
 pub(crate) fn unframe<'a>(engine: &Engine, expected: Kind, bytes: &'a [u8]) -> Result<Reader<'a>> {
+    let (reader, check) = open_frame(engine, expected, bytes)?;
+    check.verify()?;
+    Ok(reader)
+}
+
+/// A payload's checksum, still to be verified (see [`open_frame`]).
+pub(crate) struct PayloadCheck<'a> {
+    bytes: &'a [u8],
+    payload: Range<usize>,
+    code_blobs: Vec<Range<usize>>,
+    checksum: u64,
+    kind: Kind,
+}
+
+impl PayloadCheck<'_> {
+    /// Fails if the payload (without its checked blobs) does not match its checksum.
+    pub(crate) fn verify(&self) -> Result<()> {
+        if codec::payload_checksum(self.bytes, self.payload.clone(), &self.code_blobs) != self.checksum {
+            bail!("{} is truncated or corrupt: the payload's checksum does not match", self.kind.describe());
+        }
+        Ok(())
+    }
+}
+
+/// Like [`unframe`], but leaves the payload's checksum to the caller, who may start work on the
+/// checked blobs (whose own chunk hashes protect them) first. Nothing read before
+/// [`PayloadCheck::verify`] succeeds may be trusted.
+pub(crate) fn open_frame<'a>(
+    engine: &Engine,
+    expected: Kind,
+    bytes: &'a [u8],
+) -> Result<(Reader<'a>, PayloadCheck<'a>)> {
     if !bytes.starts_with(&MAGIC) {
         if bytes.starts_with(b"\0asm") {
             bail!("this is a WebAssembly binary, not {}: compile it instead", expected.describe());
@@ -271,10 +304,8 @@ pub(crate) fn unframe<'a>(engine: &Engine, expected: Kind, bytes: &'a [u8]) -> R
     }
     let payload = r.pos..bytes.len();
     let (code_blobs, trailer) = codec::read_trailer(bytes, payload.clone()).with_context(corrupt)?;
-    if codec::payload_checksum(bytes, payload.clone(), &code_blobs) != checksum {
-        bail!("{}: the payload's checksum does not match", corrupt());
-    }
-    Ok(Reader::payload(bytes, payload.start..trailer, code_blobs))
+    let reader = Reader::payload(bytes, payload.start..trailer, code_blobs.clone());
+    Ok((reader, PayloadCheck { bytes, payload, code_blobs, checksum, kind }))
 }
 
 /// The checksum a precompiled file records for its payload, which starts at `payload_start` and
