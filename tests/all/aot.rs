@@ -505,6 +505,100 @@ fn cache_in_an_unusable_directory_still_compiles() -> Result<()> {
     Ok(())
 }
 
+/// Cache entries are zstd-compressed by default and plain with `cache_compression(None)`; each
+/// kind is read by an engine of either setting, and a large compressed entry (several frames,
+/// decompressed in parallel) loads and runs; damage to its frames is a corrupt entry, replaced.
+fn cache_entries_compressed_or_not() -> Result<()> {
+    // 9 MiB of data: several frames, compressible as code is.
+    let contents: Vec<u8> = (0..9usize << 20).map(|i| ((i / 64) % 251) as u8 | 1).collect();
+    let wasm = {
+        use wasm_encoder::{
+            CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function, FunctionSection, MemArg,
+            MemArgTarget, MemorySection, MemoryType, TypeSection, ValType,
+        };
+        let mut types = TypeSection::new();
+        types.ty().function([ValType::I32], [ValType::I32]);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        let mut memories = MemorySection::new();
+        let ty = MemoryType { minimum: 160, maximum: None, memory64: false, shared: false, page_size_log2: None };
+        memories.memory(ty);
+        let mut exports = ExportSection::new();
+        exports.export("read", ExportKind::Func, 0);
+        let mut code = CodeSection::new();
+        let mut read = Function::new([]);
+        read.instructions()
+            .local_get(0)
+            .i32_load8_u(MemArg { offset: 0, align: 0, target: MemArgTarget::Memory(0), ordering: None })
+            .end();
+        code.function(&read);
+        let mut data = DataSection::new();
+        data.active(0, &ConstExpr::i32_const(0), contents.iter().copied());
+        let mut module = wasm_encoder::Module::new();
+        module.section(&types).section(&functions).section(&memories).section(&exports).section(&code).section(&data);
+        module.finish()
+    };
+    let engine_with = |dir: &Path, level: Option<i32>| -> Result<Engine> {
+        let mut config = Config::new();
+        config.cache(Some(dir.to_path_buf())).cache_compression(level);
+        Engine::new(&config)
+    };
+    let read_back = |engine: &Engine, module: &Module| -> Result<()> {
+        let mut store = Store::new(engine, ());
+        let instance = Linker::new(engine).instantiate(&mut store, module)?;
+        let read = instance.get_typed_func::<i32, i32>(&mut store, "read")?;
+        for probe in [0, 4 << 20, (9 << 20) - 1] {
+            ensure!(read.call(&mut store, probe as i32)? == i32::from(contents[probe]), "byte {probe}");
+        }
+        Ok(())
+    };
+    let serialized = Module::new(&Engine::default(), &wasm)?.serialize()?;
+    for (level, compressed) in [(Some(3), true), (None, false)] {
+        let dir = TempDir::new("cache-compression")?;
+        Module::new(&engine_with(dir.path(), level)?, &wasm)?;
+        let entry = files_in(dir.path()).pop().context("no cache entry written")?;
+        let bytes = std::fs::read(&entry)?;
+        ensure!(bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) == compressed, "{level:?}: wrong kind of entry");
+        if compressed {
+            ensure!(bytes.len() * 2 < serialized.len(), "{} bytes compressed from {}", bytes.len(), serialized.len());
+        } else {
+            ensure!(bytes.len() >= serialized.len(), "an uncompressed entry of {} bytes", bytes.len());
+        }
+        // Read back by engines of both settings.
+        for reader in [Some(3), None] {
+            let engine = engine_with(dir.path(), reader)?;
+            let module = Module::new(&engine, &wasm)?;
+            ensure!(
+                engine.cache_stats() == stats(1, 0, 0, 0),
+                "{level:?} read by {reader:?}: {:?}",
+                engine.cache_stats()
+            );
+            read_back(&engine, &module)?;
+        }
+        if !compressed {
+            continue;
+        }
+        // Damage in a middle frame, or a frame cut short: a corrupt entry, replaced.
+        let damaged = [
+            {
+                let mut b = bytes.clone();
+                b[bytes.len() / 2] ^= 0x04;
+                b
+            },
+            bytes[..bytes.len() - 1000].to_vec(),
+        ];
+        for (i, damage) in damaged.into_iter().enumerate() {
+            std::fs::write(&entry, &damage)?;
+            let engine = engine_with(dir.path(), level)?;
+            let module = Module::new(&engine, &wasm)?;
+            ensure!(engine.cache_stats() == stats(0, 1, 1, 0), "damage {i}: {:?}", engine.cache_stats());
+            read_back(&engine, &module)?;
+            ensure!(std::fs::read(&entry)? == bytes, "damage {i}: the entry was not rewritten");
+        }
+    }
+    Ok(())
+}
+
 /// A module whose memory image holds `len` bytes of a pattern at address 0 (`read(a)` loads the
 /// byte at `a`), precompiled.
 fn image_module(engine: &Engine, len: usize) -> Result<(Vec<u8>, Vec<u8>)> {
@@ -566,7 +660,8 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 pub fn trials() -> Vec<Trial> {
     type Test = fn() -> Result<()>;
-    let tests: [(&str, Test); 11] = [
+    let tests: [(&str, Test); 12] = [
+        ("cache_entries_compressed_or_not", cache_entries_compressed_or_not),
         ("memory_images_are_checked_at_load", memory_images_are_checked_at_load),
         ("round_trip_module", round_trip_module),
         ("round_trip_gc_i31", round_trip_gc_i31),

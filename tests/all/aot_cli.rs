@@ -129,6 +129,9 @@ fn run_uses_the_cache_unless_disabled() -> Result<()> {
     let entries = files_in(&cache);
     ensure!(entries.len() == 1, "one entry expected after a cold run: {entries:?}");
     let written = std::fs::metadata(&entries[0])?.modified()?;
+    let original = std::fs::read(&entries[0])?;
+    // The CLI compresses entries (zstd frames).
+    ensure!(original.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]), "the entry is not compressed");
     ensure!(kiln_ok(dir, &["run", "--invoke", "fib", "fib.wat", "10"])? == "55\n", "warm run");
     ensure!(files_in(&cache) == entries, "the warm run changed the cache: {:?}", files_in(&cache));
     ensure!(std::fs::metadata(&entries[0])?.modified()? == written, "the warm run rewrote the entry");
@@ -136,7 +139,16 @@ fn run_uses_the_cache_unless_disabled() -> Result<()> {
     // A corrupt entry is replaced, and the program still runs.
     std::fs::write(&entries[0], b"garbage")?;
     ensure!(kiln_ok(dir, &["run", "--invoke", "fib", "fib.wat", "10"])? == "55\n", "run over a corrupt entry");
-    ensure!(std::fs::read(&entries[0])?.starts_with(b"\0kilnaot"), "the corrupt entry was not replaced");
+    ensure!(std::fs::read(&entries[0])? == original, "the corrupt entry was not replaced");
+
+    // `-C cache-compression=n` writes a plain entry, which a default run then uses as it is.
+    std::fs::remove_file(&entries[0])?;
+    let plain = ["run", "-C", "cache-compression=n", "--invoke", "fib", "fib.wat", "10"];
+    ensure!(kiln_ok(dir, &plain)? == "55\n", "run with cache-compression=n");
+    let written = std::fs::read(&entries[0])?;
+    ensure!(written.starts_with(b"\0kilnaot"), "cache-compression=n wrote a compressed entry");
+    ensure!(kiln_ok(dir, &["run", "--invoke", "fib", "fib.wat", "10"])? == "55\n", "run over a plain entry");
+    ensure!(std::fs::read(&entries[0])? == written, "a plain entry was replaced");
 
     // Other options are another entry.
     kiln_ok(dir, &["run", "-O", "0", "--invoke", "fib", "fib.wat", "10"])?;

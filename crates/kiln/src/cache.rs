@@ -7,6 +7,12 @@
 //! cannot be read, decoded or checked is counted as corrupt and replaced by a fresh compile: the
 //! cache never turns a compile into an error. Nothing is ever evicted.
 //!
+//! Entries are compressed with zstd by default ([`Config::cache_compression`]): compiled code
+//! compresses about 4x, which keeps a cache of large modules small on disk. A compressed entry
+//! is decompressed into a sealed memfd and mapped from there, so it loads like an uncompressed
+//! one (code used where it lies, checked chunk by chunk as it is first run), at the price of the
+//! decompression (about 1 GB/s) and of holding the whole entry in memory.
+//!
 //! This module must not decide what code is compatible (the key and the header do) and must
 //! never fail a compile because of the cache.
 
@@ -15,6 +21,13 @@ use crate::module::Module;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The zstd level of compile-cache entries unless [`Config::cache_compression`] says otherwise.
+pub const DEFAULT_COMPRESSION: i32 = 3;
+
+/// The first bytes of a zstd frame: a compressed entry (an uncompressed one starts with kiln's
+/// own magic).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// Counts of what the compile cache did for an engine (see [`Engine::cache_stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,6 +60,15 @@ impl Config {
     /// catch accidents, not attacks.
     pub fn cache(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.cache_dir = dir;
+        self
+    }
+
+    /// Compresses new compile-cache entries with zstd at `level` (1-22; the default is
+    /// [`DEFAULT_COMPRESSION`]), or stores them uncompressed (`None`). Uncompressed entries are
+    /// about 4x larger on disk and load faster: they are mapped, and only the pages used are read.
+    /// Either kind of entry is read whatever this setting.
+    pub fn cache_compression(&mut self, level: Option<i32>) -> &mut Self {
+        self.cache_compression = level;
         self
     }
 
@@ -123,10 +145,77 @@ pub(crate) fn lookup(engine: &Engine, key: &Key) -> Option<Module> {
 /// [`CacheStats::write_errors`]: the compile itself succeeded.
 pub(crate) fn store(engine: &Engine, key: &Key, module: &Module) {
     let stored = crate::serialize::encode_cache_entry(engine, &key.wasm_hash, key.features, module)
+        .and_then(|entry| match engine.config().cache_compression {
+            Some(level) => compress(&entry, level),
+            None => Ok(entry),
+        })
         .and_then(|entry| Ok(write_atomically(&key.path, &entry)?));
     if stored.is_err() {
         engine.inner.cache_counters.write_errors.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Bytes of an entry per zstd frame. Frames are independent, so they are compressed and
+/// decompressed in parallel; at this size that costs under 1% of the compression.
+const FRAME: usize = 4 << 20;
+
+/// `entry` as a sequence of zstd frames of [`FRAME`] bytes each (a valid zstd stream), each
+/// recording its size and a checksum of its contents.
+fn compress(entry: &[u8], level: i32) -> anyhow::Result<Vec<u8>> {
+    use rayon::prelude::*;
+    let frames = entry
+        .par_chunks(FRAME)
+        .map(|chunk| {
+            let mut compressor = zstd::bulk::Compressor::new(level)?;
+            compressor.include_checksum(true)?;
+            compressor.include_contentsize(true)?;
+            Ok(compressor.compress(chunk)?)
+        })
+        .collect::<anyhow::Result<Vec<Vec<u8>>>>()?;
+    Ok(frames.concat())
+}
+
+/// The entry at `path` as a file that can be mapped: the file itself, or, for a compressed
+/// entry, a memfd its frames were decompressed into (in parallel).
+pub(crate) fn open_entry(path: &Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path)?;
+    let mut magic = [0u8; 4];
+    if file.read_exact_at(&mut magic, 0).is_err() || magic != ZSTD_MAGIC {
+        return Ok(file);
+    }
+    let compressed = std::fs::read(path)?;
+    // Each frame's compressed and decompressed size, from the frame headers and block headers.
+    let mut frames = Vec::new();
+    let (mut at, mut len) = (0usize, 0u64);
+    while at < compressed.len() {
+        let rest = &compressed[at..];
+        let size = zstd::zstd_safe::find_frame_compressed_size(rest)
+            .map_err(|_| anyhow::anyhow!("a damaged frame at {at} of a compressed cache entry"))?;
+        let content = zstd::zstd_safe::get_frame_content_size(rest)
+            .ok()
+            .flatten()
+            .context("a frame of a compressed cache entry does not record its size")?;
+        anyhow::ensure!(size > 0 && content <= 2 * FRAME as u64, "a damaged frame at {at} of a compressed cache entry");
+        frames.push((at..at + size, content as usize));
+        at += size;
+        len += content;
+    }
+    kiln_runtime::image::filled_memfd("kiln-cache-entry", usize::try_from(len)?, |mut buffer| {
+        let mut work = Vec::with_capacity(frames.len());
+        for (source, content) in &frames {
+            let (dest, rest) = std::mem::take(&mut buffer).split_at_mut(*content);
+            work.push((&compressed[source.clone()], dest));
+            buffer = rest;
+        }
+        work.into_par_iter().try_for_each(|(source, dest)| {
+            let written = zstd::bulk::decompress_to_buffer(source, dest)?;
+            anyhow::ensure!(written == dest.len(), "a frame of a compressed cache entry is shorter than it says");
+            Ok(())
+        })
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so

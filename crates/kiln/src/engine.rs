@@ -43,6 +43,8 @@ pub struct Config {
     pub(crate) epoch_interruption: bool,
     /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
     pub(crate) cache_dir: Option<std::path::PathBuf>,
+    /// zstd level of new cache entries; `None` stores them uncompressed (see `cache.rs`).
+    pub(crate) cache_compression: Option<i32>,
     pub(crate) simd: bool,
     pub(crate) relaxed_simd: bool,
     pub(crate) relaxed_simd_deterministic: bool,
@@ -82,6 +84,7 @@ impl Default for Config {
             consume_fuel: false,
             epoch_interruption: false,
             cache_dir: None,
+            cache_compression: Some(crate::cache::DEFAULT_COMPRESSION),
             simd: true,
             relaxed_simd: true,
             relaxed_simd_deterministic: false,

@@ -7,6 +7,47 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::os::fd::AsFd;
 
+/// A sealed memfd of `len` bytes written by `fill` through a shared mapping, without a copy: a
+/// compressed cache entry is decompressed straight into one, which is then mapped like any
+/// precompiled file (its code published where it lies, its images mapped copy-on-write).
+pub fn filled_memfd(name: &str, len: usize, fill: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<std::fs::File> {
+    use rustix::mm::{MapFlags, ProtFlags};
+    let file = memfd::MemfdOptions::default()
+        .allow_sealing(true)
+        .close_on_exec(true)
+        .create(name)
+        .with_context(|| format!("failed to create a memfd for {name}"))?;
+    file.as_file().set_len(len as u64)?;
+    if len > 0 {
+        // SAFETY: a fresh shared mapping of a memfd created above, which nothing else maps.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                // Every page is about to be written: populating them in one go is cheaper than
+                // a fault per page.
+                MapFlags::SHARED | MapFlags::POPULATE,
+                file.as_file().as_fd(),
+                0,
+            )
+        }
+        .with_context(|| format!("failed to map {len} bytes for {name}"))?;
+        // SAFETY: the mapping is `len` bytes, readable and writable, and only this slice refers
+        // to it until it is unmapped below.
+        let filled = fill(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) });
+        // SAFETY: the mapping made above; the slice given to `fill` is gone.
+        unsafe { rustix::mm::munmap(ptr, len) }.context("munmap failed")?;
+        filled?;
+    }
+    file.add_seals(&[memfd::FileSeal::SealShrink, memfd::FileSeal::SealGrow])?;
+    // As for images: the write seal may be refused (EBUSY) while pages are still pinned; nothing
+    // writes to the file after this anyway.
+    let _ = file.add_seal(memfd::FileSeal::SealWrite);
+    file.add_seal(memfd::FileSeal::SealSeal)?;
+    Ok(file.into_file())
+}
+
 /// The initial contents of one linear memory, from offset 0.
 #[derive(Debug)]
 pub struct MemoryImage {

@@ -374,7 +374,7 @@ pub(crate) unsafe fn decode_cache_entry(
     wasm_hash: &[u8; 32],
     features: wasmparser::WasmFeatures,
 ) -> Result<Module> {
-    let source = Source::from_file(path)?;
+    let source = Source::from_open_file(crate::cache::open_entry(path)?, path)?;
     let (mut r, payload) = open_frame(engine, Kind::CacheEntry, &source.bytes)?;
     // Read before the payload is verified (by `decode_module`), and so only trusted after it.
     let (entry_hash, entry_features) = (r.array::<32>()?, r.u64()?);

@@ -341,7 +341,11 @@ impl Source {
     }
 
     pub(crate) fn from_file(path: &Path) -> Result<Source> {
-        let file = std::fs::File::open(path)?;
+        Source::from_open_file(std::fs::File::open(path)?, path)
+    }
+
+    /// `file`, mapped, as the contents of `path` (which messages name).
+    pub(crate) fn from_open_file(file: std::fs::File, path: &Path) -> Result<Source> {
         let map = Arc::new(FileMap::new(file)?);
         let len = map.bytes().len();
         let bytes = SharedBytes::new(map.clone(), 0..len).expect("the whole mapping");
