@@ -41,6 +41,7 @@ api_tests![
     fuel_stops_infinite_loops,
     epoch_interrupts_infinite_loops,
     data_segments_that_cannot_use_an_image,
+    lazily_initialised_tables,
 ];
 
 fn instantiate(engine: &Engine, wat: &str) -> Result<(Store<()>, Instance)> {
@@ -504,6 +505,94 @@ fn global_get_set() -> Result<()> {
     let double = instance.get_typed_func::<(), ()>(&mut store, "double")?;
     double.call(&mut store, ())?;
     ensure!(hg.get(&mut store).unwrap_f64() == 5.0);
+    Ok(())
+}
+
+/// A funcref table filled by constant element segments is initialised lazily (kiln_runtime's
+/// `table` docs): every way of reading an element must see the segments' functions, and every
+/// way of writing one (including null, over an element not yet read) must stick. Exercised from
+/// compiled code of the defining module and of a module importing the table, and from the host.
+fn lazily_initialised_tables() -> Result<()> {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let definer = Module::new(
+        &engine,
+        r#"(module
+            (type $v_i (func (result i32)))
+            (table $t (export "t") 8 20 funcref)
+            (elem (table $t) (i32.const 1) func $one $two $three)
+            (elem (table $t) (i32.const 5) funcref (ref.func $five) (ref.null func))
+            (func $one (result i32) i32.const 1)
+            (func $two (result i32) i32.const 2)
+            (func $three (result i32) i32.const 3)
+            (func $five (export "five") (result i32) i32.const 5)
+            (func (export "call") (param i32) (result i32) local.get 0 call_indirect (type $v_i))
+            (func (export "is_null") (param i32) (result i32) local.get 0 table.get ref.is_null)
+            (func (export "set_null") (param i32) local.get 0 ref.null func table.set)
+            (func (export "copy") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 table.copy)
+            (func (export "grow") (param i32) (result i32) ref.null func local.get 0 table.grow)
+            (func (export "five_ref") (result funcref) ref.func $five))"#,
+    )?;
+    let user = Module::new(
+        &engine,
+        r#"(module
+            (type $v_i (func (result i32)))
+            (import "d" "t" (table 8 funcref))
+            (func (export "call") (param i32) (result i32) local.get 0 call_indirect (type $v_i))
+            (func (export "get") (param i32) (result funcref) local.get 0 table.get))"#,
+    )?;
+    let d = Instance::new(&mut store, &definer, &[])?;
+    let t = d.get_table(&mut store, "t").context("no table")?;
+    let u = Instance::new(&mut store, &user, &[t.into()])?;
+    let d_call = d.get_typed_func::<i32, i32>(&mut store, "call")?;
+    let u_call = u.get_typed_func::<i32, i32>(&mut store, "call")?;
+
+    // Element 2 first read by the importing module, element 1 by the host, 3 by its definer.
+    ensure!(u_call.call(&mut store, 2)? == 2, "through the importing module");
+    let Some(Val::FuncRef(Some(one))) = t.get(&mut store, 1) else { bail!("element 1 is not a function") };
+    ensure!(one.typed::<(), i32>(&store)?.call(&mut store, ())? == 1, "through the host");
+    ensure!(d_call.call(&mut store, 3)? == 3, "through the defining module");
+    ensure!(d_call.call(&mut store, 5)? == 5, "a `ref.func` item");
+    expect_trap(u_call.call(&mut store, 6), Trap::IndirectCallToNull)?;
+    expect_trap(d_call.call(&mut store, 0), Trap::IndirectCallToNull)?;
+
+    // The same funcref whichever way it is reached: the export, `ref.func`, and the table.
+    let five_ref = call(&mut store, &d, "five_ref", &[])?;
+    let from_table = call(&mut store, &u, "get", &[Val::I32(5)])?;
+    let export = d.get_func(&mut store, "five").context("no export five")?;
+    for v in [&five_ref[0], &from_table[0]] {
+        let Val::FuncRef(Some(f)) = v else { bail!("not a function: {v:?}") };
+        ensure!(f.typed::<(), i32>(&store)?.call(&mut store, ())? == 5);
+    }
+    ensure!(export.typed::<(), i32>(&store)?.call(&mut store, ())? == 5);
+
+    // Null written by compiled code over an element never read, then by the host: both stick.
+    call(&mut store, &d, "set_null", &[Val::I32(3)])?;
+    expect_trap(u_call.call(&mut store, 3), Trap::IndirectCallToNull)?;
+    let fresh = Instance::new(&mut store, &definer, &[])?;
+    let fresh_t = fresh.get_table(&mut store, "t").context("no table")?;
+    fresh_t.set(&mut store, 2, Val::FuncRef(None))?;
+    ensure!(matches!(fresh_t.get(&mut store, 2), Some(Val::FuncRef(None))), "the host's null did not stick");
+    let fresh_call = fresh.get_typed_func::<i32, i32>(&mut store, "call")?;
+    expect_trap(fresh_call.call(&mut store, 2), Trap::IndirectCallToNull)?;
+    ensure!(fresh_call.call(&mut store, 1)? == 1, "a neighbour of the null lost its function");
+    let is_null = fresh.get_typed_func::<i32, i32>(&mut store, "is_null")?;
+    ensure!((0..8).map(|i| is_null.call(&mut store, i)).collect::<Result<Vec<_>>>()? == [1, 0, 1, 0, 1, 0, 1, 1]);
+
+    // Bulk operations on a table never read: copy (null over a function, functions over nulls),
+    // then grow.
+    let third = Instance::new(&mut store, &definer, &[])?;
+    let copy = third.get_typed_func::<(i32, i32, i32), ()>(&mut store, "copy")?;
+    copy.call(&mut store, (0, 1, 3))?; // elements 0-2 become functions 1, 2, 3; element 3 stays 3
+    copy.call(&mut store, (1, 6, 1))?; // element 6 (null) over element 1
+    let third_call = third.get_typed_func::<i32, i32>(&mut store, "call")?;
+    ensure!(third_call.call(&mut store, 0)? == 1 && third_call.call(&mut store, 2)? == 3);
+    ensure!(third_call.call(&mut store, 3)? == 3 && third_call.call(&mut store, 5)? == 5);
+    expect_trap(third_call.call(&mut store, 1), Trap::IndirectCallToNull)?;
+    let grow = third.get_typed_func::<i32, i32>(&mut store, "grow")?;
+    ensure!(grow.call(&mut store, 4)? == 8);
+    ensure!(third_call.call(&mut store, 3)? == 3, "growing lost an element");
+    expect_trap(third_call.call(&mut store, 10), Trap::IndirectCallToNull)?;
     Ok(())
 }
 

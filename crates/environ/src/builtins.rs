@@ -70,11 +70,17 @@ pub enum Builtin {
     /// `(vmctx, exception: u64)`: a plain `catch`/`catch_all` has consumed the exception; the
     /// runtime frees it unless it escaped (see `vmexception::ESCAPED`).
     ExceptionDrop,
+    /// `(vmctx, table: u32, index: u64 /*in bounds*/) -> u64`: element `index` of a funcref table
+    /// that reads as 0, which may be an element not yet initialised (see `kiln_runtime::table`):
+    /// its value, which is 0 only for null.
+    TableGetLazy,
+    /// `(vmctx, func: u32) -> u64`: the funcref of function `func` (initialised on first use).
+    RefFunc,
 }
 
 impl Builtin {
     /// Number of builtins (length of the builtin table).
-    pub const COUNT: usize = 25;
+    pub const COUNT: usize = 27;
 
     /// All builtins, in discriminant order.
     pub const ALL: [Builtin; Builtin::COUNT] = [
@@ -103,6 +109,8 @@ impl Builtin {
         Builtin::ExceptionNew,
         Builtin::Throw,
         Builtin::ExceptionDrop,
+        Builtin::TableGetLazy,
+        Builtin::RefFunc,
     ];
 
     /// Decodes a builtin from its discriminant (as stored in precompiled code's relocations).

@@ -110,6 +110,11 @@ impl Instance {
             memory_limit: store.engine.config().memory_limit,
             memory_images: module.inner.memory_images.clone(),
             data_in_image: module.inner.data_in_image.clone(),
+            table_images: module
+                .inner
+                .table_images
+                .get_or_init(|| kiln_runtime::lazy_table_images(&module.inner.info).into())
+                .clone(),
         };
         for (import, item) in info.imports.iter().zip(imports) {
             if item.store_id() != store.id {

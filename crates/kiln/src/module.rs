@@ -31,6 +31,9 @@ pub(crate) struct ModuleInner {
     pub(crate) memory_images: Arc<[Option<Arc<MemoryImage>>]>,
     /// Which data segments those images contain.
     pub(crate) data_in_image: Arc<[bool]>,
+    /// The lazily initialised tables' contents (`kiln_runtime::lazy_table_images`), computed at
+    /// the first instantiation.
+    pub(crate) table_images: std::sync::OnceLock<kiln_runtime::TableImages>,
 }
 
 /// Builds a copy-on-write image for each defined memory whose active data segments all have
@@ -264,6 +267,7 @@ impl Module {
                 array_to_wasm,
                 memory_images: memory_images.into(),
                 data_in_image: data_in_image.into(),
+                table_images: Default::default(),
             }),
         })
     }

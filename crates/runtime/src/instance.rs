@@ -44,6 +44,115 @@ pub struct InstanceArgs {
     pub memory_images: Arc<[Option<Arc<crate::MemoryImage>>]>,
     /// Data segments already contained in those images (not copied at initialisation).
     pub data_in_image: Arc<[bool]>,
+    /// Per defined table, its lazy initial contents ([`lazy_table_images`]), if it has them.
+    pub table_images: TableImages,
+}
+
+/// The funcrefs of an instance's functions, which live in its `VMContext`. Imported ones are
+/// written when the instance is created; a defined one when it is first asked for, because a
+/// large program's instance has tens of thousands of functions and uses few of their funcrefs
+/// (compiled code calls defined functions directly; only `ref.func`, tables, exports and the
+/// host need funcrefs, and they all come here).
+#[derive(Clone)]
+pub struct FuncRefs {
+    vmctx: *mut u8,
+    /// Offset of function 0's funcref in the `VMContext`.
+    first: u32,
+    code: Arc<CodeMemory>,
+    info: Arc<ModuleInfo>,
+    type_ids: Arc<[u32]>,
+}
+
+// SAFETY: the pointer is the owning instance's `VMContext`, which is used by one thread at a time
+// through its store, like the instance itself.
+unsafe impl Send for FuncRefs {}
+// SAFETY: as above; `get` is only called by that thread.
+unsafe impl Sync for FuncRefs {}
+
+impl std::fmt::Debug for FuncRefs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuncRefs").field("vmctx", &self.vmctx).finish_non_exhaustive()
+    }
+}
+
+impl FuncRefs {
+    /// The funcref of function `f` (a valid index), written first if it is a defined function's
+    /// and not yet written.
+    pub fn get(&self, f: FuncIndex) -> *mut VMFuncRef {
+        assert!((f as usize) < self.info.functions.len(), "function {f} out of range");
+        // SAFETY: `VMOffsets` puts the funcrefs of every function from `first` on, inside the
+        // `VMContext` allocation, which outlives every copy of `self` (instances own their
+        // tables, the only other holders).
+        let slot = unsafe { self.vmctx.add((self.first + f * vmfuncref::SIZE) as usize) }.cast::<VMFuncRef>();
+        if let Some(defined) = self.info.defined_func_index(f) {
+            // SAFETY: the slot is a `VMFuncRef` of the live `VMContext`, zeroed when it was
+            // allocated (a null `vmctx` means not yet written) and written only here; the store
+            // gives one thread at a time access to it.
+            unsafe {
+                if (*slot).vmctx.is_null() {
+                    let range = &self.code.info().functions[defined as usize];
+                    *slot = VMFuncRef {
+                        native_call: self.code.base().add(range.start as usize),
+                        array_call: std::ptr::null(),
+                        type_id: self.type_ids[self.info.functions[f as usize] as usize],
+                        vmctx: self.vmctx.cast(),
+                    };
+                }
+            }
+        }
+        slot
+    }
+}
+
+/// Per defined table, its lazy initial contents (see [`lazy_table_images`]), if it has them.
+pub type TableImages = Arc<[Option<Arc<[u32]>>]>;
+
+/// The initial contents of each defined table of `info` that can be initialised lazily (see
+/// `crate::table`): a funcref table with no initialiser expression whose active segments all
+/// have constant offsets, hold functions (or `ref.func` / `ref.null` items) and fit the table's
+/// minimum size. For each element, the function index plus one, or 0. Computed once per module.
+pub fn lazy_table_images(info: &ModuleInfo) -> Vec<Option<Arc<[u32]>>> {
+    let defined = info.num_imported_tables as usize;
+    let mut images: Vec<Option<Vec<u32>>> = info.tables[defined..]
+        .iter()
+        .zip(&info.table_inits)
+        .map(|(ty, init)| {
+            let funcref = matches!(ty.element.heap, WasmHeapType::Func | WasmHeapType::Concrete(_));
+            (funcref && init.is_none() && !ty.table64).then(Vec::new)
+        })
+        .collect();
+    for seg in &info.elems {
+        let SegmentMode::Active { index, offset } = &seg.mode else { continue };
+        let Some(slot) = (*index as usize).checked_sub(defined) else { continue };
+        let Some(image) = images[slot].as_mut() else { continue };
+        let items: Option<Vec<u32>> = match &seg.items {
+            ElemItems::Functions(funcs) => Some(funcs.iter().map(|f| f + 1).collect()),
+            ElemItems::Exprs(exprs) => exprs
+                .iter()
+                .map(|e| match e.ops.as_slice() {
+                    [ConstOp::RefFunc(f)] => Some(f + 1),
+                    [ConstOp::RefNull(_)] => Some(0),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let start = match offset.ops.as_slice() {
+            [ConstOp::I32Const(v)] => Some(*v as u32 as u64),
+            _ => None,
+        };
+        let minimum = info.tables[*index as usize].minimum;
+        match (items, start) {
+            (Some(items), Some(start)) if start + items.len() as u64 <= minimum => {
+                let end = start as usize + items.len();
+                if image.len() < end {
+                    image.resize(end, 0);
+                }
+                image[start as usize..end].copy_from_slice(&items);
+            }
+            _ => images[slot] = None,
+        }
+    }
+    images.into_iter().map(|image| image.filter(|i| !i.is_empty()).map(Into::into)).collect()
 }
 
 /// A module instance. Boxed: its `VMContext` points back to it.
@@ -70,6 +179,9 @@ pub struct Instance {
     passive_elems: Vec<Box<[usize]>>,
     passive_data: Vec<Range<usize>>,
     data_in_image: Arc<[bool]>,
+    funcrefs: FuncRefs,
+    /// Which defined tables are initialised lazily (their active segments are then not written).
+    lazy_tables: Vec<bool>,
 }
 
 // SAFETY: an instance is used by one thread at a time through its store.
@@ -118,6 +230,7 @@ impl Instance {
         let mut memories = args.imported_memories;
         memories.extend(defined_memories.iter_mut().map(|m| &mut **m as *mut LinearMemory));
 
+        let code_for_funcrefs = args.code.clone();
         let mut instance = Box::new(Instance {
             vmctx,
             layout,
@@ -136,11 +249,27 @@ impl Instance {
             passive_elems: Vec::new(),
             passive_data: Vec::new(),
             data_in_image: args.data_in_image,
+            funcrefs: FuncRefs {
+                vmctx: vmctx.as_ptr(),
+                first: if info.functions.is_empty() { 0 } else { offsets.funcref(0) },
+                code: code_for_funcrefs,
+                info: info.clone(),
+                type_ids: args.type_ids.clone(),
+            },
+            lazy_tables: Vec::new(),
         });
+        for (i, image) in args.table_images.iter().enumerate() {
+            let lazy = match (image, instance.defined_tables.get_mut(i)) {
+                (Some(image), Some(table)) if image.len() as u64 <= table.size() => {
+                    let funcrefs = instance.funcrefs.clone();
+                    table.set_lazy(crate::table::LazyInit { image: image.clone(), funcrefs });
+                    true
+                }
+                _ => false,
+            };
+            instance.lazy_tables.push(lazy);
+        }
         let instance_ptr: *mut Instance = &mut *instance;
-        let code = instance.code.clone();
-        let code_base = code.base();
-        let functions = &code.info().functions;
         // SAFETY: all writes below stay inside the zeroed VMContext allocation, at offsets computed
         // for this module; every pointer written outlives the instance (the store keeps imports
         // alive, the instance owns the rest).
@@ -156,16 +285,7 @@ impl Instance {
             for (i, func) in args.imported_funcs.iter().enumerate() {
                 *(base.add(offsets.funcref(i as u32) as usize) as *mut VMFuncRef) = *func;
             }
-            for (defined, range) in functions.iter().enumerate() {
-                let f = info.func_index(defined as u32);
-                let ty = info.functions[f as usize];
-                *(base.add(offsets.funcref(f) as usize) as *mut VMFuncRef) = VMFuncRef {
-                    native_call: code_base.add(range.start as usize),
-                    array_call: std::ptr::null(),
-                    type_id: args.type_ids[ty as usize],
-                    vmctx: base.cast(),
-                };
-            }
+            // Defined functions' funcrefs are written when first used (`FuncRefs`).
             for (i, table) in instance.tables.iter().enumerate() {
                 write(offsets.table_ptr(i as u32), *table as usize);
             }
@@ -213,6 +333,11 @@ impl Instance {
         self.passive_data = info.data.iter().map(|d| d.data.clone()).collect();
         for seg in info.elems.iter() {
             if let SegmentMode::Active { index, offset } = &seg.mode {
+                // A lazily initialised table's segments are in its image (all in bounds).
+                let defined = index.checked_sub(info.num_imported_tables);
+                if defined.is_some_and(|d| self.lazy_tables.get(d as usize).copied().unwrap_or(false)) {
+                    continue;
+                }
                 let dst = self.eval_offset(offset, info.tables[*index as usize].table64);
                 let items = self.elem_items(&seg.items);
                 // SAFETY: tables outlive the instance and are not borrowed elsewhere here.
@@ -328,10 +453,16 @@ impl Instance {
         &self.code
     }
 
-    /// The funcref of function `f` inside the `VMContext`.
+    /// The funcref of function `f` inside the `VMContext` (written first if need be).
     pub fn funcref(&self, f: FuncIndex) -> *mut VMFuncRef {
-        // SAFETY: the offset is inside the VMContext.
-        unsafe { self.vmctx.as_ptr().add(self.offsets.funcref(f) as usize).cast() }
+        self.funcrefs.get(f)
+    }
+
+    /// Element `index` (in bounds) of table `t`, initialised from its image if it is due.
+    pub fn table_get_lazy(&mut self, t: TableIndex, index: u64) -> usize {
+        // SAFETY: tables outlive the instance and are not borrowed during a builtin.
+        let table = unsafe { &mut *self.table(t) };
+        table.get(index).unwrap_or(0)
     }
 
     /// Table `t`.

@@ -25,7 +25,7 @@ pub mod vmcontext;
 pub use code::{CodeInfo, CodeMemory, HandlerTable};
 pub use exception::{ExceptionHeap, ExceptionRef, VMTagDefinition};
 pub use image::MemoryImage;
-pub use instance::{Instance, InstanceArgs, i31_word};
+pub use instance::{FuncRefs, Instance, InstanceArgs, TableImages, i31_word, lazy_table_images};
 pub use memory::LinearMemory;
 pub use mmap::FileMap;
 pub use sidetable::{CompactMap, StackMaps};

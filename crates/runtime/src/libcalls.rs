@@ -36,6 +36,8 @@ pub struct VMBuiltins {
     exception_new: unsafe extern "C" fn(*mut VMContext, u32) -> u64,
     throw: unsafe extern "C" fn(*mut VMContext, u64, usize, u32, u32),
     exception_drop: unsafe extern "C" fn(*mut VMContext, u64),
+    table_get_lazy: unsafe extern "C" fn(*mut VMContext, u32, u64) -> u64,
+    ref_func: unsafe extern "C" fn(*mut VMContext, u32) -> u64,
 }
 
 /// The one builtin table every `VMContext` points to.
@@ -65,6 +67,8 @@ pub static BUILTINS: VMBuiltins = VMBuiltins {
     exception_new,
     throw,
     exception_drop,
+    table_get_lazy,
+    ref_func,
 };
 
 const _: () = assert!(std::mem::size_of::<VMBuiltins>() == Builtin::COUNT * 8);
@@ -82,6 +86,16 @@ fn status(result: Result<(), Trap>) -> u32 {
         Ok(()) => 0,
         Err(trap) => u32::from(trap.as_u8()) + 1,
     }
+}
+
+unsafe extern "C" fn table_get_lazy(vmctx: *mut VMContext, table: u32, index: u64) -> u64 {
+    // SAFETY: compiled code passes its own live VMContext and an index it checked.
+    unsafe { Instance::from_vmctx(vmctx) }.table_get_lazy(table, index) as u64
+}
+
+unsafe extern "C" fn ref_func(vmctx: *mut VMContext, func: u32) -> u64 {
+    // SAFETY: compiled code passes its own live VMContext and a validated function index.
+    unsafe { Instance::from_vmctx(vmctx) }.funcref(func) as u64
 }
 
 unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, memory: u32, delta: u64) -> u64 {

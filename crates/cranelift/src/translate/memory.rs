@@ -5,7 +5,7 @@ use crate::{trap_code, value_type};
 use anyhow::Result;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I8, I16, I32, I64};
-use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, TrapCode, Type, Value};
+use cranelift_codegen::ir::{BlockArg, Endianness, InstBuilder, MemFlagsData, TrapCode, Type, Value};
 use kiln_environ::{Builtin, Trap, WasmValType, vmmemory, vmtable};
 use wasmparser::MemArg;
 
@@ -281,15 +281,69 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn table_get(&mut self, t: u32) {
         let index = self.pop();
         let addr = self.table_elem_addr(t, index, Trap::TableOutOfBounds);
-        let v = self.b.ins().load(I64, trusted(), addr, 0);
+        let mut v = self.b.ins().load(I64, trusted(), addr, 0);
+        if self.is_funcref_table(t) {
+            v = self.resolve_lazy_element(t, index, v);
+        }
         self.note_gc_ref(v, WasmValType::Ref(self.env.info.tables[t as usize].element));
         self.push(v);
     }
 
     pub(super) fn table_set(&mut self, t: u32) {
         let (index, value) = self.pop2();
+        if !self.is_funcref_table(t) {
+            let addr = self.table_elem_addr(t, index, Trap::TableOutOfBounds);
+            self.b.ins().store(trusted(), value, addr, 0);
+            return;
+        }
+        // A null stored into a lazily initialised table goes through the runtime (as a
+        // one-element `table.fill`), so that the table's image cannot bring back what it replaced.
+        let store = self.b.create_block();
+        let null = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.set_cold_block(null);
+        self.b.ins().brif(value, store, &[], null, &[]);
+        self.b.seal_block(store);
+        self.b.seal_block(null);
+        self.b.switch_to_block(store);
         let addr = self.table_elem_addr(t, index, Trap::TableOutOfBounds);
         self.b.ins().store(trusted(), value, addr, 0);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(null);
+        let dst = self.extend_to_i64(index);
+        let table = self.i32_const(t);
+        let one = self.b.ins().iconst(I64, 1);
+        self.call_checked_builtin(Builtin::TableFill, &[table, dst, value, one]);
+        self.b.ins().jump(done, &[]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+    }
+
+    /// Whether table `t` holds funcrefs (and so may be initialised lazily: see
+    /// `kiln_runtime::table`).
+    pub(super) fn is_funcref_table(&self, t: u32) -> bool {
+        use kiln_environ::WasmHeapType;
+        let heap = self.env.info.tables[t as usize].element.heap;
+        matches!(heap, WasmHeapType::Func | WasmHeapType::Concrete(_) | WasmHeapType::Engine(_))
+    }
+
+    /// `v`, element `index` of funcref table `t` as just loaded: if it is 0, the element may not
+    /// be initialised yet, and the `TableGetLazy` builtin gives its value (0 only for null).
+    pub(super) fn resolve_lazy_element(&mut self, t: u32, index: Value, v: Value) -> Value {
+        let slow = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I64);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(v, done, &[BlockArg::Value(v)], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        let table = self.i32_const(t);
+        let index = self.extend_to_i64(index);
+        let resolved = self.call_builtin(Builtin::TableGetLazy, &[table, index]).expect("a result");
+        self.b.ins().jump(done, &[BlockArg::Value(resolved)]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     pub(super) fn table_size(&mut self, t: u32) {

@@ -511,9 +511,10 @@ impl FuncTranslator<'_, '_> {
                 let v = self.b.ins().uextend(I32, c);
                 self.push(v);
             }
+            // Funcrefs of defined functions are written on first use (`kiln_runtime::FuncRefs`).
             Operator::RefFunc { function_index } => {
-                let offset = self.env.offsets.funcref(function_index);
-                let v = self.b.ins().iadd_imm_u(self.vmctx, i64::from(offset));
+                let f = self.i32_const(function_index);
+                let v = self.call_builtin(Builtin::RefFunc, &[f]).expect("a result");
                 self.push(v);
             }
             // GC's unboxed integers: an i31ref is the word `(x << 1) | 1` (never 0, never a pointer).
@@ -678,6 +679,7 @@ impl FuncTranslator<'_, '_> {
         let index = self.pop();
         let addr = self.table_elem_addr(table, index, Trap::IndirectCallOutOfBounds);
         let funcref = self.b.ins().load(I64, trusted(), addr, 0);
+        let funcref = self.resolve_lazy_element(table, index, funcref);
         self.b.ins().trapz(funcref, trap_code(Trap::IndirectCallToNull));
         let actual = self.b.ins().load(I32, trusted_readonly(), funcref, vmfuncref::TYPE_ID as i32);
         let type_ids =
@@ -731,6 +733,8 @@ impl FuncTranslator<'_, '_> {
             Builtin::ExceptionNew => (&[I32], &[I64]),
             Builtin::Throw => (&[I64, I64, I32, I32], &[]),
             Builtin::ExceptionDrop => (&[I64], &[]),
+            Builtin::TableGetLazy => (&[I32, I64], &[I64]),
+            Builtin::RefFunc => (&[I32], &[I64]),
             Builtin::CeilF32
             | Builtin::FloorF32
             | Builtin::TruncF32
