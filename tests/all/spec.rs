@@ -1,5 +1,5 @@
 //! The WebAssembly specification test suite, one test per script, run by `kiln-wast`: the
-//! `wasm-v1`, `wasm-v2` and `wasm-v3` scripts and the proposal folders (the relaxed SIMD ones
+//! `wasm-v1`, `wasm-v2`, `wasm-v3` and `wasm-latest` scripts and the proposal folders (the relaxed SIMD ones
 //! twice: with the host's relaxed results and with the deterministic profile).
 //!
 //! `tests/spec-skips.txt` lists what is skipped and why: a whole file (`wasm-v2/foo.wast`) or
@@ -100,6 +100,7 @@ fn suites() -> Vec<Suite> {
         Suite { files: version(SpecVersion::V1), config: wasm2, suffix: "" },
         Suite { files: version(SpecVersion::V2), config: wasm2, suffix: "" },
         Suite { files: version(SpecVersion::V3), config: wasm3, suffix: "" },
+        Suite { files: version(SpecVersion::Latest), config: wasm3, suffix: "" },
     ];
     // Each proposal's scripts assume the 2.0 feature set plus that proposal (and what it builds
     // on): e.g. memory64's binary tests expect a memory index byte to be malformed without
