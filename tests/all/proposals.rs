@@ -26,6 +26,7 @@ proposal_tests![
     config_switches_disable_proposals,
     recursion_groups_keep_alike_types_apart,
     i31_references_through_the_api,
+    br_on_cast_to_abstract_types,
 ];
 
 const COUNTER: &str = r#"
@@ -237,5 +238,79 @@ fn i31_references_through_the_api() -> Result<()> {
     let structs = r#"(module (type $s (struct (field i32))) (func (param (ref null $s))))"#;
     let err = Module::new(&engine, structs).expect_err("structs are not implemented");
     ensure!(format!("{err:#}").contains("unsupported feature"), "{err:#}");
+    Ok(())
+}
+
+/// `br_on_cast` and `br_on_cast_fail` to abstract types, taken and not taken, for null and
+/// non-null references, with an operand carried under the reference, in the `any` and `func`
+/// hierarchies. The expected results are the reference runtime's (wasmtime 49.0.3 with
+/// `-W gc=y,function-references=y` on the same module).
+fn br_on_cast_to_abstract_types() -> Result<()> {
+    let wat = r#"(module
+  ;; kind: 0 null, 1 i31(7)
+  (func $mk (param $kind i32) (result anyref)
+    (if (result anyref) (local.get $kind) (then (ref.i31 (i32.const 7))) (else (ref.null any))))
+  ;; br_on_cast to (ref i31): 10 + value if taken, else 1
+  (func (export "cast_i31") (param i32) (result i32)
+    (block $l (result (ref i31))
+      (br_on_cast $l anyref (ref i31) (call $mk (local.get 0)))
+      (drop) (return (i32.const 1)))
+    (i31.get_s) (i32.const 10) (i32.add))
+  ;; br_on_cast to (ref null eq): taken for null and i31
+  (func (export "cast_null_eq") (param i32) (result i32)
+    (block $l (result eqref)
+      (br_on_cast $l anyref eqref (call $mk (local.get 0)))
+      (drop) (return (i32.const 1)))
+    (ref.is_null) (i32.const 20) (i32.add))
+  ;; br_on_cast to (ref none): never taken for non-null; nullable none: taken only for null
+  (func (export "cast_null_none") (param i32) (result i32)
+    (block $l (result nullref)
+      (br_on_cast $l anyref nullref (call $mk (local.get 0)))
+      (drop) (return (i32.const 1)))
+    (drop) (i32.const 30))
+  ;; br_on_cast_fail to (ref eq): taken for null (fails), falls through for i31
+  (func (export "fail_eq") (param i32) (result i32)
+    (block $l (result anyref)
+      (br_on_cast_fail $l anyref (ref eq) (call $mk (local.get 0)))
+      (drop) (return (i32.const 2)))
+    (ref.is_null) (i32.const 40) (i32.add))
+  ;; with an extra operand under the reference, carried to the label
+  (func (export "carry") (param i32) (result i32)
+    (block $l (param) (result i32 (ref i31))
+      (i32.const 100)
+      (br_on_cast $l anyref (ref i31) (call $mk (local.get 0)))
+      (drop) (drop) (return (i32.const 3)))
+    (i31.get_u) (i32.add))
+  ;; funcref hierarchy: (ref func) from funcref
+  (func $f)
+  (elem declare func $f)
+  (func (export "func_cast") (param i32) (result i32)
+    (block $l (result (ref func))
+      (br_on_cast $l funcref (ref func)
+        (if (result funcref) (local.get 0) (then (ref.func $f)) (else (ref.null func))))
+      (drop) (return (i32.const 4)))
+    (drop) (i32.const 50))
+)"#;
+    let mut config = Config::new();
+    config.wasm_gc(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(&engine, wat)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let expected = [
+        ("cast_i31", [1, 17]),
+        ("cast_null_eq", [21, 20]),
+        ("cast_null_none", [30, 1]),
+        ("fail_eq", [41, 2]),
+        ("carry", [3, 107]),
+        ("func_cast", [4, 50]),
+    ];
+    for (name, results) in expected {
+        let f = instance.get_typed_func::<i32, i32>(&mut store, name)?;
+        for (arg, want) in results.into_iter().enumerate() {
+            let got = f.call(&mut store, arg as i32)?;
+            ensure!(got == want, "{name}({arg}) = {got}, wasmtime gives {want}");
+        }
+    }
     Ok(())
 }

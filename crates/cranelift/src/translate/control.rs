@@ -319,6 +319,21 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(cont);
     }
 
+    /// `br_on_cast` (`on_fail` false) and `br_on_cast_fail`: branches with the operands, the
+    /// reference last, when `ok` is 1 (or 0); otherwise continues with them.
+    pub(super) fn br_on_test(&mut self, depth: u32, ok: Value, on_fail: bool) {
+        let (block, n) = self.branch_target(depth);
+        let args = block_arg(&self.stack[self.stack.len() - n..]);
+        let cont = self.b.create_block();
+        if on_fail {
+            self.b.ins().brif(ok, cont, &[], block, &args);
+        } else {
+            self.b.ins().brif(ok, block, &args, cont, &[]);
+        }
+        self.b.switch_to_block(cont);
+        self.b.seal_block(cont);
+    }
+
     pub(super) fn return_(&mut self) {
         let n = self.control[0].num_results;
         let results = self.stack[self.stack.len() - n..].to_vec();

@@ -291,6 +291,8 @@ impl FuncTranslator<'_, '_> {
                     | Operator::ReturnCallRef { .. }
                     | Operator::BrOnNull { .. }
                     | Operator::BrOnNonNull { .. }
+                    | Operator::BrOnCast { .. }
+                    | Operator::BrOnCastFail { .. }
                     | Operator::Throw { .. }
                     | Operator::ThrowRef
             ) {
@@ -325,6 +327,15 @@ impl FuncTranslator<'_, '_> {
             Operator::ThrowRef => self.throw_ref(),
             Operator::BrOnNull { relative_depth } => self.br_on_null(relative_depth),
             Operator::BrOnNonNull { relative_depth } => self.br_on_non_null(relative_depth),
+            // Casts to abstract types only, decided as `ref.test` decides them (below).
+            Operator::BrOnCast { relative_depth, to_ref_type, .. }
+            | Operator::BrOnCastFail { relative_depth, to_ref_type, .. } => {
+                let on_fail = matches!(op, Operator::BrOnCastFail { .. });
+                let fits_non_null = self.non_null_fits(to_ref_type.heap_type())?;
+                let r = *self.stack.last().expect("operand stack underflow");
+                let ok = self.ref_test(r, to_ref_type.is_nullable(), fits_non_null);
+                self.br_on_test(relative_depth, ok, on_fail);
+            }
             Operator::RefAsNonNull => {
                 let x = *self.stack.last().expect("operand stack underflow");
                 self.b.ins().trapz(x, trap_code(Trap::NullReference));
