@@ -5,7 +5,7 @@
 //! (constant offsets, function items) is initialised lazily: its elements start as 0 and the
 //! module's precomputed image ([`LazyInit`]) says which function each one holds. Reading an
 //! element that is 0 (compiled code's slow path, the `TableGetLazy` builtin, or [`Table::get`])
-//! looks it up in the image and stores the funcref. So instantiating CPython (a 40,000-element
+//! looks it up in the image and stores the funcref. So instantiating CPython (a 47,157-element
 //! table of its 89,000 functions) writes no table element and no funcref until they are used.
 //! Writing 0 (null) over an element the image still covers, and every bulk operation, first
 //! initialises the whole table ([`Table::materialize`]), so the image never brings back a value
