@@ -27,6 +27,7 @@ proposal_tests![
     recursion_groups_keep_alike_types_apart,
     i31_references_through_the_api,
     br_on_cast_to_abstract_types,
+    extern_and_any_conversions,
 ];
 
 const COUNTER: &str = r#"
@@ -312,5 +313,105 @@ fn br_on_cast_to_abstract_types() -> Result<()> {
             ensure!(got == want, "{name}({arg}) = {got}, wasmtime gives {want}");
         }
     }
+    Ok(())
+}
+
+/// `any.convert_extern` and `extern.convert_any`, in code and in constant expressions: i31s
+/// survive the round trip, host references made internal are `any` but neither `eq` nor `i31`
+/// (tests, casts and `br_on_cast` say so), null stays null, and the wast convention that
+/// `ref.extern N` made internal is `ref.host N` holds. The script passes unchanged on
+/// wasmtime 49.0.3 (`wasmtime wast -W gc=y,function-references=y`). Then the host API: the
+/// external i31 and the internal host reference as the host sees them.
+fn extern_and_any_conversions() -> Result<()> {
+    use kiln::{AnyRef, ExternRef, ExternalizedAnyRef, I31, Val};
+    let script = r#"(module
+  (global $gi externref (extern.convert_any (ref.i31 (i32.const 5))))
+  (global $gn anyref (any.convert_extern (ref.null extern)))
+  ;; kind: 0 null, 1 i31(9), 2 the host externref argument
+  (func $mk (param $kind i32) (param $x externref) (result anyref)
+    (if (result anyref) (i32.eqz (local.get $kind)) (then (ref.null any))
+      (else (if (result anyref) (i32.eq (local.get $kind) (i32.const 1))
+        (then (ref.i31 (i32.const 9)))
+        (else (any.convert_extern (local.get $x)))))))
+  ;; bit 0: ref.test any, 1: eq, 2: i31, 3: null eq, 4: round trip through extern is non-null
+  (func (export "tests") (param i32 externref) (result i32)
+    (local $a anyref)
+    (local.set $a (call $mk (local.get 0) (local.get 1)))
+    (i32.or (i32.or (i32.or (i32.or
+      (ref.test (ref any) (local.get $a))
+      (i32.shl (ref.test (ref eq) (local.get $a)) (i32.const 1)))
+      (i32.shl (ref.test (ref i31) (local.get $a)) (i32.const 2)))
+      (i32.shl (ref.test eqref (local.get $a)) (i32.const 3)))
+      (i32.shl (i32.eqz (ref.is_null (extern.convert_any (local.get $a)))) (i32.const 4))))
+  ;; i31 through extern and back
+  (func (export "round_trip_i31") (param i32) (result i32)
+    (i31.get_s (ref.cast (ref i31) (any.convert_extern (extern.convert_any (ref.i31 (local.get 0)))))))
+  (func (export "global_i31") (result i32)
+    (i31.get_u (ref.cast (ref i31) (any.convert_extern (global.get $gi)))))
+  (func (export "global_null") (result i32) (ref.is_null (global.get $gn)))
+  ;; cast of an internal host reference to eq traps
+  (func (export "cast_eq") (param externref) (result i32)
+    (drop (ref.cast (ref eq) (any.convert_extern (local.get 0)))) (i32.const 1))
+  ;; br_on_cast of an internal host reference to i31: not taken
+  (func (export "boc") (param externref) (result i32)
+    (block $l (result (ref i31))
+      (br_on_cast $l anyref (ref i31) (any.convert_extern (local.get 0)))
+      (drop) (return (i32.const 7)))
+    (drop) (i32.const 8))
+)
+(assert_return (invoke "tests" (i32.const 0) (ref.extern 3)) (i32.const 8))
+(assert_return (invoke "tests" (i32.const 1) (ref.extern 3)) (i32.const 31))
+(assert_return (invoke "tests" (i32.const 2) (ref.extern 3)) (i32.const 17))
+(assert_return (invoke "round_trip_i31" (i32.const -3)) (i32.const -3))
+(assert_return (invoke "global_i31") (i32.const 5))
+(assert_return (invoke "global_null") (i32.const 1))
+(assert_trap (invoke "cast_eq" (ref.extern 1)) "cast failure")
+(assert_return (invoke "boc" (ref.extern 1)) (i32.const 7))
+(module
+  (func (export "internalize") (param externref) (result anyref) (any.convert_extern (local.get 0)))
+  (func (export "externalize") (param anyref) (result externref) (extern.convert_any (local.get 0))))
+(assert_return (invoke "internalize" (ref.extern 1)) (ref.host 1))
+(assert_return (invoke "internalize" (ref.null extern)) (ref.null any))
+(assert_return (invoke "externalize" (ref.host 2)) (ref.extern 2))
+(assert_return (invoke "externalize" (ref.null any)) (ref.null extern))"#;
+    let mut config = Config::new();
+    config.wasm_gc(true);
+    let engine = Engine::new(&config)?;
+    let mut cx = kiln_wast::WastContext::new(Store::new(&engine, ()));
+    let stats = cx.run_buffer("conversions.wast", script)?;
+    ensure!(stats.passed == 14 && stats.failed == 0 && stats.unsupported == 0, "{:?}", stats.failures);
+
+    let wat = r#"(module
+        (func (export "ext") (param i32) (result externref) (extern.convert_any (ref.i31 (local.get 0))))
+        (func (export "int") (param externref) (result anyref) (any.convert_extern (local.get 0)))
+        (func (export "back") (param anyref) (result externref) (extern.convert_any (local.get 0))))"#;
+    let module = Module::new(&engine, wat)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let mut out = [Val::I32(0)];
+    instance.get_func(&mut store, "ext").expect("ext").call(&mut store, &[Val::I32(-4)], &mut out)?;
+    let Val::ExternRef(Some(external)) = out[0] else { anyhow::bail!("ext returned {:?}", out[0]) };
+    ensure!(external.as_anyref().and_then(|a| a.as_i31()).map(I31::get_i32) == Some(-4));
+    ensure!(external.data(&store).downcast_ref::<ExternalizedAnyRef>().is_some());
+
+    let host = ExternRef::new(&mut store, String::from("host value"));
+    instance.get_func(&mut store, "int").expect("int").call(&mut store, &[Val::ExternRef(Some(host))], &mut out)?;
+    let Val::AnyRef(Some(internal)) = out[0] else { anyhow::bail!("int returned {:?}", out[0]) };
+    ensure!(internal.as_i31().is_none() && !internal.is_eq() && internal.as_externref() == Some(host));
+    instance.get_func(&mut store, "back").expect("back").call(&mut store, &[Val::AnyRef(Some(internal))], &mut out)?;
+    let Val::ExternRef(Some(back)) = out[0] else { anyhow::bail!("back returned {:?}", out[0]) };
+    ensure!(back == host && back.as_anyref().is_none());
+    ensure!(back.data(&store).downcast_ref::<String>().map(String::as_str) == Some("host value"));
+    let i31 = Val::AnyRef(Some(AnyRef::from_i31(I31::new_i32(3).expect("fits"))));
+    instance.get_func(&mut store, "back").expect("back").call(&mut store, &[i31], &mut out)?;
+    let Val::ExternRef(Some(e)) = out[0] else { anyhow::bail!("back returned {:?}", out[0]) };
+    ensure!(e.as_anyref().and_then(|a| a.as_i31()).map(I31::get_i32) == Some(3));
+
+    // An internal host reference of another store is refused, not misread.
+    let mut other = Store::new(&engine, ());
+    let other_instance = Instance::new(&mut other, &module, &[])?;
+    let back = other_instance.get_func(&mut other, "back").expect("back");
+    let err = back.call(&mut other, &[Val::AnyRef(Some(internal))], &mut out).expect_err("wrong store");
+    ensure!(format!("{err:#}").contains("wrong store"), "{err:#}");
     Ok(())
 }

@@ -303,8 +303,8 @@ fn many_results_and_calls_link() {
 
 #[test]
 fn errors_name_the_function() {
-    // `any.convert_extern` (GC) validates with the GC feature but kiln does not translate it.
-    let wasm = wat::parse_str(r#"(module (func $bad (param externref) local.get 0 any.convert_extern drop))"#).unwrap();
+    // A cast to `struct` (GC) validates with the GC feature but kiln does not translate it.
+    let wasm = wat::parse_str(r#"(module (func $bad (param anyref) local.get 0 ref.cast (ref struct) drop))"#).unwrap();
     let mut features = kiln_environ::supported_features();
     features |= wasmparser::WasmFeatures::GC;
     wasmparser::Validator::new_with_features(features).validate_all(&wasm).unwrap();
@@ -313,7 +313,7 @@ fn errors_name_the_function() {
     let err = compiler.compile_module(&info, &wasm).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("failed to compile function 0 (`bad`)"), "{msg}");
-    assert!(msg.contains("unsupported feature: operator AnyConvertExtern"), "{msg}");
+    assert!(msg.contains("unsupported feature: casts to `Struct`"), "{msg}");
 }
 
 /// Compares the CLIF of every function of `tests-data/*.wat` with the `.clif` file next to it;

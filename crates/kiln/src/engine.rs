@@ -198,9 +198,9 @@ impl Config {
 
     /// Validate GC types and instructions (struct, array, i31, subtyping); off by default. kiln
     /// implements the part that needs no collector: `anyref`/`eqref`/`i31ref`/`nullref`, `ref.i31`,
-    /// `i31.get_s/u`, `ref.eq`, and `ref.test`/`ref.cast`/`br_on_cast`/`br_on_cast_fail` to
-    /// abstract types. A module that uses structs, arrays, concrete GC types or
-    /// `any.convert_extern` fails to compile with an "unsupported feature" error.
+    /// `i31.get_s/u`, `ref.eq`, `any.convert_extern`/`extern.convert_any`, and
+    /// `ref.test`/`ref.cast`/`br_on_cast`/`br_on_cast_fail` to abstract types. A module that uses
+    /// structs, arrays or concrete GC types fails to compile with an "unsupported feature" error.
     pub fn wasm_gc(&mut self, enable: bool) -> &mut Self {
         self.gc = enable;
         self

@@ -69,7 +69,7 @@ pub use types::{
     ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, Mutability, RefType, TableType,
     ValType,
 };
-pub use values::{AnyRef, ExnRef, ExternRef, I31, V128, Val};
+pub use values::{AnyRef, ExnRef, ExternRef, ExternalizedAnyRef, I31, V128, Val};
 
 /// Re-exported so embedders name the same error type.
 pub use anyhow::{Error, Result};

@@ -7,34 +7,56 @@ use anyhow::{Result, bail};
 use kiln_runtime::{VMFuncRef, ValRaw};
 use std::any::Any;
 
-/// A reference to a host value, owned by a store and kept alive until the store is dropped.
+/// A reference to a host value, owned by a store and kept alive until the store is dropped; or,
+/// made by wasm's `extern.convert_any`, an `anyref` seen as an `externref` ([`ExternRef::as_anyref`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExternRef {
     pub(crate) store: StoreId,
-    pub(crate) index: usize,
+    /// The word wasm holds: `(index + 1) << 1` for the host value at `index` of the store (even,
+    /// never 0), or an `i31` word (odd) made external.
+    pub(crate) raw: usize,
 }
+
+/// What [`ExternRef::data`] gives for an external `anyref`, which has no host value: the
+/// reference itself is in [`ExternRef::as_anyref`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalizedAnyRef;
 
 impl ExternRef {
     /// Moves `value` into the store and returns a reference to it.
     pub fn new<T: Any + Send + Sync + 'static>(mut store: impl AsContextMut, value: T) -> ExternRef {
         let store = &mut store.as_context_mut().0.opaque;
         store.externrefs.push(Box::new(value));
-        ExternRef { store: store.id, index: store.externrefs.len() - 1 }
+        ExternRef { store: store.id, raw: store.externrefs.len() << 1 }
     }
 
-    /// The host value.
+    /// The host value, or [`ExternalizedAnyRef`] for a reference wasm made from an `anyref`.
     pub fn data<'a, T: 'a>(&self, store: impl Into<crate::StoreContext<'a, T>>) -> &'a (dyn Any + Send + Sync) {
+        static EXTERNALIZED: ExternalizedAnyRef = ExternalizedAnyRef;
         let store = store.into().0;
         assert_eq!(store.opaque.id, self.store, "ExternRef used with the wrong store");
-        &*store.opaque.externrefs[self.index]
+        match self.host_index() {
+            Some(index) => &*store.opaque.externrefs[index],
+            None => &EXTERNALIZED,
+        }
+    }
+
+    /// The `anyref` this reference was made from by `extern.convert_any`, if it was (a host
+    /// value's reference gives `None`).
+    pub fn as_anyref(&self) -> Option<AnyRef> {
+        (self.raw & 1 == 1).then(|| AnyRef::from_i31(I31::wrapping_u32((self.raw >> 1) as u32)))
+    }
+
+    fn host_index(&self) -> Option<usize> {
+        (self.raw & 1 == 0).then(|| (self.raw >> 1) - 1)
     }
 
     pub(crate) fn to_raw(self) -> usize {
-        self.index + 1
+        self.raw
     }
 
     pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<ExternRef> {
-        (raw != 0).then(|| ExternRef { store: store.id, index: raw - 1 })
+        (raw != 0).then_some(ExternRef { store: store.id, raw })
     }
 }
 
@@ -166,26 +188,62 @@ impl I31 {
 }
 
 /// A non-null reference of the GC hierarchy. kiln has no GC objects (structs, arrays) yet, so
-/// every one is an [`I31`].
+/// each is an [`I31`] or a host reference made internal by wasm's `any.convert_extern`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AnyRef {
-    i31: I31,
+pub struct AnyRef(AnyRefKind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AnyRefKind {
+    I31(I31),
+    Extern(ExternRef),
 }
 
 impl AnyRef {
     /// The reference to an `i31`.
     pub fn from_i31(i31: I31) -> AnyRef {
-        AnyRef { i31 }
+        AnyRef(AnyRefKind::I31(i31))
     }
-    /// The `i31` this reference is.
+    /// The `i31` this reference is, if it is one.
     pub fn as_i31(&self) -> Option<I31> {
-        Some(self.i31)
+        match self.0 {
+            AnyRefKind::I31(i31) => Some(i31),
+            AnyRefKind::Extern(_) => None,
+        }
     }
-    fn to_raw(self) -> usize {
-        kiln_runtime::i31_word(self.i31.0 as i32)
+    /// `extern`'s reference as an `anyref`, as wasm's `any.convert_extern` makes it (a reference
+    /// that `extern.convert_any` made from an `anyref` gives that `anyref` back).
+    pub fn from_externref(extern_ref: ExternRef) -> AnyRef {
+        extern_ref.as_anyref().unwrap_or(AnyRef(AnyRefKind::Extern(extern_ref)))
     }
-    fn from_raw(raw: usize) -> Option<AnyRef> {
-        (raw != 0).then(|| AnyRef { i31: I31::wrapping_u32((raw >> 1) as u32) })
+    /// The host reference this one was made from by `any.convert_extern`, if it was.
+    pub fn as_externref(&self) -> Option<ExternRef> {
+        match self.0 {
+            AnyRefKind::I31(_) => None,
+            AnyRefKind::Extern(e) => Some(e),
+        }
+    }
+    /// Whether it is an `eqref` (an `i31`; host references are not).
+    pub fn is_eq(&self) -> bool {
+        self.as_i31().is_some()
+    }
+    fn to_raw(self, store: &StoreOpaque) -> Result<usize> {
+        match self.0 {
+            AnyRefKind::I31(i31) => Ok(kiln_runtime::i31_word(i31.0 as i32)),
+            AnyRefKind::Extern(e) => {
+                if e.store != store.id {
+                    bail!("anyref used with the wrong store");
+                }
+                Ok(e.raw)
+            }
+        }
+    }
+    /// The word is an `i31` (odd) or an internal host reference (even).
+    fn from_raw(store: &StoreOpaque, raw: usize) -> Option<AnyRef> {
+        match raw {
+            0 => None,
+            _ if raw & 1 == 1 => Some(AnyRef::from_i31(I31::wrapping_u32((raw >> 1) as u32))),
+            _ => Some(AnyRef(AnyRefKind::Extern(ExternRef { store: store.id, raw }))),
+        }
     }
 }
 
@@ -306,7 +364,8 @@ impl Val {
                 _ => false,
             },
             (Val::AnyRef(a), ValType::Ref(r)) => match r.heap_type() {
-                HeapType::Any | HeapType::Eq | HeapType::I31 => a.is_some() || r.is_nullable(),
+                HeapType::Any => a.is_some() || r.is_nullable(),
+                HeapType::Eq | HeapType::I31 => a.is_some_and(|a| a.is_eq()) || (a.is_none() && r.is_nullable()),
                 HeapType::None => a.is_none() && r.is_nullable(),
                 _ => false,
             },
@@ -322,7 +381,7 @@ impl Val {
             Val::F64(v) => ValRaw::f64(v),
             Val::V128(v) => ValRaw::u128(v),
             Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::AnyRef(None) => ValRaw::reference(0),
-            Val::AnyRef(Some(a)) => ValRaw::reference(a.to_raw()),
+            Val::AnyRef(Some(a)) => ValRaw::reference(a.to_raw(store)?),
             Val::ExnRef(Some(e)) => {
                 if e.store != store.id {
                     bail!("exception reference used with the wrong store");
@@ -360,7 +419,7 @@ impl Val {
                 }
                 HeapType::Exn | HeapType::NoExn => Val::ExnRef(ExnRef::from_raw(store, raw.get_reference())),
                 HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::None => {
-                    Val::AnyRef(AnyRef::from_raw(raw.get_reference()))
+                    Val::AnyRef(AnyRef::from_raw(store, raw.get_reference()))
                 }
             },
         }

@@ -935,7 +935,11 @@ impl<T: 'static> WastContext<T> {
                 None => return unsupported(format!("reference type {ty:?}")),
             },
             WastArgCore::RefExtern(n) => Val::ExternRef(Some(ExternRef::new(&mut self.store, *n))),
-            WastArgCore::RefHost(_) => return unsupported("GC host references"),
+            // A host reference in the `any` hierarchy: an internal `externref` (the GC spec's
+            // convention: `any.convert_extern` of `ref.extern N` is `ref.host N`).
+            WastArgCore::RefHost(n) => {
+                Val::AnyRef(Some(kiln::AnyRef::from_externref(ExternRef::new(&mut self.store, *n))))
+            }
         })
     }
 
@@ -1014,8 +1018,13 @@ impl<T: 'static> WastContext<T> {
             (WastRetCore::RefNull(ty), Val::AnyRef(r)) => {
                 r.is_none() && ty.as_ref().is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Any)))
             }
-            // kiln's only GC references are i31s: each is also an `eq` and an `any`.
-            (WastRetCore::RefI31 | WastRetCore::RefEq | WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
+            // kiln's only GC references are i31s, each also an `eq` and an `any`, and host
+            // references made internal, which are only `any`.
+            (WastRetCore::RefI31 | WastRetCore::RefEq, Val::AnyRef(r)) => r.is_some_and(|r| r.is_eq()),
+            (WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
+            (WastRetCore::RefHost(n), Val::AnyRef(Some(r))) => {
+                r.as_externref().is_some_and(|e| e.data(&self.store).downcast_ref::<u32>() == Some(n))
+            }
             (WastRetCore::Either(options), _) => {
                 for option in options {
                     if self.matches(option, actual)? {
@@ -1024,10 +1033,7 @@ impl<T: 'static> WastContext<T> {
                 }
                 false
             }
-            (
-                WastRetCore::RefHost(_) | WastRetCore::RefArray | WastRetCore::RefStruct | WastRetCore::RefI31Shared,
-                _,
-            ) => {
+            (WastRetCore::RefArray | WastRetCore::RefStruct | WastRetCore::RefI31Shared, _) => {
                 return unsupported("GC reference results");
             }
             _ => false,

@@ -331,9 +331,9 @@ impl FuncTranslator<'_, '_> {
             Operator::BrOnCast { relative_depth, to_ref_type, .. }
             | Operator::BrOnCastFail { relative_depth, to_ref_type, .. } => {
                 let on_fail = matches!(op, Operator::BrOnCastFail { .. });
-                let fits_non_null = self.non_null_fits(to_ref_type.heap_type())?;
+                let fits = self.non_null_fits(to_ref_type.heap_type())?;
                 let r = *self.stack.last().expect("operand stack underflow");
-                let ok = self.ref_test(r, to_ref_type.is_nullable(), fits_non_null);
+                let ok = self.ref_test(r, to_ref_type.is_nullable(), fits);
                 self.br_on_test(relative_depth, ok, on_fail);
             }
             Operator::RefAsNonNull => {
@@ -544,23 +544,38 @@ impl FuncTranslator<'_, '_> {
                 let v = if signed { self.b.ins().sshr_imm_u(word, 1) } else { self.b.ins().ushr_imm_u(word, 1) };
                 self.push(v);
             }
-            // Casts to abstract heap types. kiln has no GC objects and no `any.convert_extern`, so a
-            // non-null reference of the `any` hierarchy is always an i31; in the other hierarchies
-            // (func, extern, exn) a non-null reference always belongs to the top type. So a test
-            // is decided by nullness alone; concrete types (signature checks) are not supported.
+            // Casts to abstract heap types. kiln has no GC objects, so a non-null reference of
+            // the `any` hierarchy is an i31 (odd word) or a host reference made internal (even
+            // word); in the other hierarchies (func, extern, exn) a non-null reference always
+            // belongs to the top type. Concrete types (signature checks) are not supported.
             Operator::RefTestNonNull { hty } | Operator::RefTestNullable { hty } => {
                 let nullable = matches!(op, Operator::RefTestNullable { .. });
-                let fits_non_null = self.non_null_fits(hty)?;
+                let fits = self.non_null_fits(hty)?;
                 let r = self.pop();
-                let v = self.ref_test(r, nullable, fits_non_null);
+                let v = self.ref_test(r, nullable, fits);
                 self.push(v);
             }
             Operator::RefCastNonNull { hty } | Operator::RefCastNullable { hty } => {
                 let nullable = matches!(op, Operator::RefCastNullable { .. });
-                let fits_non_null = self.non_null_fits(hty)?;
+                let fits = self.non_null_fits(hty)?;
                 let r = *self.stack.last().expect("operand stack underflow");
-                let ok = self.ref_test(r, nullable, fits_non_null);
+                let ok = self.ref_test(r, nullable, fits);
                 self.b.ins().trapz(ok, trap_code(Trap::CastFailure));
+            }
+            // The two hierarchies share one word encoding (see above): conversions change only
+            // the static type.
+            Operator::AnyConvertExtern | Operator::ExternConvertAny => {
+                let r = self.pop();
+                let ty = if matches!(op, Operator::ExternConvertAny) {
+                    kiln_environ::WasmHeapType::Extern
+                } else {
+                    kiln_environ::WasmHeapType::Any
+                };
+                self.note_gc_ref(
+                    r,
+                    kiln_environ::WasmValType::Ref(kiln_environ::WasmRefType { nullable: true, heap: ty }),
+                );
+                self.push(r);
             }
             Operator::RefEq => {
                 let (a, b) = self.pop2();
@@ -867,28 +882,36 @@ impl FuncTranslator<'_, '_> {
     /// stack map).
     /// Whether every non-null reference of a validated operand fits the abstract heap type
     /// `hty` (see the cast operators: true for every supported type but the bottom types).
-    fn non_null_fits(&self, hty: wasmparser::HeapType) -> Result<bool> {
+    fn non_null_fits(&self, hty: wasmparser::HeapType) -> Result<NonNullFits> {
         use wasmparser::{AbstractHeapType as A, HeapType};
         match hty {
             HeapType::Abstract { shared: false, ty } => match ty {
-                A::Any | A::Eq | A::I31 | A::Func | A::Extern | A::Exn => Ok(true),
-                A::None | A::NoFunc | A::NoExtern | A::NoExn => Ok(false),
+                A::Any | A::Func | A::Extern | A::Exn => Ok(NonNullFits::All),
+                // Host references made internal are neither `eq` nor `i31`.
+                A::Eq | A::I31 => Ok(NonNullFits::I31),
+                A::None | A::NoFunc | A::NoExtern | A::NoExn => Ok(NonNullFits::None),
                 other => bail!("unsupported feature: casts to `{other:?}` (kiln has no GC objects yet)"),
             },
             other => bail!("unsupported feature: casts to {other:?}"),
         }
     }
 
-    /// 1 if `r` passes a test against a type whose non-null values `fits_non_null` says all
-    /// fit, accepting null when `nullable`.
-    fn ref_test(&mut self, r: Value, nullable: bool, fits_non_null: bool) -> Value {
+    /// 1 if `r` passes a test against a type whose non-null values are those `fits` says,
+    /// accepting null when `nullable`.
+    fn ref_test(&mut self, r: Value, nullable: bool, fits: NonNullFits) -> Value {
         let is_null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
         let is_null = self.b.ins().uextend(I32, is_null);
-        match (nullable, fits_non_null) {
-            (true, true) => self.b.ins().iconst(I32, 1),
-            (true, false) => is_null,
-            (false, true) => self.b.ins().bxor_imm_u(is_null, 1),
-            (false, false) => self.b.ins().iconst(I32, 0),
+        match (nullable, fits) {
+            (true, NonNullFits::All) => self.b.ins().iconst(I32, 1),
+            (true, NonNullFits::None) => is_null,
+            (false, NonNullFits::All) => self.b.ins().bxor_imm_u(is_null, 1),
+            (false, NonNullFits::None) => self.b.ins().iconst(I32, 0),
+            // An i31 is an odd word; null (0) and host references are even.
+            (_, NonNullFits::I31) => {
+                let word = self.b.ins().ireduce(I32, r);
+                let is_i31 = self.b.ins().band_imm_u(word, 1);
+                if nullable { self.b.ins().bor(is_i31, is_null) } else { is_i31 }
+            }
         }
     }
 
@@ -902,4 +925,15 @@ impl FuncTranslator<'_, '_> {
     fn i32_const(&mut self, v: u32) -> Value {
         self.b.ins().iconst(I32, i64::from(v))
     }
+}
+
+/// Which non-null references of a hierarchy belong to an abstract heap type.
+#[derive(Debug, Clone, Copy)]
+enum NonNullFits {
+    /// All of them (the hierarchy's top type).
+    All,
+    /// None (a bottom type).
+    None,
+    /// The i31s (`eq` and `i31`, while kiln has no GC objects).
+    I31,
 }
