@@ -66,8 +66,6 @@ pub struct FuncRefs {
 // SAFETY: the pointer is the owning instance's `VMContext`, which is used by one thread at a time
 // through its store, like the instance itself.
 unsafe impl Send for FuncRefs {}
-// SAFETY: as above; `get` is only called by that thread.
-unsafe impl Sync for FuncRefs {}
 
 impl std::fmt::Debug for FuncRefs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
