@@ -28,6 +28,7 @@ proposal_tests![
     i31_references_through_the_api,
     br_on_cast_to_abstract_types,
     extern_and_any_conversions,
+    legacy_exception_instructions,
 ];
 
 const COUNTER: &str = r#"
@@ -413,5 +414,169 @@ fn extern_and_any_conversions() -> Result<()> {
     let back = other_instance.get_func(&mut other, "back").expect("back");
     let err = back.call(&mut other, &[Val::AnyRef(Some(internal))], &mut out).expect_err("wrong store");
     ensure!(format!("{err:#}").contains("wrong store"), "{err:#}");
+    Ok(())
+}
+
+/// The legacy exception instructions (`try`/`catch`/`catch_all`/`rethrow`/`delegate`), behind
+/// `Config::wasm_legacy_exceptions`: payloads, clause order, `catch_all`, `rethrow` outward, a
+/// throw inside a catch body passing its own `try`, `delegate` past a block and out of the
+/// function, unmatched exceptions reaching a caller's `try_table` and a `try_table`'s reaching an
+/// enclosing legacy `try`, 10,000 rethrows in a loop, and an uncaught one reaching the host. The
+/// reference runtime (wasmtime 49) does not implement these instructions, so the expected values
+/// come from the legacy exception-handling proposal's semantics.
+fn legacy_exception_instructions() -> Result<()> {
+    let script = r#"(module
+  (tag $e0)
+  (tag $e1 (param i32))
+  (tag $e2 (param i32 i64))
+  (func $throw1 (param i32) (throw $e1 (local.get 0)))
+  (func $throw0 (throw $e0))
+  ;; a tagged catch with payload, from a call
+  (func (export "catch1") (param i32) (result i32)
+    try (result i32)
+      (call $throw1 (local.get 0)) (i32.const 0)
+    catch $e1
+      (i32.const 100) (i32.add)
+    end)
+  ;; clauses in order; catch_all last; a throw straight in the body
+  (func (export "which") (param i32) (result i32)
+    try (result i32)
+      (if (i32.eq (local.get 0) (i32.const 0)) (then (throw $e0)))
+      (if (i32.eq (local.get 0) (i32.const 1)) (then (throw $e1 (i32.const 5))))
+      (if (i32.eq (local.get 0) (i32.const 2)) (then (throw $e2 (i32.const 6) (i64.const 7))))
+      (i32.const 99)
+    catch $e0
+      (i32.const 10)
+    catch $e1
+      (i32.const 20) (i32.add)
+    catch_all
+      (i32.const 30)
+    end)
+  ;; rethrow from a catch body goes outward, to the enclosing try
+  (func (export "rethrow") (param i32) (result i32)
+    try (result i32)
+      try (result i32)
+        (call $throw1 (local.get 0)) (i32.const 0)
+      catch $e1
+        drop
+        rethrow 0
+      end
+    catch $e1
+      (i32.const 1000) (i32.add)
+    end)
+  ;; an exception thrown in a catch body is not caught by the same try
+  (func (export "in_catch") (result i32)
+    try (result i32)
+      try (result i32)
+        (call $throw0) (i32.const 0)
+      catch $e0
+        (call $throw1 (i32.const 3)) (i32.const 1)
+      catch $e1
+        drop
+        (i32.const 2)
+      end
+    catch $e1
+      (i32.const 40) (i32.add)
+    end)
+  ;; delegate to the enclosing try, past an intermediate block
+  (func (export "delegate") (param i32) (result i32)
+    try (result i32)
+      block (result i32)
+        try (result i32)
+          (call $throw1 (local.get 0)) (i32.const 0)
+        delegate 1
+      end
+    catch $e1
+      (i32.const 500) (i32.add)
+    end)
+  ;; delegate to the function level: the caller sees it
+  (func $delegate_out (param i32) (result i32)
+    try (result i32)
+      (call $throw1 (local.get 0)) (i32.const 0)
+    delegate 0)
+  (func (export "delegate_out") (param i32) (result i32)
+    try (result i32)
+      (call $delegate_out (local.get 0))
+    catch $e1
+      (i32.const 600) (i32.add)
+    end)
+  ;; no clause matches: the caller's try_table catches it
+  (func $unmatched
+    try
+      (call $throw0)
+    catch $e1
+      drop
+    end)
+  (func (export "mixed") (result i32)
+    (block $h
+      (try_table (catch $e0 $h) (call $unmatched))
+      (return (i32.const 0)))
+    (i32.const 77))
+  ;; a try_table inside a legacy try: what it does not catch reaches the legacy catch
+  (func (export "nested_table") (result i32)
+    try (result i32)
+      (block $h
+        (try_table (catch $e0 $h) (call $throw1 (i32.const 9)))
+        (return (i32.const 0)))
+      (i32.const 1)
+    catch $e1
+    end)
+  ;; catch_all + rethrow inside a try with a tagged clause, many times in a loop
+  (func (export "loop") (param i32) (result i32)
+    (local $n i32)
+    (loop $l
+      try
+        try
+          (call $throw0)
+        catch_all
+          rethrow 0
+        end
+      catch $e0
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      end
+      (br_if $l (i32.lt_u (local.get $n) (local.get 0))))
+    (local.get $n))
+  ;; a try without clauses passes exceptions on
+  (func (export "no_clauses") (result i32)
+    try (result i32)
+      try
+        (call $throw0)
+      end
+      (i32.const 1)
+    catch $e0
+      (i32.const 2)
+    end)
+  ;; uncaught: reaches the host
+  (func (export "uncaught")
+    try
+      (call $throw0)
+    catch $e1
+      drop
+    end)
+)
+(assert_return (invoke "catch1" (i32.const 7)) (i32.const 107))
+(assert_return (invoke "which" (i32.const 0)) (i32.const 10))
+(assert_return (invoke "which" (i32.const 1)) (i32.const 25))
+(assert_return (invoke "which" (i32.const 2)) (i32.const 30))
+(assert_return (invoke "which" (i32.const 3)) (i32.const 99))
+(assert_return (invoke "rethrow" (i32.const 4)) (i32.const 1004))
+(assert_return (invoke "in_catch") (i32.const 43))
+(assert_return (invoke "delegate" (i32.const 5)) (i32.const 505))
+(assert_return (invoke "delegate_out" (i32.const 6)) (i32.const 606))
+(assert_return (invoke "mixed") (i32.const 77))
+(assert_return (invoke "nested_table") (i32.const 9))
+(assert_return (invoke "loop" (i32.const 10000)) (i32.const 10000))
+(assert_return (invoke "no_clauses") (i32.const 2))
+(assert_exception (invoke "uncaught"))"#;
+    let module_text = &script[..script.find("(assert").expect("assertions")];
+    let mut config = Config::new();
+    config.wasm_exceptions(true);
+    let err = Module::new(&Engine::new(&config)?, module_text).expect_err("legacy instructions are off by default");
+    ensure!(format!("{err:#}").contains("legacy_exceptions feature required"), "{err:#}");
+    config.wasm_legacy_exceptions(true);
+    let engine = Engine::new(&config)?;
+    let mut cx = kiln_wast::WastContext::new(Store::new(&engine, ()));
+    let stats = cx.run_buffer("legacy-exceptions.wast", script)?;
+    ensure!(stats.passed == 15 && stats.failed == 0 && stats.unsupported == 0, "{:?}", stats.failures);
     Ok(())
 }

@@ -40,6 +40,7 @@ pub struct Config {
     pub(crate) gc: bool,
     pub(crate) component_model_implements: bool,
     pub(crate) consume_fuel: bool,
+    pub(crate) legacy_exceptions: bool,
     pub(crate) epoch_interruption: bool,
     /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
     pub(crate) cache_dir: Option<std::path::PathBuf>,
@@ -82,6 +83,7 @@ impl Default for Config {
             gc: false,
             component_model_implements: true,
             consume_fuel: false,
+            legacy_exceptions: false,
             epoch_interruption: false,
             cache_dir: None,
             cache_compression: Some(crate::cache::DEFAULT_COMPRESSION),
@@ -196,6 +198,15 @@ impl Config {
         self
     }
 
+    /// Accept the legacy exception-handling instructions (`try`, `catch`, `catch_all`, `rethrow`,
+    /// `delegate`) that toolchains still emit (Emscripten, clang's `-fwasm-exceptions` before the
+    /// `exnref` form); off by default, as in other runtimes. They interoperate with `try_table`
+    /// and `throw` of the standard form.
+    pub fn wasm_legacy_exceptions(&mut self, enable: bool) -> &mut Self {
+        self.legacy_exceptions = enable;
+        self
+    }
+
     /// Validate GC types and instructions (struct, array, i31, subtyping); off by default. kiln
     /// implements the part that needs no collector: `anyref`/`eqref`/`i31ref`/`nullref`, `ref.i31`,
     /// `i31.get_s/u`, `ref.eq`, `any.convert_extern`/`extern.convert_any`, and
@@ -216,7 +227,7 @@ impl Config {
 
     /// The proposals [`Config::wasm_feature`] switches, in the reference runtime's `-W`
     /// spelling (`_` is accepted for `-`, as its test scripts' `;;!` lines write them).
-    pub const WASM_FEATURE_NAMES: [&'static str; 13] = [
+    pub const WASM_FEATURE_NAMES: [&'static str; 14] = [
         "simd",
         "relaxed-simd",
         "tail-call",
@@ -228,6 +239,7 @@ impl Config {
         "function-references",
         "threads",
         "exceptions",
+        "legacy-exceptions",
         "gc",
         "component-model-implements",
     ];
@@ -247,6 +259,7 @@ impl Config {
             "function-references" => self.wasm_function_references(enable),
             "threads" => self.wasm_threads(enable),
             "exceptions" => self.wasm_exceptions(enable),
+            "legacy-exceptions" => self.wasm_legacy_exceptions(enable),
             "gc" => self.wasm_gc(enable),
             "component-model-implements" => self.wasm_component_model_implements(enable),
             _ => anyhow::bail!("unsupported feature: {name} (kiln knows: {})", Config::WASM_FEATURE_NAMES.join(", ")),
@@ -295,6 +308,7 @@ impl Config {
         features.set(F::FUNCTION_REFERENCES, self.function_references || self.gc);
         features.set(F::THREADS, self.threads);
         features.set(F::EXCEPTIONS, self.exceptions);
+        features.set(F::LEGACY_EXCEPTIONS, self.legacy_exceptions);
         features.set(F::GC, self.gc);
         features.set(F::SIMD, self.simd);
         features.set(F::RELAXED_SIMD, self.relaxed_simd);

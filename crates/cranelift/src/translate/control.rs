@@ -22,6 +22,11 @@ pub(crate) enum FrameKind {
     /// `try_table`: its catch clauses, and the landing block of calls made inside it (created by
     /// the first such call, filled at `end`).
     TryTable { catches: Vec<CatchClause>, landing: Option<Block> },
+    /// A legacy `try` (`try ... catch $t ... catch_all ... end`, or `... delegate l`): the
+    /// landing block of its body's calls and throws; in a catch body, the caught exception
+    /// (for `rethrow`), and where the dispatch over the remaining clauses goes on (`None` after
+    /// `catch_all`).
+    LegacyTry { landing: Option<Block>, caught: Option<Value>, dispatch: Option<Block>, delegate_to: Option<usize> },
 }
 
 /// What a catch clause of a `try_table` matches.
@@ -99,10 +104,20 @@ impl FuncTranslator<'_, '_> {
     /// Skips an operator in unreachable code, tracking nesting.
     pub(super) fn translate_unreachable(&mut self, op: Operator<'_>) -> Result<()> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } => {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => {
                 self.unreachable_depth += 1;
             }
             Operator::Else if self.unreachable_depth == 0 => self.else_(),
+            Operator::Catch { tag_index } if self.unreachable_depth == 0 => self.legacy_catch(Some(tag_index)),
+            Operator::CatchAll if self.unreachable_depth == 0 => self.legacy_catch(None),
+            Operator::Delegate { relative_depth } if self.unreachable_depth == 0 => {
+                self.legacy_delegate(relative_depth)
+            }
+            Operator::Delegate { .. } => self.unreachable_depth -= 1,
             Operator::End if self.unreachable_depth == 0 => self.end(),
             Operator::End => self.unreachable_depth -= 1,
             _ => {}
@@ -112,6 +127,27 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn block(&mut self, ty: BlockType) -> Result<()> {
         self.push_block_like(ty, FrameKind::Block)
+    }
+
+    /// A legacy `try`: a block whose body's exceptions go to its landing block.
+    pub(super) fn legacy_try(&mut self, ty: BlockType) -> Result<()> {
+        let kind = FrameKind::LegacyTry { landing: None, caught: None, dispatch: None, delegate_to: None };
+        self.push_block_like(ty, kind)
+    }
+
+    /// Ends the current arm of the innermost frame (a legacy `try`'s body or catch body): falls
+    /// through to its end, freeing the caught exception when a catch body completes.
+    pub(super) fn end_legacy_arm(&mut self) {
+        let caught = match &self.control.last().expect("control stack underflow").kind {
+            FrameKind::LegacyTry { caught, .. } => *caught,
+            _ => unreachable!("a legacy `try` clause outside `try` in validated code"),
+        };
+        if let (Some(exn), true) = (caught, self.reachable) {
+            self.drop_exception(exn);
+        }
+        self.fall_through();
+        let height = self.control.last().expect("control stack underflow").height;
+        self.stack.truncate(height);
     }
 
     /// Pushes the frame of a construct whose results flow to a new block after it (`block`,
@@ -224,6 +260,12 @@ impl FuncTranslator<'_, '_> {
     }
 
     pub(super) fn end(&mut self) {
+        if let FrameKind::LegacyTry { caught: Some(exn), .. } =
+            self.control.last().expect("control stack underflow").kind
+            && self.reachable
+        {
+            self.drop_exception(exn);
+        }
         self.fall_through();
         let mut frame = self.control.pop().expect("control stack underflow");
         match &frame.kind {
@@ -238,6 +280,10 @@ impl FuncTranslator<'_, '_> {
             FrameKind::TryTable { catches, landing: Some(landing) } => {
                 let (catches, landing) = (catches.clone(), *landing);
                 self.emit_landing(landing, &catches);
+            }
+            FrameKind::LegacyTry { landing, caught, dispatch, delegate_to } => {
+                let (landing, caught, dispatch, delegate_to) = (*landing, *caught, *dispatch, *delegate_to);
+                self.finish_legacy_try(landing, caught, dispatch, delegate_to);
             }
             _ => {}
         }

@@ -4,10 +4,18 @@
 //! needs to know, for a return address, whether the call there was made inside a `try_table` (a
 //! Cranelift `try_call` with a single catch-everything handler) and where its landing block is.
 //! The landing block of the innermost `try_table` receives the exception reference and compares
-//! its tag against the catch clauses of that `try_table` and of every enclosing one, in order;
-//! when none matches, it calls the `Throw` builtin, which continues unwinding from this frame's
-//! caller. A `throw` inside a `try_table` jumps straight to the same landing block, so an exception
-//! caught in the function that threw it never leaves compiled code.
+//! its tag against that `try_table`'s catch clauses, in order; when none matches, it jumps to the
+//! landing block of the enclosing handler, and past the outermost one it calls the `Throw`
+//! builtin, which continues unwinding from this frame's caller. A `throw` inside a `try_table`
+//! jumps straight to the same landing block, so an exception caught in the function that threw it
+//! never leaves compiled code.
+//!
+//! The legacy instructions (`try`, `catch`, `catch_all`, `rethrow`, `delegate`), which toolchains
+//! still emit, use the same machinery: a `try` body's landing block is filled clause by clause as
+//! `catch`es arrive, each catch body starting in the block its tag test branches to; while a catch
+//! body runs, its `try` is no handler (exceptions go outward) and its exception is kept for
+//! `rethrow` (and freed when the body completes); `delegate l` makes the landing block forward to
+//! the handler at or outside label `l`.
 
 use super::control::{CatchClause, CatchKind, FrameKind};
 use super::{FuncTranslator, trusted, trusted_readonly};
@@ -29,14 +37,23 @@ pub(super) enum Callee {
 }
 
 impl FuncTranslator<'_, '_> {
-    /// The landing block of the innermost `try_table` that has catch clauses, created on first use.
+    /// The landing block of the innermost handler, created on first use: a `try_table` with catch
+    /// clauses or a legacy `try` whose body is running.
     fn landing_block(&mut self) -> Option<Block> {
-        let frame = self
-            .control
-            .iter_mut()
-            .rev()
-            .find(|f| matches!(&f.kind, FrameKind::TryTable { catches, .. } if !catches.is_empty()))?;
-        let FrameKind::TryTable { landing, .. } = &mut frame.kind else { unreachable!() };
+        self.handler_landing(self.control.len())
+    }
+
+    /// The landing block of the innermost handler among the frames below `upto` in the control
+    /// stack, created on first use.
+    fn handler_landing(&mut self, upto: usize) -> Option<Block> {
+        let frame = self.control[..upto].iter_mut().rev().find(|f| match &f.kind {
+            FrameKind::TryTable { catches, .. } => !catches.is_empty(),
+            FrameKind::LegacyTry { caught, .. } => caught.is_none(),
+            _ => false,
+        })?;
+        let (FrameKind::TryTable { landing, .. } | FrameKind::LegacyTry { landing, .. }) = &mut frame.kind else {
+            unreachable!()
+        };
         if let Some(block) = landing {
             return Some(*block);
         }
@@ -46,6 +63,117 @@ impl FuncTranslator<'_, '_> {
         self.b.set_cold_block(block);
         *landing = Some(block);
         Some(block)
+    }
+
+    /// Passes `exn`, which no clause here matched, to the innermost handler below `upto`, or to the
+    /// runtime's unwinder.
+    fn forward_exception(&mut self, exn: Value, upto: usize) {
+        match self.handler_landing(upto) {
+            Some(landing) => {
+                self.b.ins().jump(landing, &[BlockArg::Value(exn)]);
+            }
+            None => self.unwind_to_caller(exn),
+        }
+    }
+
+    /// Frees a caught exception that wasm code is done with (unless it escaped).
+    pub(super) fn drop_exception(&mut self, exn: Value) {
+        self.call_builtin(Builtin::ExceptionDrop, &[exn]);
+    }
+
+    /// Legacy `catch $tag` (`Some`) or `catch_all` (`None`): ends the `try` body or the previous
+    /// catch body, and starts this clause's body where the landing block's tag test for it
+    /// branches.
+    pub(super) fn legacy_catch(&mut self, tag: Option<u32>) {
+        self.end_legacy_arm();
+        let top = self.control.len() - 1;
+        // Without a call or throw in the body, the landing block (and so the clause) is
+        // unreachable; it is created anyway, for the clause's code.
+        let landing = match &self.control[top].kind {
+            FrameKind::LegacyTry { landing: Some(landing), .. } => *landing,
+            _ => {
+                let block = self.b.create_block();
+                let exn = self.b.append_block_param(block, I64);
+                self.b.declare_value_needs_stack_map(exn);
+                self.b.set_cold_block(block);
+                let FrameKind::LegacyTry { landing, .. } = &mut self.control[top].kind else { unreachable!() };
+                *landing = Some(block);
+                block
+            }
+        };
+        let exn = self.b.block_params(landing)[0];
+        let FrameKind::LegacyTry { caught, dispatch, .. } = &self.control[top].kind else { unreachable!() };
+        let test_in = if caught.is_none() { landing } else { dispatch.expect("no clause after `catch_all`") };
+        self.b.switch_to_block(test_in);
+        let rest = match tag {
+            None => None,
+            Some(index) => {
+                let tag = self.b.ins().load(I64, trusted(), exn, vmexception::TAG as i32);
+                let offset = self.env.offsets.tag_ptr(index) as i32;
+                let expected = self.b.ins().load(I64, trusted_readonly(), self.vmctx, offset);
+                let matches = self.b.ins().icmp(IntCC::Equal, tag, expected);
+                let matched = self.b.create_block();
+                let next = self.b.create_block();
+                self.b.ins().brif(matches, matched, &[], next, &[]);
+                self.b.seal_block(matched);
+                self.b.seal_block(next);
+                self.b.switch_to_block(matched);
+                let ty = self.env.info.tags[index as usize];
+                let params = self.env.info.types[ty as usize].params.clone();
+                for (i, param) in params.iter().enumerate() {
+                    let t = value_type(*param).expect("tag parameter types are validated");
+                    let v = self.b.ins().load(t, trusted(), exn, vmexception::value(i as u32) as i32);
+                    self.note_gc_ref(v, *param);
+                    self.stack.push(v);
+                }
+                Some(next)
+            }
+        };
+        let FrameKind::LegacyTry { caught, dispatch, .. } = &mut self.control[top].kind else { unreachable!() };
+        *caught = Some(exn);
+        *dispatch = rest;
+        self.reachable = true;
+    }
+
+    /// Legacy `delegate l`: ends the `try`, whose body's exceptions go to the handler at or
+    /// outside label `l` (relative to the frames around the `try`).
+    pub(super) fn legacy_delegate(&mut self, depth: u32) {
+        let top = self.control.len() - 1;
+        let target = top - 1 - depth as usize;
+        let FrameKind::LegacyTry { delegate_to, .. } = &mut self.control[top].kind else {
+            unreachable!("`delegate` outside `try` in validated code")
+        };
+        *delegate_to = Some(target + 1);
+        self.end();
+    }
+
+    /// Fills what a legacy `try` leaves at its `end` (its frame is popped): the body's landing
+    /// block when no clause came (forwarding outward, or where `delegate` says), else the end of
+    /// the clause dispatch when no `catch_all` ended it.
+    pub(super) fn finish_legacy_try(
+        &mut self,
+        landing: Option<Block>,
+        caught: Option<Value>,
+        dispatch: Option<Block>,
+        delegate_to: Option<usize>,
+    ) {
+        let Some(landing) = landing else { return };
+        let exn = self.b.block_params(landing)[0];
+        let open = if caught.is_none() { Some(landing) } else { dispatch };
+        if let Some(block) = open {
+            self.b.switch_to_block(block);
+            let upto = delegate_to.unwrap_or(self.control.len());
+            self.forward_exception(exn, upto);
+        }
+    }
+
+    /// Legacy `rethrow l`: throws again the exception caught by the catch body of label `l`.
+    pub(super) fn legacy_rethrow(&mut self, depth: u32) {
+        let frame = &self.control[self.control.len() - 1 - depth as usize];
+        let FrameKind::LegacyTry { caught: Some(exn), .. } = frame.kind else {
+            unreachable!("`rethrow` outside a catch body in validated code")
+        };
+        self.throw_exception(exn);
     }
 
     /// Emits a call and pushes its results. Inside a `try_table` with handlers the call is a
@@ -151,17 +279,12 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Fills the landing block of a `try_table` that has just ended: its own catch clauses
-    /// (`catches`), then those of the enclosing `try_table`s, then the unwinder. The enclosing
+    /// (`catches`), then the enclosing handler's landing block (or the unwinder). The enclosing
     /// frames are still on the control stack.
     pub(super) fn emit_landing(&mut self, landing: Block, catches: &[CatchClause]) {
         self.b.switch_to_block(landing);
         let exn = self.b.block_params(landing)[0];
-        let mut clauses: Vec<CatchClause> = catches.to_vec();
-        for frame in self.control.iter().rev() {
-            if let FrameKind::TryTable { catches, .. } = &frame.kind {
-                clauses.extend(catches.iter().cloned());
-            }
-        }
+        let clauses: Vec<CatchClause> = catches.to_vec();
         let tag = self.b.ins().load(I64, trusted(), exn, vmexception::TAG as i32);
         for clause in clauses {
             match clause.kind {
@@ -201,6 +324,6 @@ impl FuncTranslator<'_, '_> {
                 }
             }
         }
-        self.unwind_to_caller(exn);
+        self.forward_exception(exn, self.control.len());
     }
 }

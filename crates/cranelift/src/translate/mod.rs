@@ -295,6 +295,11 @@ impl FuncTranslator<'_, '_> {
                     | Operator::BrOnCastFail { .. }
                     | Operator::Throw { .. }
                     | Operator::ThrowRef
+                    | Operator::Try { .. }
+                    | Operator::Catch { .. }
+                    | Operator::CatchAll
+                    | Operator::Delegate { .. }
+                    | Operator::Rethrow { .. }
             ) {
                 self.flush_fuel();
             }
@@ -325,6 +330,11 @@ impl FuncTranslator<'_, '_> {
             Operator::TryTable { try_table } => self.try_table(try_table)?,
             Operator::Throw { tag_index } => self.throw(tag_index)?,
             Operator::ThrowRef => self.throw_ref(),
+            Operator::Try { blockty } => self.legacy_try(blockty)?,
+            Operator::Catch { tag_index } => self.legacy_catch(Some(tag_index)),
+            Operator::CatchAll => self.legacy_catch(None),
+            Operator::Delegate { relative_depth } => self.legacy_delegate(relative_depth),
+            Operator::Rethrow { relative_depth } => self.legacy_rethrow(relative_depth),
             Operator::BrOnNull { relative_depth } => self.br_on_null(relative_depth),
             Operator::BrOnNonNull { relative_depth } => self.br_on_non_null(relative_depth),
             // Casts to abstract types only, decided as `ref.test` decides them (below).
