@@ -174,6 +174,8 @@ config_bools! {
     kiln_config_wasm_memory64_set => wasm_memory64,
     kiln_config_wasm_threads_set => wasm_threads,
     kiln_config_wasm_exceptions_set => wasm_exceptions,
+    kiln_config_wasm_legacy_exceptions_set => wasm_legacy_exceptions,
+    kiln_config_wasm_gc_set => wasm_gc,
     kiln_config_wasm_function_references_set => wasm_function_references,
     kiln_config_wasm_extended_const_set => wasm_extended_const,
     kiln_config_wasm_wide_arithmetic_set => wasm_wide_arithmetic,

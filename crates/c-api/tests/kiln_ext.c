@@ -31,6 +31,8 @@ static void test_config(void) {
   kiln_config_wasm_memory64_set(config, false);
   kiln_config_wasm_threads_set(config, true);
   kiln_config_wasm_exceptions_set(config, true);
+  kiln_config_wasm_legacy_exceptions_set(config, true);
+  kiln_config_wasm_gc_set(config, true);
   kiln_config_wasm_function_references_set(config, true);
   kiln_config_wasm_extended_const_set(config, true);
   kiln_config_wasm_wide_arithmetic_set(config, false);
@@ -44,6 +46,11 @@ static void test_config(void) {
   wasm_byte_vec_t binary;
   wat_to_binary("(module (memory i64 1))", &binary);
   CHECK(!wasm_module_validate(store, &binary));
+  wasm_byte_vec_delete(&binary);
+  /* Legacy exceptions and GC are on: a legacy `try` and an i31 validate. */
+  wat_to_binary("(module (tag) (func try call 1 catch 0 end) (func throw 0)"
+                "  (func (result i32) (i31.get_s (ref.i31 (i32.const 1)))))", &binary);
+  CHECK(wasm_module_validate(store, &binary));
   wasm_byte_vec_delete(&binary);
 
   /* The stack limit: deep recursion traps with a stack overflow. */

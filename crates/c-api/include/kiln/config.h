@@ -30,6 +30,10 @@ WASM_API_EXTERN void kiln_config_wasm_tail_call_set(wasm_config_t *config, bool 
 WASM_API_EXTERN void kiln_config_wasm_memory64_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_threads_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_exceptions_set(wasm_config_t *config, bool enable);
+/* The legacy exception instructions (try, catch, catch_all, rethrow, delegate); off by default. */
+WASM_API_EXTERN void kiln_config_wasm_legacy_exceptions_set(wasm_config_t *config, bool enable);
+/* GC types and instructions: the part without a collector (anyref, i31, abstract casts). */
+WASM_API_EXTERN void kiln_config_wasm_gc_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_function_references_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_extended_const_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_wide_arithmetic_set(wasm_config_t *config, bool enable);
