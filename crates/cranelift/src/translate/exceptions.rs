@@ -81,6 +81,40 @@ impl FuncTranslator<'_, '_> {
         self.call_builtin(Builtin::ExceptionDrop, &[exn]);
     }
 
+    /// A new landing block: cold, taking the exception reference.
+    fn new_landing_block(&mut self) -> Block {
+        let block = self.b.create_block();
+        let exn = self.b.append_block_param(block, I64);
+        self.b.declare_value_needs_stack_map(exn);
+        self.b.set_cold_block(block);
+        block
+    }
+
+    /// Tests whether `exn` carries tag `index`, in the current block: continues in a new block
+    /// where it does, with its payload loaded; returns the payload and the block where it does not.
+    fn test_tag(&mut self, exn: Value, index: u32) -> (Vec<Value>, Block) {
+        let tag = self.b.ins().load(I64, trusted(), exn, vmexception::TAG as i32);
+        let offset = self.env.offsets.tag_ptr(index) as i32;
+        let expected = self.b.ins().load(I64, trusted_readonly(), self.vmctx, offset);
+        let matches = self.b.ins().icmp(IntCC::Equal, tag, expected);
+        let matched = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.ins().brif(matches, matched, &[], next, &[]);
+        self.b.seal_block(matched);
+        self.b.seal_block(next);
+        self.b.switch_to_block(matched);
+        let ty = self.env.info.tags[index as usize];
+        let params = self.env.info.types[ty as usize].params.clone();
+        let mut payload = Vec::with_capacity(params.len());
+        for (i, param) in params.iter().enumerate() {
+            let t = value_type(*param).expect("tag parameter types are validated");
+            let v = self.b.ins().load(t, trusted(), exn, vmexception::value(i as u32) as i32);
+            self.note_gc_ref(v, *param);
+            payload.push(v);
+        }
+        (payload, next)
+    }
+
     /// Legacy `catch $tag` (`Some`) or `catch_all` (`None`): ends the `try` body or the previous
     /// catch body, and starts this clause's body where the landing block's tag test for it
     /// branches.
@@ -92,10 +126,7 @@ impl FuncTranslator<'_, '_> {
         let landing = match &self.control[top].kind {
             FrameKind::LegacyTry { landing: Some(landing), .. } => *landing,
             _ => {
-                let block = self.b.create_block();
-                let exn = self.b.append_block_param(block, I64);
-                self.b.declare_value_needs_stack_map(exn);
-                self.b.set_cold_block(block);
+                let block = self.new_landing_block();
                 let FrameKind::LegacyTry { landing, .. } = &mut self.control[top].kind else { unreachable!() };
                 *landing = Some(block);
                 block
@@ -108,24 +139,8 @@ impl FuncTranslator<'_, '_> {
         let rest = match tag {
             None => None,
             Some(index) => {
-                let tag = self.b.ins().load(I64, trusted(), exn, vmexception::TAG as i32);
-                let offset = self.env.offsets.tag_ptr(index) as i32;
-                let expected = self.b.ins().load(I64, trusted_readonly(), self.vmctx, offset);
-                let matches = self.b.ins().icmp(IntCC::Equal, tag, expected);
-                let matched = self.b.create_block();
-                let next = self.b.create_block();
-                self.b.ins().brif(matches, matched, &[], next, &[]);
-                self.b.seal_block(matched);
-                self.b.seal_block(next);
-                self.b.switch_to_block(matched);
-                let ty = self.env.info.tags[index as usize];
-                let params = self.env.info.types[ty as usize].params.clone();
-                for (i, param) in params.iter().enumerate() {
-                    let t = value_type(*param).expect("tag parameter types are validated");
-                    let v = self.b.ins().load(t, trusted(), exn, vmexception::value(i as u32) as i32);
-                    self.note_gc_ref(v, *param);
-                    self.stack.push(v);
-                }
+                let (payload, next) = self.test_tag(exn, index);
+                self.stack.extend(payload);
                 Some(next)
             }
         };
@@ -285,7 +300,6 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(landing);
         let exn = self.b.block_params(landing)[0];
         let clauses: Vec<CatchClause> = catches.to_vec();
-        let tag = self.b.ins().load(I64, trusted(), exn, vmexception::TAG as i32);
         for clause in clauses {
             match clause.kind {
                 CatchKind::All { with_ref } => {
@@ -296,30 +310,14 @@ impl FuncTranslator<'_, '_> {
                     return;
                 }
                 CatchKind::Tag { tag: index, with_ref } => {
-                    let offset = self.env.offsets.tag_ptr(index) as i32;
-                    let expected = self.b.ins().load(I64, trusted_readonly(), self.vmctx, offset);
-                    let matches = self.b.ins().icmp(IntCC::Equal, tag, expected);
-                    let matched = self.b.create_block();
-                    let next = self.b.create_block();
-                    self.b.ins().brif(matches, matched, &[], next, &[]);
-                    self.b.seal_block(matched);
-                    self.b.switch_to_block(matched);
-                    let ty = self.env.info.tags[index as usize];
-                    let params = self.env.info.types[ty as usize].params.clone();
-                    let mut args = Vec::with_capacity(params.len() + 1);
-                    for (i, param) in params.iter().enumerate() {
-                        let t = value_type(*param).expect("tag parameter types are validated");
-                        let v = self.b.ins().load(t, trusted(), exn, vmexception::value(i as u32) as i32);
-                        self.note_gc_ref(v, *param);
-                        args.push(BlockArg::Value(v));
-                    }
+                    let (payload, next) = self.test_tag(exn, index);
+                    let mut args: Vec<BlockArg> = payload.into_iter().map(BlockArg::Value).collect();
                     if with_ref {
                         args.push(BlockArg::Value(exn));
                     }
                     self.hand_over(exn, with_ref);
                     let (target, _) = self.branch_target_at(clause.target);
                     self.b.ins().jump(target, &args);
-                    self.b.seal_block(next);
                     self.b.switch_to_block(next);
                 }
             }
