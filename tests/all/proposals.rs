@@ -204,12 +204,7 @@ fn i31_references_through_the_api() -> Result<()> {
         (func (export "get_s") (param i31ref) (result i32) (i31.get_s (local.get 0)))
         (func (export "is_i31") (param anyref) (result i32) (ref.test (ref i31) (local.get 0))))"#;
     ensure!(Module::new(&Engine::default(), wat).is_err(), "GC is off by default");
-    let mut config = Config::new();
-    config.wasm_gc(true);
-    let engine = Engine::new(&config)?;
-    let module = Module::new(&engine, wat)?;
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[])?;
+    let (engine, mut store, instance) = gc_instance(wat)?;
 
     let g = instance.get_global(&mut store, "g").expect("global g");
     let Val::AnyRef(Some(r)) = g.get(&mut store) else { anyhow::bail!("the global is not an i31") };
@@ -241,6 +236,17 @@ fn i31_references_through_the_api() -> Result<()> {
     let err = Module::new(&engine, structs).expect_err("structs are not implemented");
     ensure!(format!("{err:#}").contains("unsupported feature"), "{err:#}");
     Ok(())
+}
+
+/// An engine with GC on, a store, and an instance of `wat` in it.
+fn gc_instance(wat: &str) -> Result<(Engine, Store<()>, Instance)> {
+    let mut config = Config::new();
+    config.wasm_gc(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(&engine, wat)?;
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    Ok((engine, store, instance))
 }
 
 /// `br_on_cast` and `br_on_cast_fail` to abstract types, taken and not taken, for null and
@@ -293,12 +299,7 @@ fn br_on_cast_to_abstract_types() -> Result<()> {
       (drop) (return (i32.const 4)))
     (drop) (i32.const 50))
 )"#;
-    let mut config = Config::new();
-    config.wasm_gc(true);
-    let engine = Engine::new(&config)?;
-    let module = Module::new(&engine, wat)?;
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[])?;
+    let (_, mut store, instance) = gc_instance(wat)?;
     let expected = [
         ("cast_i31", [1, 17]),
         ("cast_null_eq", [21, 20]),
