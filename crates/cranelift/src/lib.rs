@@ -170,9 +170,11 @@ impl Compiler {
         let trampolines = (0..info.types.len())
             .into_par_iter()
             .map_init(FunctionBuilderContext::new, |fctx, ty| {
+                let Some(func_ty) = info.types[ty].as_func() else { return Ok(None) };
                 let mut ctx = cranelift_codegen::Context::new();
-                trampolines::array_to_wasm(self, &info.types[ty], &mut ctx.func, fctx)
+                trampolines::array_to_wasm(self, func_ty, &mut ctx.func, fctx)
                     .and_then(|()| self.finish(&mut ctx))
+                    .map(Some)
                     .with_context(|| format!("failed to compile the array-to-wasm trampoline of type {ty}"))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -80,7 +80,7 @@ pub(crate) fn libcall_builtin(libcall: LibCall) -> Result<Builtin> {
 /// (per type index), then the optional host trampoline, and links calls between functions.
 pub(crate) fn link(
     functions: Vec<CompiledFunction>,
-    trampolines: Vec<CompiledFunction>,
+    trampolines: Vec<Option<CompiledFunction>>,
     host_trampoline: Option<CompiledFunction>,
 ) -> Result<CompiledCode> {
     let mut out = CompiledCode::default();
@@ -112,8 +112,12 @@ pub(crate) fn link(
         out.functions.push(start..start + len);
     }
     for t in trampolines {
-        let start = place(&mut out, t)?;
-        out.array_to_wasm.push(Some(start));
+        let start = match t {
+            Some(t) => Some(place(&mut out, t)?),
+            // Struct and array types have no entry trampoline.
+            None => None,
+        };
+        out.array_to_wasm.push(start);
     }
     if let Some(t) = host_trampoline {
         out.host_trampoline = Some(place(&mut out, t)?);

@@ -76,11 +76,31 @@ pub enum Builtin {
     TableGetLazy,
     /// `(vmctx, func: u32) -> u64`: the funcref of function `func` (initialised on first use).
     RefFunc,
+    /// `(vmctx, ty: u32 /*struct or array type index*/, len: u32) -> u64`: a new zeroed object
+    /// (`len` is ignored for structs), or `trap code + 1` (below 256: never an address). May
+    /// collect: its table entry records the calling wasm frame first (see `kiln_runtime::gc`).
+    GcAlloc,
+    /// `(vmctx, ty: u32, data: u32, offset: u32, len: u32) -> u64`: `array.new_data`, result as
+    /// for `GcAlloc`.
+    ArrayNewData,
+    /// `(vmctx, ty: u32, elem: u32, offset: u32, len: u32) -> u64`: `array.new_elem`, result as
+    /// for `GcAlloc`.
+    ArrayNewElem,
+    /// `(vmctx, array: u64 /*non-null*/, dst: u32, data: u32, src: u32, len: u32) -> status`.
+    ArrayInitData,
+    /// `(vmctx, array: u64 /*non-null*/, dst: u32, elem: u32, src: u32, len: u32) -> status`.
+    ArrayInitElem,
+    /// `(vmctx, dst: u64, dst_index: u32, src: u64, src_index: u32, len: u32) -> status`; both
+    /// arrays non-null.
+    ArrayCopy,
+    /// `(vmctx, sub: u32, sup: u32 /*engine type ids*/) -> u32`: 1 if `sub` is `sup` or a
+    /// declared subtype of it.
+    IsSubtype,
 }
 
 impl Builtin {
     /// Number of builtins (length of the builtin table).
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 34;
 
     /// All builtins, in discriminant order.
     pub const ALL: [Builtin; Builtin::COUNT] = [
@@ -111,6 +131,13 @@ impl Builtin {
         Builtin::ExceptionDrop,
         Builtin::TableGetLazy,
         Builtin::RefFunc,
+        Builtin::GcAlloc,
+        Builtin::ArrayNewData,
+        Builtin::ArrayNewElem,
+        Builtin::ArrayInitData,
+        Builtin::ArrayInitElem,
+        Builtin::ArrayCopy,
+        Builtin::IsSubtype,
     ];
 
     /// Decodes a builtin from its discriminant (as stored in precompiled code's relocations).

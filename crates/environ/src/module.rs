@@ -28,6 +28,16 @@ pub enum ConstOp {
     RefFunc(FuncIndex),
     /// Pop an i32 and push it as an `i31ref`.
     RefI31,
+    /// `struct.new $t`: pop the fields, push a new struct.
+    StructNew(TypeIndex),
+    /// `struct.new_default $t`.
+    StructNewDefault(TypeIndex),
+    /// `array.new $t`: pop the initial value and the length.
+    ArrayNew(TypeIndex),
+    /// `array.new_default $t`: pop the length.
+    ArrayNewDefault(TypeIndex),
+    /// `array.new_fixed $t n`: pop `n` elements.
+    ArrayNewFixed(TypeIndex, u32),
     /// Extended constant expressions.
     I32Add,
     /// `i32.sub`.
@@ -50,7 +60,7 @@ pub struct ConstExpr {
 }
 
 impl ConstExpr {
-    fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
+    fn parse(expr: &wasmparser::ConstExpr<'_>, kind_of: KindOf<'_>) -> Result<ConstExpr> {
         use wasmparser::Operator as O;
         let mut ops = Vec::new();
         let mut reader = expr.get_operators_reader();
@@ -62,11 +72,16 @@ impl ConstExpr {
                 O::F64Const { value } => ConstOp::F64Const(value.bits()),
                 O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
                 O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
-                O::RefNull { hty } => ConstOp::RefNull(
-                    convert_ref_type(wasmparser::RefType::new(true, hty).context("bad heap type")?)?.heap,
-                ),
+                O::RefNull { hty } => ConstOp::RefNull(convert_heap_type(hty, kind_of)?),
                 O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
                 O::RefI31 => ConstOp::RefI31,
+                O::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
+                O::StructNewDefault { struct_type_index } => ConstOp::StructNewDefault(struct_type_index),
+                O::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
+                O::ArrayNewDefault { array_type_index } => ConstOp::ArrayNewDefault(array_type_index),
+                O::ArrayNewFixed { array_type_index, array_size } => {
+                    ConstOp::ArrayNewFixed(array_type_index, array_size)
+                }
                 O::I32Add => ConstOp::I32Add,
                 O::I32Sub => ConstOp::I32Sub,
                 O::I32Mul => ConstOp::I32Mul,
@@ -185,8 +200,8 @@ pub struct FunctionBody {
 pub struct ModuleInfo {
     /// Module name from the name section, if any.
     pub name: Option<String>,
-    /// The type section (function types only in the supported features).
-    pub types: Vec<WasmFuncType>,
+    /// The type section: function, struct and array types.
+    pub types: Vec<WasmSubType>,
     /// The recursion groups of the type section, as ranges of type indices, in order. Types are
     /// equivalent when their groups are isomorphic and they sit at the same position (the
     /// iso-recursive rule); a type in no group (modules built by hand) is a group of its own.
@@ -259,17 +274,23 @@ impl ModuleInfo {
                 Payload::TypeSection(s) => {
                     for group in s {
                         let start = info.types.len() as u32;
-                        for sub in group?.into_types() {
-                            if !sub.is_final || !sub.supertype_idxs.is_empty() {
-                                bail!("unsupported feature: declared subtypes (`sub`, GC type system)");
-                            }
-                            if sub.composite_type.shared {
-                                bail!("unsupported feature: shared composite types");
-                            }
-                            match &sub.composite_type.inner {
-                                wasmparser::CompositeInnerType::Func(f) => info.types.push(convert_func_type(f)?),
-                                _ => bail!("unsupported feature: struct and array types (GC)"),
-                            }
+                        let subs: Vec<wasmparser::SubType> = group?.into_types().collect();
+                        // Members may refer to later members of their group: know all their kinds
+                        // first.
+                        let kinds: Vec<TypeKind> = info
+                            .types
+                            .iter()
+                            .map(|t| t.composite.kind())
+                            .chain(subs.iter().map(|s| composite_kind(&s.composite_type)))
+                            .collect();
+                        let kind_of = |i: u32| kinds.get(i as usize).copied().unwrap_or(TypeKind::Func);
+                        for sub in subs {
+                            let supertype = match sub.supertype_idxs.first() {
+                                None => None,
+                                Some(p) => Some(p.as_module_index().context("supertype outside the module")?),
+                            };
+                            let composite = convert_composite_type(&sub.composite_type, &kind_of)?;
+                            info.types.push(WasmSubType { is_final: sub.is_final, supertype, composite });
                         }
                         info.rec_groups.push(start..info.types.len() as u32);
                     }
@@ -284,7 +305,7 @@ impl ModuleInfo {
                                 EntityIndex::Function(info.functions.len() as u32 - 1)
                             }
                             wasmparser::TypeRef::Table(t) => {
-                                info.tables.push(convert_table_type(&t)?);
+                                info.tables.push(convert_table_type(&t, &|i| info.kind_of(i))?);
                                 info.num_imported_tables += 1;
                                 EntityIndex::Table(info.tables.len() as u32 - 1)
                             }
@@ -294,7 +315,7 @@ impl ModuleInfo {
                                 EntityIndex::Memory(info.memories.len() as u32 - 1)
                             }
                             wasmparser::TypeRef::Global(g) => {
-                                info.globals.push(convert_global_type(&g)?);
+                                info.globals.push(convert_global_type(&g, &|i| info.kind_of(i))?);
                                 info.num_imported_globals += 1;
                                 EntityIndex::Global(info.globals.len() as u32 - 1)
                             }
@@ -322,12 +343,12 @@ impl ModuleInfo {
                         let init = match table.init {
                             wasmparser::TableInit::RefNull => None,
                             wasmparser::TableInit::Expr(expr) => {
-                                let expr = ConstExpr::parse(&expr)?;
+                                let expr = ConstExpr::parse(&expr, &|i| info.kind_of(i))?;
                                 info.note_const_expr_refs(&expr);
                                 Some(expr)
                             }
                         };
-                        info.tables.push(convert_table_type(&table.ty)?);
+                        info.tables.push(convert_table_type(&table.ty, &|i| info.kind_of(i))?);
                         info.table_inits.push(init);
                     }
                 }
@@ -344,8 +365,8 @@ impl ModuleInfo {
                 Payload::GlobalSection(s) => {
                     for global in s {
                         let global = global?;
-                        info.globals.push(convert_global_type(&global.ty)?);
-                        let init = ConstExpr::parse(&global.init_expr)?;
+                        info.globals.push(convert_global_type(&global.ty, &|i| info.kind_of(i))?);
+                        let init = ConstExpr::parse(&global.init_expr, &|i| info.kind_of(i))?;
                         info.note_const_expr_refs(&init);
                         info.global_inits.push(init);
                     }
@@ -376,7 +397,7 @@ impl ModuleInfo {
                         let mode = match elem.kind {
                             wasmparser::ElementKind::Active { table_index, offset_expr } => SegmentMode::Active {
                                 index: table_index.unwrap_or(0),
-                                offset: ConstExpr::parse(&offset_expr)?,
+                                offset: ConstExpr::parse(&offset_expr, &|i| info.kind_of(i))?,
                             },
                             wasmparser::ElementKind::Passive => SegmentMode::Passive,
                             wasmparser::ElementKind::Declared => SegmentMode::Declared,
@@ -390,11 +411,11 @@ impl ModuleInfo {
                             wasmparser::ElementItems::Expressions(ty, exprs) => {
                                 let mut items = Vec::new();
                                 for expr in exprs {
-                                    let expr = ConstExpr::parse(&expr?)?;
+                                    let expr = ConstExpr::parse(&expr?, &|i| info.kind_of(i))?;
                                     info.note_const_expr_refs(&expr);
                                     items.push(expr);
                                 }
-                                (convert_ref_type(ty)?, ElemItems::Exprs(items))
+                                (convert_ref_type(ty, &|i| info.kind_of(i))?, ElemItems::Exprs(items))
                             }
                         };
                         info.elems.push(ElemSegment { mode, ty, items });
@@ -404,9 +425,10 @@ impl ModuleInfo {
                     for data in s {
                         let data = data?;
                         let mode = match data.kind {
-                            wasmparser::DataKind::Active { memory_index, offset_expr } => {
-                                SegmentMode::Active { index: memory_index, offset: ConstExpr::parse(&offset_expr)? }
-                            }
+                            wasmparser::DataKind::Active { memory_index, offset_expr } => SegmentMode::Active {
+                                index: memory_index,
+                                offset: ConstExpr::parse(&offset_expr, &|i| info.kind_of(i))?,
+                            },
                             wasmparser::DataKind::Passive => SegmentMode::Passive,
                         };
                         let end = data.range.end as usize;
@@ -477,7 +499,40 @@ impl ModuleInfo {
 
     /// Signature of function `f`.
     pub fn func_type(&self, f: FuncIndex) -> &WasmFuncType {
-        &self.types[self.functions[f as usize] as usize]
+        self.func_type_at(self.functions[f as usize])
+    }
+
+    /// The function type at type index `ty`. Validation (or, for precompiled modules, the
+    /// loader's checks) guarantees that functions, tags, blocks and calls name function types.
+    pub fn func_type_at(&self, ty: TypeIndex) -> &WasmFuncType {
+        self.types[ty as usize].as_func().expect("validated modules use function types for functions")
+    }
+
+    /// The kind of type index `ty` (`Func` for an index outside the section, which validation
+    /// rules out).
+    pub fn kind_of(&self, ty: TypeIndex) -> TypeKind {
+        self.types.get(ty as usize).map_or(TypeKind::Func, |t| t.composite.kind())
+    }
+
+    /// Converts a value type of this module's code.
+    pub fn convert_val_type(&self, ty: wasmparser::ValType) -> Result<WasmValType> {
+        convert_val_type(ty, &|i| self.kind_of(i))
+    }
+
+    /// Converts a heap type of this module's code.
+    pub fn convert_heap_type(&self, ty: wasmparser::HeapType) -> Result<WasmHeapType> {
+        convert_heap_type(ty, &|i| self.kind_of(i))
+    }
+
+    /// The depth of type `ty` in its declared subtype hierarchy (0 for a type with no supertype).
+    pub fn type_depth(&self, ty: TypeIndex) -> u32 {
+        let mut depth = 0;
+        let mut t = ty;
+        while let Some(sup) = self.types[t as usize].supertype {
+            depth += 1;
+            t = sup;
+        }
+        depth
     }
 
     /// Converts a defined-function index to a function index.

@@ -117,11 +117,21 @@ pub enum Trap {
     NullI31Reference = 51,
     /// `ref.cast` of a value that is not of the target type (GC proposal).
     CastFailure = 52,
+    /// A struct access through a null reference.
+    NullStructReference = 53,
+    /// An array access through a null reference.
+    NullArrayReference = 54,
+    /// An array access outside the array's length.
+    ArrayOutOfBounds = 55,
+    /// An allocation larger than any GC object may be.
+    AllocationTooLarge = 56,
+    /// The GC heap reached its limit (`Config::gc_heap_limit`) even after a collection.
+    GcHeapOutOfMemory = 57,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 53] = [
+    pub const ALL: [Trap; 58] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -175,6 +185,11 @@ impl Trap {
         Trap::TaskNotCancelled,
         Trap::NullI31Reference,
         Trap::CastFailure,
+        Trap::NullStructReference,
+        Trap::NullArrayReference,
+        Trap::ArrayOutOfBounds,
+        Trap::AllocationTooLarge,
+        Trap::GcHeapOutOfMemory,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -251,6 +266,11 @@ impl Trap {
             Trap::TaskNotCancelled => "`task.cancel` called by a task whose cancellation was not requested",
             Trap::NullI31Reference => "null i31 reference",
             Trap::CastFailure => "cast failure",
+            Trap::NullStructReference => "null structure reference",
+            Trap::NullArrayReference => "null array reference",
+            Trap::ArrayOutOfBounds => "out of bounds array access",
+            Trap::AllocationTooLarge => "allocation size too large",
+            Trap::GcHeapOutOfMemory => "allocation failed: GC heap out of memory",
         }
     }
 }

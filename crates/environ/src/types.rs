@@ -31,21 +31,35 @@ pub enum WasmHeapType {
     Exn,
     /// The bottom of the exception hierarchy: only null (`noexn`).
     NoExn,
-    /// Functions of one signature, named by its index in the module's type section. Only meaningful
-    /// together with its module; see [`WasmHeapType::Engine`].
-    Concrete(TypeIndex),
-    /// Functions of one signature, named by the engine-wide id of the signature: the form types take
-    /// when they leave their module (imports, exports, host values), so they compare across modules.
-    Engine(u32),
-    /// The top of the GC hierarchy (`any`). kiln has no GC objects yet, so its values are `i31`s
-    /// or null.
+    /// A defined type (function, struct or array), named by its index in the module's type
+    /// section. Only meaningful together with its module; see [`WasmHeapType::Engine`].
+    Concrete(TypeKind, TypeIndex),
+    /// A defined type named by its engine-wide id: the form types take when they leave their
+    /// module (imports, exports, host values), so they compare across modules.
+    Engine(TypeKind, u32),
+    /// The top of the GC hierarchy (`any`).
     Any,
+    /// Any struct (`struct`).
+    Struct,
+    /// Any array (`array`).
+    Array,
     /// Values comparable with `ref.eq` (`eq`).
     Eq,
     /// Unboxed 31-bit integers (`i31`): the word `(x << 1) | 1`, never a pointer.
     I31,
     /// The bottom of the GC hierarchy: only null (`none`).
     None,
+}
+
+/// What a defined type describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TypeKind {
+    /// A function signature.
+    Func,
+    /// A struct (GC).
+    Struct,
+    /// An array (GC).
+    Array,
 }
 
 impl WasmHeapType {
@@ -56,19 +70,60 @@ impl WasmHeapType {
         self == other
             || matches!(
                 (self, other),
-                (NoFunc, Func | Concrete(_) | Engine(_))
-                    | (Concrete(_) | Engine(_), Func)
+                (NoFunc, Func | Concrete(TypeKind::Func, _) | Engine(TypeKind::Func, _))
+                    | (Concrete(TypeKind::Func, _) | Engine(TypeKind::Func, _), Func)
                     | (NoExtern, Extern)
                     | (NoExn, Exn)
-                    | (I31, Eq | Any)
+                    | (I31 | Struct | Array, Eq | Any)
                     | (Eq, Any)
-                    | (None, Any | Eq | I31)
+                    | (None, Any | Eq | I31 | Struct | Array)
+                    | (
+                        None,
+                        Concrete(TypeKind::Struct | TypeKind::Array, _) | Engine(TypeKind::Struct | TypeKind::Array, _)
+                    )
+                    | (Concrete(TypeKind::Struct, _) | Engine(TypeKind::Struct, _), Struct | Eq | Any)
+                    | (Concrete(TypeKind::Array, _) | Engine(TypeKind::Array, _), Array | Eq | Any)
             )
     }
 
     /// Whether references of this heap type point to functions (`VMFuncRef`s).
     pub fn is_func(self) -> bool {
-        matches!(self, WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Concrete(_) | WasmHeapType::Engine(_))
+        matches!(
+            self,
+            WasmHeapType::Func
+                | WasmHeapType::NoFunc
+                | WasmHeapType::Concrete(TypeKind::Func, _)
+                | WasmHeapType::Engine(TypeKind::Func, _)
+        )
+    }
+
+    /// The top type of this type's hierarchy.
+    pub fn top(self) -> WasmHeapType {
+        use WasmHeapType::*;
+        match self {
+            Func | NoFunc | Concrete(TypeKind::Func, _) | Engine(TypeKind::Func, _) => Func,
+            Extern | NoExtern => Extern,
+            Exn | NoExn => Exn,
+            _ => Any,
+        }
+    }
+
+    /// Whether values of this heap type may be objects the collector traces (GC objects, host
+    /// references and what `any.convert_extern` made of them): what compiled code records in
+    /// stack maps. Exception references are not: exception objects live until their store is
+    /// dropped, and their payloads are roots of their own.
+    pub fn is_gc_managed(self) -> bool {
+        use WasmHeapType::*;
+        matches!(
+            self,
+            Extern
+                | Any
+                | Eq
+                | Struct
+                | Array
+                | Concrete(TypeKind::Struct | TypeKind::Array, _)
+                | Engine(TypeKind::Struct | TypeKind::Array, _)
+        )
     }
 }
 
@@ -108,6 +163,8 @@ impl fmt::Display for WasmRefType {
             WasmHeapType::Eq => Some("eqref"),
             WasmHeapType::I31 => Some("i31ref"),
             WasmHeapType::None => Some("nullref"),
+            WasmHeapType::Struct => Some("structref"),
+            WasmHeapType::Array => Some("arrayref"),
             _ => None,
         };
         match (self.nullable, short) {
@@ -128,8 +185,10 @@ impl fmt::Display for WasmRefType {
                     WasmHeapType::Eq => f.write_str("eq")?,
                     WasmHeapType::I31 => f.write_str("i31")?,
                     WasmHeapType::None => f.write_str("none")?,
-                    WasmHeapType::Concrete(i) => write!(f, "{i}")?,
-                    WasmHeapType::Engine(id) => write!(f, "<engine type {id}>")?,
+                    WasmHeapType::Struct => f.write_str("struct")?,
+                    WasmHeapType::Array => f.write_str("array")?,
+                    WasmHeapType::Concrete(_, i) => write!(f, "{i}")?,
+                    WasmHeapType::Engine(_, id) => write!(f, "<engine type {id}>")?,
                 }
                 f.write_str(")")
             }
@@ -155,11 +214,12 @@ pub enum WasmValType {
 }
 
 impl WasmValType {
-    /// Whether values of this type can be references a garbage collector must be able to find on
-    /// the stack: `externref` and `exnref` (function references belong to their instances, and the
-    /// bottom types hold only null). Compiled code records where such values live across calls.
+    /// Whether values of this type can be references the collector must be able to find on the
+    /// stack (see [`WasmHeapType::is_gc_managed`]; function references belong to their instances,
+    /// i31s are not pointers, and the bottom types hold only null). Compiled code records where
+    /// such values live across calls.
     pub fn is_gc_ref(self) -> bool {
-        matches!(self, WasmValType::Ref(WasmRefType { heap: WasmHeapType::Extern | WasmHeapType::Exn, .. }))
+        matches!(self, WasmValType::Ref(r) if r.heap.is_gc_managed())
     }
 }
 
@@ -308,24 +368,26 @@ pub enum EntityIndex {
     Tag(TagIndex),
 }
 
-/// Converts wasmparser's value type.
-pub fn convert_val_type(ty: wasmparser::ValType) -> Result<WasmValType> {
+/// What kind of type each module type index names, for converting references to concrete types
+/// (a closure over the module's type section).
+pub type KindOf<'a> = &'a dyn Fn(TypeIndex) -> TypeKind;
+
+/// Converts wasmparser's value type; `kind_of` says what each concrete type index names.
+pub fn convert_val_type(ty: wasmparser::ValType, kind_of: KindOf<'_>) -> Result<WasmValType> {
     Ok(match ty {
         wasmparser::ValType::I32 => WasmValType::I32,
         wasmparser::ValType::I64 => WasmValType::I64,
         wasmparser::ValType::F32 => WasmValType::F32,
         wasmparser::ValType::F64 => WasmValType::F64,
         wasmparser::ValType::V128 => WasmValType::V128,
-        wasmparser::ValType::Ref(r) => WasmValType::Ref(convert_ref_type(r)?),
+        wasmparser::ValType::Ref(r) => WasmValType::Ref(convert_ref_type(r, kind_of)?),
     })
 }
 
-/// Converts wasmparser's reference type. Of the GC proposal's heap types, `any`, `eq`, `i31` and
-/// `none` are supported (their values are `i31`s or null); `struct`, `array` and concrete GC
-/// types are not.
-pub fn convert_ref_type(ty: wasmparser::RefType) -> Result<WasmRefType> {
+/// Converts wasmparser's heap type.
+pub fn convert_heap_type(ty: wasmparser::HeapType, kind_of: KindOf<'_>) -> Result<WasmHeapType> {
     use wasmparser::{AbstractHeapType as A, HeapType, UnpackedIndex};
-    let heap = match ty.heap_type() {
+    Ok(match ty {
         HeapType::Abstract { shared: false, ty } => match ty {
             A::Func => WasmHeapType::Func,
             A::Extern => WasmHeapType::Extern,
@@ -337,25 +399,227 @@ pub fn convert_ref_type(ty: wasmparser::RefType) -> Result<WasmRefType> {
             A::Eq => WasmHeapType::Eq,
             A::I31 => WasmHeapType::I31,
             A::None => WasmHeapType::None,
-            other => bail!("unsupported feature: GC reference type `{other:?}` (kiln has no GC objects yet)"),
+            A::Struct => WasmHeapType::Struct,
+            A::Array => WasmHeapType::Array,
+            other => bail!("unsupported feature: reference type `{other:?}`"),
         },
         HeapType::Concrete(UnpackedIndex::Module(i)) | HeapType::Exact(UnpackedIndex::Module(i)) => {
-            WasmHeapType::Concrete(i)
+            WasmHeapType::Concrete(kind_of(i), i)
         }
         other => bail!("unsupported feature: reference type with heap type {other:?}"),
+    })
+}
+
+/// Converts wasmparser's reference type.
+pub fn convert_ref_type(ty: wasmparser::RefType, kind_of: KindOf<'_>) -> Result<WasmRefType> {
+    Ok(WasmRefType { nullable: ty.is_nullable(), heap: convert_heap_type(ty.heap_type(), kind_of)? })
+}
+
+/// Where a struct field or array element is stored: a packed integer or a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WasmStorageType {
+    /// 8-bit packed integer.
+    I8,
+    /// 16-bit packed integer.
+    I16,
+    /// A full value.
+    Val(WasmValType),
+}
+
+impl WasmStorageType {
+    /// Bytes the storage takes in an object (references are pointer-sized).
+    pub fn size(self) -> u32 {
+        match self {
+            WasmStorageType::I8 => 1,
+            WasmStorageType::I16 => 2,
+            WasmStorageType::Val(WasmValType::I32 | WasmValType::F32) => 4,
+            WasmStorageType::Val(WasmValType::I64 | WasmValType::F64 | WasmValType::Ref(_)) => 8,
+            WasmStorageType::Val(WasmValType::V128) => 16,
+        }
+    }
+
+    /// The value type a `get` of this storage produces (packed integers unpack to i32).
+    pub fn unpacked(self) -> WasmValType {
+        match self {
+            WasmStorageType::I8 | WasmStorageType::I16 => WasmValType::I32,
+            WasmStorageType::Val(v) => v,
+        }
+    }
+
+    /// Whether a collector must trace this storage.
+    pub fn is_gc_ref(self) -> bool {
+        matches!(self, WasmStorageType::Val(v) if v.is_gc_ref())
+    }
+}
+
+impl fmt::Display for WasmStorageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WasmStorageType::I8 => f.write_str("i8"),
+            WasmStorageType::I16 => f.write_str("i16"),
+            WasmStorageType::Val(v) => v.fmt(f),
+        }
+    }
+}
+
+/// A struct field or an array's element type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WasmFieldType {
+    /// What is stored.
+    pub storage: WasmStorageType,
+    /// Whether `struct.set` / `array.set` may write it.
+    pub mutable: bool,
+}
+
+/// The body of a defined type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WasmCompositeType {
+    /// A function signature.
+    Func(WasmFuncType),
+    /// A struct with these fields.
+    Struct(Box<[WasmFieldType]>),
+    /// An array of this element type.
+    Array(WasmFieldType),
+}
+
+impl WasmCompositeType {
+    /// Its kind.
+    pub fn kind(&self) -> TypeKind {
+        match self {
+            WasmCompositeType::Func(_) => TypeKind::Func,
+            WasmCompositeType::Struct(_) => TypeKind::Struct,
+            WasmCompositeType::Array(_) => TypeKind::Array,
+        }
+    }
+}
+
+/// A defined type: its body, whether it may have subtypes, and its declared supertype.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WasmSubType {
+    /// `sub final` (or no `sub` at all): no type may declare it as supertype.
+    pub is_final: bool,
+    /// The declared supertype (a module type index, or an engine id in engine form).
+    pub supertype: Option<u32>,
+    /// The body.
+    pub composite: WasmCompositeType,
+}
+
+impl WasmSubType {
+    /// A final function type with no supertype (what a type written without `sub` is).
+    pub fn func(ty: WasmFuncType) -> WasmSubType {
+        WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty) }
+    }
+
+    /// The function signature, if this is a function type.
+    pub fn as_func(&self) -> Option<&WasmFuncType> {
+        match &self.composite {
+            WasmCompositeType::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Every value type this type mentions (parameters, results, fields).
+    pub fn val_types(&self) -> Vec<WasmValType> {
+        match &self.composite {
+            WasmCompositeType::Func(f) => f.params.iter().chain(f.results.iter()).copied().collect(),
+            WasmCompositeType::Struct(fields) => fields
+                .iter()
+                .filter_map(|f| if let WasmStorageType::Val(v) = f.storage { Some(v) } else { None })
+                .collect(),
+            WasmCompositeType::Array(f) => match f.storage {
+                WasmStorageType::Val(v) => vec![v],
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// This type with every value type mapped by `f` and the supertype by `sup`.
+    pub fn map(&self, f: &impl Fn(WasmValType) -> WasmValType, sup: &impl Fn(u32) -> u32) -> WasmSubType {
+        let field = |x: &WasmFieldType| WasmFieldType {
+            storage: match x.storage {
+                WasmStorageType::Val(v) => WasmStorageType::Val(f(v)),
+                other => other,
+            },
+            mutable: x.mutable,
+        };
+        WasmSubType {
+            is_final: self.is_final,
+            supertype: self.supertype.map(sup),
+            composite: match &self.composite {
+                WasmCompositeType::Func(t) => WasmCompositeType::Func(WasmFuncType {
+                    params: t.params.iter().map(|v| f(*v)).collect(),
+                    results: t.results.iter().map(|v| f(*v)).collect(),
+                }),
+                WasmCompositeType::Struct(fields) => WasmCompositeType::Struct(fields.iter().map(field).collect()),
+                WasmCompositeType::Array(e) => WasmCompositeType::Array(field(e)),
+            },
+        }
+    }
+}
+
+/// Where the fields of GC objects lie. Every object starts with a 16-byte header (see
+/// [`crate::vmgc`]); struct fields follow it at their natural alignment, array elements follow
+/// it packed.
+pub fn struct_field_offsets(fields: &[WasmFieldType]) -> (Vec<u32>, u32) {
+    let mut offset = crate::vmgc::HEADER_SIZE;
+    let mut offsets = Vec::with_capacity(fields.len());
+    for f in fields {
+        let size = f.storage.size();
+        offset = offset.next_multiple_of(size);
+        offsets.push(offset);
+        offset += size;
+    }
+    (offsets, offset.next_multiple_of(8))
+}
+
+/// Converts wasmparser's composite type.
+pub fn convert_composite_type(ty: &wasmparser::CompositeType, kind_of: KindOf<'_>) -> Result<WasmCompositeType> {
+    if ty.shared {
+        bail!("unsupported feature: shared composite types");
+    }
+    let field = |f: &wasmparser::FieldType| -> Result<WasmFieldType> {
+        Ok(WasmFieldType {
+            storage: match f.element_type {
+                wasmparser::StorageType::I8 => WasmStorageType::I8,
+                wasmparser::StorageType::I16 => WasmStorageType::I16,
+                wasmparser::StorageType::Val(v) => WasmStorageType::Val(convert_val_type(v, kind_of)?),
+            },
+            mutable: f.mutable,
+        })
     };
-    Ok(WasmRefType { nullable: ty.is_nullable(), heap })
+    Ok(match &ty.inner {
+        wasmparser::CompositeInnerType::Func(f) => WasmCompositeType::Func(convert_func_type(f, kind_of)?),
+        wasmparser::CompositeInnerType::Struct(s) => {
+            WasmCompositeType::Struct(s.fields.iter().map(field).collect::<Result<_>>()?)
+        }
+        wasmparser::CompositeInnerType::Array(a) => WasmCompositeType::Array(field(&a.0)?),
+        wasmparser::CompositeInnerType::Cont(_) => bail!("unsupported feature: continuation types (stack switching)"),
+    })
+}
+
+/// The kind of a wasmparser composite type.
+pub fn composite_kind(ty: &wasmparser::CompositeType) -> TypeKind {
+    match ty.inner {
+        wasmparser::CompositeInnerType::Struct(_) => TypeKind::Struct,
+        wasmparser::CompositeInnerType::Array(_) => TypeKind::Array,
+        _ => TypeKind::Func,
+    }
 }
 
 /// Rewrites module-relative concrete heap types in `ty` to engine-wide ones with `engine_id`
 /// (module type index -> engine type id).
 pub fn canonicalize_val_type(ty: WasmValType, engine_id: &impl Fn(TypeIndex) -> u32) -> WasmValType {
     match ty {
-        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Concrete(i) }) => {
-            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(engine_id(i)) })
+        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Concrete(k, i) }) => {
+            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, engine_id(i)) })
         }
         other => other,
     }
+}
+
+/// [`canonicalize_val_type`] for every value type of a defined type, and its supertype.
+pub fn canonicalize_sub_type(ty: &WasmSubType, engine_id: &impl Fn(TypeIndex) -> u32) -> WasmSubType {
+    ty.map(&|v| canonicalize_val_type(v, engine_id), engine_id)
 }
 
 /// [`canonicalize_val_type`] for every parameter and result.
@@ -377,15 +641,16 @@ pub fn rec_group_member(id: u32) -> Option<u32> {
     (id > u32::MAX / 2).then(|| u32::MAX - id)
 }
 
-/// `ty` with every engine-level reference `Engine(id)` replaced by `Engine(f(id))`.
-pub fn map_engine_refs(ty: &WasmFuncType, f: &impl Fn(u32) -> u32) -> WasmFuncType {
-    let map = |t: &WasmValType| match *t {
-        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(id) }) => {
-            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(f(id)) })
+/// `ty` with every engine-level reference `Engine(k, id)` replaced by `Engine(k, f(id))`, and its
+/// supertype mapped the same way.
+pub fn map_engine_refs(ty: &WasmSubType, f: &impl Fn(u32) -> u32) -> WasmSubType {
+    let map = |t: WasmValType| match t {
+        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, id) }) => {
+            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, f(id)) })
         }
         other => other,
     };
-    WasmFuncType { params: ty.params.iter().map(map).collect(), results: ty.results.iter().map(map).collect() }
+    ty.map(&map, f)
 }
 
 /// Whether `actual <: expected` for value types in the same index space.
@@ -397,20 +662,20 @@ pub fn val_subtype(actual: WasmValType, expected: WasmValType) -> bool {
 }
 
 /// Converts wasmparser's function type.
-pub fn convert_func_type(ty: &wasmparser::FuncType) -> Result<WasmFuncType> {
+pub fn convert_func_type(ty: &wasmparser::FuncType, kind_of: KindOf<'_>) -> Result<WasmFuncType> {
     Ok(WasmFuncType {
-        params: ty.params().iter().map(|t| convert_val_type(*t)).collect::<Result<_>>()?,
-        results: ty.results().iter().map(|t| convert_val_type(*t)).collect::<Result<_>>()?,
+        params: ty.params().iter().map(|t| convert_val_type(*t, kind_of)).collect::<Result<_>>()?,
+        results: ty.results().iter().map(|t| convert_val_type(*t, kind_of)).collect::<Result<_>>()?,
     })
 }
 
 /// Converts wasmparser's table type.
-pub fn convert_table_type(ty: &wasmparser::TableType) -> Result<TableType> {
+pub fn convert_table_type(ty: &wasmparser::TableType, kind_of: KindOf<'_>) -> Result<TableType> {
     if ty.shared {
         bail!("unsupported feature: shared tables");
     }
     Ok(TableType {
-        element: convert_ref_type(ty.element_type)?,
+        element: convert_ref_type(ty.element_type, kind_of)?,
         minimum: ty.initial,
         maximum: ty.maximum,
         table64: ty.table64,
@@ -434,9 +699,9 @@ pub fn convert_memory_type(ty: &wasmparser::MemoryType) -> Result<MemoryType> {
 }
 
 /// Converts wasmparser's global type.
-pub fn convert_global_type(ty: &wasmparser::GlobalType) -> Result<GlobalType> {
+pub fn convert_global_type(ty: &wasmparser::GlobalType, kind_of: KindOf<'_>) -> Result<GlobalType> {
     if ty.shared {
         bail!("unsupported feature: shared globals");
     }
-    Ok(GlobalType { content: convert_val_type(ty.content_type)?, mutable: ty.mutable })
+    Ok(GlobalType { content: convert_val_type(ty.content_type, kind_of)?, mutable: ty.mutable })
 }

@@ -280,3 +280,42 @@ impl VMOffsets {
         self.defined_globals + defined_index * vmglobal::SIZE
     }
 }
+
+/// GC objects (what struct and array references point to) and the type descriptors they point at.
+///
+/// ```text
+/// object (8-aligned, never at an address with either low bit set: those are i31s and host refs):
+///   +0   type_info: *const VMGcTypeInfo
+///   +8   length: u32          arrays: the number of elements
+///   +12  gc_bits: u32         the collector's mark
+///   +16  fields or elements
+/// VMGcTypeInfo (one per engine type, never freed while its engine lives):
+///   +0   display_len: u32     depth in the subtype hierarchy + 1
+///   +4   kind: u32            1 struct, 2 array
+///   +8   display: *const u32  engine ids of the supertype chain, root first, this type last
+/// ```
+///
+/// A cast to a concrete type `T` of depth `d` succeeds when `display_len > d` and
+/// `display[d] == T`: constant time, whatever the depth.
+pub mod vmgc {
+    /// Offset of the type descriptor pointer.
+    pub const TYPE_INFO: u32 = 0;
+    /// Offset of an array's length.
+    pub const LENGTH: u32 = 8;
+    /// Offset of the collector's bits.
+    pub const GC_BITS: u32 = 12;
+    /// Size of the header; fields start here.
+    pub const HEADER_SIZE: u32 = 16;
+    /// Offset of `display_len` in a `VMGcTypeInfo`.
+    pub const INFO_DISPLAY_LEN: u32 = 0;
+    /// Offset of `kind` in a `VMGcTypeInfo`.
+    pub const INFO_KIND: u32 = 4;
+    /// Offset of `display` in a `VMGcTypeInfo`.
+    pub const INFO_DISPLAY: u32 = 8;
+    /// `kind` of struct types.
+    pub const KIND_STRUCT: u32 = 1;
+    /// `kind` of array types.
+    pub const KIND_ARRAY: u32 = 2;
+    /// The largest object, in bytes: bigger allocations trap.
+    pub const MAX_OBJECT_SIZE: u64 = 1 << 32;
+}

@@ -3,7 +3,7 @@
 use crate::types::FuncType;
 use anyhow::{Context, Result};
 use kiln_cranelift::{Compiler, CompilerOptions};
-use kiln_environ::{ModuleInfo, WasmFuncType};
+use kiln_environ::{ModuleInfo, WasmFuncType, WasmSubType};
 use kiln_runtime::{ArrayToWasmFn, CodeInfo, CodeMemory};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,7 @@ pub struct Config {
     pub(crate) guard_pages: bool,
     pub(crate) spectre_guards: bool,
     pub(crate) memory_limit: Option<u64>,
+    pub(crate) gc_heap_limit: u64,
     pub(crate) multi_memory: bool,
     pub(crate) tail_call: bool,
     pub(crate) extended_const: bool,
@@ -71,6 +72,7 @@ impl Default for Config {
             guard_pages: true,
             spectre_guards: true,
             memory_limit: None,
+            gc_heap_limit: 1 << 30,
             multi_memory: true,
             tail_call: true,
             extended_const: true,
@@ -207,11 +209,8 @@ impl Config {
         self
     }
 
-    /// Validate GC types and instructions (struct, array, i31, subtyping); off by default. kiln
-    /// implements the part that needs no collector: `anyref`/`eqref`/`i31ref`/`nullref`, `ref.i31`,
-    /// `i31.get_s/u`, `ref.eq`, `any.convert_extern`/`extern.convert_any`, and
-    /// `ref.test`/`ref.cast`/`br_on_cast`/`br_on_cast_fail` to abstract types. A module that uses
-    /// structs, arrays or concrete GC types fails to compile with an "unsupported feature" error.
+    /// The GC proposal: struct and array types, subtyping, i31s, casts, and the collector that
+    /// frees unreachable objects (see [`Config::gc_heap_limit`]); off by default.
     pub fn wasm_gc(&mut self, enable: bool) -> &mut Self {
         self.gc = enable;
         self
@@ -336,6 +335,14 @@ impl Config {
         self.memory_limit = Some(bytes);
         self
     }
+
+    /// Upper bound on the bytes a store's GC objects take (1 GiB by default). An allocation that
+    /// would pass it, even after a collection, traps with
+    /// [`crate::Trap::GcHeapOutOfMemory`].
+    pub fn gc_heap_limit(&mut self, bytes: u64) -> &mut Self {
+        self.gc_heap_limit = bytes;
+        self
+    }
 }
 
 /// Compiles and runs WebAssembly. Cheap to clone; `Send + Sync`.
@@ -353,18 +360,38 @@ pub(crate) struct EngineInner {
     pub(crate) compat: crate::serialize::CompatHeader,
     pub(crate) cache_counters: crate::cache::CacheCounters,
     types: Mutex<TypeRegistry>,
+    /// The subtype relation of the registered types (shared with instances).
+    pub(crate) hierarchy: Arc<kiln_runtime::gc::TypeHierarchy>,
     trampolines: Mutex<Trampolines>,
 }
 
 #[derive(Default)]
 struct TypeRegistry {
     /// Non-recursive types that form a group of their own (and host signatures), by structure.
-    ids: HashMap<WasmFuncType, u32>,
+    ids: HashMap<WasmSubType, u32>,
     /// Other recursion groups, by canonical form (see [`Engine::rec_group_ids`]): the id of their
     /// first member; the others follow it.
-    groups: HashMap<Vec<WasmFuncType>, u32>,
+    groups: HashMap<Vec<WasmSubType>, u32>,
     /// Every registered type by id, with references as engine ids.
-    types: Vec<WasmFuncType>,
+    types: Vec<WasmSubType>,
+    /// The GC descriptor of every struct and array type, by id.
+    gc_infos: Vec<Option<Arc<kiln_runtime::VMGcTypeInfo>>>,
+}
+
+impl TypeRegistry {
+    /// Appends `ty` (in engine form) as the next id, with its supertype chain and GC descriptor.
+    fn push(&mut self, ty: WasmSubType, hierarchy: &kiln_runtime::gc::TypeHierarchy) -> u32 {
+        let id = self.types.len() as u32;
+        let mut display: Vec<u32> = match ty.supertype {
+            Some(sup) => hierarchy.display(sup).map(|d| d.to_vec()).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        display.push(id);
+        self.gc_infos.push(kiln_runtime::VMGcTypeInfo::new(id, display.clone(), &ty.composite).map(Arc::from));
+        hierarchy.push(id, display.into());
+        self.types.push(ty);
+        id
+    }
 }
 
 /// The kinds of trampoline the engine compiles per signature (see docs/architecture.md).
@@ -424,6 +451,7 @@ impl Engine {
                 compiler,
                 epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
                 types: Mutex::default(),
+                hierarchy: Arc::default(),
                 trampolines: Mutex::default(),
             }),
         })
@@ -450,22 +478,42 @@ impl Engine {
         &self.inner.config
     }
 
-    /// The engine-wide id of a signature.
+    /// The engine-wide id of a signature (a final function type with no supertype).
     pub(crate) fn type_id(&self, ty: &WasmFuncType) -> u32 {
+        self.sub_type_id(&WasmSubType::func(ty.clone()))
+    }
+
+    /// The engine-wide id of a defined type that forms a recursion group of its own (references
+    /// and supertype as engine ids).
+    pub(crate) fn sub_type_id(&self, ty: &WasmSubType) -> u32 {
         let mut registry = self.inner.types.lock().unwrap();
         if let Some(id) = registry.ids.get(ty) {
             return *id;
         }
-        let id = registry.types.len() as u32;
-        registry.types.push(ty.clone());
+        let id = registry.push(ty.clone(), &self.inner.hierarchy);
         registry.ids.insert(ty.clone(), id);
         id
+    }
+
+    /// Whether engine type `sub` is `sup` or a declared subtype of it.
+    pub(crate) fn is_subtype(&self, sub: u32, sup: u32) -> bool {
+        self.inner.hierarchy.is_subtype(sub, sup)
+    }
+
+    /// The GC descriptor of engine type `id` (`None` for function types).
+    pub(crate) fn gc_type_info(&self, id: u32) -> Option<Arc<kiln_runtime::VMGcTypeInfo>> {
+        self.inner.types.lock().unwrap().gc_infos.get(id as usize).cloned().flatten()
+    }
+
+    /// The registered type `id`, in engine form.
+    pub(crate) fn sub_type_of_id(&self, id: u32) -> Option<WasmSubType> {
+        self.inner.types.lock().unwrap().types.get(id as usize).cloned()
     }
 
     /// The engine-wide ids of the members of a recursion group in canonical form: references to
     /// types outside the group are engine ids, and a reference to the group's member `j` is
     /// `Engine(rec_group_placeholder(j))`. Isomorphic groups get the same ids, member by member.
-    pub(crate) fn rec_group_ids(&self, group: Vec<WasmFuncType>) -> Vec<u32> {
+    pub(crate) fn rec_group_ids(&self, group: Vec<WasmSubType>) -> Vec<u32> {
         let mut registry = self.inner.types.lock().unwrap();
         let n = group.len() as u32;
         if let Some(base) = registry.groups.get(&group) {
@@ -478,7 +526,7 @@ impl Engine {
         };
         for ty in &group {
             let resolved = kiln_environ::map_engine_refs(ty, &resolve);
-            registry.types.push(resolved);
+            registry.push(resolved, &self.inner.hierarchy);
         }
         registry.groups.insert(group, base);
         (base..base + n).collect()
@@ -491,7 +539,8 @@ impl Engine {
 
     /// The signature registered as `id`.
     pub(crate) fn type_of_id(&self, id: u32) -> Option<FuncType> {
-        self.inner.types.lock().unwrap().types.get(id as usize).cloned().map(FuncType::from_env)
+        let registry = self.inner.types.lock().unwrap();
+        registry.types.get(id as usize).and_then(|t| t.as_func()).cloned().map(FuncType::from_env)
     }
 
     /// A trampoline of `kind` for signature `ty`, compiled on first use and cached.
@@ -518,7 +567,7 @@ impl Engine {
                 (code, offset)
             }
             TrampolineKind::ArrayToWasm => {
-                let info = ModuleInfo { types: vec![ty.clone()], ..ModuleInfo::default() };
+                let info = ModuleInfo { types: vec![WasmSubType::func(ty.clone())], ..ModuleInfo::default() };
                 let code = compiler.compile_module(&info, &[])?;
                 let offset = code.array_to_wasm.first().copied().flatten();
                 (code, offset)

@@ -130,7 +130,7 @@ impl Table {
     /// Creates a table owned by the store, with every element set to `init`.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
         let store = &mut store.as_context_mut().0.opaque;
-        if !init.matches_ty(&crate::ValType::Ref(ty.element())) {
+        if !init.matches_ty_in(store, &crate::ValType::Ref(ty.element())) {
             bail!("table initial value does not match the element type {}", ty.element());
         }
         let raw = init.to_raw(store)?.get_reference();
@@ -168,7 +168,7 @@ impl Table {
         let store = &mut store.as_context_mut().0.opaque;
         let table = self.raw(store);
         let element = RefType::from_env(table.ty().element);
-        if !value.matches_ty(&crate::ValType::Ref(element)) {
+        if !value.matches_ty_in(store, &crate::ValType::Ref(element)) {
             bail!("value of type {} does not match the table's element type {element}", value.ty());
         }
         let raw = value.to_raw(store)?.get_reference();
@@ -202,7 +202,7 @@ impl Global {
     /// Creates a global owned by the store.
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global> {
         let store = &mut store.as_context_mut().0.opaque;
-        if !value.matches_ty(ty.content()) {
+        if !value.matches_ty_in(store, ty.content()) {
             bail!("global value of type {} does not match the global's type {}", value.ty(), ty.content());
         }
         let definition = Box::new(VMGlobalDefinition::default());
@@ -236,7 +236,7 @@ impl Global {
         if data.ty.mutability() != Mutability::Var {
             bail!("immutable global cannot be set");
         }
-        if !value.matches_ty(data.ty.content()) {
+        if !value.matches_ty_in(store, data.ty.content()) {
             bail!("value of type {} does not match the global's type {}", value.ty(), data.ty.content());
         }
         let definition = data.definition;

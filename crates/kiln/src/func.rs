@@ -84,7 +84,7 @@ impl<T: 'static> HostFunc<T> {
             let mut results: Vec<Val> = sig.results().map(Val::default_for).collect();
             func(Caller { store: &mut *store, caller_vmctx }, &params, &mut results)?;
             for (i, (value, ty)) in results.iter().zip(sig.results()).enumerate() {
-                if !value.matches_ty(&ty) {
+                if !value.matches_ty_in(&store.opaque, &ty) {
                     bail!("host function returned a value of type {} where {ty} was expected", value.ty());
                 }
                 raw[i] = value.to_raw(&store.opaque)?;
@@ -320,7 +320,7 @@ impl Func {
         }
         let mut raw = vec![ValRaw::default(); params.len().max(ty.results().len())];
         for (i, (param, expected)) in params.iter().zip(ty.params()).enumerate() {
-            if !param.matches_ty(&expected) {
+            if !param.matches_ty_in(&store.opaque, &expected) {
                 bail!("argument {i} has type {}, expected {expected}", param.ty());
             }
             raw[i] = param.to_raw(&store.opaque)?;

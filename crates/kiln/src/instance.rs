@@ -115,6 +115,8 @@ impl Instance {
                 .table_images
                 .get_or_init(|| kiln_runtime::lazy_table_images(&module.inner.info).into())
                 .clone(),
+            gc_types: module.inner.gc_types.clone(),
+            hierarchy: store.engine.inner.hierarchy.clone(),
         };
         for (import, item) in info.imports.iter().zip(imports) {
             if item.store_id() != store.id {
@@ -136,8 +138,8 @@ impl Instance {
                     // SAFETY: the funcref belongs to this store and is live.
                     let funcref = unsafe { *data.funcref_ptr() };
                     // Engine ids tell types apart that look alike but sit in different recursion
-                    // groups; without declared subtypes, matching is equality.
-                    if funcref.type_id != type_id(*ty) {
+                    // groups; a function of a declared subtype matches too.
+                    if !store.engine.is_subtype(funcref.type_id, type_id(*ty)) {
                         return Err(mismatch(ExternType::Func(data.ty.clone())));
                     }
                     args.imported_funcs.push(funcref);
@@ -222,7 +224,7 @@ impl Instance {
             let ty = info.functions[start as usize];
             let trampoline = match module.inner.array_to_wasm.get(ty as usize).copied().flatten() {
                 Some(t) => t,
-                None => store.engine.array_to_wasm_trampoline(&info.types[ty as usize])?,
+                None => store.engine.array_to_wasm_trampoline(info.func_type_at(ty))?,
             };
             let mut raw = [ValRaw::default(); 1];
             invoke_wasm(store, funcref, trampoline, raw.as_mut_ptr())?;

@@ -25,6 +25,8 @@ pub(crate) struct ModuleInner {
     pub(crate) wasm: Arc<[u8]>,
     pub(crate) code: Arc<CodeMemory>,
     pub(crate) type_ids: Arc<[u32]>,
+    /// The GC descriptor of each module type index (`None` for function types).
+    pub(crate) gc_types: kiln_runtime::GcTypes,
     /// Entry trampoline of each module type index.
     pub(crate) array_to_wasm: Vec<Option<ArrayToWasmFn>>,
     /// Copy-on-write initial contents of each defined memory, where possible.
@@ -247,6 +249,7 @@ impl Module {
             crate::perfmap::register(&code);
         }
         let type_ids: Arc<[u32]> = register_types(engine, &info).into();
+        let gc_types = type_ids.iter().map(|id| engine.gc_type_info(*id)).collect();
         let array_to_wasm = array_to_wasm
             .iter()
             .map(|offset| {
@@ -264,6 +267,7 @@ impl Module {
                 wasm: data,
                 code,
                 type_ids,
+                gc_types,
                 array_to_wasm,
                 memory_images: memory_images.into(),
                 data_in_image: data_in_image.into(),
@@ -340,19 +344,19 @@ fn register_types(engine: &Engine, info: &ModuleInfo) -> Vec<u32> {
         let group = info.rec_group_of(ids.len() as u32);
         let members = &info.types[group.start as usize..group.end as usize];
         let recursive = members.iter().any(|ty| {
-            ty.params.iter().chain(ty.results.iter()).any(
-                |t| matches!(t, WasmValType::Ref(r) if matches!(r.heap, WasmHeapType::Concrete(i) if i >= group.start)),
-            )
+            ty.val_types().iter().any(
+                |t| matches!(t, WasmValType::Ref(r) if matches!(r.heap, WasmHeapType::Concrete(_, i) if i >= group.start)),
+            ) || ty.supertype.is_some_and(|s| s >= group.start)
         });
         if members.len() == 1 && !recursive {
-            let canonical = kiln_environ::canonicalize_func_type(&members[0], &|i| ids[i as usize]);
-            ids.push(engine.type_id(&canonical));
+            let canonical = kiln_environ::canonicalize_sub_type(&members[0], &|i| ids[i as usize]);
+            ids.push(engine.sub_type_id(&canonical));
             continue;
         }
         let canonical = members
             .iter()
             .map(|ty| {
-                kiln_environ::canonicalize_func_type(ty, &|i| {
+                kiln_environ::canonicalize_sub_type(ty, &|i| {
                     if i >= group.start {
                         kiln_environ::rec_group_placeholder(i - group.start)
                     } else {

@@ -100,6 +100,9 @@ pub struct StoreOpaque {
     global_index: AddrMap<usize>,
     host_globals: Vec<Box<VMGlobalDefinition>>,
     pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
+    /// GC objects the host holds ([`crate::AnyRef`]s): roots of every collection. Slot 0 is
+    /// unused (0 means "no root").
+    pub(crate) gc_roots: Vec<usize>,
     pub(crate) tags: Vec<crate::exn::TagData>,
     tag_index: AddrMap<usize>,
     host_tags: Vec<Box<kiln_runtime::VMTagDefinition>>,
@@ -159,6 +162,7 @@ impl<T> Store<T> {
                     global_index: AddrMap::default(),
                     host_globals: Vec::new(),
                     externrefs: Vec::new(),
+                    gc_roots: vec![0],
                     tags: Vec::new(),
                     tag_index: AddrMap::default(),
                     host_tags: Vec::new(),
@@ -174,7 +178,32 @@ impl<T> Store<T> {
         unsafe { *opaque.store_ctx.epoch_counter.get() = engine.inner.epoch.as_ptr() as *const u64 };
         opaque.root_ctx.store_ctx = &mut *opaque.store_ctx;
         opaque.root_ctx.store = store_ptr.cast();
+        let opaque_ptr: *mut StoreOpaque = opaque;
+        // SAFETY: the store context is boxed inside the boxed store; no wasm runs yet.
+        let gc = unsafe { &mut *opaque.store_ctx.gc.get() };
+        gc.set_limit(usize::try_from(engine.config().gc_heap_limit).unwrap_or(usize::MAX));
+        gc.set_roots_hook(gc_roots_hook, opaque_ptr.cast());
         store
+    }
+
+    /// Collects the store's GC objects now: frees those that no global, table, element segment,
+    /// wasm frame or host handle ([`crate::AnyRef`]) reaches.
+    pub fn gc(&mut self) {
+        self.inner.opaque.gc();
+    }
+
+    /// Statistics of the store's GC heap. Exposed for tests and benchmarks; not a stable API.
+    #[doc(hidden)]
+    pub fn gc_stats(&self) -> GcStats {
+        // SAFETY: no wasm runs while we hold `&self`.
+        let heap = unsafe { &*self.inner.opaque.store_ctx.gc.get() };
+        GcStats {
+            objects: heap.len(),
+            bytes: heap.bytes(),
+            collections: heap.collections,
+            max_pause_ns: heap.max_pause_ns,
+            host_roots: self.inner.opaque.gc_roots.len() - 1,
+        }
     }
 
     /// The embedder's data.
@@ -241,7 +270,73 @@ impl<T> std::fmt::Debug for Store<T> {
     }
 }
 
+/// Statistics of a store's GC heap ([`Store::gc_stats`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct GcStats {
+    /// Live objects.
+    pub objects: usize,
+    /// Bytes they take.
+    pub bytes: usize,
+    /// Collections so far.
+    pub collections: u64,
+    /// The longest collection so far, in nanoseconds.
+    pub max_pause_ns: u64,
+    /// GC objects the host holds.
+    pub host_roots: usize,
+}
+
+/// The store's roots (see `kiln_runtime::gc`): the host's handles, every instance's globals,
+/// tables and element segments, host-created tables and globals, exception payloads, and the
+/// wasm frames on the stack.
+///
+/// # Safety
+///
+/// `store` is the `StoreOpaque` that registered the hook; the collector runs on its thread while
+/// wasm or the host uses it, so only plain reads happen here.
+unsafe fn gc_roots_hook(store: *mut u8, roots: &mut dyn kiln_runtime::RootSink) {
+    // SAFETY: the hook's contract.
+    let store = unsafe { &*(store as *const StoreOpaque) };
+    for word in &store.gc_roots {
+        roots.typed(*word);
+    }
+    for instance in &store.instances {
+        instance.handle.trace_roots(roots);
+    }
+    for table in &store.host_tables {
+        table.trace(roots);
+    }
+    for global in &store.globals {
+        if global.ty.content().to_env().is_gc_ref() {
+            // SAFETY: registered globals outlive the store's use of them.
+            roots.typed(unsafe { (*global.definition).get() }.get_reference());
+        }
+    }
+    // SAFETY: the store context is live; payloads are read only.
+    kiln_runtime::gc::visit_exception_payloads(unsafe { &*store.store_ctx.exceptions.get() }, roots);
+    // SAFETY: called inside the store's wasm call (or outside wasm, where nothing is found).
+    unsafe { kiln_runtime::visit_stack_roots(&*store.store_ctx, |slot| roots.typed(*slot)) };
+}
+
 impl StoreOpaque {
+    /// Collects now (see [`Store::gc`]).
+    pub(crate) fn gc(&mut self) {
+        // SAFETY: the roots hook sees every reference: the host's are rooted, and wasm frames are
+        // found from the recorded exits.
+        unsafe { (*self.store_ctx.gc.get()).collect() };
+    }
+
+    /// Roots the GC object at `word` for the host and returns its slot.
+    pub(crate) fn root_gc_object(&mut self, word: usize) -> u32 {
+        self.gc_roots.push(word);
+        (self.gc_roots.len() - 1) as u32
+    }
+
+    /// The object a host root holds.
+    pub(crate) fn gc_root_word(&self, root: u32) -> usize {
+        self.gc_roots[root as usize]
+    }
+
     pub(crate) fn store_ctx_ptr(&mut self) -> *mut VMStoreContext {
         &mut *self.store_ctx
     }

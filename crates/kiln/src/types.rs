@@ -2,7 +2,7 @@
 
 use kiln_environ::{
     EntityType, GlobalType as EnvGlobalType, MemoryType as EnvMemoryType, ModuleInfo, TableType as EnvTableType,
-    WasmFuncType, WasmHeapType, WasmRefType, WasmValType,
+    TypeKind, WasmFuncType, WasmHeapType, WasmRefType, WasmValType,
 };
 use kiln_environ::{canonicalize_func_type, canonicalize_val_type};
 use std::fmt;
@@ -34,8 +34,16 @@ pub enum HeapType {
     /// Functions of one signature, named by the engine-wide id of the signature (see
     /// [`crate::Engine::func_type_of_id`]).
     ConcreteFunc(u32),
-    /// The top of the GC hierarchy (`any`); without GC objects, its values are `i31`s or null.
+    /// Structs of one type, named by its engine-wide id.
+    ConcreteStruct(u32),
+    /// Arrays of one type, named by its engine-wide id.
+    ConcreteArray(u32),
+    /// The top of the GC hierarchy (`any`).
     Any,
+    /// Any struct.
+    Struct,
+    /// Any array.
+    Array,
     /// References comparable with `ref.eq`.
     Eq,
     /// Unboxed 31-bit integers.
@@ -78,7 +86,11 @@ impl RefType {
                 HeapType::NoExtern => WasmHeapType::NoExtern,
                 HeapType::Exn => WasmHeapType::Exn,
                 HeapType::NoExn => WasmHeapType::NoExn,
-                HeapType::ConcreteFunc(id) => WasmHeapType::Engine(id),
+                HeapType::ConcreteFunc(id) => WasmHeapType::Engine(TypeKind::Func, id),
+                HeapType::ConcreteStruct(id) => WasmHeapType::Engine(TypeKind::Struct, id),
+                HeapType::ConcreteArray(id) => WasmHeapType::Engine(TypeKind::Array, id),
+                HeapType::Struct => WasmHeapType::Struct,
+                HeapType::Array => WasmHeapType::Array,
                 HeapType::Any => WasmHeapType::Any,
                 HeapType::Eq => WasmHeapType::Eq,
                 HeapType::I31 => WasmHeapType::I31,
@@ -96,13 +108,19 @@ impl RefType {
                 WasmHeapType::NoExtern => HeapType::NoExtern,
                 WasmHeapType::Exn => HeapType::Exn,
                 WasmHeapType::NoExn => HeapType::NoExn,
-                WasmHeapType::Engine(id) => HeapType::ConcreteFunc(id),
+                WasmHeapType::Engine(TypeKind::Func, id) => HeapType::ConcreteFunc(id),
+                WasmHeapType::Engine(TypeKind::Struct, id) => HeapType::ConcreteStruct(id),
+                WasmHeapType::Engine(TypeKind::Array, id) => HeapType::ConcreteArray(id),
+                WasmHeapType::Struct => HeapType::Struct,
+                WasmHeapType::Array => HeapType::Array,
                 WasmHeapType::Any => HeapType::Any,
                 WasmHeapType::Eq => HeapType::Eq,
                 WasmHeapType::I31 => HeapType::I31,
                 WasmHeapType::None => HeapType::None,
                 // Module-relative types are canonicalised before they reach the API.
-                WasmHeapType::Concrete(_) => HeapType::Func,
+                WasmHeapType::Concrete(TypeKind::Func, _) => HeapType::Func,
+                WasmHeapType::Concrete(TypeKind::Struct, _) => HeapType::Struct,
+                WasmHeapType::Concrete(TypeKind::Array, _) => HeapType::Array,
             },
         }
     }
@@ -348,7 +366,7 @@ impl ExternType {
         let id = |i: u32| type_ids[i as usize];
         match ty {
             EntityType::Function(t) => {
-                ExternType::Func(FuncType::from_env(canonicalize_func_type(&info.types[t as usize], &id)))
+                ExternType::Func(FuncType::from_env(canonicalize_func_type(info.func_type_at(t), &id)))
             }
             EntityType::Global(g) => ExternType::Global(GlobalType::from_env(EnvGlobalType {
                 content: canonicalize_val_type(g.content, &id),
@@ -357,7 +375,7 @@ impl ExternType {
             EntityType::Table(t) => ExternType::Table(TableType { ty: canonical_table_type(t, type_ids) }),
             EntityType::Memory(m) => ExternType::Memory(MemoryType { ty: m }),
             EntityType::Tag(t) => ExternType::Tag(crate::TagType::from_func_type(FuncType::from_env(
-                canonicalize_func_type(&info.types[t as usize], &id),
+                canonicalize_func_type(info.func_type_at(t), &id),
             ))),
         }
     }

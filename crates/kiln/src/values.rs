@@ -12,9 +12,12 @@ use std::any::Any;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExternRef {
     pub(crate) store: StoreId,
-    /// The word wasm holds: `(index + 1) << 1` for the host value at `index` of the store (even,
-    /// never 0), or an `i31` word (odd) made external.
+    /// The word wasm holds: `((index + 1) << 2) | 2` for the host value at `index` of the store
+    /// (low bits `10`, never 0), or an `i31` word (odd) or a GC object's address (low bits `00`)
+    /// made external.
     pub(crate) raw: usize,
+    /// For an externalised GC object: its slot in the store's host roots.
+    pub(crate) gc_root: u32,
 }
 
 /// What [`ExternRef::data`] gives for an external `anyref`, which has no host value: the
@@ -27,7 +30,7 @@ impl ExternRef {
     pub fn new<T: Any + Send + Sync + 'static>(mut store: impl AsContextMut, value: T) -> ExternRef {
         let store = &mut store.as_context_mut().0.opaque;
         store.externrefs.push(Box::new(value));
-        ExternRef { store: store.id, raw: store.externrefs.len() << 1 }
+        ExternRef { store: store.id, raw: (store.externrefs.len() << 2) | 2, gc_root: 0 }
     }
 
     /// The host value, or [`ExternalizedAnyRef`] for a reference wasm made from an `anyref`.
@@ -44,19 +47,24 @@ impl ExternRef {
     /// The `anyref` this reference was made from by `extern.convert_any`, if it was (a host
     /// value's reference gives `None`).
     pub fn as_anyref(&self) -> Option<AnyRef> {
-        (self.raw & 1 == 1).then(|| AnyRef::from_i31(I31::wrapping_u32((self.raw >> 1) as u32)))
+        match self.raw & 3 {
+            2 => None,
+            0 => Some(AnyRef(AnyRefKind::Gc(GcRef { store: self.store, root: self.gc_root }))),
+            _ => Some(AnyRef::from_i31(I31::wrapping_u32((self.raw >> 1) as u32))),
+        }
     }
 
     fn host_index(&self) -> Option<usize> {
-        (self.raw & 1 == 0).then(|| (self.raw >> 1) - 1)
+        (self.raw & 3 == 2).then(|| (self.raw >> 2) - 1)
     }
 
     pub(crate) fn to_raw(self) -> usize {
         self.raw
     }
 
-    pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<ExternRef> {
-        (raw != 0).then_some(ExternRef { store: store.id, raw })
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> Option<ExternRef> {
+        let gc_root = if kiln_runtime::is_gc_object(raw) { store.root_gc_object(raw) } else { 0 };
+        (raw != 0).then_some(ExternRef { store: store.id, raw, gc_root })
     }
 }
 
@@ -187,8 +195,11 @@ impl I31 {
     }
 }
 
-/// A non-null reference of the GC hierarchy. kiln has no GC objects (structs, arrays) yet, so
-/// each is an [`I31`] or a host reference made internal by wasm's `any.convert_extern`.
+/// A non-null reference of the GC hierarchy: an [`I31`], a GC object (struct or array), or a host
+/// reference made internal by wasm's `any.convert_extern`.
+///
+/// A GC object seen by the host is rooted in its store: it stays alive while the store lives,
+/// or until the [`crate::RootScope`] it was made in ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AnyRef(AnyRefKind);
 
@@ -196,6 +207,14 @@ pub struct AnyRef(AnyRefKind);
 enum AnyRefKind {
     I31(I31),
     Extern(ExternRef),
+    Gc(GcRef),
+}
+
+/// A host root of a GC object: its slot in the store's root list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct GcRef {
+    pub(crate) store: StoreId,
+    pub(crate) root: u32,
 }
 
 impl AnyRef {
@@ -207,7 +226,7 @@ impl AnyRef {
     pub fn as_i31(&self) -> Option<I31> {
         match self.0 {
             AnyRefKind::I31(i31) => Some(i31),
-            AnyRefKind::Extern(_) => None,
+            _ => None,
         }
     }
     /// `extern`'s reference as an `anyref`, as wasm's `any.convert_extern` makes it (a reference
@@ -218,17 +237,50 @@ impl AnyRef {
     /// The host reference this one was made from by `any.convert_extern`, if it was.
     pub fn as_externref(&self) -> Option<ExternRef> {
         match self.0 {
-            AnyRefKind::I31(_) => None,
             AnyRefKind::Extern(e) => Some(e),
+            _ => None,
         }
     }
-    /// Whether it is an `eqref` (an `i31`; host references are not).
+    /// Whether it is an `eqref` (an `i31` or a GC object; host references are not).
     pub fn is_eq(&self) -> bool {
-        self.as_i31().is_some()
+        !matches!(self.0, AnyRefKind::Extern(_))
     }
-    fn to_raw(self, store: &StoreOpaque) -> Result<usize> {
+    /// Whether it is a struct.
+    pub fn is_struct(&self, store: impl AsContext) -> Result<bool> {
+        Ok(self.gc_object(&store.as_context().0.opaque)?.is_some_and(|o| !o.type_info().is_array()))
+    }
+    /// Whether it is an array.
+    pub fn is_array(&self, store: impl AsContext) -> Result<bool> {
+        Ok(self.gc_object(&store.as_context().0.opaque)?.is_some_and(|o| o.type_info().is_array()))
+    }
+    /// The GC object, if this is one (checked against `store`).
+    pub(crate) fn gc_object(&self, store: &StoreOpaque) -> Result<Option<kiln_runtime::GcObject>> {
+        let Some(g) = self.gc_ref() else { return Ok(None) };
+        if g.store != store.id {
+            bail!("anyref used with the wrong store");
+        }
+        // SAFETY: host roots hold live objects of their store.
+        Ok(Some(unsafe { kiln_runtime::GcObject::from_address(store.gc_root_word(g.root)) }))
+    }
+    /// The GC object this reference points to, if it is one.
+    pub(crate) fn gc_ref(&self) -> Option<GcRef> {
+        match self.0 {
+            AnyRefKind::Gc(g) => Some(g),
+            _ => None,
+        }
+    }
+    pub(crate) fn from_gc(g: GcRef) -> AnyRef {
+        AnyRef(AnyRefKind::Gc(g))
+    }
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> Result<usize> {
         match self.0 {
             AnyRefKind::I31(i31) => Ok(kiln_runtime::i31_word(i31.0 as i32)),
+            AnyRefKind::Gc(g) => {
+                if g.store != store.id {
+                    bail!("anyref used with the wrong store");
+                }
+                Ok(store.gc_root_word(g.root))
+            }
             AnyRefKind::Extern(e) => {
                 if e.store != store.id {
                     bail!("anyref used with the wrong store");
@@ -237,12 +289,14 @@ impl AnyRef {
             }
         }
     }
-    /// The word is an `i31` (odd) or an internal host reference (even).
-    fn from_raw(store: &StoreOpaque, raw: usize) -> Option<AnyRef> {
+    /// The word is an `i31` (odd), an internal host reference (low bits `10`) or a GC object
+    /// (low bits `00`), which is rooted for the host.
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> Option<AnyRef> {
         match raw {
             0 => None,
             _ if raw & 1 == 1 => Some(AnyRef::from_i31(I31::wrapping_u32((raw >> 1) as u32))),
-            _ => Some(AnyRef(AnyRefKind::Extern(ExternRef { store: store.id, raw }))),
+            _ if raw & 3 == 2 => Some(AnyRef(AnyRefKind::Extern(ExternRef { store: store.id, raw, gc_root: 0 }))),
+            _ => Some(AnyRef(AnyRefKind::Gc(GcRef { store: store.id, root: store.root_gc_object(raw) }))),
         }
     }
 }
@@ -313,7 +367,14 @@ impl Val {
             HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => Val::FuncRef(None),
             HeapType::Extern | HeapType::NoExtern => Val::ExternRef(None),
             HeapType::Exn | HeapType::NoExn => Val::ExnRef(None),
-            HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::None => Val::AnyRef(None),
+            HeapType::Any
+            | HeapType::Eq
+            | HeapType::I31
+            | HeapType::None
+            | HeapType::Struct
+            | HeapType::Array
+            | HeapType::ConcreteStruct(_)
+            | HeapType::ConcreteArray(_) => Val::AnyRef(None),
         }
     }
 
@@ -365,11 +426,37 @@ impl Val {
             },
             (Val::AnyRef(a), ValType::Ref(r)) => match r.heap_type() {
                 HeapType::Any => a.is_some() || r.is_nullable(),
-                HeapType::Eq | HeapType::I31 => a.is_some_and(|a| a.is_eq()) || (a.is_none() && r.is_nullable()),
+                HeapType::Eq => a.is_some_and(|a| a.is_eq()) || (a.is_none() && r.is_nullable()),
+                HeapType::I31 => a.is_some_and(|a| a.as_i31().is_some()) || (a.is_none() && r.is_nullable()),
                 HeapType::None => a.is_none() && r.is_nullable(),
+                // Which GC objects belong needs their store: see `matches_ty_in`.
+                HeapType::Struct | HeapType::Array | HeapType::ConcreteStruct(_) | HeapType::ConcreteArray(_) => {
+                    a.is_some_and(|a| a.gc_ref().is_some()) || (a.is_none() && r.is_nullable())
+                }
                 _ => false,
             },
             _ => self.ty() == *ty,
+        }
+    }
+
+    /// Whether this value belongs to type `ty`, checking GC objects' types in `store`.
+    pub(crate) fn matches_ty_in(&self, store: &StoreOpaque, ty: &ValType) -> bool {
+        if !self.matches_ty(ty) {
+            return false;
+        }
+        let (Val::AnyRef(Some(a)), ValType::Ref(r)) = (self, ty) else { return true };
+        let Some(g) = a.gc_ref() else { return true };
+        if g.store != store.id {
+            return false;
+        }
+        // SAFETY: rooted objects of the store are live.
+        let object = unsafe { kiln_runtime::GcObject::from_address(store.gc_root_word(g.root)) };
+        let info = object.type_info();
+        match r.heap_type() {
+            HeapType::Struct => !info.is_array(),
+            HeapType::Array => info.is_array(),
+            HeapType::ConcreteStruct(id) | HeapType::ConcreteArray(id) => info.display().contains(&id),
+            _ => true,
         }
     }
 
@@ -398,7 +485,12 @@ impl Val {
                 if e.store != store.id {
                     bail!("externref used with the wrong store");
                 }
-                ValRaw::reference(e.to_raw())
+                // An externalised GC object is read from its root (the word is its address).
+                ValRaw::reference(if kiln_runtime::is_gc_object(e.raw) {
+                    store.gc_root_word(e.gc_root)
+                } else {
+                    e.to_raw()
+                })
             }
         })
     }
@@ -418,9 +510,14 @@ impl Val {
                     Val::ExternRef(ExternRef::from_raw(store, raw.get_reference()))
                 }
                 HeapType::Exn | HeapType::NoExn => Val::ExnRef(ExnRef::from_raw(store, raw.get_reference())),
-                HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::None => {
-                    Val::AnyRef(AnyRef::from_raw(store, raw.get_reference()))
-                }
+                HeapType::Any
+                | HeapType::Eq
+                | HeapType::I31
+                | HeapType::None
+                | HeapType::Struct
+                | HeapType::Array
+                | HeapType::ConcreteStruct(_)
+                | HeapType::ConcreteArray(_) => Val::AnyRef(AnyRef::from_raw(store, raw.get_reference())),
             },
         }
     }

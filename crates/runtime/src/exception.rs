@@ -82,6 +82,15 @@ impl ExceptionHeap {
         }
     }
 
+    /// Calls `f` with the payload of every live exception object.
+    pub fn for_each_payload(&self, f: &mut dyn FnMut(&[ValRaw])) {
+        for object in self.objects.iter().flatten() {
+            // SAFETY: a live object starts with its header, whose count bounds its payload.
+            let n = unsafe { (*object.as_ptr().cast::<VMExceptionHeader>()).num_values } as usize;
+            f(&object[HEADER_SLOTS..HEADER_SLOTS + n]);
+        }
+    }
+
     /// Number of live exception objects.
     pub fn len(&self) -> usize {
         self.objects.len() - self.free.len()

@@ -46,7 +46,14 @@ pub struct InstanceArgs {
     pub data_in_image: Arc<[bool]>,
     /// Per defined table, its lazy initial contents ([`lazy_table_images`]), if it has them.
     pub table_images: TableImages,
+    /// The GC descriptor of each module type index (`None` for function types).
+    pub gc_types: GcTypes,
+    /// The engine's subtype relation, for checks on function types.
+    pub hierarchy: Arc<crate::gc::TypeHierarchy>,
 }
+
+/// The GC descriptor of each module type index (`None` for function types).
+pub type GcTypes = Arc<[Option<Arc<crate::gc::VMGcTypeInfo>>]>;
 
 /// The funcrefs of an instance's functions, which live in its `VMContext`. Imported ones are
 /// written when the instance is created; a defined one when it is first asked for, because a
@@ -115,7 +122,7 @@ pub fn lazy_table_images(info: &ModuleInfo) -> Vec<Option<Arc<[u32]>>> {
         .iter()
         .zip(&info.table_inits)
         .map(|(ty, init)| {
-            let funcref = matches!(ty.element.heap, WasmHeapType::Func | WasmHeapType::Concrete(_));
+            let funcref = ty.element.heap.is_func();
             (funcref && init.is_none() && !ty.table64).then(Vec::new)
         })
         .collect();
@@ -180,6 +187,8 @@ pub struct Instance {
     funcrefs: FuncRefs,
     /// Which defined tables are initialised lazily (their active segments are then not written).
     lazy_tables: Vec<bool>,
+    gc_types: GcTypes,
+    hierarchy: Arc<crate::gc::TypeHierarchy>,
 }
 
 // SAFETY: an instance is used by one thread at a time through its store.
@@ -200,8 +209,8 @@ impl Instance {
         for ty in &info.tables[info.num_imported_tables as usize..] {
             // Tables report engine-level element types (they may be exported to other modules).
             let mut ty = *ty;
-            if let WasmHeapType::Concrete(i) = ty.element.heap {
-                ty.element.heap = WasmHeapType::Engine(args.type_ids[i as usize]);
+            if let WasmHeapType::Concrete(k, i) = ty.element.heap {
+                ty.element.heap = WasmHeapType::Engine(k, args.type_ids[i as usize]);
             }
             defined_tables.push(Table::new(&ty, 0)?);
         }
@@ -255,6 +264,8 @@ impl Instance {
                 type_ids: args.type_ids.clone(),
             },
             lazy_tables: Vec::new(),
+            gc_types: args.gc_types,
+            hierarchy: args.hierarchy,
         });
         for (i, image) in args.table_images.iter().enumerate() {
             let lazy = match (image, instance.defined_tables.get_mut(i)) {
@@ -303,16 +314,27 @@ impl Instance {
     /// Runs global initialisers and the active element and data segments, in the spec's order. A
     /// trap leaves the effects of earlier segments in place, as the spec requires.
     pub fn initialize(&mut self) -> Result<(), Trap> {
+        // Objects made by initialisers are reachable from no root until they are stored.
+        // SAFETY: the store context outlives its instances; only this thread uses it now.
+        let gc = unsafe { &mut *(*self.store_ctx).gc.get() };
+        gc.inhibit_collection();
+        let result = self.initialize_inner();
+        // SAFETY: as above.
+        unsafe { &mut *(*self.store_ctx).gc.get() }.allow_collection();
+        result
+    }
+
+    fn initialize_inner(&mut self) -> Result<(), Trap> {
         let info = self.info.clone();
         for (i, init) in info.global_inits.iter().enumerate() {
-            let value = self.eval_const(init);
+            let value = self.eval_const(init)?;
             let global = self.global_ptr(info.num_imported_globals + i as u32);
             // SAFETY: the global lives inside our VMContext.
             unsafe { (*global).set(value) };
         }
         for (i, init) in info.table_inits.iter().enumerate() {
             if let Some(init) = init {
-                let value = self.eval_const(init).get_reference();
+                let value = self.eval_const(init)?.get_reference();
                 // SAFETY: the table is owned by this instance and not borrowed elsewhere here.
                 let elements = unsafe { (*self.table(info.num_imported_tables + i as u32)).elements_mut() };
                 elements.fill(value);
@@ -325,9 +347,9 @@ impl Instance {
             .iter()
             .map(|seg| match seg.mode {
                 SegmentMode::Passive => self.elem_items(&seg.items),
-                _ => Box::default(),
+                _ => Ok(Box::default()),
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         self.passive_data = info.data.iter().map(|d| d.data.clone()).collect();
         for seg in info.elems.iter() {
             if let SegmentMode::Active { index, offset } = &seg.mode {
@@ -336,8 +358,8 @@ impl Instance {
                 if defined.is_some_and(|d| self.lazy_tables.get(d as usize).copied().unwrap_or(false)) {
                     continue;
                 }
-                let dst = self.eval_offset(offset, info.tables[*index as usize].table64);
-                let items = self.elem_items(&seg.items);
+                let dst = self.eval_offset(offset, info.tables[*index as usize].table64)?;
+                let items = self.elem_items(&seg.items)?;
                 // SAFETY: tables outlive the instance and are not borrowed elsewhere here.
                 let elements = unsafe { (*self.table(*index)).elements_mut() };
                 let end = dst
@@ -354,7 +376,7 @@ impl Instance {
                 continue;
             }
             if let SegmentMode::Active { index, offset } = &seg.mode {
-                let dst = self.eval_offset(offset, info.memories[*index as usize].memory64);
+                let dst = self.eval_offset(offset, info.memories[*index as usize].memory64)?;
                 let len = seg.data.len() as u32;
                 self.memory_init(*index, i as u32, dst, 0, len)?;
                 self.data_drop(i as u32);
@@ -364,12 +386,12 @@ impl Instance {
     }
 
     /// A segment offset: `i64` for 64-bit tables and memories, `i32` otherwise.
-    fn eval_offset(&self, expr: &ConstExpr, is64: bool) -> u64 {
-        let value = self.eval_const(expr);
-        if is64 { value.get_i64() as u64 } else { value.get_i32() as u32 as u64 }
+    fn eval_offset(&self, expr: &ConstExpr, is64: bool) -> Result<u64, Trap> {
+        let value = self.eval_const(expr)?;
+        Ok(if is64 { value.get_i64() as u64 } else { value.get_i32() as u32 as u64 })
     }
 
-    fn eval_const(&self, expr: &ConstExpr) -> ValRaw {
+    fn eval_const(&self, expr: &ConstExpr) -> Result<ValRaw, Trap> {
         // The stack never holds more values than the expression has operations; expressions are
         // almost always one operation, so a fixed array avoids an allocation per global and
         // segment.
@@ -398,6 +420,36 @@ impl Instance {
                     depth -= 1;
                     ValRaw::reference(i31_word(stack[depth].get_i32()))
                 }
+                // GC allocations (collections are inhibited while initialisers run).
+                ConstOp::StructNew(ty) | ConstOp::StructNewDefault(ty) => {
+                    let info = self.gc_type(ty);
+                    let n = if matches!(op, ConstOp::StructNew(_)) { info.fields.len() } else { 0 };
+                    depth -= n;
+                    let object = self.gc_alloc(ty, 0)?;
+                    for (i, v) in stack[depth..depth + n].iter().enumerate() {
+                        // SAFETY: the field lies inside the new object; its storage type is the field's.
+                        unsafe { crate::gc::write_storage(object, info.field_offsets[i], info.fields[i].storage, *v) };
+                    }
+                    ValRaw::reference(object)
+                }
+                ConstOp::ArrayNew(ty) | ConstOp::ArrayNewDefault(ty) => {
+                    let with_value = matches!(op, ConstOp::ArrayNew(_));
+                    depth -= if with_value { 2 } else { 1 };
+                    let len = stack[depth + usize::from(with_value)].get_i32() as u32;
+                    let object = self.gc_alloc(ty, len)?;
+                    if with_value {
+                        self.array_fill_raw(object, 0, len, stack[depth]);
+                    }
+                    ValRaw::reference(object)
+                }
+                ConstOp::ArrayNewFixed(ty, n) => {
+                    depth -= n as usize;
+                    let object = self.gc_alloc(ty, n)?;
+                    for i in 0..n {
+                        self.array_fill_raw(object, i, 1, stack[depth + i as usize]);
+                    }
+                    ValRaw::reference(object)
+                }
                 // Validation guarantees two operands of the right type.
                 binary => {
                     depth -= 2;
@@ -415,15 +467,150 @@ impl Instance {
             stack[depth] = value;
             depth += 1;
         }
-        depth.checked_sub(1).map(|top| stack[top]).unwrap_or_default()
+        Ok(depth.checked_sub(1).map(|top| stack[top]).unwrap_or_default())
     }
 
     /// The raw values of an element segment's items.
-    fn elem_items(&self, items: &ElemItems) -> Box<[usize]> {
-        match items {
+    fn elem_items(&self, items: &ElemItems) -> Result<Box<[usize]>, Trap> {
+        Ok(match items {
             ElemItems::Functions(funcs) => funcs.iter().map(|f| self.funcref(*f) as usize).collect(),
-            ElemItems::Exprs(exprs) => exprs.iter().map(|e| self.eval_const(e).get_reference()).collect(),
+            ElemItems::Exprs(exprs) => {
+                exprs.iter().map(|e| self.eval_const(e).map(|v| v.get_reference())).collect::<Result<_, _>>()?
+            }
+        })
+    }
+
+    /// The GC descriptor of struct or array type `ty`.
+    pub fn gc_type(&self, ty: TypeIndex) -> &Arc<crate::gc::VMGcTypeInfo> {
+        self.gc_types[ty as usize].as_ref().expect("validated GC instructions name struct or array types")
+    }
+
+    /// The engine's subtype relation.
+    pub fn hierarchy(&self) -> &crate::gc::TypeHierarchy {
+        &self.hierarchy
+    }
+
+    /// Allocates a zeroed object of struct or array type `ty` (`len` elements for an array).
+    /// May collect first: every reference in use must be visible to the store's roots hook (wasm
+    /// frames are, once the allocating builtin's entry recorded the exit).
+    pub fn gc_alloc(&self, ty: TypeIndex, len: u32) -> Result<usize, Trap> {
+        let info = self.gc_type(ty).clone();
+        // SAFETY: the store context outlives its instances; only this thread uses the store now.
+        let gc = unsafe { &mut *(*self.store_ctx).gc.get() };
+        // SAFETY: callers are builtins entered through the exit-recording entries, initialisers
+        // (collections inhibited), or the host with its references rooted.
+        unsafe { gc.alloc(&info, len) }
+    }
+
+    /// Writes `value` to elements `start..start + len` of array `object` (in bounds).
+    fn array_fill_raw(&self, object: usize, start: u32, len: u32, value: ValRaw) {
+        // SAFETY: `object` is a live array; callers keep the range inside its length.
+        let object = unsafe { crate::gc::GcObject::from_address(object) };
+        let info = object.type_info();
+        let storage = info.fields[0].storage;
+        for i in start..start + len {
+            let offset = kiln_environ::vmgc::HEADER_SIZE + i * info.elem_size;
+            // SAFETY: element `i` lies inside the array.
+            unsafe { crate::gc::write_storage(object.address(), offset, storage, value) };
         }
+    }
+
+    /// `array.new_data`: an array of type `ty` with `len` elements read from data segment `data`
+    /// at byte `offset`.
+    pub fn array_new_data(&self, ty: TypeIndex, data: u32, offset: u32, len: u32) -> Result<usize, Trap> {
+        let elem_size = self.gc_type(ty).elem_size;
+        let range = self.passive_data[data as usize].clone();
+        let bytes = u64::from(len) * u64::from(elem_size);
+        let end = u64::from(offset) + bytes;
+        if end > range.len() as u64 {
+            return Err(Trap::MemoryOutOfBounds);
+        }
+        let object = self.gc_alloc(ty, len)?;
+        let src = &self.wasm[range.start + offset as usize..range.start + end as usize];
+        // SAFETY: the new array holds exactly `bytes` bytes of elements after its header.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                (object + kiln_environ::vmgc::HEADER_SIZE as usize) as *mut u8,
+                src.len(),
+            )
+        };
+        Ok(object)
+    }
+
+    /// `array.new_elem`: an array of type `ty` with `len` elements of element segment `elem`
+    /// from `offset`.
+    pub fn array_new_elem(&self, ty: TypeIndex, elem: u32, offset: u32, len: u32) -> Result<usize, Trap> {
+        let items_len = self.passive_elems[elem as usize].len() as u64;
+        if u64::from(offset) + u64::from(len) > items_len {
+            return Err(Trap::TableOutOfBounds);
+        }
+        // The segment is a root while the allocation may collect; read it after.
+        let object = self.gc_alloc(ty, len)?;
+        let items = &self.passive_elems[elem as usize][offset as usize..(offset + len) as usize];
+        // SAFETY: the new array holds `len` pointer-sized elements after its header.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                items.as_ptr(),
+                (object + kiln_environ::vmgc::HEADER_SIZE as usize) as *mut usize,
+                items.len(),
+            )
+        };
+        Ok(object)
+    }
+
+    /// `array.init_data` on non-null array `object`.
+    pub fn array_init_data(&self, object: usize, dst: u32, data: u32, src: u32, len: u32) -> Result<(), Trap> {
+        // SAFETY: compiled code passes non-null array references of this store.
+        let array = unsafe { crate::gc::GcObject::from_address(object) };
+        if u64::from(dst) + u64::from(len) > u64::from(array.len()) {
+            return Err(Trap::ArrayOutOfBounds);
+        }
+        let elem_size = array.type_info().elem_size;
+        let range = self.passive_data[data as usize].clone();
+        let bytes = u64::from(len) * u64::from(elem_size);
+        let end = u64::from(src) + bytes;
+        if end > range.len() as u64 {
+            return Err(Trap::MemoryOutOfBounds);
+        }
+        let from = &self.wasm[range.start + src as usize..range.start + end as usize];
+        // SAFETY: checked above: the destination elements lie inside the array.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                from.as_ptr(),
+                array.field_ptr(kiln_environ::vmgc::HEADER_SIZE + dst * elem_size),
+                from.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// `array.init_elem` on non-null array `object`.
+    pub fn array_init_elem(&self, object: usize, dst: u32, elem: u32, src: u32, len: u32) -> Result<(), Trap> {
+        // SAFETY: compiled code passes non-null array references of this store.
+        let array = unsafe { crate::gc::GcObject::from_address(object) };
+        if u64::from(dst) + u64::from(len) > u64::from(array.len()) {
+            return Err(Trap::ArrayOutOfBounds);
+        }
+        let items = &self.passive_elems[elem as usize];
+        if u64::from(src) + u64::from(len) > items.len() as u64 {
+            return Err(Trap::TableOutOfBounds);
+        }
+        let items = &items[src as usize..(src + len) as usize];
+        // SAFETY: checked above; reference elements are pointer-sized.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                items.as_ptr(),
+                array.field_ptr(kiln_environ::vmgc::HEADER_SIZE + dst * 8).cast::<usize>(),
+                items.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// The raw references of the passive element segments (GC roots).
+    pub fn passive_elems(&self) -> impl Iterator<Item = usize> + '_ {
+        self.passive_elems.iter().flat_map(|items| items.iter().copied())
     }
 
     /// The instance's `VMContext`.
@@ -629,6 +816,29 @@ impl Instance {
     /// Number of defined tables (owned by this instance).
     pub fn defined_tables(&self) -> usize {
         self.defined_tables.len()
+    }
+
+    /// Reports the GC roots this instance owns: its defined globals and tables of reference
+    /// types, and its passive element segments.
+    pub fn trace_roots(&self, roots: &mut dyn crate::gc::RootSink) {
+        let info = &self.info;
+        for (i, ty) in info.globals.iter().enumerate().skip(info.num_imported_globals as usize) {
+            if ty.content.is_gc_ref() {
+                // SAFETY: the global lives inside our VMContext.
+                roots.typed(unsafe { (*self.global_ptr(i as u32)).get() }.get_reference());
+            }
+        }
+        for table in &self.defined_tables {
+            table.trace(roots);
+        }
+        // Function references are not GC objects (and share their low bits).
+        for (items, seg) in self.passive_elems.iter().zip(&info.elems) {
+            if seg.ty.heap.is_gc_managed() {
+                for item in items.iter() {
+                    roots.typed(*item);
+                }
+            }
+        }
     }
 }
 

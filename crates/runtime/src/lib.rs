@@ -10,6 +10,7 @@
 
 pub mod code;
 pub mod exception;
+pub mod gc;
 pub mod image;
 pub mod instance;
 pub mod libcalls;
@@ -24,8 +25,9 @@ pub mod vmcontext;
 
 pub use code::{CodeInfo, CodeMemory, HandlerTable};
 pub use exception::{ExceptionHeap, ExceptionRef, VMTagDefinition};
+pub use gc::{GcHeap, GcObject, RootSink, VMGcTypeInfo, is_gc_object};
 pub use image::MemoryImage;
-pub use instance::{FuncRefs, Instance, InstanceArgs, TableImages, i31_word, lazy_table_images};
+pub use instance::{FuncRefs, GcTypes, Instance, InstanceArgs, TableImages, i31_word, lazy_table_images};
 pub use memory::LinearMemory;
 pub use mmap::FileMap;
 pub use sidetable::{CompactMap, StackMaps};

@@ -38,6 +38,13 @@ pub struct VMBuiltins {
     exception_drop: unsafe extern "C" fn(*mut VMContext, u64),
     table_get_lazy: unsafe extern "C" fn(*mut VMContext, u32, u64) -> u64,
     ref_func: unsafe extern "C" fn(*mut VMContext, u32) -> u64,
+    gc_alloc: unsafe extern "C" fn(*mut VMContext, u32, u32) -> u64,
+    array_new_data: unsafe extern "C" fn(*mut VMContext, u32, u32, u32, u32) -> u64,
+    array_new_elem: unsafe extern "C" fn(*mut VMContext, u32, u32, u32, u32) -> u64,
+    array_init_data: unsafe extern "C" fn(*mut VMContext, u64, u32, u32, u32, u32) -> u32,
+    array_init_elem: unsafe extern "C" fn(*mut VMContext, u64, u32, u32, u32, u32) -> u32,
+    array_copy: unsafe extern "C" fn(*mut VMContext, u64, u32, u64, u32, u32) -> u32,
+    is_subtype: unsafe extern "C" fn(*mut VMContext, u32, u32) -> u32,
 }
 
 /// The one builtin table every `VMContext` points to.
@@ -69,6 +76,15 @@ pub static BUILTINS: VMBuiltins = VMBuiltins {
     exception_drop,
     table_get_lazy,
     ref_func,
+    // The allocating builtins are entered through entries that record the calling wasm frame,
+    // so that a collection finds its references (see `gc_entries` below).
+    gc_alloc: kiln_gc_alloc_entry,
+    array_new_data: kiln_array_new_data_entry,
+    array_new_elem: kiln_array_new_elem_entry,
+    array_init_data,
+    array_init_elem,
+    array_copy,
+    is_subtype,
 };
 
 const _: () = assert!(std::mem::size_of::<VMBuiltins>() == Builtin::COUNT * 8);
@@ -86,6 +102,132 @@ fn status(result: Result<(), Trap>) -> u32 {
         Ok(()) => 0,
         Err(trap) => u32::from(trap.as_u8()) + 1,
     }
+}
+
+/// An allocation's result for compiled code: the object, or `trap code + 1`.
+fn allocation(result: Result<usize, Trap>) -> u64 {
+    match result {
+        Ok(address) => address as u64,
+        Err(trap) => u64::from(trap.as_u8()) + 1,
+    }
+}
+
+unsafe extern "C" fn gc_alloc(vmctx: *mut VMContext, ty: u32, len: u32) -> u64 {
+    // SAFETY: compiled code passes its own live VMContext and a validated type index; it was
+    // entered through `kiln_gc_alloc_entry`, so its frame's references are visible.
+    allocation(unsafe { Instance::from_vmctx(vmctx) }.gc_alloc(ty, len))
+}
+
+unsafe extern "C" fn array_new_data(vmctx: *mut VMContext, ty: u32, data: u32, offset: u32, len: u32) -> u64 {
+    // SAFETY: as for `gc_alloc`.
+    allocation(unsafe { Instance::from_vmctx(vmctx) }.array_new_data(ty, data, offset, len))
+}
+
+unsafe extern "C" fn array_new_elem(vmctx: *mut VMContext, ty: u32, elem: u32, offset: u32, len: u32) -> u64 {
+    // SAFETY: as for `gc_alloc`.
+    allocation(unsafe { Instance::from_vmctx(vmctx) }.array_new_elem(ty, elem, offset, len))
+}
+
+unsafe extern "C" fn array_init_data(
+    vmctx: *mut VMContext,
+    array: u64,
+    dst: u32,
+    data: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: compiled code passes its own live VMContext and a non-null array of its store.
+    status(unsafe { Instance::from_vmctx(vmctx) }.array_init_data(array as usize, dst, data, src, len))
+}
+
+unsafe extern "C" fn array_init_elem(
+    vmctx: *mut VMContext,
+    array: u64,
+    dst: u32,
+    elem: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: as above.
+    status(unsafe { Instance::from_vmctx(vmctx) }.array_init_elem(array as usize, dst, elem, src, len))
+}
+
+unsafe extern "C" fn array_copy(
+    _vmctx: *mut VMContext,
+    dst: u64,
+    dst_index: u32,
+    src: u64,
+    src_index: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: compiled code passes non-null arrays of its store whose types validation matched.
+    status(unsafe { crate::gc::array_copy(dst as usize, dst_index, src as usize, src_index, len) })
+}
+
+unsafe extern "C" fn is_subtype(vmctx: *mut VMContext, sub: u32, sup: u32) -> u32 {
+    // SAFETY: compiled code passes its own live VMContext.
+    u32::from(unsafe { Instance::from_vmctx(vmctx) }.hierarchy().is_subtype(sub, sup))
+}
+
+/// Entries of the allocating builtins. Each records the calling wasm frame in the store context
+/// as a wasm-to-host trampoline does (its frame pointer, the return address, and the stack
+/// pointer at the call), then jumps to the builtin: a collection then walks the wasm frames from
+/// there. The offsets are `VMOffsets::STORE_CONTEXT` and `vmstore_context::LAST_WASM_EXIT_*`,
+/// checked below.
+macro_rules! gc_entries {
+    ($($entry:ident => $target:ident,)*) => {
+        $(
+            #[cfg(target_arch = "x86_64")]
+            std::arch::global_asm!(
+                ".text",
+                concat!(".globl ", stringify!($entry)),
+                ".p2align 4",
+                concat!(stringify!($entry), ":"),
+                "mov rax, [rdi + 8]",
+                "mov [rax + 24], rbp",
+                "mov r11, [rsp]",
+                "mov [rax + 32], r11",
+                "lea r11, [rsp + 8]",
+                "mov [rax + 48], r11",
+                "jmp {target}",
+                target = sym $target,
+            );
+            #[cfg(target_arch = "aarch64")]
+            std::arch::global_asm!(
+                ".text",
+                concat!(".globl ", stringify!($entry)),
+                ".p2align 4",
+                concat!(stringify!($entry), ":"),
+                "ldr x16, [x0, #8]",
+                "str x29, [x16, #24]",
+                "str x30, [x16, #32]",
+                "mov x17, sp",
+                "str x17, [x16, #48]",
+                "b {target}",
+                target = sym $target,
+            );
+        )*
+    };
+}
+
+gc_entries! {
+    kiln_gc_alloc_entry => gc_alloc,
+    kiln_array_new_data_entry => array_new_data,
+    kiln_array_new_elem_entry => array_new_elem,
+}
+
+const _: () = {
+    use kiln_environ::{VMOffsets, vmstore_context};
+    assert!(VMOffsets::STORE_CONTEXT == 8);
+    assert!(vmstore_context::LAST_WASM_EXIT_FP == 24);
+    assert!(vmstore_context::LAST_WASM_EXIT_PC == 32);
+    assert!(vmstore_context::LAST_WASM_EXIT_SP == 48);
+};
+
+unsafe extern "C" {
+    fn kiln_gc_alloc_entry(vmctx: *mut VMContext, ty: u32, len: u32) -> u64;
+    fn kiln_array_new_data_entry(vmctx: *mut VMContext, ty: u32, data: u32, offset: u32, len: u32) -> u64;
+    fn kiln_array_new_elem_entry(vmctx: *mut VMContext, ty: u32, elem: u32, offset: u32, len: u32) -> u64;
 }
 
 unsafe extern "C" fn table_get_lazy(vmctx: *mut VMContext, table: u32, index: u64) -> u64 {
@@ -184,7 +326,7 @@ unsafe extern "C" fn exception_new(vmctx: *mut VMContext, tag: u32) -> u64 {
     // SAFETY: as above.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let info = instance.info();
-    let num_values = info.types[info.tags[tag as usize] as usize].params.len() as u32;
+    let num_values = info.func_type_at(info.tags[tag as usize]).params.len() as u32;
     let store_ctx = instance.store_context();
     // SAFETY: the store context outlives its instances; only this thread uses the store now.
     let heap = unsafe { &mut *(*store_ctx).exceptions.get() };

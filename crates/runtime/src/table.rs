@@ -104,6 +104,16 @@ impl Table {
         self.elements.len() as u64
     }
 
+    /// Reports the elements of a table of GC references to a collector (funcref tables, the
+    /// only lazily initialised ones, hold none).
+    pub fn trace(&self, roots: &mut dyn crate::gc::RootSink) {
+        if self.ty.element.heap.is_gc_managed() {
+            for e in &self.elements {
+                roots.typed(*e);
+            }
+        }
+    }
+
     /// All elements (initialised first).
     pub fn elements(&mut self) -> &[usize] {
         self.materialize();

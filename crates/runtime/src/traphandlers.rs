@@ -63,6 +63,12 @@ struct CallThreadState {
     /// An address in the host frame that entered wasm: wasm frames lie below it.
     stack_top: usize,
     prev: *const CallThreadState,
+    /// The store this activation runs wasm of.
+    store_ctx: *const VMStoreContext,
+    /// The store's last wasm exit when this activation began: where the wasm frames of the
+    /// activation that called the host (which called in here) resume (`fp`, `pc`, `sp`; zero if
+    /// the host entered directly).
+    outer_exit: (usize, usize, usize),
 }
 
 impl CallThreadState {
@@ -194,6 +200,8 @@ pub unsafe fn catch_traps<F: FnMut()>(
         first_wasm_offset: Cell::new(None),
         stack_top,
         prev: CURRENT.with(|c| c.get()),
+        store_ctx,
+        outer_exit: old_exit,
     };
     CURRENT.with(|c| c.set(&state));
     // SAFETY: `call_closure::<F>` matches the payload; the jump buffer slot lives in `state`.
@@ -331,26 +339,51 @@ unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize, t
 }
 
 /// Calls `visit` with the address of every stack slot that holds a garbage-collectable reference
-/// (`externref`, `exnref`) live in a wasm frame of the current activation, innermost first, while a
-/// host function called from wasm runs. Walks the frames from the exit the wasm-to-host
-/// trampoline recorded, finding each call's stack map by its return address; a frame's stack
-/// pointer at its call is its callee's frame pointer + 16.
+/// (what `WasmValType::is_gc_ref` names) live in a wasm frame of the store, innermost first,
+/// while a host function or an allocating builtin called from wasm runs: the frames of the
+/// current activation from the exit the wasm-to-host trampoline (or the builtin's entry)
+/// recorded, then those of each outer activation of the same store, from the exit that was
+/// current when the inner one began. Each call's stack map is found by its return address; a
+/// frame's stack pointer at its call is its callee's frame pointer + 16.
 ///
 /// # Safety
 ///
-/// Must be called from a host function called by wasm of the store whose context is `store_ctx`,
-/// inside `catch_traps`.
+/// Must be called from a host function or builtin called by wasm of the store whose context is
+/// `store_ctx` (or from the host outside wasm, where it finds nothing), inside `catch_traps`.
 pub unsafe fn visit_stack_roots(store_ctx: *const VMStoreContext, mut visit: impl FnMut(*mut usize)) {
-    let Some(state) = current() else { return };
-    // SAFETY: the caller guarantees `store_ctx` is valid and a wasm-to-host call recorded its exit.
-    let (mut pc, mut fp, mut sp) = unsafe {
+    let Some(mut state) = current() else { return };
+    // SAFETY: the caller guarantees `store_ctx` is valid.
+    let mut exit = unsafe {
         (
-            *(*store_ctx).last_wasm_exit_pc.get(),
             *(*store_ctx).last_wasm_exit_fp.get(),
+            *(*store_ctx).last_wasm_exit_pc.get(),
             *(*store_ctx).last_wasm_exit_sp.get(),
         )
     };
-    while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
+    loop {
+        if std::ptr::eq(state.store_ctx, store_ctx) && exit.0 != 0 {
+            // SAFETY: the exit was recorded by this activation's wasm, whose frames are live.
+            unsafe { visit_activation(state.stack_top, exit, &mut visit) };
+        }
+        if std::ptr::eq(state.store_ctx, store_ctx) {
+            exit = state.outer_exit;
+        }
+        if state.prev.is_null() {
+            break;
+        }
+        // SAFETY: outer states live in the frames of `catch_traps` calls further up the stack.
+        state = unsafe { &*state.prev };
+    }
+}
+
+/// Visits the stack-map slots of the wasm frames from `exit` up to the host frame at `stack_top`.
+///
+/// # Safety
+///
+/// `exit` must be a wasm exit of a live activation below `stack_top`.
+unsafe fn visit_activation(stack_top: usize, exit: (usize, usize, usize), visit: &mut impl FnMut(*mut usize)) {
+    let (mut fp, mut pc, mut sp) = exit;
+    while fp != 0 && fp < stack_top && fp.is_multiple_of(8) {
         let found = with_code_at(pc - 1, |info, offset| {
             info.defined_func_at(offset)?;
             Some(info.stack_map_at(offset + 1).unwrap_or_default())

@@ -95,6 +95,8 @@ pub struct VMStoreContext {
     pub last_wasm_exit_sp: UnsafeCell<usize>,
     /// The store's exception objects (not read by compiled code).
     pub exceptions: UnsafeCell<crate::exception::ExceptionHeap>,
+    /// The store's GC objects.
+    pub gc: UnsafeCell<crate::gc::GcHeap>,
 }
 
 impl Default for VMStoreContext {
@@ -108,6 +110,7 @@ impl Default for VMStoreContext {
             epoch_counter: UnsafeCell::new(std::ptr::null()),
             last_wasm_exit_sp: UnsafeCell::new(0),
             exceptions: UnsafeCell::new(Default::default()),
+            gc: UnsafeCell::new(Default::default()),
         }
     }
 }

@@ -1018,9 +1018,11 @@ impl<T: 'static> WastContext<T> {
             (WastRetCore::RefNull(ty), Val::AnyRef(r)) => {
                 r.is_none() && ty.as_ref().is_none_or(|ty| matches!(null_kind(ty), Some(NullKind::Any)))
             }
-            // kiln's only GC references are i31s, each also an `eq` and an `any`, and host
-            // references made internal, which are only `any`.
-            (WastRetCore::RefI31 | WastRetCore::RefEq, Val::AnyRef(r)) => r.is_some_and(|r| r.is_eq()),
+            // i31s and GC objects are `eq`s; host references made internal are only `any`s.
+            (WastRetCore::RefEq, Val::AnyRef(r)) => r.is_some_and(|r| r.is_eq()),
+            (WastRetCore::RefI31, Val::AnyRef(r)) => r.is_some_and(|r| r.as_i31().is_some()),
+            (WastRetCore::RefStruct, Val::AnyRef(Some(r))) => r.is_struct(&self.store)?,
+            (WastRetCore::RefArray, Val::AnyRef(Some(r))) => r.is_array(&self.store)?,
             (WastRetCore::RefAny, Val::AnyRef(r)) => r.is_some(),
             (WastRetCore::RefHost(n), Val::AnyRef(Some(r))) => {
                 r.as_externref().is_some_and(|e| e.data(&self.store).downcast_ref::<u32>() == Some(n))
@@ -1033,9 +1035,7 @@ impl<T: 'static> WastContext<T> {
                 }
                 false
             }
-            (WastRetCore::RefArray | WastRetCore::RefStruct | WastRetCore::RefI31Shared, _) => {
-                return unsupported("GC reference results");
-            }
+            (WastRetCore::RefI31Shared, _) => return unsupported("shared GC references"),
             _ => false,
         })
     }

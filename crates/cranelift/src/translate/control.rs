@@ -4,7 +4,7 @@ use super::FuncTranslator;
 use crate::value_type;
 use anyhow::Result;
 use cranelift_codegen::ir::{Block, BlockArg, BlockCall, InstBuilder, JumpTableData, Type, Value};
-use kiln_environ::{WasmValType, convert_val_type};
+use kiln_environ::WasmValType;
 use std::collections::HashMap;
 use wasmparser::{BlockType, BrTable, Catch, Operator};
 
@@ -82,9 +82,9 @@ impl FuncTranslator<'_, '_> {
     fn block_type(&self, ty: BlockType) -> Result<(Vec<WasmValType>, Vec<WasmValType>)> {
         Ok(match ty {
             BlockType::Empty => (Vec::new(), Vec::new()),
-            BlockType::Type(t) => (Vec::new(), vec![convert_val_type(t)?]),
+            BlockType::Type(t) => (Vec::new(), vec![self.env.info.convert_val_type(t)?]),
             BlockType::FuncType(index) => {
-                let ty = &self.env.info.types[index as usize];
+                let ty = self.env.info.func_type_at(index);
                 (ty.params.to_vec(), ty.results.to_vec())
             }
         })

@@ -104,7 +104,7 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(next);
         self.b.switch_to_block(matched);
         let ty = self.env.info.tags[index as usize];
-        let params = self.env.info.types[ty as usize].params.clone();
+        let params = self.env.info.func_type_at(ty).params.clone();
         let mut payload = Vec::with_capacity(params.len());
         for (i, param) in params.iter().enumerate() {
             let t = value_type(*param).expect("tag parameter types are validated");
@@ -232,7 +232,7 @@ impl FuncTranslator<'_, '_> {
 
     /// Pushes the results of a call to a function of type `ty`.
     fn push_results(&mut self, results: &[Value], ty: TypeIndex) {
-        let types = &self.env.info.types[ty as usize].results;
+        let types = &self.env.info.func_type_at(ty).results;
         for (v, t) in results.iter().zip(types.iter()) {
             self.note_gc_ref(*v, *t);
         }
@@ -242,7 +242,7 @@ impl FuncTranslator<'_, '_> {
     /// `throw $tag`: allocates the exception object, writes the payload and throws it.
     pub(super) fn throw(&mut self, tag: TagIndex) -> Result<()> {
         let ty = self.env.info.tags[tag as usize];
-        let n = self.env.info.types[ty as usize].params.len();
+        let n = self.env.info.func_type_at(ty).params.len();
         let args = self.popn(n);
         let tag_value = self.i32_const(tag);
         let exn = self.call_builtin(Builtin::ExceptionNew, &[tag_value]).expect("ExceptionNew returns a reference");

@@ -324,7 +324,7 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn is_funcref_table(&self, t: u32) -> bool {
         use kiln_environ::WasmHeapType;
         let heap = self.env.info.tables[t as usize].element.heap;
-        matches!(heap, WasmHeapType::Func | WasmHeapType::Concrete(_) | WasmHeapType::Engine(_))
+        matches!(heap, WasmHeapType::Func | WasmHeapType::Concrete(..) | WasmHeapType::Engine(..))
     }
 
     /// `v`, element `index` of funcref table `t` as just loaded: if it is 0, the element may not

@@ -7,6 +7,7 @@
 mod atomics;
 mod control;
 mod exceptions;
+mod gc;
 mod memory;
 mod simd;
 
@@ -95,7 +96,7 @@ pub(crate) fn translate_function(
     let mut locals_reader = body.get_locals_reader()?;
     for _ in 0..locals_reader.get_count() {
         let (count, ty) = locals_reader.read()?;
-        let wasm_ty = kiln_environ::convert_val_type(ty)?;
+        let wasm_ty = info.convert_val_type(ty)?;
         let ty = value_type(wasm_ty)?;
         let zero = match ty {
             F32 => b.ins().f32const(Ieee32::with_bits(0)),
@@ -337,13 +338,13 @@ impl FuncTranslator<'_, '_> {
             Operator::Rethrow { relative_depth } => self.legacy_rethrow(relative_depth),
             Operator::BrOnNull { relative_depth } => self.br_on_null(relative_depth),
             Operator::BrOnNonNull { relative_depth } => self.br_on_non_null(relative_depth),
-            // Casts to abstract types only, decided as `ref.test` decides them (below).
+            // Decided as `ref.test` decides them (`gc.rs`).
             Operator::BrOnCast { relative_depth, to_ref_type, .. }
             | Operator::BrOnCastFail { relative_depth, to_ref_type, .. } => {
                 let on_fail = matches!(op, Operator::BrOnCastFail { .. });
-                let fits = self.non_null_fits(to_ref_type.heap_type())?;
+                let heap = self.env.info.convert_heap_type(to_ref_type.heap_type())?;
                 let r = *self.stack.last().expect("operand stack underflow");
-                let ok = self.ref_test(r, to_ref_type.is_nullable(), fits);
+                let ok = self.ref_test_heap(r, to_ref_type.is_nullable(), heap);
                 self.br_on_test(relative_depth, ok, on_fail);
             }
             Operator::RefAsNonNull => {
@@ -361,7 +362,7 @@ impl FuncTranslator<'_, '_> {
             Operator::TypedSelect { ty } => {
                 let (x, y, c) = self.pop3();
                 let v = self.b.ins().select(c, x, y);
-                self.note_gc_ref(v, kiln_environ::convert_val_type(ty)?);
+                self.note_gc_ref(v, self.env.info.convert_val_type(ty)?);
                 self.push(v);
             }
             Operator::LocalGet { local_index } => {
@@ -554,22 +555,19 @@ impl FuncTranslator<'_, '_> {
                 let v = if signed { self.b.ins().sshr_imm_u(word, 1) } else { self.b.ins().ushr_imm_u(word, 1) };
                 self.push(v);
             }
-            // Casts to abstract heap types. kiln has no GC objects, so a non-null reference of
-            // the `any` hierarchy is an i31 (odd word) or a host reference made internal (even
-            // word); in the other hierarchies (func, extern, exn) a non-null reference always
-            // belongs to the top type. Concrete types (signature checks) are not supported.
+            // Casts (see `gc.rs`).
             Operator::RefTestNonNull { hty } | Operator::RefTestNullable { hty } => {
                 let nullable = matches!(op, Operator::RefTestNullable { .. });
-                let fits = self.non_null_fits(hty)?;
+                let heap = self.env.info.convert_heap_type(hty)?;
                 let r = self.pop();
-                let v = self.ref_test(r, nullable, fits);
+                let v = self.ref_test_heap(r, nullable, heap);
                 self.push(v);
             }
             Operator::RefCastNonNull { hty } | Operator::RefCastNullable { hty } => {
                 let nullable = matches!(op, Operator::RefCastNullable { .. });
-                let fits = self.non_null_fits(hty)?;
+                let heap = self.env.info.convert_heap_type(hty)?;
                 let r = *self.stack.last().expect("operand stack underflow");
-                let ok = self.ref_test(r, nullable, fits);
+                let ok = self.ref_test_heap(r, nullable, heap);
                 self.b.ins().trapz(ok, trap_code(Trap::CastFailure));
             }
             // The two hierarchies share one word encoding (see above): conversions change only
@@ -626,7 +624,7 @@ impl FuncTranslator<'_, '_> {
             }
 
             other => {
-                if !self.translate_atomic(&other)? {
+                if !self.translate_atomic(&other)? && !self.translate_gc(&other)? {
                     self.translate_simd(other)?;
                 }
             }
@@ -652,7 +650,7 @@ impl FuncTranslator<'_, '_> {
         if let Some(sig) = self.sigs.get(&ty) {
             return Ok(*sig);
         }
-        let sig = wasm_signature(&self.env.info.types[ty as usize])?;
+        let sig = wasm_signature(self.env.info.func_type_at(ty))?;
         let sig = self.b.import_signature(sig);
         self.sigs.insert(ty, sig);
         Ok(sig)
@@ -671,7 +669,7 @@ impl FuncTranslator<'_, '_> {
     fn call(&mut self, f: u32, tail: bool) -> Result<()> {
         let info = self.env.info;
         let ty = info.functions[f as usize];
-        let n = info.types[ty as usize].params.len();
+        let n = info.func_type_at(ty).params.len();
         let mut args = Vec::with_capacity(n + 2);
         if let Some(defined) = info.defined_func_index(f) {
             let fref = match self.direct.get(&defined) {
@@ -711,18 +709,16 @@ impl FuncTranslator<'_, '_> {
 
     fn call_indirect(&mut self, type_index: TypeIndex, table: u32, tail: bool) -> Result<()> {
         let sig = self.sig_ref(type_index)?;
-        let n = self.env.info.types[type_index as usize].params.len();
+        let n = self.env.info.func_type_at(type_index).params.len();
         let index = self.pop();
         let addr = self.table_elem_addr(table, index, Trap::IndirectCallOutOfBounds);
         let funcref = self.b.ins().load(I64, trusted(), addr, 0);
         let funcref = self.resolve_lazy_element(table, index, funcref);
         self.b.ins().trapz(funcref, trap_code(Trap::IndirectCallToNull));
         let actual = self.b.ins().load(I32, trusted_readonly(), funcref, vmfuncref::TYPE_ID as i32);
-        let type_ids =
-            self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, VMOffsets::TYPE_IDS as i32);
-        let expected = self.b.ins().load(I32, trusted_readonly(), type_ids, (type_index * 4) as i32);
-        let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
-        self.b.ins().trapnz(mismatch, trap_code(Trap::BadSignature));
+        // Equal ids, or (for a type that may have subtypes) a declared subtype.
+        let ok = self.func_subtype(actual, type_index);
+        self.b.ins().trapz(ok, trap_code(Trap::BadSignature));
         self.call_funcref(sig, funcref, n, tail, type_index);
         Ok(())
     }
@@ -740,7 +736,7 @@ impl FuncTranslator<'_, '_> {
     /// `call_ref`: the validator guarantees the reference's signature; only null is checked.
     fn call_ref(&mut self, type_index: TypeIndex, tail: bool) -> Result<()> {
         let sig = self.sig_ref(type_index)?;
-        let n = self.env.info.types[type_index as usize].params.len();
+        let n = self.env.info.func_type_at(type_index).params.len();
         let funcref = self.pop();
         self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
         self.call_funcref(sig, funcref, n, tail, type_index);
@@ -771,6 +767,11 @@ impl FuncTranslator<'_, '_> {
             Builtin::ExceptionDrop => (&[I64], &[]),
             Builtin::TableGetLazy => (&[I32, I64], &[I64]),
             Builtin::RefFunc => (&[I32], &[I64]),
+            Builtin::GcAlloc => (&[I32, I32], &[I64]),
+            Builtin::ArrayNewData | Builtin::ArrayNewElem => (&[I32, I32, I32, I32], &[I64]),
+            Builtin::ArrayInitData | Builtin::ArrayInitElem => (&[I64, I32, I32, I32, I32], &[I32]),
+            Builtin::ArrayCopy => (&[I64, I32, I64, I32, I32], &[I32]),
+            Builtin::IsSubtype => (&[I32, I32], &[I32]),
             Builtin::CeilF32
             | Builtin::FloorF32
             | Builtin::TruncF32
@@ -813,13 +814,19 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(trap_block);
         self.b.switch_to_block(trap_block);
         let code = self.b.ins().iadd_imm_s(status, -1);
+        self.raise_trap_code(code);
+        self.b.seal_block(ok_block);
+        self.b.switch_to_block(ok_block);
+    }
+
+    /// Raises the trap whose code is `code` (an i32) from this function and wasm offset; ends the
+    /// current block.
+    fn raise_trap_code(&mut self, code: Value) {
         let func = self.b.ins().iconst(I32, i64::from(self.defined_index));
         let offset = self.b.ins().iconst(I32, i64::from(self.wasm_offset));
         let fp = self.b.ins().get_frame_pointer(I64);
         self.call_builtin(Builtin::RaiseTrap, &[code, func, offset, fp]);
         self.b.ins().trap(trap_code(Trap::MemoryOutOfBounds));
-        self.b.seal_block(ok_block);
-        self.b.switch_to_block(ok_block);
     }
 
     /// The store context (loaded from the VMContext; it never changes).
@@ -892,39 +899,6 @@ impl FuncTranslator<'_, '_> {
     /// stack map).
     /// Whether every non-null reference of a validated operand fits the abstract heap type
     /// `hty` (see the cast operators: true for every supported type but the bottom types).
-    fn non_null_fits(&self, hty: wasmparser::HeapType) -> Result<NonNullFits> {
-        use wasmparser::{AbstractHeapType as A, HeapType};
-        match hty {
-            HeapType::Abstract { shared: false, ty } => match ty {
-                A::Any | A::Func | A::Extern | A::Exn => Ok(NonNullFits::All),
-                // Host references made internal are neither `eq` nor `i31`.
-                A::Eq | A::I31 => Ok(NonNullFits::I31),
-                A::None | A::NoFunc | A::NoExtern | A::NoExn => Ok(NonNullFits::None),
-                other => bail!("unsupported feature: casts to `{other:?}` (kiln has no GC objects yet)"),
-            },
-            other => bail!("unsupported feature: casts to {other:?}"),
-        }
-    }
-
-    /// 1 if `r` passes a test against a type whose non-null values are those `fits` says,
-    /// accepting null when `nullable`.
-    fn ref_test(&mut self, r: Value, nullable: bool, fits: NonNullFits) -> Value {
-        let is_null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
-        let is_null = self.b.ins().uextend(I32, is_null);
-        match (nullable, fits) {
-            (true, NonNullFits::All) => self.b.ins().iconst(I32, 1),
-            (true, NonNullFits::None) => is_null,
-            (false, NonNullFits::All) => self.b.ins().bxor_imm_u(is_null, 1),
-            (false, NonNullFits::None) => self.b.ins().iconst(I32, 0),
-            // An i31 is an odd word; null (0) and host references are even.
-            (_, NonNullFits::I31) => {
-                let word = self.b.ins().ireduce(I32, r);
-                let is_i31 = self.b.ins().band_imm_u(word, 1);
-                if nullable { self.b.ins().bor(is_i31, is_null) } else { is_i31 }
-            }
-        }
-    }
-
     pub(crate) fn note_gc_ref(&mut self, v: Value, ty: kiln_environ::WasmValType) {
         if ty.is_gc_ref() {
             self.b.declare_value_needs_stack_map(v);
@@ -935,15 +909,4 @@ impl FuncTranslator<'_, '_> {
     fn i32_const(&mut self, v: u32) -> Value {
         self.b.ins().iconst(I32, i64::from(v))
     }
-}
-
-/// Which non-null references of a hierarchy belong to an abstract heap type.
-#[derive(Debug, Clone, Copy)]
-enum NonNullFits {
-    /// All of them (the hierarchy's top type).
-    All,
-    /// None (a bottom type).
-    None,
-    /// The i31s (`eq` and `i31`, while kiln has no GC objects).
-    I31,
 }

@@ -152,14 +152,14 @@ impl CoreExternSig {
 fn convert_core_extern(types: TypesRef<'_>, ty: &wasmparser::types::EntityType) -> CoreExternSig {
     use wasmparser::types::EntityType as E;
     let func = |id: wasmparser::types::CoreTypeId| match &types[id].composite_type.inner {
-        wasmparser::CompositeInnerType::Func(f) => crate::types::convert_func_type(f).ok(),
+        wasmparser::CompositeInnerType::Func(f) => crate::types::convert_func_type(f, &|_| crate::TypeKind::Func).ok(),
         _ => None,
     };
     match ty {
         E::Func(id) | E::FuncExact(id) => CoreExternSig::Func(func(*id)),
-        E::Table(t) => CoreExternSig::Table(crate::types::convert_table_type(t).ok()),
+        E::Table(t) => CoreExternSig::Table(crate::types::convert_table_type(t, &|_| crate::TypeKind::Func).ok()),
         E::Memory(m) => CoreExternSig::Memory(crate::types::convert_memory_type(m).ok()),
-        E::Global(g) => CoreExternSig::Global(crate::types::convert_global_type(g).ok()),
+        E::Global(g) => CoreExternSig::Global(crate::types::convert_global_type(g, &|_| crate::TypeKind::Func).ok()),
         E::Tag(id) => CoreExternSig::Tag(func(*id)),
     }
 }

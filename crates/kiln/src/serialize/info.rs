@@ -17,33 +17,58 @@ fn heap_type(w: &mut Writer, h: WasmHeapType) {
         WasmHeapType::NoExtern => (3, 0),
         WasmHeapType::Exn => (4, 0),
         WasmHeapType::NoExn => (5, 0),
-        WasmHeapType::Concrete(i) => (6, i),
-        WasmHeapType::Engine(i) => (7, i),
+        WasmHeapType::Concrete(k, i) => (6 + 16 * kind_code(k), i),
+        WasmHeapType::Engine(k, i) => (7 + 16 * kind_code(k), i),
         WasmHeapType::Any => (8, 0),
         WasmHeapType::Eq => (9, 0),
         WasmHeapType::I31 => (10, 0),
         WasmHeapType::None => (11, 0),
+        WasmHeapType::Struct => (12, 0),
+        WasmHeapType::Array => (13, 0),
     };
     w.u8(tag);
-    if matches!(tag, 6 | 7) {
+    if matches!(tag % 16, 6 | 7) {
         w.u32(index);
     }
 }
 
+fn kind_code(k: TypeKind) -> u8 {
+    match k {
+        TypeKind::Func => 0,
+        TypeKind::Struct => 1,
+        TypeKind::Array => 2,
+    }
+}
+
+fn kind_from_code(code: u8) -> Result<TypeKind> {
+    Ok(match code {
+        0 => TypeKind::Func,
+        1 => TypeKind::Struct,
+        2 => TypeKind::Array,
+        k => bail!("unknown type kind {k}"),
+    })
+}
+
 fn read_heap_type(r: &mut Reader<'_>) -> Result<WasmHeapType> {
-    Ok(match r.u8()? {
+    let tag = r.u8()?;
+    if matches!(tag % 16, 6 | 7) {
+        let kind = kind_from_code(tag / 16)?;
+        let index = r.u32()?;
+        return Ok(if tag % 16 == 6 { WasmHeapType::Concrete(kind, index) } else { WasmHeapType::Engine(kind, index) });
+    }
+    Ok(match tag {
         0 => WasmHeapType::Func,
         1 => WasmHeapType::Extern,
         2 => WasmHeapType::NoFunc,
         3 => WasmHeapType::NoExtern,
         4 => WasmHeapType::Exn,
         5 => WasmHeapType::NoExn,
-        6 => WasmHeapType::Concrete(r.u32()?),
-        7 => WasmHeapType::Engine(r.u32()?),
         8 => WasmHeapType::Any,
         9 => WasmHeapType::Eq,
         10 => WasmHeapType::I31,
         11 => WasmHeapType::None,
+        12 => WasmHeapType::Struct,
+        13 => WasmHeapType::Array,
         t => bail!("unknown heap type {t}"),
     })
 }
@@ -177,6 +202,27 @@ fn const_expr(w: &mut Writer, e: &ConstExpr) -> Result<()> {
             ConstOp::I64Sub => w.u8(12),
             ConstOp::I64Mul => w.u8(13),
             ConstOp::RefI31 => w.u8(14),
+            ConstOp::StructNew(t) => {
+                w.u8(15);
+                w.u32(t);
+            }
+            ConstOp::StructNewDefault(t) => {
+                w.u8(16);
+                w.u32(t);
+            }
+            ConstOp::ArrayNew(t) => {
+                w.u8(17);
+                w.u32(t);
+            }
+            ConstOp::ArrayNewDefault(t) => {
+                w.u8(18);
+                w.u32(t);
+            }
+            ConstOp::ArrayNewFixed(t, n) => {
+                w.u8(19);
+                w.u32(t);
+                w.u32(n);
+            }
         }
     }
     Ok(())
@@ -202,6 +248,11 @@ fn read_const_expr(r: &mut Reader<'_>) -> Result<ConstExpr> {
             12 => ConstOp::I64Sub,
             13 => ConstOp::I64Mul,
             14 => ConstOp::RefI31,
+            15 => ConstOp::StructNew(r.u32()?),
+            16 => ConstOp::StructNewDefault(r.u32()?),
+            17 => ConstOp::ArrayNew(r.u32()?),
+            18 => ConstOp::ArrayNewDefault(r.u32()?),
+            19 => ConstOp::ArrayNewFixed(r.u32()?, r.u32()?),
             t => bail!("unknown constant operation {t}"),
         });
     }
@@ -304,10 +355,37 @@ pub(crate) fn encode(w: &mut Writer, info: &ModuleInfo, data: &[std::ops::Range<
     }
     w.count(types.len())?;
     for ty in types {
-        w.count(ty.params.len())?;
-        ty.params.iter().for_each(|t| val_type(w, *t));
-        w.count(ty.results.len())?;
-        ty.results.iter().for_each(|t| val_type(w, *t));
+        w.bool(ty.is_final);
+        w.u32(ty.supertype.unwrap_or(u32::MAX));
+        let field = |w: &mut Writer, f: &WasmFieldType| {
+            w.bool(f.mutable);
+            match f.storage {
+                WasmStorageType::I8 => w.u8(0),
+                WasmStorageType::I16 => w.u8(1),
+                WasmStorageType::Val(v) => {
+                    w.u8(2);
+                    val_type(w, v);
+                }
+            }
+        };
+        match &ty.composite {
+            WasmCompositeType::Func(f) => {
+                w.u8(0);
+                w.count(f.params.len())?;
+                f.params.iter().for_each(|t| val_type(w, *t));
+                w.count(f.results.len())?;
+                f.results.iter().for_each(|t| val_type(w, *t));
+            }
+            WasmCompositeType::Struct(fields) => {
+                w.u8(1);
+                w.count(fields.len())?;
+                fields.iter().for_each(|f| field(w, f));
+            }
+            WasmCompositeType::Array(f) => {
+                w.u8(2);
+                field(w, f);
+            }
+        }
     }
     w.count(rec_groups.len())?;
     for g in rec_groups {
@@ -391,9 +469,29 @@ pub(crate) fn decode<'a>(
         info.name = Some(r.str()?.to_string());
     }
     for _ in 0..r.count(8)? {
-        let params = (0..r.count(1)?).map(|_| read_val_type(r)).collect::<Result<_>>()?;
-        let results = (0..r.count(1)?).map(|_| read_val_type(r)).collect::<Result<_>>()?;
-        info.types.push(WasmFuncType { params, results });
+        let is_final = r.bool()?;
+        let supertype = Some(r.u32()?).filter(|s| *s != u32::MAX);
+        let field = |r: &mut Reader<'_>| -> Result<WasmFieldType> {
+            let mutable = r.bool()?;
+            let storage = match r.u8()? {
+                0 => WasmStorageType::I8,
+                1 => WasmStorageType::I16,
+                2 => WasmStorageType::Val(read_val_type(r)?),
+                t => bail!("unknown storage type {t}"),
+            };
+            Ok(WasmFieldType { storage, mutable })
+        };
+        let composite = match r.u8()? {
+            0 => {
+                let params = (0..r.count(1)?).map(|_| read_val_type(r)).collect::<Result<_>>()?;
+                let results = (0..r.count(1)?).map(|_| read_val_type(r)).collect::<Result<_>>()?;
+                WasmCompositeType::Func(WasmFuncType { params, results })
+            }
+            1 => WasmCompositeType::Struct((0..r.count(2)?).map(|_| field(r)).collect::<Result<_>>()?),
+            2 => WasmCompositeType::Array(field(r)?),
+            t => bail!("unknown composite type {t}"),
+        };
+        info.types.push(WasmSubType { is_final, supertype, composite });
     }
     info.rec_groups = (0..r.count(8)?).map(|_| Ok(r.u32()?..r.u32()?)).collect::<Result<_>>()?;
     info.functions = read_u32s(r)?;
@@ -450,26 +548,38 @@ fn check(info: &ModuleInfo) -> Result<()> {
         Ok(())
     };
     let heap = |h: WasmHeapType| match h {
-        WasmHeapType::Concrete(i) => in_space(i, types as usize, "type"),
+        WasmHeapType::Concrete(k, i) => {
+            in_space(i, types as usize, "type")?;
+            ensure!(info.types[i as usize].composite.kind() == k, "type {i} is not of the kind its use says");
+            Ok(())
+        }
         _ => Ok(()),
     };
     let val = |t: &WasmValType| match t {
         WasmValType::Ref(r) => heap(r.heap),
         _ => Ok(()),
     };
-    for ty in &info.types {
-        ty.params.iter().chain(ty.results.iter()).try_for_each(val)?;
+    for (i, ty) in info.types.iter().enumerate() {
+        ty.val_types().iter().try_for_each(val)?;
+        if let Some(sup) = ty.supertype {
+            ensure!((sup as usize) < i, "type {i} has a supertype out of order");
+        }
     }
+    let func_type = |t: u32| -> Result<()> {
+        in_space(t, info.types.len(), "type")?;
+        ensure!(info.types[t as usize].as_func().is_some(), "type {t} is not a function type");
+        Ok(())
+    };
     let mut end = 0;
     for g in &info.rec_groups {
         ensure!(g.start == end && g.start <= g.end && u64::from(g.end) <= types, "corrupt recursion groups");
         end = g.end;
     }
     for f in &info.functions {
-        in_space(*f, info.types.len(), "type")?;
+        func_type(*f)?;
     }
     for t in &info.tags {
-        in_space(*t, info.types.len(), "type")?;
+        func_type(*t)?;
     }
     for (count, len, what) in [
         (info.num_imported_funcs, info.functions.len(), "imported functions"),

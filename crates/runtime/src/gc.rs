@@ -1,0 +1,509 @@
+//! The GC heap: struct and array objects of the GC proposal, and their mark-sweep collector.
+//!
+//! Objects are laid out as `kiln_environ::vmgc` describes and allocated one by one from the
+//! system allocator (16-byte aligned, zeroed), so they never move: a reference is the object's
+//! address, and compiled code reads fields with one load. The store's [`GcHeap`] lists every
+//! object. When the bytes allocated since the last collection pass a threshold (twice what the
+//! last collection kept, at least [`GcHeap::MIN_THRESHOLD`]), the next allocation collects first:
+//!
+//! - **roots**: the store gives them through its roots hook ([`GcHeap::set_roots_hook`]): globals,
+//!   tables, passive element segments, the host's rooted handles, live exception objects'
+//!   payloads, and the wasm frames of every activation on the stack (through the stack maps
+//!   compiled code records at each call);
+//! - **mark**: from each root, through the reference fields the type descriptors list;
+//! - **sweep**: every unmarked object is freed.
+//!
+//! A word is a GC object when it is non-zero and its two low bits are clear: i31s are odd and
+//! host references end in `0b10` (see `kiln_environ::vmgc`). Exception references never reach
+//! the marker as roots (they are not in stack maps; exception objects live until their store is
+//! dropped and their payloads are roots), and an untyped word (an exception payload) is only
+//! followed if it is the address of a live object.
+//!
+//! Nothing here may run compiled code or call the host.
+
+use crate::vmcontext::ValRaw;
+use kiln_environ::{Trap, WasmCompositeType, WasmFieldType, WasmStorageType, vmgc};
+use std::alloc::Layout;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The descriptor of a struct or array type that every object of the type points to (see
+/// `kiln_environ::vmgc`). Built once per engine type and never freed while its engine lives.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMGcTypeInfo {
+    display_len: u32,
+    kind: u32,
+    display: *const u32,
+    /// The type's engine-wide id.
+    pub engine_id: u32,
+    /// Struct: the object's size in bytes. Array: the header's.
+    pub size: u32,
+    /// Array: bytes per element.
+    pub elem_size: u32,
+    /// Array: whether elements are references the collector follows.
+    pub elem_is_ref: bool,
+    /// Struct: offsets of the reference fields the collector follows.
+    pub ref_offsets: Box<[u32]>,
+    /// Struct: offset of every field.
+    pub field_offsets: Box<[u32]>,
+    /// The fields (struct) or the element (array).
+    pub fields: Box<[WasmFieldType]>,
+    display_storage: Box<[u32]>,
+}
+
+// SAFETY: the display pointer points into `display_storage`, owned by the same value and never
+// written after construction.
+unsafe impl Send for VMGcTypeInfo {}
+// SAFETY: as above; the descriptor is immutable.
+unsafe impl Sync for VMGcTypeInfo {}
+
+const _: () = assert!(std::mem::offset_of!(VMGcTypeInfo, display_len) == vmgc::INFO_DISPLAY_LEN as usize);
+const _: () = assert!(std::mem::offset_of!(VMGcTypeInfo, kind) == vmgc::INFO_KIND as usize);
+const _: () = assert!(std::mem::offset_of!(VMGcTypeInfo, display) == vmgc::INFO_DISPLAY as usize);
+
+impl VMGcTypeInfo {
+    /// The descriptor of struct or array type `engine_id`, whose supertype chain (root first,
+    /// ending with `engine_id`) is `display`. `None` for function types.
+    pub fn new(engine_id: u32, display: Vec<u32>, composite: &WasmCompositeType) -> Option<Box<VMGcTypeInfo>> {
+        let display_storage: Box<[u32]> = display.into();
+        let (kind, size, elem_size, elem_is_ref, ref_offsets, field_offsets, fields) = match composite {
+            WasmCompositeType::Func(_) => return None,
+            WasmCompositeType::Struct(fields) => {
+                let (offsets, size) = kiln_environ::struct_field_offsets(fields);
+                let refs = fields.iter().zip(&offsets).filter(|(f, _)| f.storage.is_gc_ref()).map(|(_, o)| *o);
+                (vmgc::KIND_STRUCT, size, 0, false, refs.collect(), offsets.into(), fields.clone())
+            }
+            WasmCompositeType::Array(elem) => (
+                vmgc::KIND_ARRAY,
+                vmgc::HEADER_SIZE,
+                elem.storage.size(),
+                elem.storage.is_gc_ref(),
+                Box::default(),
+                Box::default(),
+                Box::from([*elem]),
+            ),
+        };
+        Some(Box::new(VMGcTypeInfo {
+            display_len: display_storage.len() as u32,
+            kind,
+            display: display_storage.as_ptr(),
+            engine_id,
+            size,
+            elem_size,
+            elem_is_ref,
+            ref_offsets,
+            field_offsets,
+            fields,
+            display_storage,
+        }))
+    }
+
+    /// Whether this is an array type.
+    pub fn is_array(&self) -> bool {
+        self.kind == vmgc::KIND_ARRAY
+    }
+
+    /// The supertype chain, root first, ending with this type.
+    pub fn display(&self) -> &[u32] {
+        &self.display_storage
+    }
+
+    /// Whether objects of this type are objects of type `engine_id` whose depth is `depth`.
+    pub fn is_subtype_of(&self, engine_id: u32, depth: usize) -> bool {
+        self.display_storage.get(depth) == Some(&engine_id)
+    }
+}
+
+/// Whether `word` (a reference of the `any` or `extern` hierarchies) is a GC object's address.
+pub fn is_gc_object(word: usize) -> bool {
+    word != 0 && word & 3 == 0
+}
+
+/// A view of a live GC object.
+#[derive(Debug, Clone, Copy)]
+pub struct GcObject(usize);
+
+impl GcObject {
+    /// Views the object at `address`.
+    ///
+    /// # Safety
+    ///
+    /// `address` must be a live object of a [`GcHeap`].
+    pub unsafe fn from_address(address: usize) -> GcObject {
+        GcObject(address)
+    }
+
+    /// The object's address (the reference's word).
+    pub fn address(self) -> usize {
+        self.0
+    }
+
+    /// The object's type descriptor.
+    pub fn type_info(self) -> &'static VMGcTypeInfo {
+        // SAFETY: a live object's first word points at its type's descriptor, which lives as long
+        // as the engine, which outlives the store that owns the object.
+        unsafe { &**(self.0 as *const *const VMGcTypeInfo) }
+    }
+
+    /// An array's length (0 for structs).
+    pub fn len(self) -> u32 {
+        // SAFETY: the header is 16 bytes of the live object.
+        unsafe { *((self.0 + vmgc::LENGTH as usize) as *const u32) }
+    }
+
+    /// Whether the array is empty.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// The object's size in bytes.
+    pub fn size(self) -> usize {
+        let info = self.type_info();
+        info.size as usize + self.len() as usize * info.elem_size as usize
+    }
+
+    /// Pointer to the byte at `offset` of the object.
+    pub fn field_ptr(self, offset: u32) -> *mut u8 {
+        (self.0 + offset as usize) as *mut u8
+    }
+
+    fn gc_bits(self) -> *mut u32 {
+        (self.0 + vmgc::GC_BITS as usize) as *mut u32
+    }
+}
+
+/// What a roots hook reports its roots to.
+pub trait RootSink {
+    /// A word of a reference type of the `any` or `extern` hierarchies (a GC object, an i31, a
+    /// host reference or null).
+    fn typed(&mut self, word: usize);
+    /// A word that may or may not be a reference (an exception payload slot): followed only if
+    /// it is the address of a live object.
+    fn untyped(&mut self, word: usize);
+}
+
+/// The function that reports a store's roots: called with the store's opaque pointer.
+pub type RootsHook = unsafe fn(*mut u8, &mut dyn RootSink);
+
+/// The GC objects of one store.
+#[derive(Debug)]
+pub struct GcHeap {
+    /// Addresses of every live object.
+    objects: Vec<usize>,
+    /// Bytes of the live objects.
+    bytes: usize,
+    /// Collect when `bytes` would pass this.
+    threshold: usize,
+    /// The most bytes objects may take (`Config::gc_heap_limit`).
+    limit: usize,
+    roots_hook: Option<(RootsHook, *mut u8)>,
+    /// Collections are postponed while this is non-zero (instantiation: its objects are not yet
+    /// reachable from any root).
+    inhibit: u32,
+    /// Number of collections so far.
+    pub collections: u64,
+    /// The largest pause so far, in nanoseconds.
+    pub max_pause_ns: u64,
+}
+
+impl Default for GcHeap {
+    fn default() -> Self {
+        GcHeap {
+            objects: Vec::new(),
+            bytes: 0,
+            threshold: GcHeap::MIN_THRESHOLD,
+            limit: usize::MAX,
+            roots_hook: None,
+            inhibit: 0,
+            collections: 0,
+            max_pause_ns: 0,
+        }
+    }
+}
+
+impl Drop for GcHeap {
+    fn drop(&mut self) {
+        for &o in &self.objects {
+            // SAFETY: every listed object is live and was allocated with its layout.
+            unsafe { free_object(o) };
+        }
+    }
+}
+
+fn layout(size: usize) -> Layout {
+    Layout::from_size_align(size.max(vmgc::HEADER_SIZE as usize), 16).expect("object sizes are bounded")
+}
+
+/// # Safety
+///
+/// `address` must be a live object, never used again.
+unsafe fn free_object(address: usize) {
+    // SAFETY: the caller guarantees a live object; its size gives back its allocation layout.
+    unsafe {
+        let size = GcObject::from_address(address).size();
+        std::alloc::dealloc(address as *mut u8, layout(size));
+    }
+}
+
+impl GcHeap {
+    /// The least number of bytes allocated between collections.
+    pub const MIN_THRESHOLD: usize = 4 << 20;
+
+    /// Sets the most bytes objects may take.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Sets how the heap finds its store's roots (see [`RootsHook`]).
+    pub fn set_roots_hook(&mut self, hook: RootsHook, store: *mut u8) {
+        self.roots_hook = Some((hook, store));
+    }
+
+    /// Number of live objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether there are no objects.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Bytes the live objects take.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Postpones collections until the matching [`GcHeap::allow_collection`].
+    pub fn inhibit_collection(&mut self) {
+        self.inhibit += 1;
+    }
+
+    /// Ends a [`GcHeap::inhibit_collection`].
+    pub fn allow_collection(&mut self) {
+        self.inhibit -= 1;
+    }
+
+    /// Allocates a zeroed object of type `info` (with `len` elements for an array), collecting
+    /// first if the threshold is passed.
+    ///
+    /// # Safety
+    ///
+    /// If a collection may run (the roots hook is set and collections are not inhibited), every
+    /// reference the caller holds must be visible to the roots hook.
+    pub unsafe fn alloc(&mut self, info: &VMGcTypeInfo, len: u32) -> Result<usize, Trap> {
+        let size = u64::from(info.size) + u64::from(len) * u64::from(info.elem_size);
+        if size > vmgc::MAX_OBJECT_SIZE {
+            return Err(Trap::AllocationTooLarge);
+        }
+        let size = size as usize;
+        if self.bytes + size > self.threshold && self.inhibit == 0 && self.roots_hook.is_some() {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.collect() };
+        }
+        if self.bytes + size > self.limit {
+            return Err(Trap::GcHeapOutOfMemory);
+        }
+        // SAFETY: the layout has a non-zero size.
+        let address = unsafe { std::alloc::alloc_zeroed(layout(size)) } as usize;
+        if address == 0 {
+            return Err(Trap::GcHeapOutOfMemory);
+        }
+        // SAFETY: the allocation is at least the 16-byte header.
+        unsafe {
+            *(address as *mut *const VMGcTypeInfo) = info;
+            *((address + vmgc::LENGTH as usize) as *mut u32) = len;
+        }
+        self.objects.push(address);
+        self.bytes += size;
+        Ok(address)
+    }
+
+    /// Collects now: frees every object no root reaches.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GcHeap::alloc`]; the roots hook must report every reference in use.
+    pub unsafe fn collect(&mut self) {
+        let Some((hook, store)) = self.roots_hook else { return };
+        let start = std::time::Instant::now();
+        let mut marker = Marker { stack: Vec::new(), known: None, objects: &self.objects };
+        // SAFETY: the hook was registered by the store that owns this heap, with its pointer.
+        unsafe { hook(store, &mut marker) };
+        marker.drain();
+        let mut kept = 0usize;
+        self.objects.retain(|&o| {
+            let object = GcObject(o);
+            // SAFETY: listed objects are live; the collector owns their gc bits.
+            unsafe {
+                if *object.gc_bits() != 0 {
+                    *object.gc_bits() = 0;
+                    kept += object.size();
+                    true
+                } else {
+                    free_object(o);
+                    false
+                }
+            }
+        });
+        self.bytes = kept;
+        self.threshold = (kept * 2).max(GcHeap::MIN_THRESHOLD);
+        self.collections += 1;
+        self.max_pause_ns = self.max_pause_ns.max(start.elapsed().as_nanos() as u64);
+    }
+}
+
+struct Marker<'a> {
+    stack: Vec<usize>,
+    /// The set of live objects, built on the first untyped word.
+    known: Option<HashSet<usize>>,
+    objects: &'a [usize],
+}
+
+impl RootSink for Marker<'_> {
+    fn typed(&mut self, word: usize) {
+        if is_gc_object(word) {
+            self.mark(word);
+        }
+    }
+
+    fn untyped(&mut self, word: usize) {
+        if is_gc_object(word)
+            && self.known.get_or_insert_with(|| self.objects.iter().copied().collect()).contains(&word)
+        {
+            self.mark(word);
+        }
+    }
+}
+
+impl Marker<'_> {
+    fn mark(&mut self, word: usize) {
+        let object = GcObject(word);
+        // SAFETY: `word` is a live object (a root or a field of one).
+        unsafe {
+            if *object.gc_bits() == 0 {
+                *object.gc_bits() = 1;
+                self.stack.push(word);
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.stack.pop() {
+            let object = GcObject(o);
+            let info = object.type_info();
+            if info.is_array() {
+                if info.elem_is_ref {
+                    for i in 0..object.len() as usize {
+                        // SAFETY: element `i` is inside the live array.
+                        let word = unsafe { *((o + vmgc::HEADER_SIZE as usize + i * 8) as *const usize) };
+                        self.typed(word);
+                    }
+                }
+            } else {
+                for &offset in info.ref_offsets.iter() {
+                    // SAFETY: the offset is a field inside the live struct.
+                    let word = unsafe { *((o + offset as usize) as *const usize) };
+                    self.typed(word);
+                }
+            }
+        }
+    }
+}
+
+/// Reports the payload words of live exception objects as untyped roots: used by stores' roots
+/// hooks.
+pub fn visit_exception_payloads(heap: &crate::ExceptionHeap, roots: &mut dyn RootSink) {
+    heap.for_each_payload(&mut |values: &[ValRaw]| {
+        for v in values {
+            roots.untyped(v.get_i64() as usize);
+        }
+    });
+}
+
+/// Writes `value` to the storage of type `storage` at byte `offset` of `object`.
+///
+/// # Safety
+///
+/// The storage must lie inside the live object.
+pub unsafe fn write_storage(object: usize, offset: u32, storage: WasmStorageType, value: ValRaw) {
+    let ptr = (object + offset as usize) as *mut u8;
+    let bytes = value.to_bytes();
+    let size = storage.size() as usize;
+    // SAFETY: the caller guarantees `size` bytes at `ptr` belong to the object.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, size) };
+}
+
+/// Reads the storage of type `storage` at byte `offset` of `object`, zero-extended (packed
+/// fields are extended by the reader).
+///
+/// # Safety
+///
+/// The storage must lie inside the live object.
+pub unsafe fn read_storage(object: usize, offset: u32, storage: WasmStorageType) -> ValRaw {
+    let ptr = (object + offset as usize) as *const u8;
+    let mut bytes = [0u8; 16];
+    // SAFETY: the caller guarantees `size` bytes at `ptr` belong to the object.
+    unsafe { std::ptr::copy_nonoverlapping(ptr, bytes.as_mut_ptr(), storage.size() as usize) };
+    ValRaw::from_bytes(bytes)
+}
+
+/// `array.copy` between non-null arrays (overlapping ranges allowed).
+///
+/// # Safety
+///
+/// Both must be live arrays whose element types allow the copy (validation ensures it).
+pub unsafe fn array_copy(dst: usize, dst_index: u32, src: usize, src_index: u32, len: u32) -> Result<(), Trap> {
+    // SAFETY: the caller guarantees live arrays.
+    let (d, s) = unsafe { (GcObject::from_address(dst), GcObject::from_address(src)) };
+    if u64::from(dst_index) + u64::from(len) > u64::from(d.len())
+        || u64::from(src_index) + u64::from(len) > u64::from(s.len())
+    {
+        return Err(Trap::ArrayOutOfBounds);
+    }
+    let elem = d.type_info().elem_size;
+    // SAFETY: both ranges were checked against the arrays' lengths.
+    unsafe {
+        std::ptr::copy(
+            s.field_ptr(vmgc::HEADER_SIZE + src_index * elem),
+            d.field_ptr(vmgc::HEADER_SIZE + dst_index * elem),
+            len as usize * elem as usize,
+        )
+    };
+    Ok(())
+}
+
+/// The engine's subtype relation between its types, by engine id: each type's supertype chain
+/// (root first, ending with the type). Shared by the engine, which registers types, and the
+/// runtime, which checks function types' subtyping on `call_indirect` and casts.
+#[derive(Debug, Default)]
+pub struct TypeHierarchy {
+    displays: std::sync::RwLock<Vec<Arc<[u32]>>>,
+}
+
+impl TypeHierarchy {
+    /// Records the chain of the next engine id (ids are registered densely, in order).
+    pub fn push(&self, id: u32, display: Arc<[u32]>) {
+        let mut displays = self.displays.write().unwrap();
+        assert_eq!(displays.len(), id as usize, "engine types are registered in order");
+        displays.push(display);
+    }
+
+    /// The supertype chain of `id`.
+    pub fn display(&self, id: u32) -> Option<Arc<[u32]>> {
+        self.displays.read().unwrap().get(id as usize).cloned()
+    }
+
+    /// Whether engine type `sub` is `sup` or one of its declared subtypes.
+    pub fn is_subtype(&self, sub: u32, sup: u32) -> bool {
+        if sub == sup {
+            return true;
+        }
+        let displays = self.displays.read().unwrap();
+        match (displays.get(sub as usize), displays.get(sup as usize)) {
+            (Some(a), Some(b)) => a.get(b.len() - 1) == Some(&sup),
+            _ => false,
+        }
+    }
+}
