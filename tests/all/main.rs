@@ -7,6 +7,8 @@
 //!   component-model`), one test per file, against `tests/component-suite-expected-failures.txt`;
 //! - `api`: the embedding API (traps, host functions, externrefs, memories, globals, tables);
 //! - `exceptions`: exception handling through the API (uncaught exceptions, host throws, tags);
+//! - `gc`: the GC collector under programs that allocate many times the heap limit, with every
+//!   kind of root (globals, tables, segments, nested activations' frames, host handles, exceptions);
 //! - `memories`: one memory seen through its exporter, importers and the host (growth, bounds);
 //! - `smith`: random valid modules from wasm-smith (exceptions, tail calls, SIMD, ...) compiled,
 //!   instantiated and called under fuel: errors, never crashes;
@@ -54,6 +56,7 @@ mod component_wast;
 mod examples;
 mod exceptions;
 mod fuzzing;
+mod gc;
 mod memories;
 mod proposals;
 mod robustness;
@@ -74,6 +77,7 @@ fn main() {
     trials.extend(memories::trials());
     trials.extend(proposals::trials());
     trials.extend(exceptions::trials());
+    trials.extend(gc::trials());
     trials.extend(smith::trials());
     trials.extend(fuzzing::trials());
     trials.extend(fuzzing::case_trials());

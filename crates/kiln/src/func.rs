@@ -433,6 +433,11 @@ impl<T> Caller<'_, T> {
     pub fn data(&self) -> &T {
         &self.store.data
     }
+    /// Collects the store's GC objects now (see [`crate::Store::gc`]); the calling wasm frames'
+    /// references are roots.
+    pub fn gc(&mut self) {
+        self.store.opaque.gc();
+    }
     /// The embedder's data, mutably.
     pub fn data_mut(&mut self) -> &mut T {
         &mut self.store.data

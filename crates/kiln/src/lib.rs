@@ -63,7 +63,7 @@ pub use kiln_runtime::ValRaw;
 pub use linker::Linker;
 pub use module::Module;
 pub use serialize::{Precompiled, precompiled_checksum};
-pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use store::{AsContext, AsContextMut, GcStats, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use types::{
     ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, Mutability, RefType, TableType,

@@ -202,6 +202,7 @@ impl<T> Store<T> {
             bytes: heap.bytes(),
             collections: heap.collections,
             max_pause_ns: heap.max_pause_ns,
+            peak_bytes: heap.peak_bytes,
             host_roots: self.inner.opaque.gc_roots.len() - 1,
         }
     }
@@ -282,6 +283,8 @@ pub struct GcStats {
     pub collections: u64,
     /// The longest collection so far, in nanoseconds.
     pub max_pause_ns: u64,
+    /// The most bytes live objects took at once.
+    pub peak_bytes: usize,
     /// GC objects the host holds.
     pub host_roots: usize,
 }

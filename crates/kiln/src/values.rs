@@ -353,6 +353,13 @@ impl Val {
             _ => None,
         }
     }
+    /// The `anyref` if this is one.
+    pub fn anyref(&self) -> Option<Option<AnyRef>> {
+        match self {
+            Val::AnyRef(a) => Some(*a),
+            _ => None,
+        }
+    }
     /// The externref if this is one.
     pub fn externref(&self) -> Option<Option<ExternRef>> {
         match self {

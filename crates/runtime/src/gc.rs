@@ -205,6 +205,8 @@ pub struct GcHeap {
     pub collections: u64,
     /// The largest pause so far, in nanoseconds.
     pub max_pause_ns: u64,
+    /// The most bytes live objects took at once.
+    pub peak_bytes: usize,
 }
 
 impl Default for GcHeap {
@@ -218,6 +220,7 @@ impl Default for GcHeap {
             inhibit: 0,
             collections: 0,
             max_pause_ns: 0,
+            peak_bytes: 0,
         }
     }
 }
@@ -242,6 +245,11 @@ unsafe fn free_object(address: usize) {
     // SAFETY: the caller guarantees a live object; its size gives back its allocation layout.
     unsafe {
         let size = GcObject::from_address(address).size();
+        // Debug builds poison freed objects, so that a reference the roots missed reads garbage
+        // (and the GC tests fail) rather than stale but plausible values.
+        if cfg!(debug_assertions) {
+            std::ptr::write_bytes(address as *mut u8, 0xa5, size);
+        }
         std::alloc::dealloc(address as *mut u8, layout(size));
     }
 }
@@ -298,7 +306,8 @@ impl GcHeap {
             return Err(Trap::AllocationTooLarge);
         }
         let size = size as usize;
-        if self.bytes + size > self.threshold && self.inhibit == 0 && self.roots_hook.is_some() {
+        let needed = self.bytes + size;
+        if (needed > self.threshold || needed > self.limit) && self.inhibit == 0 && self.roots_hook.is_some() {
             // SAFETY: the caller's guarantee.
             unsafe { self.collect() };
         }
@@ -317,6 +326,7 @@ impl GcHeap {
         }
         self.objects.push(address);
         self.bytes += size;
+        self.peak_bytes = self.peak_bytes.max(self.bytes);
         Ok(address)
     }
 
@@ -348,7 +358,9 @@ impl GcHeap {
             }
         });
         self.bytes = kept;
-        self.threshold = (kept * 2).max(GcHeap::MIN_THRESHOLD);
+        // Collect again after as many bytes as survived (at least MIN_THRESHOLD), and no later
+        // than the limit.
+        self.threshold = (kept * 2).max(GcHeap::MIN_THRESHOLD).min(self.limit);
         self.collections += 1;
         self.max_pause_ns = self.max_pause_ns.max(start.elapsed().as_nanos() as u64);
     }

@@ -1,0 +1,349 @@
+//! The GC proposal's collector, through programs that allocate many times the heap limit: the
+//! heap stays bounded, and every kind of root keeps its objects alive across collections
+//! (globals, tables, passive element segments, wasm frames of nested activations, host handles,
+//! exception payloads). A missed root shows up as a wrong checksum or a crash here.
+
+use anyhow::{Result, ensure};
+use kiln::{Config, Engine, Func, Instance, Linker, Module, Store, Val};
+use libtest_mimic::{Failed, Trial};
+
+macro_rules! gc_tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn trials() -> Vec<Trial> {
+            vec![$(
+                Trial::test(concat!("gc::", stringify!($name)), || {
+                    $name().map_err(|e| Failed::from(format!("{e:?}")))
+                }),
+            )*]
+        }
+    };
+}
+
+gc_tests![
+    binary_trees_stay_within_the_heap_limit,
+    globals_tables_and_segments_are_roots,
+    frames_of_nested_activations_are_roots,
+    host_handles_are_roots,
+    exception_payloads_are_roots,
+    exhausting_the_heap_traps,
+    collections_during_host_calls_keep_arguments,
+];
+
+fn engine(limit: u64) -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_gc(true).wasm_function_references(true).wasm_exceptions(true).gc_heap_limit(limit);
+    Engine::new(&config)
+}
+
+fn instantiate(engine: &Engine, wat: &str) -> Result<(Store<()>, Instance)> {
+    let module = Module::new(engine, wat)?;
+    let mut store = Store::new(engine, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    Ok((store, instance))
+}
+
+fn call_i32(store: &mut Store<()>, instance: &Instance, name: &str, args: &[Val]) -> Result<i32> {
+    let f = instance.get_func(&mut *store, name).ok_or_else(|| anyhow::anyhow!("no export {name}"))?;
+    let mut results = [Val::I32(0)];
+    f.call(&mut *store, args, &mut results)?;
+    Ok(results[0].unwrap_i32())
+}
+
+/// Binary trees, as in the benchmark game: many short-lived trees and one long-lived one.
+const TREES: &str = r#"
+(module
+  (type $node (struct (field $left (ref null $node)) (field $right (ref null $node)) (field $v i32)))
+  (global $long (mut (ref null $node)) (ref.null $node))
+  (func $make (param $d i32) (result (ref $node))
+    (if (result (ref $node)) (i32.eqz (local.get $d))
+      (then (struct.new $node (ref.null $node) (ref.null $node) (i32.const 1)))
+      (else (struct.new $node
+              (call $make (i32.sub (local.get $d) (i32.const 1)))
+              (call $make (i32.sub (local.get $d) (i32.const 1)))
+              (local.get $d)))))
+  (func $check (param $n (ref null $node)) (result i32)
+    (if (result i32) (ref.is_null (struct.get $node $left (ref.as_non_null (local.get $n))))
+      (then (i32.const 1))
+      (else (i32.add (i32.const 1)
+              (i32.add (call $check (struct.get $node $left (local.get $n)))
+                       (call $check (struct.get $node $right (local.get $n))))))))
+  (func (export "run") (param $iterations i32) (param $depth i32) (result i32)
+    (local $sum i32)
+    (global.set $long (call $make (i32.const 12)))
+    (loop $l
+      (local.set $sum (i32.add (local.get $sum) (call $check (call $make (local.get $depth)))))
+      (br_if $l (local.tee $iterations (i32.sub (local.get $iterations) (i32.const 1)))))
+    (i32.add (local.get $sum) (call $check (global.get $long)))))
+"#;
+
+fn binary_trees_stay_within_the_heap_limit() -> Result<()> {
+    let limit = 8 << 20;
+    let engine = engine(limit)?;
+    let (mut store, instance) = instantiate(&engine, TREES)?;
+    // 300 trees of 2^13 - 1 nodes (40 bytes each: ~330 KB a tree, ~100 MB in all) in 8 MiB.
+    let (iterations, depth) = (300, 12);
+    let sum = call_i32(&mut store, &instance, "run", &[Val::I32(iterations), Val::I32(depth)])?;
+    let nodes = (1 << (depth + 1)) - 1;
+    ensure!(sum == iterations * nodes + ((1 << 13) - 1), "checksum {sum}");
+    let stats = store.gc_stats();
+    ensure!(stats.collections >= 10, "only {} collections", stats.collections);
+    ensure!(stats.peak_bytes as u64 <= limit, "peak {} bytes over the limit", stats.peak_bytes);
+    // Only the long-lived tree (and nothing the loop made) survives a full collection.
+    store.gc();
+    let stats = store.gc_stats();
+    ensure!(stats.objects == (1 << 13) - 1, "{} objects live after the run", stats.objects);
+    Ok(())
+}
+
+/// Objects reachable only from a global, a table, a passive element segment and an array, while
+/// garbage forces collections.
+const ROOTS: &str = r#"
+(module
+  (type $box (struct (field (mut i32))))
+  (type $boxes (array (mut (ref null $box))))
+  (type $bytes (array (mut i8)))
+  (global $g (mut (ref null $box)) (ref.null $box))
+  (global $a (mut (ref null $boxes)) (ref.null $boxes))
+  (table $t 4 (ref null $box))
+  (elem $e (ref null $box) (item (struct.new $box (i32.const 300))) (item (struct.new $box (i32.const 400))))
+  (func $garbage (param $n i32)
+    (loop $l
+      (drop (array.new_default $bytes (i32.const 1000)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "run") (result i32)
+    (local $i i32) (local $fresh (ref null $boxes))
+    (global.set $g (struct.new $box (i32.const 100)))
+    (table.set $t (i32.const 2) (struct.new $box (i32.const 200)))
+    (global.set $a (array.new_default $boxes (i32.const 1000)))
+    (loop $fill
+      (array.set $boxes (global.get $a) (local.get $i) (struct.new $box (local.get $i)))
+      (call $garbage (i32.const 20))
+      (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000))))
+    (call $garbage (i32.const 50000))
+    ;; The segment's objects, copied out only now.
+    (local.set $fresh (array.new_elem $boxes $e (i32.const 0) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (loop $sum
+      (global.set $g (struct.new $box (i32.add
+        (struct.get $box 0 (global.get $g))
+        (struct.get $box 0 (array.get $boxes (global.get $a) (local.get $i))))))
+      (br_if $sum (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000))))
+    (i32.add (struct.get $box 0 (global.get $g))
+      (i32.add (struct.get $box 0 (table.get $t (i32.const 2)))
+        (i32.add (struct.get $box 0 (array.get $boxes (local.get $fresh) (i32.const 0)))
+                 (struct.get $box 0 (array.get $boxes (local.get $fresh) (i32.const 1))))))))
+"#;
+
+fn globals_tables_and_segments_are_roots() -> Result<()> {
+    let engine = engine(4 << 20)?;
+    let (mut store, instance) = instantiate(&engine, ROOTS)?;
+    let sum = call_i32(&mut store, &instance, "run", &[])?;
+    ensure!(sum == 100 + 999 * 1000 / 2 + 200 + 300 + 400, "checksum {sum}");
+    ensure!(store.gc_stats().collections >= 5, "only {} collections", store.gc_stats().collections);
+    Ok(())
+}
+
+/// Each frame of a recursion holds an object in a local, an operand and a parameter while the
+/// innermost frames allocate; halfway, the recursion goes through the host and back in (a second
+/// activation), so the outer activation's frames are only reachable through the first exit.
+const FRAMES: &str = r#"
+(module
+  (type $box (struct (field i64)))
+  (type $bytes (array (mut i8)))
+  (import "host" "reenter" (func $reenter (param i32) (result i64)))
+  (func $garbage (param $n i32)
+    (loop $l
+      (drop (array.new_default $bytes (i32.const 2000)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func $down (export "down") (param $d i32) (param $mine (ref $box)) (result i64)
+    (local $also (ref null $box))
+    (local.set $also (struct.new $box (i64.extend_i32_u (local.get $d))))
+    (call $garbage (i32.const 200))
+    (i64.add
+      (struct.get $box 0 (local.get $mine))
+      (i64.add
+        (if (result i64) (i32.eqz (local.get $d))
+          (then (i64.const 0))
+          (else (if (result i64) (i32.eq (local.get $d) (i32.const 25))
+            (then (call $reenter (i32.sub (local.get $d) (i32.const 1))))
+            (else (call $down (i32.sub (local.get $d) (i32.const 1))
+                              (struct.new $box (i64.extend_i32_u (local.get $d))))))))
+        (struct.get $box 0 (ref.as_non_null (local.get $also))))))
+  (func (export "start") (param $d i32) (result i64)
+    (call $down (local.get $d) (struct.new $box (i64.const 1000)))))
+"#;
+
+fn frames_of_nested_activations_are_roots() -> Result<()> {
+    let engine = engine(2 << 20)?;
+    let module = Module::new(&engine, FRAMES)?;
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "reenter", |mut caller: kiln::Caller<'_, ()>, d: i32| -> Result<i64> {
+        let start = caller.get_export("start").and_then(|e| e.into_func()).expect("start export");
+        let mut results = [Val::I64(0)];
+        start.call(&mut caller, &[Val::I32(d)], &mut results)?;
+        Ok(results[0].unwrap_i64())
+    })?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    let start = instance.get_func(&mut store, "start").expect("start");
+    let mut results = [Val::I64(0)];
+    start.call(&mut store, &[Val::I32(50)], &mut results)?;
+    // Frames 50..=25 (outer activation) hold `mine` = d + 1 (1000 for the first) and `also` = d;
+    // the inner activation restarts at 24 with `mine` = 1000.
+    let outer: i64 = 1000 + (25..50).map(|d| d + 1).sum::<i64>() + (25..=50).sum::<i64>();
+    let inner: i64 = 1000 + (0..24).map(|d| d + 1).sum::<i64>() + (0..=24).sum::<i64>();
+    ensure!(results[0].unwrap_i64() == outer + inner, "checksum {:?}, expected {}", results[0], outer + inner);
+    ensure!(store.gc_stats().collections >= 3, "only {} collections", store.gc_stats().collections);
+    Ok(())
+}
+
+const HOST: &str = r#"
+(module
+  (type $box (struct (field i32)))
+  (type $bytes (array (mut i8)))
+  (func (export "make") (param i32) (result (ref $box)) (struct.new $box (local.get 0)))
+  (func (export "read") (param (ref $box)) (result i32) (struct.get $box 0 (local.get 0)))
+  (func (export "garbage") (param $n i32)
+    (loop $l
+      (drop (array.new_default $bytes (i32.const 4000)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+"#;
+
+fn host_handles_are_roots() -> Result<()> {
+    let engine = engine(2 << 20)?;
+    let (mut store, instance) = instantiate(&engine, HOST)?;
+    let make = instance.get_func(&mut store, "make").expect("make");
+    let read = instance.get_func(&mut store, "read").expect("read");
+    let garbage = instance.get_func(&mut store, "garbage").expect("garbage");
+    let mut held = Vec::new();
+    for i in 0..50 {
+        let mut r = [Val::AnyRef(None)];
+        make.call(&mut store, &[Val::I32(i * 7)], &mut r)?;
+        held.push(r[0]);
+        garbage.call(&mut store, &[Val::I32(100)], &mut [])?;
+    }
+    store.gc();
+    ensure!(store.gc_stats().collections >= 3, "only {} collections", store.gc_stats().collections);
+    for (i, h) in held.iter().enumerate() {
+        ensure!(
+            h.anyref().flatten().is_some_and(|a| a.is_struct(&store).unwrap_or(false)),
+            "handle {i} is not a struct"
+        );
+        let mut r = [Val::I32(0)];
+        read.call(&mut store, &[*h], &mut r)?;
+        ensure!(r[0].unwrap_i32() == i as i32 * 7, "handle {i} reads {:?}", r[0]);
+    }
+    // A handle of another store is refused, not read.
+    let mut other = Store::new(&engine, ());
+    let other_instance = Instance::new(&mut other, instance_module(&engine)?, &[])?;
+    let other_read = other_instance.get_func(&mut other, "read").expect("read");
+    ensure!(other_read.call(&mut other, &[held[0]], &mut [Val::I32(0)]).is_err(), "a foreign handle was accepted");
+    Ok(())
+}
+
+fn instance_module(engine: &Engine) -> Result<&'static Module> {
+    Ok(Box::leak(Box::new(Module::new(engine, HOST)?)))
+}
+
+const EXCEPTIONS: &str = r#"
+(module
+  (type $box (struct (field i32)))
+  (type $bytes (array (mut i8)))
+  (tag $t (param (ref $box)))
+  (global $caught (mut exnref) (ref.null exn))
+  (func $garbage (param $n i32)
+    (loop $l
+      (drop (array.new_default $bytes (i32.const 4000)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "run") (result i32)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h)
+        (throw $t (struct.new $box (i32.const 42))))
+      (unreachable))
+    (global.set $caught)
+    (call $garbage (i32.const 2000))
+    (block $h2 (result (ref $box))
+      (try_table (catch $t $h2) (throw_ref (global.get $caught)))
+      (unreachable))
+    (struct.get $box 0)))
+"#;
+
+fn exception_payloads_are_roots() -> Result<()> {
+    let engine = engine(2 << 20)?;
+    let (mut store, instance) = instantiate(&engine, EXCEPTIONS)?;
+    let v = call_i32(&mut store, &instance, "run", &[])?;
+    ensure!(v == 42, "payload reads {v}");
+    ensure!(store.gc_stats().collections >= 2, "only {} collections", store.gc_stats().collections);
+    Ok(())
+}
+
+const EXHAUST: &str = r#"
+(module
+  (type $node (struct (field i64) (field (ref null $node))))
+  (type $big (array i64))
+  (global $list (mut (ref null $node)) (ref.null $node))
+  (func (export "hoard")
+    (loop $l
+      (global.set $list (struct.new $node (i64.const 0) (global.get $list)))
+      (br $l)))
+  (func (export "huge") (result i32)
+    (array.len (array.new_default $big (i32.const 0x7fffffff))))
+  (func (export "small") (result i32)
+    (global.set $list (ref.null $node))
+    (struct.get $node 0 (struct.new $node (i64.const 7) (ref.null $node)))
+    (i32.wrap_i64)))
+"#;
+
+fn exhausting_the_heap_traps() -> Result<()> {
+    let engine = engine(4 << 20)?;
+    let (mut store, instance) = instantiate(&engine, EXHAUST)?;
+    let hoard = instance.get_func(&mut store, "hoard").expect("hoard");
+    let err = hoard.call(&mut store, &[], &mut []).expect_err("hoarding must trap");
+    ensure!(err.downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::GcHeapOutOfMemory), "unexpected error: {err:?}");
+    ensure!(format!("{err:?}").contains("GC heap out of memory"), "message: {err:?}");
+    ensure!(store.gc_stats().peak_bytes <= 4 << 20, "peak {} over the limit", store.gc_stats().peak_bytes);
+    let huge = instance.get_func(&mut store, "huge").expect("huge");
+    let err = huge.call(&mut store, &[], &mut [Val::I32(0)]).expect_err("a 16 GiB array must trap");
+    ensure!(
+        matches!(
+            err.downcast_ref::<kiln::Trap>(),
+            Some(kiln::Trap::AllocationTooLarge | kiln::Trap::GcHeapOutOfMemory)
+        ),
+        "unexpected error: {err:?}"
+    );
+    // The store is still usable, and dropping the hoard frees it.
+    let v = call_i32(&mut store, &instance, "small", &[])?;
+    ensure!(v == 7, "small returned {v}");
+    store.gc();
+    ensure!(store.gc_stats().objects == 0, "{} objects remain", store.gc_stats().objects);
+    Ok(())
+}
+
+const HOST_CALL: &str = r#"
+(module
+  (type $box (struct (field i32)))
+  (import "host" "collect" (func $collect (param (ref $box)) (result (ref $box))))
+  (func (export "run") (result i32)
+    (local $a (ref null $box))
+    (local.set $a (struct.new $box (i32.const 5)))
+    (i32.add (struct.get $box 0 (call $collect (struct.new $box (i32.const 37))))
+             (struct.get $box 0 (local.get $a)))))
+"#;
+
+fn collections_during_host_calls_keep_arguments() -> Result<()> {
+    let engine = engine(1 << 20)?;
+    let module = Module::new(&engine, HOST_CALL)?;
+    let mut store = Store::new(&engine, ());
+    let ty = module.imports().next().expect("an import").ty().func().cloned().expect("a function import");
+    let collect = Func::new(&mut store, ty, |mut caller, params, results| {
+        caller.gc();
+        caller.gc();
+        results[0] = params[0];
+        Ok(())
+    });
+    let instance = Instance::new(&mut store, &module, &[collect.into()])?;
+    let v = call_i32(&mut store, &instance, "run", &[])?;
+    ensure!(v == 42, "run returned {v}");
+    ensure!(store.gc_stats().collections >= 2, "only {} collections", store.gc_stats().collections);
+    Ok(())
+}
