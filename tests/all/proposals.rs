@@ -232,9 +232,16 @@ fn i31_references_through_the_api() -> Result<()> {
     ensure!(matches!(out[0], Val::I32(0)));
     ensure!(I31::new_u32(1 << 31).is_none() && I31::new_i32(1 << 30).is_none());
 
-    let structs = r#"(module (type $s (struct (field i32))) (func (param (ref null $s))))"#;
-    let err = Module::new(&engine, structs).expect_err("structs are not implemented");
-    ensure!(format!("{err:#}").contains("unsupported feature"), "{err:#}");
+    // A struct is an `eq` but not an i31.
+    let structs = r#"(module (type $s (struct (field i32)))
+      (func (export "s") (result anyref) (struct.new $s (i32.const 1))))"#;
+    let module = Module::new(&engine, structs)?;
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let s = instance.get_func(&mut store, "s").expect("s");
+    let mut out = [Val::AnyRef(None)];
+    s.call(&mut store, &[], &mut out)?;
+    let Val::AnyRef(Some(object)) = out[0] else { anyhow::bail!("s returned {:?}", out[0]) };
+    ensure!(object.is_eq() && object.as_i31().is_none() && object.is_struct(&store)? && !object.is_array(&store)?);
     Ok(())
 }
 

@@ -303,17 +303,18 @@ fn many_results_and_calls_link() {
 
 #[test]
 fn errors_name_the_function() {
-    // A cast to `struct` (GC) validates with the GC feature but kiln does not translate it.
-    let wasm = wat::parse_str(r#"(module (func $bad (param anyref) local.get 0 ref.cast (ref struct) drop))"#).unwrap();
+    // A shared i31 (shared-everything threads) validates with that feature but kiln does not
+    // translate it.
+    let wasm = wat::parse_str(r#"(module (func $bad (param i32) local.get 0 ref.i31_shared drop))"#).unwrap();
     let mut features = kiln_environ::supported_features();
-    features |= wasmparser::WasmFeatures::GC;
+    features |= wasmparser::WasmFeatures::GC | wasmparser::WasmFeatures::SHARED_EVERYTHING_THREADS;
     wasmparser::Validator::new_with_features(features).validate_all(&wasm).unwrap();
     let info = ModuleInfo::parse_validated(&wasm).unwrap();
     let compiler = Compiler::new(&CompilerOptions::default()).unwrap();
     let err = compiler.compile_module(&info, &wasm).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("failed to compile function 0 (`bad`)"), "{msg}");
-    assert!(msg.contains("unsupported feature: casts to `Struct`"), "{msg}");
+    assert!(msg.contains("unsupported") && msg.contains("RefI31Shared"), "{msg}");
 }
 
 /// Compares the CLIF of every function of `tests-data/*.wat` with the `.clif` file next to it;
