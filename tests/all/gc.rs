@@ -27,6 +27,9 @@ gc_tests![
     exception_payloads_are_roots,
     exhausting_the_heap_traps,
     collections_during_host_calls_keep_arguments,
+    unreachable_externrefs_are_released,
+    handles_outlived_by_their_scope_are_refused,
+    host_allocates_reads_and_writes_objects,
 ];
 
 fn engine(limit: u64) -> Result<Engine> {
@@ -345,5 +348,173 @@ fn collections_during_host_calls_keep_arguments() -> Result<()> {
     let v = call_i32(&mut store, &instance, "run", &[])?;
     ensure!(v == 42, "run returned {v}");
     ensure!(store.gc_stats().collections >= 2, "only {} collections", store.gc_stats().collections);
+    Ok(())
+}
+
+/// Counts drops of host values.
+struct Tracked(std::sync::Arc<std::sync::atomic::AtomicUsize>, u32);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+const KEEPER: &str = r#"
+(module
+  (table $kept 100 externref)
+  (type $cell (struct (field externref)))
+  (global $cell (mut (ref null $cell)) (ref.null $cell))
+  (func (export "offer") (param $i i32) (param $r externref)
+    ;; Every tenth reference is kept in the table, every hundredth in a struct too.
+    (if (i32.eqz (i32.rem_u (local.get $i) (i32.const 10)))
+      (then (table.set $kept (i32.div_u (local.get $i) (i32.const 10)) (local.get $r))))
+    (if (i32.eqz (i32.rem_u (local.get $i) (i32.const 100)))
+      (then (global.set $cell (struct.new $cell (local.get $r))))))
+  (func (export "clear")
+    (table.fill $kept (i32.const 0) (ref.null extern) (i32.const 100))
+    (global.set $cell (ref.null $cell))))
+"#;
+
+/// Host values passed to wasm and dropped by it are released while the store lives, by
+/// collections the allocations themselves start; those wasm keeps (in a table, in a struct) stay.
+fn unreachable_externrefs_are_released() -> Result<()> {
+    let engine = engine(1 << 20)?;
+    let (mut store, instance) = instantiate(&engine, KEEPER)?;
+    let offer = instance.get_typed_func::<(i32, Option<kiln::ExternRef>), ()>(&mut store, "offer")?;
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = 1000u32;
+    for i in 0..n {
+        let mut scope = kiln::RootScope::new(&mut store);
+        let r = kiln::ExternRef::new(&mut scope, Tracked(dropped.clone(), i));
+        offer.call(&mut scope, (i as i32, Some(r)))?;
+    }
+    store.gc();
+    let count = || dropped.load(std::sync::atomic::Ordering::SeqCst);
+    ensure!(count() == 900, "{} of 1000 host values released, expected the 900 wasm dropped", count());
+    ensure!(store.gc_stats().host_refs == 100, "{} host values live", store.gc_stats().host_refs);
+    let clear = instance.get_typed_func::<(), ()>(&mut store, "clear")?;
+    clear.call(&mut store, ())?;
+    store.gc();
+    ensure!(count() == 1000, "{} released after wasm let go of all of them", count());
+    // Many more than the heap limit holds, with no explicit collection.
+    for i in 0..40_000u32 {
+        let mut scope = kiln::RootScope::new(&mut store);
+        let r = kiln::ExternRef::new(&mut scope, Tracked(dropped.clone(), i));
+        offer.call(&mut scope, (1, Some(r)))?;
+    }
+    ensure!(store.gc_stats().peak_bytes <= 1 << 20, "peak {} bytes", store.gc_stats().peak_bytes);
+    ensure!(count() > 30_000, "only {} released by the allocations' own collections", count());
+    Ok(())
+}
+
+fn handles_outlived_by_their_scope_are_refused() -> Result<()> {
+    let engine = engine(1 << 20)?;
+    let (mut store, instance) = instantiate(&engine, HOST)?;
+    let make = instance.get_func(&mut store, "make").expect("make");
+    let read = instance.get_func(&mut store, "read").expect("read");
+    let stale = {
+        let mut scope = kiln::RootScope::new(&mut store);
+        let mut out = [Val::AnyRef(None)];
+        make.call(&mut scope, &[Val::I32(5)], &mut out)?;
+        out[0]
+    };
+    store.gc();
+    ensure!(store.gc_stats().objects == 0, "the object outlived its only handle's scope");
+    let err = read.call(&mut store, &[stale], &mut [Val::I32(0)]).expect_err("a stale handle");
+    ensure!(format!("{err:#}").contains("after the scope that rooted it ended"), "{err:#}");
+    // A handle made later in the reused slot is its own.
+    let mut out = [Val::AnyRef(None)];
+    make.call(&mut store, &[Val::I32(6)], &mut out)?;
+    ensure!(read.call(&mut store, &[stale], &mut [Val::I32(0)]).is_err(), "the stale handle took the new slot");
+    let mut r = [Val::I32(0)];
+    read.call(&mut store, &[out[0]], &mut r)?;
+    ensure!(r[0].unwrap_i32() == 6);
+    Ok(())
+}
+
+const SHAPES: &str = r#"
+(module
+  (type $point (struct (field $x (mut i32)) (field $y i64) (field $tag (mut i8))))
+  (type $bytes (array (mut i8)))
+  (type $points (array (ref null $point)))
+  (func (export "sum") (param $p (ref $point)) (result i64)
+    (i64.add (i64.extend_i32_s (struct.get $point $x (local.get $p))) (struct.get $point $y (local.get $p))))
+  (func (export "bytes") (param $b (ref $bytes)) (result i32)
+    (local $i i32) (local $sum i32)
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (array.len (local.get $b))))
+      (local.set $sum (i32.add (local.get $sum) (array.get_u $bytes (local.get $b) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $sum))
+  (func (export "first") (param $ps (ref $points)) (result (ref null $point))
+    (array.get $points (local.get $ps) (i32.const 0)))
+  (func (export "point") (result (ref $point))
+    (struct.new $point (i32.const -3) (i64.const 10) (i32.const 0x1ff))))
+"#;
+
+/// The host API of GC objects: types built by the host are the module's own (same structure, same
+/// engine id); objects allocated by the host are read by wasm and the other way round; packed
+/// fields keep their low bits; immutable fields, wrong types and bounds are refused.
+fn host_allocates_reads_and_writes_objects() -> Result<()> {
+    use kiln::{ArrayRef, ArrayType, FieldType, Mutability, StorageType, StructRef, StructType, ValType};
+    let engine = engine(16 << 20)?;
+    let (mut store, instance) = instantiate(&engine, SHAPES)?;
+    let point = StructType::new(
+        &engine,
+        [
+            FieldType::new(Mutability::Var, StorageType::ValType(ValType::I32)),
+            FieldType::new(Mutability::Const, StorageType::ValType(ValType::I64)),
+            FieldType::new(Mutability::Var, StorageType::I8),
+        ],
+    )?;
+    let p = StructRef::new(&mut store, &point, &[Val::I32(5), Val::I64(37), Val::I32(0x1234)])?;
+    let sum = instance.get_func(&mut store, "sum").expect("sum");
+    let mut out = [Val::I64(0)];
+    sum.call(&mut store, &[p.into()], &mut out)?;
+    ensure!(out[0].unwrap_i64() == 42, "sum of a host struct: {:?}", out[0]);
+    ensure!(matches!(p.field(&mut store, 2)?, Val::I32(0x34)), "packed field keeps 8 bits");
+    p.set_field(&mut store, 0, Val::I32(-37))?;
+    sum.call(&mut store, &[p.into()], &mut out)?;
+    ensure!(out[0].unwrap_i64() == 0, "after set_field: {:?}", out[0]);
+    ensure!(p.set_field(&mut store, 1, Val::I64(0)).is_err(), "an immutable field was written");
+    ensure!(p.set_field(&mut store, 0, Val::I64(0)).is_err(), "a field took a value of another type");
+    ensure!(p.ty(&store)?.id() == point.id());
+
+    // A wasm-made struct through the host API.
+    let make = instance.get_func(&mut store, "point").expect("point");
+    let mut out = [Val::AnyRef(None)];
+    make.call(&mut store, &[], &mut out)?;
+    let made = out[0].anyref().flatten().and_then(|a| a.as_struct(&store).ok().flatten()).expect("a struct");
+    ensure!(matches!(made.field(&mut store, 0)?, Val::I32(-3)) && matches!(made.field(&mut store, 2)?, Val::I32(0xff)));
+
+    let bytes = ArrayType::new(&engine, FieldType::new(Mutability::Var, StorageType::I8))?;
+    let b = ArrayRef::new(&mut store, &bytes, &Val::I32(3), 100)?;
+    b.set(&mut store, 99, Val::I32(0x101))?;
+    ensure!(b.set(&mut store, 100, Val::I32(0)).is_err(), "out-of-bounds write accepted");
+    let f = instance.get_func(&mut store, "bytes").expect("bytes");
+    let mut out = [Val::I32(0)];
+    f.call(&mut store, &[b.into()], &mut out)?;
+    ensure!(out[0].unwrap_i32() == 99 * 3 + 1, "sum of host bytes: {:?}", out[0]);
+    ensure!(b.len(&store)? == 100);
+
+    let points = ArrayType::new(
+        &engine,
+        FieldType::new(
+            Mutability::Const,
+            StorageType::ValType(ValType::Ref(kiln::RefType::new(true, point.heap_type()))),
+        ),
+    )?;
+    let ps = ArrayRef::new_fixed(&mut store, &points, &[p.into(), Val::AnyRef(None)])?;
+    let first = instance.get_func(&mut store, "first").expect("first");
+    let mut out = [Val::AnyRef(None)];
+    first.call(&mut store, &[ps.into()], &mut out)?;
+    let got = out[0].anyref().flatten().and_then(|a| a.as_struct(&store).ok().flatten()).expect("a struct");
+    ensure!(got == p, "the element is the struct put there");
+    // The array element type refuses a struct of another type.
+    let other = StructType::new(&engine, [FieldType::new(Mutability::Const, StorageType::ValType(ValType::I32))])?;
+    let o = StructRef::new(&mut store, &other, &[Val::I32(1)])?;
+    ensure!(ArrayRef::new_fixed(&mut store, &points, &[o.into()]).is_err(), "an element of the wrong type");
     Ok(())
 }

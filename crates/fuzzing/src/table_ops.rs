@@ -1,7 +1,8 @@
 //! table_ops: a random sequence of `table.get/set/grow/fill/copy/size`, `call_indirect` and
 //! externref round trips through wasm, driven from the host against a model of the table. Every
 //! trap the model expects must happen (and no other), every externref read back must be the one
-//! the model says, and every externref the host created must be released once the store is
+//! the model says; after a collection, exactly the externrefs the table and the global still hold
+//! are alive (each step's handles are scoped), and every one is released once the store is
 //! dropped.
 
 use crate::differential::kiln_config;
@@ -9,7 +10,7 @@ use crate::smith::Profile;
 use crate::value::{Outcome, TrapKind, kiln_error};
 use crate::{Finding, Stats, TargetResult};
 use arbitrary::Unstructured;
-use kiln::{ExternRef, Val};
+use kiln::{AsContext, AsContextMut, ExternRef, RootScope, Val};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -56,9 +57,9 @@ impl Drop for Tracked {
     }
 }
 
-fn id_of(store: &kiln::Store<()>, v: &Val) -> Option<u32> {
+fn id_of(store: &impl AsContext<Data = ()>, v: &Val) -> Option<u32> {
     match v {
-        Val::ExternRef(Some(r)) => r.data(store).downcast_ref::<Tracked>().map(|t| t.id),
+        Val::ExternRef(Some(r)) => r.data(store.as_context()).downcast_ref::<Tracked>().map(|t| t.id),
         _ => None,
     }
 }
@@ -99,7 +100,6 @@ fn run(
     let module = kiln::Module::new(&engine, MODULE).map_err(|e| fail(format!("{e:?}")))?;
     let mut store = kiln::Store::new(&engine, ());
     let instance = kiln::Instance::new(&mut store, &module, &[]).map_err(|e| fail(format!("{e:?}")))?;
-    let func = |store: &mut kiln::Store<()>, name: &str| instance.get_func(&mut *store, name).expect("export");
     let mut model: Vec<Option<u32>> = vec![None; 4];
     let mut global: Option<u32> = None;
     let mut next_id = 0u32;
@@ -107,15 +107,20 @@ fn run(
     let steps = u.int_in_range(1usize..=64).unwrap_or(1);
     for _ in 0..steps {
         let Ok(op) = u.int_in_range(0u8..=8) else { break };
+        // Handles made for this step keep nothing alive after it.
+        let mut scope = RootScope::new(&mut store);
+        let store = &mut scope;
         // A fresh host reference or null.
-        let mut new_ref = |store: &mut kiln::Store<()>, u: &mut Unstructured<'_>| -> (Val, Option<u32>) {
+        let mut new_ref = |store: &mut RootScope<&mut kiln::Store<()>>,
+                           u: &mut Unstructured<'_>|
+         -> (Val, Option<u32>) {
             if u.ratio(1, 4).unwrap_or(true) {
                 return (Val::ExternRef(None), None);
             }
             let id = next_id;
             next_id += 1;
             live.fetch_add(1, Ordering::SeqCst);
-            (Val::ExternRef(Some(ExternRef::new(&mut *store, Tracked { id, live: live.clone() }))), Some(id))
+            (Val::ExternRef(Some(ExternRef::new(store.as_context_mut(), Tracked { id, live: live.clone() }))), Some(id))
         };
         let len = model.len() as u32;
         let oob = Outcome::Trap(TrapKind::TableOutOfBounds);
@@ -127,7 +132,7 @@ fn run(
             }
             1 => {
                 let i = index(u, len).unwrap_or(0);
-                let (v, id) = new_ref(&mut store, u);
+                let (v, id) = new_ref(store, u);
                 let e = match model.get_mut(i as usize) {
                     Some(slot) => {
                         *slot = id;
@@ -139,7 +144,7 @@ fn run(
             }
             2 => {
                 let n = index(u, 8).unwrap_or(0);
-                let (v, id) = new_ref(&mut store, u);
+                let (v, id) = new_ref(store, u);
                 let result = if u64::from(len) + u64::from(n) > u64::from(MAX) {
                     -1
                 } else {
@@ -152,7 +157,7 @@ fn run(
             3 => {
                 let i = index(u, len).unwrap_or(0);
                 let n = index(u, len).unwrap_or(0);
-                let (v, id) = new_ref(&mut store, u);
+                let (v, id) = new_ref(store, u);
                 let e = if u64::from(i) + u64::from(n) > u64::from(len) {
                     Err(oob)
                 } else {
@@ -188,27 +193,27 @@ fn run(
                 ("call", vec![Val::I32(k as i32)], e)
             }
             7 => {
-                let (v, id) = new_ref(&mut store, u);
+                let (v, id) = new_ref(store, u);
                 ("pass", vec![v], Ok(vec![id]))
             }
             _ => {
-                let (v, id) = new_ref(&mut store, u);
+                let (v, id) = new_ref(store, u);
                 let old = std::mem::replace(&mut global, id);
                 ("stash", vec![v], Ok(vec![old]))
             }
         };
         log.push(format!("{name}({params:?})"));
-        let f = func(&mut store, name);
-        let n_results = f.ty(&store).results().len();
+        let f = instance.get_func(&mut *store, name).expect("export");
+        let n_results = f.ty(&*store).results().len();
         let mut results = vec![Val::I32(0); n_results];
-        let got = f.call(&mut store, &params, &mut results);
+        let got = f.call(&mut *store, &params, &mut results);
         stats.checked += 1;
         let got: Expected = match got {
             Ok(()) => Ok(results
                 .iter()
                 .map(|v| match v {
                     Val::I32(x) => Some(*x as u32),
-                    other => id_of(&store, other),
+                    other => id_of(&*store, other),
                 })
                 .collect()),
             Err(e) => Err(kiln_error(&e)),
@@ -219,6 +224,19 @@ fn run(
                 log.join("; ")
             )));
         }
+    }
+    // The table and the global hold the only references left: a collection frees the rest.
+    store.gc();
+    let mut held: Vec<u32> = model.iter().chain(std::iter::once(&global)).flatten().copied().collect();
+    held.sort_unstable();
+    held.dedup();
+    let alive = live.load(Ordering::SeqCst);
+    if alive != held.len() {
+        return Err(fail(format!(
+            "after {} and a collection: {alive} host externrefs alive, but wasm holds {} ({held:?})",
+            log.join("; "),
+            held.len()
+        )));
     }
     drop(store);
     Ok(())

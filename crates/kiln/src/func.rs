@@ -144,11 +144,15 @@ unsafe extern "C" fn host_shim<T: 'static>(
     let reason = unsafe {
         let func = &*((*callee.cast::<VMHostFuncContext>()).host_state as *const HostFunc<T>);
         let store = *(caller.cast::<u8>().add(VMOffsets::STORE as usize) as *const *mut StoreInner<T>);
+        // The call is a root scope: handles made for it (its arguments) stop keeping their
+        // objects alive when it returns.
+        let scope = (*store).opaque.root_scope_start();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let store = &mut *store;
             let values = std::slice::from_raw_parts_mut(values, len);
             (func.call)(Caller { store, caller_vmctx: caller }, values)
         }));
+        (*store).opaque.end_root_scope(scope);
         match result {
             Ok(Ok(())) => return,
             Ok(Err(error)) => host_error_reason(error, (*store).opaque.id),
@@ -759,9 +763,13 @@ macro_rules! tuple_impls {
                         let store = store_of::<T>(caller);
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             let store = &mut *store;
+                            // A root scope, as in `host_shim`.
+                            let scope = store.opaque.root_scope_start();
                             $(let $a = $a::from_abi(&mut store.opaque, $a);)*
                             let result = f(Caller { store: &mut *store, caller_vmctx: caller }, $($a),*);
-                            result.into_values().and_then(|values| values.into_native(&store.opaque))
+                            let result = result.into_values().and_then(|values| values.into_native(&store.opaque));
+                            store.opaque.end_root_scope(scope);
+                            result
                         }))
                     };
                     // SAFETY: as above.

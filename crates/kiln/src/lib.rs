@@ -42,6 +42,7 @@ mod engine;
 mod exn;
 mod externals;
 mod func;
+mod gc;
 mod instance;
 mod linker;
 mod module;
@@ -57,13 +58,14 @@ pub use engine::{Config, Engine, OptLevel, ProfilingStrategy};
 pub use exn::{Tag, TagType, ThrownException};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
+pub use gc::{ArrayRef, ArrayType, FieldType, StorageType, StructRef, StructType};
 pub use instance::{Export, Instance};
 /// One value of [`Func::call_unchecked`]'s buffer: 16 bytes, the value little-endian at the start.
 pub use kiln_runtime::ValRaw;
 pub use linker::Linker;
 pub use module::Module;
 pub use serialize::{Precompiled, precompiled_checksum};
-pub use store::{AsContext, AsContextMut, GcStats, Store, StoreContext, StoreContextMut};
+pub use store::{AsContext, AsContextMut, GcStats, RootScope, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use types::{
     ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, Mutability, RefType, TableType,

@@ -9,7 +9,7 @@ use kiln_runtime::{
     ArrayToWasmFn, Instance as RuntimeInstance, LinearMemory, Table as RuntimeTable, UnwindReason, UnwindReport,
     VMFuncRef, VMGlobalDefinition, VMStoreContext,
 };
-use std::any::Any;
+
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -99,10 +99,12 @@ pub struct StoreOpaque {
     pub(crate) globals: Vec<GlobalData>,
     global_index: AddrMap<usize>,
     host_globals: Vec<Box<VMGlobalDefinition>>,
-    pub(crate) externrefs: Vec<Box<dyn Any + Send + Sync>>,
-    /// GC objects the host holds ([`crate::AnyRef`]s): roots of every collection. Slot 0 is
-    /// unused (0 means "no root").
-    pub(crate) gc_roots: Vec<usize>,
+    /// What the host's handles ([`crate::AnyRef`], [`crate::ExternRef`]) refer to: roots of every
+    /// collection, as (word, serial). Handles made in a scope ([`crate::RootScope`], a host call)
+    /// are dropped from the end when it ends; a handle checks its serial, so a slot reused by a
+    /// later handle is not mistaken for its own.
+    pub(crate) gc_roots: Vec<(usize, u32)>,
+    next_root_serial: u32,
     pub(crate) tags: Vec<crate::exn::TagData>,
     tag_index: AddrMap<usize>,
     host_tags: Vec<Box<kiln_runtime::VMTagDefinition>>,
@@ -161,8 +163,8 @@ impl<T> Store<T> {
                     globals: Vec::new(),
                     global_index: AddrMap::default(),
                     host_globals: Vec::new(),
-                    externrefs: Vec::new(),
-                    gc_roots: vec![0],
+                    gc_roots: Vec::new(),
+                    next_root_serial: 1,
                     tags: Vec::new(),
                     tag_index: AddrMap::default(),
                     host_tags: Vec::new(),
@@ -203,7 +205,8 @@ impl<T> Store<T> {
             collections: heap.collections,
             max_pause_ns: heap.max_pause_ns,
             peak_bytes: heap.peak_bytes,
-            host_roots: self.inner.opaque.gc_roots.len() - 1,
+            host_roots: self.inner.opaque.gc_roots.len(),
+            host_refs: heap.host_refs(),
         }
     }
 
@@ -271,6 +274,74 @@ impl<T> std::fmt::Debug for Store<T> {
     }
 }
 
+/// A host root: a slot of the store's root list and the serial it had when made (serial 0: no
+/// root, for values that need none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RootSlot {
+    index: u32,
+    serial: u32,
+}
+
+impl RootSlot {
+    pub(crate) const NONE: RootSlot = RootSlot { index: 0, serial: 0 };
+}
+
+/// A scope for the GC references the host gets ([`crate::AnyRef`], [`crate::ExternRef`]): they
+/// keep their objects alive until it is dropped, and are unusable after. Without one, handles live
+/// as long as their store; host function calls are scopes of their own.
+///
+/// ```
+/// # use kiln::*;
+/// # fn main() -> anyhow::Result<()> {
+/// let mut store = Store::new(&Engine::default(), ());
+/// for i in 0..1000u32 {
+///     let mut scope = RootScope::new(&mut store);
+///     let r = ExternRef::new(&mut scope, i);
+///     assert_eq!(r.data(&scope).downcast_ref::<u32>(), Some(&i));
+/// } // each value can be collected from here on
+/// store.gc();
+/// assert_eq!(store.gc_stats().host_refs, 0);
+/// # Ok(())
+/// # }
+/// ```
+pub struct RootScope<C: AsContextMut> {
+    store: C,
+    start: usize,
+}
+
+impl<C: AsContextMut> RootScope<C> {
+    /// Opens a scope in `store`.
+    pub fn new(mut store: C) -> RootScope<C> {
+        let start = store.as_context_mut().0.opaque.root_scope_start();
+        RootScope { store, start }
+    }
+}
+
+impl<C: AsContextMut> Drop for RootScope<C> {
+    fn drop(&mut self) {
+        self.store.as_context_mut().0.opaque.end_root_scope(self.start);
+    }
+}
+
+impl<C: AsContextMut> AsContext for RootScope<C> {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        self.store.as_context()
+    }
+}
+
+impl<C: AsContextMut> AsContextMut for RootScope<C> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
+        self.store.as_context_mut()
+    }
+}
+
+impl<'a, C: AsContextMut> From<&'a RootScope<C>> for StoreContext<'a, C::Data> {
+    fn from(scope: &'a RootScope<C>) -> Self {
+        scope.as_context()
+    }
+}
+
 /// Statistics of a store's GC heap ([`Store::gc_stats`]).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
@@ -285,8 +356,10 @@ pub struct GcStats {
     pub max_pause_ns: u64,
     /// The most bytes live objects took at once.
     pub peak_bytes: usize,
-    /// GC objects the host holds.
+    /// References the host holds.
     pub host_roots: usize,
+    /// Live host values of `externref`s.
+    pub host_refs: usize,
 }
 
 /// The store's roots (see `kiln_runtime::gc`): the host's handles, every instance's globals,
@@ -300,7 +373,7 @@ pub struct GcStats {
 unsafe fn gc_roots_hook(store: *mut u8, roots: &mut dyn kiln_runtime::RootSink) {
     // SAFETY: the hook's contract.
     let store = unsafe { &*(store as *const StoreOpaque) };
-    for word in &store.gc_roots {
+    for (word, _) in &store.gc_roots {
         roots.typed(*word);
     }
     for instance in &store.instances {
@@ -329,15 +402,33 @@ impl StoreOpaque {
         unsafe { (*self.store_ctx.gc.get()).collect() };
     }
 
-    /// Roots the GC object at `word` for the host and returns its slot.
-    pub(crate) fn root_gc_object(&mut self, word: usize) -> u32 {
-        self.gc_roots.push(word);
-        (self.gc_roots.len() - 1) as u32
+    /// Roots `word` (a GC object or host reference) for the host, in the current scope.
+    pub(crate) fn root(&mut self, word: usize) -> RootSlot {
+        let serial = self.next_root_serial;
+        self.next_root_serial = self.next_root_serial.wrapping_add(1).max(1);
+        self.gc_roots.push((word, serial));
+        RootSlot { index: (self.gc_roots.len() - 1) as u32, serial }
     }
 
-    /// The object a host root holds.
-    pub(crate) fn gc_root_word(&self, root: u32) -> usize {
-        self.gc_roots[root as usize]
+    /// The word root `slot` holds, or an error if its scope has ended.
+    pub(crate) fn rooted_word(&self, slot: RootSlot) -> anyhow::Result<usize> {
+        if slot == RootSlot::NONE {
+            return Ok(0);
+        }
+        match self.gc_roots.get(slot.index as usize) {
+            Some((word, serial)) if *serial == slot.serial => Ok(*word),
+            _ => anyhow::bail!("a GC reference was used after the scope that rooted it ended (see `RootScope`)"),
+        }
+    }
+
+    /// The number of host roots: a scope's start.
+    pub(crate) fn root_scope_start(&self) -> usize {
+        self.gc_roots.len()
+    }
+
+    /// Ends a scope started at `start`: its handles no longer keep anything alive.
+    pub(crate) fn end_root_scope(&mut self, start: usize) {
+        self.gc_roots.truncate(start);
     }
 
     pub(crate) fn store_ctx_ptr(&mut self) -> *mut VMStoreContext {

@@ -1,23 +1,40 @@
 //! [`Val`]: a dynamically typed wasm value, and [`ExternRef`]: a host reference.
 
 use crate::func::Func;
-use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
+use crate::store::{AsContext, AsContextMut, RootSlot, StoreId, StoreOpaque};
 use crate::types::{HeapType, RefType, ValType};
 use anyhow::{Result, bail};
 use kiln_runtime::{VMFuncRef, ValRaw};
 use std::any::Any;
 
-/// A reference to a host value, owned by a store and kept alive until the store is dropped; or,
-/// made by wasm's `extern.convert_any`, an `anyref` seen as an `externref` ([`ExternRef::as_anyref`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A reference to a host value owned by a store's GC heap; or, made by wasm's
+/// `extern.convert_any`, an `anyref` seen as an `externref` ([`ExternRef::as_anyref`]).
+///
+/// The handle roots what it refers to: the host value lives while the handle's scope does (the
+/// store, a [`crate::RootScope`], or the host function call that received it) or while wasm
+/// reaches it, and is dropped by the collector after that. A handle used after its scope ended is
+/// an error (or, for [`ExternRef::data`], a panic), never a dangling access.
+#[derive(Debug, Clone, Copy)]
 pub struct ExternRef {
     pub(crate) store: StoreId,
-    /// The word wasm holds: `((index + 1) << 2) | 2` for the host value at `index` of the store
-    /// (low bits `10`, never 0), or an `i31` word (odd) or a GC object's address (low bits `00`)
-    /// made external.
+    /// The word wasm holds: `((index + 1) << 2) | 2` for the host value at `index` of the store's
+    /// heap (low bits `10`, never 0), or an `i31` word (odd) or a GC object's address (low bits
+    /// `00`) made external.
     pub(crate) raw: usize,
-    /// For an externalised GC object: its slot in the store's host roots.
-    pub(crate) gc_root: u32,
+    /// The host root that keeps it alive (none for an i31).
+    pub(crate) root: RootSlot,
+}
+
+impl PartialEq for ExternRef {
+    fn eq(&self, other: &ExternRef) -> bool {
+        (self.store, self.raw) == (other.store, other.raw)
+    }
+}
+impl Eq for ExternRef {}
+impl std::hash::Hash for ExternRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.store, self.raw).hash(state)
+    }
 }
 
 /// What [`ExternRef::data`] gives for an external `anyref`, which has no host value: the
@@ -29,8 +46,11 @@ impl ExternRef {
     /// Moves `value` into the store and returns a reference to it.
     pub fn new<T: Any + Send + Sync + 'static>(mut store: impl AsContextMut, value: T) -> ExternRef {
         let store = &mut store.as_context_mut().0.opaque;
-        store.externrefs.push(Box::new(value));
-        ExternRef { store: store.id, raw: (store.externrefs.len() << 2) | 2, gc_root: 0 }
+        // SAFETY: every reference the host holds is rooted, and wasm frames are found from the
+        // recorded exits; no raw reference is held here.
+        let raw = unsafe { (*store.store_ctx.gc.get()).alloc_host(Box::new(value)) };
+        let root = store.root(raw);
+        ExternRef { store: store.id, raw, root }
     }
 
     /// The host value, or [`ExternalizedAnyRef`] for a reference wasm made from an `anyref`.
@@ -38,10 +58,15 @@ impl ExternRef {
         static EXTERNALIZED: ExternalizedAnyRef = ExternalizedAnyRef;
         let store = store.into().0;
         assert_eq!(store.opaque.id, self.store, "ExternRef used with the wrong store");
-        match self.host_index() {
-            Some(index) => &*store.opaque.externrefs[index],
-            None => &EXTERNALIZED,
+        if let Err(e) = store.opaque.rooted_word(self.root) {
+            panic!("{e}");
         }
+        if self.raw & 3 != 2 {
+            return &EXTERNALIZED;
+        }
+        // SAFETY: no wasm runs while the host holds the store; the heap is read only.
+        let heap = unsafe { &*store.opaque.store_ctx.gc.get() };
+        heap.host_value(self.raw).expect("a rooted host reference is live")
     }
 
     /// The `anyref` this reference was made from by `extern.convert_any`, if it was (a host
@@ -49,22 +74,27 @@ impl ExternRef {
     pub fn as_anyref(&self) -> Option<AnyRef> {
         match self.raw & 3 {
             2 => None,
-            0 => Some(AnyRef(AnyRefKind::Gc(GcRef { store: self.store, root: self.gc_root }))),
+            0 => Some(AnyRef(AnyRefKind::Gc(GcRef { store: self.store, raw: self.raw, root: self.root }))),
             _ => Some(AnyRef::from_i31(I31::wrapping_u32((self.raw >> 1) as u32))),
         }
     }
 
-    fn host_index(&self) -> Option<usize> {
-        (self.raw & 3 == 2).then(|| (self.raw >> 2) - 1)
+    /// The word, checked against `store` and the handle's scope.
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> Result<usize> {
+        if self.store != store.id {
+            bail!("externref used with the wrong store");
+        }
+        store.rooted_word(self.root)?;
+        Ok(self.raw)
     }
 
-    pub(crate) fn to_raw(self) -> usize {
-        self.raw
-    }
-
+    /// A handle for word `raw` (0 is null), rooted in the current scope.
     pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> Option<ExternRef> {
-        let gc_root = if kiln_runtime::is_gc_object(raw) { store.root_gc_object(raw) } else { 0 };
-        (raw != 0).then_some(ExternRef { store: store.id, raw, gc_root })
+        if raw == 0 {
+            return None;
+        }
+        let root = if raw & 1 == 1 { RootSlot::NONE } else { store.root(raw) };
+        Some(ExternRef { store: store.id, raw, root })
     }
 }
 
@@ -210,11 +240,24 @@ enum AnyRefKind {
     Gc(GcRef),
 }
 
-/// A host root of a GC object: its slot in the store's root list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A host handle of a GC object: its address (objects do not move) and the root that keeps it.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct GcRef {
     pub(crate) store: StoreId,
-    pub(crate) root: u32,
+    pub(crate) raw: usize,
+    pub(crate) root: RootSlot,
+}
+
+impl PartialEq for GcRef {
+    fn eq(&self, other: &GcRef) -> bool {
+        (self.store, self.raw) == (other.store, other.raw)
+    }
+}
+impl Eq for GcRef {}
+impl std::hash::Hash for GcRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.store, self.raw).hash(state)
+    }
 }
 
 impl AnyRef {
@@ -259,8 +302,8 @@ impl AnyRef {
         if g.store != store.id {
             bail!("anyref used with the wrong store");
         }
-        // SAFETY: host roots hold live objects of their store.
-        Ok(Some(unsafe { kiln_runtime::GcObject::from_address(store.gc_root_word(g.root)) }))
+        // SAFETY: a live root holds a live object of its store.
+        Ok(Some(unsafe { kiln_runtime::GcObject::from_address(store.rooted_word(g.root)?) }))
     }
     /// The GC object this reference points to, if it is one.
     pub(crate) fn gc_ref(&self) -> Option<GcRef> {
@@ -279,14 +322,9 @@ impl AnyRef {
                 if g.store != store.id {
                     bail!("anyref used with the wrong store");
                 }
-                Ok(store.gc_root_word(g.root))
+                store.rooted_word(g.root)
             }
-            AnyRefKind::Extern(e) => {
-                if e.store != store.id {
-                    bail!("anyref used with the wrong store");
-                }
-                Ok(e.raw)
-            }
+            AnyRefKind::Extern(e) => e.to_raw(store),
         }
     }
     /// The word is an `i31` (odd), an internal host reference (low bits `10`) or a GC object
@@ -295,8 +333,8 @@ impl AnyRef {
         match raw {
             0 => None,
             _ if raw & 1 == 1 => Some(AnyRef::from_i31(I31::wrapping_u32((raw >> 1) as u32))),
-            _ if raw & 3 == 2 => Some(AnyRef(AnyRefKind::Extern(ExternRef { store: store.id, raw, gc_root: 0 }))),
-            _ => Some(AnyRef(AnyRefKind::Gc(GcRef { store: store.id, root: store.root_gc_object(raw) }))),
+            _ if raw & 3 == 2 => ExternRef::from_raw(store, raw).map(|e| AnyRef(AnyRefKind::Extern(e))),
+            _ => Some(AnyRef(AnyRefKind::Gc(GcRef { store: store.id, raw, root: store.root(raw) }))),
         }
     }
 }
@@ -456,8 +494,10 @@ impl Val {
         if g.store != store.id {
             return false;
         }
-        // SAFETY: rooted objects of the store are live.
-        let object = unsafe { kiln_runtime::GcObject::from_address(store.gc_root_word(g.root)) };
+        // A stale handle is refused by `to_raw`, with the reason.
+        let Ok(word) = store.rooted_word(g.root) else { return true };
+        // SAFETY: a live root holds a live object of its store.
+        let object = unsafe { kiln_runtime::GcObject::from_address(word) };
         let info = object.type_info();
         match r.heap_type() {
             HeapType::Struct => !info.is_array(),
@@ -488,17 +528,7 @@ impl Val {
                 }
                 ValRaw::reference(store.funcs[f.index].funcref_ptr() as usize)
             }
-            Val::ExternRef(Some(e)) => {
-                if e.store != store.id {
-                    bail!("externref used with the wrong store");
-                }
-                // An externalised GC object is read from its root (the word is its address).
-                ValRaw::reference(if kiln_runtime::is_gc_object(e.raw) {
-                    store.gc_root_word(e.gc_root)
-                } else {
-                    e.to_raw()
-                })
-            }
+            Val::ExternRef(Some(e)) => ValRaw::reference(e.to_raw(store)?),
         })
     }
 

@@ -186,11 +186,21 @@ pub trait RootSink {
 /// The function that reports a store's roots: called with the store's opaque pointer.
 pub type RootsHook = unsafe fn(*mut u8, &mut dyn RootSink);
 
-/// The GC objects of one store.
-#[derive(Debug)]
+/// A host value an `externref` stands for.
+pub type HostValue = Box<dyn std::any::Any + Send + Sync>;
+
+/// What a host reference counts for in the heap's bytes (its slot and box, roughly): enough that
+/// a program passing ever more of them collects.
+const HOST_REF_BYTES: usize = 64;
+
+/// The GC objects and host references of one store.
 pub struct GcHeap {
     /// Addresses of every live object.
     objects: Vec<usize>,
+    /// The host values of `externref`s: a host reference's word is `((index + 1) << 2) | 2`.
+    host_refs: Vec<Option<HostValue>>,
+    /// Free slots of `host_refs`.
+    host_free: Vec<u32>,
     /// Bytes of the live objects.
     bytes: usize,
     /// Collect when `bytes` would pass this.
@@ -209,10 +219,21 @@ pub struct GcHeap {
     pub peak_bytes: usize,
 }
 
+impl std::fmt::Debug for GcHeap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcHeap")
+            .field("objects", &self.objects.len())
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for GcHeap {
     fn default() -> Self {
         GcHeap {
             objects: Vec::new(),
+            host_refs: Vec::new(),
+            host_free: Vec::new(),
             bytes: 0,
             threshold: GcHeap::MIN_THRESHOLD,
             limit: usize::MAX,
@@ -283,6 +304,54 @@ impl GcHeap {
         self.bytes
     }
 
+    /// Number of live host references.
+    pub fn host_refs(&self) -> usize {
+        self.host_refs.len() - self.host_free.len()
+    }
+
+    /// Makes a host reference to `value` and returns its word, collecting first if the
+    /// threshold is passed.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GcHeap::alloc`].
+    pub unsafe fn alloc_host(&mut self, value: HostValue) -> usize {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.before_alloc(HOST_REF_BYTES) };
+        self.bytes += HOST_REF_BYTES;
+        self.peak_bytes = self.peak_bytes.max(self.bytes);
+        let index = match self.host_free.pop() {
+            Some(i) => {
+                self.host_refs[i as usize] = Some(value);
+                i as usize
+            }
+            None => {
+                self.host_refs.push(Some(value));
+                self.host_refs.len() - 1
+            }
+        };
+        ((index + 1) << 2) | 2
+    }
+
+    /// The host value of host reference `word`, if it is live.
+    pub fn host_value(&self, word: usize) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        let index = host_index(word)?;
+        self.host_refs.get(index)?.as_deref()
+    }
+
+    /// Collects first if an allocation of `size` bytes passes the threshold or the limit.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GcHeap::alloc`].
+    unsafe fn before_alloc(&mut self, size: usize) {
+        let needed = self.bytes + size;
+        if (needed > self.threshold || needed > self.limit) && self.inhibit == 0 && self.roots_hook.is_some() {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.collect() };
+        }
+    }
+
     /// Postpones collections until the matching [`GcHeap::allow_collection`].
     pub fn inhibit_collection(&mut self) {
         self.inhibit += 1;
@@ -306,11 +375,8 @@ impl GcHeap {
             return Err(Trap::AllocationTooLarge);
         }
         let size = size as usize;
-        let needed = self.bytes + size;
-        if (needed > self.threshold || needed > self.limit) && self.inhibit == 0 && self.roots_hook.is_some() {
-            // SAFETY: the caller's guarantee.
-            unsafe { self.collect() };
-        }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.before_alloc(size) };
         if self.bytes + size > self.limit {
             return Err(Trap::GcHeapOutOfMemory);
         }
@@ -338,11 +404,27 @@ impl GcHeap {
     pub unsafe fn collect(&mut self) {
         let Some((hook, store)) = self.roots_hook else { return };
         let start = std::time::Instant::now();
-        let mut marker = Marker { stack: Vec::new(), known: None, objects: &self.objects };
+        let mut marker = Marker {
+            stack: Vec::new(),
+            known: None,
+            objects: &self.objects,
+            host_marks: vec![false; self.host_refs.len()],
+        };
         // SAFETY: the hook was registered by the store that owns this heap, with its pointer.
         unsafe { hook(store, &mut marker) };
         marker.drain();
+        let host_marks = std::mem::take(&mut marker.host_marks);
         let mut kept = 0usize;
+        // Host values are dropped after the sweep, in one go (their destructors are host code).
+        let mut dead_host_values = Vec::new();
+        for (i, marked) in host_marks.iter().enumerate() {
+            if *marked {
+                kept += HOST_REF_BYTES;
+            } else if let Some(value) = self.host_refs[i].take() {
+                dead_host_values.push(value);
+                self.host_free.push(i as u32);
+            }
+        }
         self.objects.retain(|&o| {
             let object = GcObject(o);
             // SAFETY: listed objects are live; the collector owns their gc bits.
@@ -358,6 +440,7 @@ impl GcHeap {
             }
         });
         self.bytes = kept;
+        drop(dead_host_values);
         // Collect again after as many bytes as survived (at least MIN_THRESHOLD), and no later
         // than the limit.
         self.threshold = (kept * 2).max(GcHeap::MIN_THRESHOLD).min(self.limit);
@@ -371,20 +454,33 @@ struct Marker<'a> {
     /// The set of live objects, built on the first untyped word.
     known: Option<HashSet<usize>>,
     objects: &'a [usize],
+    /// Which host references are reachable.
+    host_marks: Vec<bool>,
+}
+
+/// The slot of host reference `word` (low bits `0b10`), if it is one.
+fn host_index(word: usize) -> Option<usize> {
+    (word & 3 == 2).then(|| (word >> 2).wrapping_sub(1))
 }
 
 impl RootSink for Marker<'_> {
     fn typed(&mut self, word: usize) {
         if is_gc_object(word) {
             self.mark(word);
+        } else if let Some(mark) = host_index(word).and_then(|i| self.host_marks.get_mut(i)) {
+            *mark = true;
         }
     }
 
     fn untyped(&mut self, word: usize) {
-        if is_gc_object(word)
-            && self.known.get_or_insert_with(|| self.objects.iter().copied().collect()).contains(&word)
-        {
-            self.mark(word);
+        if is_gc_object(word) {
+            if self.known.get_or_insert_with(|| self.objects.iter().copied().collect()).contains(&word) {
+                self.mark(word);
+            }
+        } else if let Some(mark) = host_index(word).and_then(|i| self.host_marks.get_mut(i)) {
+            // An integer that looks like a live host reference keeps it: conservative, never
+            // unsafe.
+            *mark = true;
         }
     }
 }
