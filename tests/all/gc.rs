@@ -352,7 +352,7 @@ fn collections_during_host_calls_keep_arguments() -> Result<()> {
 }
 
 /// Counts drops of host values.
-struct Tracked(std::sync::Arc<std::sync::atomic::AtomicUsize>, u32);
+struct Tracked(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl Drop for Tracked {
     fn drop(&mut self) {
@@ -386,7 +386,7 @@ fn unreachable_externrefs_are_released() -> Result<()> {
     let n = 1000u32;
     for i in 0..n {
         let mut scope = kiln::RootScope::new(&mut store);
-        let r = kiln::ExternRef::new(&mut scope, Tracked(dropped.clone(), i));
+        let r = kiln::ExternRef::new(&mut scope, Tracked(dropped.clone()));
         offer.call(&mut scope, (i as i32, Some(r)))?;
     }
     store.gc();
@@ -398,9 +398,9 @@ fn unreachable_externrefs_are_released() -> Result<()> {
     store.gc();
     ensure!(count() == 1000, "{} released after wasm let go of all of them", count());
     // Many more than the heap limit holds, with no explicit collection.
-    for i in 0..40_000u32 {
+    for _ in 0..40_000u32 {
         let mut scope = kiln::RootScope::new(&mut store);
-        let r = kiln::ExternRef::new(&mut scope, Tracked(dropped.clone(), i));
+        let r = kiln::ExternRef::new(&mut scope, Tracked(dropped.clone()));
         offer.call(&mut scope, (1, Some(r)))?;
     }
     ensure!(store.gc_stats().peak_bytes <= 1 << 20, "peak {} bytes", store.gc_stats().peak_bytes);
