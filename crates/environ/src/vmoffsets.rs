@@ -11,7 +11,9 @@
 //!   +24  type_ids: *const u32          engine-wide signature id of each module type index
 //!   +32  store: *mut ()                opaque: the runtime's store
 //!   +40  instance: *mut ()             opaque: the runtime's instance
-//!   +48  owned_memories: [VMMemoryDefinition; num_owned_memories]   16 bytes each
+//!   +48  gc_types: *const *const VMGcTypeInfo   GC descriptor of each module type index (or null)
+//!   +56  padding
+//!   +64  owned_memories: [VMMemoryDefinition; num_owned_memories]   16 bytes each
 //!        funcrefs: [VMFuncRef; num_funcs]          imported functions' entries are copies
 //!        tables: [*mut VMTableDefinition; num_tables]
 //!        memories: [*mut VMMemoryDefinition; num_memories]
@@ -125,8 +127,11 @@ pub mod vmstore_context {
     /// Offset of `last_wasm_exit_sp: usize`, written by wasm-to-host trampolines: the stack pointer
     /// of the wasm caller at its call (where its stack maps' offsets start).
     pub const LAST_WASM_EXIT_SP: u32 = 48;
+    /// Offset of `gc_free_lists: [usize; vmgc::NUM_CLASSES]`: the head of each size class's list
+    /// of free GC cells (0: empty), popped inline by compiled code (see `kiln_runtime::gc`).
+    pub const GC_FREE_LISTS: u32 = 56;
     /// Size of the part compiled code reads and writes.
-    pub const SIZE: u32 = 56;
+    pub const SIZE: u32 = GC_FREE_LISTS + 8 * super::vmgc::NUM_CLASSES as u32;
 }
 
 /// Host function context (`callee_vmctx` of a host function's `VMFuncRef`).
@@ -186,6 +191,8 @@ impl VMOffsets {
     pub const STORE: u32 = 32;
     /// Offset of the runtime's opaque instance pointer.
     pub const INSTANCE: u32 = 40;
+    /// Offset of the pointer to the GC descriptor of each module type index.
+    pub const GC_TYPES: u32 = 48;
 
     /// Computes the layout for `module`.
     pub fn new(module: &ModuleInfo) -> VMOffsets {
@@ -194,7 +201,7 @@ impl VMOffsets {
         let num_memories = module.memories.len() as u32;
         let num_imported_globals = module.num_imported_globals;
         let num_defined_globals = module.globals.len() as u32 - num_imported_globals;
-        let owned_memories = 48;
+        let owned_memories = 64;
         let mut next_owned = owned_memories;
         let memory_definitions = (0..num_memories)
             .map(|m| {
@@ -318,4 +325,18 @@ pub mod vmgc {
     pub const KIND_ARRAY: u32 = 2;
     /// The largest object, in bytes: bigger allocations trap.
     pub const MAX_OBJECT_SIZE: u64 = 1 << 32;
+    /// Number of small-object size classes: cells of 16, 32, ..., 256 bytes.
+    pub const NUM_CLASSES: usize = 16;
+    /// The largest small object (a cell of the last class).
+    pub const MAX_SMALL: u32 = 16 * NUM_CLASSES as u32;
+
+    /// The bytes of a cell of size class `class`.
+    pub const fn cell_size(class: usize) -> u32 {
+        16 * (class as u32 + 1)
+    }
+
+    /// The size class of an object of `size` bytes, if it is small.
+    pub const fn size_class(size: u32) -> Option<u32> {
+        if size <= MAX_SMALL { Some(size.div_ceil(16).saturating_sub(1)) } else { None }
+    }
 }

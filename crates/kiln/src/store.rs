@@ -183,6 +183,9 @@ impl<T> Store<T> {
         let opaque_ptr: *mut StoreOpaque = opaque;
         // SAFETY: the store context is boxed inside the boxed store; no wasm runs yet.
         let gc = unsafe { &mut *opaque.store_ctx.gc.get() };
+        // SAFETY: the free lists are zeroed fields of the boxed store context, which outlives
+        // the heap inside it.
+        unsafe { gc.set_free_lists(opaque.store_ctx.gc_free_lists.get()) };
         gc.set_limit(usize::try_from(engine.config().gc_heap_limit).unwrap_or(usize::MAX));
         gc.set_roots_hook(gc_roots_hook, opaque_ptr.cast());
         store

@@ -24,7 +24,7 @@
 use crate::vmcontext::ValRaw;
 use kiln_environ::{Trap, WasmCompositeType, WasmFieldType, WasmStorageType, vmgc};
 use std::alloc::Layout;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The descriptor of a struct or array type that every object of the type points to (see
@@ -167,10 +167,6 @@ impl GcObject {
     pub fn field_ptr(self, offset: u32) -> *mut u8 {
         (self.0 + offset as usize) as *mut u8
     }
-
-    fn gc_bits(self) -> *mut u32 {
-        (self.0 + vmgc::GC_BITS as usize) as *mut u32
-    }
 }
 
 /// What a roots hook reports its roots to.
@@ -193,19 +189,70 @@ pub type HostValue = Box<dyn std::any::Any + Send + Sync>;
 /// a program passing ever more of them collects.
 const HOST_REF_BYTES: usize = 64;
 
+/// Small objects live in blocks of this many bytes (aligned to it), each block holding cells of
+/// one size class.
+const BLOCK_SIZE: usize = 64 << 10;
+
+/// `gc_bits`: reached by the current collection.
+const MARK: u32 = 1;
+/// `gc_bits`: a free cell (on its class's free list).
+const FREE: u32 = 2;
+/// `gc_bits`: (debug builds) a cell freed by the last collection, poisoned, and kept off the free
+/// lists until the next one.
+const QUARANTINE: u32 = 4;
+
+/// A block of small-object cells.
+#[derive(Debug)]
+struct Block {
+    base: usize,
+    class: usize,
+}
+
+impl Block {
+    fn cell_size(&self) -> usize {
+        vmgc::cell_size(self.class) as usize
+    }
+    fn cells(&self) -> impl Iterator<Item = usize> + '_ {
+        let size = self.cell_size();
+        (0..BLOCK_SIZE / size).map(move |i| self.base + i * size)
+    }
+}
+
+fn block_layout() -> Layout {
+    Layout::from_size_align(BLOCK_SIZE, BLOCK_SIZE).expect("a valid block layout")
+}
+
 /// The GC objects and host references of one store.
+///
+/// Objects of at most `vmgc::MAX_SMALL` bytes are cells of blocks, one block per size class;
+/// each class has a free list whose head lives in the store context, so compiled code pops a
+/// cell inline (`kiln_environ::vmstore_context::GC_FREE_LISTS`) and calls the allocating builtin
+/// only when the list is empty. Free cells are zero except for the link in their first word and
+/// the `FREE` bit, so an allocation writes only the header and the fields it sets. Larger objects
+/// are allocated one by one. A collection marks from the roots, then sweeps every block: dead
+/// cells are zeroed and linked into the free lists, and empty blocks are given back.
 pub struct GcHeap {
-    /// Addresses of every live object.
-    objects: Vec<usize>,
+    /// The free lists' heads, in the store context.
+    free_lists: *mut [usize; vmgc::NUM_CLASSES],
+    blocks: Vec<Block>,
+    /// Empty blocks kept for reuse (giving them back and taking new ones costs page faults).
+    spare: Vec<usize>,
+    /// Index in `blocks` of each block's base.
+    block_of: HashMap<usize, usize>,
+    /// Large objects (allocated one by one).
+    large: Vec<usize>,
+    /// The bytes their allocations take.
+    large_bytes: usize,
+    /// Freed large allocations kept for reuse, as (bytes, address): giving memory back and
+    /// taking it again costs page faults.
+    large_spare: Vec<(usize, usize)>,
     /// The host values of `externref`s: a host reference's word is `((index + 1) << 2) | 2`.
     host_refs: Vec<Option<HostValue>>,
     /// Free slots of `host_refs`.
     host_free: Vec<u32>,
-    /// Bytes of the live objects.
-    bytes: usize,
-    /// Collect when `bytes` would pass this.
+    /// Collect before the heap grows past this.
     threshold: usize,
-    /// The most bytes objects may take (`Config::gc_heap_limit`).
+    /// The most bytes the heap may take (`Config::gc_heap_limit`).
     limit: usize,
     roots_hook: Option<(RootsHook, *mut u8)>,
     /// Collections are postponed while this is non-zero (instantiation: its objects are not yet
@@ -215,15 +262,15 @@ pub struct GcHeap {
     pub collections: u64,
     /// The largest pause so far, in nanoseconds.
     pub max_pause_ns: u64,
-    /// The most bytes live objects took at once.
+    /// The most bytes the heap took at once.
     pub peak_bytes: usize,
 }
 
 impl std::fmt::Debug for GcHeap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GcHeap")
-            .field("objects", &self.objects.len())
-            .field("bytes", &self.bytes)
+            .field("blocks", &self.blocks.len())
+            .field("large", &self.large.len())
             .finish_non_exhaustive()
     }
 }
@@ -231,10 +278,15 @@ impl std::fmt::Debug for GcHeap {
 impl Default for GcHeap {
     fn default() -> Self {
         GcHeap {
-            objects: Vec::new(),
+            free_lists: std::ptr::null_mut(),
+            blocks: Vec::new(),
+            spare: Vec::new(),
+            block_of: HashMap::new(),
+            large: Vec::new(),
+            large_bytes: 0,
+            large_spare: Vec::new(),
             host_refs: Vec::new(),
             host_free: Vec::new(),
-            bytes: 0,
             threshold: GcHeap::MIN_THRESHOLD,
             limit: usize::MAX,
             roots_hook: None,
@@ -248,40 +300,53 @@ impl Default for GcHeap {
 
 impl Drop for GcHeap {
     fn drop(&mut self) {
-        for &o in &self.objects {
-            // SAFETY: every listed object is live and was allocated with its layout.
-            unsafe { free_object(o) };
+        for &o in &self.large {
+            // SAFETY: every listed large object is live and was allocated with its layout.
+            let bytes = large_alloc_size(unsafe { GcObject::from_address(o) }.size());
+            self.large_spare.push((bytes, o));
+        }
+        for &(bytes, o) in &self.large_spare {
+            // SAFETY: allocated with this layout and no longer used.
+            unsafe { std::alloc::dealloc(o as *mut u8, large_layout(bytes)) };
+        }
+        for base in self.blocks.iter().map(|b| b.base).chain(self.spare.iter().copied()) {
+            // SAFETY: blocks were allocated with the block layout.
+            unsafe { std::alloc::dealloc(base as *mut u8, block_layout()) };
         }
     }
 }
 
-fn layout(size: usize) -> Layout {
-    Layout::from_size_align(size.max(vmgc::HEADER_SIZE as usize), 16).expect("object sizes are bounded")
+/// The bytes a large object of `size` bytes takes: whole pages, so that freed ones can be
+/// reused for objects of similar sizes.
+fn large_alloc_size(size: usize) -> usize {
+    size.next_multiple_of(4096)
 }
 
-/// # Safety
-///
-/// `address` must be a live object, never used again.
-unsafe fn free_object(address: usize) {
-    // SAFETY: the caller guarantees a live object; its size gives back its allocation layout.
-    unsafe {
-        let size = GcObject::from_address(address).size();
-        // Debug builds poison freed objects, so that a reference the roots missed reads garbage
-        // (and the GC tests fail) rather than stale but plausible values.
-        if cfg!(debug_assertions) {
-            std::ptr::write_bytes(address as *mut u8, 0xa5, size);
-        }
-        std::alloc::dealloc(address as *mut u8, layout(size));
-    }
+fn large_layout(alloc_size: usize) -> Layout {
+    Layout::from_size_align(alloc_size, 16).expect("object sizes are bounded")
+}
+
+fn gc_bits(cell: usize) -> *mut u32 {
+    (cell + vmgc::GC_BITS as usize) as *mut u32
 }
 
 impl GcHeap {
-    /// The least number of bytes allocated between collections.
+    /// The least heap size at which collections start.
     pub const MIN_THRESHOLD: usize = 4 << 20;
 
-    /// Sets the most bytes objects may take.
+    /// Sets where the free lists' heads live (the store context, which compiled code reads).
+    ///
+    /// # Safety
+    ///
+    /// `free_lists` must be zeroed and stay valid (and not move) as long as the heap.
+    pub unsafe fn set_free_lists(&mut self, free_lists: *mut [usize; vmgc::NUM_CLASSES]) {
+        self.free_lists = free_lists;
+    }
+
+    /// Sets the most bytes the heap may take.
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
+        self.threshold = self.threshold.min(limit);
     }
 
     /// Sets how the heap finds its store's roots (see [`RootsHook`]).
@@ -289,19 +354,28 @@ impl GcHeap {
         self.roots_hook = Some((hook, store));
     }
 
-    /// Number of live objects.
+    /// Number of live objects (counted: for statistics).
     pub fn len(&self) -> usize {
-        self.objects.len()
+        let small: usize = self
+            .blocks
+            .iter()
+            // SAFETY: every cell of a live block has a header.
+            .map(|b| b.cells().filter(|c| unsafe { *gc_bits(*c) } & (FREE | QUARANTINE) == 0).count())
+            .sum();
+        small + self.large.len()
     }
 
     /// Whether there are no objects.
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.len() == 0
     }
 
-    /// Bytes the live objects take.
+    /// Bytes the heap takes: its blocks, large objects and host references.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        (self.blocks.len() + self.spare.len()) * BLOCK_SIZE
+            + self.large_bytes
+            + self.large_spare.iter().map(|(bytes, _)| bytes).sum::<usize>()
+            + self.host_refs() * HOST_REF_BYTES
     }
 
     /// Number of live host references.
@@ -309,17 +383,15 @@ impl GcHeap {
         self.host_refs.len() - self.host_free.len()
     }
 
-    /// Makes a host reference to `value` and returns its word, collecting first if the
-    /// threshold is passed.
+    /// Makes a host reference to `value` and returns its word, collecting first if the heap is
+    /// past its threshold.
     ///
     /// # Safety
     ///
     /// As for [`GcHeap::alloc`].
     pub unsafe fn alloc_host(&mut self, value: HostValue) -> usize {
         // SAFETY: the caller's guarantee.
-        unsafe { self.before_alloc(HOST_REF_BYTES) };
-        self.bytes += HOST_REF_BYTES;
-        self.peak_bytes = self.peak_bytes.max(self.bytes);
+        unsafe { self.before_growth(HOST_REF_BYTES) };
         let index = match self.host_free.pop() {
             Some(i) => {
                 self.host_refs[i as usize] = Some(value);
@@ -330,6 +402,7 @@ impl GcHeap {
                 self.host_refs.len() - 1
             }
         };
+        self.peak_bytes = self.peak_bytes.max(self.bytes());
         ((index + 1) << 2) | 2
     }
 
@@ -339,17 +412,20 @@ impl GcHeap {
         self.host_refs.get(index)?.as_deref()
     }
 
-    /// Collects first if an allocation of `size` bytes passes the threshold or the limit.
+    /// Collects first if growing the heap by `size` bytes passes the threshold or the limit.
+    /// Returns whether it collected.
     ///
     /// # Safety
     ///
     /// As for [`GcHeap::alloc`].
-    unsafe fn before_alloc(&mut self, size: usize) {
-        let needed = self.bytes + size;
+    unsafe fn before_growth(&mut self, size: usize) -> bool {
+        let needed = self.bytes() + size;
         if (needed > self.threshold || needed > self.limit) && self.inhibit == 0 && self.roots_hook.is_some() {
             // SAFETY: the caller's guarantee.
             unsafe { self.collect() };
+            return true;
         }
+        false
     }
 
     /// Postpones collections until the matching [`GcHeap::allow_collection`].
@@ -362,8 +438,51 @@ impl GcHeap {
         self.inhibit -= 1;
     }
 
+    /// Pops a free cell of `class`, if there is one.
+    fn pop_cell(&mut self, class: usize) -> Option<usize> {
+        // SAFETY: the free lists live in the store context, set up before any allocation.
+        let head = unsafe { &mut (*self.free_lists)[class] };
+        let cell = *head;
+        if cell == 0 {
+            return None;
+        }
+        // SAFETY: a free cell's first word links to the next free cell of its class.
+        *head = unsafe { *(cell as *const usize) };
+        Some(cell)
+    }
+
+    /// A new block for `class`, its cells pushed on the class's free list.
+    fn add_block(&mut self, class: usize) -> Result<(), Trap> {
+        let base = match self.spare.pop() {
+            Some(base) => {
+                // SAFETY: a spare block is ours; its old cells may have another size.
+                unsafe { std::ptr::write_bytes(base as *mut u8, 0, BLOCK_SIZE) };
+                base
+            }
+            // SAFETY: the layout has a non-zero size.
+            None => (unsafe { std::alloc::alloc_zeroed(block_layout()) }) as usize,
+        };
+        if base == 0 {
+            return Err(Trap::GcHeapOutOfMemory);
+        }
+        self.block_of.insert(base, self.blocks.len());
+        self.blocks.push(Block { base, class });
+        let block = self.blocks.last().expect("just pushed");
+        // SAFETY: the free lists live in the store context.
+        let head = unsafe { &mut (*self.free_lists)[class] };
+        for cell in block.cells().collect::<Vec<_>>().into_iter().rev() {
+            // SAFETY: the cell lies in the new, zeroed block.
+            unsafe {
+                *(cell as *mut usize) = *head;
+                *gc_bits(cell) = FREE;
+            }
+            *head = cell;
+        }
+        Ok(())
+    }
+
     /// Allocates a zeroed object of type `info` (with `len` elements for an array), collecting
-    /// first if the threshold is passed.
+    /// first if the heap must grow past its threshold.
     ///
     /// # Safety
     ///
@@ -375,25 +494,77 @@ impl GcHeap {
             return Err(Trap::AllocationTooLarge);
         }
         let size = size as usize;
-        // SAFETY: the caller's guarantee.
-        unsafe { self.before_alloc(size) };
-        if self.bytes + size > self.limit {
-            return Err(Trap::GcHeapOutOfMemory);
+        let address = if let Some(class) = vmgc::size_class(size as u32) {
+            let class = class as usize;
+            // Collect before growing past the threshold, twice if need be: debug builds give
+            // freed cells back only at the collection after the one that freed them.
+            let mut collections = 0;
+            loop {
+                if let Some(cell) = self.pop_cell(class) {
+                    break cell;
+                }
+                // A spare block is already counted.
+                let needed = self.bytes() + if self.spare.is_empty() { BLOCK_SIZE } else { 0 };
+                let over = needed > self.threshold || needed > self.limit;
+                if over && collections < 2 && self.inhibit == 0 && self.roots_hook.is_some() {
+                    // SAFETY: the caller's guarantee.
+                    unsafe { self.collect() };
+                    collections += 1;
+                    continue;
+                }
+                if needed > self.limit {
+                    return Err(Trap::GcHeapOutOfMemory);
+                }
+                self.add_block(class)?;
+            }
+        } else {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.before_growth(size) };
+            let bytes = large_alloc_size(size);
+            if self.bytes() + bytes > self.limit {
+                self.release_large_spares();
+                if self.bytes() + bytes > self.limit {
+                    return Err(Trap::GcHeapOutOfMemory);
+                }
+            }
+            let address = match self.large_spare.iter().position(|(b, _)| *b == bytes) {
+                Some(i) => {
+                    let (_, address) = self.large_spare.swap_remove(i);
+                    // SAFETY: a spare allocation of `bytes` bytes is ours.
+                    unsafe { std::ptr::write_bytes(address as *mut u8, 0, bytes) };
+                    address
+                }
+                // SAFETY: the layout has a non-zero size.
+                None => (unsafe { std::alloc::alloc_zeroed(large_layout(bytes)) }) as usize,
+            };
+            if address == 0 {
+                return Err(Trap::GcHeapOutOfMemory);
+            }
+            self.large.push(address);
+            self.large_bytes += bytes;
+            address
+        };
+        self.peak_bytes = self.peak_bytes.max(self.bytes());
+        Ok(Self::init(address, info, len))
+    }
+
+    /// Gives back every kept large allocation.
+    fn release_large_spares(&mut self) {
+        for (bytes, o) in self.large_spare.drain(..) {
+            // SAFETY: allocated with this layout and no longer used.
+            unsafe { std::alloc::dealloc(o as *mut u8, large_layout(bytes)) };
         }
-        // SAFETY: the layout has a non-zero size.
-        let address = unsafe { std::alloc::alloc_zeroed(layout(size)) } as usize;
-        if address == 0 {
-            return Err(Trap::GcHeapOutOfMemory);
-        }
-        // SAFETY: the allocation is at least the 16-byte header.
+    }
+
+    /// Writes the header of a new object in a zeroed cell or allocation.
+    fn init(address: usize, info: &VMGcTypeInfo, len: u32) -> usize {
+        // SAFETY: the cell or allocation holds at least the 16-byte header.
         unsafe {
             *(address as *mut *const VMGcTypeInfo) = info;
             *((address + vmgc::LENGTH as usize) as *mut u32) = len;
+            *gc_bits(address) = 0;
         }
-        self.objects.push(address);
-        self.bytes += size;
-        self.peak_bytes = self.peak_bytes.max(self.bytes);
-        Ok(address)
+        address
     }
 
     /// Collects now: frees every object no root reaches.
@@ -406,44 +577,125 @@ impl GcHeap {
         let start = std::time::Instant::now();
         let mut marker = Marker {
             stack: Vec::new(),
-            known: None,
-            objects: &self.objects,
+            large_set: None,
+            large: &self.large,
+            block_of: &self.block_of,
+            blocks: &self.blocks,
             host_marks: vec![false; self.host_refs.len()],
         };
         // SAFETY: the hook was registered by the store that owns this heap, with its pointer.
         unsafe { hook(store, &mut marker) };
         marker.drain();
         let host_marks = std::mem::take(&mut marker.host_marks);
-        let mut kept = 0usize;
         // Host values are dropped after the sweep, in one go (their destructors are host code).
         let mut dead_host_values = Vec::new();
         for (i, marked) in host_marks.iter().enumerate() {
-            if *marked {
-                kept += HOST_REF_BYTES;
-            } else if let Some(value) = self.host_refs[i].take() {
+            if !*marked && let Some(value) = self.host_refs[i].take() {
                 dead_host_values.push(value);
                 self.host_free.push(i as u32);
             }
         }
-        self.objects.retain(|&o| {
-            let object = GcObject(o);
+        let mut live = self.host_refs() * HOST_REF_BYTES;
+        // Large objects.
+        let spare = &mut self.large_spare;
+        self.large.retain(|&o| {
             // SAFETY: listed objects are live; the collector owns their gc bits.
             unsafe {
-                if *object.gc_bits() != 0 {
-                    *object.gc_bits() = 0;
-                    kept += object.size();
+                let bytes = large_alloc_size(GcObject(o).size());
+                if *gc_bits(o) & MARK != 0 {
+                    *gc_bits(o) = 0;
+                    live += bytes;
                     true
                 } else {
-                    free_object(o);
+                    // Debug builds poison freed objects, so that a reference the roots missed
+                    // reads garbage (and the GC tests fail) rather than stale but plausible
+                    // values.
+                    if cfg!(debug_assertions) {
+                        std::ptr::write_bytes(o as *mut u8, 0xa5, bytes);
+                    }
+                    spare.push((bytes, o));
                     false
                 }
             }
         });
-        self.bytes = kept;
+        // SAFETY: every listed object is live.
+        self.large_bytes =
+            self.large.iter().map(|o| large_alloc_size(unsafe { GcObject::from_address(*o) }.size())).sum();
+        // Blocks: rebuild the free lists.
+        // SAFETY: the free lists live in the store context.
+        let free_lists = unsafe { &mut *self.free_lists };
+        *free_lists = [0; vmgc::NUM_CLASSES];
+        let mut kept_blocks = Vec::with_capacity(self.blocks.len());
+        for block in std::mem::take(&mut self.blocks) {
+            let size = block.cell_size();
+            let mut free_cells = Vec::new();
+            let mut block_live = 0usize;
+            for cell in block.cells() {
+                // SAFETY: every cell of a block has a header; dead cells are rewritten whole.
+                unsafe {
+                    let bits = *gc_bits(cell);
+                    if bits & QUARANTINE != 0 {
+                        std::ptr::write_bytes(cell as *mut u8, 0, size);
+                        *gc_bits(cell) = FREE;
+                        free_cells.push(cell);
+                    } else if bits & FREE != 0 {
+                        free_cells.push(cell);
+                    } else if bits & MARK != 0 {
+                        *gc_bits(cell) = 0;
+                        block_live += 1;
+                    } else if cfg!(debug_assertions) {
+                        // Poisoned, and reused only after the next collection.
+                        std::ptr::write_bytes(cell as *mut u8, 0xa5, size);
+                        *gc_bits(cell) = QUARANTINE;
+                    } else {
+                        std::ptr::write_bytes(cell as *mut u8, 0, size);
+                        *gc_bits(cell) = FREE;
+                        free_cells.push(cell);
+                    }
+                }
+            }
+            // SAFETY: as above (only debug builds quarantine cells).
+            let quarantined = cfg!(debug_assertions) && block.cells().any(|c| unsafe { *gc_bits(c) } & QUARANTINE != 0);
+            if block_live == 0 && !quarantined {
+                self.spare.push(block.base);
+                continue;
+            }
+            live += block_live * size;
+            let head = &mut free_lists[block.class];
+            for cell in free_cells.into_iter().rev() {
+                // SAFETY: the cell is free: its first word is the link.
+                unsafe { *(cell as *mut usize) = *head };
+                *head = cell;
+            }
+            kept_blocks.push(block);
+        }
+        self.blocks = kept_blocks;
+        // Keep freed large allocations up to a quarter of what survived (at least 4 MiB), within
+        // a quarter of the room the limit leaves.
+        let cap = (live / 4).max(4 << 20).min(self.limit.saturating_sub(live) / 4);
+        let mut kept = 0;
+        self.large_spare.retain(|&(bytes, o)| {
+            kept += bytes;
+            if kept <= cap {
+                return true;
+            }
+            // SAFETY: allocated with this layout and no longer used.
+            unsafe { std::alloc::dealloc(o as *mut u8, large_layout(bytes)) };
+            false
+        });
+        // Keep as many empty blocks as half the blocks in use (at least 16, at most a quarter of
+        // the room the limit leaves); give back the rest.
+        let room = self.limit.saturating_sub(live) / 4 / BLOCK_SIZE;
+        let keep = (self.blocks.len() / 2).max(16).min(room);
+        for base in self.spare.drain(keep.min(self.spare.len())..) {
+            // SAFETY: spare blocks hold no objects.
+            unsafe { std::alloc::dealloc(base as *mut u8, block_layout()) };
+        }
+        self.block_of = self.blocks.iter().enumerate().map(|(i, b)| (b.base, i)).collect();
         drop(dead_host_values);
-        // Collect again after as many bytes as survived (at least MIN_THRESHOLD), and no later
-        // than the limit.
-        self.threshold = (kept * 2).max(GcHeap::MIN_THRESHOLD).min(self.limit);
+        // Collect again once the heap has grown to twice what survived (at least MIN_THRESHOLD),
+        // and no later than the limit.
+        self.threshold = (live * 2).max(GcHeap::MIN_THRESHOLD).min(self.limit);
         self.collections += 1;
         self.max_pause_ns = self.max_pause_ns.max(start.elapsed().as_nanos() as u64);
     }
@@ -451,9 +703,11 @@ impl GcHeap {
 
 struct Marker<'a> {
     stack: Vec<usize>,
-    /// The set of live objects, built on the first untyped word.
-    known: Option<HashSet<usize>>,
-    objects: &'a [usize],
+    /// The set of live large objects, built on the first untyped word that needs it.
+    large_set: Option<HashSet<usize>>,
+    large: &'a [usize],
+    block_of: &'a HashMap<usize, usize>,
+    blocks: &'a [Block],
     /// Which host references are reachable.
     host_marks: Vec<bool>,
 }
@@ -474,7 +728,7 @@ impl RootSink for Marker<'_> {
 
     fn untyped(&mut self, word: usize) {
         if is_gc_object(word) {
-            if self.known.get_or_insert_with(|| self.objects.iter().copied().collect()).contains(&word) {
+            if self.is_live_object(word) {
                 self.mark(word);
             }
         } else if let Some(mark) = host_index(word).and_then(|i| self.host_marks.get_mut(i)) {
@@ -486,12 +740,23 @@ impl RootSink for Marker<'_> {
 }
 
 impl Marker<'_> {
+    /// Whether `word` is the address of a live object (for untyped words).
+    fn is_live_object(&mut self, word: usize) -> bool {
+        if let Some(&i) = self.block_of.get(&(word & !(BLOCK_SIZE - 1))) {
+            let block = &self.blocks[i];
+            // SAFETY: a cell-aligned address inside a block is a cell with a header.
+            return (word - block.base).is_multiple_of(block.cell_size())
+                && unsafe { *gc_bits(word) } & (FREE | QUARANTINE) == 0;
+        }
+        let large = self.large;
+        self.large_set.get_or_insert_with(|| large.iter().copied().collect()).contains(&word)
+    }
+
     fn mark(&mut self, word: usize) {
-        let object = GcObject(word);
         // SAFETY: `word` is a live object (a root or a field of one).
         unsafe {
-            if *object.gc_bits() == 0 {
-                *object.gc_bits() = 1;
+            if *gc_bits(word) & MARK == 0 {
+                *gc_bits(word) |= MARK;
                 self.stack.push(word);
             }
         }

@@ -188,6 +188,8 @@ pub struct Instance {
     /// Which defined tables are initialised lazily (their active segments are then not written).
     lazy_tables: Vec<bool>,
     gc_types: GcTypes,
+    /// The address of each module type's GC descriptor (0 for function types), for compiled code.
+    gc_type_addresses: Box<[usize]>,
     hierarchy: Arc<crate::gc::TypeHierarchy>,
 }
 
@@ -264,6 +266,11 @@ impl Instance {
                 type_ids: args.type_ids.clone(),
             },
             lazy_tables: Vec::new(),
+            gc_type_addresses: args
+                .gc_types
+                .iter()
+                .map(|t| t.as_ref().map_or(0, |t| Arc::as_ptr(t) as usize))
+                .collect(),
             gc_types: args.gc_types,
             hierarchy: args.hierarchy,
         });
@@ -291,6 +298,7 @@ impl Instance {
             write(VMOffsets::TYPE_IDS, args.type_ids.as_ptr() as usize);
             write(VMOffsets::STORE, args.store as usize);
             write(VMOffsets::INSTANCE, instance_ptr as usize);
+            write(VMOffsets::GC_TYPES, instance.gc_type_addresses.as_ptr() as usize);
             for (i, func) in args.imported_funcs.iter().enumerate() {
                 *(base.add(offsets.funcref(i as u32) as usize) as *mut VMFuncRef) = *func;
             }

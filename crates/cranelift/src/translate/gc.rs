@@ -14,7 +14,7 @@ use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value};
 use kiln_environ::{
     Builtin, Trap, TypeIndex, TypeKind, VMOffsets, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType,
-    WasmStorageType, WasmValType, struct_field_offsets, vmfuncref, vmgc,
+    WasmStorageType, WasmValType, struct_field_offsets, vmfuncref, vmgc, vmstore_context,
 };
 use wasmparser::Operator;
 
@@ -25,7 +25,7 @@ impl FuncTranslator<'_, '_> {
             Operator::StructNew { struct_type_index: ty } => {
                 let fields = self.struct_fields(ty);
                 let values = self.popn(fields.len());
-                let object = self.alloc(ty, None);
+                let object = self.alloc_struct(ty);
                 let (offsets, _) = struct_field_offsets(&fields);
                 for ((f, offset), v) in fields.iter().zip(offsets).zip(values) {
                     self.store_storage(f.storage, v, object, offset);
@@ -33,7 +33,7 @@ impl FuncTranslator<'_, '_> {
                 self.push_ref(object, ty);
             }
             Operator::StructNewDefault { struct_type_index: ty } => {
-                let object = self.alloc(ty, None);
+                let object = self.alloc_struct(ty);
                 self.push_ref(object, ty);
             }
             Operator::StructGet { struct_type_index: ty, field_index }
@@ -70,9 +70,9 @@ impl FuncTranslator<'_, '_> {
             }
             Operator::ArrayNewFixed { array_type_index: ty, array_size } => {
                 let values = self.popn(array_size as usize);
-                let len = self.b.ins().iconst(I32, i64::from(array_size));
-                let object = self.alloc(ty, Some(len));
                 let elem = self.array_elem(ty);
+                let size = u64::from(vmgc::HEADER_SIZE) + u64::from(array_size) * u64::from(elem.storage.size());
+                let object = self.alloc_fast_or_slow(ty, size, array_size);
                 for (i, v) in values.into_iter().enumerate() {
                     let offset = vmgc::HEADER_SIZE + i as u32 * elem.storage.size();
                     self.store_storage(elem.storage, v, object, offset);
@@ -181,7 +181,55 @@ impl FuncTranslator<'_, '_> {
         self.push(object);
     }
 
-    /// Allocates a zeroed object of type `ty` (`len` elements for an array).
+    /// Allocates a zeroed struct of type `ty`.
+    fn alloc_struct(&mut self, ty: TypeIndex) -> Value {
+        let (_, size) = struct_field_offsets(&self.struct_fields(ty));
+        self.alloc_fast_or_slow(ty, u64::from(size), 0)
+    }
+
+    /// Allocates a zeroed object of type `ty` and `size` bytes (an array of `len` elements): a
+    /// small one pops a cell of its size class's free list inline (free cells are zero but for
+    /// the link in their first word); an empty list, or a large object, calls the builtin.
+    fn alloc_fast_or_slow(&mut self, ty: TypeIndex, size: u64, len: u32) -> Value {
+        let class = u32::try_from(size).ok().and_then(vmgc::size_class);
+        let Some(class) = class else {
+            let len = self.b.ins().iconst(I32, i64::from(len));
+            return self.alloc(ty, Some(len));
+        };
+        let store_ctx = self.store_context();
+        let slot = (vmstore_context::GC_FREE_LISTS + class * 8) as i32;
+        let head = self.b.ins().load(I64, trusted(), store_ctx, slot);
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let done = self.b.create_block();
+        let object = self.b.append_block_param(done, I64);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(head, fast, &[], slow, &[]);
+
+        self.b.switch_to_block(fast);
+        self.b.seal_block(fast);
+        let next = self.b.ins().load(I64, trusted(), head, 0);
+        self.b.ins().store(trusted(), next, store_ctx, slot);
+        let infos = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, VMOffsets::GC_TYPES as i32);
+        let info = self.b.ins().load(I64, trusted_readonly(), infos, (ty * 8) as i32);
+        self.b.ins().store(trusted(), info, head, vmgc::TYPE_INFO as i32);
+        // The length and the collector's bits (clearing the free mark).
+        let len_and_bits = self.b.ins().iconst(I64, i64::from(len));
+        self.b.ins().store(trusted(), len_and_bits, head, vmgc::LENGTH as i32);
+        self.b.ins().jump(done, &[BlockArg::Value(head)]);
+
+        self.b.switch_to_block(slow);
+        self.b.seal_block(slow);
+        let len = self.b.ins().iconst(I32, i64::from(len));
+        let allocated = self.alloc(ty, Some(len));
+        self.b.ins().jump(done, &[BlockArg::Value(allocated)]);
+
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+        object
+    }
+
+    /// Allocates a zeroed object of type `ty` (`len` elements for an array) through the builtin.
     fn alloc(&mut self, ty: TypeIndex, len: Option<Value>) -> Value {
         let len = len.unwrap_or_else(|| self.b.ins().iconst(I32, 0));
         let args = [self.i32(ty), len];
