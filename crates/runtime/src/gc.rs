@@ -370,7 +370,14 @@ impl GcHeap {
         self.len() == 0
     }
 
-    /// Bytes the heap takes: its blocks, large objects and host references.
+    /// Bytes in use: blocks with objects, large objects and host references (what the
+    /// collection threshold compares against; spare memory is reused before the heap grows).
+    fn used_bytes(&self) -> usize {
+        self.blocks.len() * BLOCK_SIZE + self.large_bytes + self.host_refs() * HOST_REF_BYTES
+    }
+
+    /// Bytes the heap takes: its blocks (spare ones too), large objects (and kept allocations)
+    /// and host references.
     pub fn bytes(&self) -> usize {
         (self.blocks.len() + self.spare.len()) * BLOCK_SIZE
             + self.large_bytes
@@ -419,8 +426,11 @@ impl GcHeap {
     ///
     /// As for [`GcHeap::alloc`].
     unsafe fn before_growth(&mut self, size: usize) -> bool {
-        let needed = self.bytes() + size;
-        if (needed > self.threshold || needed > self.limit) && self.inhibit == 0 && self.roots_hook.is_some() {
+        let needed = self.used_bytes() + size;
+        if (needed > self.threshold || self.bytes() + size > self.limit)
+            && self.inhibit == 0
+            && self.roots_hook.is_some()
+        {
             // SAFETY: the caller's guarantee.
             unsafe { self.collect() };
             return true;
@@ -503,16 +513,16 @@ impl GcHeap {
                 if let Some(cell) = self.pop_cell(class) {
                     break cell;
                 }
-                // A spare block is already counted.
-                let needed = self.bytes() + if self.spare.is_empty() { BLOCK_SIZE } else { 0 };
-                let over = needed > self.threshold || needed > self.limit;
+                // A spare block is already counted in the heap's size.
+                let total = self.bytes() + if self.spare.is_empty() { BLOCK_SIZE } else { 0 };
+                let over = self.used_bytes() + BLOCK_SIZE > self.threshold || total > self.limit;
                 if over && collections < 2 && self.inhibit == 0 && self.roots_hook.is_some() {
                     // SAFETY: the caller's guarantee.
                     unsafe { self.collect() };
                     collections += 1;
                     continue;
                 }
-                if needed > self.limit {
+                if total > self.limit {
                     return Err(Trap::GcHeapOutOfMemory);
                 }
                 self.add_block(class)?;
