@@ -77,9 +77,11 @@ pub fn kiln_config(u: &mut Unstructured<'_>, profile: Profile, fuel: bool) -> ar
         .wasm_wide_arithmetic(true)
         .max_wasm_stack(256 * 1024)
         .max_memory_size(MEMORY_LIMIT);
-    if profile == Profile::Kiln {
+    if profile != Profile::Wasmi {
         // Relaxed SIMD results may differ between lowerings; the deterministic profile may not.
         c.relaxed_simd_deterministic(true);
+        // A small GC heap, so that generated allocation loops collect (and run out) often.
+        c.wasm_gc(true).gc_heap_limit(1 << 20);
     }
     Ok(c)
 }
@@ -334,11 +336,11 @@ pub fn wasmi_module(u: &mut Unstructured<'_>, config: &kiln::Config, wasm: &[u8]
 pub fn kiln_target(data: &[u8]) -> TargetResult {
     let mut u = Unstructured::new(data);
     let skip = Ok(Stats { skipped: 1, ..Stats::default() });
-    let Ok(config_a) = kiln_config(&mut u, Profile::Kiln, true) else { return skip };
+    let Ok(config_a) = kiln_config(&mut u, Profile::KilnGc, true) else { return skip };
     let Ok(fuel_b) = u.arbitrary::<bool>() else { return skip };
     let Ok(aot_b) = u.arbitrary::<bool>() else { return skip };
-    let Ok(config_b) = kiln_config(&mut u, Profile::Kiln, fuel_b) else { return skip };
-    let Ok(wasm) = smith::module(&mut u, Profile::Kiln) else { return skip };
+    let Ok(config_b) = kiln_config(&mut u, Profile::KilnGc, fuel_b) else { return skip };
+    let Ok(wasm) = smith::module(&mut u, Profile::KilnGc) else { return skip };
     let fail = |what: &str, e: anyhow::Error| Finding::new(format!("{what}: {e:?}"), Some(&wasm));
     let engine_a = engine(&config_a).map_err(|e| fail("Engine::new", e))?;
     let engine_b = engine(&config_b).map_err(|e| fail("Engine::new", e))?;

@@ -14,6 +14,9 @@ pub enum Profile {
     /// kiln against kiln: adds exceptions, relaxed SIMD (with deterministic results on both
     /// sides) and atomics on unshared memories.
     Kiln,
+    /// [`Profile::Kiln`] plus GC (structs, arrays, casts, allocation under the collector). A
+    /// profile of its own, so that saved inputs of the others keep generating the same modules.
+    KilnGc,
 }
 
 /// Byte limit of every memory in generated modules (also the engines' memory limit).
@@ -25,6 +28,7 @@ pub const TABLE_LIMIT: u64 = 100;
 pub fn config(u: &mut Unstructured<'_>, profile: Profile) -> arbitrary::Result<wasm_smith::Config> {
     let mut c: wasm_smith::Config = u.arbitrary()?;
     // Never: proposals neither side implements fully.
+    let gc = c.gc_enabled;
     c.gc_enabled = false;
     c.custom_page_sizes_enabled = false;
     c.shared_everything_threads_enabled = false;
@@ -88,8 +92,10 @@ pub fn config(u: &mut Unstructured<'_>, profile: Profile) -> arbitrary::Result<w
             c.max_tags = 0;
             c.canonicalize_nans = true;
         }
-        Profile::Kiln => {
+        Profile::Kiln | Profile::KilnGc => {
             c.canonicalize_nans = false;
+            // GC needs the reference types it builds on.
+            c.gc_enabled = profile == Profile::KilnGc && gc && c.reference_types_enabled;
             if c.exceptions_enabled {
                 c.min_tags = c.min_tags.max(1);
                 c.max_tags = c.max_tags.clamp(1, 4);

@@ -179,9 +179,14 @@ pub(crate) fn check_parts(c: &Parts<'_>, info: &ModuleInfo) -> Result<()> {
         c.array_to_wasm.len(),
         info.types.len()
     );
+    // Function types have an entry trampoline; struct and array types have none.
     for (ty, offset) in c.array_to_wasm.iter().enumerate() {
-        let offset = offset.ok_or_else(|| anyhow!("type {ty} has no entry trampoline"))?;
-        ensure!(offset < len, "type {ty}'s entry trampoline lies outside the code");
+        match (offset, info.types[ty].as_func().is_some()) {
+            (Some(offset), true) => ensure!(*offset < len, "type {ty}'s entry trampoline lies outside the code"),
+            (None, false) => {}
+            (None, true) => anyhow::bail!("type {ty} has no entry trampoline"),
+            (Some(_), false) => anyhow::bail!("type {ty} is not a function type but has an entry trampoline"),
+        }
     }
     ensure!(c.traps.last_key().is_none_or(|o| o < len), "a trap lies outside the code");
     ensure!(c.address_map.last_key().is_none_or(|o| o <= len), "the address map reaches outside the code");
