@@ -11,9 +11,7 @@
 //!   +24  type_ids: *const u32          engine-wide signature id of each module type index
 //!   +32  store: *mut ()                opaque: the runtime's store
 //!   +40  instance: *mut ()             opaque: the runtime's instance
-//!   +48  gc_types: *const *const VMGcTypeInfo   GC descriptor of each module type index (or null)
-//!   +56  padding
-//!   +64  owned_memories: [VMMemoryDefinition; num_owned_memories]   16 bytes each
+//!   +48  owned_memories: [VMMemoryDefinition; num_owned_memories]   16 bytes each
 //!        funcrefs: [VMFuncRef; num_funcs]          imported functions' entries are copies
 //!        tables: [*mut VMTableDefinition; num_tables]
 //!        memories: [*mut VMMemoryDefinition; num_memories]
@@ -130,8 +128,11 @@ pub mod vmstore_context {
     /// Offset of `gc_free_lists: [usize; vmgc::NUM_CLASSES]`: the head of each size class's list
     /// of free GC cells (0: empty), popped inline by compiled code (see `kiln_runtime::gc`).
     pub const GC_FREE_LISTS: u32 = 56;
+    /// Offset of `gc_type_table: *const *const VMGcTypeInfo`: the engine's descriptor of each
+    /// type id (see `vmgc`).
+    pub const GC_TYPE_TABLE: u32 = GC_FREE_LISTS + 8 * super::vmgc::NUM_CLASSES as u32;
     /// Size of the part compiled code reads and writes.
-    pub const SIZE: u32 = GC_FREE_LISTS + 8 * super::vmgc::NUM_CLASSES as u32;
+    pub const SIZE: u32 = GC_TYPE_TABLE + 8;
 }
 
 /// Host function context (`callee_vmctx` of a host function's `VMFuncRef`).
@@ -191,8 +192,6 @@ impl VMOffsets {
     pub const STORE: u32 = 32;
     /// Offset of the runtime's opaque instance pointer.
     pub const INSTANCE: u32 = 40;
-    /// Offset of the pointer to the GC descriptor of each module type index.
-    pub const GC_TYPES: u32 = 48;
 
     /// Computes the layout for `module`.
     pub fn new(module: &ModuleInfo) -> VMOffsets {
@@ -201,7 +200,7 @@ impl VMOffsets {
         let num_memories = module.memories.len() as u32;
         let num_imported_globals = module.num_imported_globals;
         let num_defined_globals = module.globals.len() as u32 - num_imported_globals;
-        let owned_memories = 64;
+        let owned_memories = 48;
         let mut next_owned = owned_memories;
         let memory_definitions = (0..num_memories)
             .map(|m| {
@@ -288,31 +287,38 @@ impl VMOffsets {
     }
 }
 
-/// GC objects (what struct and array references point to) and the type descriptors they point at.
+/// GC objects (what struct and array references point to) and the type descriptors they name.
 ///
 /// ```text
 /// object (8-aligned, never at an address with either low bit set: those are i31s and host refs):
-///   +0   type_info: *const VMGcTypeInfo
-///   +8   length: u32          arrays: the number of elements
-///   +12  gc_bits: u32         the collector's mark
-///   +16  fields or elements
-/// VMGcTypeInfo (one per engine type, never freed while its engine lives):
+///   +0   type_id: u32         the engine-wide id of its type
+///   +4   gc_bits: u32         the collector's mark and free bits
+///   +8   struct: fields, at their natural alignment
+///   +8   array: length: u32, then elements from +16
+/// a free cell: a zero header but for the free bit, the next free cell's address at +8
+/// VMGcTypeInfo (one per engine struct or array type, never freed while its engine lives; the
+/// store context points at the engine's table of them, indexed by type id):
 ///   +0   display_len: u32     depth in the subtype hierarchy + 1
 ///   +4   kind: u32            1 struct, 2 array
 ///   +8   display: *const u32  engine ids of the supertype chain, root first, this type last
 /// ```
 ///
 /// A cast to a concrete type `T` of depth `d` succeeds when `display_len > d` and
-/// `display[d] == T`: constant time, whatever the depth.
+/// `display[d] == T`: constant time, whatever the depth; to a final type, when the object's type
+/// id is `T`.
 pub mod vmgc {
-    /// Offset of the type descriptor pointer.
-    pub const TYPE_INFO: u32 = 0;
+    /// Offset of the type id.
+    pub const TYPE_ID: u32 = 0;
+    /// Offset of the collector's bits.
+    pub const GC_BITS: u32 = 4;
+    /// Size of a struct's header; fields start here.
+    pub const HEADER_SIZE: u32 = 8;
     /// Offset of an array's length.
     pub const LENGTH: u32 = 8;
-    /// Offset of the collector's bits.
-    pub const GC_BITS: u32 = 12;
-    /// Size of the header; fields start here.
-    pub const HEADER_SIZE: u32 = 16;
+    /// Size of an array's header; elements start here.
+    pub const ARRAY_HEADER_SIZE: u32 = 16;
+    /// Offset of a free cell's link to the next free cell of its size class.
+    pub const FREE_LINK: u32 = 8;
     /// Offset of `display_len` in a `VMGcTypeInfo`.
     pub const INFO_DISPLAY_LEN: u32 = 0;
     /// Offset of `kind` in a `VMGcTypeInfo`.
@@ -325,18 +331,25 @@ pub mod vmgc {
     pub const KIND_ARRAY: u32 = 2;
     /// The largest object, in bytes: bigger allocations trap.
     pub const MAX_OBJECT_SIZE: u64 = 1 << 32;
-    /// Number of small-object size classes: cells of 16, 32, ..., 256 bytes.
-    pub const NUM_CLASSES: usize = 16;
+    /// Number of small-object size classes: cells of 16, 24, 32, ..., 256 bytes.
+    pub const NUM_CLASSES: usize = 31;
     /// The largest small object (a cell of the last class).
-    pub const MAX_SMALL: u32 = 16 * NUM_CLASSES as u32;
+    pub const MAX_SMALL: u32 = 256;
+    /// The most engine types whose objects can exist (the size of the engine's type table).
+    pub const MAX_TYPES: usize = 1 << 22;
 
     /// The bytes of a cell of size class `class`.
     pub const fn cell_size(class: usize) -> u32 {
-        16 * (class as u32 + 1)
+        8 * (class as u32 + 2)
     }
 
     /// The size class of an object of `size` bytes, if it is small.
     pub const fn size_class(size: u32) -> Option<u32> {
-        if size <= MAX_SMALL { Some(size.div_ceil(16).saturating_sub(1)) } else { None }
+        if size <= MAX_SMALL {
+            let size = if size < 16 { 16 } else { size };
+            Some(size.div_ceil(8) - 2)
+        } else {
+            None
+        }
     }
 }

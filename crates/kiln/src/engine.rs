@@ -362,6 +362,8 @@ pub(crate) struct EngineInner {
     types: Mutex<TypeRegistry>,
     /// The subtype relation of the registered types (shared with instances).
     pub(crate) hierarchy: Arc<kiln_runtime::gc::TypeHierarchy>,
+    /// The GC descriptor of each type id, for objects' headers.
+    pub(crate) gc_type_table: kiln_runtime::gc::GcTypeTable,
     trampolines: Mutex<Trampolines>,
 }
 
@@ -380,14 +382,26 @@ struct TypeRegistry {
 
 impl TypeRegistry {
     /// Appends `ty` (in engine form) as the next id, with its supertype chain and GC descriptor.
-    fn push(&mut self, ty: WasmSubType, hierarchy: &kiln_runtime::gc::TypeHierarchy) -> u32 {
+    fn push(
+        &mut self,
+        ty: WasmSubType,
+        hierarchy: &kiln_runtime::gc::TypeHierarchy,
+        table: &kiln_runtime::gc::GcTypeTable,
+    ) -> u32 {
         let id = self.types.len() as u32;
         let mut display: Vec<u32> = match ty.supertype {
             Some(sup) => hierarchy.display(sup).map(|d| d.to_vec()).unwrap_or_default(),
             None => Vec::new(),
         };
         display.push(id);
-        self.gc_infos.push(kiln_runtime::VMGcTypeInfo::new(id, display.clone(), &ty.composite).map(Arc::from));
+        let info: Option<Arc<kiln_runtime::VMGcTypeInfo>> =
+            kiln_runtime::VMGcTypeInfo::new(id, display.clone(), &ty.composite).map(Arc::from);
+        // An id beyond the table cannot have objects: modules using it are refused (see
+        // `Module::new`).
+        if let Some(info) = &info {
+            table.set(id, info);
+        }
+        self.gc_infos.push(info);
         hierarchy.push(id, display.into());
         self.types.push(ty);
         id
@@ -452,6 +466,7 @@ impl Engine {
                 epoch: Box::new(std::sync::atomic::AtomicU64::new(0)),
                 types: Mutex::default(),
                 hierarchy: Arc::default(),
+                gc_type_table: Default::default(),
                 trampolines: Mutex::default(),
             }),
         })
@@ -490,7 +505,7 @@ impl Engine {
         if let Some(id) = registry.ids.get(ty) {
             return *id;
         }
-        let id = registry.push(ty.clone(), &self.inner.hierarchy);
+        let id = registry.push(ty.clone(), &self.inner.hierarchy, &self.inner.gc_type_table);
         registry.ids.insert(ty.clone(), id);
         id
     }
@@ -526,7 +541,7 @@ impl Engine {
         };
         for ty in &group {
             let resolved = kiln_environ::map_engine_refs(ty, &resolve);
-            registry.push(resolved, &self.inner.hierarchy);
+            registry.push(resolved, &self.inner.hierarchy, &self.inner.gc_type_table);
         }
         registry.groups.insert(group, base);
         (base..base + n).collect()

@@ -209,7 +209,7 @@ fn alloc(store: &mut StoreOpaque, id: u32, len: u32) -> Result<usize> {
 fn object(store: &StoreOpaque, g: GcRef) -> Result<GcObject> {
     ensure!(g.store == store.id, "GC reference used with the wrong store");
     // SAFETY: a live root holds a live object of its store.
-    Ok(unsafe { GcObject::from_address(store.rooted_word(g.root)?) })
+    Ok(unsafe { GcObject::from_address(store.rooted_word(g.root)?, &store.engine.inner.gc_type_table) })
 }
 
 impl StructRef {
@@ -221,7 +221,7 @@ impl StructRef {
         let raws = ty.fields.iter().zip(fields).map(|(f, v)| field_raw(store, *f, v)).collect::<Result<Vec<_>>>()?;
         let address = alloc(store, ty.id, 0)?;
         // SAFETY: the new object is live; its fields lie at the offsets its descriptor lists.
-        let object = unsafe { GcObject::from_address(address) };
+        let object = unsafe { GcObject::from_address(address, &store.engine.inner.gc_type_table) };
         let info = object.type_info();
         for (i, raw) in raws.into_iter().enumerate() {
             // SAFETY: field `i` lies inside the new struct.
@@ -303,7 +303,7 @@ impl ArrayRef {
         unsafe {
             kiln_runtime::gc::write_storage(
                 object.address(),
-                vmgc::HEADER_SIZE + i * info.elem_size,
+                vmgc::ARRAY_HEADER_SIZE + i * info.elem_size,
                 info.fields[0].storage,
                 raw,
             )
@@ -332,7 +332,11 @@ impl ArrayRef {
         let field = info.fields[0];
         // SAFETY: element `i` lies inside the live array.
         let raw = unsafe {
-            kiln_runtime::gc::read_storage(object.address(), vmgc::HEADER_SIZE + i * info.elem_size, field.storage)
+            kiln_runtime::gc::read_storage(
+                object.address(),
+                vmgc::ARRAY_HEADER_SIZE + i * info.elem_size,
+                field.storage,
+            )
         };
         Ok(field_val(store, FieldType::from_env(field), raw))
     }

@@ -249,7 +249,18 @@ impl Module {
             crate::perfmap::register(&code);
         }
         let type_ids: Arc<[u32]> = register_types(engine, &info).into();
-        let gc_types = type_ids.iter().map(|id| engine.gc_type_info(*id)).collect();
+        let gc_types: kiln_runtime::GcTypes = type_ids.iter().map(|id| engine.gc_type_info(*id)).collect();
+        if let Some(id) = type_ids
+            .iter()
+            .zip(gc_types.iter())
+            .find(|(id, t)| t.is_some() && **id as usize >= kiln_environ::vmgc::MAX_TYPES)
+            .map(|(id, _)| id)
+        {
+            anyhow::bail!(
+                "too many GC types in this engine (type id {id}; at most {} are supported)",
+                kiln_environ::vmgc::MAX_TYPES
+            );
+        }
         let array_to_wasm = array_to_wasm
             .iter()
             .map(|offset| {

@@ -186,6 +186,11 @@ impl<T> Store<T> {
         // SAFETY: the free lists are zeroed fields of the boxed store context, which outlives
         // the heap inside it.
         unsafe { gc.set_free_lists(opaque.store_ctx.gc_free_lists.get()) };
+        // SAFETY: the table belongs to the engine, which the store keeps.
+        unsafe {
+            gc.set_type_table(&engine.inner.gc_type_table);
+            *opaque.store_ctx.gc_type_table.get() = engine.inner.gc_type_table.base();
+        }
         gc.set_limit(usize::try_from(engine.config().gc_heap_limit).unwrap_or(usize::MAX));
         gc.set_roots_hook(gc_roots_hook, opaque_ptr.cast());
         store

@@ -303,7 +303,9 @@ impl AnyRef {
             bail!("anyref used with the wrong store");
         }
         // SAFETY: a live root holds a live object of its store.
-        Ok(Some(unsafe { kiln_runtime::GcObject::from_address(store.rooted_word(g.root)?) }))
+        Ok(Some(unsafe {
+            kiln_runtime::GcObject::from_address(store.rooted_word(g.root)?, &store.engine.inner.gc_type_table)
+        }))
     }
     /// The GC object this reference points to, if it is one.
     pub(crate) fn gc_ref(&self) -> Option<GcRef> {
@@ -497,7 +499,7 @@ impl Val {
         // A stale handle is refused by `to_raw`, with the reason.
         let Ok(word) = store.rooted_word(g.root) else { return true };
         // SAFETY: a live root holds a live object of its store.
-        let object = unsafe { kiln_runtime::GcObject::from_address(word) };
+        let object = unsafe { kiln_runtime::GcObject::from_address(word, &store.engine.inner.gc_type_table) };
         let info = object.type_info();
         match r.heap_type() {
             HeapType::Struct => !info.is_array(),

@@ -1,10 +1,11 @@
 //! The GC heap: struct and array objects of the GC proposal, and their mark-sweep collector.
 //!
-//! Objects are laid out as `kiln_environ::vmgc` describes and allocated one by one from the
-//! system allocator (16-byte aligned, zeroed), so they never move: a reference is the object's
-//! address, and compiled code reads fields with one load. The store's [`GcHeap`] lists every
-//! object. When the bytes allocated since the last collection pass a threshold (twice what the
-//! last collection kept, at least [`GcHeap::MIN_THRESHOLD`]), the next allocation collects first:
+//! Objects are laid out as `kiln_environ::vmgc` describes (an 8-byte header: the type's engine id
+//! and the collector's bits) and never move: a reference is the object's address, and compiled
+//! code reads fields with one load. Small objects are cells of size-class blocks, large ones are
+//! allocated one by one (see [`GcHeap`]). When the heap would grow past a threshold (1.5 times
+//! what the last collection kept, at least [`GcHeap::MIN_THRESHOLD`]), the allocation collects
+//! first:
 //!
 //! - **roots**: the store gives them through its roots hook ([`GcHeap::set_roots_hook`]): globals,
 //!   tables, passive element segments, the host's rooted handles, live exception objects'
@@ -76,7 +77,7 @@ impl VMGcTypeInfo {
             }
             WasmCompositeType::Array(elem) => (
                 vmgc::KIND_ARRAY,
-                vmgc::HEADER_SIZE,
+                vmgc::ARRAY_HEADER_SIZE,
                 elem.storage.size(),
                 elem.storage.is_gc_ref(),
                 Box::default(),
@@ -115,6 +116,53 @@ impl VMGcTypeInfo {
     }
 }
 
+/// The engine's descriptor of each type id (`null` for function types and unregistered ids):
+/// what an object's header names. Fixed in size (`vmgc::MAX_TYPES` entries, committed by the
+/// system only where written), so its address never changes and compiled code indexes it.
+pub struct GcTypeTable {
+    entries: Box<[std::sync::atomic::AtomicPtr<VMGcTypeInfo>]>,
+}
+
+impl std::fmt::Debug for GcTypeTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcTypeTable").finish_non_exhaustive()
+    }
+}
+
+impl Default for GcTypeTable {
+    fn default() -> Self {
+        // SAFETY: a zeroed `AtomicPtr` is a valid null pointer.
+        let entries = unsafe { Box::new_zeroed_slice(vmgc::MAX_TYPES).assume_init() };
+        GcTypeTable { entries }
+    }
+}
+
+impl GcTypeTable {
+    /// Records the descriptor of type `id`; false if `id` is beyond the table.
+    pub fn set(&self, id: u32, info: &Arc<VMGcTypeInfo>) -> bool {
+        match self.entries.get(id as usize) {
+            Some(entry) => {
+                entry.store(Arc::as_ptr(info).cast_mut(), std::sync::atomic::Ordering::Release);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The descriptor of type `id`, if it is a registered struct or array type.
+    pub fn get(&self, id: u32) -> Option<&VMGcTypeInfo> {
+        let ptr = self.entries.get(id as usize)?.load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: entries point at descriptors the engine keeps (in `Arc`s) as long as itself,
+        // and the table belongs to the engine.
+        unsafe { ptr.as_ref() }
+    }
+
+    /// The table's address, for compiled code.
+    pub fn base(&self) -> *const usize {
+        self.entries.as_ptr().cast()
+    }
+}
+
 /// Whether `word` (a reference of the `any` or `extern` hierarchies) is a GC object's address.
 pub fn is_gc_object(word: usize) -> bool {
     word != 0 && word & 3 == 0
@@ -122,16 +170,16 @@ pub fn is_gc_object(word: usize) -> bool {
 
 /// A view of a live GC object.
 #[derive(Debug, Clone, Copy)]
-pub struct GcObject(usize);
+pub struct GcObject(usize, *const GcTypeTable);
 
 impl GcObject {
-    /// Views the object at `address`.
+    /// Views the object at `address`, whose type id `types` describes.
     ///
     /// # Safety
     ///
-    /// `address` must be a live object of a [`GcHeap`].
-    pub unsafe fn from_address(address: usize) -> GcObject {
-        GcObject(address)
+    /// `address` must be a live object of a [`GcHeap`] of an engine whose table is `types`.
+    pub unsafe fn from_address(address: usize, types: &GcTypeTable) -> GcObject {
+        GcObject(address, types)
     }
 
     /// The object's address (the reference's word).
@@ -139,16 +187,26 @@ impl GcObject {
         self.0
     }
 
+    /// The object's type id.
+    pub fn type_id(self) -> u32 {
+        // SAFETY: a live object starts with its header.
+        unsafe { *((self.0 + vmgc::TYPE_ID as usize) as *const u32) }
+    }
+
     /// The object's type descriptor.
     pub fn type_info(self) -> &'static VMGcTypeInfo {
-        // SAFETY: a live object's first word points at its type's descriptor, which lives as long
-        // as the engine, which outlives the store that owns the object.
-        unsafe { &**(self.0 as *const *const VMGcTypeInfo) }
+        // SAFETY: a live object's type id is a registered struct or array type of the engine
+        // whose table this is; descriptors live as long as the engine, which outlives the store
+        // that owns the object (the `'static` is that promise).
+        unsafe { &*((*self.1).get(self.type_id()).expect("objects have registered types") as *const VMGcTypeInfo) }
     }
 
     /// An array's length (0 for structs).
     pub fn len(self) -> u32 {
-        // SAFETY: the header is 16 bytes of the live object.
+        if !self.type_info().is_array() {
+            return 0;
+        }
+        // SAFETY: an array's header holds its length.
         unsafe { *((self.0 + vmgc::LENGTH as usize) as *const u32) }
     }
 
@@ -234,6 +292,8 @@ fn block_layout() -> Layout {
 pub struct GcHeap {
     /// The free lists' heads, in the store context.
     free_lists: *mut [usize; vmgc::NUM_CLASSES],
+    /// The engine's type table (what objects' type ids index).
+    types: *const GcTypeTable,
     blocks: Vec<Block>,
     /// Empty blocks kept for reuse (giving them back and taking new ones costs page faults).
     spare: Vec<usize>,
@@ -279,6 +339,7 @@ impl Default for GcHeap {
     fn default() -> Self {
         GcHeap {
             free_lists: std::ptr::null_mut(),
+            types: std::ptr::null(),
             blocks: Vec::new(),
             spare: Vec::new(),
             block_of: HashMap::new(),
@@ -302,7 +363,7 @@ impl Drop for GcHeap {
     fn drop(&mut self) {
         for &o in &self.large {
             // SAFETY: every listed large object is live and was allocated with its layout.
-            let bytes = large_alloc_size(unsafe { GcObject::from_address(o) }.size());
+            let bytes = large_alloc_size(unsafe { GcObject::from_address(o, &*self.types) }.size());
             self.large_spare.push((bytes, o));
         }
         for &(bytes, o) in &self.large_spare {
@@ -341,6 +402,30 @@ impl GcHeap {
     /// `free_lists` must be zeroed and stay valid (and not move) as long as the heap.
     pub unsafe fn set_free_lists(&mut self, free_lists: *mut [usize; vmgc::NUM_CLASSES]) {
         self.free_lists = free_lists;
+    }
+
+    /// Sets the engine's type table.
+    ///
+    /// # Safety
+    ///
+    /// `types` must outlive the heap (the store keeps its engine).
+    pub unsafe fn set_type_table(&mut self, types: *const GcTypeTable) {
+        self.types = types;
+    }
+
+    /// Views the object at `address`.
+    ///
+    /// # Safety
+    ///
+    /// `address` must be a live object of this heap.
+    pub unsafe fn object(&self, address: usize) -> GcObject {
+        GcObject(address, self.types)
+    }
+
+    /// The engine's type table.
+    pub fn type_table(&self) -> &GcTypeTable {
+        // SAFETY: set by the store before any object exists, and outlives the heap.
+        unsafe { &*self.types }
     }
 
     /// Sets the most bytes the heap may take.
@@ -457,7 +542,7 @@ impl GcHeap {
             return None;
         }
         // SAFETY: a free cell's first word links to the next free cell of its class.
-        *head = unsafe { *(cell as *const usize) };
+        *head = unsafe { *((cell + vmgc::FREE_LINK as usize) as *const usize) };
         Some(cell)
     }
 
@@ -483,7 +568,7 @@ impl GcHeap {
         for cell in block.cells().collect::<Vec<_>>().into_iter().rev() {
             // SAFETY: the cell lies in the new, zeroed block.
             unsafe {
-                *(cell as *mut usize) = *head;
+                *((cell + vmgc::FREE_LINK as usize) as *mut usize) = *head;
                 *gc_bits(cell) = FREE;
             }
             *head = cell;
@@ -568,10 +653,12 @@ impl GcHeap {
 
     /// Writes the header of a new object in a zeroed cell or allocation.
     fn init(address: usize, info: &VMGcTypeInfo, len: u32) -> usize {
+        // The type id and clear gc bits; then the length (arrays) or zero (a struct's first
+        // field, or a free cell's link).
         // SAFETY: the cell or allocation holds at least the 16-byte header.
         unsafe {
-            *(address as *mut *const VMGcTypeInfo) = info;
-            *((address + vmgc::LENGTH as usize) as *mut u32) = len;
+            *((address + vmgc::TYPE_ID as usize) as *mut u64) = u64::from(info.engine_id);
+            *((address + vmgc::LENGTH as usize) as *mut u64) = u64::from(len);
             *gc_bits(address) = 0;
         }
         address
@@ -585,7 +672,9 @@ impl GcHeap {
     pub unsafe fn collect(&mut self) {
         let Some((hook, store)) = self.roots_hook else { return };
         let start = std::time::Instant::now();
+        let types = self.types;
         let mut marker = Marker {
+            types,
             stack: Vec::new(),
             large_set: None,
             large: &self.large,
@@ -611,7 +700,7 @@ impl GcHeap {
         self.large.retain(|&o| {
             // SAFETY: listed objects are live; the collector owns their gc bits.
             unsafe {
-                let bytes = large_alloc_size(GcObject(o).size());
+                let bytes = large_alloc_size(GcObject(o, types).size());
                 if *gc_bits(o) & MARK != 0 {
                     *gc_bits(o) = 0;
                     live += bytes;
@@ -629,8 +718,7 @@ impl GcHeap {
             }
         });
         // SAFETY: every listed object is live.
-        self.large_bytes =
-            self.large.iter().map(|o| large_alloc_size(unsafe { GcObject::from_address(*o) }.size())).sum();
+        self.large_bytes = self.large.iter().map(|o| large_alloc_size(GcObject(*o, types).size())).sum();
         // Blocks: rebuild the free lists.
         // SAFETY: the free lists live in the store context.
         let free_lists = unsafe { &mut *self.free_lists };
@@ -674,7 +762,7 @@ impl GcHeap {
             let head = &mut free_lists[block.class];
             for cell in free_cells.into_iter().rev() {
                 // SAFETY: the cell is free: its first word is the link.
-                unsafe { *(cell as *mut usize) = *head };
+                unsafe { *((cell + vmgc::FREE_LINK as usize) as *mut usize) = *head };
                 *head = cell;
             }
             kept_blocks.push(block);
@@ -714,6 +802,7 @@ impl GcHeap {
 }
 
 struct Marker<'a> {
+    types: *const GcTypeTable,
     stack: Vec<usize>,
     /// The set of live large objects, built on the first untyped word that needs it.
     large_set: Option<HashSet<usize>>,
@@ -776,13 +865,13 @@ impl Marker<'_> {
 
     fn drain(&mut self) {
         while let Some(o) = self.stack.pop() {
-            let object = GcObject(o);
+            let object = GcObject(o, self.types);
             let info = object.type_info();
             if info.is_array() {
                 if info.elem_is_ref {
                     for i in 0..object.len() as usize {
                         // SAFETY: element `i` is inside the live array.
-                        let word = unsafe { *((o + vmgc::HEADER_SIZE as usize + i * 8) as *const usize) };
+                        let word = unsafe { *((o + vmgc::ARRAY_HEADER_SIZE as usize + i * 8) as *const usize) };
                         self.typed(word);
                     }
                 }
@@ -839,9 +928,16 @@ pub unsafe fn read_storage(object: usize, offset: u32, storage: WasmStorageType)
 /// # Safety
 ///
 /// Both must be live arrays whose element types allow the copy (validation ensures it).
-pub unsafe fn array_copy(dst: usize, dst_index: u32, src: usize, src_index: u32, len: u32) -> Result<(), Trap> {
+pub unsafe fn array_copy(
+    types: &GcTypeTable,
+    dst: usize,
+    dst_index: u32,
+    src: usize,
+    src_index: u32,
+    len: u32,
+) -> Result<(), Trap> {
     // SAFETY: the caller guarantees live arrays.
-    let (d, s) = unsafe { (GcObject::from_address(dst), GcObject::from_address(src)) };
+    let (d, s) = unsafe { (GcObject::from_address(dst, types), GcObject::from_address(src, types)) };
     if u64::from(dst_index) + u64::from(len) > u64::from(d.len())
         || u64::from(src_index) + u64::from(len) > u64::from(s.len())
     {
@@ -851,8 +947,8 @@ pub unsafe fn array_copy(dst: usize, dst_index: u32, src: usize, src_index: u32,
     // SAFETY: both ranges were checked against the arrays' lengths.
     unsafe {
         std::ptr::copy(
-            s.field_ptr(vmgc::HEADER_SIZE + src_index * elem),
-            d.field_ptr(vmgc::HEADER_SIZE + dst_index * elem),
+            s.field_ptr(vmgc::ARRAY_HEADER_SIZE + src_index * elem),
+            d.field_ptr(vmgc::ARRAY_HEADER_SIZE + dst_index * elem),
             len as usize * elem as usize,
         )
     };

@@ -188,8 +188,6 @@ pub struct Instance {
     /// Which defined tables are initialised lazily (their active segments are then not written).
     lazy_tables: Vec<bool>,
     gc_types: GcTypes,
-    /// The address of each module type's GC descriptor (0 for function types), for compiled code.
-    gc_type_addresses: Box<[usize]>,
     hierarchy: Arc<crate::gc::TypeHierarchy>,
 }
 
@@ -266,11 +264,6 @@ impl Instance {
                 type_ids: args.type_ids.clone(),
             },
             lazy_tables: Vec::new(),
-            gc_type_addresses: args
-                .gc_types
-                .iter()
-                .map(|t| t.as_ref().map_or(0, |t| Arc::as_ptr(t) as usize))
-                .collect(),
             gc_types: args.gc_types,
             hierarchy: args.hierarchy,
         });
@@ -298,7 +291,6 @@ impl Instance {
             write(VMOffsets::TYPE_IDS, args.type_ids.as_ptr() as usize);
             write(VMOffsets::STORE, args.store as usize);
             write(VMOffsets::INSTANCE, instance_ptr as usize);
-            write(VMOffsets::GC_TYPES, instance.gc_type_addresses.as_ptr() as usize);
             for (i, func) in args.imported_funcs.iter().enumerate() {
                 *(base.add(offsets.funcref(i as u32) as usize) as *mut VMFuncRef) = *func;
             }
@@ -493,6 +485,19 @@ impl Instance {
         self.gc_types[ty as usize].as_ref().expect("validated GC instructions name struct or array types")
     }
 
+    /// The store's GC heap.
+    fn gc_heap(&self) -> &mut crate::gc::GcHeap {
+        // SAFETY: the store context outlives its instances; only this thread uses the store now.
+        unsafe { &mut *(*self.store_ctx).gc.get() }
+    }
+
+    /// `array.copy` between non-null arrays of this store.
+    pub fn array_copy(&self, dst: usize, dst_index: u32, src: usize, src_index: u32, len: u32) -> Result<(), Trap> {
+        let heap = self.gc_heap();
+        // SAFETY: compiled code passes live arrays whose element types validation matched.
+        unsafe { crate::gc::array_copy(heap.type_table(), dst, dst_index, src, src_index, len) }
+    }
+
     /// The engine's subtype relation.
     pub fn hierarchy(&self) -> &crate::gc::TypeHierarchy {
         &self.hierarchy
@@ -513,11 +518,11 @@ impl Instance {
     /// Writes `value` to elements `start..start + len` of array `object` (in bounds).
     fn array_fill_raw(&self, object: usize, start: u32, len: u32, value: ValRaw) {
         // SAFETY: `object` is a live array; callers keep the range inside its length.
-        let object = unsafe { crate::gc::GcObject::from_address(object) };
+        let object = unsafe { self.gc_heap().object(object) };
         let info = object.type_info();
         let storage = info.fields[0].storage;
         for i in start..start + len {
-            let offset = kiln_environ::vmgc::HEADER_SIZE + i * info.elem_size;
+            let offset = kiln_environ::vmgc::ARRAY_HEADER_SIZE + i * info.elem_size;
             // SAFETY: element `i` lies inside the array.
             unsafe { crate::gc::write_storage(object.address(), offset, storage, value) };
         }
@@ -539,7 +544,7 @@ impl Instance {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 src.as_ptr(),
-                (object + kiln_environ::vmgc::HEADER_SIZE as usize) as *mut u8,
+                (object + kiln_environ::vmgc::ARRAY_HEADER_SIZE as usize) as *mut u8,
                 src.len(),
             )
         };
@@ -560,7 +565,7 @@ impl Instance {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 items.as_ptr(),
-                (object + kiln_environ::vmgc::HEADER_SIZE as usize) as *mut usize,
+                (object + kiln_environ::vmgc::ARRAY_HEADER_SIZE as usize) as *mut usize,
                 items.len(),
             )
         };
@@ -570,7 +575,7 @@ impl Instance {
     /// `array.init_data` on non-null array `object`.
     pub fn array_init_data(&self, object: usize, dst: u32, data: u32, src: u32, len: u32) -> Result<(), Trap> {
         // SAFETY: compiled code passes non-null array references of this store.
-        let array = unsafe { crate::gc::GcObject::from_address(object) };
+        let array = unsafe { self.gc_heap().object(object) };
         if u64::from(dst) + u64::from(len) > u64::from(array.len()) {
             return Err(Trap::ArrayOutOfBounds);
         }
@@ -586,7 +591,7 @@ impl Instance {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 from.as_ptr(),
-                array.field_ptr(kiln_environ::vmgc::HEADER_SIZE + dst * elem_size),
+                array.field_ptr(kiln_environ::vmgc::ARRAY_HEADER_SIZE + dst * elem_size),
                 from.len(),
             )
         };
@@ -596,7 +601,7 @@ impl Instance {
     /// `array.init_elem` on non-null array `object`.
     pub fn array_init_elem(&self, object: usize, dst: u32, elem: u32, src: u32, len: u32) -> Result<(), Trap> {
         // SAFETY: compiled code passes non-null array references of this store.
-        let array = unsafe { crate::gc::GcObject::from_address(object) };
+        let array = unsafe { self.gc_heap().object(object) };
         if u64::from(dst) + u64::from(len) > u64::from(array.len()) {
             return Err(Trap::ArrayOutOfBounds);
         }
@@ -609,7 +614,7 @@ impl Instance {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 items.as_ptr(),
-                array.field_ptr(kiln_environ::vmgc::HEADER_SIZE + dst * 8).cast::<usize>(),
+                array.field_ptr(kiln_environ::vmgc::ARRAY_HEADER_SIZE + dst * 8).cast::<usize>(),
                 items.len(),
             )
         };

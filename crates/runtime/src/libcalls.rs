@@ -153,15 +153,15 @@ unsafe extern "C" fn array_init_elem(
 }
 
 unsafe extern "C" fn array_copy(
-    _vmctx: *mut VMContext,
+    vmctx: *mut VMContext,
     dst: u64,
     dst_index: u32,
     src: u64,
     src_index: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: compiled code passes non-null arrays of its store whose types validation matched.
-    status(unsafe { crate::gc::array_copy(dst as usize, dst_index, src as usize, src_index, len) })
+    // SAFETY: compiled code passes its own live VMContext and non-null arrays of its store.
+    status(unsafe { Instance::from_vmctx(vmctx) }.array_copy(dst as usize, dst_index, src as usize, src_index, len))
 }
 
 unsafe extern "C" fn is_subtype(vmctx: *mut VMContext, sub: u32, sup: u32) -> u32 {

@@ -95,6 +95,8 @@ pub struct VMStoreContext {
     pub last_wasm_exit_sp: UnsafeCell<usize>,
     /// Heads of the GC heap's free lists (see `kiln_runtime::gc`).
     pub gc_free_lists: UnsafeCell<[usize; kiln_environ::vmgc::NUM_CLASSES]>,
+    /// The engine's GC type table (`GcTypeTable::base`).
+    pub gc_type_table: UnsafeCell<*const usize>,
     /// The store's exception objects (not read by compiled code).
     pub exceptions: UnsafeCell<crate::exception::ExceptionHeap>,
     /// The store's GC objects.
@@ -112,6 +114,7 @@ impl Default for VMStoreContext {
             epoch_counter: UnsafeCell::new(std::ptr::null()),
             last_wasm_exit_sp: UnsafeCell::new(0),
             gc_free_lists: UnsafeCell::new([0; kiln_environ::vmgc::NUM_CLASSES]),
+            gc_type_table: UnsafeCell::new(std::ptr::null()),
             exceptions: UnsafeCell::new(Default::default()),
             gc: UnsafeCell::new(Default::default()),
         }
@@ -254,6 +257,7 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, last_wasm_exit_sp) as u32, vmstore_context::LAST_WASM_EXIT_SP);
         assert_eq!(offset_of!(VMStoreContext, epoch_counter) as u32, vmstore_context::EPOCH_COUNTER);
         assert_eq!(offset_of!(VMStoreContext, gc_free_lists) as u32, vmstore_context::GC_FREE_LISTS);
+        assert_eq!(offset_of!(VMStoreContext, gc_type_table) as u32, vmstore_context::GC_TYPE_TABLE);
         // Runtime-only fields follow the part compiled code uses.
         assert_eq!(offset_of!(VMStoreContext, exceptions) as u32, vmstore_context::SIZE);
         assert_eq!(offset_of!(VMHostFuncContext, magic) as u32, vmhost_func_context::MAGIC);

@@ -71,10 +71,10 @@ impl FuncTranslator<'_, '_> {
             Operator::ArrayNewFixed { array_type_index: ty, array_size } => {
                 let values = self.popn(array_size as usize);
                 let elem = self.array_elem(ty);
-                let size = u64::from(vmgc::HEADER_SIZE) + u64::from(array_size) * u64::from(elem.storage.size());
+                let size = u64::from(vmgc::ARRAY_HEADER_SIZE) + u64::from(array_size) * u64::from(elem.storage.size());
                 let object = self.alloc_fast_or_slow(ty, size, array_size);
                 for (i, v) in values.into_iter().enumerate() {
-                    let offset = vmgc::HEADER_SIZE + i as u32 * elem.storage.size();
+                    let offset = vmgc::ARRAY_HEADER_SIZE + i as u32 * elem.storage.size();
                     self.store_storage(elem.storage, v, object, offset);
                 }
                 self.push_ref(object, ty);
@@ -208,14 +208,15 @@ impl FuncTranslator<'_, '_> {
 
         self.b.switch_to_block(fast);
         self.b.seal_block(fast);
-        let next = self.b.ins().load(I64, trusted(), head, 0);
+        let next = self.b.ins().load(I64, trusted(), head, vmgc::FREE_LINK as i32);
         self.b.ins().store(trusted(), next, store_ctx, slot);
-        let infos = self.b.ins().load(I64, trusted_readonly().with_can_move(), self.vmctx, VMOffsets::GC_TYPES as i32);
-        let info = self.b.ins().load(I64, trusted_readonly(), infos, (ty * 8) as i32);
-        self.b.ins().store(trusted(), info, head, vmgc::TYPE_INFO as i32);
-        // The length and the collector's bits (clearing the free mark).
-        let len_and_bits = self.b.ins().iconst(I64, i64::from(len));
-        self.b.ins().store(trusted(), len_and_bits, head, vmgc::LENGTH as i32);
+        // The header: the type id, and gc bits of 0 (clearing the free bit).
+        let id = self.engine_type_id(ty);
+        let header = self.b.ins().uextend(I64, id);
+        self.b.ins().store(trusted(), header, head, vmgc::TYPE_ID as i32);
+        // The length (arrays) or 0 (a struct's first bytes): clears the free link either way.
+        let len_word = self.b.ins().iconst(I64, i64::from(len));
+        self.b.ins().store(trusted(), len_word, head, vmgc::LENGTH as i32);
         self.b.ins().jump(done, &[BlockArg::Value(head)]);
 
         self.b.switch_to_block(slow);
@@ -264,7 +265,7 @@ impl FuncTranslator<'_, '_> {
         let index = self.b.ins().uextend(I64, index);
         let scaled = self.b.ins().imul_imm_s(index, i64::from(elem_size));
         let base = self.b.ins().iadd(object, scaled);
-        self.b.ins().iadd_imm_s(base, i64::from(vmgc::HEADER_SIZE))
+        self.b.ins().iadd_imm_s(base, i64::from(vmgc::ARRAY_HEADER_SIZE))
     }
 
     /// Traps unless `start + len` is within the length of non-null array `object`.
@@ -286,7 +287,7 @@ impl FuncTranslator<'_, '_> {
         let len = self.b.ins().uextend(I64, len);
         let first = self.b.ins().imul_imm_s(start, size);
         let first = self.b.ins().iadd(object, first);
-        let first = self.b.ins().iadd_imm_s(first, i64::from(vmgc::HEADER_SIZE));
+        let first = self.b.ins().iadd_imm_s(first, i64::from(vmgc::ARRAY_HEADER_SIZE));
         let bytes = self.b.ins().imul_imm_s(len, size);
         let end = self.b.ins().iadd(first, bytes);
         let header = self.b.create_block();
@@ -397,8 +398,43 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().brif(low, done, &[BlockArg::Value(zero)], object, &[]);
         self.b.switch_to_block(object);
         self.b.seal_block(object);
-        let info = self.b.ins().load(I64, trusted_readonly(), r, vmgc::TYPE_INFO as i32);
+        let id = self.b.ins().load(I32, trusted_readonly(), r, vmgc::TYPE_ID as i32);
         let ok = match heap {
+            // A final type has no subtypes: its objects are exactly those of its id.
+            WasmHeapType::Concrete(_, ty) if self.env.info.types[ty as usize].is_final => {
+                let expected = self.engine_type_id(ty);
+                let same = self.b.ins().icmp(IntCC::Equal, id, expected);
+                self.b.ins().uextend(I32, same)
+            }
+            _ => {
+                let info = self.type_info_of(id);
+                self.info_test(info, heap)
+            }
+        };
+        self.b.ins().jump(done, &[BlockArg::Value(ok)]);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+        result
+    }
+
+    /// The `VMGcTypeInfo` of type id `id` (from the engine's table in the store context).
+    fn type_info_of(&mut self, id: Value) -> Value {
+        let store_ctx = self.store_context();
+        let table = self.b.ins().load(
+            I64,
+            trusted_readonly().with_can_move(),
+            store_ctx,
+            vmstore_context::GC_TYPE_TABLE as i32,
+        );
+        let id = self.b.ins().uextend(I64, id);
+        let offset = self.b.ins().ishl_imm_u(id, 3);
+        let slot = self.b.ins().iadd(table, offset);
+        self.b.ins().load(I64, trusted_readonly(), slot, 0)
+    }
+
+    /// 1 if the descriptor `info` describes a subtype of `heap` (a struct, array or concrete type).
+    fn info_test(&mut self, info: Value, heap: WasmHeapType) -> Value {
+        match heap {
             WasmHeapType::Struct | WasmHeapType::Array => {
                 let kind = self.b.ins().load(I32, trusted_readonly(), info, vmgc::INFO_KIND as i32);
                 let want = if heap == WasmHeapType::Struct { vmgc::KIND_STRUCT } else { vmgc::KIND_ARRAY };
@@ -407,11 +443,7 @@ impl FuncTranslator<'_, '_> {
             }
             WasmHeapType::Concrete(_, ty) => self.display_test(info, ty),
             _ => unreachable!("only object types come here"),
-        };
-        self.b.ins().jump(done, &[BlockArg::Value(ok)]);
-        self.b.switch_to_block(done);
-        self.b.seal_block(done);
-        result
+        }
     }
 
     /// 1 if the type descriptor `info` has module type `ty` in its display at `ty`'s depth.
