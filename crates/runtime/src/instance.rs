@@ -486,9 +486,9 @@ impl Instance {
     }
 
     /// The store's GC heap.
-    fn gc_heap(&self) -> &mut crate::gc::GcHeap {
+    fn gc_heap(&self) -> &crate::gc::GcHeap {
         // SAFETY: the store context outlives its instances; only this thread uses the store now.
-        unsafe { &mut *(*self.store_ctx).gc.get() }
+        unsafe { &*(*self.store_ctx).gc.get() }
     }
 
     /// `array.copy` between non-null arrays of this store.
