@@ -407,7 +407,12 @@ impl StoreOpaque {
     pub(crate) fn gc(&mut self) {
         // SAFETY: the roots hook sees every reference: the host's are rooted, and wasm frames are
         // found from the recorded exits.
-        unsafe { (*self.store_ctx.gc.get()).collect() };
+        unsafe {
+            let heap = &mut *self.store_ctx.gc.get();
+            heap.collect();
+            // What the collection freed is reusable (and counted as free) at once.
+            heap.finish_sweeping();
+        }
     }
 
     /// Roots `word` (a GC object or host reference) for the host, in the current scope.

@@ -288,17 +288,20 @@ fn block_layout() -> Layout {
 /// only when the list is empty. Free cells are zero except for the link in their first word and
 /// the `FREE` bit, so an allocation writes only the header and the fields it sets. Larger objects
 /// are allocated one by one. A collection marks from the roots, then sweeps every block: dead
-/// cells are zeroed and linked into the free lists, and empty blocks are given back.
+/// cells are zeroed and linked into the free lists, and empty blocks are given back. Sweeping is
+/// lazy: a collection only marks, and each block is swept when its class's free list runs dry
+/// (just before its cells are reused, so they are in the cache), or before the next collection.
 pub struct GcHeap {
     /// The free lists' heads, in the store context.
     free_lists: *mut [usize; vmgc::NUM_CLASSES],
     /// The engine's type table (what objects' type ids index).
     types: *const GcTypeTable,
-    blocks: Vec<Block>,
+    /// The size class of each block, by base address.
+    blocks: HashMap<usize, usize>,
+    /// Per size class, the blocks not yet swept since the last collection.
+    unswept: Vec<Vec<usize>>,
     /// Empty blocks kept for reuse (giving them back and taking new ones costs page faults).
     spare: Vec<usize>,
-    /// Index in `blocks` of each block's base.
-    block_of: HashMap<usize, usize>,
     /// Large objects (allocated one by one).
     large: Vec<usize>,
     /// The bytes their allocations take.
@@ -340,9 +343,9 @@ impl Default for GcHeap {
         GcHeap {
             free_lists: std::ptr::null_mut(),
             types: std::ptr::null(),
-            blocks: Vec::new(),
+            blocks: HashMap::new(),
+            unswept: vec![Vec::new(); vmgc::NUM_CLASSES],
             spare: Vec::new(),
-            block_of: HashMap::new(),
             large: Vec::new(),
             large_bytes: 0,
             large_spare: Vec::new(),
@@ -370,7 +373,7 @@ impl Drop for GcHeap {
             // SAFETY: allocated with this layout and no longer used.
             unsafe { std::alloc::dealloc(o as *mut u8, large_layout(bytes)) };
         }
-        for base in self.blocks.iter().map(|b| b.base).chain(self.spare.iter().copied()) {
+        for base in self.blocks.keys().copied().chain(self.spare.iter().copied()) {
             // SAFETY: blocks were allocated with the block layout.
             unsafe { std::alloc::dealloc(base as *mut u8, block_layout()) };
         }
@@ -444,6 +447,7 @@ impl GcHeap {
         let small: usize = self
             .blocks
             .iter()
+            .map(|(base, class)| Block { base: *base, class: *class })
             // SAFETY: every cell of a live block has a header.
             .map(|b| b.cells().filter(|c| unsafe { *gc_bits(*c) } & (FREE | QUARANTINE) == 0).count())
             .sum();
@@ -560,9 +564,8 @@ impl GcHeap {
         if base == 0 {
             return Err(Trap::GcHeapOutOfMemory);
         }
-        self.block_of.insert(base, self.blocks.len());
-        self.blocks.push(Block { base, class });
-        let block = self.blocks.last().expect("just pushed");
+        self.blocks.insert(base, class);
+        let block = Block { base, class };
         // SAFETY: the free lists live in the store context.
         let head = unsafe { &mut (*self.free_lists)[class] };
         for cell in block.cells().collect::<Vec<_>>().into_iter().rev() {
@@ -597,6 +600,10 @@ impl GcHeap {
             loop {
                 if let Some(cell) = self.pop_cell(class) {
                     break cell;
+                }
+                if let Some(base) = self.unswept[class].pop() {
+                    self.sweep_block(base, class);
+                    continue;
                 }
                 // A spare block is already counted in the heap's size.
                 let total = self.bytes() + if self.spare.is_empty() { BLOCK_SIZE } else { 0 };
@@ -643,6 +650,75 @@ impl GcHeap {
         Ok(Self::init(address, info, len))
     }
 
+    /// Sweeps the block at `base` (of size class `class`): clears the marks of live cells, zeroes
+    /// dead ones and links them into the free list. A block left empty becomes a spare.
+    fn sweep_block(&mut self, base: usize, class: usize) {
+        let block = Block { base, class };
+        let size = block.cell_size();
+        // SAFETY: every cell of a block has a header.
+        let live = block.cells().any(|c| unsafe { *gc_bits(c) } & (MARK | QUARANTINE) != 0);
+        if !live {
+            if cfg!(debug_assertions) {
+                // SAFETY: the block is ours and holds no live object.
+                unsafe { std::ptr::write_bytes(base as *mut u8, 0xa5, BLOCK_SIZE) };
+            }
+            self.blocks.remove(&base);
+            self.spare.push(base);
+            return;
+        }
+        // SAFETY: the free lists live in the store context.
+        let head = unsafe { &mut (*self.free_lists)[class] };
+        // Linked from the last cell, so that the list hands out cells in address order.
+        let cells = BLOCK_SIZE / size;
+        for i in (0..cells).rev() {
+            let cell = base + i * size;
+            // SAFETY: the cell lies in the block and has a header; dead cells are rewritten whole.
+            unsafe {
+                let bits = *gc_bits(cell);
+                let free = if bits & MARK != 0 {
+                    *gc_bits(cell) = 0;
+                    false
+                } else if bits & FREE != 0 {
+                    true
+                } else if bits & QUARANTINE == 0 && cfg!(debug_assertions) {
+                    // Poisoned, and reused only after the next sweep of this block.
+                    std::ptr::write_bytes(cell as *mut u8, 0xa5, size);
+                    *gc_bits(cell) = QUARANTINE;
+                    false
+                } else {
+                    std::ptr::write_bytes(cell as *mut u8, 0, size);
+                    *gc_bits(cell) = FREE;
+                    true
+                };
+                if free {
+                    *((cell + vmgc::FREE_LINK as usize) as *mut usize) = *head;
+                    *head = cell;
+                }
+            }
+        }
+    }
+
+    /// Sweeps every block not yet swept since the last collection.
+    pub fn finish_sweeping(&mut self) {
+        for class in 0..vmgc::NUM_CLASSES {
+            while let Some(base) = self.unswept[class].pop() {
+                self.sweep_block(base, class);
+            }
+        }
+        self.trim_spare_blocks(self.used_bytes());
+    }
+
+    /// Keeps as many empty blocks as half the blocks in use (at least 16, at most a quarter of
+    /// the room the limit leaves above `live` bytes); gives back the rest.
+    fn trim_spare_blocks(&mut self, live: usize) {
+        let room = self.limit.saturating_sub(live) / 4 / BLOCK_SIZE;
+        let keep = (self.blocks.len() / 2).max(16).min(room);
+        for base in self.spare.drain(keep.min(self.spare.len())..) {
+            // SAFETY: spare blocks hold no objects.
+            unsafe { std::alloc::dealloc(base as *mut u8, block_layout()) };
+        }
+    }
+
     /// Gives back every kept large allocation.
     fn release_large_spares(&mut self) {
         for (bytes, o) in self.large_spare.drain(..) {
@@ -672,20 +748,24 @@ impl GcHeap {
     pub unsafe fn collect(&mut self) {
         let Some((hook, store)) = self.roots_hook else { return };
         let start = std::time::Instant::now();
+        // The marker needs every block swept: a dead cell must read as free, and no mark may be
+        // left from the last collection.
+        self.finish_sweeping();
         let types = self.types;
         let mut marker = Marker {
             types,
             stack: Vec::new(),
             large_set: None,
             large: &self.large,
-            block_of: &self.block_of,
             blocks: &self.blocks,
             host_marks: vec![false; self.host_refs.len()],
+            live: 0,
         };
         // SAFETY: the hook was registered by the store that owns this heap, with its pointer.
         unsafe { hook(store, &mut marker) };
         marker.drain();
         let host_marks = std::mem::take(&mut marker.host_marks);
+        let marked_small = marker.live;
         // Host values are dropped after the sweep, in one go (their destructors are host code).
         let mut dead_host_values = Vec::new();
         for (i, marked) in host_marks.iter().enumerate() {
@@ -694,7 +774,7 @@ impl GcHeap {
                 self.host_free.push(i as u32);
             }
         }
-        let mut live = self.host_refs() * HOST_REF_BYTES;
+        let mut live = self.host_refs() * HOST_REF_BYTES + marked_small;
         // Large objects.
         let spare = &mut self.large_spare;
         self.large.retain(|&o| {
@@ -719,55 +799,12 @@ impl GcHeap {
         });
         // SAFETY: every listed object is live.
         self.large_bytes = self.large.iter().map(|o| large_alloc_size(GcObject(*o, types).size())).sum();
-        // Blocks: rebuild the free lists.
+        // Blocks are swept lazily (`sweep_block`): the free lists start empty.
         // SAFETY: the free lists live in the store context.
-        let free_lists = unsafe { &mut *self.free_lists };
-        *free_lists = [0; vmgc::NUM_CLASSES];
-        let mut kept_blocks = Vec::with_capacity(self.blocks.len());
-        for block in std::mem::take(&mut self.blocks) {
-            let size = block.cell_size();
-            let mut free_cells = Vec::new();
-            let mut block_live = 0usize;
-            for cell in block.cells() {
-                // SAFETY: every cell of a block has a header; dead cells are rewritten whole.
-                unsafe {
-                    let bits = *gc_bits(cell);
-                    if bits & QUARANTINE != 0 {
-                        std::ptr::write_bytes(cell as *mut u8, 0, size);
-                        *gc_bits(cell) = FREE;
-                        free_cells.push(cell);
-                    } else if bits & FREE != 0 {
-                        free_cells.push(cell);
-                    } else if bits & MARK != 0 {
-                        *gc_bits(cell) = 0;
-                        block_live += 1;
-                    } else if cfg!(debug_assertions) {
-                        // Poisoned, and reused only after the next collection.
-                        std::ptr::write_bytes(cell as *mut u8, 0xa5, size);
-                        *gc_bits(cell) = QUARANTINE;
-                    } else {
-                        std::ptr::write_bytes(cell as *mut u8, 0, size);
-                        *gc_bits(cell) = FREE;
-                        free_cells.push(cell);
-                    }
-                }
-            }
-            // SAFETY: as above (only debug builds quarantine cells).
-            let quarantined = cfg!(debug_assertions) && block.cells().any(|c| unsafe { *gc_bits(c) } & QUARANTINE != 0);
-            if block_live == 0 && !quarantined {
-                self.spare.push(block.base);
-                continue;
-            }
-            live += block_live * size;
-            let head = &mut free_lists[block.class];
-            for cell in free_cells.into_iter().rev() {
-                // SAFETY: the cell is free: its first word is the link.
-                unsafe { *((cell + vmgc::FREE_LINK as usize) as *mut usize) = *head };
-                *head = cell;
-            }
-            kept_blocks.push(block);
+        unsafe { *self.free_lists = [0; vmgc::NUM_CLASSES] };
+        for (base, class) in &self.blocks {
+            self.unswept[*class].push(*base);
         }
-        self.blocks = kept_blocks;
         // Keep freed large allocations up to a quarter of what survived (at least 4 MiB), within
         // a quarter of the room the limit leaves.
         let cap = (live / 4).max(4 << 20).min(self.limit.saturating_sub(live) / 4);
@@ -781,15 +818,7 @@ impl GcHeap {
             unsafe { std::alloc::dealloc(o as *mut u8, large_layout(bytes)) };
             false
         });
-        // Keep as many empty blocks as half the blocks in use (at least 16, at most a quarter of
-        // the room the limit leaves); give back the rest.
-        let room = self.limit.saturating_sub(live) / 4 / BLOCK_SIZE;
-        let keep = (self.blocks.len() / 2).max(16).min(room);
-        for base in self.spare.drain(keep.min(self.spare.len())..) {
-            // SAFETY: spare blocks hold no objects.
-            unsafe { std::alloc::dealloc(base as *mut u8, block_layout()) };
-        }
-        self.block_of = self.blocks.iter().enumerate().map(|(i, b)| (b.base, i)).collect();
+        self.trim_spare_blocks(live);
         drop(dead_host_values);
         // Collect again once the heap has grown to 1.5 times what survived (at least
         // MIN_THRESHOLD), and no later than the limit. A smaller heap is faster as well as
@@ -807,8 +836,9 @@ struct Marker<'a> {
     /// The set of live large objects, built on the first untyped word that needs it.
     large_set: Option<HashSet<usize>>,
     large: &'a [usize],
-    block_of: &'a HashMap<usize, usize>,
-    blocks: &'a [Block],
+    blocks: &'a HashMap<usize, usize>,
+    /// Bytes of the small objects marked.
+    live: usize,
     /// Which host references are reachable.
     host_marks: Vec<bool>,
 }
@@ -843,8 +873,9 @@ impl RootSink for Marker<'_> {
 impl Marker<'_> {
     /// Whether `word` is the address of a live object (for untyped words).
     fn is_live_object(&mut self, word: usize) -> bool {
-        if let Some(&i) = self.block_of.get(&(word & !(BLOCK_SIZE - 1))) {
-            let block = &self.blocks[i];
+        let base = word & !(BLOCK_SIZE - 1);
+        if let Some(&class) = self.blocks.get(&base) {
+            let block = Block { base, class };
             // SAFETY: a cell-aligned address inside a block is a cell with a header.
             return (word - block.base).is_multiple_of(block.cell_size())
                 && unsafe { *gc_bits(word) } & (FREE | QUARANTINE) == 0;
@@ -867,6 +898,10 @@ impl Marker<'_> {
         while let Some(o) = self.stack.pop() {
             let object = GcObject(o, self.types);
             let info = object.type_info();
+            let size = object.size();
+            if size <= vmgc::MAX_SMALL as usize {
+                self.live += size;
+            }
             if info.is_array() {
                 if info.elem_is_ref {
                     for i in 0..object.len() as usize {
