@@ -207,6 +207,15 @@ pub unsafe extern "C" fn kiln_config_max_wasm_stack_set(c: *mut wasm_config_t, b
 }
 
 #[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_config_gc_heap_limit_set(c: *mut wasm_config_t, bytes: u64) {
+    guard((), || {
+        if let Some(c) = config(c) {
+            c.gc_heap_limit(bytes);
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_config_max_memory_size_set(c: *mut wasm_config_t, bytes: u64) {
     guard((), || {
         if let Some(c) = config(c) {
@@ -272,6 +281,16 @@ pub unsafe extern "C" fn kiln_store_get_fuel(store: *mut wasm_store_t, fuel: *mu
                 null_mut()
             }
             Err(e) => error(store, &e),
+        }
+    })
+}
+
+/// Collects the store's GC objects and host references that nothing reaches any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_store_gc(store: *mut wasm_store_t) {
+    guard((), || {
+        if let Some(s) = store_mut(store) {
+            s.gc()
         }
     })
 }

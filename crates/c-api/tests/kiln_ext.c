@@ -24,6 +24,7 @@ static void test_config(void) {
   kiln_config_cranelift_opt_level_set(config, KILN_OPT_NONE);
   kiln_config_max_wasm_stack_set(config, 64 * 1024);
   kiln_config_max_memory_size_set(config, 2 * 65536);
+  kiln_config_gc_heap_limit_set(config, 1 << 20);
   kiln_config_wasm_simd_set(config, true);
   kiln_config_wasm_relaxed_simd_set(config, true);
   kiln_config_wasm_multi_memory_set(config, true);
@@ -52,6 +53,7 @@ static void test_config(void) {
                 "  (func (result i32) (i31.get_s (ref.i31 (i32.const 1)))))", &binary);
   CHECK(wasm_module_validate(store, &binary));
   wasm_byte_vec_delete(&binary);
+  kiln_store_gc(store);
 
   /* The stack limit: deep recursion traps with a stack overflow. */
   wasm_module_t *module = compile_wat(store,
@@ -72,6 +74,40 @@ static void test_config(void) {
   /* The memory limit: growing past 2 pages fails. */
   wasm_memory_t *memory = wasm_extern_as_memory(exports.data[1]);
   CHECK(wasm_memory_grow(memory, 1) && !wasm_memory_grow(memory, 1));
+
+  /* The GC heap limit (1 MiB): 100,000 short-lived structs (2.4 MB) are collected as they go;
+   * a list kept in a global traps with the GC heap's own code, and the store still works. */
+  wasm_module_t *gc_module = compile_wat(store,
+      "(module (type $n (struct (field i32) (field (ref null $n))))"
+      "  (global $g (mut (ref null $n)) (ref.null $n))"
+      "  (func (export \"churn\") (param i32) (result i32) (local $s i32)"
+      "    (loop $l (local.set $s (i32.add (local.get $s)"
+      "        (struct.get $n 0 (struct.new $n (local.get 0) (ref.null $n)))))"
+      "      (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))"
+      "    (local.get $s))"
+      "  (func (export \"hoard\") (param i32) (result i32)"
+      "    (loop $l (global.set $g (struct.new $n (local.get 0) (global.get $g))) (br $l))"
+      "    (i32.const 0))"
+      "  (func (export \"release\") (param i32) (result i32) (global.set $g (ref.null $n)) (local.get 0)))");
+  wasm_instance_t *gc_instance = instantiate(store, gc_module, NULL);
+  wasm_extern_vec_t gc_exports;
+  wasm_instance_exports(gc_instance, &gc_exports);
+  /* 1 + 2 + ... + 100000 = 5000050000, modulo 2^32. */
+  CHECK(call_i32(export_func(&gc_exports, 0), 100000, &trap) == 705082704 && trap == NULL);
+  call_i32(export_func(&gc_exports, 1), 1, &trap);
+  CHECK(trap != NULL);
+  CHECK(kiln_trap_code(trap, &code) && code == KILN_TRAP_GC_HEAP_OUT_OF_MEMORY);
+  wasm_trap_delete(trap);
+  /* The hoard is in the global: the heap stays full until wasm lets go of it. */
+  call_i32(export_func(&gc_exports, 0), 10, &trap);
+  CHECK(trap != NULL && kiln_trap_code(trap, &code) && code == KILN_TRAP_GC_HEAP_OUT_OF_MEMORY);
+  wasm_trap_delete(trap);
+  CHECK(call_i32(export_func(&gc_exports, 2), 7, &trap) == 7 && trap == NULL);
+  kiln_store_gc(store);
+  CHECK(call_i32(export_func(&gc_exports, 0), 10, &trap) == 55 && trap == NULL);
+  wasm_extern_vec_delete(&gc_exports);
+  wasm_instance_delete(gc_instance);
+  wasm_module_delete(gc_module);
 
   /* kiln_module_serialize and the compile cache. */
   wasm_byte_vec_t bytes;

@@ -19,6 +19,9 @@ WASM_API_EXTERN void kiln_config_epoch_interruption_set(wasm_config_t *config, b
 WASM_API_EXTERN void kiln_config_max_wasm_stack_set(wasm_config_t *config, size_t bytes);
 /* Upper bound on every linear memory's size, in bytes. */
 WASM_API_EXTERN void kiln_config_max_memory_size_set(wasm_config_t *config, uint64_t bytes);
+/* The most bytes a store's GC objects may take (1 GiB by default); past it, allocations trap
+ * with KILN_TRAP_GC_HEAP_OUT_OF_MEMORY. */
+WASM_API_EXTERN void kiln_config_gc_heap_limit_set(wasm_config_t *config, uint64_t bytes);
 /* Caches compiled code on disk in `dir` (NUL-terminated), or in the default directory if NULL. */
 WASM_API_EXTERN kiln_error_t *kiln_config_cache_set(wasm_config_t *config, const char *dir);
 

@@ -13,6 +13,9 @@ extern "C" {
 WASM_API_EXTERN kiln_error_t *kiln_store_set_fuel(wasm_store_t *store, uint64_t fuel);
 /* The fuel left into *fuel. */
 WASM_API_EXTERN kiln_error_t *kiln_store_get_fuel(wasm_store_t *store, uint64_t *fuel);
+/* Collects the store's GC objects and host references that nothing reaches any more (wasm
+ * collects on its own as it allocates). */
+WASM_API_EXTERN void kiln_store_gc(wasm_store_t *store);
 /* Wasm in this store traps with KILN_TRAP_INTERRUPT once the engine's epoch is `ticks` past
  * its current value (the engine must have epoch interruption on). */
 WASM_API_EXTERN void kiln_store_set_epoch_deadline(wasm_store_t *store, uint64_t ticks);
