@@ -30,6 +30,7 @@ gc_tests![
     unreachable_externrefs_are_released,
     handles_outlived_by_their_scope_are_refused,
     host_allocates_reads_and_writes_objects,
+    owned_roots_outlive_scopes_until_dropped,
 ];
 
 fn engine(limit: u64) -> Result<Engine> {
@@ -516,5 +517,57 @@ fn host_allocates_reads_and_writes_objects() -> Result<()> {
     let other = StructType::new(&engine, [FieldType::new(Mutability::Const, StorageType::ValType(ValType::I32))])?;
     let o = StructRef::new(&mut store, &other, &[Val::I32(1)])?;
     ensure!(ArrayRef::new_fixed(&mut store, &points, &[o.into()]).is_err(), "an element of the wrong type");
+    Ok(())
+}
+
+/// A host function keeps a reference it received in its state as an `OwnedRooted` (a plain
+/// handle would end with the call); later calls use it; dropping it lets the collector free the
+/// object. Typed calls take and give `Option<AnyRef>`.
+fn owned_roots_outlive_scopes_until_dropped() -> Result<()> {
+    use kiln::{AnyRef, OwnedRooted, RootScope};
+    let engine = engine(4 << 20)?;
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (type $box (struct (field i32)))
+          (import "host" "keep" (func $keep (param anyref)))
+          (func (export "make") (param i32) (result anyref) (struct.new $box (local.get 0)))
+          (func (export "give") (param i32) (call $keep (struct.new $box (local.get 0))))
+          (func (export "read") (param anyref) (result i32)
+            (struct.get $box 0 (ref.cast (ref $box) (local.get 0)))))"#,
+    )?;
+    let mut store: Store<Option<OwnedRooted<AnyRef>>> = Store::new(&engine, None);
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap(
+        "host",
+        "keep",
+        |mut caller: kiln::Caller<'_, Option<OwnedRooted<AnyRef>>>, r: Option<AnyRef>| {
+            let owned = r.map(|r| OwnedRooted::new(&mut caller, &r)).transpose()?;
+            *caller.data_mut() = owned;
+            anyhow::Ok(())
+        },
+    )?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    let give = instance.get_typed_func::<i32, ()>(&mut store, "give")?;
+    let read = instance.get_typed_func::<Option<AnyRef>, i32>(&mut store, "read")?;
+    let make = instance.get_typed_func::<i32, Option<AnyRef>>(&mut store, "make")?;
+    give.call(&mut store, 41)?;
+    // Collections in between: the object is reachable only through the owned root.
+    for _ in 0..3 {
+        store.gc();
+    }
+    ensure!(store.gc_stats().objects == 1, "{} objects live", store.gc_stats().objects);
+    let kept = store.data().clone().expect("the host kept it");
+    {
+        let mut scope = RootScope::new(&mut store);
+        let r = kept.to_rooted(&mut scope)?;
+        ensure!(read.call(&mut scope, Some(r))? == 41);
+        let other = make.call(&mut scope, 9)?;
+        ensure!(read.call(&mut scope, other)? == 9);
+    }
+    drop(kept);
+    *store.data_mut() = None;
+    store.gc();
+    ensure!(store.gc_stats().objects == 0, "{} objects outlived their owners", store.gc_stats().objects);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Embedding-level tests of wasm 3.0 proposals that the spec scripts cannot express: shared memories
 //! used by several stores on several threads, constant stack in unbounded tail recursion, and the
-//! per-proposal `Config` switches, recursion groups of function types at link time, and the
-//! `i31` part of GC through the host API (`Val::AnyRef`, `I31`).
+//! per-proposal `Config` switches, recursion groups of function types at link time, and i31s and
+//! casts through the host API (`Val::AnyRef`, `I31`; the rest of GC is in `gc.rs`).
 
 use anyhow::{Result, ensure};
 use kiln::{Config, Engine, Instance, Linker, Memory, MemoryType, Module, SharedMemory, Store};

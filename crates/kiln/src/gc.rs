@@ -385,3 +385,96 @@ impl From<ArrayRef> for Val {
         Val::AnyRef(Some(a.to_anyref()))
     }
 }
+
+/// A GC reference ([`ExternRef`], [`AnyRef`], [`StructRef`], [`ArrayRef`]) that stays a root for
+/// as long as the host keeps it, whatever scope it was made in: the form to keep in host state
+/// between calls. Dropping every clone lets the collector free its object; [`to_rooted`]
+/// (`OwnedRooted::to_rooted`) gives back a handle rooted in the current scope.
+pub struct OwnedRooted<T: RootedKind> {
+    store: crate::store::StoreId,
+    raw: usize,
+    token: Arc<()>,
+    _kind: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: RootedKind> Clone for OwnedRooted<T> {
+    fn clone(&self) -> Self {
+        OwnedRooted { store: self.store, raw: self.raw, token: self.token.clone(), _kind: std::marker::PhantomData }
+    }
+}
+
+impl<T: RootedKind> std::fmt::Debug for OwnedRooted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedRooted").field("raw", &self.raw).finish()
+    }
+}
+
+/// The handles [`OwnedRooted`] can own.
+pub trait RootedKind: Sized + private::Sealed {
+    #[doc(hidden)]
+    fn word(&self, store: &StoreOpaque) -> Result<usize>;
+    #[doc(hidden)]
+    fn from_word(store: &mut StoreOpaque, word: usize) -> Self;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for crate::ExternRef {}
+    impl Sealed for crate::AnyRef {}
+    impl Sealed for super::StructRef {}
+    impl Sealed for super::ArrayRef {}
+}
+
+impl RootedKind for crate::ExternRef {
+    fn word(&self, store: &StoreOpaque) -> Result<usize> {
+        self.to_raw(store)
+    }
+    fn from_word(store: &mut StoreOpaque, word: usize) -> Self {
+        crate::ExternRef::from_raw(store, word).expect("owned references are never null")
+    }
+}
+
+impl RootedKind for AnyRef {
+    fn word(&self, store: &StoreOpaque) -> Result<usize> {
+        self.to_raw(store)
+    }
+    fn from_word(store: &mut StoreOpaque, word: usize) -> Self {
+        AnyRef::from_raw(store, word).expect("owned references are never null")
+    }
+}
+
+impl RootedKind for StructRef {
+    fn word(&self, store: &StoreOpaque) -> Result<usize> {
+        Ok(object(store, self.0)?.address())
+    }
+    fn from_word(store: &mut StoreOpaque, word: usize) -> Self {
+        StructRef(GcRef { store: store.id, raw: word, root: store.root(word) })
+    }
+}
+
+impl RootedKind for ArrayRef {
+    fn word(&self, store: &StoreOpaque) -> Result<usize> {
+        Ok(object(store, self.0)?.address())
+    }
+    fn from_word(store: &mut StoreOpaque, word: usize) -> Self {
+        ArrayRef(GcRef { store: store.id, raw: word, root: store.root(word) })
+    }
+}
+
+impl<T: RootedKind> OwnedRooted<T> {
+    /// Keeps what `value` refers to alive until the result (and its clones) are dropped.
+    pub fn new(mut store: impl AsContextMut, value: &T) -> Result<OwnedRooted<T>> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let raw = value.word(store)?;
+        let token = Arc::new(());
+        store.add_owned_root(Arc::downgrade(&token), raw);
+        Ok(OwnedRooted { store: store.id, raw, token, _kind: std::marker::PhantomData })
+    }
+
+    /// A handle to the same object, rooted in the current scope.
+    pub fn to_rooted(&self, mut store: impl AsContextMut) -> Result<T> {
+        let store = &mut store.as_context_mut().0.opaque;
+        ensure!(store.id == self.store, "OwnedRooted used with the wrong store");
+        Ok(T::from_word(store, self.raw))
+    }
+}

@@ -105,6 +105,10 @@ pub struct StoreOpaque {
     /// later handle is not mistaken for its own.
     pub(crate) gc_roots: Vec<(usize, u32)>,
     next_root_serial: u32,
+    /// Roots that [`crate::OwnedRooted`] handles keep: live while their token is.
+    owned_roots: Vec<(std::sync::Weak<()>, usize)>,
+    /// `owned_roots`' length after its last pruning.
+    owned_roots_pruned: usize,
     pub(crate) tags: Vec<crate::exn::TagData>,
     tag_index: AddrMap<usize>,
     host_tags: Vec<Box<kiln_runtime::VMTagDefinition>>,
@@ -165,6 +169,8 @@ impl<T> Store<T> {
                     host_globals: Vec::new(),
                     gc_roots: Vec::new(),
                     next_root_serial: 1,
+                    owned_roots: Vec::new(),
+                    owned_roots_pruned: 0,
                     tags: Vec::new(),
                     tag_index: AddrMap::default(),
                     host_tags: Vec::new(),
@@ -384,6 +390,11 @@ unsafe fn gc_roots_hook(store: *mut u8, roots: &mut dyn kiln_runtime::RootSink) 
     for (word, _) in &store.gc_roots {
         roots.typed(*word);
     }
+    for (token, word) in &store.owned_roots {
+        if token.strong_count() > 0 {
+            roots.typed(*word);
+        }
+    }
     for instance in &store.instances {
         instance.handle.trace_roots(roots);
     }
@@ -432,6 +443,16 @@ impl StoreOpaque {
             Some((word, serial)) if *serial == slot.serial => Ok(*word),
             _ => anyhow::bail!("a GC reference was used after the scope that rooted it ended (see `RootScope`)"),
         }
+    }
+
+    /// Adds a root that lives as long as `token` has strong references.
+    pub(crate) fn add_owned_root(&mut self, token: std::sync::Weak<()>, word: usize) {
+        // Drop the dead ones whenever the list has doubled since the last time.
+        if self.owned_roots.len() >= 2 * self.owned_roots_pruned.max(8) {
+            self.owned_roots.retain(|(t, _)| t.strong_count() > 0);
+            self.owned_roots_pruned = self.owned_roots.len();
+        }
+        self.owned_roots.push((token, word));
     }
 
     /// The number of host roots: a scope's start.
