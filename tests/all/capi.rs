@@ -48,8 +48,11 @@ fn build_dir(name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Runs a command, failing with its output if it fails; returns its stdout.
+/// Runs a command, failing with its output if it fails; returns its stdout. The test runner's
+/// `LD_LIBRARY_PATH` (cargo puts `<target>/<profile>` on it, where an older `libkiln.so` may lie)
+/// is removed: the programs must load the library their build linked (`KILN_LIBRARY_DIR`).
 fn run(cmd: &mut Command) -> Result<String> {
+    cmd.env_remove("LD_LIBRARY_PATH");
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
@@ -199,6 +202,8 @@ fn examples_valgrind() -> Result<()> {
         if example == "component_api" && wasi.exists() {
             cmd.arg(&wasi);
         }
+        // As in `run`: the library the build linked, not one on the test runner's path.
+        cmd.env_remove("LD_LIBRARY_PATH");
         let out = cmd.output().with_context(|| format!("running {example} under valgrind"))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         ensure!(
