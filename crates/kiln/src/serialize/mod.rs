@@ -64,7 +64,7 @@ pub(crate) use codec::check_chunks;
 const MAGIC: [u8; 8] = *b"\0kilnaot";
 
 /// Bumped whenever the layout below changes.
-const FORMAT_VERSION: u32 = 4;
+const FORMAT_VERSION: u32 = 5;
 
 /// kiln's version and the hash of the sources that shape generated code (see `build.rs`).
 const KILN_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (build ", env!("KILN_BUILD_ID"), ")");
