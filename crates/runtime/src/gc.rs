@@ -12,7 +12,8 @@
 //!   payloads, and the wasm frames of every activation on the stack (through the stack maps
 //!   compiled code records at each call);
 //! - **mark**: from each root, through the reference fields the type descriptors list;
-//! - **sweep**: every unmarked object is freed.
+//! - **sweep**: every unmarked object is freed: large ones at once, cells block by block when
+//!   their size class needs them (lazily).
 //!
 //! A word is a GC object when it is non-zero and its two low bits are clear: i31s are odd and
 //! host references end in `0b10` (see `kiln_environ::vmgc`). Exception references never reach
@@ -20,7 +21,8 @@
 //! dropped and their payloads are roots), and an untyped word (an exception payload) is only
 //! followed if it is the address of a live object.
 //!
-//! Nothing here may run compiled code or call the host.
+//! Nothing here may run compiled code or call the host, except the destructors of dead
+//! externrefs' host values, which run at the end of a collection, once the heap is consistent.
 
 use crate::vmcontext::ValRaw;
 use kiln_environ::{Trap, WasmCompositeType, WasmFieldType, WasmStorageType, vmgc};
