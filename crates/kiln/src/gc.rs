@@ -12,7 +12,7 @@ use crate::values::{AnyRef, GcRef, Val};
 use crate::{Engine, HeapType};
 use anyhow::{Result, bail, ensure};
 use kiln_environ::{WasmCompositeType, WasmFieldType, WasmStorageType, WasmSubType, vmgc};
-use kiln_runtime::{GcObject, VMGcTypeInfo, ValRaw};
+use kiln_runtime::{GcObject, ValRaw};
 use std::sync::Arc;
 
 /// What a field or element stores: a packed integer or a value.
@@ -196,13 +196,13 @@ fn field_val(store: &mut StoreOpaque, field: FieldType, raw: ValRaw) -> Val {
 
 /// Allocates an object of engine type `id` from the host.
 fn alloc(store: &mut StoreOpaque, id: u32, len: u32) -> Result<usize> {
-    let info: Arc<VMGcTypeInfo> =
-        store.engine.gc_type_info(id).expect("registered struct and array types have descriptors");
+    // The descriptor outlives its objects: the engine keeps it, and the store keeps the engine.
+    let Some(info) = store.engine.inner.gc_type_table.get(id) else {
+        bail!("too many GC types in this engine to allocate type {id}");
+    };
     // SAFETY: every reference the host holds is rooted, and wasm frames are found from the
     // recorded exits; the caller holds no raw reference across this call.
-    let result = unsafe { (*store.store_ctx.gc.get()).alloc(&info, len) };
-    // The type descriptor must outlive its objects: the engine keeps it, and the store keeps the
-    // engine.
+    let result = unsafe { (*store.store_ctx.gc.get()).alloc(info, len) };
     result.map_err(anyhow::Error::new)
 }
 

@@ -25,17 +25,25 @@ pub struct ExternRef {
     pub(crate) root: RootSlot,
 }
 
-impl PartialEq for ExternRef {
-    fn eq(&self, other: &ExternRef) -> bool {
-        (self.store, self.raw) == (other.store, other.raw)
-    }
+/// Rooted handles are the same reference when they name the same word of the same store,
+/// whichever roots keep them.
+macro_rules! identity_by_word {
+    ($($t:ty),*) => {$(
+        impl PartialEq for $t {
+            fn eq(&self, other: &$t) -> bool {
+                (self.store, self.raw) == (other.store, other.raw)
+            }
+        }
+        impl Eq for $t {}
+        impl std::hash::Hash for $t {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                (self.store, self.raw).hash(state)
+            }
+        }
+    )*};
 }
-impl Eq for ExternRef {}
-impl std::hash::Hash for ExternRef {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (self.store, self.raw).hash(state)
-    }
-}
+
+identity_by_word!(ExternRef, GcRef);
 
 /// What [`ExternRef::data`] gives for an external `anyref`, which has no host value: the
 /// reference itself is in [`ExternRef::as_anyref`].
@@ -246,18 +254,6 @@ pub(crate) struct GcRef {
     pub(crate) store: StoreId,
     pub(crate) raw: usize,
     pub(crate) root: RootSlot,
-}
-
-impl PartialEq for GcRef {
-    fn eq(&self, other: &GcRef) -> bool {
-        (self.store, self.raw) == (other.store, other.raw)
-    }
-}
-impl Eq for GcRef {}
-impl std::hash::Hash for GcRef {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (self.store, self.raw).hash(state)
-    }
 }
 
 impl AnyRef {

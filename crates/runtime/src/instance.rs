@@ -507,12 +507,12 @@ impl Instance {
     /// May collect first: every reference in use must be visible to the store's roots hook (wasm
     /// frames are, once the allocating builtin's entry recorded the exit).
     pub fn gc_alloc(&self, ty: TypeIndex, len: u32) -> Result<usize, Trap> {
-        let info = self.gc_type(ty).clone();
+        let info = self.gc_type(ty);
         // SAFETY: the store context outlives its instances; only this thread uses the store now.
         let gc = unsafe { &mut *(*self.store_ctx).gc.get() };
         // SAFETY: callers are builtins entered through the exit-recording entries, initialisers
         // (collections inhibited), or the host with its references rooted.
-        unsafe { gc.alloc(&info, len) }
+        unsafe { gc.alloc(info, len) }
     }
 
     /// Writes `value` to elements `start..start + len` of array `object` (in bounds).
