@@ -31,6 +31,7 @@ gc_tests![
     handles_outlived_by_their_scope_are_refused,
     host_allocates_reads_and_writes_objects,
     owned_roots_outlive_scopes_until_dropped,
+    precompiled_gc_modules_run,
 ];
 
 fn engine(limit: u64) -> Result<Engine> {
@@ -569,5 +570,29 @@ fn owned_roots_outlive_scopes_until_dropped() -> Result<()> {
     *store.data_mut() = None;
     store.gc();
     ensure!(store.gc_stats().objects == 0, "{} objects outlived their owners", store.gc_stats().objects);
+    Ok(())
+}
+
+/// GC modules through `.cwasm`: sub types, constant expressions that allocate (a passive segment
+/// of `struct.new` items) and the type ids compiled code reads, loaded into a second engine with
+/// the same settings, where the same types have other engine ids.
+fn precompiled_gc_modules_run() -> Result<()> {
+    let engine_a = engine(8 << 20)?;
+    let bytes = Module::new(&engine_a, ROOTS)?.serialize()?;
+    let engine_b = engine(8 << 20)?;
+    // Registering another type first gives the same structure another engine id in engine B.
+    kiln::StructType::new(&engine_b, [])?;
+    // SAFETY: the bytes come from kiln's own `serialize` just above.
+    let module = unsafe { Module::deserialize(&engine_b, &bytes)? };
+    let mut store = Store::new(&engine_b, ());
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let sum = call_i32(&mut store, &instance, "run", &[])?;
+    ensure!(sum == 100 + 999 * 1000 / 2 + 200 + 300 + 400, "checksum {sum} from the .cwasm");
+    let trees = Module::new(&engine_a, TREES)?.serialize()?;
+    // SAFETY: as above.
+    let module = unsafe { Module::deserialize(&engine_b, &trees)? };
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let sum = call_i32(&mut store, &instance, "run", &[Val::I32(20), Val::I32(10)])?;
+    ensure!(sum == 20 * ((1 << 11) - 1) + ((1 << 13) - 1), "trees checksum {sum} from the .cwasm");
     Ok(())
 }
