@@ -51,6 +51,26 @@ pub enum HeapType {
     /// No GC reference: only null (`none`).
     None,
 }
+impl HeapType {
+    /// The top of this type's hierarchy: [`HeapType::Func`], [`HeapType::Extern`],
+    /// [`HeapType::Exn`] or [`HeapType::Any`] (which [`crate::Val`] variant holds its values).
+    pub fn top(self) -> HeapType {
+        match self {
+            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => HeapType::Func,
+            HeapType::Extern | HeapType::NoExtern => HeapType::Extern,
+            HeapType::Exn | HeapType::NoExn => HeapType::Exn,
+            HeapType::Any
+            | HeapType::Eq
+            | HeapType::I31
+            | HeapType::None
+            | HeapType::Struct
+            | HeapType::Array
+            | HeapType::ConcreteStruct(_)
+            | HeapType::ConcreteArray(_) => HeapType::Any,
+        }
+    }
+}
+
 /// A reference type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RefType {

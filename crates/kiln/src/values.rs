@@ -406,18 +406,11 @@ impl Val {
 
     /// A null reference of type `ty`.
     pub fn null_ref(ty: RefType) -> Val {
-        match ty.heap_type() {
-            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => Val::FuncRef(None),
-            HeapType::Extern | HeapType::NoExtern => Val::ExternRef(None),
-            HeapType::Exn | HeapType::NoExn => Val::ExnRef(None),
-            HeapType::Any
-            | HeapType::Eq
-            | HeapType::I31
-            | HeapType::None
-            | HeapType::Struct
-            | HeapType::Array
-            | HeapType::ConcreteStruct(_)
-            | HeapType::ConcreteArray(_) => Val::AnyRef(None),
+        match ty.heap_type().top() {
+            HeapType::Func => Val::FuncRef(None),
+            HeapType::Extern => Val::ExternRef(None),
+            HeapType::Exn => Val::ExnRef(None),
+            _ => Val::AnyRef(None),
         }
     }
 
@@ -537,22 +530,11 @@ impl Val {
             ValType::F32 => Val::F32(raw.get_f32()),
             ValType::F64 => Val::F64(raw.get_f64()),
             ValType::V128 => Val::V128(raw.get_u128()),
-            ValType::Ref(r) => match r.heap_type() {
-                HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => {
-                    Val::FuncRef(Func::from_raw(store, raw.get_reference() as *const VMFuncRef))
-                }
-                HeapType::Extern | HeapType::NoExtern => {
-                    Val::ExternRef(ExternRef::from_raw(store, raw.get_reference()))
-                }
-                HeapType::Exn | HeapType::NoExn => Val::ExnRef(ExnRef::from_raw(store, raw.get_reference())),
-                HeapType::Any
-                | HeapType::Eq
-                | HeapType::I31
-                | HeapType::None
-                | HeapType::Struct
-                | HeapType::Array
-                | HeapType::ConcreteStruct(_)
-                | HeapType::ConcreteArray(_) => Val::AnyRef(AnyRef::from_raw(store, raw.get_reference())),
+            ValType::Ref(r) => match r.heap_type().top() {
+                HeapType::Func => Val::FuncRef(Func::from_raw(store, raw.get_reference() as *const VMFuncRef)),
+                HeapType::Extern => Val::ExternRef(ExternRef::from_raw(store, raw.get_reference())),
+                HeapType::Exn => Val::ExnRef(ExnRef::from_raw(store, raw.get_reference())),
+                _ => Val::AnyRef(AnyRef::from_raw(store, raw.get_reference())),
             },
         }
     }
