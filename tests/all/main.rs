@@ -36,7 +36,7 @@
 //! - `wasi_p2`: the same programs as WASI 0.2 components (the preview1 adapter) through
 //!   `kiln_wasi::p2` and `kiln run`, compared with `wasmtime run` where it is installed.
 //!
-//! Run with `cargo test -p kiln-tests`; filter like any test binary (`cargo test -p kiln-tests
+//! Run with `cargo test --ignore-rust-version -p kiln-tests`; filter like any test binary (`cargo test --ignore-rust-version -p kiln-tests
 //! -- spec::wasm-v1`).
 
 use libtest_mimic::{Arguments, Trial};

@@ -3,7 +3,7 @@
 //! per-proposal `Config` switches, recursion groups of function types at link time, and i31s and
 //! casts through the host API (`Val::AnyRef`, `I31`; the rest of GC is in `gc.rs`).
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use kiln::{Config, Engine, Instance, Linker, Memory, MemoryType, Module, SharedMemory, Store};
 use libtest_mimic::{Failed, Trial};
 
@@ -132,7 +132,7 @@ fn tail_recursion_runs_in_constant_stack() -> Result<()> {
 type Configure = fn(&mut Config);
 
 fn config_switches_disable_proposals() -> Result<()> {
-    let cases: [(&str, Configure); 5] = [
+    let cases: [(&str, Configure); 7] = [
         ("(module (func return_call 0))", |c| {
             c.wasm_tail_call(false);
         }),
@@ -146,9 +146,19 @@ fn config_switches_disable_proposals() -> Result<()> {
             c.wasm_multi_memory(false);
         }),
         ("(module (type $t (func)) (func (param (ref $t))))", |c| {
-            c.wasm_function_references(false);
+            c.wasm_function_references(false).wasm_gc(false);
+        }),
+        (r#"(module (import "m" (item "a" (global i32)) (item "b" (global i64))))"#, |c| {
+            c.wasm_compact_imports(false);
+        }),
+        ("(module (type (struct (field i32))))", |c| {
+            c.wasm_gc(false);
         }),
     ];
+    let mut gc_without_typed_refs = Config::new();
+    gc_without_typed_refs.wasm_function_references(false);
+    let err = Engine::new(&gc_without_typed_refs).err().context("GC without typed function references")?;
+    ensure!(err.to_string().contains("GC needs typed function references"), "{err}");
     for (wat, disable) in cases {
         Module::new(&Engine::default(), wat).map_err(|e| anyhow::anyhow!("{wat} should compile by default: {e:?}"))?;
         let mut config = Config::new();
@@ -188,13 +198,15 @@ fn recursion_groups_keep_alike_types_apart() -> Result<()> {
     ensure!(Instance::new(&mut store, &plain, &[host.into()]).is_ok());
     ensure!(Instance::new(&mut store, &plain, &[a.into()]).is_err(), "a group member is not the plain `(func)`");
     // Without the GC proposal's type system, recursion groups do not validate.
-    let err = Module::new(&Engine::default(), r#"(module (rec (type (func)) (type (func))))"#).expect_err("gc off");
+    let mut no_gc = Config::new();
+    no_gc.wasm_gc(false);
+    let err = Module::new(&Engine::new(&no_gc)?, r#"(module (rec (type (func)) (type (func))))"#).expect_err("gc off");
     ensure!(format!("{err:?}").contains("gc"), "{err:?}");
     Ok(())
 }
 
 /// `i31ref`s cross the host boundary as `Val::AnyRef`: read from globals and results, passed as
-/// arguments, compared and null-checked; GC is off by default, and GC objects (structs) are
+/// arguments, compared and null-checked; GC is on by default, and without it the module is
 /// refused with an error naming the feature.
 fn i31_references_through_the_api() -> Result<()> {
     use kiln::{AnyRef, I31, Val};
@@ -203,7 +215,11 @@ fn i31_references_through_the_api() -> Result<()> {
         (func (export "make") (param i32) (result i31ref) (ref.i31 (local.get 0)))
         (func (export "get_s") (param i31ref) (result i32) (i31.get_s (local.get 0)))
         (func (export "is_i31") (param anyref) (result i32) (ref.test (ref i31) (local.get 0))))"#;
-    ensure!(Module::new(&Engine::default(), wat).is_err(), "GC is off by default");
+    Module::new(&Engine::default(), wat).context("GC is on by default")?;
+    let mut no_gc = Config::new();
+    no_gc.wasm_gc(false);
+    let err = Module::new(&Engine::new(&no_gc)?, wat).expect_err("validated without GC");
+    ensure!(format!("{err:#}").contains("gc"), "the error should name the feature: {err:#}");
     let (engine, mut store, instance) = gc_instance(wat)?;
 
     let g = instance.get_global(&mut store, "g").expect("global g");

@@ -175,6 +175,7 @@ config_bools! {
     kiln_config_wasm_threads_set => wasm_threads,
     kiln_config_wasm_exceptions_set => wasm_exceptions,
     kiln_config_wasm_legacy_exceptions_set => wasm_legacy_exceptions,
+    kiln_config_wasm_compact_imports_set => wasm_compact_imports,
     kiln_config_wasm_gc_set => wasm_gc,
     kiln_config_wasm_function_references_set => wasm_function_references,
     kiln_config_wasm_extended_const_set => wasm_extended_const,

@@ -33,6 +33,7 @@ static void test_config(void) {
   kiln_config_wasm_threads_set(config, true);
   kiln_config_wasm_exceptions_set(config, true);
   kiln_config_wasm_legacy_exceptions_set(config, true);
+  kiln_config_wasm_compact_imports_set(config, true);
   kiln_config_wasm_gc_set(config, true);
   kiln_config_wasm_function_references_set(config, true);
   kiln_config_wasm_extended_const_set(config, true);

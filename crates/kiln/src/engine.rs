@@ -42,6 +42,7 @@ pub struct Config {
     pub(crate) component_model_implements: bool,
     pub(crate) consume_fuel: bool,
     pub(crate) legacy_exceptions: bool,
+    pub(crate) compact_imports: bool,
     pub(crate) epoch_interruption: bool,
     /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
     pub(crate) cache_dir: Option<std::path::PathBuf>,
@@ -82,10 +83,11 @@ impl Default for Config {
             function_references: true,
             threads: true,
             exceptions: true,
-            gc: false,
+            gc: true,
             component_model_implements: true,
             consume_fuel: false,
             legacy_exceptions: false,
+            compact_imports: true,
             epoch_interruption: false,
             cache_dir: None,
             cache_compression: Some(crate::cache::DEFAULT_COMPRESSION),
@@ -209,8 +211,17 @@ impl Config {
         self
     }
 
+    /// The compact import section (one module name for many imports, or one module name and
+    /// type for many names; the `compact-import-section` proposal; on by default, as in
+    /// wasmparser). It is only an encoding: the imports are the same once read.
+    pub fn wasm_compact_imports(&mut self, enable: bool) -> &mut Self {
+        self.compact_imports = enable;
+        self
+    }
+
     /// The GC proposal: struct and array types, subtyping, i31s, casts, and the collector that
-    /// frees unreachable objects (see [`Config::gc_heap_limit`]); off by default.
+    /// frees unreachable objects (see [`Config::gc_heap_limit`]); on by default. It only widens
+    /// what validates: modules without GC types compile to the same code either way.
     pub fn wasm_gc(&mut self, enable: bool) -> &mut Self {
         self.gc = enable;
         self
@@ -226,7 +237,7 @@ impl Config {
 
     /// The proposals [`Config::wasm_feature`] switches, in the reference runtime's `-W`
     /// spelling (`_` is accepted for `-`, as its test scripts' `;;!` lines write them).
-    pub const WASM_FEATURE_NAMES: [&'static str; 14] = [
+    pub const WASM_FEATURE_NAMES: [&'static str; 15] = [
         "simd",
         "relaxed-simd",
         "tail-call",
@@ -239,6 +250,7 @@ impl Config {
         "threads",
         "exceptions",
         "legacy-exceptions",
+        "compact-imports",
         "gc",
         "component-model-implements",
     ];
@@ -259,6 +271,7 @@ impl Config {
             "threads" => self.wasm_threads(enable),
             "exceptions" => self.wasm_exceptions(enable),
             "legacy-exceptions" => self.wasm_legacy_exceptions(enable),
+            "compact-imports" => self.wasm_compact_imports(enable),
             "gc" => self.wasm_gc(enable),
             "component-model-implements" => self.wasm_component_model_implements(enable),
             _ => anyhow::bail!("unsupported feature: {name} (kiln knows: {})", Config::WASM_FEATURE_NAMES.join(", ")),
@@ -304,10 +317,11 @@ impl Config {
         features.set(F::MEMORY64, self.memory64);
         features.set(F::CUSTOM_PAGE_SIZES, self.custom_page_sizes);
         features.set(F::WIDE_ARITHMETIC, self.wide_arithmetic);
-        features.set(F::FUNCTION_REFERENCES, self.function_references || self.gc);
+        features.set(F::FUNCTION_REFERENCES, self.function_references);
         features.set(F::THREADS, self.threads);
         features.set(F::EXCEPTIONS, self.exceptions);
         features.set(F::LEGACY_EXCEPTIONS, self.legacy_exceptions);
+        features.set(F::COMPACT_IMPORTS, self.compact_imports);
         features.set(F::GC, self.gc);
         features.set(F::SIMD, self.simd);
         features.set(F::RELAXED_SIMD, self.relaxed_simd);
@@ -441,6 +455,11 @@ impl Engine {
     pub fn new(config: &Config) -> Result<Engine> {
         if config.relaxed_simd && !config.simd {
             anyhow::bail!("relaxed SIMD needs SIMD: disable `wasm_relaxed_simd` too, or enable `wasm_simd`");
+        }
+        if config.gc && !config.function_references {
+            anyhow::bail!(
+                "GC needs typed function references: disable `wasm_gc` too, or enable `wasm_function_references`"
+            );
         }
         kiln_runtime::init_traps();
         let options = CompilerOptions {

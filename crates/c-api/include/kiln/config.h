@@ -35,7 +35,9 @@ WASM_API_EXTERN void kiln_config_wasm_threads_set(wasm_config_t *config, bool en
 WASM_API_EXTERN void kiln_config_wasm_exceptions_set(wasm_config_t *config, bool enable);
 /* The legacy exception instructions (try, catch, catch_all, rethrow, delegate); off by default. */
 WASM_API_EXTERN void kiln_config_wasm_legacy_exceptions_set(wasm_config_t *config, bool enable);
-/* GC types and instructions: the part without a collector (anyref, i31, abstract casts). */
+/* The compact import section encoding; on by default. */
+WASM_API_EXTERN void kiln_config_wasm_compact_imports_set(wasm_config_t *config, bool enable);
+/* GC: struct and array types, i31, casts and the collector (see kiln_config_gc_heap_limit_set). */
 WASM_API_EXTERN void kiln_config_wasm_gc_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_function_references_set(wasm_config_t *config, bool enable);
 WASM_API_EXTERN void kiln_config_wasm_extended_const_set(wasm_config_t *config, bool enable);

@@ -685,7 +685,8 @@ impl FuncTranslator<'_, '_> {
 
     /// The `i16x8` dot product of `i8x16.relaxed_dot_i8x16_i7x16_s`: on x86 `pmaddubsw`
     /// (the second operand unsigned, pairs added with saturation), otherwise (and in the
-    /// deterministic profile) both operands signed, pairs added with signed saturation.
+    /// deterministic profile, the specification's first choice) both operands signed, pairs
+    /// added with wrapping, as the non-relaxed `dot` instructions add.
     fn relaxed_dot_i16(&mut self, x: Value, y: Value) -> Value {
         if self.relaxed_host_lowering(self.env.isa.has_x86_pmaddubsw_lowering()) {
             return self.b.ins().x86_pmaddubsw(x, y);
@@ -708,6 +709,6 @@ impl FuncTranslator<'_, '_> {
         let odd = self.shuffle_bytes(low, high, &odd);
         let even = self.cast(even, I16X8);
         let odd = self.cast(odd, I16X8);
-        self.b.ins().sadd_sat(even, odd)
+        self.b.ins().iadd(even, odd)
     }
 }
