@@ -1,7 +1,8 @@
 //! The GC proposal's collector, through programs that allocate many times the heap limit: the
 //! heap stays bounded, and every kind of root keeps its objects alive across collections
 //! (globals, tables, passive element segments, wasm frames of nested activations, host handles,
-//! exception payloads). A missed root shows up as a wrong checksum or a crash here.
+//! exception payloads, exceptions wasm kept). A missed root shows up as a wrong checksum or a
+//! crash here.
 
 use anyhow::{Result, ensure};
 use kiln::{Config, Engine, Func, Instance, Linker, Module, Store, Val};
@@ -25,6 +26,7 @@ gc_tests![
     frames_of_nested_activations_are_roots,
     host_handles_are_roots,
     exception_payloads_are_roots,
+    escaped_exceptions_are_collected_unless_reachable,
     exhausting_the_heap_traps,
     collections_during_host_calls_keep_arguments,
     unreachable_externrefs_are_released,
@@ -279,6 +281,81 @@ fn exception_payloads_are_roots() -> Result<()> {
     let v = call_i32(&mut store, &instance, "run", &[])?;
     ensure!(v == 42, "payload reads {v}");
     ensure!(store.gc_stats().collections >= 2, "only {} collections", store.gc_stats().collections);
+    Ok(())
+}
+
+/// Exceptions that wasm caught with `catch_all_ref` and kept: in a global, a table, a struct
+/// field, another exception's payload, a local across collections, and one the host holds.
+/// `churn` throws and keeps exceptions that nothing reaches afterwards, and allocates structs.
+const KEPT_EXCEPTIONS: &str = r#"
+(module
+  (tag $id (param i32))
+  (tag $wrap (param exnref))
+  (type $box (struct (field (mut exnref))))
+  (global $g (mut exnref) (ref.null exn))
+  (global $boxed (mut (ref null $box)) (ref.null $box))
+  (global $wrapped (mut exnref) (ref.null exn))
+  (global $sink (mut exnref) (ref.null exn))
+  (table $t 2 exnref)
+  (func $make (export "make") (param i32) (result exnref)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h) (throw $id (local.get 0)))
+      (unreachable)))
+  (func $id_of (param exnref) (result i32)
+    (block $h (result i32)
+      (try_table (catch $id $h) (throw_ref (local.get 0)))
+      (unreachable)))
+  (func $churn (export "churn") (param $n i32)
+    (loop $l
+      (global.set $sink (call $make (local.get $n)))
+      (drop (struct.new $box (ref.null exn)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "keep")
+    (global.set $g (call $make (i32.const 1)))
+    (table.set $t (i32.const 1) (call $make (i32.const 2)))
+    (global.set $boxed (struct.new $box (call $make (i32.const 3))))
+    (global.set $wrapped
+      (block $h (result exnref)
+        (try_table (catch_all_ref $h) (throw $wrap (call $make (i32.const 4))))
+        (unreachable))))
+  (func (export "check") (param $n i32) (result i32)
+    (local $x exnref)
+    (local.set $x (call $make (i32.const 5)))
+    (call $churn (local.get $n))
+    (i32.add
+      (i32.add (i32.mul (call $id_of (global.get $g)) (i32.const 10000))
+               (i32.mul (call $id_of (table.get $t (i32.const 1))) (i32.const 1000)))
+      (i32.add
+        (i32.add (i32.mul (call $id_of (struct.get $box 0 (global.get $boxed))) (i32.const 100))
+                 (i32.mul (call $id_of
+                            (block $h (result exnref)
+                              (try_table (catch $wrap $h) (throw_ref (global.get $wrapped)))
+                              (unreachable)))
+                          (i32.const 10)))
+        (call $id_of (local.get $x))))))
+"#;
+
+fn escaped_exceptions_are_collected_unless_reachable() -> Result<()> {
+    let engine = engine(4 << 20)?;
+    let (mut store, instance) = instantiate(&engine, KEPT_EXCEPTIONS)?;
+    let make = instance.get_func(&mut store, "make").ok_or_else(|| anyhow::anyhow!("no make"))?;
+    let mut results = [Val::ExnRef(None)];
+    make.call(&mut store, &[Val::I32(6)], &mut results)?;
+    let Val::ExnRef(Some(held)) = results[0] else { anyhow::bail!("make returned {:?}", results[0]) };
+    instance.get_typed_func::<(), ()>(&mut store, "keep")?.call(&mut store, ())?;
+    // 100,000 exceptions thrown and kept, each soon unreachable: collections free them while a
+    // local, the globals, the table, a struct, another exception and the host hold six.
+    let v = call_i32(&mut store, &instance, "check", &[Val::I32(100_000)])?;
+    ensure!(v == 12345, "the kept exceptions read {v}");
+    let live = store.live_exception_objects();
+    ensure!(live <= 2048, "{live} exception objects kept");
+    ensure!(store.gc_stats().collections >= 10, "only {} collections", store.gc_stats().collections);
+    store.gc();
+    // The six kept, the last churned one (in `$sink`), and nothing else.
+    let live = store.live_exception_objects();
+    ensure!(live == 7, "{live} exception objects after a collection");
+    let fields = held.fields(&mut store);
+    ensure!(matches!(fields[..], [Val::I32(6)]), "the host's exception reads {fields:?}");
     Ok(())
 }
 

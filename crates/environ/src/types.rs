@@ -109,14 +109,14 @@ impl WasmHeapType {
     }
 
     /// Whether values of this heap type may be objects the collector traces (GC objects, host
-    /// references and what `any.convert_extern` made of them): what compiled code records in
-    /// stack maps. Exception references are not: exception objects live until their store is
-    /// dropped, and their payloads are roots of their own.
+    /// references and what `any.convert_extern` made of them, and exception objects): what
+    /// compiled code records in stack maps.
     pub fn is_gc_managed(self) -> bool {
         use WasmHeapType::*;
         matches!(
             self,
             Extern
+                | Exn
                 | Any
                 | Eq
                 | Struct

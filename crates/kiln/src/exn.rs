@@ -120,7 +120,7 @@ impl ExnRef {
         unsafe {
             let mut object = ExceptionRef::from_address(raw);
             object.values_mut().copy_from_slice(&raws);
-            object.mark_escaped();
+            object.pin_for_host();
         }
         Ok(ExnRef { store: store.id, raw })
     }
@@ -173,7 +173,7 @@ impl ThrownException {
         let object = exn.object(store);
         // The host holds it now: it must outlive any catch that consumes it.
         // SAFETY: no other reference to the object's header is live while the host runs.
-        unsafe { object.mark_escaped() };
+        unsafe { object.pin_for_host() };
         let tag_name = store.tag_name_of(object.tag());
         ThrownException { exn, tag_name }
     }

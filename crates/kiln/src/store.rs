@@ -199,6 +199,8 @@ impl<T> Store<T> {
         }
         gc.set_limit(usize::try_from(engine.config().gc_heap_limit).unwrap_or(usize::MAX));
         gc.set_roots_hook(gc_roots_hook, opaque_ptr.cast());
+        // SAFETY: the exception heap is a field of the boxed store context, beside the GC heap.
+        unsafe { gc.set_exception_heap(opaque.store_ctx.exceptions.get()) };
         store
     }
 
@@ -244,8 +246,9 @@ impl<T> Store<T> {
         &self.inner.opaque.engine
     }
 
-    /// Number of exception objects the store keeps (those a plain `catch` consumed are freed;
-    /// those that escaped live until the store is dropped). Exposed for tests; not a stable API.
+    /// Number of exception objects the store keeps (a plain `catch` frees what it consumes;
+    /// collections free those only wasm held once unreachable; those the host saw live until the
+    /// store is dropped). Exposed for tests; not a stable API.
     #[doc(hidden)]
     pub fn live_exception_objects(&self) -> usize {
         // SAFETY: no wasm runs while we hold `&self`.
@@ -377,8 +380,8 @@ pub struct GcStats {
 }
 
 /// The store's roots (see `kiln_runtime::gc`): the host's handles, every instance's globals,
-/// tables and element segments, host-created tables and globals, exception payloads, and the
-/// wasm frames on the stack.
+/// tables and element segments, host-created tables and globals, and the wasm frames on the
+/// stack. (The heap finds the exception objects that are roots itself.)
 ///
 /// # Safety
 ///
@@ -407,8 +410,6 @@ unsafe fn gc_roots_hook(store: *mut u8, roots: &mut dyn kiln_runtime::RootSink) 
             roots.typed(unsafe { (*global.definition).get() }.get_reference());
         }
     }
-    // SAFETY: the store context is live; payloads are read only.
-    kiln_runtime::gc::visit_exception_payloads(unsafe { &*store.store_ctx.exceptions.get() }, roots);
     // SAFETY: called inside the store's wasm call (or outside wasm, where nothing is found).
     unsafe { kiln_runtime::visit_stack_roots(&*store.store_ctx, |slot| roots.typed(*slot)) };
 }

@@ -120,7 +120,7 @@ impl ExnRef {
             // The host holds it now (wasm code that produced it already marked it, except when it
             // came straight from an uncaught throw).
             // SAFETY: non-null exnref values of this store point at its live exception objects.
-            unsafe { kiln_runtime::ExceptionRef::from_address(raw).mark_escaped() };
+            unsafe { kiln_runtime::ExceptionRef::from_address(raw).pin_for_host() };
         }
         (raw != 0).then_some(ExnRef { store: store.id, raw })
     }

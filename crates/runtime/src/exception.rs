@@ -2,12 +2,22 @@
 //!
 //! A tag's identity is the address of its [`VMTagDefinition`]: every instance that imports a tag
 //! stores the exporter's pointer, and a catch clause matches by comparing pointers. An exception
-//! object (what an `exnref` points to) is laid out as `kiln_environ::vmexception` describes. The
-//! objects live until their store is dropped: there is no collector yet, so a store that throws
-//! without end grows without end (as under a null collector).
+//! object (what an `exnref` points to) is laid out as `kiln_environ::vmexception` describes.
+//!
+//! An object's `escaped` bits say who may hold it, and so how it ends:
+//! - none: it is in flight (thrown, not yet caught); the plain `catch` that consumes it frees it;
+//! - `ESCAPED_TO_WASM`: wasm code got it from `catch_ref`/`catch_all_ref` and may have kept it in
+//!   locals, globals, tables, GC objects or other exceptions' payloads; the GC heap's collector
+//!   marks the objects it reaches and frees the others ([`ExceptionHeap::sweep`]);
+//! - `PINNED_BY_HOST`: the host saw it (an `ExnRef`, a thrown or uncaught exception); it lives
+//!   until the store is dropped, since host handles to it are not rooted.
+//!
+//! Objects in flight or pinned are roots of the collector; their payloads are traced
+//! conservatively (each slot is followed only if it is the address of a live object).
 
 use crate::vmcontext::{VMStoreContext, ValRaw};
 use kiln_environ::vmexception;
+use std::collections::HashMap;
 
 /// The definition of a tag; its address is the tag's identity.
 #[repr(C)]
@@ -42,7 +52,12 @@ pub struct ExceptionHeap {
     // listed in `free` for reuse.
     objects: Vec<Option<Box<[ValRaw]>>>,
     free: Vec<usize>,
+    /// Live objects at which the next allocation asks for a collection (0: the minimum).
+    collect_at: usize,
 }
+
+/// Live exception objects at which allocations start asking for collections.
+const MIN_COLLECT_AT: usize = 1024;
 
 impl ExceptionHeap {
     /// Allocates an exception object for `tag` with `num_values` zeroed payload slots and returns
@@ -82,13 +97,76 @@ impl ExceptionHeap {
         }
     }
 
-    /// Calls `f` with the payload of every live exception object.
-    pub fn for_each_payload(&self, f: &mut dyn FnMut(&[ValRaw])) {
-        for object in self.objects.iter().flatten() {
-            // SAFETY: a live object starts with its header, whose count bounds its payload.
-            let n = unsafe { (*object.as_ptr().cast::<VMExceptionHeader>()).num_values } as usize;
-            f(&object[HEADER_SLOTS..HEADER_SLOTS + n]);
+    fn header_of(object: &[ValRaw]) -> &VMExceptionHeader {
+        // SAFETY: a live object starts with its header.
+        unsafe { &*object.as_ptr().cast::<VMExceptionHeader>() }
+    }
+
+    /// The slot of every live object, by address: how the collector tells exception references
+    /// from GC objects.
+    pub fn slots_by_address(&self) -> HashMap<usize, usize> {
+        let mut slots = HashMap::with_capacity(self.len());
+        for (slot, object) in self.objects.iter().enumerate() {
+            if let Some(object) = object {
+                slots.insert(object.as_ptr() as usize, slot);
+            }
         }
+        slots
+    }
+
+    /// Number of slots (live or free): the bound of the slots [`ExceptionHeap::slots_by_address`]
+    /// gives.
+    pub fn slot_count(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// The slots of the objects that are roots: in flight, or pinned by the host.
+    pub fn root_slots(&self) -> Vec<usize> {
+        let mut roots = Vec::new();
+        for (slot, object) in self.objects.iter().enumerate() {
+            if let Some(object) = object {
+                let escaped = Self::header_of(object).escaped;
+                if escaped == 0 || escaped & vmexception::PINNED_BY_HOST != 0 {
+                    roots.push(slot);
+                }
+            }
+        }
+        roots
+    }
+
+    /// The payload of the live object in `slot`.
+    pub fn payload(&self, slot: usize) -> &[ValRaw] {
+        let object = self.objects[slot].as_ref().expect("a live exception object");
+        let n = Self::header_of(object).num_values as usize;
+        &object[HEADER_SLOTS..HEADER_SLOTS + n]
+    }
+
+    /// Frees every object only wasm code held (`ESCAPED_TO_WASM` alone) that the collection did
+    /// not mark (`marked`, by slot); returns how many it freed.
+    pub fn sweep(&mut self, marked: &[bool]) -> usize {
+        let mut freed = 0;
+        for slot in 0..self.objects.len() {
+            let Some(object) = &mut self.objects[slot] else { continue };
+            let escaped = Self::header_of(object).escaped;
+            if escaped == vmexception::ESCAPED_TO_WASM && !marked.get(slot).copied().unwrap_or(false) {
+                // Debug builds poison the object, so that a reference the roots missed reads
+                // garbage (and the tests fail) should its memory be reused as it was.
+                if cfg!(debug_assertions) {
+                    object.fill(ValRaw::u128(u128::from_le_bytes([0xa5; 16])));
+                }
+                self.objects[slot] = None;
+                self.free.push(slot);
+                freed += 1;
+            }
+        }
+        self.collect_at = (2 * self.len()).max(MIN_COLLECT_AT);
+        freed
+    }
+
+    /// Whether an allocation should collect first: the live objects have doubled since the last
+    /// collection (or reached [`MIN_COLLECT_AT`]).
+    pub fn wants_collection(&self) -> bool {
+        self.len() >= self.collect_at.max(MIN_COLLECT_AT)
     }
 
     /// Number of live exception objects.
@@ -126,16 +204,15 @@ impl ExceptionRef {
         self.header().tag
     }
 
-    /// Records that a reference to the object may be kept (it will not be freed before the
-    /// store).
+    /// Records that the host holds the object: it will not be freed before the store.
     ///
     /// # Safety
     ///
     /// As for [`ExceptionRef::values_mut`]: no other reference to the header may be live.
-    pub unsafe fn mark_escaped(&self) {
+    pub unsafe fn pin_for_host(&self) {
         // SAFETY: `from_address` requires a live object; the field is only read by the runtime
         // and compiled code of the same thread.
-        unsafe { (*(self.0 as *mut VMExceptionHeader)).escaped = 1 };
+        unsafe { (*(self.0 as *mut VMExceptionHeader)).escaped |= vmexception::PINNED_BY_HOST };
     }
 
     /// The store that owns the object.

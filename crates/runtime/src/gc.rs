@@ -8,18 +8,19 @@
 //! first:
 //!
 //! - **roots**: the store gives them through its roots hook ([`GcHeap::set_roots_hook`]): globals,
-//!   tables, passive element segments, the host's rooted handles, live exception objects'
-//!   payloads, and the wasm frames of every activation on the stack (through the stack maps
-//!   compiled code records at each call);
+//!   tables, passive element segments, the host's rooted handles, and the wasm frames of every
+//!   activation on the stack (through the stack maps compiled code records at each call); and
+//!   the exception objects in flight or pinned by the host (see `crate::exception`);
 //! - **mark**: from each root, through the reference fields the type descriptors list;
 //! - **sweep**: every unmarked object is freed: large ones at once, cells block by block when
 //!   their size class needs them (lazily).
 //!
 //! A word is a GC object when it is non-zero and its two low bits are clear: i31s are odd and
-//! host references end in `0b10` (see `kiln_environ::vmgc`). Exception references never reach
-//! the marker as roots (they are not in stack maps; exception objects live until their store is
-//! dropped and their payloads are roots), and an untyped word (an exception payload) is only
-//! followed if it is the address of a live object.
+//! host references end in `0b10` (see `kiln_environ::vmgc`). Exception references are addresses
+//! too, of objects outside this heap: the marker tells them apart by looking them up among the
+//! store's exception objects, marks them, and follows their payloads as untyped words (each
+//! followed only if it is the address of a live object). The sweep frees the exception objects
+//! only wasm held and the marker did not reach.
 //!
 //! Nothing here may run compiled code or call the host, except the destructors of dead
 //! externrefs' host values, which run at the end of a collection, once the heap is consistent.
@@ -320,6 +321,8 @@ pub struct GcHeap {
     /// The most bytes the heap may take (`Config::gc_heap_limit`).
     limit: usize,
     roots_hook: Option<(RootsHook, *mut u8)>,
+    /// The store's exception objects, which collections mark and sweep too (null: none).
+    exceptions: *mut crate::ExceptionHeap,
     /// Collections are postponed while this is non-zero (instantiation: its objects are not yet
     /// reachable from any root).
     inhibit: u32,
@@ -356,6 +359,7 @@ impl Default for GcHeap {
             threshold: GcHeap::MIN_THRESHOLD,
             limit: usize::MAX,
             roots_hook: None,
+            exceptions: std::ptr::null_mut(),
             inhibit: 0,
             collections: 0,
             max_pause_ns: 0,
@@ -442,6 +446,29 @@ impl GcHeap {
     /// Sets how the heap finds its store's roots (see [`RootsHook`]).
     pub fn set_roots_hook(&mut self, hook: RootsHook, store: *mut u8) {
         self.roots_hook = Some((hook, store));
+    }
+
+    /// Sets the store's exception heap, whose objects collections mark and sweep (see
+    /// `crate::exception`).
+    ///
+    /// # Safety
+    ///
+    /// `exceptions` must stay valid (and not move) as long as the heap, and be used only on the
+    /// thread that collects.
+    pub unsafe fn set_exception_heap(&mut self, exceptions: *mut crate::ExceptionHeap) {
+        self.exceptions = exceptions;
+    }
+
+    /// Collects if collections are allowed now (not inside an instantiation).
+    ///
+    /// # Safety
+    ///
+    /// As for [`GcHeap::collect`].
+    pub unsafe fn collect_if_allowed(&mut self) {
+        if self.inhibit == 0 {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.collect() };
+        }
     }
 
     /// Number of live objects (counted: for statistics).
@@ -754,6 +781,10 @@ impl GcHeap {
         // left from the last collection.
         self.finish_sweeping();
         let types = self.types;
+        let exceptions_ptr = self.exceptions;
+        // SAFETY: set by the store, valid as long as the heap; used on this thread only, and only
+        // read until the marker is done.
+        let exceptions = unsafe { exceptions_ptr.as_ref() };
         let mut marker = Marker {
             types,
             stack: Vec::new(),
@@ -762,12 +793,27 @@ impl GcHeap {
             blocks: &self.blocks,
             host_marks: vec![false; self.host_refs.len()],
             live: 0,
+            exception_slots: exceptions.as_ref().map(|e| e.slots_by_address()).unwrap_or_default(),
+            exception_marks: vec![false; exceptions.as_ref().map_or(0, |e| e.slot_count())],
+            exception_stack: Vec::new(),
+            exceptions,
         };
+        if let Some(exceptions) = &marker.exceptions {
+            for slot in exceptions.root_slots() {
+                marker.mark_exception(slot);
+            }
+        }
         // SAFETY: the hook was registered by the store that owns this heap, with its pointer.
         unsafe { hook(store, &mut marker) };
         marker.drain();
         let host_marks = std::mem::take(&mut marker.host_marks);
+        let exception_marks = std::mem::take(&mut marker.exception_marks);
         let marked_small = marker.live;
+        drop(marker);
+        // SAFETY: as above; the marker's shared view of it is gone.
+        if let Some(exceptions) = unsafe { exceptions_ptr.as_mut() } {
+            exceptions.sweep(&exception_marks);
+        }
         // Host values are dropped after the sweep, in one go (their destructors are host code).
         let mut dead_host_values = Vec::new();
         for (i, marked) in host_marks.iter().enumerate() {
@@ -843,6 +889,12 @@ struct Marker<'a> {
     live: usize,
     /// Which host references are reachable.
     host_marks: Vec<bool>,
+    /// The store's exception objects (see `crate::exception`): their slots by address, which
+    /// are marked, and the marked ones whose payloads are still to be traced.
+    exceptions: Option<&'a crate::ExceptionHeap>,
+    exception_slots: HashMap<usize, usize>,
+    exception_marks: Vec<bool>,
+    exception_stack: Vec<usize>,
 }
 
 /// The slot of host reference `word` (low bits `0b10`), if it is one.
@@ -853,6 +905,14 @@ fn host_index(word: usize) -> Option<usize> {
 impl RootSink for Marker<'_> {
     fn typed(&mut self, word: usize) {
         if is_gc_object(word) {
+            // An exception reference is an address too (exception objects are not in the GC
+            // heap); while none is live, this costs one test.
+            if !self.exception_slots.is_empty()
+                && let Some(&slot) = self.exception_slots.get(&word)
+            {
+                self.mark_exception(slot);
+                return;
+            }
             self.mark(word);
         } else if let Some(mark) = host_index(word).and_then(|i| self.host_marks.get_mut(i)) {
             *mark = true;
@@ -861,7 +921,9 @@ impl RootSink for Marker<'_> {
 
     fn untyped(&mut self, word: usize) {
         if is_gc_object(word) {
-            if self.is_live_object(word) {
+            if let Some(&slot) = self.exception_slots.get(&word) {
+                self.mark_exception(slot);
+            } else if self.is_live_object(word) {
                 self.mark(word);
             }
         } else if let Some(mark) = host_index(word).and_then(|i| self.host_marks.get_mut(i)) {
@@ -886,6 +948,13 @@ impl Marker<'_> {
         self.large_set.get_or_insert_with(|| large.iter().copied().collect()).contains(&word)
     }
 
+    fn mark_exception(&mut self, slot: usize) {
+        if !self.exception_marks[slot] {
+            self.exception_marks[slot] = true;
+            self.exception_stack.push(slot);
+        }
+    }
+
     fn mark(&mut self, word: usize) {
         // SAFETY: `word` is a live object (a root or a field of one).
         unsafe {
@@ -897,40 +966,42 @@ impl Marker<'_> {
     }
 
     fn drain(&mut self) {
-        while let Some(o) = self.stack.pop() {
-            let object = GcObject(o, self.types);
-            let info = object.type_info();
-            let size = object.size();
-            if size <= vmgc::MAX_SMALL as usize {
-                self.live += size;
+        loop {
+            while let Some(o) = self.stack.pop() {
+                self.trace(o);
             }
-            if info.is_array() {
-                if info.elem_is_ref {
-                    for i in 0..object.len() as usize {
-                        // SAFETY: element `i` is inside the live array.
-                        let word = unsafe { *((o + vmgc::ARRAY_HEADER_SIZE as usize + i * 8) as *const usize) };
-                        self.typed(word);
-                    }
-                }
-            } else {
-                for &offset in info.ref_offsets.iter() {
-                    // SAFETY: the offset is a field inside the live struct.
-                    let word = unsafe { *((o + offset as usize) as *const usize) };
-                    self.typed(word);
-                }
+            let Some(slot) = self.exception_stack.pop() else { break };
+            let exceptions = self.exceptions.expect("exception marks need the exception heap");
+            // Payload slots are untyped: the tag's parameter types are not at hand here.
+            for value in exceptions.payload(slot) {
+                self.untyped(value.get_i64() as usize);
             }
         }
     }
-}
 
-/// Reports the payload words of live exception objects as untyped roots: used by stores' roots
-/// hooks.
-pub fn visit_exception_payloads(heap: &crate::ExceptionHeap, roots: &mut dyn RootSink) {
-    heap.for_each_payload(&mut |values: &[ValRaw]| {
-        for v in values {
-            roots.untyped(v.get_i64() as usize);
+    fn trace(&mut self, o: usize) {
+        let object = GcObject(o, self.types);
+        let info = object.type_info();
+        let size = object.size();
+        if size <= vmgc::MAX_SMALL as usize {
+            self.live += size;
         }
-    });
+        if info.is_array() {
+            if info.elem_is_ref {
+                for i in 0..object.len() as usize {
+                    // SAFETY: element `i` is inside the live array.
+                    let word = unsafe { *((o + vmgc::ARRAY_HEADER_SIZE as usize + i * 8) as *const usize) };
+                    self.typed(word);
+                }
+            }
+        } else {
+            for &offset in info.ref_offsets.iter() {
+                // SAFETY: the offset is a field inside the live struct.
+                let word = unsafe { *((o + offset as usize) as *const usize) };
+                self.typed(word);
+            }
+        }
+    }
 }
 
 /// Writes `value` to the storage of type `storage` at byte `offset` of `object`.

@@ -71,7 +71,8 @@ pub static BUILTINS: VMBuiltins = VMBuiltins {
     memory_atomic_wait32,
     memory_atomic_wait64,
     memory_atomic_notify,
-    exception_new,
+    // Entered like the allocating builtins below: allocating an exception may collect.
+    exception_new: kiln_exception_new_entry,
     throw,
     exception_drop,
     table_get_lazy,
@@ -211,6 +212,7 @@ macro_rules! gc_entries {
 }
 
 gc_entries! {
+    kiln_exception_new_entry => exception_new,
     kiln_gc_alloc_entry => gc_alloc,
     kiln_array_new_data_entry => array_new_data,
     kiln_array_new_elem_entry => array_new_elem,
@@ -225,6 +227,7 @@ const _: () = {
 };
 
 unsafe extern "C" {
+    fn kiln_exception_new_entry(vmctx: *mut VMContext, tag: u32) -> u64;
     fn kiln_gc_alloc_entry(vmctx: *mut VMContext, ty: u32, len: u32) -> u64;
     fn kiln_array_new_data_entry(vmctx: *mut VMContext, ty: u32, data: u32, offset: u32, len: u32) -> u64;
     fn kiln_array_new_elem_entry(vmctx: *mut VMContext, ty: u32, elem: u32, offset: u32, len: u32) -> u64;
@@ -328,7 +331,16 @@ unsafe extern "C" fn exception_new(vmctx: *mut VMContext, tag: u32) -> u64 {
     let info = instance.info();
     let num_values = info.func_type_at(info.tags[tag as usize]).params.len() as u32;
     let store_ctx = instance.store_context();
+    // Exception objects that only wasm held are freed by collections: ask for one when they
+    // have doubled since the last.
     // SAFETY: the store context outlives its instances; only this thread uses the store now.
+    if unsafe { (*(*store_ctx).exceptions.get()).wants_collection() } {
+        // SAFETY: entered through `kiln_exception_new_entry`, which recorded the calling wasm
+        // frame, so the collection finds the references of every wasm frame; no borrow of the
+        // exception heap is held across it.
+        unsafe { (*(*store_ctx).gc.get()).collect_if_allowed() };
+    }
+    // SAFETY: as above.
     let heap = unsafe { &mut *(*store_ctx).exceptions.get() };
     heap.alloc(instance.tag(tag), num_values, store_ctx) as u64
 }

@@ -63,8 +63,9 @@ pub(crate) use codec::check_chunks;
 /// The first bytes of every precompiled file.
 const MAGIC: [u8; 8] = *b"\0kilnaot";
 
-/// Bumped whenever the layout below changes.
-const FORMAT_VERSION: u32 = 5;
+/// Bumped whenever the layout below, or what compiled code and the runtime expect of each other,
+/// changes (6: exception references in stack maps, `escaped` bits or'ed in).
+const FORMAT_VERSION: u32 = 6;
 
 /// kiln's version and the hash of the sources that shape generated code (see `build.rs`).
 const KILN_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (build ", env!("KILN_BUILD_ID"), ")");
