@@ -86,11 +86,11 @@ fn host_reads_the_payload_of_an_uncaught_exception() -> Result<()> {
     let instance = Instance::new(&mut store, &module, &[])?;
     let throw = instance.get_typed_func::<i32, ()>(&mut store, "throw")?;
     let err = throw.call(&mut store, 42).expect_err("uncaught");
-    let exn = err.downcast_ref::<ThrownException>().context("no ThrownException")?.exnref();
-    let fields = exn.fields(&mut store);
+    let exn = err.downcast_ref::<ThrownException>().context("no ThrownException")?.exnref(&mut store)?;
+    let fields = exn.fields(&mut store)?;
     ensure!(matches!(fields.as_slice(), [Val::I32(42), Val::I64(-5)]), "fields: {fields:?}");
     let boom = instance.get_export(&mut store, "boom").and_then(Extern::into_tag).context("no tag export")?;
-    ensure!(exn.tag(&mut store) == boom, "the exception's tag is not `boom`");
+    ensure!(exn.tag(&mut store)? == boom, "the exception's tag is not `boom`");
     let ty = boom.ty(&store);
     ensure!(ty.ty().params().collect::<Vec<_>>() == [ValType::I32, ValType::I64]);
     Ok(())
@@ -118,7 +118,7 @@ fn host_function_throws_into_wasm() -> Result<()> {
             return Ok(());
         }
         let exn = ExnRef::new(&mut caller, &tag, &[Val::I32(x * 10)])?;
-        Err(ThrownException::new(&caller, exn).into())
+        Err(ThrownException::new(&mut caller, exn)?.into())
     });
     let instance = Instance::new(&mut store, &module, &[tag.into(), f.into()])?;
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
@@ -312,7 +312,7 @@ fn rethrow_keeps_the_same_exception() -> Result<()> {
     ensure!(run.call(&mut store, 5)? == 5);
     let saved = instance.get_export(&mut store, "saved").and_then(Extern::into_global).context("global")?;
     let Val::ExnRef(Some(exn)) = saved.get(&mut store) else { anyhow::bail!("no exception saved") };
-    ensure!(matches!(exn.fields(&mut store).as_slice(), [Val::I32(5)]));
+    ensure!(matches!(exn.fields(&mut store)?.as_slice(), [Val::I32(5)]));
     // `throw_ref` of null traps.
     let null = Module::new(&engine, r#"(module (func (export "f") (throw_ref (ref.null exn))))"#)?;
     let instance = Instance::new(&mut store, &null, &[])?;
@@ -332,7 +332,7 @@ fn precompiled_module_keeps_its_handlers() -> Result<()> {
     let tag = Tag::new(&mut store, &TagType::new(FuncType::new([ValType::I32], []))?)?;
     let f = Func::wrap(&mut store, move |mut caller: Caller<'_, ()>, x: i32| -> Result<()> {
         let exn = ExnRef::new(&mut caller, &tag, &[Val::I32(x + 1)])?;
-        Err(ThrownException::new(&caller, exn).into())
+        Err(ThrownException::new(&mut caller, exn)?.into())
     });
     let instance = Instance::new(&mut store, &module, &[tag.into(), f.into()])?;
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run")?;
@@ -483,7 +483,7 @@ fn host_function_called_from_the_host_throws() -> Result<()> {
     let tag = Tag::new(&mut store, &TagType::new(FuncType::new([], []))?)?;
     let thrower = Func::wrap(&mut store, move |mut caller: Caller<'_, ()>| -> Result<()> {
         let exn = ExnRef::new(&mut caller, &tag, &[])?;
-        Err(ThrownException::new(&caller, exn).into())
+        Err(ThrownException::new(&mut caller, exn)?.into())
     });
     let err = thrower.call(&mut store, &[], &mut []).expect_err("uncaught");
     ensure!(err.downcast_ref::<ThrownException>().is_some(), "{err:?}");

@@ -27,6 +27,7 @@ gc_tests![
     host_handles_are_roots,
     exception_payloads_are_roots,
     escaped_exceptions_are_collected_unless_reachable,
+    exceptions_the_host_saw_are_collected_once_dropped,
     exhausting_the_heap_traps,
     collections_during_host_calls_keep_arguments,
     unreachable_externrefs_are_released,
@@ -305,6 +306,7 @@ const KEPT_EXCEPTIONS: &str = r#"
     (block $h (result i32)
       (try_table (catch $id $h) (throw_ref (local.get 0)))
       (unreachable)))
+  (func (export "throw") (param i32) (throw $id (local.get 0)))
   (func $churn (export "churn") (param $n i32)
     (loop $l
       (global.set $sink (call $make (local.get $n)))
@@ -354,8 +356,72 @@ fn escaped_exceptions_are_collected_unless_reachable() -> Result<()> {
     // The six kept, the last churned one (in `$sink`), and nothing else.
     let live = store.live_exception_objects();
     ensure!(live == 7, "{live} exception objects after a collection");
-    let fields = held.fields(&mut store);
+    let fields = held.fields(&mut store)?;
     ensure!(matches!(fields[..], [Val::I32(6)]), "the host's exception reads {fields:?}");
+    Ok(())
+}
+
+/// The host's exceptions: uncaught ones (errors holding a `ThrownException`), handles from
+/// results, host-made ones. Each lives as long as the error or the handle's scope, then a
+/// collection frees it.
+fn exceptions_the_host_saw_are_collected_once_dropped() -> Result<()> {
+    use kiln::{ExnRef, RootScope, Tag, ThrownException};
+    let engine = engine(4 << 20)?;
+    let (mut store, instance) = instantiate(&engine, KEPT_EXCEPTIONS)?;
+    let throw = instance.get_typed_func::<i32, ()>(&mut store, "throw")?;
+    // 5,000 uncaught exceptions, each error dropped at once.
+    for i in 0..5000 {
+        throw.call(&mut store, i).expect_err("uncaught");
+    }
+    store.gc();
+    ensure!(store.live_exception_objects() == 0, "{} objects kept", store.live_exception_objects());
+
+    // An error kept across a collection keeps its exception.
+    let err = throw.call(&mut store, 7).expect_err("uncaught");
+    store.gc();
+    ensure!(store.live_exception_objects() == 1);
+    {
+        let mut scope = RootScope::new(&mut store);
+        let thrown = err.downcast_ref::<ThrownException>().ok_or_else(|| anyhow::anyhow!("no exception"))?;
+        let exn = thrown.exnref(&mut scope)?;
+        let fields = exn.fields(&mut scope)?;
+        ensure!(matches!(fields[..], [Val::I32(7)]), "the kept exception reads {fields:?}");
+    }
+    drop(err);
+    store.gc();
+    ensure!(store.live_exception_objects() == 0, "{} objects kept", store.live_exception_objects());
+
+    // A handle lives as long as its scope; using it afterwards is an error.
+    let make = instance.get_func(&mut store, "make").ok_or_else(|| anyhow::anyhow!("no make"))?;
+    let churn = instance.get_typed_func::<i32, ()>(&mut store, "churn")?;
+    let collections = store.gc_stats().collections;
+    let stale = {
+        let mut scope = RootScope::new(&mut store);
+        let mut results = [Val::ExnRef(None)];
+        make.call(&mut scope, &[Val::I32(8)], &mut results)?;
+        let Val::ExnRef(Some(exn)) = results[0] else { anyhow::bail!("make returned {:?}", results[0]) };
+        // Thrown and kept exceptions make wasm collect a few times.
+        churn.call(&mut scope, 5000)?;
+        let fields = exn.fields(&mut scope)?;
+        ensure!(matches!(fields[..], [Val::I32(8)]), "a rooted handle's exception reads {fields:?}");
+        exn
+    };
+    ensure!(store.gc_stats().collections > collections + 2, "churn did not collect");
+    store.gc();
+    // Only the last churned exception, which `$sink` holds.
+    ensure!(store.live_exception_objects() == 1, "{} objects kept", store.live_exception_objects());
+    let err = stale.fields(&mut store).expect_err("a handle used after its scope");
+    ensure!(format!("{err}").contains("scope"), "{err}");
+
+    // Host-made exceptions, thrown by a host function and caught by nothing: freed likewise.
+    let tag = Tag::new(&mut store, &kiln::TagType::new(kiln::FuncType::new([kiln::ValType::I32], []))?)?;
+    for i in 0..3000 {
+        let mut scope = RootScope::new(&mut store);
+        let exn = ExnRef::new(&mut scope, &tag, &[Val::I32(i)])?;
+        drop(ThrownException::new(&mut scope, exn)?);
+    }
+    store.gc();
+    ensure!(store.live_exception_objects() == 1, "{} objects kept", store.live_exception_objects());
     Ok(())
 }
 

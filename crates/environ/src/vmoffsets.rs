@@ -63,15 +63,12 @@ pub mod vmexception {
     /// Offset of `num_values: u32`.
     pub const NUM_VALUES: u32 = 8;
     /// Offset of `escaped: u32`: zero while the object is only in flight (a plain
-    /// `catch`/`catch_all` that consumes it frees it); [`ESCAPED_TO_WASM`] once a
-    /// `catch_ref`/`catch_all_ref` handed it to wasm code, which may keep it anywhere (the
-    /// collector frees it when nothing reaches it); [`PINNED_BY_HOST`] once the host saw it (it
-    /// lives as long as the store).
+    /// `catch`/`catch_all` that consumes it frees it); [`ESCAPED_FLAG`] once a
+    /// `catch_ref`/`catch_all_ref` handed it to wasm code or the host saw it, so references to
+    /// it may be kept anywhere (the collector frees it once nothing reaches it).
     pub const ESCAPED: u32 = 12;
-    /// `escaped` bit: wasm code holds references to the object.
-    pub const ESCAPED_TO_WASM: u32 = 1;
-    /// `escaped` bit: the host holds references to the object.
-    pub const PINNED_BY_HOST: u32 = 2;
+    /// The `escaped` value of an object references to which may be kept.
+    pub const ESCAPED_FLAG: u32 = 1;
     /// Offset of `store_context: *const VMStoreContext` (the owning store).
     pub const STORE_CONTEXT: u32 = 16;
     /// Offset of `slot: usize`, the object's index in its store's exception heap.

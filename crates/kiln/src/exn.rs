@@ -96,9 +96,14 @@ impl Tag {
 }
 
 impl ExnRef {
-    /// Creates an exception of `tag` with payload `fields`, for a host function to throw.
+    /// Creates an exception of `tag` with payload `fields`, for a host function to throw;
+    /// rooted in the current scope.
     pub fn new(mut store: impl AsContextMut, tag: &Tag, fields: &[Val]) -> Result<ExnRef> {
         let store = &mut store.as_context_mut().0.opaque;
+        // SAFETY: no wasm runs while we hold `&mut` to the store.
+        if unsafe { (*store.store_ctx.exceptions.get()).wants_collection() } {
+            store.gc();
+        }
         let data = tag.data(store);
         let params: Vec<_> = data.ty.ty.params().collect();
         if params.len() != fields.len() {
@@ -116,71 +121,84 @@ impl ExnRef {
         let heap = unsafe { &mut *store.store_ctx.exceptions.get() };
         let raw = heap.alloc(definition, raws.len() as u32, store_ctx);
         // SAFETY: just allocated with room for `raws.len()` values; nothing else refers to it yet.
-        // The host holds the reference, so it escapes from the start.
-        unsafe {
-            let mut object = ExceptionRef::from_address(raw);
-            object.values_mut().copy_from_slice(&raws);
-            object.pin_for_host();
-        }
-        Ok(ExnRef { store: store.id, raw })
+        unsafe { ExceptionRef::from_address(raw).values_mut().copy_from_slice(&raws) };
+        // The host holds it from the start: it escapes, and is rooted in this scope.
+        Ok(ExnRef::from_raw(store, raw).expect("a new exception is not null"))
     }
 
-    fn object(&self, store: &StoreOpaque) -> ExceptionRef {
-        assert_eq!(store.id, self.store, "exception reference used with the wrong store");
-        // SAFETY: exception objects live as long as their store, which `store` is.
-        unsafe { ExceptionRef::from_address(self.raw) }
+    /// The object, if this handle belongs to `store` and its scope has not ended.
+    fn object(&self, store: &StoreOpaque) -> Result<ExceptionRef> {
+        let raw = self.to_raw(store)?;
+        // SAFETY: a rooted exception reference of this store points at a live object.
+        Ok(unsafe { ExceptionRef::from_address(raw) })
     }
 
-    /// The exception's tag.
-    pub fn tag(&self, mut store: impl AsContextMut) -> Tag {
+    /// The exception's tag. Fails if the handle's scope has ended or it belongs to another
+    /// store.
+    pub fn tag(&self, mut store: impl AsContextMut) -> Result<Tag> {
         let store = &mut store.as_context_mut().0.opaque;
-        let definition = self.object(store).tag();
+        let definition = self.object(store)?.tag();
         let index = store.tag_handle_of(definition).expect("exception of a tag unknown to its store");
-        Tag { store: store.id, index }
+        Ok(Tag { store: store.id, index })
     }
 
-    /// The exception's payload values, typed by its tag.
-    pub fn fields(&self, mut store: impl AsContextMut) -> Vec<Val> {
+    /// The exception's payload values, typed by its tag. Fails as [`ExnRef::tag`] does.
+    pub fn fields(&self, mut store: impl AsContextMut) -> Result<Vec<Val>> {
         let store = &mut store.as_context_mut().0.opaque;
-        let object = self.object(store);
+        let object = self.object(store)?;
         let index = store.tag_handle_of(object.tag()).expect("exception of a tag unknown to its store");
         let params: Vec<_> = store.tags[index].ty.ty.params().collect();
         let raws = object.values().to_vec();
-        raws.into_iter().zip(params).map(|(raw, ty)| Val::from_raw(store, raw, ty)).collect()
+        Ok(raws.into_iter().zip(params).map(|(raw, ty)| Val::from_raw(store, raw, ty)).collect())
     }
 }
 
 /// An exception on its way through the host: returned (inside the error chain) by a call whose
 /// exception no wasm handler caught, and returned by a host function to throw into wasm.
+///
+/// It keeps its exception object alive for as long as it (or a clone) exists, whatever the
+/// scopes: an owned root, like [`crate::OwnedRooted`]. Once it is dropped, a collection frees
+/// the object if nothing else reaches it.
 #[derive(Debug, Clone)]
 pub struct ThrownException {
-    exn: ExnRef,
+    store: StoreId,
+    raw: usize,
+    /// The owned root's token: the store's weak twin of it roots `raw`.
+    _root: std::sync::Arc<()>,
     tag_name: String,
 }
 
 impl ThrownException {
     /// An exception for a host function to throw: `return Err(ThrownException::new(&mut caller,
-    /// exn).into())`.
-    pub fn new(store: impl AsContext, exn: ExnRef) -> ThrownException {
-        ThrownException::new_in(&store.as_context().0.opaque, exn)
+    /// exn)?.into())`. Fails if `exn`'s scope has ended or it belongs to another store.
+    pub fn new(mut store: impl AsContextMut, exn: ExnRef) -> Result<ThrownException> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let raw = exn.to_raw(store)?;
+        Ok(ThrownException::from_raw(store, raw))
     }
 
-    pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> ThrownException {
-        ThrownException::new_in(store, ExnRef { store: store.id, raw })
-    }
-
-    fn new_in(store: &StoreOpaque, exn: ExnRef) -> ThrownException {
-        let object = exn.object(store);
-        // The host holds it now: it must outlive any catch that consumes it.
+    /// The error for exception object `raw` of `store`, which no wasm handler caught (or which a
+    /// host function throws).
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> ThrownException {
+        // SAFETY: `raw` is a live exception object of `store`.
+        let object = unsafe { ExceptionRef::from_address(raw) };
+        // References to it may be kept now: only a collection frees it.
         // SAFETY: no other reference to the object's header is live while the host runs.
-        unsafe { object.pin_for_host() };
+        unsafe { object.mark_escaped() };
+        let root = std::sync::Arc::new(());
+        store.add_owned_root(std::sync::Arc::downgrade(&root), raw);
         let tag_name = store.tag_name_of(object.tag());
-        ThrownException { exn, tag_name }
+        ThrownException { store: store.id, raw, _root: root, tag_name }
     }
 
-    /// The exception.
-    pub fn exnref(&self) -> ExnRef {
-        self.exn
+    /// The exception, as a handle rooted in `store`'s current scope. Fails if it belongs to
+    /// another store.
+    pub fn exnref(&self, mut store: impl AsContextMut) -> Result<ExnRef> {
+        let store = &mut store.as_context_mut().0.opaque;
+        if store.id != self.store {
+            bail!("exception used with the wrong store");
+        }
+        Ok(ExnRef::from_raw(store, self.raw).expect("thrown exceptions are not null"))
     }
 
     /// How the tag is named in messages.
@@ -190,11 +208,7 @@ impl ThrownException {
 
     /// The raw object, if `error` carries an exception of this store.
     pub(crate) fn find_in(error: &anyhow::Error, store: StoreId) -> Option<usize> {
-        error
-            .chain()
-            .find_map(|e| e.downcast_ref::<ThrownException>())
-            .filter(|t| t.exn.store == store)
-            .map(|t| t.exn.raw)
+        error.chain().find_map(|e| e.downcast_ref::<ThrownException>()).filter(|t| t.store == store).map(|t| t.raw)
     }
 }
 

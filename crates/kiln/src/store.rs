@@ -247,8 +247,8 @@ impl<T> Store<T> {
     }
 
     /// Number of exception objects the store keeps (a plain `catch` frees what it consumes;
-    /// collections free those only wasm held once unreachable; those the host saw live until the
-    /// store is dropped). Exposed for tests; not a stable API.
+    /// collections free the others once nothing reaches them). Exposed for tests; not a stable
+    /// API.
     #[doc(hidden)]
     pub fn live_exception_objects(&self) -> usize {
         // SAFETY: no wasm runs while we hold `&self`.
@@ -598,7 +598,7 @@ impl StoreOpaque {
 
     /// Turns an unwind out of wasm into the error the API returns (resuming host panics).
     #[allow(clippy::boxed_local)] // The runtime boxes reports to keep `Result`s small on the hot path.
-    pub(crate) fn unwind_to_error(&self, report: Box<UnwindReport>) -> anyhow::Error {
+    pub(crate) fn unwind_to_error(&mut self, report: Box<UnwindReport>) -> anyhow::Error {
         let UnwindReport { reason, frames } = *report;
         let backtrace = WasmBacktrace::from_raw(&frames);
         match reason {

@@ -106,23 +106,37 @@ impl ExternRef {
     }
 }
 
-/// A reference to an exception object that wasm threw; the store owns the object.
+/// A reference to an exception object, rooted like [`AnyRef`]: it keeps the object alive until
+/// the [`crate::RootScope`] (or host call) it was made in ends, and using it after that is an
+/// error. The store owns the object; collections free it once nothing reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExnRef {
     pub(crate) store: StoreId,
     /// Address of the runtime exception object (never 0).
     pub(crate) raw: usize,
+    pub(crate) root: RootSlot,
 }
 
 impl ExnRef {
-    pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<ExnRef> {
-        if raw != 0 {
-            // The host holds it now (wasm code that produced it already marked it, except when it
-            // came straight from an uncaught throw).
-            // SAFETY: non-null exnref values of this store point at its live exception objects.
-            unsafe { kiln_runtime::ExceptionRef::from_address(raw).pin_for_host() };
+    /// A handle for exception object `raw` (0 is null), rooted in the current scope.
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> Option<ExnRef> {
+        if raw == 0 {
+            return None;
         }
-        (raw != 0).then_some(ExnRef { store: store.id, raw })
+        // References to it may be kept now: it is no longer only in flight.
+        // SAFETY: non-null exnref values of this store point at its live exception objects.
+        unsafe { kiln_runtime::ExceptionRef::from_address(raw).mark_escaped() };
+        let root = store.root(raw);
+        Some(ExnRef { store: store.id, raw, root })
+    }
+
+    /// The object's address, checked against `store` and the handle's scope.
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> Result<usize> {
+        if self.store != store.id {
+            bail!("exception reference used with the wrong store");
+        }
+        store.rooted_word(self.root)?;
+        Ok(self.raw)
     }
 }
 
@@ -507,12 +521,7 @@ impl Val {
             Val::V128(v) => ValRaw::u128(v),
             Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::AnyRef(None) => ValRaw::reference(0),
             Val::AnyRef(Some(a)) => ValRaw::reference(a.to_raw(store)?),
-            Val::ExnRef(Some(e)) => {
-                if e.store != store.id {
-                    bail!("exception reference used with the wrong store");
-                }
-                ValRaw::reference(e.raw)
-            }
+            Val::ExnRef(Some(e)) => ValRaw::reference(e.to_raw(store)?),
             Val::FuncRef(Some(f)) => {
                 if f.store != store.id {
                     bail!("function used with the wrong store");

@@ -4,16 +4,17 @@
 //! stores the exporter's pointer, and a catch clause matches by comparing pointers. An exception
 //! object (what an `exnref` points to) is laid out as `kiln_environ::vmexception` describes.
 //!
-//! An object's `escaped` bits say who may hold it, and so how it ends:
-//! - none: it is in flight (thrown, not yet caught); the plain `catch` that consumes it frees it;
-//! - `ESCAPED_TO_WASM`: wasm code got it from `catch_ref`/`catch_all_ref` and may have kept it in
-//!   locals, globals, tables, GC objects or other exceptions' payloads; the GC heap's collector
-//!   marks the objects it reaches and frees the others ([`ExceptionHeap::sweep`]);
-//! - `PINNED_BY_HOST`: the host saw it (an `ExnRef`, a thrown or uncaught exception); it lives
-//!   until the store is dropped, since host handles to it are not rooted.
+//! An object's `escaped` flag says how it ends:
+//! - clear: it is in flight (thrown, not yet caught), with one user, the unwinding that carries
+//!   it; the plain `catch` that consumes it frees it. Such objects are roots of the collector;
+//! - set: wasm code got it from `catch_ref`/`catch_all_ref`, or the host saw it (an `ExnRef`, a
+//!   thrown or uncaught exception), so references to it may be kept anywhere: in locals,
+//!   globals, tables, GC objects, other exceptions' payloads, or the host's rooted handles. The
+//!   GC heap's collector marks the objects it reaches and frees the others
+//!   ([`ExceptionHeap::sweep`]).
 //!
-//! Objects in flight or pinned are roots of the collector; their payloads are traced
-//! conservatively (each slot is followed only if it is the address of a live object).
+//! Payloads are traced conservatively (each slot is followed only if it is the address of a
+//! live object).
 
 use crate::vmcontext::{VMStoreContext, ValRaw};
 use kiln_environ::vmexception;
@@ -120,15 +121,14 @@ impl ExceptionHeap {
         self.objects.len()
     }
 
-    /// The slots of the objects that are roots: in flight, or pinned by the host.
+    /// The slots of the objects that are roots: those in flight.
     pub fn root_slots(&self) -> Vec<usize> {
         let mut roots = Vec::new();
         for (slot, object) in self.objects.iter().enumerate() {
-            if let Some(object) = object {
-                let escaped = Self::header_of(object).escaped;
-                if escaped == 0 || escaped & vmexception::PINNED_BY_HOST != 0 {
-                    roots.push(slot);
-                }
+            if let Some(object) = object
+                && Self::header_of(object).escaped == 0
+            {
+                roots.push(slot);
             }
         }
         roots
@@ -141,14 +141,14 @@ impl ExceptionHeap {
         &object[HEADER_SLOTS..HEADER_SLOTS + n]
     }
 
-    /// Frees every object only wasm code held (`ESCAPED_TO_WASM` alone) that the collection did
-    /// not mark (`marked`, by slot); returns how many it freed.
+    /// Frees every escaped object the collection did not mark (`marked`, by slot); returns how
+    /// many it freed.
     pub fn sweep(&mut self, marked: &[bool]) -> usize {
         let mut freed = 0;
         for slot in 0..self.objects.len() {
             let Some(object) = &mut self.objects[slot] else { continue };
             let escaped = Self::header_of(object).escaped;
-            if escaped == vmexception::ESCAPED_TO_WASM && !marked.get(slot).copied().unwrap_or(false) {
+            if escaped != 0 && !marked.get(slot).copied().unwrap_or(false) {
                 // Debug builds poison the object, so that a reference the roots missed reads
                 // garbage (and the tests fail) should its memory be reused as it was.
                 if cfg!(debug_assertions) {
@@ -204,15 +204,16 @@ impl ExceptionRef {
         self.header().tag
     }
 
-    /// Records that the host holds the object: it will not be freed before the store.
+    /// Records that references to the object may be kept (by the host here): from now on only
+    /// a collection frees it, once nothing reaches it.
     ///
     /// # Safety
     ///
     /// As for [`ExceptionRef::values_mut`]: no other reference to the header may be live.
-    pub unsafe fn pin_for_host(&self) {
+    pub unsafe fn mark_escaped(&self) {
         // SAFETY: `from_address` requires a live object; the field is only read by the runtime
         // and compiled code of the same thread.
-        unsafe { (*(self.0 as *mut VMExceptionHeader)).escaped |= vmexception::PINNED_BY_HOST };
+        unsafe { (*(self.0 as *mut VMExceptionHeader)).escaped |= vmexception::ESCAPED_FLAG };
     }
 
     /// The store that owns the object.

@@ -22,7 +22,7 @@ use super::{FuncTranslator, trusted, trusted_readonly};
 use crate::{trap_code, value_type};
 use anyhow::Result;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{
     self, Block, BlockArg, BlockCall, ExceptionTableData, ExceptionTableItem, InstBuilder, SigRef, Value,
 };
@@ -286,9 +286,7 @@ impl FuncTranslator<'_, '_> {
     /// runtime frees it unless it escaped earlier.
     fn hand_over(&mut self, exn: Value, with_ref: bool) {
         if with_ref {
-            // Or'ed in: the host may have pinned it already.
-            let escaped = self.b.ins().load(I32, trusted(), exn, vmexception::ESCAPED as i32);
-            let escaped = self.b.ins().bor_imm_u(escaped, i64::from(vmexception::ESCAPED_TO_WASM));
+            let escaped = self.i32_const(vmexception::ESCAPED_FLAG);
             self.b.ins().store(trusted(), escaped, exn, vmexception::ESCAPED as i32);
         } else {
             self.call_builtin(Builtin::ExceptionDrop, &[exn]);

@@ -64,7 +64,7 @@ pub(crate) use codec::check_chunks;
 const MAGIC: [u8; 8] = *b"\0kilnaot";
 
 /// Bumped whenever the layout below, or what compiled code and the runtime expect of each other,
-/// changes (6: exception references in stack maps, `escaped` bits or'ed in).
+/// changes (6: exception references are in stack maps).
 const FORMAT_VERSION: u32 = 6;
 
 /// kiln's version and the hash of the sources that shape generated code (see `build.rs`).
