@@ -57,8 +57,9 @@ pub struct ExceptionHeap {
     collect_at: usize,
 }
 
-/// Live exception objects at which allocations start asking for collections.
-const MIN_COLLECT_AT: usize = 1024;
+/// Live exception objects at which allocations start asking for collections. Debug builds ask
+/// much sooner, so that tests and fuzzing collect from `ExceptionNew` often.
+const MIN_COLLECT_AT: usize = if cfg!(debug_assertions) { 64 } else { 1024 };
 
 impl ExceptionHeap {
     /// Allocates an exception object for `tag` with `num_values` zeroed payload slots and returns
