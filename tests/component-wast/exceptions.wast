@@ -105,20 +105,25 @@
       (func (export "make") (result i32) (call $new (i32.const 7))))
     (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
     (func (export "make") (result (own $R)) (canon lift (core func $i "make"))))
+  (component $B
+    (import "r" (type $R (sub resource)))
+    (import "make" (func $make (result (own $R))))
+    (canon lower (func $make) (core func $make))
+    (canon resource.drop $R (core func $drop))
+    (core module $b
+      (import "" "make" (func $make (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+      (func (export "run")
+        (block $caught
+          (try_table (catch_all $caught)
+            (call $drop (call $make)))
+          (return))
+        ;; the destructor's exception leaked into this component
+        unreachable))
+    (core instance $b (instantiate $b (with "" (instance (export "make" (func $make)) (export "drop" (func $drop))))))
+    (func (export "drop-throwing") (canon lift (core func $b "run"))))
   (instance $a (instantiate $A))
   (alias export $a "r" (type $R))
-  (canon lower (func $a "make") (core func $make))
-  (canon resource.drop $R (core func $drop))
-  (core module $b
-    (import "" "make" (func $make (result i32)))
-    (import "" "drop" (func $drop (param i32)))
-    (func (export "run")
-      (block $caught
-        (try_table (catch_all $caught)
-          (call $drop (call $make)))
-        (return))
-      ;; the destructor's exception leaked into this component
-      unreachable))
-  (core instance $b (instantiate $b (with "" (instance (export "make" (func $make)) (export "drop" (func $drop))))))
-  (func (export "drop-throwing") (canon lift (core func $b "run"))))
+  (instance $b (instantiate $B (with "r" (type $R)) (with "make" (func $a "make"))))
+  (export "drop-throwing" (func $b "drop-throwing")))
 (assert_trap (invoke "drop-throwing") "uncaught exception propagated out of component")

@@ -20,18 +20,24 @@
       (export "get0" (func $get0)) (export "set0" (func $set0)) (export "get1" (func $get1))))))
     (func (export "set-get") (param "x" u32) (result u32) (canon lift (core func $m "set-get")))
     (func (export "get") (result u32) (canon lift (core func $m "get"))))
+  ;; The caller is a sibling: calls between a component instance and its ancestors trap.
+  (component $D
+    (import "set-get" (func $set-get (param "x" u32) (result u32)))
+    (import "get" (func $get (result u32)))
+    (core func $set-get (canon lower (func $set-get)))
+    (core func $get (canon lower (func $get)))
+    (core module $D
+      (import "" "set-get" (func $set-get (param i32) (result i32)))
+      (import "" "get" (func $get (result i32)))
+      ;; 5 from the first call's own task, then 0 from a new task: 5 * 100 + 0.
+      (func (export "through-adapters") (result i32)
+        (i32.add (i32.mul (call $set-get (i32.const 5)) (i32.const 100)) (call $get))))
+    (core instance $d (instantiate $D (with "" (instance
+      (export "set-get" (func $set-get)) (export "get" (func $get))))))
+    (func (export "through-adapters") (result u32) (canon lift (core func $d "through-adapters"))))
   (instance $c (instantiate $C))
-  (core func $set-get (canon lower (func $c "set-get")))
-  (core func $get (canon lower (func $c "get")))
-  (core module $D
-    (import "" "set-get" (func $set-get (param i32) (result i32)))
-    (import "" "get" (func $get (result i32)))
-    ;; 5 from the first call's own task, then 0 from a new task: 5 * 100 + 0.
-    (func (export "through-adapters") (result i32)
-      (i32.add (i32.mul (call $set-get (i32.const 5)) (i32.const 100)) (call $get))))
-  (core instance $d (instantiate $D (with "" (instance
-    (export "set-get" (func $set-get)) (export "get" (func $get))))))
-  (func (export "through-adapters") (result u32) (canon lift (core func $d "through-adapters")))
+  (instance $d (instantiate $D (with "set-get" (func $c "set-get")) (with "get" (func $c "get"))))
+  (export "through-adapters" (func $d "through-adapters"))
   (export "set-get" (func $c "set-get"))
   (export "get" (func $c "get")))
 (assert_return (invoke "set-get" (u32.const 7)) (u32.const 7))

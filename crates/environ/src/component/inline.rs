@@ -11,7 +11,7 @@ use super::translate::{
     ImportKind, InstanceSignature, LocalInit, LocalOptions, NOT_A_RESOURCE, ResourceOp, TaskOp, Translation,
 };
 use super::types::{FuncType, ResourceId};
-use crate::ModuleInfo;
+use crate::{ModuleInfo, Trap};
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
@@ -236,8 +236,8 @@ pub struct ComponentPlan {
     pub initializers: Vec<Initializer>,
     /// Lowered host functions.
     pub lowered: Vec<Lowered>,
-    /// Always-trapping functions, by type and whether they are lowered `async`.
-    pub always_trap: Vec<(FuncType, bool)>,
+    /// Always-trapping functions, by type, whether they are lowered `async`, and their trap.
+    pub always_trap: Vec<(FuncType, bool, Trap)>,
     /// Fused adapters.
     pub adapters: Vec<AdapterDef>,
     /// Adapters the host runs (a lower or a lift with the `async` option on either side): the
@@ -439,6 +439,8 @@ struct Inliner<'a> {
     wasm: &'a [u8],
     plan: ComponentPlan,
     module_imports: HashMap<u32, Vec<(String, String)>>,
+    /// The parent of each runtime component instance (`None` for the root).
+    parents: Vec<Option<u32>>,
 }
 
 impl ComponentPlan {
@@ -449,10 +451,11 @@ impl ComponentPlan {
             wasm,
             plan: ComponentPlan { modules: translation.modules.clone(), ..ComponentPlan::default() },
             module_imports: HashMap::new(),
+            parents: Vec::new(),
         };
         let root = translation.components.len() as u32 - 1;
         let root_closure = Rc::new(Closure { modules: Vec::new(), components: Vec::new(), parent: None });
-        let exports = inliner.instantiate(ComponentDef { index: root, closure: root_closure }, None)?;
+        let exports = inliner.instantiate(ComponentDef { index: root, closure: root_closure }, None, None)?;
         let mut plan = inliner.plan;
         plan.exports =
             exports.iter().map(|(name, item)| Ok((name.clone(), export_item(item)?))).collect::<Result<_>>()?;
@@ -480,6 +483,18 @@ fn export_item(item: &Item) -> Result<ExportItem> {
 }
 
 impl Inliner<'_> {
+    /// Whether runtime instance `ancestor` is a strict ancestor of `instance`.
+    fn is_ancestor(&self, ancestor: u32, instance: u32) -> bool {
+        let mut current = self.parents.get(instance as usize).copied().flatten();
+        while let Some(i) = current {
+            if i == ancestor {
+                return true;
+            }
+            current = self.parents.get(i as usize).copied().flatten();
+        }
+        false
+    }
+
     /// Binds the static keys of `signature`'s resources (recursively) to the resources that
     /// `provider` gives, and returns the signature in run-time terms.
     fn bind_instance(
@@ -549,9 +564,15 @@ impl Inliner<'_> {
 
     /// Instantiates `component` with `args` (None for the root, whose imports come from the host)
     /// and returns its exports.
-    fn instantiate(&mut self, component: ComponentDef, args: Option<&[(String, Item)]>) -> Result<Vec<(String, Item)>> {
+    fn instantiate(
+        &mut self,
+        component: ComponentDef,
+        args: Option<&[(String, Item)]>,
+        parent: Option<u32>,
+    ) -> Result<Vec<(String, Item)>> {
         let mut frame = Frame { instance: self.plan.num_component_instances, ..Frame::default() };
         self.plan.num_component_instances += 1;
+        self.parents.push(parent);
         let translation = self.translation;
         let static_component = &translation.components[component.index as usize];
         for init in &static_component.inits {
@@ -676,7 +697,7 @@ impl Inliner<'_> {
                         .iter()
                         .map(|(name, kind, index)| Ok((name.clone(), frame.item(*kind, *index)?)))
                         .collect::<Result<Vec<_>>>()?;
-                    let exports = self.instantiate(target, Some(&args))?;
+                    let exports = self.instantiate(target, Some(&args), Some(frame.instance))?;
                     frame.instances.push(InstanceDef::Items(Rc::new(exports)));
                 }
                 LocalInit::InstanceFromExports(exports) => {
@@ -763,7 +784,16 @@ impl Inliner<'_> {
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, options: lift, .. } if lift.instance == frame.instance => {
-                            self.plan.always_trap.push((lifted_ty, options.async_));
+                            self.plan.always_trap.push((lifted_ty, options.async_, Trap::AdapterSameInstance));
+                            CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
+                        }
+                        // A call between an instance and its ancestor or descendant might be
+                        // recursive (the Canonical ABI's `call_might_be_recursive`): it traps.
+                        FuncDef::Lifted { ty: lifted_ty, options: lift, .. }
+                            if self.is_ancestor(lift.instance, frame.instance)
+                                || self.is_ancestor(frame.instance, lift.instance) =>
+                        {
+                            self.plan.always_trap.push((lifted_ty, options.async_, Trap::CannotEnterComponent));
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, core, options: lift }

@@ -171,7 +171,41 @@ fn lift_lowered_into_its_own_instance_always_traps() {
             (core instance (instantiate $n (with "x" (instance (export "g" (func $g)))))))"#,
     );
     assert_eq!(plan.always_trap.len(), 1);
+    assert_eq!(plan.always_trap[0].2, crate::Trap::AdapterSameInstance);
     assert!(plan.adapters.is_empty());
+}
+
+/// A lift lowered by an ancestor or a descendant of its instance always traps ("cannot enter
+/// component instance"); siblings get a fused adapter.
+#[test]
+fn calls_between_ancestors_and_descendants_trap() {
+    let plan = plan(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (component $child
+              (import "f" (func $f))
+              (core func $f (canon lower (func $f)))
+              (core module $n (import "x" "f" (func)) (func (export "g")))
+              (core instance $n (instantiate $n (with "x" (instance (export "f" (func $f))))))
+              (func (export "g") (canon lift (core func $n "g"))))
+            (component $sibling
+              (import "g" (func $g))
+              (core func $g (canon lower (func $g)))
+              (core module $s (import "x" "g" (func)))
+              (core instance (instantiate $s (with "x" (instance (export "g" (func $g)))))))
+            (instance $c (instantiate $child (with "f" (func $f))))
+            (instance (instantiate $sibling (with "g" (func $c "g"))))
+            (core func $g (canon lower (func $c "g")))
+            (core module $p (import "x" "g" (func)))
+            (core instance (instantiate $p (with "x" (instance (export "g" (func $g)))))))"#,
+    );
+    // The child lowering its parent's `f`, the parent lowering its child's `g`: both trap.
+    let traps: Vec<_> = plan.always_trap.iter().map(|t| t.2).collect();
+    assert_eq!(traps, [crate::Trap::CannotEnterComponent, crate::Trap::CannotEnterComponent]);
+    // The sibling lowering `g`: an adapter.
+    assert_eq!(plan.adapters.len(), 1);
 }
 
 #[test]
@@ -257,10 +291,13 @@ fn async_calls_become_host_adapters() {
                 (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0))
               (core instance $i (instantiate $m))
               (func (export "f") async (canon lift (core func $i "f") async (callback (core func $i "cb")))))
+            (component $d
+              (import "f" (func $f async))
+              (core func $f (canon lower (func $f)))
+              (core module $n (import "" "f" (func)))
+              (core instance (instantiate $n (with "" (instance (export "f" (func $f)))))))
             (instance $c (instantiate $c))
-            (core func $f (canon lower (func $c "f")))
-            (core module $n (import "" "f" (func)))
-            (core instance (instantiate $n (with "" (instance (export "f" (func $f))))))
+            (instance (instantiate $d (with "f" (func $c "f"))))
             (export "f" (func $c "f")))"#,
     );
     // No FACT adapter: the host runs the call (the callee is lifted `async`).

@@ -350,11 +350,12 @@ impl Instance {
         state.trap_func = Some(crate::Func::wrap(crate::StoreContextMut(&mut *store), |code: i32| -> Result<()> {
             Err(anyhow::Error::new(Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached)))
         }));
-        for (ty, async_) in &plan.always_trap {
+        for (ty, async_, trap) in &plan.always_trap {
+            let trap = *trap;
             state.always_trap.push(crate::Func::new(
                 crate::StoreContextMut(&mut *store),
                 lowered_core_type(ty, *async_),
-                |_, _, _| Err(anyhow::Error::new(Trap::AdapterSameInstance)),
+                move |_, _, _| Err(anyhow::Error::new(trap)),
             ));
         }
         for (i, lowered) in plan.lowered.iter().enumerate() {
