@@ -14,5 +14,6 @@
 #include <kiln/linker.h>
 #include <kiln/func.h>
 #include <kiln/component.h>
+#include <kiln/gc.h>
 
 #endif

@@ -4,7 +4,7 @@
 use crate::obj::{HostInfo, Key};
 use crate::types::opt;
 use crate::{boxed, guard};
-use kiln_rs::{AsContextMut, Caller, Config, Engine, Store, StoreContextMut};
+use kiln_rs::{AsContextMut, Caller, Config, Engine, RootScope, Store, StoreContextMut};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ptr::null_mut;
@@ -126,7 +126,9 @@ pub(crate) fn store_mut<'a>(store: *mut wasm_store_t) -> Option<&'a mut Store<St
 }
 
 /// Runs `f` with exclusive access to `store`: through the innermost running host function of
-/// that store if there is one, else through the store itself.
+/// that store if there is one, else through the store itself. `f` runs in a root scope of its
+/// own: GC handles it makes end with it, so what an entry point gives back to C holds owned
+/// roots (`Kind::Any`, `Kind::HostRef`), dropped with the C handle.
 pub(crate) fn with_ctx<R>(store: *mut wasm_store_t, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> R) -> R {
     // A panic, which the entry point's guard turns into its failure value.
     assert!(!store.is_null(), "an object without a store used where one is needed");
@@ -136,9 +138,9 @@ pub(crate) fn with_ctx<R>(store: *mut wasm_store_t, f: impl FnOnce(StoreContextM
     match caller {
         // SAFETY: the caller is registered only while its host function runs on this thread,
         // below this call on the stack; nothing else uses it meanwhile.
-        Some(caller) => f(unsafe { &mut *caller }.as_context_mut()),
+        Some(caller) => f(RootScope::new(unsafe { &mut *caller }.as_context_mut()).as_context_mut()),
         // SAFETY: C passes a live store; no host call of it is running on this thread.
-        None => f(unsafe { &mut *store }.store.as_context_mut()),
+        None => f(RootScope::new(unsafe { &mut *store }.store.as_context_mut()).as_context_mut()),
     }
 }
 

@@ -120,7 +120,7 @@ pub unsafe extern "C" fn wasm_table_get(t: *const Obj, index: u32) -> *mut Obj {
     guard(null_mut(), || {
         let Some((store, t)) = table_of(t) else { return null_mut() };
         with_ctx(store, |mut ctx| match t.get(&mut ctx, u64::from(index)) {
-            Some(v @ (Val::FuncRef(Some(_)) | Val::ExternRef(Some(_)))) => {
+            Some(v @ (Val::FuncRef(Some(_)) | Val::ExternRef(Some(_)) | Val::AnyRef(Some(_)))) => {
                 wasm_val_t::from_val(store, &mut ctx, &v).map_or(null_mut(), |v| v.ref_ptr())
             }
             _ => null_mut(),

@@ -29,6 +29,7 @@ mod engine;
 mod error;
 mod externals;
 mod func;
+mod gc;
 mod instance;
 mod linker;
 mod module;

@@ -8,7 +8,7 @@ use crate::types::{
     CExternType, WASM_EXTERN_FUNC, WASM_EXTERN_GLOBAL, WASM_EXTERN_MEMORY, WASM_EXTERN_TABLE, opt, take,
 };
 use crate::{boxed, guard};
-use kiln_rs::{Extern, ExternRef, Func, Global, Instance, Memory, Module, Table};
+use kiln_rs::{AnyRef, Extern, ExternRef, Func, Global, Instance, Memory, Module, OwnedRooted, Table};
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr::null_mut;
@@ -25,8 +25,11 @@ pub enum Kind {
     Foreign(u64),
     Module(Rc<Module>),
     Trap(Rc<TrapData>),
-    /// An `externref` made outside the C API (e.g. by WASI), seen through a funcall.
-    HostRef(ExternRef),
+    /// An `externref` made outside the C API (e.g. by WASI), seen through a funcall: the handle
+    /// it came as (its identity here) and the root that keeps it alive while C holds it.
+    HostRef(ExternRef, OwnedRooted<ExternRef>),
+    /// A reference of the `any` hierarchy (GC objects and i31s), alive while C holds it.
+    Any(OwnedRooted<AnyRef>),
 }
 
 /// Identity of a store-owned object, for `_same` and host info.
@@ -120,8 +123,8 @@ impl Obj {
             Kind::Memory(m) => Key::Memory(*m),
             Kind::Instance(i) => Key::Instance(*i),
             Kind::Foreign(id) => Key::Foreign(*id),
-            Kind::HostRef(r) => Key::HostRef(*r),
-            Kind::Module(_) | Kind::Trap(_) => return None,
+            Kind::HostRef(r, _) => Key::HostRef(*r),
+            Kind::Module(_) | Kind::Trap(_) | Kind::Any(_) => return None,
         })
     }
 

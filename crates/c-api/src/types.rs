@@ -15,6 +15,12 @@ pub const WASM_F64: u8 = 3;
 pub const KILN_V128: u8 = 4;
 pub const WASM_EXTERNREF: u8 = 128;
 pub const WASM_FUNCREF: u8 = 129;
+/// kiln's extension (`KILN_ANYREF` in kiln.h): a reference of the GC proposal's `any` hierarchy
+/// (anyref, eqref, i31ref, structref, arrayref, their concrete types).
+pub const KILN_ANYREF: u8 = 130;
+/// kiln's extension (`KILN_EXNREF` in kiln.h): an exception reference, which values in C cannot
+/// hold yet.
+pub const KILN_EXNREF: u8 = 131;
 
 pub const WASM_EXTERN_FUNC: u8 = 0;
 pub const WASM_EXTERN_GLOBAL: u8 = 1;
@@ -34,8 +40,10 @@ pub(crate) fn kind_of(ty: &ValType) -> u8 {
         ValType::F32 => WASM_F32,
         ValType::F64 => WASM_F64,
         ValType::V128 => KILN_V128,
-        ValType::Ref(r) => match r.heap_type() {
-            HeapType::Func | HeapType::NoFunc | HeapType::ConcreteFunc(_) => WASM_FUNCREF,
+        ValType::Ref(r) => match r.heap_type().top() {
+            HeapType::Func => WASM_FUNCREF,
+            HeapType::Any => KILN_ANYREF,
+            HeapType::Exn => KILN_EXNREF,
             _ => WASM_EXTERNREF,
         },
     }
@@ -50,6 +58,7 @@ pub(crate) fn valtype_of_kind(kind: u8) -> Option<ValType> {
         KILN_V128 => ValType::V128,
         WASM_EXTERNREF => ValType::EXTERNREF,
         WASM_FUNCREF => ValType::FUNCREF,
+        KILN_ANYREF => ValType::Ref(kiln_rs::RefType::new(true, HeapType::Any)),
         _ => return None,
     })
 }

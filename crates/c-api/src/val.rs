@@ -2,10 +2,13 @@
 
 use crate::engine::{StoreData, wasm_store_t};
 use crate::obj::{Kind, Obj};
-use crate::types::{KILN_V128, WASM_EXTERNREF, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_I32, WASM_I64, kind_of, opt};
+use crate::types::{
+    KILN_ANYREF, KILN_EXNREF, KILN_V128, WASM_EXTERNREF, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_I32, WASM_I64, kind_of,
+    opt,
+};
 use crate::{boxed, guard};
 use anyhow::{Result, bail};
-use kiln_rs::{AsContextMut, ExternRef, RefType, StoreContext, StoreContextMut, Val, ValRaw, ValType};
+use kiln_rs::{AsContextMut, ExternRef, OwnedRooted, RefType, StoreContext, StoreContextMut, Val, ValRaw, ValType};
 use std::ptr::null_mut;
 
 #[repr(C)]
@@ -64,7 +67,7 @@ impl wasm_val_t {
     }
 
     fn is_ref(&self) -> bool {
-        self.kind == WASM_EXTERNREF || self.kind == WASM_FUNCREF
+        matches!(self.kind, WASM_EXTERNREF | WASM_FUNCREF | KILN_ANYREF | KILN_EXNREF)
     }
 
     pub fn ref_ptr(&self) -> *mut Obj {
@@ -88,7 +91,7 @@ impl wasm_val_t {
 
     /// Converts to a kiln value of type `ty`, failing on a kind mismatch.
     pub fn to_val(&self, ctx: &mut StoreContextMut<'_, StoreData>, ty: &ValType) -> Result<Val> {
-        if self.kind != kind_of(ty) || self.kind == KILN_V128 {
+        if self.kind != kind_of(ty) || self.kind == KILN_V128 || self.kind == KILN_EXNREF {
             bail!("value of kind {} where kind {} ({ty}) is expected", self.kind, kind_of(ty));
         }
         // SAFETY: each arm reads the union field its kind selects.
@@ -115,21 +118,28 @@ impl wasm_val_t {
             Val::F32(x) => wasm_val_t { kind: WASM_F32, of: wasm_val_union { f32: f32::from_bits(*x) } },
             Val::F64(x) => wasm_val_t { kind: WASM_F64, of: wasm_val_union { f64: f64::from_bits(*x) } },
             Val::FuncRef(f) => ref_val(WASM_FUNCREF, f.map(|f| Obj::new(store, Kind::Func(f)))),
-            Val::ExternRef(r) => ref_val(WASM_EXTERNREF, r.map(|r| externref_obj(store, ctx, r))),
+            Val::ExternRef(r) => ref_val(WASM_EXTERNREF, r.map(|r| externref_obj(store, ctx, r)).transpose()?),
+            Val::AnyRef(r) => {
+                let obj = r.map(|r| OwnedRooted::new(ctx.as_context_mut(), &r).map(|o| Obj::new(store, Kind::Any(o))));
+                ref_val(KILN_ANYREF, obj.transpose()?)
+            }
             Val::V128(_) => bail!("a v128 value cannot be expressed as a wasm_val_t"),
             Val::ExnRef(_) => bail!("an exnref value cannot be expressed as a wasm_val_t"),
-            Val::AnyRef(_) => bail!("an anyref value cannot be expressed as a wasm_val_t"),
         })
     }
 }
 
 /// The handle an externref stands for.
-pub(crate) fn externref_obj(store: *mut wasm_store_t, ctx: &mut StoreContextMut<'_, StoreData>, r: ExternRef) -> Obj {
+pub(crate) fn externref_obj(
+    store: *mut wasm_store_t,
+    ctx: &mut StoreContextMut<'_, StoreData>,
+    r: ExternRef,
+) -> Result<Obj> {
     let data = r.data(StoreContext::from(ctx.as_context_mut()));
-    match data.downcast_ref::<RefPayload>() {
+    Ok(match data.downcast_ref::<RefPayload>() {
         Some(RefPayload(obj)) => obj.clone(),
-        None => Obj::new(store, Kind::HostRef(r)),
-    }
+        None => Obj::new(store, Kind::HostRef(r, OwnedRooted::new(ctx.as_context_mut(), &r)?)),
+    })
 }
 
 /// A kiln reference value of type `ty` for a handle (NULL: the null reference).
@@ -144,16 +154,26 @@ pub(crate) fn ref_to_val(ctx: &mut StoreContextMut<'_, StoreData>, r: *const Obj
         }
         return Ok(Val::null_ref(ref_ty));
     };
-    if kind_of(ty) == WASM_FUNCREF {
-        match obj.kind {
+    match kind_of(ty) {
+        WASM_FUNCREF => match obj.kind {
             Kind::Func(f) => Ok(Val::FuncRef(Some(f))),
             _ => bail!("a funcref must be a function"),
-        }
-    } else {
-        match obj.kind {
-            Kind::HostRef(r) => Ok(Val::ExternRef(Some(r))),
+        },
+        KILN_ANYREF => match &obj.kind {
+            Kind::Any(r) => {
+                let r = r.to_rooted(ctx.as_context_mut())?;
+                let v = Val::AnyRef(Some(r));
+                if !v.matches_ty(ty) {
+                    bail!("the reference is not a {ty}");
+                }
+                Ok(v)
+            }
+            _ => bail!("an anyref must be a reference of the `any` hierarchy (kiln_anyref_* functions make them)"),
+        },
+        _ => match &obj.kind {
+            Kind::HostRef(_, r) => Ok(Val::ExternRef(Some(r.to_rooted(ctx.as_context_mut())?))),
             _ => Ok(Val::ExternRef(Some(ExternRef::new(ctx.as_context_mut(), RefPayload(obj.clone()))))),
-        }
+        },
     }
 }
 

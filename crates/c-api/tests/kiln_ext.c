@@ -355,11 +355,155 @@ static void test_unchecked_calls(void) {
   wasm_engine_delete(engine);
 }
 
+/* One call with a single argument (or none) and a single result (or none). */
+static wasm_trap_t *call1(wasm_func_t *f, const wasm_val_t *arg, wasm_val_t *result) {
+  wasm_val_t a[1], r[1] = {WASM_INIT_VAL};
+  if (arg) a[0] = *arg;
+  wasm_val_vec_t args = {arg ? 1 : 0, a}, results = {result ? 1 : 0, r};
+  wasm_trap_t *trap = wasm_func_call(f, &args, &results);
+  if (result) *result = r[0];
+  return trap;
+}
+
+/* GC references in C (kiln/gc.h): i31s, structs and arrays made in C and in wasm, passed both
+ * ways, read and written, kept alive by their handles across collections and freed with them. */
+static void test_gc_refs(void) {
+  wasm_config_t *config = wasm_config_new();
+  kiln_config_gc_heap_limit_set(config, 4 << 20);
+  wasm_engine_t *engine = wasm_engine_new_with_config(config);
+  wasm_store_t *store = wasm_store_new(engine);
+  kiln_error_t *error;
+
+  /* i31s keep 31 bits, read back zero- and sign-extended. */
+  wasm_val_t i31;
+  CHECK(kiln_anyref_from_i31(store, (uint32_t)-5, &i31) && i31.kind == KILN_ANYREF);
+  uint32_t u = 0;
+  int32_t s = 0;
+  CHECK(kiln_anyref_i31_get(i31.of.ref, &u, &s) && u == 0x7ffffffb && s == -5);
+  CHECK(!kiln_anyref_is(i31.of.ref, false) && !kiln_anyref_is(i31.of.ref, true));
+
+  /* A struct type made in C is the module's $pair: wasm casts C's struct to it. */
+  kiln_field_type_t fields[3] = {{WASM_I32, true}, {KILN_STORAGE_I8, true}, {KILN_ANYREF, false}};
+  kiln_struct_type_t *pair_ty = kiln_struct_type_new(engine, fields, 3);
+  CHECK(pair_ty != NULL);
+  kiln_field_type_t unknown = {77, false};
+  CHECK(kiln_struct_type_new(engine, &unknown, 1) == NULL);
+  wasm_module_t *module = compile_wat(store,
+      "(module (type $pair (struct (field (mut i32)) (field (mut i8)) (field anyref)))"
+      "  (type $bytes (array (mut i8)))"
+      "  (global $kept (export \"kept\") (mut anyref) (ref.null any))"
+      "  (func (export \"sum\") (param anyref) (result i32) (local $p (ref $pair))"
+      "    (local.set $p (ref.cast (ref $pair) (local.get 0)))"
+      "    (i32.add (i32.add (struct.get $pair 0 (local.get $p)) (struct.get_u $pair 1 (local.get $p)))"
+      "      (i31.get_s (ref.cast (ref i31) (struct.get $pair 2 (local.get $p))))))"
+      "  (func (export \"bytes\") (param i32) (result anyref) (array.new $bytes (local.get 0) (i32.const 3)))"
+      "  (func (export \"keep\") (param anyref) (global.set $kept (local.get 0)))"
+      "  (func (export \"churn\") (param i32) (result i32)"
+      "    (loop $l (drop (array.new $bytes (i32.const 0) (i32.const 1000)))"
+      "      (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))"
+      "    (i32.const 0)))");
+  wasm_instance_t *instance = instantiate(store, module, NULL);
+  wasm_extern_vec_t exports;
+  wasm_instance_exports(instance, &exports);
+  wasm_global_t *kept = wasm_extern_as_global(exports.data[0]);
+  wasm_func_t *sum = export_func(&exports, 1), *bytes = export_func(&exports, 2);
+  wasm_func_t *keep = export_func(&exports, 3), *churn = export_func(&exports, 4);
+
+  /* {40, 0x1ff truncated to 0xff, i31 -5}: 40 + 255 - 5. */
+  wasm_val_t values[3] = {WASM_I32_VAL(40), WASM_I32_VAL(0x1ff), i31};
+  wasm_val_t pair, result;
+  check_error(kiln_structref_new(store, pair_ty, values, 3, &pair), "kiln_structref_new");
+  CHECK(pair.kind == KILN_ANYREF && kiln_anyref_is(pair.of.ref, false));
+  check_trap(call1(sum, &pair, &result), "sum");
+  CHECK(result.kind == WASM_I32 && result.of.i32 == 290);
+  check_error(kiln_structref_field(pair.of.ref, 1, &result), "field 1");
+  CHECK(result.kind == WASM_I32 && result.of.i32 == 255);
+  wasm_val_t one = WASM_I32_VAL(1);
+  check_error(kiln_structref_set_field(pair.of.ref, 0, &one), "set field 0");
+  check_trap(call1(sum, &pair, &result), "sum");
+  CHECK(result.of.i32 == 251);
+  /* Misuse: a field out of bounds, an immutable field, a value of the wrong kind. */
+  error = kiln_structref_field(pair.of.ref, 3, &result);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+  error = kiln_structref_set_field(pair.of.ref, 2, &i31);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+  wasm_val_t wrong = WASM_I64_VAL(1);
+  error = kiln_structref_set_field(pair.of.ref, 0, &wrong);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+  error = kiln_structref_new(store, pair_ty, values, 2, &result);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+
+  /* An array made by wasm, read and written from C. */
+  wasm_val_t seven = WASM_I32_VAL(7), arr;
+  check_trap(call1(bytes, &seven, &arr), "bytes");
+  CHECK(arr.kind == KILN_ANYREF && kiln_anyref_is(arr.of.ref, true));
+  uint32_t len = 0;
+  check_error(kiln_arrayref_len(arr.of.ref, &len), "len");
+  CHECK(len == 3);
+  wasm_val_t v300 = WASM_I32_VAL(300);
+  check_error(kiln_arrayref_set(arr.of.ref, 1, &v300), "set");
+  check_error(kiln_arrayref_get(arr.of.ref, 1, &result), "get");
+  CHECK(result.of.i32 == 44); /* 300 & 0xff */
+  check_error(kiln_arrayref_get(arr.of.ref, 0, &result), "get");
+  CHECK(result.of.i32 == 7);
+  error = kiln_arrayref_get(arr.of.ref, 3, &result);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+  error = kiln_arrayref_len(pair.of.ref, &len);
+  CHECK(error != NULL);
+  kiln_error_delete(error);
+
+  /* An array made in C: 10,000 of them, each deleted, are collected; the handles C keeps hold
+   * their objects across collections started by wasm and by kiln_store_gc. */
+  kiln_field_type_t elem = {WASM_I64, true};
+  kiln_array_type_t *longs = kiln_array_type_new(engine, &elem);
+  CHECK(longs != NULL);
+  wasm_val_t fill = WASM_I64_VAL(-2);
+  for (int i = 0; i < 10000; i++) {
+    wasm_val_t tmp;
+    check_error(kiln_arrayref_new(store, longs, &fill, 100, &tmp), "kiln_arrayref_new");
+    wasm_val_delete(&tmp);
+  }
+  wasm_val_t a1000 = WASM_I32_VAL(1000);
+  check_trap(call1(churn, &a1000, &result), "churn");
+  kiln_store_gc(store);
+  check_trap(call1(sum, &pair, &result), "sum after collections");
+  CHECK(result.of.i32 == 251);
+  check_error(kiln_arrayref_get(arr.of.ref, 0, &result), "get after collections");
+  CHECK(result.of.i32 == 7);
+
+  /* Through a global: the value read back is the same object. */
+  check_trap(call1(keep, &pair, NULL), "keep");
+  wasm_val_delete(&pair);
+  kiln_store_gc(store);
+  wasm_val_t got;
+  wasm_global_get(kept, &got);
+  CHECK(got.kind == KILN_ANYREF && got.of.ref != NULL);
+  check_error(kiln_structref_field(got.of.ref, 0, &result), "kept field 0");
+  CHECK(result.of.i32 == 1);
+  wasm_val_delete(&got);
+
+  wasm_val_delete(&arr);
+  wasm_val_delete(&i31);
+  kiln_array_type_delete(longs);
+  kiln_struct_type_delete(pair_ty);
+  wasm_extern_vec_delete(&exports);
+  wasm_instance_delete(instance);
+  wasm_module_delete(module);
+  wasm_store_delete(store);
+  wasm_engine_delete(engine);
+}
+
 int main(void) {
   test_config();
   test_errors_and_linker();
   test_wasi_streams();
   test_unchecked_calls();
+  test_gc_refs();
   printf("kiln_ext: ok\n");
   return 0;
 }

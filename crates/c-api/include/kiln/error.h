@@ -11,6 +11,11 @@ extern "C" {
 /* wasm.h has no value kind for v128: kiln reports v128 types with this kind. Values of it
  * cannot be passed through wasm_val_t (calls with them return a trap). */
 #define KILN_V128 4
+/* A reference of the GC proposal's `any` hierarchy (see kiln/gc.h). */
+#define KILN_ANYREF 130
+/* An exception reference: kiln reports exnref types with this kind; values of it cannot be
+ * passed through wasm_val_t. */
+#define KILN_EXNREF 131
 
 /* An error: a message, the wasm frames it unwound through, and for a WASI program's
  * proc_exit its exit status. NULL kiln_error_t* results mean success. */
