@@ -340,10 +340,9 @@ const KEPT_EXCEPTIONS: &str = r#"
 fn escaped_exceptions_are_collected_unless_reachable() -> Result<()> {
     let engine = engine(4 << 20)?;
     let (mut store, instance) = instantiate(&engine, KEPT_EXCEPTIONS)?;
-    let make = instance.get_func(&mut store, "make").ok_or_else(|| anyhow::anyhow!("no make"))?;
-    let mut results = [Val::ExnRef(None)];
-    make.call(&mut store, &[Val::I32(6)], &mut results)?;
-    let Val::ExnRef(Some(held)) = results[0] else { anyhow::bail!("make returned {:?}", results[0]) };
+    // Typed: `Option<ExnRef>` results (and parameters) root their handles like `Val`s do.
+    let make = instance.get_typed_func::<i32, Option<kiln::ExnRef>>(&mut store, "make")?;
+    let held = make.call(&mut store, 6)?.ok_or_else(|| anyhow::anyhow!("make returned null"))?;
     instance.get_typed_func::<(), ()>(&mut store, "keep")?.call(&mut store, ())?;
     // 100,000 exceptions thrown and kept, each soon unreachable: collections free them while a
     // local, the globals, the table, a struct, another exception and the host hold six.

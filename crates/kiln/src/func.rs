@@ -578,6 +578,25 @@ impl WasmTy for Option<crate::AnyRef> {
     }
 }
 
+impl WasmTy for Option<crate::ExnRef> {
+    type Abi = usize;
+    fn into_abi(self, store: &StoreOpaque) -> Result<usize> {
+        Ok(Val::ExnRef(self).to_raw(store)?.get_reference())
+    }
+    fn from_abi(store: &mut StoreOpaque, abi: usize) -> Self {
+        crate::ExnRef::from_raw(store, abi)
+    }
+    fn valtype() -> ValType {
+        ValType::Ref(crate::RefType::new(true, crate::HeapType::Exn))
+    }
+    fn into_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Val::ExnRef(self).to_raw(store)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        crate::ExnRef::from_raw(store, raw.get_reference())
+    }
+}
+
 /// Parameters of a typed call: `()`, a [`WasmTy`], or a tuple of them.
 pub trait WasmParams: Send {
     #[doc(hidden)]
