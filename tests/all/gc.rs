@@ -34,6 +34,7 @@ gc_tests![
     handles_outlived_by_their_scope_are_refused,
     host_allocates_reads_and_writes_objects,
     owned_roots_outlive_scopes_until_dropped,
+    eqrefs_through_the_api,
     precompiled_gc_modules_run,
 ];
 
@@ -421,6 +422,45 @@ fn exceptions_the_host_saw_are_collected_once_dropped() -> Result<()> {
     }
     store.gc();
     ensure!(store.live_exception_objects() == 1, "{} objects kept", store.live_exception_objects());
+    Ok(())
+}
+
+/// `EqRef`: typed `eqref` parameters and results, `ref.eq` identity, i31s, the struct behind
+/// one, owned roots of them; host references made internal are `anyref`s but not `eqref`s.
+fn eqrefs_through_the_api() -> Result<()> {
+    use kiln::{AnyRef, EqRef, ExternRef, I31, OwnedRooted, RootScope};
+    let engine = engine(4 << 20)?;
+    let (mut store, instance) = instantiate(
+        &engine,
+        r#"(module
+          (type $p (struct (field i32)))
+          (func (export "same") (param eqref eqref) (result i32) (ref.eq (local.get 0) (local.get 1)))
+          (func (export "make") (param i32) (result eqref) (struct.new $p (local.get 0)))
+          (func (export "i31") (param i32) (result eqref) (ref.i31 (local.get 0))))"#,
+    )?;
+    let same = instance.get_typed_func::<(Option<EqRef>, Option<EqRef>), i32>(&mut store, "same")?;
+    let make = instance.get_typed_func::<i32, Option<EqRef>>(&mut store, "make")?;
+    let i31 = instance.get_typed_func::<i32, Option<EqRef>>(&mut store, "i31")?;
+    let owned = {
+        let mut scope = RootScope::new(&mut store);
+        let a = make.call(&mut scope, 7)?.ok_or_else(|| anyhow::anyhow!("null struct"))?;
+        let b = make.call(&mut scope, 7)?;
+        ensure!(same.call(&mut scope, (Some(a), Some(a)))? == 1 && same.call(&mut scope, (Some(a), b))? == 0);
+        ensure!(a.is_struct(&scope)? && !a.is_array(&scope)? && !a.is_i31());
+        let s = a.as_struct(&scope)?.ok_or_else(|| anyhow::anyhow!("not a struct"))?;
+        ensure!(matches!(s.field(&mut scope, 0)?, Val::I32(7)));
+        ensure!(s.to_eqref() == a && AnyRef::from(a).as_eqref() == Some(a));
+        let five = i31.call(&mut scope, 5)?.ok_or_else(|| anyhow::anyhow!("null i31"))?;
+        ensure!(five.as_i31().map(I31::get_u32) == Some(5));
+        ensure!(same.call(&mut scope, (Some(five), Some(EqRef::from_i31(I31::wrapping_u32(5)))))? == 1);
+        let host = AnyRef::from_externref(ExternRef::new(&mut scope, 1u8));
+        ensure!(host.as_eqref().is_none(), "an internalized host reference is not an eqref");
+        OwnedRooted::new(&mut scope, &a)?
+    };
+    store.gc();
+    let a = owned.to_rooted(&mut store)?;
+    let s = a.as_struct(&store)?.ok_or_else(|| anyhow::anyhow!("not a struct"))?;
+    ensure!(matches!(s.field(&mut store, 0)?, Val::I32(7)), "the owned eqref's struct survives");
     Ok(())
 }
 

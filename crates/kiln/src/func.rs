@@ -578,6 +578,26 @@ impl WasmTy for Option<crate::AnyRef> {
     }
 }
 
+impl WasmTy for Option<crate::EqRef> {
+    type Abi = usize;
+    fn into_abi(self, store: &StoreOpaque) -> Result<usize> {
+        Ok(Val::AnyRef(self.map(crate::AnyRef::from)).to_raw(store)?.get_reference())
+    }
+    fn from_abi(store: &mut StoreOpaque, abi: usize) -> Self {
+        // Values of type `eqref` are `i31`s and GC objects.
+        crate::AnyRef::from_raw(store, abi).and_then(|a| a.as_eqref())
+    }
+    fn valtype() -> ValType {
+        ValType::Ref(crate::RefType::new(true, crate::HeapType::Eq))
+    }
+    fn into_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Val::AnyRef(self.map(crate::AnyRef::from)).to_raw(store)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        crate::AnyRef::from_raw(store, raw.get_reference()).and_then(|a| a.as_eqref())
+    }
+}
+
 impl WasmTy for Option<crate::ExnRef> {
     type Abi = usize;
     fn into_abi(self, store: &StoreOpaque) -> Result<usize> {

@@ -374,6 +374,92 @@ impl AnyRef {
     }
 }
 
+/// A non-null reference of the `eq` hierarchy: an [`I31`](crate::I31) or a GC object (struct or
+/// array), which wasm can compare with `ref.eq`. An [`AnyRef`] that is known to be one (host
+/// references made internal by `any.convert_extern` are not), rooted as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EqRef(AnyRef);
+
+impl EqRef {
+    /// The reference to an `i31`.
+    pub fn from_i31(i31: crate::I31) -> EqRef {
+        EqRef(AnyRef::from_i31(i31))
+    }
+    /// The `i31` this reference is, if it is one.
+    pub fn as_i31(&self) -> Option<crate::I31> {
+        self.0.as_i31()
+    }
+    /// Whether it is an `i31`.
+    pub fn is_i31(&self) -> bool {
+        self.0.as_i31().is_some()
+    }
+    /// Whether it is a struct.
+    pub fn is_struct(&self, store: impl AsContext) -> Result<bool> {
+        self.0.is_struct(store)
+    }
+    /// Whether it is an array.
+    pub fn is_array(&self, store: impl AsContext) -> Result<bool> {
+        self.0.is_array(store)
+    }
+    /// The struct this is, if it is one.
+    pub fn as_struct(&self, store: impl AsContext) -> Result<Option<StructRef>> {
+        self.0.as_struct(store)
+    }
+    /// The array this is, if it is one.
+    pub fn as_array(&self, store: impl AsContext) -> Result<Option<ArrayRef>> {
+        self.0.as_array(store)
+    }
+    /// The same reference as an `anyref`.
+    pub fn to_anyref(&self) -> AnyRef {
+        self.0
+    }
+}
+
+impl AnyRef {
+    /// This reference as an `eqref`, if it is one (an `i31` or a GC object).
+    pub fn as_eqref(&self) -> Option<EqRef> {
+        self.is_eq().then_some(EqRef(*self))
+    }
+}
+
+impl StructRef {
+    /// The same reference as an `eqref`.
+    pub fn to_eqref(&self) -> EqRef {
+        EqRef(self.to_anyref())
+    }
+}
+
+impl ArrayRef {
+    /// The same reference as an `eqref`.
+    pub fn to_eqref(&self) -> EqRef {
+        EqRef(self.to_anyref())
+    }
+}
+
+impl From<EqRef> for AnyRef {
+    fn from(e: EqRef) -> AnyRef {
+        e.0
+    }
+}
+
+impl From<StructRef> for EqRef {
+    fn from(s: StructRef) -> EqRef {
+        s.to_eqref()
+    }
+}
+
+impl From<ArrayRef> for EqRef {
+    fn from(a: ArrayRef) -> EqRef {
+        a.to_eqref()
+    }
+}
+
+impl From<EqRef> for Val {
+    fn from(e: EqRef) -> Val {
+        Val::AnyRef(Some(e.0))
+    }
+}
+
 impl From<StructRef> for Val {
     fn from(s: StructRef) -> Val {
         Val::AnyRef(Some(s.to_anyref()))
@@ -386,7 +472,7 @@ impl From<ArrayRef> for Val {
     }
 }
 
-/// A GC reference ([`ExternRef`], [`AnyRef`], [`StructRef`], [`ArrayRef`]) that stays a root for
+/// A GC reference ([`ExternRef`], [`AnyRef`], [`EqRef`], [`StructRef`], [`ArrayRef`]) that stays a root for
 /// as long as the host keeps it, whatever scope it was made in: the form to keep in host state
 /// between calls. Dropping every clone lets the collector free its object; [`to_rooted`]
 /// (`OwnedRooted::to_rooted`) gives back a handle rooted in the current scope.
@@ -421,6 +507,7 @@ mod private {
     pub trait Sealed {}
     impl Sealed for crate::ExternRef {}
     impl Sealed for crate::AnyRef {}
+    impl Sealed for super::EqRef {}
     impl Sealed for super::StructRef {}
     impl Sealed for super::ArrayRef {}
 }
@@ -440,6 +527,15 @@ impl RootedKind for AnyRef {
     }
     fn from_word(store: &mut StoreOpaque, word: usize) -> Self {
         AnyRef::from_raw(store, word).expect("owned references are never null")
+    }
+}
+
+impl RootedKind for EqRef {
+    fn word(&self, store: &StoreOpaque) -> Result<usize> {
+        self.0.to_raw(store)
+    }
+    fn from_word(store: &mut StoreOpaque, word: usize) -> Self {
+        EqRef(AnyRef::from_raw(store, word).expect("owned references are never null"))
     }
 }
 

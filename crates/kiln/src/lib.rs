@@ -58,7 +58,7 @@ pub use engine::{Config, Engine, OptLevel, ProfilingStrategy};
 pub use exn::{Tag, TagType, ThrownException};
 pub use externals::{Extern, Global, Memory, SharedMemory, Table};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
-pub use gc::{ArrayRef, ArrayType, FieldType, OwnedRooted, RootedKind, StorageType, StructRef, StructType};
+pub use gc::{ArrayRef, ArrayType, EqRef, FieldType, OwnedRooted, RootedKind, StorageType, StructRef, StructType};
 pub use instance::{Export, Instance};
 /// One value of [`Func::call_unchecked`]'s buffer: 16 bytes, the value little-endian at the start.
 pub use kiln_runtime::ValRaw;
