@@ -64,7 +64,7 @@ impl Config {
     }
 
     /// Compresses new compile-cache entries with zstd at `level` (1-22; the default is
-    /// [`DEFAULT_COMPRESSION`]), or stores them uncompressed (`None`). Uncompressed entries are
+    /// 3), or stores them uncompressed (`None`). Uncompressed entries are
     /// about 4x larger on disk and load faster: they are mapped, and only the pages used are read.
     /// Either kind of entry is read whatever this setting.
     pub fn cache_compression(&mut self, level: Option<i32>) -> &mut Self {

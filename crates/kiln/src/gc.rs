@@ -472,10 +472,10 @@ impl From<ArrayRef> for Val {
     }
 }
 
-/// A GC reference ([`ExternRef`], [`AnyRef`], [`EqRef`], [`StructRef`], [`ArrayRef`]) that stays a root for
-/// as long as the host keeps it, whatever scope it was made in: the form to keep in host state
-/// between calls. Dropping every clone lets the collector free its object; [`to_rooted`]
-/// (`OwnedRooted::to_rooted`) gives back a handle rooted in the current scope.
+/// A GC reference ([`crate::ExternRef`], [`AnyRef`], [`EqRef`], [`StructRef`], [`ArrayRef`])
+/// that stays a root for as long as the host keeps it, whatever scope it was made in: the form to
+/// keep in host state between calls. Dropping every clone lets the collector free its object;
+/// [`OwnedRooted::to_rooted`] gives back a handle rooted in the current scope.
 pub struct OwnedRooted<T: RootedKind> {
     store: crate::store::StoreId,
     raw: usize,
