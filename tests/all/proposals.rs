@@ -155,6 +155,15 @@ fn config_switches_disable_proposals() -> Result<()> {
             c.wasm_gc(false);
         }),
     ];
+    // Custom descriptors (exact types) are off by default.
+    let exact = "(module (type $t (struct)) (func (param (ref (exact $t)))))";
+    ensure!(Module::new(&Engine::default(), exact).is_err(), "exact types validated by default");
+    let mut with_exact = Config::new();
+    with_exact.wasm_custom_descriptors(true);
+    Module::new(&Engine::new(&with_exact)?, exact).context("exact types with wasm_custom_descriptors")?;
+    let descriptor = "(module (rec (type $t (descriptor $d) (struct)) (type $d (describes $t) (struct))))";
+    let err = Module::new(&Engine::new(&with_exact)?, descriptor).expect_err("descriptors are not implemented");
+    ensure!(format!("{err:#}").contains("custom descriptors"), "{err:#}");
     let mut gc_without_typed_refs = Config::new();
     gc_without_typed_refs.wasm_function_references(false);
     let err = Engine::new(&gc_without_typed_refs).err().context("GC without typed function references")?;

@@ -26,7 +26,7 @@ pub struct CodegenOptions {
     /// WebAssembly proposals to turn on or off, in wasmtime's spelling: `-W gc=y,exceptions=n`.
     /// Names: simd, relaxed-simd, tail-call, extended-const, multi-memory, memory64,
     /// custom-page-sizes, wide-arithmetic, function-references, threads, exceptions,
-    /// legacy-exceptions, compact-imports, gc.
+    /// legacy-exceptions, compact-imports, custom-descriptors (exact types only), gc.
     #[arg(short = 'W', value_name = "FEATURE=y|n", value_delimiter = ',', value_parser = parse_wasm_setting)]
     pub wasm: Vec<WasmSetting>,
 }

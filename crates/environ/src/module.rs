@@ -117,6 +117,9 @@ pub struct Import {
     pub name: String,
     /// What is imported, and the index it occupies in its index space.
     pub index: EntityIndex,
+    /// A function import of an exact type (`(func exact (type $t))`, the custom-descriptors
+    /// proposal): only a function of exactly that type matches, not one of a subtype.
+    pub exact: bool,
 }
 
 /// An export.
@@ -298,6 +301,7 @@ impl ModuleInfo {
                 Payload::ImportSection(s) => {
                     for import in s.into_imports() {
                         let import = import?;
+                        let exact = matches!(import.ty, wasmparser::TypeRef::FuncExact(_));
                         let index = match import.ty {
                             wasmparser::TypeRef::Func(ty) | wasmparser::TypeRef::FuncExact(ty) => {
                                 info.functions.push(ty);
@@ -329,6 +333,7 @@ impl ModuleInfo {
                             module: import.module.to_string(),
                             name: import.name.to_string(),
                             index,
+                            exact,
                         });
                     }
                 }

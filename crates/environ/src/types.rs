@@ -134,19 +134,34 @@ pub struct WasmRefType {
     pub nullable: bool,
     /// What the reference points to.
     pub heap: WasmHeapType,
+    /// Whether a concrete heap type admits none of its subtypes (`(ref exact $t)`, the
+    /// custom-descriptors proposal).
+    pub exact: bool,
 }
 
 impl WasmRefType {
     /// `funcref`.
-    pub const FUNCREF: WasmRefType = WasmRefType { nullable: true, heap: WasmHeapType::Func };
+    pub const FUNCREF: WasmRefType = WasmRefType::new(true, WasmHeapType::Func);
     /// `externref`.
-    pub const EXTERNREF: WasmRefType = WasmRefType { nullable: true, heap: WasmHeapType::Extern };
+    pub const EXTERNREF: WasmRefType = WasmRefType::new(true, WasmHeapType::Extern);
     /// `exnref`.
-    pub const EXNREF: WasmRefType = WasmRefType { nullable: true, heap: WasmHeapType::Exn };
+    pub const EXNREF: WasmRefType = WasmRefType::new(true, WasmHeapType::Exn);
+
+    /// A reference type that is not exact.
+    pub const fn new(nullable: bool, heap: WasmHeapType) -> WasmRefType {
+        WasmRefType { nullable, heap, exact: false }
+    }
 
     /// Whether every value of `self` is a value of `other` (same index space, as for heap types).
+    /// An exact type's subtypes are itself (exact or not: `(ref exact $t) <: (ref $t)`) and the
+    /// bottom type of its hierarchy.
     pub fn is_subtype_of(self, other: WasmRefType) -> bool {
-        (other.nullable || !self.nullable) && self.heap.is_subtype_of(other.heap)
+        use WasmHeapType::*;
+        (other.nullable || !self.nullable)
+            && (!other.exact
+                || (self.exact && self.heap == other.heap)
+                || matches!(self.heap, None | NoFunc | NoExtern | NoExn))
+            && self.heap.is_subtype_of(other.heap)
     }
 }
 
@@ -174,6 +189,9 @@ impl fmt::Display for WasmRefType {
                 if self.nullable {
                     f.write_str("null ")?;
                 }
+                if self.exact {
+                    f.write_str("(exact ")?;
+                }
                 match self.heap {
                     WasmHeapType::Func => f.write_str("func")?,
                     WasmHeapType::Extern => f.write_str("extern")?,
@@ -190,7 +208,7 @@ impl fmt::Display for WasmRefType {
                     WasmHeapType::Concrete(_, i) => write!(f, "{i}")?,
                     WasmHeapType::Engine(_, id) => write!(f, "<engine type {id}>")?,
                 }
-                f.write_str(")")
+                f.write_str(if self.exact { "))" } else { ")" })
             }
         }
     }
@@ -412,7 +430,11 @@ pub fn convert_heap_type(ty: wasmparser::HeapType, kind_of: KindOf<'_>) -> Resul
 
 /// Converts wasmparser's reference type.
 pub fn convert_ref_type(ty: wasmparser::RefType, kind_of: KindOf<'_>) -> Result<WasmRefType> {
-    Ok(WasmRefType { nullable: ty.is_nullable(), heap: convert_heap_type(ty.heap_type(), kind_of)? })
+    Ok(WasmRefType {
+        nullable: ty.is_nullable(),
+        heap: convert_heap_type(ty.heap_type(), kind_of)?,
+        exact: ty.is_exact_type_ref(),
+    })
 }
 
 /// Where a struct field or array element is stored: a packed integer or a value.
@@ -577,6 +599,10 @@ pub fn convert_composite_type(ty: &wasmparser::CompositeType, kind_of: KindOf<'_
     if ty.shared {
         bail!("unsupported feature: shared composite types");
     }
+    // Without them in the type, types that differ only there would be taken for one another.
+    if ty.descriptor_idx.is_some() || ty.describes_idx.is_some() {
+        bail!("unsupported feature: custom descriptors (`descriptor`/`describes` clauses of struct types)");
+    }
     let field = |f: &wasmparser::FieldType| -> Result<WasmFieldType> {
         Ok(WasmFieldType {
             storage: match f.element_type {
@@ -610,8 +636,8 @@ pub fn composite_kind(ty: &wasmparser::CompositeType) -> TypeKind {
 /// (module type index -> engine type id).
 pub fn canonicalize_val_type(ty: WasmValType, engine_id: &impl Fn(TypeIndex) -> u32) -> WasmValType {
     match ty {
-        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Concrete(k, i) }) => {
-            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, engine_id(i)) })
+        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Concrete(k, i), exact }) => {
+            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, engine_id(i)), exact })
         }
         other => other,
     }
@@ -645,8 +671,8 @@ pub fn rec_group_member(id: u32) -> Option<u32> {
 /// supertype mapped the same way.
 pub fn map_engine_refs(ty: &WasmSubType, f: &impl Fn(u32) -> u32) -> WasmSubType {
     let map = |t: WasmValType| match t {
-        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, id) }) => {
-            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, f(id)) })
+        WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, id), exact }) => {
+            WasmValType::Ref(WasmRefType { nullable, heap: WasmHeapType::Engine(k, f(id)), exact })
         }
         other => other,
     };

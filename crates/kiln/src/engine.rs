@@ -43,6 +43,7 @@ pub struct Config {
     pub(crate) consume_fuel: bool,
     pub(crate) legacy_exceptions: bool,
     pub(crate) compact_imports: bool,
+    pub(crate) custom_descriptors: bool,
     pub(crate) epoch_interruption: bool,
     /// Directory of the on-disk compile cache; `None` when the cache is off (see `cache.rs`).
     pub(crate) cache_dir: Option<std::path::PathBuf>,
@@ -88,6 +89,7 @@ impl Default for Config {
             consume_fuel: false,
             legacy_exceptions: false,
             compact_imports: true,
+            custom_descriptors: false,
             epoch_interruption: false,
             cache_dir: None,
             cache_compression: Some(crate::cache::DEFAULT_COMPRESSION),
@@ -219,6 +221,16 @@ impl Config {
         self
     }
 
+    /// The custom-descriptors proposal, in part (off by default; beyond wasm 3.0): exact
+    /// reference types (`(ref exact $t)`: casts to them, exact function imports, signatures that
+    /// differ only in exactness) work. Modules with its descriptors (`descriptor`/`describes`
+    /// clauses, `struct.new_desc`, `ref.get_desc`, `ref.cast_desc_eq`, `br_on_cast_desc_eq*`)
+    /// validate but fail to compile with an error naming them.
+    pub fn wasm_custom_descriptors(&mut self, enable: bool) -> &mut Self {
+        self.custom_descriptors = enable;
+        self
+    }
+
     /// The GC proposal: struct and array types, subtyping, i31s, casts, and the collector that
     /// frees unreachable objects (see [`Config::gc_heap_limit`]); on by default. It only widens
     /// what validates: modules without GC types compile to the same code either way.
@@ -237,7 +249,7 @@ impl Config {
 
     /// The proposals [`Config::wasm_feature`] switches, in the reference runtime's `-W`
     /// spelling (`_` is accepted for `-`, as its test scripts' `;;!` lines write them).
-    pub const WASM_FEATURE_NAMES: [&'static str; 15] = [
+    pub const WASM_FEATURE_NAMES: [&'static str; 16] = [
         "simd",
         "relaxed-simd",
         "tail-call",
@@ -251,6 +263,7 @@ impl Config {
         "exceptions",
         "legacy-exceptions",
         "compact-imports",
+        "custom-descriptors",
         "gc",
         "component-model-implements",
     ];
@@ -272,6 +285,7 @@ impl Config {
             "exceptions" => self.wasm_exceptions(enable),
             "legacy-exceptions" => self.wasm_legacy_exceptions(enable),
             "compact-imports" => self.wasm_compact_imports(enable),
+            "custom-descriptors" => self.wasm_custom_descriptors(enable),
             "gc" => self.wasm_gc(enable),
             "component-model-implements" => self.wasm_component_model_implements(enable),
             _ => anyhow::bail!("unsupported feature: {name} (kiln knows: {})", Config::WASM_FEATURE_NAMES.join(", ")),
@@ -323,6 +337,7 @@ impl Config {
         features.set(F::LEGACY_EXCEPTIONS, self.legacy_exceptions);
         features.set(F::COMPACT_IMPORTS, self.compact_imports);
         features.set(F::GC, self.gc);
+        features.set(F::CUSTOM_DESCRIPTORS, self.custom_descriptors);
         features.set(F::SIMD, self.simd);
         features.set(F::RELAXED_SIMD, self.relaxed_simd);
         features

@@ -138,8 +138,14 @@ impl Instance {
                     // SAFETY: the funcref belongs to this store and is live.
                     let funcref = unsafe { *data.funcref_ptr() };
                     // Engine ids tell types apart that look alike but sit in different recursion
-                    // groups; a function of a declared subtype matches too.
-                    if !store.engine.is_subtype(funcref.type_id, type_id(*ty)) {
+                    // groups; a function of a declared subtype matches too, unless the import is
+                    // exact.
+                    let matches = if import.exact {
+                        funcref.type_id == type_id(*ty)
+                    } else {
+                        store.engine.is_subtype(funcref.type_id, type_id(*ty))
+                    };
+                    if !matches {
                         return Err(mismatch(ExternType::Func(data.ty.clone())));
                     }
                     args.imported_funcs.push(funcref);

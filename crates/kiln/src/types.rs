@@ -98,6 +98,8 @@ impl RefType {
     }
     pub(crate) fn to_env(self) -> WasmRefType {
         WasmRefType {
+            // Host reference types are never exact (the public `RefType` has no exactness yet).
+            exact: false,
             nullable: self.nullable,
             heap: match self.heap {
                 HeapType::Func => WasmHeapType::Func,

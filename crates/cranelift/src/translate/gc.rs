@@ -174,10 +174,7 @@ impl FuncTranslator<'_, '_> {
     /// Pushes a new object of type `ty`, recorded for stack maps.
     fn push_ref(&mut self, object: Value, ty: TypeIndex) {
         let kind = self.env.info.kind_of(ty);
-        self.note_gc_ref(
-            object,
-            WasmValType::Ref(WasmRefType { nullable: false, heap: WasmHeapType::Concrete(kind, ty) }),
-        );
+        self.note_gc_ref(object, WasmValType::Ref(WasmRefType::new(false, WasmHeapType::Concrete(kind, ty))));
         self.push(object);
     }
 
@@ -339,8 +336,9 @@ impl FuncTranslator<'_, '_> {
         }
     }
 
-    /// 1 if reference `r` belongs to `(ref null? heap)`.
-    pub(super) fn ref_test_heap(&mut self, r: Value, nullable: bool, heap: WasmHeapType) -> Value {
+    /// 1 if reference `r` belongs to `(ref null? exact? heap)` (`exact`: a concrete type, without
+    /// its subtypes: the custom-descriptors proposal's exact types).
+    pub(super) fn ref_test_heap(&mut self, r: Value, nullable: bool, heap: WasmHeapType, exact: bool) -> Value {
         use WasmHeapType as H;
         let is_null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
         let is_null = self.b.ins().uextend(I32, is_null);
@@ -373,18 +371,18 @@ impl FuncTranslator<'_, '_> {
             }
             H::Struct | H::Array | H::Concrete(TypeKind::Struct | TypeKind::Array, _) => {
                 let null_value = null_result(self);
-                self.object_test(r, null_value, heap)
+                self.object_test(r, null_value, heap, exact)
             }
             H::Concrete(TypeKind::Func, ty) => {
                 let null_value = null_result(self);
-                self.func_test(r, null_value, ty)
+                self.func_test(r, null_value, ty, exact)
             }
             H::Engine(..) => unreachable!("compiled code uses module type indices"),
         }
     }
 
     /// A test of a GC-object type: null gives `null_value`, a non-object 0, an object its check.
-    fn object_test(&mut self, r: Value, null_value: Value, heap: WasmHeapType) -> Value {
+    fn object_test(&mut self, r: Value, null_value: Value, heap: WasmHeapType, exact: bool) -> Value {
         let done = self.b.create_block();
         let result = self.b.append_block_param(done, I32);
         let non_null = self.b.create_block();
@@ -400,8 +398,9 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(object);
         let id = self.b.ins().load(I32, trusted_readonly(), r, vmgc::TYPE_ID as i32);
         let ok = match heap {
-            // A final type has no subtypes: its objects are exactly those of its id.
-            WasmHeapType::Concrete(_, ty) if self.env.info.types[ty as usize].is_final => {
+            // A final type has no subtypes, and an exact type admits none: its objects are
+            // exactly those of its id.
+            WasmHeapType::Concrete(_, ty) if exact || self.env.info.types[ty as usize].is_final => {
                 let expected = self.engine_type_id(ty);
                 let same = self.b.ins().icmp(IntCC::Equal, id, expected);
                 self.b.ins().uextend(I32, same)
@@ -471,8 +470,9 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().load(I32, trusted_readonly(), type_ids, (ty * 4) as i32)
     }
 
-    /// A test of a function reference against module function type `ty`.
-    fn func_test(&mut self, r: Value, null_value: Value, ty: TypeIndex) -> Value {
+    /// A test of a function reference against module function type `ty` (exactly `ty` if
+    /// `exact`).
+    fn func_test(&mut self, r: Value, null_value: Value, ty: TypeIndex, exact: bool) -> Value {
         let done = self.b.create_block();
         let result = self.b.append_block_param(done, I32);
         let non_null = self.b.create_block();
@@ -480,7 +480,13 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(non_null);
         self.b.seal_block(non_null);
         let actual = self.b.ins().load(I32, trusted_readonly(), r, vmfuncref::TYPE_ID as i32);
-        let ok = self.func_subtype(actual, ty);
+        let ok = if exact {
+            let expected = self.engine_type_id(ty);
+            let same = self.b.ins().icmp(IntCC::Equal, actual, expected);
+            self.b.ins().uextend(I32, same)
+        } else {
+            self.func_subtype(actual, ty)
+        };
         self.b.ins().jump(done, &[BlockArg::Value(ok)]);
         self.b.switch_to_block(done);
         self.b.seal_block(done);

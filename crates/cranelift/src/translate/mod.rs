@@ -344,7 +344,8 @@ impl FuncTranslator<'_, '_> {
                 let on_fail = matches!(op, Operator::BrOnCastFail { .. });
                 let heap = self.env.info.convert_heap_type(to_ref_type.heap_type())?;
                 let r = *self.stack.last().expect("operand stack underflow");
-                let ok = self.ref_test_heap(r, to_ref_type.is_nullable(), heap);
+                let exact = matches!(to_ref_type.heap_type(), wasmparser::HeapType::Exact(_));
+                let ok = self.ref_test_heap(r, to_ref_type.is_nullable(), heap, exact);
                 self.br_on_test(relative_depth, ok, on_fail);
             }
             Operator::RefAsNonNull => {
@@ -560,14 +561,14 @@ impl FuncTranslator<'_, '_> {
                 let nullable = matches!(op, Operator::RefTestNullable { .. });
                 let heap = self.env.info.convert_heap_type(hty)?;
                 let r = self.pop();
-                let v = self.ref_test_heap(r, nullable, heap);
+                let v = self.ref_test_heap(r, nullable, heap, matches!(hty, wasmparser::HeapType::Exact(_)));
                 self.push(v);
             }
             Operator::RefCastNonNull { hty } | Operator::RefCastNullable { hty } => {
                 let nullable = matches!(op, Operator::RefCastNullable { .. });
                 let heap = self.env.info.convert_heap_type(hty)?;
                 let r = *self.stack.last().expect("operand stack underflow");
-                let ok = self.ref_test_heap(r, nullable, heap);
+                let ok = self.ref_test_heap(r, nullable, heap, matches!(hty, wasmparser::HeapType::Exact(_)));
                 self.b.ins().trapz(ok, trap_code(Trap::CastFailure));
             }
             // The two hierarchies share one word encoding (see above): conversions change only
@@ -579,10 +580,7 @@ impl FuncTranslator<'_, '_> {
                 } else {
                     kiln_environ::WasmHeapType::Any
                 };
-                self.note_gc_ref(
-                    r,
-                    kiln_environ::WasmValType::Ref(kiln_environ::WasmRefType { nullable: true, heap: ty }),
-                );
+                self.note_gc_ref(r, kiln_environ::WasmValType::Ref(kiln_environ::WasmRefType::new(true, ty)));
                 self.push(r);
             }
             Operator::RefEq => {

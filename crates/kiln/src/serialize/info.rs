@@ -76,10 +76,11 @@ fn read_heap_type(r: &mut Reader<'_>) -> Result<WasmHeapType> {
 fn ref_type(w: &mut Writer, t: WasmRefType) {
     w.bool(t.nullable);
     heap_type(w, t.heap);
+    w.bool(t.exact);
 }
 
 fn read_ref_type(r: &mut Reader<'_>) -> Result<WasmRefType> {
-    Ok(WasmRefType { nullable: r.bool()?, heap: read_heap_type(r)? })
+    Ok(WasmRefType { nullable: r.bool()?, heap: read_heap_type(r)?, exact: r.bool()? })
 }
 
 fn val_type(w: &mut Writer, t: WasmValType) {
@@ -415,6 +416,7 @@ pub(crate) fn encode(w: &mut Writer, info: &ModuleInfo, data: &[std::ops::Range<
         w.str(&import.module);
         w.str(&import.name);
         entity_index(w, import.index);
+        w.bool(import.exact);
     }
     w.count(exports.len())?;
     for export in exports {
@@ -502,8 +504,15 @@ pub(crate) fn decode<'a>(
     info.memories = (0..r.count(12)?).map(|_| read_memory_type(r)).collect::<Result<_>>()?;
     info.globals = (0..r.count(2)?).map(|_| read_global_type(r)).collect::<Result<_>>()?;
     info.global_inits = (0..r.count(4)?).map(|_| read_const_expr(r)).collect::<Result<_>>()?;
-    info.imports = (0..r.count(21)?)
-        .map(|_| Ok(Import { module: r.str()?.to_string(), name: r.str()?.to_string(), index: read_entity_index(r)? }))
+    info.imports = (0..r.count(22)?)
+        .map(|_| {
+            Ok(Import {
+                module: r.str()?.to_string(),
+                name: r.str()?.to_string(),
+                index: read_entity_index(r)?,
+                exact: r.bool()?,
+            })
+        })
         .collect::<Result<_>>()?;
     info.exports = (0..r.count(13)?)
         .map(|_| Ok(Export { name: r.str()?.to_string(), index: read_entity_index(r)? }))
