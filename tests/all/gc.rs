@@ -35,6 +35,7 @@ gc_tests![
     host_allocates_reads_and_writes_objects,
     owned_roots_outlive_scopes_until_dropped,
     eqrefs_through_the_api,
+    descriptors_are_traced,
     precompiled_gc_modules_run,
 ];
 
@@ -461,6 +462,39 @@ fn eqrefs_through_the_api() -> Result<()> {
     let a = owned.to_rooted(&mut store)?;
     let s = a.as_struct(&store)?.ok_or_else(|| anyhow::anyhow!("not a struct"))?;
     ensure!(matches!(s.field(&mut store, 0)?, Val::I32(7)), "the owned eqref's struct survives");
+    Ok(())
+}
+
+/// Custom descriptors: a descriptor reachable only from the objects it describes survives
+/// collections (the hidden descriptor word is traced), and casts by descriptor still work.
+fn descriptors_are_traced() -> Result<()> {
+    let mut config = Config::new();
+    config.wasm_custom_descriptors(true).gc_heap_limit(2 << 20);
+    let engine = Engine::new(&config)?;
+    let (mut store, instance) = instantiate(
+        &engine,
+        r#"(module
+          (rec (type $a (descriptor $b) (struct (field i32)))
+               (type $b (describes $a) (struct (field i32))))
+          (type $junk (array i64))
+          (global $kept (mut (ref null $a)) (ref.null none))
+          (func (export "make")
+            (global.set $kept (struct.new_desc $a (i32.const 7) (struct.new $b (i32.const 42)))))
+          (func (export "churn") (param $n i32)
+            (loop $l (drop (array.new_default $junk (i32.const 100)))
+              (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+          (func (export "check") (result i32)
+            (local $d (ref $b))
+            (local.set $d (ref.get_desc $a (ref.as_non_null (global.get $kept))))
+            (i32.add (struct.get $b 0 (local.get $d))
+              (struct.get $a 0 (ref.cast_desc_eq (ref $a) (global.get $kept) (local.get $d))))))"#,
+    )?;
+    instance.get_typed_func::<(), ()>(&mut store, "make")?.call(&mut store, ())?;
+    instance.get_typed_func::<i32, ()>(&mut store, "churn")?.call(&mut store, 20_000)?;
+    store.gc();
+    ensure!(store.gc_stats().collections >= 3, "only {} collections", store.gc_stats().collections);
+    let v = call_i32(&mut store, &instance, "check", &[])?;
+    ensure!(v == 49, "descriptor and object read {v}");
     Ok(())
 }
 

@@ -173,8 +173,7 @@ fn suites() -> Vec<Suite> {
     for (p, config) in merged_into_2 {
         suites.push(Suite { files: prop(p), config, suffix: "" });
     }
-    // Custom descriptors (beyond 3.0): its exact types are implemented, its descriptors are not
-    // (those scripts are listed in spec-skips.txt).
+    // Custom descriptors (beyond 3.0), off by default.
     suites.push(Suite {
         files: prop(Proposal::CustomDescriptors),
         config: |c| {

@@ -32,6 +32,10 @@ pub enum ConstOp {
     StructNew(TypeIndex),
     /// `struct.new_default $t`.
     StructNewDefault(TypeIndex),
+    /// `struct.new_desc $t`: pop the descriptor, then the fields (custom descriptors).
+    StructNewDesc(TypeIndex),
+    /// `struct.new_default_desc $t`: pop the descriptor.
+    StructNewDefaultDesc(TypeIndex),
     /// `array.new $t`: pop the initial value and the length.
     ArrayNew(TypeIndex),
     /// `array.new_default $t`: pop the length.
@@ -77,6 +81,8 @@ impl ConstExpr {
                 O::RefI31 => ConstOp::RefI31,
                 O::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
                 O::StructNewDefault { struct_type_index } => ConstOp::StructNewDefault(struct_type_index),
+                O::StructNewDesc { struct_type_index } => ConstOp::StructNewDesc(struct_type_index),
+                O::StructNewDefaultDesc { struct_type_index } => ConstOp::StructNewDefaultDesc(struct_type_index),
                 O::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
                 O::ArrayNewDefault { array_type_index } => ConstOp::ArrayNewDefault(array_type_index),
                 O::ArrayNewFixed { array_type_index, array_size } => {
@@ -293,7 +299,18 @@ impl ModuleInfo {
                                 Some(p) => Some(p.as_module_index().context("supertype outside the module")?),
                             };
                             let composite = convert_composite_type(&sub.composite_type, &kind_of)?;
-                            info.types.push(WasmSubType { is_final: sub.is_final, supertype, composite });
+                            let index = |p: Option<wasmparser::PackedIndex>| {
+                                p.map(|p| p.as_module_index().context("descriptor outside the module")).transpose()
+                            };
+                            let descriptor = index(sub.composite_type.descriptor_idx)?;
+                            let describes = index(sub.composite_type.describes_idx)?;
+                            info.types.push(WasmSubType {
+                                is_final: sub.is_final,
+                                supertype,
+                                descriptor,
+                                describes,
+                                composite,
+                            });
                         }
                         info.rec_groups.push(start..info.types.len() as u32);
                     }

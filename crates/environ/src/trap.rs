@@ -127,11 +127,15 @@ pub enum Trap {
     AllocationTooLarge = 56,
     /// The GC heap reached its limit (`Config::gc_heap_limit`) even after a collection.
     GcHeapOutOfMemory = 57,
+    /// A null descriptor given to `struct.new_desc` or a descriptor cast (custom descriptors).
+    NullDescriptorReference = 58,
+    /// `ref.cast_desc_eq` of a value whose descriptor is not the given one.
+    DescriptorCastFailure = 59,
 }
 
 impl Trap {
     /// All trap codes, in discriminant order.
-    pub const ALL: [Trap; 58] = [
+    pub const ALL: [Trap; 60] = [
         Trap::StackOverflow,
         Trap::MemoryOutOfBounds,
         Trap::TableOutOfBounds,
@@ -190,6 +194,8 @@ impl Trap {
         Trap::ArrayOutOfBounds,
         Trap::AllocationTooLarge,
         Trap::GcHeapOutOfMemory,
+        Trap::NullDescriptorReference,
+        Trap::DescriptorCastFailure,
     ];
 
     /// Decodes a trap code produced by [`Trap::as_u8`].
@@ -271,6 +277,8 @@ impl Trap {
             Trap::ArrayOutOfBounds => "out of bounds array access",
             Trap::AllocationTooLarge => "allocation size too large",
             Trap::GcHeapOutOfMemory => "allocation failed: GC heap out of memory",
+            Trap::NullDescriptorReference => "null descriptor reference",
+            Trap::DescriptorCastFailure => "descriptor cast failure",
         }
     }
 }

@@ -522,6 +522,11 @@ pub struct WasmSubType {
     pub is_final: bool,
     /// The declared supertype (a module type index, or an engine id in engine form).
     pub supertype: Option<u32>,
+    /// The struct type that describes this one (custom descriptors' `(descriptor $d)`): objects
+    /// of this type hold a reference to their descriptor, before their fields.
+    pub descriptor: Option<u32>,
+    /// The struct type this one describes (`(describes $t)`).
+    pub describes: Option<u32>,
     /// The body.
     pub composite: WasmCompositeType,
 }
@@ -529,7 +534,12 @@ pub struct WasmSubType {
 impl WasmSubType {
     /// A final function type with no supertype (what a type written without `sub` is).
     pub fn func(ty: WasmFuncType) -> WasmSubType {
-        WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty) }
+        WasmSubType::plain(WasmCompositeType::Func(ty))
+    }
+
+    /// A final type with no supertype and no descriptor.
+    pub fn plain(composite: WasmCompositeType) -> WasmSubType {
+        WasmSubType { is_final: true, supertype: None, descriptor: None, describes: None, composite }
     }
 
     /// The function signature, if this is a function type.
@@ -567,6 +577,8 @@ impl WasmSubType {
         WasmSubType {
             is_final: self.is_final,
             supertype: self.supertype.map(sup),
+            descriptor: self.descriptor.map(sup),
+            describes: self.describes.map(sup),
             composite: match &self.composite {
                 WasmCompositeType::Func(t) => WasmCompositeType::Func(WasmFuncType {
                     params: t.params.iter().map(|v| f(*v)).collect(),
@@ -579,11 +591,12 @@ impl WasmSubType {
     }
 }
 
-/// Where the fields of GC objects lie. Every object starts with a 16-byte header (see
-/// [`crate::vmgc`]); struct fields follow it at their natural alignment, array elements follow
-/// it packed.
-pub fn struct_field_offsets(fields: &[WasmFieldType]) -> (Vec<u32>, u32) {
-    let mut offset = crate::vmgc::HEADER_SIZE;
+/// Where the fields of GC objects lie. Every object starts with an 8-byte header (see
+/// [`crate::vmgc`]), then, for a type with a descriptor, the descriptor reference
+/// ([`crate::vmgc::DESCRIPTOR`]); struct fields follow at their natural alignment, array elements
+/// follow the header packed.
+pub fn struct_field_offsets(fields: &[WasmFieldType], has_descriptor: bool) -> (Vec<u32>, u32) {
+    let mut offset = crate::vmgc::HEADER_SIZE + if has_descriptor { 8 } else { 0 };
     let mut offsets = Vec::with_capacity(fields.len());
     for f in fields {
         let size = f.storage.size();
@@ -598,10 +611,6 @@ pub fn struct_field_offsets(fields: &[WasmFieldType]) -> (Vec<u32>, u32) {
 pub fn convert_composite_type(ty: &wasmparser::CompositeType, kind_of: KindOf<'_>) -> Result<WasmCompositeType> {
     if ty.shared {
         bail!("unsupported feature: shared composite types");
-    }
-    // Without them in the type, types that differ only there would be taken for one another.
-    if ty.descriptor_idx.is_some() || ty.describes_idx.is_some() {
-        bail!("unsupported feature: custom descriptors (`descriptor`/`describes` clauses of struct types)");
     }
     let field = |f: &wasmparser::FieldType| -> Result<WasmFieldType> {
         Ok(WasmFieldType {

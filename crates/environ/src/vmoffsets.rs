@@ -316,6 +316,9 @@ pub mod vmgc {
     pub const GC_BITS: u32 = 4;
     /// Size of a struct's header; fields start here.
     pub const HEADER_SIZE: u32 = 8;
+    /// Offset of the descriptor reference of a struct whose type has a descriptor (its fields
+    /// then start at 16).
+    pub const DESCRIPTOR: u32 = 8;
     /// Offset of an array's length.
     pub const LENGTH: u32 = 8;
     /// Size of an array's header; elements start here.

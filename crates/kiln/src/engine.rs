@@ -221,11 +221,10 @@ impl Config {
         self
     }
 
-    /// The custom-descriptors proposal, in part (off by default; beyond wasm 3.0): exact
-    /// reference types (`(ref exact $t)`: casts to them, exact function imports, signatures that
-    /// differ only in exactness) work. Modules with its descriptors (`descriptor`/`describes`
-    /// clauses, `struct.new_desc`, `ref.get_desc`, `ref.cast_desc_eq`, `br_on_cast_desc_eq*`)
-    /// validate but fail to compile with an error naming them.
+    /// The custom-descriptors proposal (off by default; beyond wasm 3.0): exact reference types
+    /// (`(ref (exact $t))`) and descriptors (`descriptor`/`describes` clauses, `struct.new_desc`,
+    /// `struct.new_default_desc`, `ref.get_desc`, `ref.cast_desc_eq`, `br_on_cast_desc_eq*`).
+    /// The host cannot allocate structs whose type has a descriptor.
     pub fn wasm_custom_descriptors(&mut self, enable: bool) -> &mut Self {
         self.custom_descriptors = enable;
         self
@@ -424,7 +423,7 @@ impl TypeRegistry {
         };
         display.push(id);
         let info: Option<Arc<kiln_runtime::VMGcTypeInfo>> =
-            kiln_runtime::VMGcTypeInfo::new(id, display.clone(), &ty.composite).map(Arc::from);
+            kiln_runtime::VMGcTypeInfo::new(id, display.clone(), &ty.composite, ty.descriptor.is_some()).map(Arc::from);
         // An id beyond the table cannot have objects: modules using it are refused (see
         // `Module::new`).
         if let Some(info) = &info {

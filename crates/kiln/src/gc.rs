@@ -84,11 +84,7 @@ impl StructType {
     /// ...))` with equal fields).
     pub fn new(engine: &Engine, fields: impl IntoIterator<Item = FieldType>) -> Result<StructType> {
         let fields: Arc<[FieldType]> = fields.into_iter().collect();
-        let ty = WasmSubType {
-            is_final: true,
-            supertype: None,
-            composite: WasmCompositeType::Struct(fields.iter().map(|f| f.to_env()).collect()),
-        };
+        let ty = WasmSubType::plain(WasmCompositeType::Struct(fields.iter().map(|f| f.to_env()).collect()));
         let id = engine.sub_type_id(&ty);
         Ok(StructType { engine: engine.clone(), id, fields })
     }
@@ -134,7 +130,7 @@ pub struct ArrayType {
 impl ArrayType {
     /// Registers a final array type of `element`s.
     pub fn new(engine: &Engine, element: FieldType) -> Result<ArrayType> {
-        let ty = WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Array(element.to_env()) };
+        let ty = WasmSubType::plain(WasmCompositeType::Array(element.to_env()));
         let id = engine.sub_type_id(&ty);
         Ok(ArrayType { engine: engine.clone(), id, element })
     }
@@ -218,6 +214,11 @@ impl StructRef {
         let store = &mut store.as_context_mut().0.opaque;
         ensure!(Engine::same(&store.engine, &ty.engine), "struct type of another engine");
         ensure!(fields.len() == ty.fields.len(), "expected {} field values, got {}", ty.fields.len(), fields.len());
+        // Its objects would need their descriptor, which only wasm's `struct.new_desc` gives.
+        ensure!(
+            store.engine.sub_type_of_id(ty.id).is_none_or(|t| t.descriptor.is_none()),
+            "struct types with a descriptor (custom descriptors) cannot be allocated from the host"
+        );
         let raws = ty.fields.iter().zip(fields).map(|(f, v)| field_raw(store, *f, v)).collect::<Result<Vec<_>>>()?;
         let address = alloc(store, ty.id, 0)?;
         // SAFETY: the new object is live; its fields lie at the offsets its descriptor lists.

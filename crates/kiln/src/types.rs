@@ -76,17 +76,23 @@ impl HeapType {
 pub struct RefType {
     nullable: bool,
     heap: HeapType,
+    exact: bool,
 }
 
 impl RefType {
     /// `funcref`.
-    pub const FUNCREF: RefType = RefType { nullable: true, heap: HeapType::Func };
+    pub const FUNCREF: RefType = RefType { nullable: true, heap: HeapType::Func, exact: false };
     /// `externref`.
-    pub const EXTERNREF: RefType = RefType { nullable: true, heap: HeapType::Extern };
+    pub const EXTERNREF: RefType = RefType { nullable: true, heap: HeapType::Extern, exact: false };
 
     /// Creates a reference type.
     pub fn new(nullable: bool, heap: HeapType) -> RefType {
-        RefType { nullable, heap }
+        RefType { nullable, heap, exact: false }
+    }
+    /// Whether the type admits none of its heap type's subtypes (custom descriptors' exact
+    /// types, `(ref (exact $t))`; only types read from modules are exact).
+    pub fn is_exact(&self) -> bool {
+        self.exact
     }
     /// Whether null is a value of this type.
     pub fn is_nullable(&self) -> bool {
@@ -98,8 +104,7 @@ impl RefType {
     }
     pub(crate) fn to_env(self) -> WasmRefType {
         WasmRefType {
-            // Host reference types are never exact (the public `RefType` has no exactness yet).
-            exact: false,
+            exact: self.exact,
             nullable: self.nullable,
             heap: match self.heap {
                 HeapType::Func => WasmHeapType::Func,
@@ -122,6 +127,7 @@ impl RefType {
     }
     pub(crate) fn from_env(ty: WasmRefType) -> RefType {
         RefType {
+            exact: ty.exact,
             nullable: ty.nullable,
             heap: match ty.heap {
                 WasmHeapType::Func => HeapType::Func,

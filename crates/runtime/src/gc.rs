@@ -69,13 +69,21 @@ const _: () = assert!(std::mem::offset_of!(VMGcTypeInfo, display) == vmgc::INFO_
 impl VMGcTypeInfo {
     /// The descriptor of struct or array type `engine_id`, whose supertype chain (root first,
     /// ending with `engine_id`) is `display`. `None` for function types.
-    pub fn new(engine_id: u32, display: Vec<u32>, composite: &WasmCompositeType) -> Option<Box<VMGcTypeInfo>> {
+    /// `has_descriptor`: its objects hold a descriptor reference (custom descriptors), which the
+    /// collector follows too.
+    pub fn new(
+        engine_id: u32,
+        display: Vec<u32>,
+        composite: &WasmCompositeType,
+        has_descriptor: bool,
+    ) -> Option<Box<VMGcTypeInfo>> {
         let display_storage: Box<[u32]> = display.into();
         let (kind, size, elem_size, elem_is_ref, ref_offsets, field_offsets, fields) = match composite {
             WasmCompositeType::Func(_) => return None,
             WasmCompositeType::Struct(fields) => {
-                let (offsets, size) = kiln_environ::struct_field_offsets(fields);
+                let (offsets, size) = kiln_environ::struct_field_offsets(fields, has_descriptor);
                 let refs = fields.iter().zip(&offsets).filter(|(f, _)| f.storage.is_gc_ref()).map(|(_, o)| *o);
+                let refs = has_descriptor.then_some(vmgc::DESCRIPTOR).into_iter().chain(refs);
                 (vmgc::KIND_STRUCT, size, 0, false, refs.collect(), offsets.into(), fields.clone())
             }
             WasmCompositeType::Array(elem) => (

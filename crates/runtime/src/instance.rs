@@ -421,14 +421,32 @@ impl Instance {
                     ValRaw::reference(i31_word(stack[depth].get_i32()))
                 }
                 // GC allocations (collections are inhibited while initialisers run).
-                ConstOp::StructNew(ty) | ConstOp::StructNewDefault(ty) => {
+                ConstOp::StructNew(ty)
+                | ConstOp::StructNewDefault(ty)
+                | ConstOp::StructNewDesc(ty)
+                | ConstOp::StructNewDefaultDesc(ty) => {
                     let info = self.gc_type(ty);
-                    let n = if matches!(op, ConstOp::StructNew(_)) { info.fields.len() } else { 0 };
+                    // Custom descriptors: the descriptor is on top, above the fields.
+                    let descriptor = if matches!(op, ConstOp::StructNewDesc(_) | ConstOp::StructNewDefaultDesc(_)) {
+                        depth -= 1;
+                        match stack[depth].get_reference() {
+                            0 => return Err(Trap::NullDescriptorReference),
+                            d => Some(d),
+                        }
+                    } else {
+                        None
+                    };
+                    let with_fields = matches!(op, ConstOp::StructNew(_) | ConstOp::StructNewDesc(_));
+                    let n = if with_fields { info.fields.len() } else { 0 };
                     depth -= n;
                     let object = self.gc_alloc(ty, 0)?;
                     for (i, v) in stack[depth..depth + n].iter().enumerate() {
                         // SAFETY: the field lies inside the new object; its storage type is the field's.
                         unsafe { crate::gc::write_storage(object, info.field_offsets[i], info.fields[i].storage, *v) };
+                    }
+                    if let Some(d) = descriptor {
+                        // SAFETY: a type with a descriptor keeps its word at DESCRIPTOR.
+                        unsafe { *((object + kiln_environ::vmgc::DESCRIPTOR as usize) as *mut usize) = d };
                     }
                     ValRaw::reference(object)
                 }

@@ -26,7 +26,7 @@ impl FuncTranslator<'_, '_> {
                 let fields = self.struct_fields(ty);
                 let values = self.popn(fields.len());
                 let object = self.alloc_struct(ty);
-                let (offsets, _) = struct_field_offsets(&fields);
+                let (offsets, _) = self.struct_offsets(ty);
                 for ((f, offset), v) in fields.iter().zip(offsets).zip(values) {
                     self.store_storage(f.storage, v, object, offset);
                 }
@@ -36,12 +36,58 @@ impl FuncTranslator<'_, '_> {
                 let object = self.alloc_struct(ty);
                 self.push_ref(object, ty);
             }
+            // Custom descriptors: the descriptor goes in the object's hidden first word.
+            Operator::StructNewDesc { struct_type_index: ty } => {
+                let descriptor = self.pop();
+                self.b.ins().trapz(descriptor, trap_code(Trap::NullDescriptorReference));
+                let fields = self.struct_fields(ty);
+                let values = self.popn(fields.len());
+                let object = self.alloc_struct(ty);
+                let (offsets, _) = self.struct_offsets(ty);
+                for ((f, offset), v) in fields.iter().zip(offsets).zip(values) {
+                    self.store_storage(f.storage, v, object, offset);
+                }
+                self.b.ins().store(trusted(), descriptor, object, vmgc::DESCRIPTOR as i32);
+                self.push_ref(object, ty);
+            }
+            Operator::StructNewDefaultDesc { struct_type_index: ty } => {
+                let descriptor = self.pop();
+                self.b.ins().trapz(descriptor, trap_code(Trap::NullDescriptorReference));
+                let object = self.alloc_struct(ty);
+                self.b.ins().store(trusted(), descriptor, object, vmgc::DESCRIPTOR as i32);
+                self.push_ref(object, ty);
+            }
+            Operator::RefGetDesc { type_index: ty } => {
+                let object = self.pop();
+                self.b.ins().trapz(object, trap_code(Trap::NullReference));
+                let descriptor = self.b.ins().load(I64, trusted(), object, vmgc::DESCRIPTOR as i32);
+                let desc_ty =
+                    self.env.info.types[ty as usize].descriptor.expect("validated: the type has a descriptor");
+                self.push_ref(descriptor, desc_ty);
+            }
+            Operator::RefCastDescEqNonNull { hty } | Operator::RefCastDescEqNullable { hty } => {
+                let nullable = matches!(op, Operator::RefCastDescEqNullable { .. });
+                let heap = self.env.info.convert_heap_type(hty)?;
+                let descriptor = self.pop();
+                let r = *self.stack.last().expect("operand stack underflow");
+                let ok = self.descriptor_test(r, descriptor, nullable, heap);
+                self.b.ins().trapz(ok, trap_code(Trap::DescriptorCastFailure));
+            }
+            Operator::BrOnCastDescEq { relative_depth, to_ref_type, .. }
+            | Operator::BrOnCastDescEqFail { relative_depth, to_ref_type, .. } => {
+                let on_fail = matches!(op, Operator::BrOnCastDescEqFail { .. });
+                let heap = self.env.info.convert_heap_type(to_ref_type.heap_type())?;
+                let descriptor = self.pop();
+                let r = *self.stack.last().expect("operand stack underflow");
+                let ok = self.descriptor_test(r, descriptor, to_ref_type.is_nullable(), heap);
+                self.br_on_test(relative_depth, ok, on_fail);
+            }
             Operator::StructGet { struct_type_index: ty, field_index }
             | Operator::StructGetS { struct_type_index: ty, field_index }
             | Operator::StructGetU { struct_type_index: ty, field_index } => {
                 let signed = matches!(op, Operator::StructGetS { .. });
                 let fields = self.struct_fields(ty);
-                let (offsets, _) = struct_field_offsets(&fields);
+                let (offsets, _) = self.struct_offsets(ty);
                 let object = self.pop();
                 self.b.ins().trapz(object, trap_code(Trap::NullStructReference));
                 let field = fields[field_index as usize];
@@ -51,7 +97,7 @@ impl FuncTranslator<'_, '_> {
             }
             Operator::StructSet { struct_type_index: ty, field_index } => {
                 let fields = self.struct_fields(ty);
-                let (offsets, _) = struct_field_offsets(&fields);
+                let (offsets, _) = self.struct_offsets(ty);
                 let (object, v) = self.pop2();
                 self.b.ins().trapz(object, trap_code(Trap::NullStructReference));
                 self.store_storage(fields[field_index as usize].storage, v, object, offsets[field_index as usize]);
@@ -157,6 +203,39 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().iconst(I32, i64::from(v))
     }
 
+    /// The field offsets and size of struct type `ty` (after its descriptor, if it has one).
+    fn struct_offsets(&self, ty: TypeIndex) -> (Vec<u32>, u32) {
+        let has_descriptor = self.env.info.types[ty as usize].descriptor.is_some();
+        struct_field_offsets(&self.struct_fields(ty), has_descriptor)
+    }
+
+    /// 1 if `r` belongs to `(ref null? heap)` and, when not null, its descriptor is `descriptor`
+    /// (`ref.cast_desc_eq`, `br_on_cast_desc_eq`); a null `descriptor` traps first.
+    fn descriptor_test(&mut self, r: Value, descriptor: Value, nullable: bool, heap: WasmHeapType) -> Value {
+        self.b.ins().trapz(descriptor, trap_code(Trap::NullDescriptorReference));
+        let done = self.b.create_block();
+        let result = self.b.append_block_param(done, I32);
+        let non_null = self.b.create_block();
+        let typed = self.b.create_block();
+        let null_value = self.b.ins().iconst(I32, i64::from(nullable));
+        self.b.ins().brif(r, non_null, &[], done, &[BlockArg::Value(null_value)]);
+        self.b.switch_to_block(non_null);
+        self.b.seal_block(non_null);
+        // Only an object of (a subtype of) the descriptor's type has the hidden word to read.
+        let of_type = self.ref_test_heap(r, false, heap, false);
+        let zero = self.b.ins().iconst(I32, 0);
+        self.b.ins().brif(of_type, typed, &[], done, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(typed);
+        self.b.seal_block(typed);
+        let actual = self.b.ins().load(I64, trusted(), r, vmgc::DESCRIPTOR as i32);
+        let same = self.b.ins().icmp(IntCC::Equal, actual, descriptor);
+        let same = self.b.ins().uextend(I32, same);
+        self.b.ins().jump(done, &[BlockArg::Value(same)]);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+        result
+    }
+
     fn struct_fields(&self, ty: TypeIndex) -> Box<[WasmFieldType]> {
         match &self.env.info.types[ty as usize].composite {
             WasmCompositeType::Struct(fields) => fields.clone(),
@@ -180,7 +259,7 @@ impl FuncTranslator<'_, '_> {
 
     /// Allocates a zeroed struct of type `ty`.
     fn alloc_struct(&mut self, ty: TypeIndex) -> Value {
-        let (_, size) = struct_field_offsets(&self.struct_fields(ty));
+        let (_, size) = self.struct_offsets(ty);
         self.alloc_fast_or_slow(ty, u64::from(size), 0)
     }
 

@@ -211,6 +211,14 @@ fn const_expr(w: &mut Writer, e: &ConstExpr) -> Result<()> {
                 w.u8(16);
                 w.u32(t);
             }
+            ConstOp::StructNewDesc(t) => {
+                w.u8(20);
+                w.u32(t);
+            }
+            ConstOp::StructNewDefaultDesc(t) => {
+                w.u8(21);
+                w.u32(t);
+            }
             ConstOp::ArrayNew(t) => {
                 w.u8(17);
                 w.u32(t);
@@ -254,6 +262,8 @@ fn read_const_expr(r: &mut Reader<'_>) -> Result<ConstExpr> {
             17 => ConstOp::ArrayNew(r.u32()?),
             18 => ConstOp::ArrayNewDefault(r.u32()?),
             19 => ConstOp::ArrayNewFixed(r.u32()?, r.u32()?),
+            20 => ConstOp::StructNewDesc(r.u32()?),
+            21 => ConstOp::StructNewDefaultDesc(r.u32()?),
             t => bail!("unknown constant operation {t}"),
         });
     }
@@ -358,6 +368,8 @@ pub(crate) fn encode(w: &mut Writer, info: &ModuleInfo, data: &[std::ops::Range<
     for ty in types {
         w.bool(ty.is_final);
         w.u32(ty.supertype.unwrap_or(u32::MAX));
+        w.u32(ty.descriptor.unwrap_or(u32::MAX));
+        w.u32(ty.describes.unwrap_or(u32::MAX));
         let field = |w: &mut Writer, f: &WasmFieldType| {
             w.bool(f.mutable);
             match f.storage {
@@ -470,9 +482,11 @@ pub(crate) fn decode<'a>(
     if r.bool()? {
         info.name = Some(r.str()?.to_string());
     }
-    for _ in 0..r.count(8)? {
+    for _ in 0..r.count(16)? {
         let is_final = r.bool()?;
         let supertype = Some(r.u32()?).filter(|s| *s != u32::MAX);
+        let descriptor = Some(r.u32()?).filter(|s| *s != u32::MAX);
+        let describes = Some(r.u32()?).filter(|s| *s != u32::MAX);
         let field = |r: &mut Reader<'_>| -> Result<WasmFieldType> {
             let mutable = r.bool()?;
             let storage = match r.u8()? {
@@ -493,7 +507,7 @@ pub(crate) fn decode<'a>(
             2 => WasmCompositeType::Array(field(r)?),
             t => bail!("unknown composite type {t}"),
         };
-        info.types.push(WasmSubType { is_final, supertype, composite });
+        info.types.push(WasmSubType { is_final, supertype, descriptor, describes, composite });
     }
     info.rec_groups = (0..r.count(8)?).map(|_| Ok(r.u32()?..r.u32()?)).collect::<Result<_>>()?;
     info.functions = read_u32s(r)?;
@@ -572,6 +586,14 @@ fn check(info: &ModuleInfo) -> Result<()> {
         ty.val_types().iter().try_for_each(val)?;
         if let Some(sup) = ty.supertype {
             ensure!((sup as usize) < i, "type {i} has a supertype out of order");
+        }
+        for linked in [ty.descriptor, ty.describes].into_iter().flatten() {
+            in_space(linked, info.types.len(), "descriptor type")?;
+            ensure!(
+                matches!(info.types[linked as usize].composite, WasmCompositeType::Struct(_))
+                    && matches!(ty.composite, WasmCompositeType::Struct(_)),
+                "type {i} has a descriptor link between non-struct types"
+            );
         }
     }
     let func_type = |t: u32| -> Result<()> {
