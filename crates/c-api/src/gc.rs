@@ -99,6 +99,18 @@ pub unsafe extern "C" fn kiln_array_type_delete(ty: *mut kiln_array_type_t) {
     guard((), || drop(crate::types::take(ty)))
 }
 
+/// Writes `result`'s value to `out` and returns NULL, or returns its error.
+fn give<T>(store: *mut wasm_store_t, out: *mut T, result: Result<T>) -> *mut kiln_error_t {
+    match result {
+        Ok(v) => {
+            // SAFETY: the entry points check that `out` points at writable storage.
+            unsafe { out.write(v) };
+            null_mut()
+        }
+        Err(e) => error(store, &e),
+    }
+}
+
 /// A `KILN_ANYREF` value holding `r` (NULL: the null reference), rooted while C holds it.
 fn anyref_val(
     store: *mut wasm_store_t,
@@ -222,14 +234,7 @@ pub unsafe extern "C" fn kiln_structref_new(
             let s = StructRef::new(&mut ctx, &ty.ty, &vals)?;
             anyref_val(store, &mut ctx, s.to_anyref())
         });
-        match made {
-            Ok(v) => {
-                // SAFETY: `out` points at writable value storage.
-                unsafe { out.write(v) };
-                null_mut()
-            }
-            Err(e) => error(store, &e),
-        }
+        give(store, out, made)
     })
 }
 
@@ -247,14 +252,7 @@ pub unsafe extern "C" fn kiln_structref_field(r: *const Obj, index: usize, out: 
             let v = s.field(&mut ctx, index)?;
             wasm_val_t::from_val(store, &mut ctx, &v)
         });
-        match read {
-            Ok(v) => {
-                // SAFETY: `out` points at writable value storage.
-                unsafe { out.write(v) };
-                null_mut()
-            }
-            Err(e) => error(store, &e),
-        }
+        give(store, out, read)
     })
 }
 
@@ -301,14 +299,7 @@ pub unsafe extern "C" fn kiln_arrayref_new(
             let a = ArrayRef::new(&mut ctx, &ty.ty, &v, len)?;
             anyref_val(store, &mut ctx, a.to_anyref())
         });
-        match made {
-            Ok(v) => {
-                // SAFETY: `out` points at writable value storage.
-                unsafe { out.write(v) };
-                null_mut()
-            }
-            Err(e) => error(store, &e),
-        }
+        give(store, out, made)
     })
 }
 
@@ -321,17 +312,11 @@ pub unsafe extern "C" fn kiln_arrayref_len(r: *const Obj, out: *mut u32) -> *mut
             return error_msg("kiln_arrayref_len: NULL out");
         }
         let store = obj.store;
-        match with_ctx(store, |mut ctx| {
+        let result = with_ctx(store, |mut ctx| {
             let Some(a) = anyref_of(&mut ctx, r)?.as_array(&ctx)? else { bail!("not an array") };
             a.len(&ctx)
-        }) {
-            Ok(n) => {
-                // SAFETY: `out` points at writable storage.
-                unsafe { out.write(n) };
-                null_mut()
-            }
-            Err(e) => error(store, &e),
-        }
+        });
+        give(store, out, result)
     })
 }
 
@@ -344,18 +329,12 @@ pub unsafe extern "C" fn kiln_arrayref_get(r: *const Obj, index: u32, out: *mut 
             return error_msg("kiln_arrayref_get: NULL out");
         }
         let store = obj.store;
-        match with_ctx(store, |mut ctx| {
+        let result = with_ctx(store, |mut ctx| {
             let Some(a) = anyref_of(&mut ctx, r)?.as_array(&ctx)? else { bail!("not an array") };
             let v = a.get(&mut ctx, index)?;
             wasm_val_t::from_val(store, &mut ctx, &v)
-        }) {
-            Ok(v) => {
-                // SAFETY: `out` points at writable value storage.
-                unsafe { out.write(v) };
-                null_mut()
-            }
-            Err(e) => error(store, &e),
-        }
+        });
+        give(store, out, result)
     })
 }
 

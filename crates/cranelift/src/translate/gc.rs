@@ -22,41 +22,10 @@ impl FuncTranslator<'_, '_> {
     /// Translates a GC operator; false if `op` is not one.
     pub(super) fn translate_gc(&mut self, op: &Operator<'_>) -> Result<bool> {
         match *op {
-            Operator::StructNew { struct_type_index: ty } => {
-                let fields = self.struct_fields(ty);
-                let values = self.popn(fields.len());
-                let object = self.alloc_struct(ty);
-                let (offsets, _) = self.struct_offsets(ty);
-                for ((f, offset), v) in fields.iter().zip(offsets).zip(values) {
-                    self.store_storage(f.storage, v, object, offset);
-                }
-                self.push_ref(object, ty);
-            }
-            Operator::StructNewDefault { struct_type_index: ty } => {
-                let object = self.alloc_struct(ty);
-                self.push_ref(object, ty);
-            }
-            // Custom descriptors: the descriptor goes in the object's hidden first word.
-            Operator::StructNewDesc { struct_type_index: ty } => {
-                let descriptor = self.pop();
-                self.b.ins().trapz(descriptor, trap_code(Trap::NullDescriptorReference));
-                let fields = self.struct_fields(ty);
-                let values = self.popn(fields.len());
-                let object = self.alloc_struct(ty);
-                let (offsets, _) = self.struct_offsets(ty);
-                for ((f, offset), v) in fields.iter().zip(offsets).zip(values) {
-                    self.store_storage(f.storage, v, object, offset);
-                }
-                self.b.ins().store(trusted(), descriptor, object, vmgc::DESCRIPTOR as i32);
-                self.push_ref(object, ty);
-            }
-            Operator::StructNewDefaultDesc { struct_type_index: ty } => {
-                let descriptor = self.pop();
-                self.b.ins().trapz(descriptor, trap_code(Trap::NullDescriptorReference));
-                let object = self.alloc_struct(ty);
-                self.b.ins().store(trusted(), descriptor, object, vmgc::DESCRIPTOR as i32);
-                self.push_ref(object, ty);
-            }
+            Operator::StructNew { struct_type_index: ty } => self.new_struct(ty, true, false),
+            Operator::StructNewDefault { struct_type_index: ty } => self.new_struct(ty, false, false),
+            Operator::StructNewDesc { struct_type_index: ty } => self.new_struct(ty, true, true),
+            Operator::StructNewDefaultDesc { struct_type_index: ty } => self.new_struct(ty, false, true),
             Operator::RefGetDesc { type_index: ty } => {
                 let object = self.pop();
                 self.b.ins().trapz(object, trap_code(Trap::NullReference));
@@ -201,6 +170,26 @@ impl FuncTranslator<'_, '_> {
 
     fn i32(&mut self, v: u32) -> Value {
         self.b.ins().iconst(I32, i64::from(v))
+    }
+
+    /// `struct.new[_default][_desc] $ty`: pops the descriptor (custom descriptors; null traps),
+    /// then the field values, and pushes the new struct, its descriptor in its hidden first word.
+    fn new_struct(&mut self, ty: TypeIndex, with_fields: bool, with_descriptor: bool) {
+        let descriptor = with_descriptor.then(|| self.pop());
+        if let Some(d) = descriptor {
+            self.b.ins().trapz(d, trap_code(Trap::NullDescriptorReference));
+        }
+        let fields = self.struct_fields(ty);
+        let values = if with_fields { self.popn(fields.len()) } else { Vec::new() };
+        let object = self.alloc_struct(ty);
+        let (offsets, _) = self.struct_offsets(ty);
+        for ((f, offset), v) in fields.iter().zip(offsets).zip(values) {
+            self.store_storage(f.storage, v, object, offset);
+        }
+        if let Some(d) = descriptor {
+            self.b.ins().store(trusted(), d, object, vmgc::DESCRIPTOR as i32);
+        }
+        self.push_ref(object, ty);
     }
 
     /// The field offsets and size of struct type `ty` (after its descriptor, if it has one).
