@@ -5,9 +5,9 @@
 use crate::{Resolved, ResourceFuncs, Side, val_type};
 use kiln_environ::Trap;
 use kiln_environ::component::{
-    Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, ValueType, align, discriminant_size, field_offsets,
-    flags_size, flags_words, flat_count, flatten_func, params_tuple, size, variant_payload_flat,
-    variant_payload_offset,
+    Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, PtrSize, ValueType, align_in, discriminant_size,
+    field_offsets_in, flags_size, flags_words, flat_count, flatten_func_in, params_tuple, size_in,
+    variant_payload_flat_in, variant_payload_offset_in,
 };
 use wasm_encoder::{BlockType, Instruction as I, MemArg, MemArgTarget, ValType};
 
@@ -29,7 +29,7 @@ pub(crate) enum Dst<'a> {
     Mem(Mem),
 }
 
-/// A location in memory: `memory[addr_local + offset]`.
+/// A location in memory: `memory[addr_local + offset]` (the local has the memory's pointer type).
 #[derive(Clone, Copy)]
 pub(crate) struct Mem {
     pub mem: u32,
@@ -47,11 +47,13 @@ impl Mem {
 #[derive(Clone, Copy)]
 pub(crate) struct Label(u32);
 
-/// An `i32` operand: a constant or a local.
+/// An operand of a `realloc` call: a constant or an `i32` local (sizes), or a local of the
+/// side's pointer type (an old pointer). Sizes are widened for 64-bit memories.
 #[derive(Clone, Copy)]
 pub(crate) enum Op {
     C(i32),
     L(u32),
+    P(u32),
 }
 
 /// A byte length for bounds checks.
@@ -102,6 +104,8 @@ pub(crate) fn memarg(mem: u32, offset: u32, align_log2: u32) -> MemArg {
 
 pub(crate) struct Gen {
     num_params: u32,
+    /// The adapter's parameter types (the caller's lowered signature).
+    param_types: Vec<ValType>,
     pub locals: Vec<ValType>,
     pub code: Vec<I<'static>>,
     depth: u32,
@@ -122,6 +126,62 @@ impl Gen {
     pub fn local(&mut self, ty: ValType) -> u32 {
         self.locals.push(ty);
         self.num_params + self.locals.len() as u32 - 1
+    }
+
+    /// The type of local (or parameter) `l`.
+    pub fn ty_of(&self, l: u32) -> ValType {
+        match l.checked_sub(self.num_params) {
+            Some(i) => self.locals[i as usize],
+            None => self.param_types[l as usize],
+        }
+    }
+
+    /// Whether local `l` is an `i64` (a pointer into a 64-bit memory).
+    pub fn is64(&self, l: u32) -> bool {
+        self.ty_of(l) == ValType::I64
+    }
+
+    /// A new local for a pointer into `side`'s memory.
+    pub fn ptr_local(&mut self, side: Side) -> u32 {
+        self.local(val_type(side.ptr.flat()))
+    }
+
+    /// A new local of the same type as `l`.
+    pub fn local_like(&mut self, l: u32) -> u32 {
+        self.local(self.ty_of(l))
+    }
+
+    /// Pushes the `i32` local `l` widened to the type of `like` (a pointer local).
+    pub fn get_as(&mut self, l: u32, like: u32) {
+        self.get(l);
+        if self.is64(like) && !self.is64(l) {
+            self.ins(I::I64ExtendI32U);
+        }
+    }
+
+    /// Pushes the `i32` constant `c` as the type of pointer local `like`.
+    pub fn const_as(&mut self, c: u32, like: u32) {
+        if self.is64(like) { self.ins(I::I64Const(i64::from(c))) } else { self.i32(c as i32) }
+    }
+
+    /// Pushes `a - b` for two pointer locals of the same type, as an `i32` (callers know the
+    /// difference is below 2^32).
+    pub fn push_diff(&mut self, a: u32, b: u32) {
+        self.get(a);
+        self.get(b);
+        if self.is64(a) {
+            self.ins(I::I64Sub);
+            self.ins(I::I32WrapI64);
+        } else {
+            self.ins(I::I32Sub);
+        }
+    }
+
+    /// Pushes `a >= b` (unsigned) for two locals of the same type.
+    pub fn push_ge(&mut self, a: u32, b: u32) {
+        self.get(a);
+        self.get(b);
+        self.ins(if self.is64(a) { I::I64GeU } else { I::I32GeU });
     }
 
     pub fn block(&mut self) -> Label {
@@ -173,15 +233,20 @@ impl Gen {
     pub fn op(&mut self, op: Op) {
         match op {
             Op::C(v) => self.i32(v),
-            Op::L(l) => self.get(l),
+            Op::L(l) | Op::P(l) => self.get(l),
         }
     }
 
-    /// `local += delta` for an `i32` local.
+    /// `local += delta` for an `i32` local or a pointer local (either width).
     pub fn add_to(&mut self, l: u32, delta: i32) {
         self.get(l);
-        self.i32(delta);
-        self.ins(I::I32Add);
+        if self.is64(l) {
+            self.ins(I::I64Const(i64::from(delta)));
+            self.ins(I::I64Add);
+        } else {
+            self.i32(delta);
+            self.ins(I::I32Add);
+        }
         self.set(l);
     }
 
@@ -228,12 +293,19 @@ impl Gen {
         self.ins(I::GlobalSet(global));
     }
 
-    /// Traps `UnalignedPointer` unless `ptr` is a multiple of `align`.
+    /// Traps `UnalignedPointer` unless the pointer local `ptr` is a multiple of `align`.
     pub fn check_align(&mut self, ptr: u32, align: u32) {
         if align > 1 {
             self.get(ptr);
-            self.i32(align as i32 - 1);
-            self.ins(I::I32And);
+            if self.is64(ptr) {
+                self.ins(I::I64Const(i64::from(align) - 1));
+                self.ins(I::I64And);
+                self.ins(I::I64Const(0));
+                self.ins(I::I64Ne);
+            } else {
+                self.i32(align as i32 - 1);
+                self.ins(I::I32And);
+            }
             self.trap_if(Trap::UnalignedPointer);
         }
     }
@@ -243,6 +315,9 @@ impl Gen {
     /// (`StringOutOfBounds`, `ListOutOfBounds`, or `PointerOutOfBounds` for parameter and result
     /// tuples).
     pub fn check_bounds(&mut self, mem: u32, ptr: u32, bytes: Bytes, trap: Trap) {
+        if self.is64(ptr) {
+            return self.check_bounds64(mem, ptr, bytes, trap);
+        }
         self.get(ptr);
         self.ins(I::I64ExtendI32U);
         match bytes {
@@ -266,6 +341,33 @@ impl Gen {
         self.ins(I::I64Const(16));
         self.ins(I::I64Shl);
         self.ins(I::I64GtU);
+        self.trap_if(trap);
+    }
+
+    /// [`Gen::check_bounds`] for a pointer into a 64-bit memory, where `ptr + bytes` could wrap:
+    /// traps if `ptr > size` or `bytes > size - ptr`.
+    fn check_bounds64(&mut self, mem: u32, ptr: u32, bytes: Bytes, trap: Trap) {
+        let limit = self.local(ValType::I64);
+        self.ins(I::MemorySize(mem));
+        self.ins(I::I64Const(16));
+        self.ins(I::I64Shl);
+        self.set(limit);
+        self.get(ptr);
+        self.get(limit);
+        self.ins(I::I64GtU);
+        match bytes {
+            Bytes::C(c) => self.ins(I::I64Const(i64::from(c))),
+            Bytes::L32(l) => {
+                self.get(l);
+                self.ins(I::I64ExtendI32U);
+            }
+            Bytes::L64(l) => self.get(l),
+        }
+        self.get(limit);
+        self.get(ptr);
+        self.ins(I::I64Sub);
+        self.ins(I::I64GtU);
+        self.ins(I::I32Or);
         self.trap_if(trap);
     }
 
@@ -295,10 +397,18 @@ impl Gen {
     pub fn realloc(&mut self, side: Side, old_ptr: Op, old_size: Op, align: u32, new_size: Op, out: u32) {
         let func = side.realloc.expect("realloc presence checked before code generation");
         self.flag_set(side.flags, crate::FLAG_MAY_LEAVE, false);
-        self.op(old_ptr);
-        self.op(old_size);
-        self.i32(align as i32);
-        self.op(new_size);
+        let wide = side.ptr.is_64();
+        for op in [old_ptr, old_size, Op::C(align as i32), new_size] {
+            match op {
+                Op::C(c) if wide => self.ins(I::I64Const(i64::from(c as u32))),
+                Op::L(l) if wide => {
+                    self.get(l);
+                    self.ins(I::I64ExtendI32U);
+                }
+                Op::C(_) | Op::L(_) => self.op(op),
+                Op::P(l) => self.get(l),
+            }
+        }
         self.ins(I::Call(func));
         self.set(out);
         self.flag_set(side.flags, crate::FLAG_MAY_LEAVE, true);
@@ -338,39 +448,81 @@ impl Gen {
         });
     }
 
-    /// Reads an `i32` (pointer or length) from `src`: the stack slot `i` or memory at `offset`.
-    pub fn read_i32(&mut self, src: Src<'_>, slot: usize, offset: u32) {
+    /// Reads pointer word `slot` (0: the pointer, 1: the length) of a string or list from
+    /// `src`, as the source side's pointer type.
+    fn read_word(&mut self, src: Src<'_>, slot: usize) {
+        let p = self.src.ptr;
         match src {
             Src::Stack(s) => {
                 let (l, t) = s[slot];
                 self.get(l);
-                self.convert(t, FlatType::I32);
+                self.convert(t, p.flat());
             }
             Src::Mem(m) => {
                 self.get(m.addr);
-                self.ins(I::I32Load(memarg(m.mem, m.offset + offset, 2)));
+                let offset = m.offset + slot as u32 * p.bytes();
+                self.ins(match p {
+                    PtrSize::P32 => I::I32Load(memarg(m.mem, offset, 2)),
+                    PtrSize::P64 => I::I64Load(memarg(m.mem, offset, 3)),
+                });
             }
         }
     }
 
-    /// Writes the `i32` locals `a` and `b` (pointer and length) to `dst`.
+    /// Reads the pointer and the length of a string or list from `src` into a new pointer local
+    /// and a new `i32` local. A 64-bit length above `u32::MAX` traps with `too_long` (the byte
+    /// length limits are far below it).
+    pub fn read_ptr_len(&mut self, src: Src<'_>, too_long: Trap) -> (u32, u32) {
+        let ptr = self.ptr_local(self.src);
+        self.read_word(src, 0);
+        self.set(ptr);
+        let len = self.local(ValType::I32);
+        self.read_word(src, 1);
+        if self.src.ptr.is_64() {
+            let wide = self.local(ValType::I64);
+            self.set(wide);
+            self.get(wide);
+            self.ins(I::I64Const(i64::from(u32::MAX)));
+            self.ins(I::I64GtU);
+            self.trap_if(too_long);
+            self.get(wide);
+            self.ins(I::I32WrapI64);
+        }
+        self.set(len);
+        (ptr, len)
+    }
+
+    /// Writes the pointer local `a` and the `i32` length local `b` to `dst`, in the destination
+    /// side's pointer type.
     pub fn write_pair(&mut self, dst: Dst<'_>, a: u32, b: u32) {
+        let p = self.dst.ptr;
         match dst {
             Dst::Stack(t) => {
                 self.get(a);
-                self.convert(FlatType::I32, t[0]);
+                self.convert(p.flat(), t[0]);
                 self.get(b);
-                self.convert(FlatType::I32, t[1]);
+                self.convert(FlatType::I32, p.flat());
+                self.convert(p.flat(), t[1]);
             }
             Dst::Mem(m) => {
+                let store = |offset| match p {
+                    PtrSize::P32 => I::I32Store(memarg(m.mem, offset, 2)),
+                    PtrSize::P64 => I::I64Store(memarg(m.mem, offset, 3)),
+                };
                 self.get(m.addr);
                 self.get(a);
-                self.ins(I::I32Store(memarg(m.mem, m.offset, 2)));
+                self.ins(store(m.offset));
                 self.get(m.addr);
                 self.get(b);
-                self.ins(I::I32Store(memarg(m.mem, m.offset + 4, 2)));
+                self.convert(FlatType::I32, p.flat());
+                self.ins(store(m.offset + p.bytes()));
             }
         }
+    }
+
+    /// The size of `ty` in the memory values are read from and in the one they are written to.
+    fn sizes(&self, ty: &ValueType) -> (u32, u32) {
+        (size_in(ty, self.src.ptr), size_in(ty, self.dst.ptr))
     }
 
     /// Translates a value of type `ty` from `src` to `dst`.
@@ -496,17 +648,18 @@ impl Gen {
 
     fn translate_record(&mut self, ty: &ValueType, src: Src<'_>, dst: Dst<'_>) {
         let fields = ty.as_record_fields().unwrap();
-        let offsets = field_offsets(ty);
+        let src_offsets = field_offsets_in(ty, self.src.ptr);
+        let dst_offsets = field_offsets_in(ty, self.dst.ptr);
         let (mut si, mut di) = (0, 0);
-        for (field, off) in fields.into_iter().zip(offsets) {
+        for ((field, src_off), dst_off) in fields.into_iter().zip(src_offsets).zip(dst_offsets) {
             let n = flat_count(field) as usize;
             let s = match src {
                 Src::Stack(s) => Src::Stack(&s[si..si + n]),
-                Src::Mem(m) => Src::Mem(m.at(off)),
+                Src::Mem(m) => Src::Mem(m.at(src_off)),
             };
             let d = match dst {
                 Dst::Stack(t) => Dst::Stack(&t[di..di + n]),
-                Dst::Mem(m) => Dst::Mem(m.at(off)),
+                Dst::Mem(m) => Dst::Mem(m.at(dst_off)),
             };
             si += n;
             di += n;
@@ -555,9 +708,10 @@ impl Gen {
         let cases = ty.as_variant_cases().unwrap();
         let n = cases.len() as u32;
         let disc_size = discriminant_size(cases.len());
-        let payload_offset = variant_payload_offset(ty);
+        let src_payload_offset = variant_payload_offset_in(ty, self.src.ptr);
+        let dst_payload_offset = variant_payload_offset_in(ty, self.dst.ptr);
         // The joined payload types, for a flat destination (only then are they few).
-        let natural = if matches!(dst, Dst::Stack(_)) { variant_payload_flat(ty) } else { Vec::new() };
+        let natural = if matches!(dst, Dst::Stack(_)) { variant_payload_flat_in(ty, self.dst.ptr) } else { Vec::new() };
 
         // The discriminant, checked.
         let d = self.local(ValType::I32);
@@ -599,7 +753,7 @@ impl Gen {
 
         let psrc = match src {
             Src::Stack(s) => Src::Stack(&s[1..]),
-            Src::Mem(m) => Src::Mem(m.at(payload_offset)),
+            Src::Mem(m) => Src::Mem(m.at(src_payload_offset)),
         };
         if cases.iter().all(|c| c.is_none()) {
             if let Dst::Stack(t) = dst {
@@ -635,7 +789,7 @@ impl Gen {
                     k
                 }
                 (Some(t), Dst::Mem(m)) => {
-                    self.translate(t, psrc, Dst::Mem(m.at(payload_offset)));
+                    self.translate(t, psrc, Dst::Mem(m.at(dst_payload_offset)));
                     0
                 }
                 (None, _) => 0,
@@ -659,42 +813,51 @@ impl Gen {
         let (src_side, dst_side) = (self.src, self.dst);
         let src_mem = src_side.memory.expect("memory presence checked");
         let dst_mem = dst_side.memory.expect("memory presence checked");
-        let elem_size = size(elem);
-        let elem_align = align(elem);
-        let (sp, len) = (self.local(ValType::I32), self.local(ValType::I32));
-        self.read_i32(src, 0, 0);
-        self.set(sp);
-        self.read_i32(src, 1, 4);
-        self.set(len);
+        let (src_elem_size, dst_elem_size) = self.sizes(elem);
+        let src_align = align_in(elem, src_side.ptr);
+        let dst_align = align_in(elem, dst_side.ptr);
+        let (sp, len) = self.read_ptr_len(src, Trap::LengthTooLarge);
 
-        let bytes64 = self.mul64(len, elem_size);
+        let bytes64 = self.mul64(len, src_elem_size);
         self.check_length(bytes64, Trap::LengthTooLarge);
-        self.check_align(sp, elem_align);
+        self.check_align(sp, src_align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::ListOutOfBounds);
         let bytes = self.local(ValType::I32);
         self.get(bytes64);
         self.ins(I::I32WrapI64);
         self.set(bytes);
+        // Elements with pointers are larger in a 64-bit memory.
+        let dst_bytes = if dst_elem_size == src_elem_size {
+            bytes
+        } else {
+            let dst_bytes64 = self.mul64(len, dst_elem_size);
+            self.check_length(dst_bytes64, Trap::LengthTooLarge);
+            let dst_bytes = self.local(ValType::I32);
+            self.get(dst_bytes64);
+            self.ins(I::I32WrapI64);
+            self.set(dst_bytes);
+            dst_bytes
+        };
 
-        let dp = self.local(ValType::I32);
-        self.realloc(dst_side, Op::C(0), Op::C(0), elem_align, Op::L(bytes), dp);
-        self.check_align(dp, elem_align);
-        self.check_bounds(dst_mem, dp, Bytes::L32(bytes), Trap::ListOutOfBounds);
+        let dp = self.ptr_local(dst_side);
+        self.realloc(dst_side, Op::C(0), Op::C(0), dst_align, Op::L(dst_bytes), dp);
+        self.check_align(dp, dst_align);
+        self.check_bounds(dst_mem, dp, Bytes::L32(dst_bytes), Trap::ListOutOfBounds);
 
         if is_plain(elem) {
             self.get(dp);
             self.get(sp);
-            self.get(bytes);
+            self.push_copy_length(bytes, sp, dp);
             self.ins(I::MemoryCopy { src_mem, dst_mem });
-        } else if elem_size > 0 {
-            let (cs, cd, end) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
+        } else if src_elem_size > 0 {
+            let (cs, cd, end) = (self.local_like(sp), self.local_like(dp), self.local_like(sp));
             self.get(sp);
             self.set(cs);
             self.get(dp);
             self.set(cd);
             self.get(sp);
-            self.get(bytes);
-            self.ins(I::I32Add);
+            self.get_as(bytes, sp);
+            self.ins(if self.is64(sp) { I::I64Add } else { I::I32Add });
             self.set(end);
             self.element_loop(elem, src_mem, dst_mem, cs, cd, end);
         }
@@ -707,20 +870,18 @@ impl Gen {
     /// ones from `cd` in `dst_mem` (both locals are advanced): the loop of lists and long
     /// fixed-length lists.
     fn element_loop(&mut self, elem: &ValueType, src_mem: u32, dst_mem: u32, cs: u32, cd: u32, end: u32) {
-        let elem_size = size(elem) as i32;
+        let (src_elem_size, dst_elem_size) = self.sizes(elem);
         let exit = self.block();
         let top = self.loop_();
-        self.get(cs);
-        self.get(end);
-        self.ins(I::I32GeU);
+        self.push_ge(cs, end);
         self.br_if(exit);
         self.translate(
             elem,
             Src::Mem(Mem { mem: src_mem, addr: cs, offset: 0 }),
             Dst::Mem(Mem { mem: dst_mem, addr: cd, offset: 0 }),
         );
-        self.add_to(cs, elem_size);
-        self.add_to(cd, elem_size);
+        self.add_to(cs, src_elem_size as i32);
+        self.add_to(cd, dst_elem_size as i32);
         self.br(top);
         self.end();
         self.end();
@@ -730,26 +891,30 @@ impl Gen {
     /// memories, where a list of plain elements is one `memory.copy` and a long one a loop.
     fn translate_fixed_list(&mut self, elem: &ValueType, n: u32, src: Src<'_>, dst: Dst<'_>) {
         const UNROLL: u32 = 16;
-        let elem_size = size(elem);
+        let (src_elem_size, dst_elem_size) = self.sizes(elem);
         match (src, dst) {
             (Src::Mem(s), Dst::Mem(d)) if is_plain(elem) => {
                 self.get(d.addr);
-                self.add_const(d.offset);
+                self.add_const(d.offset, d.addr);
                 self.get(s.addr);
-                self.add_const(s.offset);
-                self.i32((elem_size * n) as i32);
+                self.add_const(s.offset, s.addr);
+                if self.is64(s.addr) && self.is64(d.addr) {
+                    self.ins(I::I64Const(i64::from(src_elem_size * n)));
+                } else {
+                    self.i32((src_elem_size * n) as i32);
+                }
                 self.ins(I::MemoryCopy { src_mem: s.mem, dst_mem: d.mem });
             }
             (Src::Mem(s), Dst::Mem(d)) if n > UNROLL => {
-                let (cs, cd, end) = (self.local(ValType::I32), self.local(ValType::I32), self.local(ValType::I32));
+                let (cs, cd, end) = (self.local_like(s.addr), self.local_like(d.addr), self.local_like(s.addr));
                 self.get(s.addr);
-                self.add_const(s.offset);
+                self.add_const(s.offset, s.addr);
                 self.set(cs);
                 self.get(d.addr);
-                self.add_const(d.offset);
+                self.add_const(d.offset, d.addr);
                 self.set(cd);
                 self.get(cs);
-                self.add_const(elem_size * n);
+                self.add_const(src_elem_size * n, cs);
                 self.set(end);
                 self.element_loop(elem, s.mem, d.mem, cs, cd, end);
             }
@@ -759,11 +924,11 @@ impl Gen {
                 for i in 0..n {
                     let s = match src {
                         Src::Stack(s) => Src::Stack(&s[i as usize * k..(i as usize + 1) * k]),
-                        Src::Mem(m) => Src::Mem(m.at(i * elem_size)),
+                        Src::Mem(m) => Src::Mem(m.at(i * src_elem_size)),
                     };
                     let d = match dst {
                         Dst::Stack(t) => Dst::Stack(&t[i as usize * k..(i as usize + 1) * k]),
-                        Dst::Mem(m) => Dst::Mem(m.at(i * elem_size)),
+                        Dst::Mem(m) => Dst::Mem(m.at(i * dst_elem_size)),
                     };
                     self.translate(elem, s, d);
                 }
@@ -771,11 +936,21 @@ impl Gen {
         }
     }
 
-    /// Adds a constant to the `i32` on top of the stack (nothing for zero).
-    fn add_const(&mut self, c: u32) {
+    /// Adds a constant to the pointer on top of the stack, of the type of local `like` (nothing
+    /// for zero).
+    fn add_const(&mut self, c: u32, like: u32) {
         if c != 0 {
-            self.i32(c as i32);
-            self.ins(I::I32Add);
+            self.const_as(c, like);
+            self.ins(if self.is64(like) { I::I64Add } else { I::I32Add });
+        }
+    }
+
+    /// Pushes the `i32` byte count `bytes` as the length operand of a `memory.copy` between the
+    /// memories of pointer locals `a` and `b`: `i64` only if both are 64-bit.
+    pub fn push_copy_length(&mut self, bytes: u32, a: u32, b: u32) {
+        self.get(bytes);
+        if self.is64(a) && self.is64(b) {
+            self.ins(I::I64ExtendI32U);
         }
     }
 }
@@ -802,10 +977,11 @@ fn is_plain(ty: &ValueType) -> bool {
 
 /// Generates the body of the adapter for a function of type `ty`.
 pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
-    let lower = flatten_func(ty, Context::Lower);
-    let lift = flatten_func(ty, Context::Lift);
+    let lower = flatten_func_in(ty, Context::Lower, r.caller.ptr);
+    let lift = flatten_func_in(ty, Context::Lift, r.callee.ptr);
     let mut g = Gen {
         num_params: lower.params.len() as u32,
+        param_types: lower.params.iter().map(|&t| val_type(t)).collect(),
         locals: Vec::new(),
         code: Vec::new(),
         depth: 0,
@@ -832,8 +1008,8 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
     let param_locals: Vec<(u32, FlatType)> = lower.params.iter().enumerate().map(|(i, &t)| (i as u32, t)).collect();
     let src = if lower.params_indirect {
         let mem = r.caller.memory.expect("memory presence checked");
-        g.check_align(0, align(&tuple));
-        g.check_bounds(mem, 0, Bytes::C(size(&tuple)), Trap::PointerOutOfBounds);
+        g.check_align(0, align_in(&tuple, r.caller.ptr));
+        g.check_bounds(mem, 0, Bytes::C(size_in(&tuple, r.caller.ptr)), Trap::PointerOutOfBounds);
         Src::Mem(Mem { mem, addr: 0, offset: 0 })
     } else {
         let n = param_locals.len() - usize::from(lower.results_indirect);
@@ -841,10 +1017,11 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
     };
     if lift.params_indirect {
         let mem = r.callee.memory.expect("memory presence checked");
-        let p = g.local(ValType::I32);
-        g.realloc(r.callee, Op::C(0), Op::C(0), align(&tuple), Op::C(size(&tuple) as i32), p);
-        g.check_align(p, align(&tuple));
-        g.check_bounds(mem, p, Bytes::C(size(&tuple)), Trap::PointerOutOfBounds);
+        let p = g.ptr_local(r.callee);
+        let (tuple_align, tuple_size) = (align_in(&tuple, r.callee.ptr), size_in(&tuple, r.callee.ptr));
+        g.realloc(r.callee, Op::C(0), Op::C(0), tuple_align, Op::C(tuple_size as i32), p);
+        g.check_align(p, tuple_align);
+        g.check_bounds(mem, p, Bytes::C(tuple_size), Trap::PointerOutOfBounds);
         g.translate(&tuple, src, Dst::Mem(Mem { mem, addr: p, offset: 0 }));
         g.get(p);
     } else {
@@ -864,8 +1041,8 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
         let src = if lift.results_indirect {
             let mem = r.callee.memory.expect("memory presence checked");
             let (l, _) = ret.unwrap();
-            g.check_align(l, align(result));
-            g.check_bounds(mem, l, Bytes::C(size(result)), Trap::PointerOutOfBounds);
+            g.check_align(l, align_in(result, r.callee.ptr));
+            g.check_bounds(mem, l, Bytes::C(size_in(result, r.callee.ptr)), Trap::PointerOutOfBounds);
             Src::Mem(Mem { mem, addr: l, offset: 0 })
         } else {
             Src::Stack(ret_slot.as_ref().map_or(&[][..], |s| &s[..]))
@@ -873,8 +1050,8 @@ pub(crate) fn generate(ty: &FuncType, r: &Resolved) -> Body {
         let dst = if lower.results_indirect {
             let mem = r.caller.memory.expect("memory presence checked");
             let out = g.num_params - 1;
-            g.check_align(out, align(result));
-            g.check_bounds(mem, out, Bytes::C(size(result)), Trap::PointerOutOfBounds);
+            g.check_align(out, align_in(result, r.caller.ptr));
+            g.check_bounds(mem, out, Bytes::C(size_in(result, r.caller.ptr)), Trap::PointerOutOfBounds);
             Dst::Mem(Mem { mem, addr: out, offset: 0 })
         } else {
             Dst::Stack(&lower.results)

@@ -28,7 +28,7 @@ mod strings;
 mod tests;
 
 use anyhow::{Result, bail};
-use kiln_environ::component::{Context, FuncType, ValueType, flatten_func};
+use kiln_environ::component::{Context, FuncType, ValueType, flatten_func_in};
 use std::collections::HashMap;
 use std::hash::Hash;
 use wasm_encoder::{
@@ -36,7 +36,7 @@ use wasm_encoder::{
     MemoryType, Module, TypeSection, ValType,
 };
 
-pub use kiln_environ::component::{FlatType, StringEncoding};
+pub use kiln_environ::component::{FlatType, PtrSize, StringEncoding};
 
 /// Bit of an instance's flags global: the instance may call out (clear inside `realloc` and
 /// `post-return`).
@@ -58,8 +58,10 @@ pub struct AdapterOptions<D> {
     pub string_encoding: StringEncoding,
     /// The instance's memory (a core memory definition key).
     pub memory: Option<D>,
-    /// Core function `(old_ptr i32, old_size i32, align i32, new_size i32) -> i32`.
+    /// Core function `(old_ptr, old_size, align, new_size) -> ptr`, all of the pointer type.
     pub realloc: Option<D>,
+    /// The pointer size of `memory` (64-bit memories: the `cm64` feature).
+    pub ptr: PtrSize,
 }
 
 /// One fused call: a `canon lower` (the caller) of a `canon lift` (the callee).
@@ -91,7 +93,8 @@ pub struct CoreSignature {
 /// One import of an adapter module, in the order of the module's import section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdapterImport<D> {
-    /// A memory (imported with type `(memory 0)`, so any 32-bit memory matches).
+    /// A memory (imported with type `(memory 0)` or `(memory i64 0)`, so any memory of that
+    /// index type matches).
     Memory(D),
     /// A core function of this signature: a callee, a `realloc` or a `post-return`.
     Func(D, CoreSignature),
@@ -134,6 +137,8 @@ pub(crate) struct Side {
     pub memory: Option<u32>,
     pub realloc: Option<u32>,
     pub encoding: StringEncoding,
+    /// The pointer size of `memory`.
+    pub ptr: PtrSize,
 }
 
 /// The resolved module-level indices an adapter body refers to.
@@ -165,8 +170,8 @@ pub(crate) fn val_type(t: FlatType) -> ValType {
     }
 }
 
-fn realloc_signature() -> CoreSignature {
-    CoreSignature { params: vec![FlatType::I32; 4], results: vec![FlatType::I32] }
+fn realloc_signature(ptr: PtrSize) -> CoreSignature {
+    CoreSignature { params: vec![ptr.flat(); 4], results: vec![ptr.flat()] }
 }
 
 struct Builder<D> {
@@ -241,13 +246,13 @@ impl<D: Clone + Eq + Hash> Builder<D> {
         i
     }
 
-    fn memory(&mut self, d: &D) -> u32 {
+    fn memory(&mut self, d: &D, ptr: PtrSize) -> u32 {
         if let Some(&i) = self.memories.get(d) {
             return i;
         }
         let i = self.num_memories;
         self.num_memories += 1;
-        let ty = MemoryType { minimum: 0, maximum: None, memory64: false, shared: false, page_size_log2: None };
+        let ty = MemoryType { minimum: 0, maximum: None, memory64: ptr.is_64(), shared: false, page_size_log2: None };
         self.import_section.import("memory", &i.to_string(), EntityType::Memory(ty));
         self.imports.push(AdapterImport::Memory(d.clone()));
         self.memories.insert(d.clone(), i);
@@ -275,9 +280,9 @@ impl<D: Clone + Eq + Hash> Builder<D> {
             bail!("adapter needs the {what}'s realloc but its options have none");
         }
         let flags = self.flags(opts.instance);
-        let memory = opts.memory.as_ref().map(|m| self.memory(m));
-        let realloc = opts.realloc.as_ref().map(|r| self.func(r, realloc_signature()));
-        Ok(Side { instance: opts.instance, flags, memory, realloc, encoding: opts.string_encoding })
+        let memory = opts.memory.as_ref().map(|m| self.memory(m, opts.ptr));
+        let realloc = opts.realloc.as_ref().map(|r| self.func(r, realloc_signature(opts.ptr)));
+        Ok(Side { instance: opts.instance, flags, memory, realloc, encoding: opts.string_encoding, ptr: opts.ptr })
     }
 }
 
@@ -316,8 +321,8 @@ pub fn compile<D: Clone + Eq + Hash>(adapters: &[Adapter<D>]) -> Result<AdapterM
         let resources = (ty.params.iter().any(|(_, t)| t.has_handles())
             || ty.result.as_ref().is_some_and(|t| t.has_handles()))
         .then(|| b.resource_funcs());
-        let lower = flatten_func(ty, Context::Lower);
-        let lift = flatten_func(ty, Context::Lift);
+        let lower = flatten_func_in(ty, Context::Lower, adapter.lower.ptr);
+        let lift = flatten_func_in(ty, Context::Lift, adapter.lift.ptr);
         let params_ptrs = ty.params.iter().any(|(_, t)| has_pointers(t));
         let result_ptrs = ty.result.as_ref().is_some_and(has_pointers);
         let caller = b.side(
@@ -346,7 +351,7 @@ pub fn compile<D: Clone + Eq + Hash>(adapters: &[Adapter<D>]) -> Result<AdapterM
     let mut code = CodeSection::new();
     let mut names = Vec::new();
     for (i, (adapter, r)) in adapters.iter().zip(&resolved).enumerate() {
-        let lower = flatten_func(&adapter.ty, Context::Lower);
+        let lower = flatten_func_in(&adapter.ty, Context::Lower, adapter.lower.ptr);
         let ty = b.type_index(&CoreSignature { params: lower.params.clone(), results: lower.results.clone() });
         functions.function(ty);
         let body = adapter::generate(&adapter.ty, r);

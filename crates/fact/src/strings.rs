@@ -33,11 +33,9 @@ impl Gen {
         self.dst.memory.expect("memory presence checked")
     }
 
-    /// `cond_local >= end_local` exits to `exit`.
+    /// `a >= b` (locals of one type) exits to `exit`.
     fn exit_if_ge(&mut self, a: u32, b: u32, exit: Label) {
-        self.get(a);
-        self.get(b);
-        self.ins(I::I32GeU);
+        self.push_ge(a, b);
         self.br_if(exit);
     }
 
@@ -49,20 +47,30 @@ impl Gen {
         l
     }
 
-    /// A new `i32` local holding a copy of local `from`.
+    /// A new local holding a copy of local `from` (of its type).
     fn copy_local(&mut self, from: u32) -> u32 {
-        let l = self.local(ValType::I32);
+        let l = self.local_like(from);
         self.get(from);
         self.set(l);
         l
     }
 
-    /// A new `i32` local holding `a op b` for `i32` locals `a` and `b`.
-    fn binop_local(&mut self, a: u32, b: u32, op: I<'static>) -> u32 {
+    /// A new pointer local holding `base + offset` for a pointer local `base` and an `i32`
+    /// local `offset`.
+    fn ptr_plus(&mut self, base: u32, offset: u32) -> u32 {
+        let l = self.local_like(base);
+        self.get(base);
+        self.get_as(offset, base);
+        self.ins(if self.is64(base) { I::I64Add } else { I::I32Add });
+        self.set(l);
+        l
+    }
+
+    /// A new `i32` local holding `a - b` for pointer locals `a` and `b` (`a >= b`, less than
+    /// 2^32 apart).
+    fn diff_local(&mut self, a: u32, b: u32) -> u32 {
         let l = self.local(ValType::I32);
-        self.get(a);
-        self.get(b);
-        self.ins(op);
+        self.push_diff(a, b);
         self.set(l);
         l
     }
@@ -101,7 +109,7 @@ impl Gen {
         self.get(used);
         self.ins(I::I32GtU);
         self.if_();
-        self.realloc_dst(Op::L(dp), Op::L(allocated), align, used, dp);
+        self.realloc_dst(Op::P(dp), Op::L(allocated), align, used, dp);
         self.end();
     }
 
@@ -110,30 +118,34 @@ impl Gen {
         let (src_mem, dst_mem) = (self.src_mem(), self.dst_mem());
         self.get(dp);
         self.get(sp);
-        self.get(bytes);
+        self.push_copy_length(bytes, sp, dp);
         self.ins(I::MemoryCopy { src_mem, dst_mem });
     }
 
     /// Pushes the address of element `index` (an `i32` local) of `2^unit_log2`-byte units at
-    /// local `base`.
+    /// pointer local `base`.
     fn push_element_addr(&mut self, base: u32, index: u32, unit_log2: i32) {
+        let wide = self.is64(base);
         self.get(base);
-        self.get(index);
+        self.get_as(index, base);
         if unit_log2 > 0 {
-            self.i32(unit_log2);
-            self.ins(I::I32Shl);
+            if wide {
+                self.ins(I::I64Const(i64::from(unit_log2)));
+                self.ins(I::I64Shl);
+            } else {
+                self.i32(unit_log2);
+                self.ins(I::I32Shl);
+            }
         }
-        self.ins(I::I32Add);
+        self.ins(if wide { I::I64Add } else { I::I32Add });
     }
 
-    /// Pushes `end - s`: how many source bytes are left.
+    /// Pushes `end - s` as an `i32`: how many source bytes are left.
     fn push_remaining(&mut self, s: u32, end: u32) {
-        self.get(end);
-        self.get(s);
-        self.ins(I::I32Sub);
+        self.push_diff(end, s);
     }
 
-    /// `while a < b { body }` over `i32` locals (unsigned); `body` advances them.
+    /// `while a < b { body }` over locals of one type (unsigned); `body` advances them.
     fn loop_while_below(&mut self, a: u32, b: u32, body: impl FnOnce(&mut Gen)) {
         let exit = self.block();
         let top = self.loop_();
@@ -146,12 +158,8 @@ impl Gen {
 
     /// Translates a string from `src` to `dst`.
     pub(crate) fn translate_string(&mut self, src: Src<'_>, dst: Dst<'_>) {
-        let (sp, sl) = (self.local(ValType::I32), self.local(ValType::I32));
-        self.read_i32(src, 0, 0);
-        self.set(sp);
-        self.read_i32(src, 1, 4);
-        self.set(sl);
-        let (dp, dl) = (self.local(ValType::I32), self.local(ValType::I32));
+        let (sp, sl) = self.read_ptr_len(src, Trap::StringOutOfBounds);
+        let (dp, dl) = (self.ptr_local(self.dst), self.local(ValType::I32));
         match self.src.encoding {
             StringEncoding::Utf8 => self.string_from(Enc::Utf8, false, sp, sl, dp, dl),
             StringEncoding::Utf16 => self.string_from(Enc::Utf16, false, sp, sl, dp, dl),
@@ -185,7 +193,7 @@ impl Gen {
         self.check_align(sp, align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::StringOutOfBounds);
         let bytes = self.wrap_local(bytes64);
-        let end = self.binop_local(sp, bytes, I::I32Add);
+        let end = self.ptr_plus(sp, bytes);
 
         let dst_encoding = self.dst.encoding;
         let probably_utf16 = compact && enc == Enc::Utf16 && dst_encoding == StringEncoding::CompactUtf16;
@@ -286,7 +294,7 @@ impl Gen {
             g.decode(src.enc, src.s, cp);
             g.encode(cp, d, utf16);
         });
-        let written = self.binop_local(d, dp, I::I32Sub);
+        let written = self.diff_local(d, dp);
         self.shrink_dst(allocated, written, if utf16 { 2 } else { 1 }, dp);
         written
     }
@@ -315,8 +323,8 @@ impl Gen {
         self.store_narrow_prefix(src, cp, dp, i, 0x80, at_end, |g| {
             // A non-ASCII code point: grow to the worst case and finish the copy.
             let worst = g.checked_byte_size(n, factor);
-            g.realloc_dst(Op::L(dp), Op::L(n), 1, worst, dp);
-            let d = g.binop_local(dp, i, I::I32Add);
+            g.realloc_dst(Op::P(dp), Op::L(n), 1, worst, dp);
+            let d = g.ptr_plus(dp, i);
             g.encode(cp, d, false);
             let written = g.transcode_and_shrink(src, cp, d, dp, worst, false);
             g.get(written);
@@ -347,9 +355,7 @@ impl Gen {
         let cp = self.local(ValType::I32);
         let at_end = |g: &mut Gen, exit| {
             // End of the source: all of it fit in Latin-1.
-            g.get(src.s);
-            g.get(end);
-            g.ins(I::I32GeU);
+            g.push_ge(src.s, end);
             g.if_();
             g.shrink_dst(n, k, 2, dp);
             g.get(k);
@@ -360,9 +366,9 @@ impl Gen {
         self.store_narrow_prefix(src, cp, dp, k, 0x100, at_end, |g| {
             // Outside Latin-1: grow, inflate what was copied, finish in UTF-16.
             let worst = g.checked_byte_size(n, 2);
-            g.realloc_dst(Op::L(dp), Op::L(n), 2, worst, dp);
+            g.realloc_dst(Op::P(dp), Op::L(n), 2, worst, dp);
             g.inflate_latin1_in_place(dp, k);
-            let d = g.local(ValType::I32);
+            let d = g.local_like(dp);
             g.push_element_addr(dp, k, 1);
             g.set(d);
             g.encode(cp, d, true);
@@ -414,7 +420,7 @@ impl Gen {
             g.ins(I::I32Store8(memarg(dst_mem, 0, 0)));
             g.add_to(i, 1);
         });
-        self.realloc_dst(Op::L(dp), Op::L(bytes), 1, n, dp);
+        self.realloc_dst(Op::P(dp), Op::L(bytes), 1, n, dp);
         self.get(n);
         self.set(dl);
         self.end();
@@ -598,7 +604,7 @@ impl Gen {
     fn validate_utf8(&mut self, sp: u32, end: u32) {
         let mem = self.src_mem();
         let (s, b, n, cp, min, avail) = (
-            self.local(ValType::I32),
+            self.local_like(sp),
             self.local(ValType::I32),
             self.local(ValType::I32),
             self.local(ValType::I32),
@@ -728,8 +734,8 @@ impl Gen {
         self.ins(I::I32LtU);
         self.trap_if(Trap::IncompleteUtf8);
         self.get(s);
-        self.get(n);
-        self.ins(I::I32Add);
+        self.get_as(n, s);
+        self.ins(if self.is64(s) { I::I64Add } else { I::I32Add });
         self.set(s);
         self.br(top);
         self.end();

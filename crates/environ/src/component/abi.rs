@@ -17,11 +17,11 @@ pub const MAX_FLAT_ASYNC_PARAMS: usize = 4;
 /// The core signature of an `async` `canon lower`: the parameters flattened (at most
 /// [`MAX_FLAT_ASYNC_PARAMS`], else one pointer), then an out-pointer if there is a result; the one
 /// core result is the subtask's packed status.
-pub fn flatten_async_lower(ty: &FuncType) -> FlatSignature {
-    let (mut params, params_indirect) = flatten_params(ty, MAX_FLAT_ASYNC_PARAMS);
+pub fn flatten_async_lower(ty: &FuncType, p: PtrSize) -> FlatSignature {
+    let (mut params, params_indirect) = flatten_params(ty, MAX_FLAT_ASYNC_PARAMS, p);
     let results_indirect = ty.result.is_some();
     if results_indirect {
-        params.push(FlatType::I32);
+        params.push(p.flat());
     }
     FlatSignature { params, results: vec![FlatType::I32], params_indirect, results_indirect }
 }
@@ -29,8 +29,8 @@ pub fn flatten_async_lower(ty: &FuncType) -> FlatSignature {
 /// The core signature of an `async` `canon lift`: the parameters as for a synchronous lift; no
 /// core result without a `callback` (the result is given to `task.return`), else the `i32`
 /// callback code.
-pub fn flatten_async_lift(ty: &FuncType, callback: bool) -> FlatSignature {
-    let mut sig = flatten_func(ty, Context::Lift);
+pub fn flatten_async_lift(ty: &FuncType, callback: bool, p: PtrSize) -> FlatSignature {
+    let mut sig = flatten_func_in(ty, Context::Lift, p);
     sig.results = if callback { vec![FlatType::I32] } else { Vec::new() };
     sig.results_indirect = false;
     sig
@@ -57,6 +57,45 @@ impl FlatType {
             (FlatType::I32, FlatType::F32) | (FlatType::F32, FlatType::I32) => FlatType::I32,
             _ => FlatType::I64,
         }
+    }
+}
+
+/// The width of pointers and lengths in one side's linear memory: the Canonical ABI's
+/// `ptr_type` (64-bit with a 64-bit `memory` option, the `cm64` feature; else 32-bit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PtrSize {
+    /// A 32-bit memory (or none): `i32` pointers, 4 bytes in memory.
+    #[default]
+    P32,
+    /// A 64-bit memory: `i64` pointers, 8 bytes in memory.
+    P64,
+}
+
+impl PtrSize {
+    /// The pointer size of a memory: 64-bit if `memory64`.
+    pub fn of_memory(memory64: bool) -> PtrSize {
+        if memory64 { PtrSize::P64 } else { PtrSize::P32 }
+    }
+
+    /// Bytes a pointer (or a length) takes in memory; also its alignment.
+    pub fn bytes(self) -> u32 {
+        match self {
+            PtrSize::P32 => 4,
+            PtrSize::P64 => 8,
+        }
+    }
+
+    /// The core type of a pointer (or a length).
+    pub fn flat(self) -> FlatType {
+        match self {
+            PtrSize::P32 => FlatType::I32,
+            PtrSize::P64 => FlatType::I64,
+        }
+    }
+
+    /// Whether pointers are 64-bit.
+    pub fn is_64(self) -> bool {
+        self == PtrSize::P64
     }
 }
 
@@ -133,14 +172,20 @@ pub fn flags_size(count: usize) -> u32 {
     }
 }
 
-/// Alignment of `ty` in linear memory.
+/// Alignment of `ty` in a 32-bit linear memory.
 pub fn align(ty: &ValueType) -> u32 {
+    align_in(ty, PtrSize::P32)
+}
+
+/// Alignment of `ty` in a linear memory with pointers of size `p`.
+pub fn align_in(ty: &ValueType, p: PtrSize) -> u32 {
+    let align = |t: &ValueType| align_in(t, p);
     match ty {
         ValueType::Bool | ValueType::S8 | ValueType::U8 => 1,
         ValueType::S16 | ValueType::U16 => 2,
         ValueType::S32 | ValueType::U32 | ValueType::F32 | ValueType::Char => 4,
         ValueType::S64 | ValueType::U64 | ValueType::F64 => 8,
-        ValueType::String | ValueType::List(_) | ValueType::Map(..) => 4,
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => p.bytes(),
         ValueType::FixedList(t, _) => align(t),
         ValueType::Own(_) | ValueType::Borrow(_) => 4,
         ValueType::Flags(names) => match names.len() {
@@ -159,14 +204,21 @@ pub fn align(ty: &ValueType) -> u32 {
     }
 }
 
-/// Size in bytes of `ty` in linear memory.
+/// Size in bytes of `ty` in a 32-bit linear memory.
 pub fn size(ty: &ValueType) -> u32 {
+    size_in(ty, PtrSize::P32)
+}
+
+/// Size in bytes of `ty` in a linear memory with pointers of size `p`.
+pub fn size_in(ty: &ValueType, p: PtrSize) -> u32 {
+    let size = |t: &ValueType| size_in(t, p);
+    let align = |t: &ValueType| align_in(t, p);
     match ty {
         ValueType::Bool | ValueType::S8 | ValueType::U8 => 1,
         ValueType::S16 | ValueType::U16 => 2,
         ValueType::S32 | ValueType::U32 | ValueType::F32 | ValueType::Char => 4,
         ValueType::S64 | ValueType::U64 | ValueType::F64 => 8,
-        ValueType::String | ValueType::List(_) | ValueType::Map(..) => 8,
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => 2 * p.bytes(),
         // Validation bounds every type's size below 2^28 bytes.
         ValueType::FixedList(t, n) => size(t) * n,
         ValueType::Own(_) | ValueType::Borrow(_) => 4,
@@ -180,35 +232,51 @@ pub fn size(ty: &ValueType) -> u32 {
         }
         _ => {
             let cases = ty.as_variant_cases().unwrap();
-            let payload_offset = variant_payload_offset(ty);
+            let payload_offset = variant_payload_offset_in(ty, p);
             let max_payload = cases.iter().flatten().map(|t| size(t)).max().unwrap_or(0);
             align_to(payload_offset + max_payload, align(ty))
         }
     }
 }
 
-/// Byte offsets of the fields of a record or tuple.
+/// Byte offsets of the fields of a record or tuple in a 32-bit memory.
 pub fn field_offsets(ty: &ValueType) -> Vec<u32> {
+    field_offsets_in(ty, PtrSize::P32)
+}
+
+/// Byte offsets of the fields of a record or tuple in a memory with pointers of size `p`.
+pub fn field_offsets_in(ty: &ValueType, p: PtrSize) -> Vec<u32> {
     let mut offset = 0;
     let mut offsets = Vec::new();
     for field in ty.as_record_fields().expect("not a record or tuple") {
-        offset = align_to(offset, align(field));
+        offset = align_to(offset, align_in(field, p));
         offsets.push(offset);
-        offset += size(field);
+        offset += size_in(field, p);
     }
     offsets
 }
 
-/// Byte offset of the payload of a variant-like type (after the discriminant, aligned to the
-/// largest payload alignment).
+/// Byte offset of the payload of a variant-like type in a 32-bit memory.
 pub fn variant_payload_offset(ty: &ValueType) -> u32 {
+    variant_payload_offset_in(ty, PtrSize::P32)
+}
+
+/// Byte offset of the payload of a variant-like type (after the discriminant, aligned to the
+/// largest payload alignment) in a memory with pointers of size `p`.
+pub fn variant_payload_offset_in(ty: &ValueType, p: PtrSize) -> u32 {
     let cases = ty.as_variant_cases().expect("not a variant");
-    let max_align = cases.iter().flatten().map(|t| align(t)).max().unwrap_or(1);
+    let max_align = cases.iter().flatten().map(|t| align_in(t, p)).max().unwrap_or(1);
     align_to(discriminant_size(cases.len()), max_align)
 }
 
-/// The core values `ty` flattens to.
+/// The core values `ty` flattens to, with 32-bit pointers.
 pub fn flatten(ty: &ValueType, out: &mut Vec<FlatType>) {
+    flatten_in(ty, PtrSize::P32, out)
+}
+
+/// The core values `ty` flattens to, with pointers of size `p`.
+pub fn flatten_in(ty: &ValueType, p: PtrSize, out: &mut Vec<FlatType>) {
+    let flatten = |t: &ValueType, out: &mut Vec<FlatType>| flatten_in(t, p, out);
     match ty {
         ValueType::Bool
         | ValueType::S8
@@ -223,7 +291,7 @@ pub fn flatten(ty: &ValueType, out: &mut Vec<FlatType>) {
         ValueType::S64 | ValueType::U64 => out.push(FlatType::I64),
         ValueType::F32 => out.push(FlatType::F32),
         ValueType::F64 => out.push(FlatType::F64),
-        ValueType::String | ValueType::List(_) | ValueType::Map(..) => out.extend([FlatType::I32, FlatType::I32]),
+        ValueType::String | ValueType::List(_) | ValueType::Map(..) => out.extend([p.flat(), p.flat()]),
         ValueType::FixedList(t, n) => {
             let start = out.len();
             flatten(t, out);
@@ -240,7 +308,7 @@ pub fn flatten(ty: &ValueType, out: &mut Vec<FlatType>) {
         }
         _ => {
             out.push(FlatType::I32);
-            out.extend(variant_payload_flat(ty));
+            out.extend(variant_payload_flat_in(ty, p));
         }
     }
 }
@@ -261,12 +329,18 @@ pub fn flat_count(ty: &ValueType) -> u64 {
     }
 }
 
-/// The joined flat payload of a variant-like type (without the discriminant).
+/// The joined flat payload of a variant-like type (without the discriminant), 32-bit pointers.
 pub fn variant_payload_flat(ty: &ValueType) -> Vec<FlatType> {
+    variant_payload_flat_in(ty, PtrSize::P32)
+}
+
+/// The joined flat payload of a variant-like type (without the discriminant), with pointers of
+/// size `p`.
+pub fn variant_payload_flat_in(ty: &ValueType, p: PtrSize) -> Vec<FlatType> {
     let mut joined: Vec<FlatType> = Vec::new();
     for case in ty.as_variant_cases().expect("not a variant").into_iter().flatten() {
         let mut flat = Vec::new();
-        flatten(case, &mut flat);
+        flatten_in(case, p, &mut flat);
         for (i, t) in flat.into_iter().enumerate() {
             match joined.get_mut(i) {
                 Some(slot) => *slot = slot.join(t),
@@ -277,10 +351,15 @@ pub fn variant_payload_flat(ty: &ValueType) -> Vec<FlatType> {
     joined
 }
 
-/// The core values `ty` flattens to, as a new vector.
+/// The core values `ty` flattens to, as a new vector (32-bit pointers).
 pub fn flat_types(ty: &ValueType) -> Vec<FlatType> {
+    flat_types_in(ty, PtrSize::P32)
+}
+
+/// The core values `ty` flattens to, as a new vector, with pointers of size `p`.
+pub fn flat_types_in(ty: &ValueType, p: PtrSize) -> Vec<FlatType> {
     let mut out = Vec::new();
-    flatten(ty, &mut out);
+    flatten_in(ty, p, &mut out);
     out
 }
 
@@ -291,33 +370,39 @@ pub fn params_tuple(ty: &FuncType) -> ValueType {
 
 /// The flat parameters of `ty`, or one pointer if there are more than `max_flat`; and whether
 /// they go through memory.
-fn flatten_params(ty: &FuncType, max_flat: usize) -> (Vec<FlatType>, bool) {
+fn flatten_params(ty: &FuncType, max_flat: usize, p: PtrSize) -> (Vec<FlatType>, bool) {
     // Count first: a fixed-length list may flatten to millions of values, which are never built
     // when they go through memory anyway.
     let param_count = ty.params.iter().fold(0u64, |n, (_, t)| n.saturating_add(flat_count(t)));
     if param_count > max_flat as u64 {
-        return (vec![FlatType::I32], true);
+        return (vec![p.flat()], true);
     }
     let mut params = Vec::new();
     for (_, param) in ty.params.iter() {
-        flatten(param, &mut params);
+        flatten_in(param, p, &mut params);
     }
     (params, false)
 }
 
-/// The core signature of a function of type `ty` in `context`.
+/// The core signature of a function of type `ty` in `context`, with 32-bit pointers.
 pub fn flatten_func(ty: &FuncType, context: Context) -> FlatSignature {
-    let (mut params, params_indirect) = flatten_params(ty, MAX_FLAT_PARAMS);
+    flatten_func_in(ty, context, PtrSize::P32)
+}
+
+/// The core signature of a function of type `ty` in `context`, with pointers of size `p` (the
+/// pointer size of its options' memory).
+pub fn flatten_func_in(ty: &FuncType, context: Context, p: PtrSize) -> FlatSignature {
+    let (mut params, params_indirect) = flatten_params(ty, MAX_FLAT_PARAMS, p);
     let results_indirect = ty.result.as_ref().is_some_and(|t| flat_count(t) > MAX_FLAT_RESULTS as u64);
     let mut results = Vec::new();
     if let Some(result) = ty.result.as_ref().filter(|_| !results_indirect) {
-        flatten(result, &mut results);
+        flatten_in(result, p, &mut results);
     }
     if results_indirect {
         match context {
-            Context::Lift => results = vec![FlatType::I32],
+            Context::Lift => results = vec![p.flat()],
             Context::Lower => {
-                params.push(FlatType::I32);
+                params.push(p.flat());
                 results = Vec::new();
             }
         }

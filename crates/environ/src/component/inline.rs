@@ -122,6 +122,8 @@ pub struct Options {
     pub callback: Option<CoreDef>,
     /// The function's type is `async` (see [`LocalOptions::async_type`]).
     pub async_type: bool,
+    /// The pointer size of `memory`.
+    pub ptr: super::abi::PtrSize,
 }
 
 /// Which core module an instantiation uses.
@@ -237,7 +239,7 @@ pub struct ComponentPlan {
     /// Lowered host functions.
     pub lowered: Vec<Lowered>,
     /// Always-trapping functions, by type, whether they are lowered `async`, and their trap.
-    pub always_trap: Vec<(FuncType, bool, Trap)>,
+    pub always_trap: Vec<(FuncType, bool, super::abi::PtrSize, Trap)>,
     /// Fused adapters.
     pub adapters: Vec<AdapterDef>,
     /// Adapters the host runs (a lower or a lift with the `async` option on either side): the
@@ -416,6 +418,7 @@ impl Frame {
             async_: local.async_,
             callback: local.callback.map(core_func).transpose()?,
             async_type: local.async_type,
+            ptr: local.ptr,
         })
     }
 }
@@ -784,7 +787,7 @@ impl Inliner<'_> {
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, options: lift, .. } if lift.instance == frame.instance => {
-                            self.plan.always_trap.push((lifted_ty, options.async_, Trap::AdapterSameInstance));
+                            self.plan.always_trap.push((lifted_ty, options.async_, options.ptr, Trap::AdapterSameInstance));
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
                         }
                         // A call between an instance and its ancestor or descendant might be
@@ -793,7 +796,7 @@ impl Inliner<'_> {
                             if self.is_ancestor(lift.instance, frame.instance)
                                 || self.is_ancestor(frame.instance, lift.instance) =>
                         {
-                            self.plan.always_trap.push((lifted_ty, options.async_, Trap::CannotEnterComponent));
+                            self.plan.always_trap.push((lifted_ty, options.async_, options.ptr, Trap::CannotEnterComponent));
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, core, options: lift }

@@ -69,6 +69,7 @@ pub fn component_model_features() -> wasmparser::WasmFeatures {
         | F::CM_ASYNC_STACKFUL
         | F::CM_MORE_ASYNC_BUILTINS
         | F::CM_THREADING
+        | F::CM64
         | F::GC
         | F::FUNCTION_REFERENCES
 }
@@ -93,6 +94,8 @@ pub struct LocalOptions {
     /// without the `async` option), and a synchronous lower of it may block the caller, which
     /// only a task that may block can allow.
     pub async_type: bool,
+    /// The pointer size of the `memory` option (64-bit memories need the `cm64` feature).
+    pub ptr: super::abi::PtrSize,
 }
 
 /// What an imported instance must export: its functions (with their types when kiln supports
@@ -659,14 +662,17 @@ fn task_op(canon: &CanonicalFunction) -> (TaskOp, Option<u32>) {
     }
 }
 
-fn convert_options(options: &[CanonicalOption]) -> Result<LocalOptions> {
+fn convert_options(types: TypesRef<'_>, options: &[CanonicalOption]) -> Result<LocalOptions> {
     let mut out = LocalOptions::default();
     for option in options {
         match option {
+            CanonicalOption::Memory(m) => {
+                out.memory = Some(*m);
+                out.ptr = super::abi::PtrSize::of_memory(types.memory_at(*m).memory64);
+            }
             CanonicalOption::UTF8 => out.string_encoding = StringEncoding::Utf8,
             CanonicalOption::UTF16 => out.string_encoding = StringEncoding::Utf16,
             CanonicalOption::CompactUTF16 => out.string_encoding = StringEncoding::CompactUtf16,
-            CanonicalOption::Memory(m) => out.memory = Some(*m),
             CanonicalOption::Realloc(f) => out.realloc = Some(*f),
             CanonicalOption::PostReturn(f) => out.post_return = Some(*f),
             CanonicalOption::Async => out.async_ = true,
@@ -926,7 +932,7 @@ fn read_section(
                         let ComponentAnyTypeId::Func(id) = types.component_any_type_at(type_index) else {
                             bail!("canon lift with a non-function type");
                         };
-                        inits.push(match (convert_func_type(types, keys, id), convert_options(&options)) {
+                        inits.push(match (convert_func_type(types, keys, id), convert_options(types, &options)) {
                             (Ok(ty), Ok(mut options)) => {
                                 options.async_type = types[id].async_;
                                 LocalInit::Lift { core_func: core_func_index, ty, options }
@@ -939,7 +945,7 @@ fn read_section(
                     CanonicalFunction::Lower { func_index, options } => {
                         let id = types.component_function_at(func_index);
                         let ty = convert_func_type(types, keys, id);
-                        inits.push(match (ty, convert_options(&options)) {
+                        inits.push(match (ty, convert_options(types, &options)) {
                             (Ok(ty), Ok(mut options)) => {
                                 options.async_type = types[id].async_;
                                 LocalInit::Lower { func: func_index, ty, options }
@@ -965,7 +971,7 @@ fn read_section(
                     }),
                     CanonicalFunction::TaskReturn { result, options } => {
                         let (params, results) = core_signature(types, next_core_func - 1)?;
-                        let options = convert_options(&options)?;
+                        let options = convert_options(types, &options)?;
                         let op = match result.map(|t| convert_syntactic_value_type(types, keys, t)).transpose() {
                             Ok(result) => TaskOp::Return { result, string_encoding: options.string_encoding },
                             Err(e) => TaskOp::Unsupported { name: "task.return", feature: leak_feature(e) },
@@ -986,7 +992,10 @@ fn read_section(
             let defs = s.into_iter().collect::<Result<Vec<_>, _>>()?;
             let first = types.component_type_count() - defs.len() as u32;
             for (i, def) in defs.iter().enumerate() {
-                if let ComponentType::Resource { dtor, .. } = def {
+                if let ComponentType::Resource { rep, dtor } = def {
+                    if *rep != wasmparser::ValType::I32 {
+                        bail!("unsupported feature: cm64 (a resource type with an `{rep}` representation)");
+                    }
                     let key = keys.type_key(types, first + i as u32).context("resource type without a resource id")?;
                     inits.push(LocalInit::DefineResource { key, dtor: *dtor });
                 }

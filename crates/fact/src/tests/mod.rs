@@ -56,6 +56,7 @@ pub(crate) fn options(instance: u32, encoding: StringEncoding, prefix: &str) -> 
         string_encoding: encoding,
         memory: Some(format!("{prefix}-memory")),
         realloc: Some(format!("{prefix}-realloc")),
+        ptr: crate::PtrSize::P32,
     }
 }
 
@@ -71,11 +72,19 @@ pub(crate) fn adapter(name: &str, ty: FuncType, caller: StringEncoding, callee: 
     }
 }
 
+/// Every pairing of caller and callee pointer sizes (32- and 64-bit memories).
+pub(crate) const PTR_PAIRS: [(crate::PtrSize, crate::PtrSize); 4] = {
+    use crate::PtrSize::{P32, P64};
+    [(P32, P32), (P32, P64), (P64, P32), (P64, P64)]
+};
+
 pub(crate) const ENCODINGS: [StringEncoding; 3] =
     [StringEncoding::Utf8, StringEncoding::Utf16, StringEncoding::CompactUtf16];
 
 pub(crate) fn validate(wasm: &[u8]) {
-    let features = kiln_environ::supported_features() | wasmparser::WasmFeatures::MULTI_MEMORY;
+    let features = kiln_environ::supported_features()
+        | wasmparser::WasmFeatures::MULTI_MEMORY
+        | wasmparser::WasmFeatures::MEMORY64;
     if let Err(e) = wasmparser::Validator::new_with_features(features).validate_all(wasm) {
         let text = wasmprinter_fallback(wasm);
         panic!("adapter module does not validate: {e}\n{text}");

@@ -1,14 +1,20 @@
-//! Every kind of type produces a module that validates with kiln's features plus multi-memory.
+//! Every kind of type produces a module that validates with kiln's features plus multi-memory,
+//! between every pair of string encodings and of 32- and 64-bit memories.
 
 use super::*;
 use crate::{AdapterImport, compile};
 use kiln_environ::component::ValueType as T;
 
 fn check(ty: FuncType) {
-    for caller in ENCODINGS {
-        for callee in ENCODINGS {
-            let module = compile(&[adapter("f", ty.clone(), caller, callee)]).unwrap();
-            validate(&module.wasm);
+    for (caller_ptr, callee_ptr) in PTR_PAIRS {
+        for caller in ENCODINGS {
+            for callee in ENCODINGS {
+                let mut a = adapter("f", ty.clone(), caller, callee);
+                a.lower.ptr = caller_ptr;
+                a.lift.ptr = callee_ptr;
+                let module = compile(&[a]).unwrap();
+                validate(&module.wasm);
+            }
         }
     }
 }

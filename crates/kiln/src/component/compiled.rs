@@ -58,6 +58,7 @@ fn adapter_options(options: &kiln_environ::component::Options) -> AdapterOptions
         string_encoding: options.string_encoding,
         memory: options.memory.clone(),
         realloc: options.realloc.clone(),
+        ptr: options.ptr,
     }
 }
 

@@ -15,7 +15,8 @@ use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValTyp
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
-    ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower, flatten_func,
+    PtrSize, ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower, flatten_func,
+    flatten_func_in,
 };
 use kiln_fact::{AdapterImport, FLAG_CONTEXT_LIVE, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use std::any::Any;
@@ -135,8 +136,8 @@ pub(crate) fn core_type(t: FlatType) -> ValType {
 }
 
 /// The core signature of a function of type `ty` lowered with or without `async`.
-fn lowered_core_type(ty: &FuncType, async_: bool) -> crate::FuncType {
-    let sig = if async_ { flatten_async_lower(ty) } else { flatten_func(ty, AbiContext::Lower) };
+fn lowered_core_type(ty: &FuncType, async_: bool, ptr: PtrSize) -> crate::FuncType {
+    let sig = if async_ { flatten_async_lower(ty, ptr) } else { flatten_func_in(ty, AbiContext::Lower, ptr) };
     crate::FuncType::new(sig.params.iter().map(|t| core_type(*t)), sig.results.iter().map(|t| core_type(*t)))
 }
 
@@ -350,15 +351,17 @@ impl Instance {
         state.trap_func = Some(crate::Func::wrap(crate::StoreContextMut(&mut *store), |code: i32| -> Result<()> {
             Err(anyhow::Error::new(Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached)))
         }));
-        for (ty, async_, trap) in &plan.always_trap {
+        for (ty, async_, ptr, trap) in &plan.always_trap {
             let trap = *trap;
             state.always_trap.push(crate::Func::new(
                 crate::StoreContextMut(&mut *store),
-                lowered_core_type(ty, *async_),
+                lowered_core_type(ty, *async_, *ptr),
                 move |_, _, _| Err(anyhow::Error::new(trap)),
             ));
         }
         for (i, lowered) in plan.lowered.iter().enumerate() {
+            check_host_ptr_size(&lowered.options)
+                .with_context(|| format!("lowering `{}`", import_name(plan, &lowered.import)))?;
             let host = resolve_import::<T>(&state.imports, &lowered.import, plan)?;
             if let Some(declared) = &host.ty {
                 check_signature(declared, &lowered.ty).with_context(|| {
@@ -368,7 +371,7 @@ impl Instance {
             let lowered_fn = Arc::new(LoweredFn::new(lowered.ty.clone(), lowered.options.clone(), i));
             let func = crate::Func::new_raw(
                 &mut *store,
-                lowered_core_type(&lowered.ty, lowered.options.async_),
+                lowered_core_type(&lowered.ty, lowered.options.async_, lowered.options.ptr),
                 move |caller: Caller<'_, T>, raw: &mut [kiln_runtime::ValRaw]| {
                     call_lowered(caller.store, index, &lowered_fn, Callee::Host(&host), raw)
                 },
@@ -377,11 +380,13 @@ impl Instance {
             state.lowered_options.push(None);
         }
         for (i, adapter) in plan.host_adapters.iter().enumerate() {
+            check_host_ptr_size(&adapter.lower)?;
+            check_host_ptr_size(&adapter.lift)?;
             let slot = plan.lowered.len() + i;
             let lowered_fn = Arc::new(LoweredFn::new(adapter.ty.clone(), adapter.lower.clone(), slot));
             let func = crate::Func::new_raw(
                 &mut *store,
-                lowered_core_type(&adapter.ty, adapter.lower.async_),
+                lowered_core_type(&adapter.ty, adapter.lower.async_, adapter.lower.ptr),
                 move |caller: Caller<'_, T>, raw: &mut [kiln_runtime::ValRaw]| {
                     call_lowered(caller.store, index, &lowered_fn, Callee::Lifted(i), raw)
                 },
@@ -830,6 +835,18 @@ pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &O
     })
 }
 
+/// Fails, naming the feature, for options with a 64-bit memory: fused adapters between two
+/// instances handle them, the host's lifting and lowering does not yet.
+fn check_host_ptr_size(options: &Options) -> Result<()> {
+    if options.ptr.is_64() {
+        bail!(
+            "unsupported feature: cm64 (the host lifting or lowering values through a 64-bit memory; \
+             only calls between component instances support 64-bit canonical memories)"
+        );
+    }
+    Ok(())
+}
+
 /// A function lifted from core function `core` with `options`, as a component function of
 /// store component instance `index`.
 fn lifted_func(
@@ -839,11 +856,12 @@ fn lifted_func(
     core: &CoreDef,
     options: &Options,
 ) -> Result<LiftedFunc> {
+    check_host_ptr_size(options)?;
     let core =
         resolve_core(store, index, core)?.into_func().context("it lifts something that is not a core function")?;
     let options = resolve_options(store, index, options)?;
     let sig = if options.async_ {
-        flatten_async_lift(&ty, options.callback.is_some())
+        flatten_async_lift(&ty, options.callback.is_some(), PtrSize::P32)
     } else {
         flatten_func(&ty, AbiContext::Lift)
     };
@@ -939,7 +957,7 @@ impl LoweredFn {
             && ty.result.iter().all(one_flat);
         let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
         let core_params =
-            if options.async_ { flatten_async_lower(&ty).params } else { flatten_func(&ty, AbiContext::Lower).params };
+            if options.async_ { flatten_async_lower(&ty, PtrSize::P32).params } else { flatten_func(&ty, AbiContext::Lower).params };
         LoweredFn { ty, options, index, lends, direct, core_params }
     }
 }
