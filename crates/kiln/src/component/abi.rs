@@ -28,7 +28,7 @@ use super::values::Val;
 use crate::Trap;
 use anyhow::{Result, bail};
 use kiln_environ::component::{
-    self as env, Context, FlatType, FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, MAX_STRING_BYTE_LENGTH,
+    self as env, Context, FlatType, FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, MAX_STRING_BYTE_LENGTH, PtrSize,
     StringEncoding, UTF16_TAG, ValueType,
 };
 
@@ -41,10 +41,15 @@ pub trait AbiMemory {
     fn memory(&self) -> Result<&[u8]>;
     /// The linear memory, writable; an error if the options name no memory.
     fn memory_mut(&mut self) -> Result<&mut [u8]>;
-    /// Calls the options' `realloc` (into wasm): `(old_ptr, old_size, align, new_size) -> ptr`.
-    fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32>;
+    /// Calls the options' `realloc` (into wasm): `(old_ptr, old_size, align, new_size) -> ptr`,
+    /// with arguments and result of the memory's pointer type.
+    fn realloc(&mut self, old_ptr: u64, old_size: u32, align: u32, new_size: u32) -> Result<u64>;
     /// The options' string encoding.
     fn string_encoding(&self) -> StringEncoding;
+    /// The pointer size of the options' memory (64-bit memories: the `cm64` feature).
+    fn ptr_size(&self) -> PtrSize {
+        PtrSize::P32
+    }
     /// Lifts handle `handle` of type `ty` (`own` or `borrow`) out of the instance's table into
     /// a host [`Val::Resource`].
     fn lift_handle(&self, ty: &ValueType, handle: u32) -> Result<Val> {
@@ -105,13 +110,9 @@ pub(crate) fn trap_if(cond: bool, code: Trap) -> Result<()> {
     if cond { Err(trap(code)) } else { Ok(()) }
 }
 
-fn align_to(ptr: u64, align: u32) -> u64 {
-    ptr.div_ceil(u64::from(align)) * u64::from(align)
-}
-
 /// The specification's pair of checks on a range handed across the boundary:
 /// `trap_if(ptr != align_to(ptr, alignment))` then `trap_if(ptr + length > len(memory))`.
-fn check_range(memory_len: usize, ptr: u32, align: u32, byte_length: u64) -> Result<()> {
+fn check_range(memory_len: usize, ptr: u64, align: u32, byte_length: u64) -> Result<()> {
     check_range_with(memory_len, ptr, align, byte_length, Trap::UnalignedPointer, Trap::PointerOutOfBounds)
 }
 
@@ -119,14 +120,14 @@ fn check_range(memory_len: usize, ptr: u32, align: u32, byte_length: u64) -> Res
 /// result).
 pub(crate) fn check_range_with(
     memory_len: usize,
-    ptr: u32,
+    ptr: u64,
     align: u32,
     byte_length: u64,
     unaligned: Trap,
     out_of_bounds: Trap,
 ) -> Result<()> {
-    trap_if(u64::from(ptr) != align_to(u64::from(ptr), align), unaligned)?;
-    trap_if(u64::from(ptr) + byte_length > memory_len as u64, out_of_bounds)
+    trap_if(ptr % u64::from(align) != 0, unaligned)?;
+    trap_if(ptr.checked_add(byte_length).is_none_or(|end| end > memory_len as u64), out_of_bounds)
 }
 
 pub(crate) fn f32_canonical_bits(f: f32) -> u32 {
@@ -236,20 +237,34 @@ fn unpack_flags(names: &[String], words: &[u32]) -> Val {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-fn read<const N: usize>(memory: &[u8], ptr: u32) -> Result<[u8; N]> {
-    let start = ptr as usize;
-    match memory.get(start..start + N) {
-        Some(bytes) => Ok(bytes.try_into().unwrap()),
+/// The byte range `[ptr, ptr + len)` of a memory as host indices, if it is in `0..memory_len`.
+fn host_range(ptr: u64, len: usize, memory_len: usize) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(ptr).ok()?;
+    let end = start.checked_add(len).filter(|&end| end <= memory_len)?;
+    Some(start..end)
+}
+
+fn read<const N: usize>(memory: &[u8], ptr: u64) -> Result<[u8; N]> {
+    match host_range(ptr, N, memory.len()) {
+        Some(range) => Ok(memory[range].try_into().unwrap()),
         None => Err(trap(Trap::PointerOutOfBounds)),
     }
 }
 
-fn read_u32(memory: &[u8], ptr: u32) -> Result<u32> {
+fn read_u32(memory: &[u8], ptr: u64) -> Result<u32> {
     Ok(u32::from_le_bytes(read(memory, ptr)?))
 }
 
+/// Reads a pointer or a length: 4 or 8 bytes, by the memory's pointer size.
+fn read_ptr(memory: &[u8], ptr: u64, p: PtrSize) -> Result<u64> {
+    Ok(match p {
+        PtrSize::P32 => u64::from(read_u32(memory, ptr)?),
+        PtrSize::P64 => u64::from_le_bytes(read(memory, ptr)?),
+    })
+}
+
 /// Reads a little-endian unsigned integer of `nbytes` (1, 2 or 4) bytes (`load_int`).
-fn read_uint(memory: &[u8], ptr: u32, nbytes: u32) -> Result<u32> {
+fn read_uint(memory: &[u8], ptr: u64, nbytes: u32) -> Result<u32> {
     Ok(match nbytes {
         1 => u32::from(read::<1>(memory, ptr)?[0]),
         2 => u32::from(u16::from_le_bytes(read(memory, ptr)?)),
@@ -261,13 +276,16 @@ fn read_uint(memory: &[u8], ptr: u32, nbytes: u32) -> Result<u32> {
 /// does not fit in memory.
 // An entry point for tests of the adapters; the runtime itself does not need it (yet).
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn load<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Val> {
-    check_range(cx.memory()?.len(), ptr, env::align(ty), u64::from(env::size(ty)))?;
+pub(crate) fn load<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u64) -> Result<Val> {
+    let p = cx.ptr_size();
+    check_range(cx.memory()?.len(), ptr, env::align_in(ty, p), u64::from(env::size_in(ty, p)))?;
     load_at(cx, ty, ptr)
 }
 
-fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Val> {
+fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u64) -> Result<Val> {
     let memory = cx.memory()?;
+    let p = cx.ptr_size();
+    let second = ptr + u64::from(p.bytes());
     Ok(match ty {
         ValueType::Bool => Val::Bool(read::<1>(memory, ptr)?[0] != 0),
         ValueType::U8 => Val::U8(read::<1>(memory, ptr)?[0]),
@@ -282,35 +300,36 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
         ValueType::F64 => Val::Float64(decode_f64(u64::from_le_bytes(read(memory, ptr)?))),
         ValueType::Char => Val::Char(convert_i32_to_char(read_u32(memory, ptr)?)?),
         ValueType::String => {
-            let begin = read_u32(memory, ptr)?;
-            let tagged_code_units = read_u32(memory, ptr + 4)?;
+            let begin = read_ptr(memory, ptr, p)?;
+            let tagged_code_units = read_ptr(memory, second, p)?;
             Val::String(load_string_from_range(cx, begin, tagged_code_units)?)
         }
         ValueType::List(elem) => {
-            let begin = read_u32(memory, ptr)?;
-            let length = read_u32(memory, ptr + 4)?;
+            let begin = read_ptr(memory, ptr, p)?;
+            let length = read_ptr(memory, second, p)?;
             Val::List(load_list_from_range(cx, begin, length, elem)?)
         }
         ValueType::Map(..) => {
-            let begin = read_u32(memory, ptr)?;
-            let length = read_u32(memory, ptr + 4)?;
+            let begin = read_ptr(memory, ptr, p)?;
+            let length = read_ptr(memory, second, p)?;
             load_map_from_range(cx, begin, length, ty)?
         }
         ValueType::FixedList(elem, n) => {
-            let elem_size = env::size(elem);
-            Val::List((0..*n).map(|i| load_at(cx, elem, ptr + i * elem_size)).collect::<Result<_>>()?)
+            let elem_size = u64::from(env::size_in(elem, p));
+            let elems = (0..u64::from(*n)).map(|i| load_at(cx, elem, ptr + i * elem_size));
+            Val::List(elems.collect::<Result<_>>()?)
         }
         ValueType::Record(fields) => {
-            let offsets = env::field_offsets(ty);
+            let offsets = env::field_offsets_in(ty, p);
             let mut record = Vec::with_capacity(fields.len());
             for (field, offset) in fields.iter().zip(offsets) {
-                record.push((field.name.clone(), load_at(cx, &field.ty, ptr + offset)?));
+                record.push((field.name.clone(), load_at(cx, &field.ty, ptr + u64::from(offset))?));
             }
             Val::Record(record)
         }
         ValueType::Tuple(types) => {
-            let offsets = env::field_offsets(ty);
-            let values = types.iter().zip(offsets).map(|(t, offset)| load_at(cx, t, ptr + offset));
+            let offsets = env::field_offsets_in(ty, p);
+            let values = types.iter().zip(offsets).map(|(t, offset)| load_at(cx, t, ptr + u64::from(offset)));
             Val::Tuple(values.collect::<Result<_>>()?)
         }
         ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
@@ -320,7 +339,7 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
             check_discriminant(case_index, cases.len())?;
             let payload = match cases[case_index as usize] {
                 None => None,
-                Some(case_ty) => Some(load_at(cx, case_ty, ptr + env::variant_payload_offset(ty))?),
+                Some(case_ty) => Some(load_at(cx, case_ty, ptr + u64::from(env::variant_payload_offset_in(ty, p)))?),
             };
             make_case(ty, case_index, payload)
         }
@@ -332,7 +351,7 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
                 1 | 2 => words[0] = read_uint(memory, ptr, size)?,
                 _ => {
                     for (i, word) in words.iter_mut().enumerate() {
-                        *word = read_u32(memory, ptr + 4 * i as u32)?;
+                        *word = read_u32(memory, ptr + 4 * i as u64)?;
                     }
                 }
             }
@@ -344,12 +363,16 @@ fn load_at<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, ptr: u32) -> Result<Va
 
 /// `load_string_from_range`: decodes a string in the options' encoding, checking alignment,
 /// bounds and validity.
-fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_units: u32) -> Result<String> {
+fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, tagged_code_units: u64) -> Result<String> {
     enum Decode {
         Utf8,
         Utf16,
         Latin1,
     }
+    // A 64-bit memory's length beyond 32 bits: far beyond the longest string a host takes.
+    let Ok(tagged_code_units) = u32::try_from(tagged_code_units) else {
+        return Err(trap(Trap::HostStringOutOfBounds));
+    };
     let units = u64::from(tagged_code_units);
     let (alignment, byte_length, encoding) = match cx.string_encoding() {
         StringEncoding::Utf8 => (1, units, Decode::Utf8),
@@ -388,7 +411,7 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_u
 }
 
 /// A map is loaded as the list of its entries, `tuple<K, V>`.
-fn load_map_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, ty: &ValueType) -> Result<Val> {
+fn load_map_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, length: u64, ty: &ValueType) -> Result<Val> {
     let entries = load_list_from_range(cx, ptr, length, &ty.list_element().expect("a map"))?;
     Ok(Val::Map(entries.into_iter().map(into_entry).collect()))
 }
@@ -405,14 +428,16 @@ fn into_entry(entry: Val) -> (Val, Val) {
 }
 
 /// `load_list_from_range`.
-fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, elem: &ValueType) -> Result<Vec<Val>> {
-    let elem_size = env::size(elem);
-    let byte_length = u64::from(length) * u64::from(elem_size);
+fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, length: u64, elem: &ValueType) -> Result<Vec<Val>> {
+    let p = cx.ptr_size();
+    let elem_size = u64::from(env::size_in(elem, p));
+    // A product beyond 64 bits is out of bounds of any memory.
+    let byte_length = length.checked_mul(elem_size).unwrap_or(u64::MAX);
     let memory_len = cx.memory()?.len();
     check_range_with(
         memory_len,
         ptr,
-        env::align(elem),
+        env::align_in(elem, p),
         byte_length,
         Trap::UnalignedPointer,
         Trap::HostListOutOfBounds,
@@ -427,27 +452,55 @@ fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, length: u32, el
 // ---------------------------------------------------------------------------------------------
 // Storing
 
-fn write<C: AbiMemory + ?Sized>(cx: &mut C, ptr: u32, bytes: &[u8]) -> Result<()> {
-    let start = ptr as usize;
-    match cx.memory_mut()?.get_mut(start..start + bytes.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(bytes);
+fn write<C: AbiMemory + ?Sized>(cx: &mut C, ptr: u64, bytes: &[u8]) -> Result<()> {
+    let memory = cx.memory_mut()?;
+    match host_range(ptr, bytes.len(), memory.len()) {
+        Some(range) => {
+            memory[range].copy_from_slice(bytes);
             Ok(())
         }
         None => Err(trap(Trap::PointerOutOfBounds)),
     }
 }
 
+/// Writes a pointer or a length: 4 or 8 bytes, by the memory's pointer size.
+fn write_ptr<C: AbiMemory + ?Sized>(cx: &mut C, ptr: u64, value: u64) -> Result<()> {
+    match cx.ptr_size() {
+        PtrSize::P32 => write(cx, ptr, &(value as u32).to_le_bytes()),
+        PtrSize::P64 => write(cx, ptr, &value.to_le_bytes()),
+    }
+}
+
+/// A pointer or a length as a core value of the memory's pointer type.
+fn ptr_flat(p: PtrSize, value: u64) -> Flat {
+    match p {
+        PtrSize::P32 => Flat::I32(value as u32 as i32),
+        PtrSize::P64 => Flat::I64(value as i64),
+    }
+}
+
+/// Reads a pointer or a length core value of the memory's pointer type.
+fn next_ptr(vi: &mut dyn Iterator<Item = Flat>, p: PtrSize) -> Result<u64> {
+    Ok(match next_flat(vi, p.flat())? {
+        Flat::I32(x) => u64::from(x as u32),
+        Flat::I64(x) => x as u64,
+        _ => unreachable!(),
+    })
+}
+
 /// `store`: writes `v` (of type `ty`) at `ptr`, trapping if `ptr` is misaligned or the value
 /// does not fit in memory. Strings and lists are allocated with `realloc`.
 // An entry point for tests of the adapters; the runtime itself does not need it (yet).
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn store<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32) -> Result<()> {
-    check_range(cx.memory()?.len(), ptr, env::align(ty), u64::from(env::size(ty)))?;
+pub(crate) fn store<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u64) -> Result<()> {
+    let p = cx.ptr_size();
+    check_range(cx.memory()?.len(), ptr, env::align_in(ty, p), u64::from(env::size_in(ty, p)))?;
     store_at(cx, ty, v, ptr)
 }
 
-fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32) -> Result<()> {
+fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u64) -> Result<()> {
+    let p = cx.ptr_size();
+    let second = ptr + u64::from(p.bytes());
     match (ty, v) {
         (ValueType::Bool, Val::Bool(b)) => write(cx, ptr, &[u8::from(*b)]),
         (ValueType::U8, Val::U8(x)) => write(cx, ptr, &x.to_le_bytes()),
@@ -463,32 +516,32 @@ fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32
         (ValueType::Char, Val::Char(c)) => write(cx, ptr, &u32::from(*c).to_le_bytes()),
         (ValueType::String, Val::String(s)) => {
             let (begin, tagged_code_units) = store_string_into_range(cx, StringSource::host(s))?;
-            write(cx, ptr, &begin.to_le_bytes())?;
-            write(cx, ptr + 4, &tagged_code_units.to_le_bytes())
+            write_ptr(cx, ptr, begin)?;
+            write_ptr(cx, second, u64::from(tagged_code_units))
         }
         (ValueType::List(elem), Val::List(values)) => {
             let (begin, length) = store_list_into_range(cx, elem, values)?;
-            write(cx, ptr, &begin.to_le_bytes())?;
-            write(cx, ptr + 4, &length.to_le_bytes())
+            write_ptr(cx, ptr, begin)?;
+            write_ptr(cx, second, u64::from(length))
         }
         (ValueType::Map(key, value), Val::Map(entries)) => {
             let (begin, length) = store_map_into_range(cx, key, value, entries)?;
-            write(cx, ptr, &begin.to_le_bytes())?;
-            write(cx, ptr + 4, &length.to_le_bytes())
+            write_ptr(cx, ptr, begin)?;
+            write_ptr(cx, second, u64::from(length))
         }
         (ValueType::FixedList(elem, n), Val::List(values)) => {
             check_fixed_length(ty, *n, values)?;
-            let elem_size = env::size(elem);
+            let elem_size = u64::from(env::size_in(elem, p));
             for (i, v) in values.iter().enumerate() {
-                store_at(cx, elem, v, ptr + i as u32 * elem_size)?;
+                store_at(cx, elem, v, ptr + i as u64 * elem_size)?;
             }
             Ok(())
         }
         (ValueType::Record(_) | ValueType::Tuple(_), _) => {
             let values = record_values(ty, v)?;
             let types = ty.as_record_fields().unwrap();
-            for ((t, value), offset) in types.into_iter().zip(values).zip(env::field_offsets(ty)) {
-                store_at(cx, t, value, ptr + offset)?;
+            for ((t, value), offset) in types.into_iter().zip(values).zip(env::field_offsets_in(ty, p)) {
+                store_at(cx, t, value, ptr + u64::from(offset))?;
             }
             Ok(())
         }
@@ -498,7 +551,9 @@ fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u32
             let disc_size = env::discriminant_size(cases.len());
             write(cx, ptr, &case_index.to_le_bytes()[..disc_size as usize])?;
             match (cases[case_index as usize], payload) {
-                (Some(case_ty), Some(payload)) => store_at(cx, case_ty, payload, ptr + env::variant_payload_offset(ty)),
+                (Some(case_ty), Some(payload)) => {
+                    store_at(cx, case_ty, payload, ptr + u64::from(env::variant_payload_offset_in(ty, p)))
+                }
                 _ => Ok(()),
             }
         }
@@ -538,13 +593,13 @@ impl<'a> StringSource<'a> {
 }
 
 /// Lifts a string given as `(ptr, tagged_code_units)` (`load_string_from_range`).
-pub(crate) fn lift_string<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, tagged_code_units: u32) -> Result<String> {
+pub(crate) fn lift_string<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, tagged_code_units: u64) -> Result<String> {
     load_string_from_range(cx, ptr, tagged_code_units)
 }
 
 /// Lowers a string into freshly allocated memory (`store_string_into_range`), returning
 /// `(ptr, tagged_code_units)`.
-pub(crate) fn lower_string<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u32, u32)> {
+pub(crate) fn lower_string<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u64, u32)> {
     store_string_into_range(cx, src)
 }
 
@@ -573,7 +628,7 @@ fn utf16_le(src: &str) -> Vec<u8> {
 
 /// `store_string_into_range`: dispatches on the source and destination encodings and returns
 /// `(ptr, tagged_code_units)`.
-fn store_string_into_range<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u32, u32)> {
+fn store_string_into_range<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u64, u32)> {
     let (src_simple_encoding, src_code_units) = match src.encoding {
         StringEncoding::CompactUtf16 if src.tagged_code_units & UTF16_TAG != 0 => {
             (SimpleEncoding::Utf16, src.tagged_code_units ^ UTF16_TAG)
@@ -616,7 +671,7 @@ fn store_string_into_range<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<
 }
 
 /// The specification's checks on the range a `realloc` returned, with the traps that say so.
-fn check_realloc_result<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, align: u32, size: u32) -> Result<()> {
+fn check_realloc_result<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, align: u32, size: u32) -> Result<()> {
     let memory_len = cx.memory()?.len();
     check_range_with(memory_len, ptr, align, u64::from(size), Trap::ReallocUnaligned, Trap::ReallocOutOfBounds)
 }
@@ -624,11 +679,11 @@ fn check_realloc_result<C: AbiMemory + ?Sized>(cx: &C, ptr: u32, align: u32, siz
 /// Calls `realloc` and applies the specification's checks to the returned range.
 pub(crate) fn realloc_checked<C: AbiMemory + ?Sized>(
     cx: &mut C,
-    old_ptr: u32,
+    old_ptr: u64,
     old_size: u32,
     align: u32,
     new_size: u32,
-) -> Result<u32> {
+) -> Result<u64> {
     let ptr = cx.realloc(old_ptr, old_size, align, new_size)?;
     check_realloc_result(cx, ptr, align, new_size)?;
     Ok(ptr)
@@ -642,7 +697,7 @@ fn store_string_copy<C: AbiMemory + ?Sized>(
     dst_code_unit_size: u32,
     dst_alignment: u32,
     dst_encoding: SimpleEncoding,
-) -> Result<(u32, u32)> {
+) -> Result<(u64, u32)> {
     let dst_byte_length = u64::from(dst_code_unit_size) * u64::from(src_code_units);
     trap_if(dst_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let ptr = realloc_checked(cx, 0, 0, dst_alignment, dst_byte_length as u32)?;
@@ -658,13 +713,13 @@ fn store_string_copy<C: AbiMemory + ?Sized>(
 }
 
 /// `store_utf16_to_utf8`.
-fn store_utf16_to_utf8<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u32, u32)> {
+fn store_utf16_to_utf8<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u64, u32)> {
     let worst_case_size = u64::from(src_code_units) * 3;
     store_string_to_utf8(cx, src, src_code_units, worst_case_size)
 }
 
 /// `store_latin1_to_utf8`.
-fn store_latin1_to_utf8<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u32, u32)> {
+fn store_latin1_to_utf8<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u64, u32)> {
     let worst_case_size = u64::from(src_code_units) * 2;
     store_string_to_utf8(cx, src, src_code_units, worst_case_size)
 }
@@ -676,7 +731,7 @@ fn store_string_to_utf8<C: AbiMemory + ?Sized>(
     src: &str,
     src_code_units: u32,
     worst_case_size: u64,
-) -> Result<(u32, u32)> {
+) -> Result<(u64, u32)> {
     let mut ptr = realloc_checked(cx, 0, 0, 1, src_code_units)?;
     // The specification writes each ASCII byte as it goes; writing the prefix in one go before
     // any further `realloc` is the same.
@@ -686,7 +741,7 @@ fn store_string_to_utf8<C: AbiMemory + ?Sized>(
         trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
         let worst_case_size = worst_case_size as u32;
         ptr = realloc_checked(cx, ptr, src_code_units, 1, worst_case_size)?;
-        write(cx, ptr + ascii_prefix as u32, &src.as_bytes()[ascii_prefix..])?;
+        write(cx, ptr + ascii_prefix as u64, &src.as_bytes()[ascii_prefix..])?;
         let encoded_len = src.len() as u32;
         if worst_case_size > encoded_len {
             ptr = realloc_checked(cx, ptr, worst_case_size, 1, encoded_len)?;
@@ -697,7 +752,7 @@ fn store_string_to_utf8<C: AbiMemory + ?Sized>(
 }
 
 /// `store_utf8_to_utf16`: allocate the worst case (two bytes per UTF-8 byte), then shrink.
-fn store_utf8_to_utf16<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u32, u32)> {
+fn store_utf8_to_utf16<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u64, u32)> {
     let worst_case_size = 2 * u64::from(src_code_units);
     trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let worst_case_size = worst_case_size as u32;
@@ -718,7 +773,7 @@ fn store_string_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
     cx: &mut C,
     src: &str,
     src_code_units: u32,
-) -> Result<(u32, u32)> {
+) -> Result<(u64, u32)> {
     let mut ptr = realloc_checked(cx, 0, 0, 2, src_code_units)?;
     // The specification writes each Latin-1 byte as it goes; writing the prefix in one go before
     // any further `realloc` is the same.
@@ -731,7 +786,8 @@ fn store_string_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
         let worst_case_size = worst_case_size as u32;
         ptr = realloc_checked(cx, ptr, src_code_units, 2, worst_case_size)?;
         {
-            let memory = &mut cx.memory_mut()?[ptr as usize..][..worst_case_size as usize];
+            let range = host_range(ptr, worst_case_size as usize, cx.memory()?.len()).expect("checked by realloc_checked");
+            let memory = &mut cx.memory_mut()?[range];
             for j in (0..dst_byte_length as usize).rev() {
                 memory[2 * j] = memory[j];
                 memory[2 * j + 1] = 0;
@@ -739,7 +795,7 @@ fn store_string_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
         }
         let encoded = utf16_le(src);
         let done = 2 * dst_byte_length;
-        write(cx, ptr + done, &encoded[done as usize..])?;
+        write(cx, ptr + u64::from(done), &encoded[done as usize..])?;
         let encoded_len = encoded.len() as u32;
         if worst_case_size > encoded_len {
             ptr = realloc_checked(cx, ptr, worst_case_size, 2, encoded_len)?;
@@ -758,7 +814,7 @@ fn store_probably_utf16_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
     cx: &mut C,
     src: &str,
     src_code_units: u32,
-) -> Result<(u32, u32)> {
+) -> Result<(u64, u32)> {
     let src_byte_length = 2 * u64::from(src_code_units);
     trap_if(src_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let src_byte_length = src_byte_length as u32;
@@ -770,7 +826,8 @@ fn store_probably_utf16_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
     }
     let latin1_size = encoded.len() as u32 / 2;
     {
-        let memory = &mut cx.memory_mut()?[ptr as usize..][..encoded.len()];
+        let range = host_range(ptr, encoded.len(), cx.memory()?.len()).expect("checked by realloc_checked");
+        let memory = &mut cx.memory_mut()?[range];
         for i in 0..latin1_size as usize {
             memory[i] = memory[2 * i];
         }
@@ -780,11 +837,12 @@ fn store_probably_utf16_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
 }
 
 /// `store_list_into_range`: returns `(ptr, length)`.
-fn store_list_into_range<C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, values: &[Val]) -> Result<(u32, u32)> {
-    let elem_size = env::size(elem);
+fn store_list_into_range<C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, values: &[Val]) -> Result<(u64, u32)> {
+    let p = cx.ptr_size();
+    let elem_size = env::size_in(elem, p);
     let byte_length = values.len() as u64 * u64::from(elem_size);
     trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
-    let ptr = realloc_checked(cx, 0, 0, env::align(elem), byte_length as u32)?;
+    let ptr = realloc_checked(cx, 0, 0, env::align_in(elem, p), byte_length as u32)?;
     if let ValueType::U8 = elem {
         let bytes = values.iter().map(|v| match v {
             Val::U8(b) => Ok(*b),
@@ -793,7 +851,7 @@ fn store_list_into_range<C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, va
         write(cx, ptr, &bytes.collect::<Result<Vec<u8>>>()?)?;
     } else {
         for (i, v) in values.iter().enumerate() {
-            store_at(cx, elem, v, ptr + i as u32 * elem_size)?;
+            store_at(cx, elem, v, ptr + i as u64 * u64::from(elem_size))?;
         }
     }
     Ok((ptr, values.len() as u32))
@@ -805,16 +863,17 @@ fn store_map_into_range<C: AbiMemory + ?Sized>(
     key: &ValueType,
     value: &ValueType,
     entries: &[(Val, Val)],
-) -> Result<(u32, u32)> {
+) -> Result<(u64, u32)> {
     let entry = ValueType::Tuple(Box::new([key.clone(), value.clone()]));
-    let (entry_size, offsets) = (env::size(&entry), env::field_offsets(&entry));
+    let p = cx.ptr_size();
+    let (entry_size, offsets) = (env::size_in(&entry, p), env::field_offsets_in(&entry, p));
     let byte_length = entries.len() as u64 * u64::from(entry_size);
     trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
-    let ptr = realloc_checked(cx, 0, 0, env::align(&entry), byte_length as u32)?;
+    let ptr = realloc_checked(cx, 0, 0, env::align_in(&entry, p), byte_length as u32)?;
     for (i, (k, v)) in entries.iter().enumerate() {
-        let at = ptr + i as u32 * entry_size;
-        store_at(cx, key, k, at + offsets[0])?;
-        store_at(cx, value, v, at + offsets[1])?;
+        let at = ptr + i as u64 * u64::from(entry_size);
+        store_at(cx, key, k, at + u64::from(offsets[0]))?;
+        store_at(cx, value, v, at + u64::from(offsets[1]))?;
     }
     Ok((ptr, entries.len() as u32))
 }
@@ -853,15 +912,18 @@ pub(crate) fn lower_flat<C: AbiMemory + ?Sized>(
         (ValueType::Char, Val::Char(c)) => out.push(Flat::I32(u32::from(*c) as i32)),
         (ValueType::String, Val::String(s)) => {
             let (ptr, packed_length) = store_string_into_range(cx, StringSource::host(s))?;
-            out.extend([Flat::I32(ptr as i32), Flat::I32(packed_length as i32)]);
+            let p = cx.ptr_size();
+            out.extend([ptr_flat(p, ptr), ptr_flat(p, u64::from(packed_length))]);
         }
         (ValueType::List(elem), Val::List(values)) => {
             let (ptr, length) = store_list_into_range(cx, elem, values)?;
-            out.extend([Flat::I32(ptr as i32), Flat::I32(length as i32)]);
+            let p = cx.ptr_size();
+            out.extend([ptr_flat(p, ptr), ptr_flat(p, u64::from(length))]);
         }
         (ValueType::Map(key, value), Val::Map(entries)) => {
             let (ptr, length) = store_map_into_range(cx, key, value, entries)?;
-            out.extend([Flat::I32(ptr as i32), Flat::I32(length as i32)]);
+            let p = cx.ptr_size();
+            out.extend([ptr_flat(p, ptr), ptr_flat(p, u64::from(length))]);
         }
         (ValueType::FixedList(elem, n), Val::List(values)) => {
             check_fixed_length(ty, *n, values)?;
@@ -893,7 +955,7 @@ pub(crate) fn lower_flat<C: AbiMemory + ?Sized>(
 /// types, then zeros for the unused joined slots.
 fn lower_flat_variant<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, out: &mut Vec<Flat>) -> Result<()> {
     let (case_index, case_value) = match_case(ty, v)?;
-    let flat_types = env::variant_payload_flat(ty);
+    let flat_types = env::variant_payload_flat_in(ty, cx.ptr_size());
     out.push(Flat::I32(case_index as i32));
     let start = out.len();
     if let (Some(case_ty), Some(case_value)) = (ty.as_variant_cases().unwrap()[case_index as usize], case_value) {
@@ -967,18 +1029,18 @@ fn lift_flat_dyn<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn Ite
         }
         ValueType::Char => Val::Char(convert_i32_to_char(next_i32(vi)? as u32)?),
         ValueType::String => {
-            let ptr = next_i32(vi)? as u32;
-            let packed_length = next_i32(vi)? as u32;
+            let ptr = next_ptr(vi, cx.ptr_size())?;
+            let packed_length = next_ptr(vi, cx.ptr_size())?;
             Val::String(load_string_from_range(cx, ptr, packed_length)?)
         }
         ValueType::List(elem) => {
-            let ptr = next_i32(vi)? as u32;
-            let length = next_i32(vi)? as u32;
+            let ptr = next_ptr(vi, cx.ptr_size())?;
+            let length = next_ptr(vi, cx.ptr_size())?;
             Val::List(load_list_from_range(cx, ptr, length, elem)?)
         }
         ValueType::Map(..) => {
-            let ptr = next_i32(vi)? as u32;
-            let length = next_i32(vi)? as u32;
+            let ptr = next_ptr(vi, cx.ptr_size())?;
+            let length = next_ptr(vi, cx.ptr_size())?;
             load_map_from_range(cx, ptr, length, ty)?
         }
         ValueType::FixedList(elem, n) => {
@@ -1022,12 +1084,12 @@ fn lift_flat_variant<C: AbiMemory + ?Sized>(cx: &C, ty: &ValueType, vi: &mut dyn
     check_discriminant(case_index, cases.len())?;
     // Reading all joined slots up front is equivalent to the specification's lazy iterator
     // followed by skipping the rest: reading core values has no effects.
-    let joined = env::variant_payload_flat(ty);
+    let joined = env::variant_payload_flat_in(ty, cx.ptr_size());
     let have: Vec<Flat> = joined.iter().map(|&t| next_flat(vi, t)).collect::<Result<_>>()?;
     let payload = match cases[case_index as usize] {
         None => None,
         Some(case_ty) => {
-            let wants = env::flat_types(case_ty);
+            let wants = env::flat_types_in(case_ty, cx.ptr_size());
             let coerced = have.iter().zip(wants).map(|(&have, want)| match (have, want) {
                 (Flat::I32(x), FlatType::F32) => Flat::F32(x as u32),
                 (Flat::I64(x), FlatType::I32) => Flat::I32(x as i32),
@@ -1066,9 +1128,10 @@ fn lift_values<C: AbiMemory + ?Sized>(
     types: &[&ValueType],
 ) -> Result<Vec<Val>> {
     if flat_count(types) > max_flat {
-        let ptr = next_i32(vi)? as u32;
+        let p = cx.ptr_size();
+        let ptr = next_ptr(vi, p)?;
         let tuple_type = tuple_of(types);
-        check_range(cx.memory()?.len(), ptr, env::align(&tuple_type), u64::from(env::size(&tuple_type)))?;
+        check_range(cx.memory()?.len(), ptr, env::align_in(&tuple_type, p), u64::from(env::size_in(&tuple_type, p)))?;
         match load_at(cx, &tuple_type, ptr)? {
             Val::Tuple(values) => Ok(values),
             _ => unreachable!(),
@@ -1086,11 +1149,12 @@ fn lower_values<C: AbiMemory + ?Sized>(
     max_flat: usize,
     values: &[&Val],
     types: &[&ValueType],
-    out_param: Option<u32>,
+    out_param: Option<u64>,
 ) -> Result<Vec<Flat>> {
     if flat_count(types) > max_flat {
+        let p = cx.ptr_size();
         let tuple_type = tuple_of(types);
-        let (align, size) = (env::align(&tuple_type), env::size(&tuple_type));
+        let (align, size) = (env::align_in(&tuple_type, p), env::size_in(&tuple_type, p));
         let ptr = match out_param {
             None => realloc_checked(cx, 0, 0, align, size)?,
             Some(ptr) => {
@@ -1098,10 +1162,10 @@ fn lower_values<C: AbiMemory + ?Sized>(
                 ptr
             }
         };
-        for ((t, v), offset) in types.iter().zip(values).zip(env::field_offsets(&tuple_type)) {
-            store_at(cx, t, v, ptr + offset)?;
+        for ((t, v), offset) in types.iter().zip(values).zip(env::field_offsets_in(&tuple_type, p)) {
+            store_at(cx, t, v, ptr + u64::from(offset))?;
         }
-        Ok(if out_param.is_none() { vec![Flat::I32(ptr as i32)] } else { Vec::new() })
+        Ok(if out_param.is_none() { vec![ptr_flat(p, ptr)] } else { Vec::new() })
     } else {
         let mut flat = Vec::new();
         for (t, v) in types.iter().zip(values) {
@@ -1153,14 +1217,15 @@ pub(crate) fn lift_results<C: AbiMemory + ?Sized>(cx: &C, ty: &FuncType, flat: &
 
 /// The out-pointer of a lowered import's core arguments (their last one), if its results are
 /// passed indirectly.
-pub(crate) fn results_out_ptr(ty: &FuncType, flat: &[Flat]) -> Result<Option<u32>> {
-    let sig = env::flatten_func(ty, Context::Lower);
+pub(crate) fn results_out_ptr(ty: &FuncType, p: PtrSize, flat: &[Flat]) -> Result<Option<u64>> {
+    let sig = env::flatten_func_in(ty, Context::Lower, p);
     if !sig.results_indirect {
         return Ok(None);
     }
     match flat.last() {
-        Some(Flat::I32(ptr)) if flat.len() == sig.params.len() => Ok(Some(*ptr as u32)),
-        _ => bail!("expected {} core arguments ending in an i32 out-pointer for {ty}", sig.params.len()),
+        Some(Flat::I32(ptr)) if flat.len() == sig.params.len() && p == PtrSize::P32 => Ok(Some(u64::from(*ptr as u32))),
+        Some(Flat::I64(ptr)) if flat.len() == sig.params.len() && p == PtrSize::P64 => Ok(Some(*ptr as u64)),
+        _ => bail!("expected {} core arguments ending in an out-pointer for {ty}", sig.params.len()),
     }
 }
 
@@ -1173,7 +1238,7 @@ pub(crate) fn lift_params<C: AbiMemory + ?Sized>(cx: &C, ty: &FuncType, flat: &[
     let mut vi = flat.iter().copied();
     let values = lift_values(cx, MAX_FLAT_PARAMS, &mut vi, &types)?;
     let rest = vi.count();
-    let sig = env::flatten_func(ty, Context::Lower);
+    let sig = env::flatten_func_in(ty, Context::Lower, cx.ptr_size());
     if rest != 0 && !(rest == 1 && sig.results_indirect) {
         bail!("too many core arguments for {ty}");
     }
@@ -1187,7 +1252,7 @@ pub(crate) fn lower_results<C: AbiMemory + ?Sized>(
     cx: &mut C,
     ty: &FuncType,
     result: Option<&Val>,
-    out_ptr: Option<u32>,
+    out_ptr: Option<u64>,
 ) -> Result<Vec<Flat>> {
     typecheck_result(ty, result)?;
     let types: Vec<&ValueType> = ty.result.iter().collect();
@@ -1206,11 +1271,11 @@ pub(crate) fn lift_async_params<C: AbiMemory + ?Sized>(
     cx: &C,
     ty: &FuncType,
     flat: &[Flat],
-) -> Result<(Vec<Val>, Option<u32>)> {
+) -> Result<(Vec<Val>, Option<u64>)> {
     let types: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
     let mut vi = flat.iter().copied();
     let values = lift_values(cx, env::MAX_FLAT_ASYNC_PARAMS, &mut vi, &types)?;
-    let out_ptr = if ty.result.is_some() { Some(next_i32(&mut vi)? as u32) } else { None };
+    let out_ptr = if ty.result.is_some() { Some(next_ptr(&mut vi, cx.ptr_size())?) } else { None };
     if vi.next().is_some() {
         bail!("too many core arguments for an async lower of {ty}");
     }
@@ -1223,7 +1288,7 @@ pub(crate) fn store_async_result<C: AbiMemory + ?Sized>(
     cx: &mut C,
     ty: &FuncType,
     result: Option<&Val>,
-    out_ptr: Option<u32>,
+    out_ptr: Option<u64>,
 ) -> Result<()> {
     typecheck_result(ty, result)?;
     let types: Vec<&ValueType> = ty.result.iter().collect();

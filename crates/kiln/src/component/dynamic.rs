@@ -26,8 +26,13 @@ pub(crate) fn lower_val<C: AbiMemory + ?Sized>(cx: &mut C, ty: &V, v: &Val, dst:
         (V::Char, Val::Char(c)) => ValRaw::i32(u32::from(*c) as i32),
         (V::String, Val::String(s)) => {
             let (ptr, len) = abi::lower_string(cx, StringSource::host(s))?;
-            dst[1] = ValRaw::i32(len as i32);
-            ValRaw::i32(ptr as i32)
+            if cx.ptr_size().is_64() {
+                dst[1] = ValRaw::i64(i64::from(len));
+                ValRaw::i64(ptr as i64)
+            } else {
+                dst[1] = ValRaw::i32(len as i32);
+                ValRaw::i32(ptr as u32 as i32)
+            }
         }
         _ => {
             let mut flat = Vec::with_capacity(dst.len());
@@ -57,9 +62,16 @@ pub(crate) fn lift_val<C: AbiMemory + ?Sized>(cx: &C, ty: &V, src: &[ValRaw]) ->
         V::F32 => Val::Float32(abi::decode_f32(src[0].get_f32())),
         V::F64 => Val::Float64(abi::decode_f64(src[0].get_f64())),
         V::Char => Val::Char(abi::convert_i32_to_char(src[0].get_i32() as u32)?),
-        V::String => Val::String(abi::lift_string(cx, src[0].get_i32() as u32, src[1].get_i32() as u32)?),
+        V::String => {
+            let (ptr, len) = if cx.ptr_size().is_64() {
+                (src[0].get_i64() as u64, src[1].get_i64() as u64)
+            } else {
+                (u64::from(src[0].get_i32() as u32), u64::from(src[1].get_i32() as u32))
+            };
+            Val::String(abi::lift_string(cx, ptr, len)?)
+        }
         _ => {
-            let types = env::flat_types(ty);
+            let types = env::flat_types_in(ty, cx.ptr_size());
             let mut flat = types.iter().zip(src).map(|(t, v)| raw_to_flat(*t, *v));
             let value = abi::lift_flat(cx, ty, &mut flat)?;
             debug_assert!(flat.next().is_none());

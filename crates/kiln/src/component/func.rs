@@ -204,6 +204,14 @@ impl Func {
             (host.call)(StoreContextMut(store), &params.to_vals(), &mut results)?;
             return R::from_val(results.pop());
         }
+        if let FuncData::Lifted(f) = &store.opaque.component_instances[self.instance].funcs[self.index]
+            && f.options.ptr.is_64()
+        {
+            // Typed layouts are those of 32-bit memories: over a 64-bit one, go through values.
+            let mut results = if R::result_type().is_some() { vec![Val::Bool(false)] } else { Vec::new() };
+            self.call(StoreContextMut(store), &params.to_vals(), &mut results)?;
+            return R::from_val(results.pop());
+        }
         self.call_lifted(
             store,
             |cx, ty, raw| {

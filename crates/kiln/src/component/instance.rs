@@ -15,7 +15,7 @@ use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValTyp
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
-    PtrSize, ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower, flatten_func,
+    PtrSize, ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower,
     flatten_func_in,
 };
 use kiln_fact::{AdapterImport, FLAG_CONTEXT_LIVE, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
@@ -159,6 +159,8 @@ pub(crate) struct ResolvedOptions {
     pub(crate) callback: Option<crate::Func>,
     /// The function's type is `async` (its task may block).
     pub(crate) async_type: bool,
+    /// The pointer size of `memory`.
+    pub(crate) ptr: PtrSize,
 }
 
 /// The reference ABI's view of one side's options, for host <-> wasm calls.
@@ -178,9 +180,13 @@ impl<T: 'static> AbiMemory for HostAbi<'_, T> {
         Ok(memory.raw_data_mut(&self.store.opaque))
     }
 
-    fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32> {
+    fn realloc(&mut self, old_ptr: u64, old_size: u32, align: u32, new_size: u32) -> Result<u64> {
         let realloc = self.options.realloc.context("the canonical options name no realloc")?;
-        let mut raw = [old_ptr, old_size, align, new_size].map(|v| kiln_runtime::ValRaw::i32(v as i32));
+        let wide = self.options.ptr.is_64();
+        let args = [old_ptr, u64::from(old_size), u64::from(align), u64::from(new_size)];
+        let mut raw = args.map(|v| {
+            if wide { kiln_runtime::ValRaw::i64(v as i64) } else { kiln_runtime::ValRaw::i32(v as u32 as i32) }
+        });
         // The instance may not call out while its realloc runs.
         // SAFETY: the flags global is owned by this store and lives as long as it.
         let flags = unsafe { &*self.options.flags.runtime_ptr(&self.store.opaque) };
@@ -188,11 +194,15 @@ impl<T: 'static> AbiMemory for HostAbi<'_, T> {
         flags.set(kiln_runtime::ValRaw::i32(saved.get_i32() & !FLAG_MAY_LEAVE));
         realloc.call_raw(&mut *self.store, &mut raw)?;
         flags.set(saved);
-        Ok(raw[0].get_i32() as u32)
+        Ok(if wide { raw[0].get_i64() as u64 } else { u64::from(raw[0].get_i32() as u32) })
     }
 
     fn string_encoding(&self) -> StringEncoding {
         self.options.string_encoding
+    }
+
+    fn ptr_size(&self) -> PtrSize {
+        self.options.ptr
     }
 
     fn lift_handle(&self, ty: &kiln_environ::component::ValueType, handle: u32) -> Result<Val> {
@@ -360,8 +370,6 @@ impl Instance {
             ));
         }
         for (i, lowered) in plan.lowered.iter().enumerate() {
-            check_host_ptr_size(&lowered.options)
-                .with_context(|| format!("lowering `{}`", import_name(plan, &lowered.import)))?;
             let host = resolve_import::<T>(&state.imports, &lowered.import, plan)?;
             if let Some(declared) = &host.ty {
                 check_signature(declared, &lowered.ty).with_context(|| {
@@ -380,8 +388,6 @@ impl Instance {
             state.lowered_options.push(None);
         }
         for (i, adapter) in plan.host_adapters.iter().enumerate() {
-            check_host_ptr_size(&adapter.lower)?;
-            check_host_ptr_size(&adapter.lift)?;
             let slot = plan.lowered.len() + i;
             let lowered_fn = Arc::new(LoweredFn::new(adapter.ty.clone(), adapter.lower.clone(), slot));
             let func = crate::Func::new_raw(
@@ -832,19 +838,8 @@ pub(crate) fn resolve_options(store: &mut StoreOpaque, index: usize, options: &O
         async_: options.async_,
         callback: func(store, &options.callback)?,
         async_type: options.async_type,
+        ptr: options.ptr,
     })
-}
-
-/// Fails, naming the feature, for options with a 64-bit memory: fused adapters between two
-/// instances handle them, the host's lifting and lowering does not yet.
-fn check_host_ptr_size(options: &Options) -> Result<()> {
-    if options.ptr.is_64() {
-        bail!(
-            "unsupported feature: cm64 (the host lifting or lowering values through a 64-bit memory; \
-             only calls between component instances support 64-bit canonical memories)"
-        );
-    }
-    Ok(())
 }
 
 /// A function lifted from core function `core` with `options`, as a component function of
@@ -856,14 +851,13 @@ fn lifted_func(
     core: &CoreDef,
     options: &Options,
 ) -> Result<LiftedFunc> {
-    check_host_ptr_size(options)?;
     let core =
         resolve_core(store, index, core)?.into_func().context("it lifts something that is not a core function")?;
     let options = resolve_options(store, index, options)?;
     let sig = if options.async_ {
-        flatten_async_lift(&ty, options.callback.is_some(), PtrSize::P32)
+        flatten_async_lift(&ty, options.callback.is_some(), options.ptr)
     } else {
-        flatten_func(&ty, AbiContext::Lift)
+        flatten_func_in(&ty, AbiContext::Lift, options.ptr)
     };
     let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
     Ok(LiftedFunc {
@@ -957,7 +951,7 @@ impl LoweredFn {
             && ty.result.iter().all(one_flat);
         let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
         let core_params =
-            if options.async_ { flatten_async_lower(&ty, PtrSize::P32).params } else { flatten_func(&ty, AbiContext::Lower).params };
+            if options.async_ { flatten_async_lower(&ty, options.ptr).params } else { flatten_func_in(&ty, AbiContext::Lower, options.ptr).params };
         LoweredFn { ty, options, index, lends, direct, core_params }
     }
 }
@@ -1001,8 +995,9 @@ fn call_lowered<T: 'static>(
         store.opaque.component_instances[index].resources.get_mut().enter_call();
     }
     if let Some(typed) = match &callee {
-        Callee::Host(host) => host.typed.as_ref(),
-        Callee::Lifted(_) => None,
+        // Typed layouts are those of 32-bit memories: over a 64-bit one, go through values.
+        Callee::Host(host) if !options.ptr.is_64() => host.typed.as_ref(),
+        Callee::Host(_) | Callee::Lifted(_) => None,
     } {
         // A typed host function lifts and lowers its own values, straight from `raw`.
         typed(&mut *store, options, ty, raw)?;
@@ -1039,7 +1034,7 @@ fn call_lowered<T: 'static>(
             out
         }
         _ => {
-            let out_ptr = abi::results_out_ptr(ty, &flat)?;
+            let out_ptr = abi::results_out_ptr(ty, cx.options.ptr, &flat)?;
             abi::lower_results(&mut cx, ty, result.first(), out_ptr)?
         }
     };

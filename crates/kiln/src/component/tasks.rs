@@ -19,7 +19,7 @@ use super::values::Val;
 use crate::store::StoreInner;
 use crate::{Caller, FuncType, Trap};
 use anyhow::{Context, Result, bail};
-use kiln_environ::component::{TaskBuiltin, TaskOp, ValueType};
+use kiln_environ::component::{FlatType, TaskBuiltin, TaskOp, ValueType};
 use kiln_fact::{FLAG_CONTEXT_LIVE, FLAG_MAY_LEAVE};
 use kiln_runtime::ValRaw;
 
@@ -242,7 +242,12 @@ fn run<T: 'static>(store: &mut StoreInner<T>, index: usize, builtin: &TaskBuilti
         TaskOp::WaitableSetDrop => state.resources.get_mut().waitable_set(builtin.instance, arg(0), true)?,
         TaskOp::WaitableJoin => state.resources.get_mut().join_waitable(builtin.instance, arg(0))?,
         TaskOp::WaitableSetPoll => {
-            let (set, ptr) = (arg(0), arg(1));
+            // The event pointer is an `i64` into a 64-bit memory.
+            let ptr = match builtin.params.get(1) {
+                Some(FlatType::I64) => raw[1].get_i64() as u64,
+                _ => u64::from(arg(1)),
+            };
+            let set = arg(0);
             state.resources.get_mut().waitable_set(builtin.instance, set, false)?;
             // Nothing is ever ready: the event is "none", with both payload words 0.
             let memory = builtin.memory.as_ref().context("`waitable-set.poll` without a memory")?;
@@ -250,9 +255,9 @@ fn run<T: 'static>(store: &mut StoreInner<T>, index: usize, builtin: &TaskBuilti
                 .into_memory()
                 .context("the `memory` option of `waitable-set.poll` is not a memory")?;
             let bytes = memory.raw_data_mut(&store.opaque);
-            let event = (ptr as usize)
-                .checked_add(8)
-                .and_then(|end| bytes.get_mut(ptr as usize..end))
+            let event = usize::try_from(ptr)
+                .ok()
+                .and_then(|start| bytes.get_mut(start..start.checked_add(8)?))
                 .ok_or_else(|| anyhow::Error::new(Trap::PointerOutOfBounds))?;
             event.fill(0);
             raw[0] = ValRaw::i32(EVENT_NONE);

@@ -208,14 +208,17 @@ fn read_pair(bytes: &[u8]) -> (u32, u32) {
     (word(0), word(4))
 }
 
-fn store_pair<C: AbiMemory + ?Sized>(cx: &mut C, offset: usize, (ptr, len): (u32, u32)) -> Result<()> {
+/// Typed functions run only over 32-bit memories (see `typed::check_ptr_size`), so the pointers
+/// the reference ABI gives as `u64` fit in 32 bits.
+fn store_pair<C: AbiMemory + ?Sized>(cx: &mut C, offset: usize, (ptr, len): (u64, u32)) -> Result<()> {
+    let ptr = ptr as u32;
     let mut bytes = [0u8; 8];
     bytes[..4].copy_from_slice(&ptr.to_le_bytes());
     bytes[4..].copy_from_slice(&len.to_le_bytes());
     store_bytes(cx, offset, &bytes)
 }
 
-fn lower_pair(dst: &mut [ValRaw], (ptr, len): (u32, u32)) {
+fn lower_pair(dst: &mut [ValRaw], (ptr, len): (u64, u32)) {
     dst[0] = ValRaw::i32(ptr as i32);
     dst[1] = ValRaw::i32(len as i32);
 }
@@ -264,11 +267,11 @@ impl Lift for String {
         }
     }
     fn lift<C: AbiMemory + ?Sized>(cx: &C, _: &ValueType, src: &[ValRaw]) -> Result<Self> {
-        abi::lift_string(cx, src[0].get_i32() as u32, src[1].get_i32() as u32)
+        abi::lift_string(cx, u64::from(src[0].get_i32() as u32), u64::from(src[1].get_i32() as u32))
     }
     fn load<C: AbiMemory + ?Sized>(cx: &C, _: &ValueType, bytes: &[u8]) -> Result<Self> {
         let (ptr, len) = read_pair(bytes);
-        abi::lift_string(cx, ptr, len)
+        abi::lift_string(cx, u64::from(ptr), u64::from(len))
     }
 }
 
@@ -337,7 +340,7 @@ fn list_element(ty: &ValueType) -> Result<&ValueType> {
 }
 
 /// `store_list_into_range` for typed elements: one `realloc`, then the elements in place.
-fn lower_list<T: Lower, C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, items: &[T]) -> Result<(u32, u32)> {
+fn lower_list<T: Lower, C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, items: &[T]) -> Result<(u64, u32)> {
     let byte_length = items.len() as u64 * u64::from(T::LAYOUT.size);
     abi::trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
     let ptr = abi::realloc_checked(cx, 0, 0, T::LAYOUT.align, byte_length as u32)?;
@@ -351,7 +354,7 @@ fn lift_list<T: Lift, C: AbiMemory + ?Sized>(cx: &C, elem: &ValueType, ptr: u32,
     let memory = cx.memory()?;
     abi::check_range_with(
         memory.len(),
-        ptr,
+        u64::from(ptr),
         T::LAYOUT.align,
         byte_length,
         Trap::UnalignedPointer,

@@ -152,7 +152,7 @@ pub(crate) fn checked_range<C: AbiMemory + ?Sized>(
 ) -> Result<std::ops::Range<usize>> {
     super::abi::check_range_with(
         cx.memory()?.len(),
-        ptr,
+        u64::from(ptr),
         layout.align,
         u64::from(layout.size),
         crate::Trap::UnalignedPointer,
