@@ -16,7 +16,9 @@
 //! both directions; signatures cover every type, with `own` handles of a host resource anywhere
 //! (moved host -> A's table -> B's table -> host and back, each hop checked by rep) and `borrow`
 //! parameters (lent through the same tables; each relay drops its borrow handles after its inner
-//! call), more than 16 flat parameters and indirect results. A second test makes the echo return a
+//! call), more than 16 flat parameters and indirect results. A quarter of the relays run over a
+//! 64-bit memory (`cm64`) that allocates above 4 GiB, so pointers of both sizes meet in the
+//! adapters and in the host's lifting and lowering. A second test makes the echo return a
 //! different value and checks that each such call is caught (so the comparison can fail).
 //!
 //! `KILN_PROP_SEED` (decimal or `0x` hex) and `KILN_PROP_CASES` (default 10 000) control a run;
@@ -66,7 +68,7 @@ fn run_main() -> Result<(), String> {
     println!(
         "component_props: seed {seed:#x}: {} calls on {} components ({} functions each at most) in {:.1?} \
          ({:.1?} compiling); signatures with indirect params: {}, indirect results: {}, transcoded strings: {}, \
-         own handles: {}, borrows: {}, maps and fixed-length lists: {}",
+         own handles: {}, borrows: {}, maps and fixed-length lists: {}; components with a 64-bit relay: {}",
         stats.calls,
         stats.components,
         FUNCS_PER_COMPONENT,
@@ -78,6 +80,7 @@ fn run_main() -> Result<(), String> {
         stats.handles,
         stats.borrows,
         stats.maps_and_fixed_lists,
+        stats.memory64,
     );
     Ok(())
 }

@@ -471,8 +471,10 @@ impl Gen {
 
     /// Reads the pointer and the length of a string or list from `src` into a new pointer local
     /// and a new `i32` local. A 64-bit length above `u32::MAX` traps with `too_long` (the byte
-    /// length limits are far below it).
-    pub fn read_ptr_len(&mut self, src: Src<'_>, too_long: Trap) -> (u32, u32) {
+    /// length limits are far below it). With `tagged` (a `latin1+utf16` string), the length's top
+    /// bit is the UTF-16 tag: bit 63 of a 64-bit length becomes bit 31 of the `i32`, and the rest
+    /// must fit in 31 bits.
+    pub fn read_ptr_len(&mut self, src: Src<'_>, too_long: Trap, tagged: bool) -> (u32, u32) {
         let ptr = self.ptr_local(self.src);
         self.read_word(src, 0);
         self.set(ptr);
@@ -481,27 +483,66 @@ impl Gen {
         if self.src.ptr.is_64() {
             let wide = self.local(ValType::I64);
             self.set(wide);
+            let limit = if tagged { i64::from(u32::MAX >> 1) } else { i64::from(u32::MAX) };
             self.get(wide);
-            self.ins(I::I64Const(i64::from(u32::MAX)));
+            if tagged {
+                self.ins(I::I64Const(i64::MAX));
+                self.ins(I::I64And);
+            }
+            self.ins(I::I64Const(limit));
             self.ins(I::I64GtU);
             self.trap_if(too_long);
             self.get(wide);
             self.ins(I::I32WrapI64);
+            if tagged {
+                // The low 31 bits, then the tag from bit 63.
+                self.i32(i32::MAX);
+                self.ins(I::I32And);
+                self.get(wide);
+                self.ins(I::I64Const(32));
+                self.ins(I::I64ShrU);
+                self.ins(I::I32WrapI64);
+                self.i32(i32::MIN);
+                self.ins(I::I32And);
+                self.ins(I::I32Or);
+            }
         }
         self.set(len);
         (ptr, len)
     }
 
+    /// Pushes the `i32` length local `len` as the destination side's length type; with
+    /// `tagged` (a `latin1+utf16` string) bit 31, the UTF-16 tag, moves to bit 63 of a 64-bit
+    /// length.
+    fn push_len(&mut self, len: u32, tagged: bool) {
+        self.get(len);
+        if self.dst.ptr.is_64() {
+            if tagged {
+                self.i32(i32::MAX);
+                self.ins(I::I32And);
+                self.ins(I::I64ExtendI32U);
+                self.get(len);
+                self.ins(I::I64ExtendI32U);
+                self.ins(I::I64Const(31));
+                self.ins(I::I64ShrU);
+                self.ins(I::I64Const(63));
+                self.ins(I::I64Shl);
+                self.ins(I::I64Or);
+            } else {
+                self.ins(I::I64ExtendI32U);
+            }
+        }
+    }
+
     /// Writes the pointer local `a` and the `i32` length local `b` to `dst`, in the destination
-    /// side's pointer type.
-    pub fn write_pair(&mut self, dst: Dst<'_>, a: u32, b: u32) {
+    /// side's pointer type (`tagged`: see [`Gen::push_len`]).
+    pub fn write_pair(&mut self, dst: Dst<'_>, a: u32, b: u32, tagged: bool) {
         let p = self.dst.ptr;
         match dst {
             Dst::Stack(t) => {
                 self.get(a);
                 self.convert(p.flat(), t[0]);
-                self.get(b);
-                self.convert(FlatType::I32, p.flat());
+                self.push_len(b, tagged);
                 self.convert(p.flat(), t[1]);
             }
             Dst::Mem(m) => {
@@ -513,8 +554,7 @@ impl Gen {
                 self.get(a);
                 self.ins(store(m.offset));
                 self.get(m.addr);
-                self.get(b);
-                self.convert(FlatType::I32, p.flat());
+                self.push_len(b, tagged);
                 self.ins(store(m.offset + p.bytes()));
             }
         }
@@ -816,7 +856,7 @@ impl Gen {
         let (src_elem_size, dst_elem_size) = self.sizes(elem);
         let src_align = align_in(elem, src_side.ptr);
         let dst_align = align_in(elem, dst_side.ptr);
-        let (sp, len) = self.read_ptr_len(src, Trap::LengthTooLarge);
+        let (sp, len) = self.read_ptr_len(src, Trap::LengthTooLarge, false);
 
         let bytes64 = self.mul64(len, src_elem_size);
         self.check_length(bytes64, Trap::LengthTooLarge);
@@ -861,7 +901,7 @@ impl Gen {
             self.set(end);
             self.element_loop(elem, src_mem, dst_mem, cs, cd, end);
         }
-        self.write_pair(dst, dp, len);
+        self.write_pair(dst, dp, len, false);
     }
 }
 

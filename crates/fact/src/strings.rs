@@ -158,7 +158,8 @@ impl Gen {
 
     /// Translates a string from `src` to `dst`.
     pub(crate) fn translate_string(&mut self, src: Src<'_>, dst: Dst<'_>) {
-        let (sp, sl) = self.read_ptr_len(src, Trap::StringOutOfBounds);
+        let (sp, sl) =
+            self.read_ptr_len(src, Trap::StringOutOfBounds, self.src.encoding == StringEncoding::CompactUtf16);
         let (dp, dl) = (self.ptr_local(self.dst), self.local(ValType::I32));
         match self.src.encoding {
             StringEncoding::Utf8 => self.string_from(Enc::Utf8, false, sp, sl, dp, dl),
@@ -179,7 +180,7 @@ impl Gen {
                 self.end();
             }
         }
-        self.write_pair(dst, dp, dl);
+        self.write_pair(dst, dp, dl, self.dst.encoding == StringEncoding::CompactUtf16);
     }
 
     /// Checks and validates the source string (`n` code units at `sp` in `enc`), then stores it on

@@ -787,7 +787,12 @@ impl Inliner<'_> {
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, options: lift, .. } if lift.instance == frame.instance => {
-                            self.plan.always_trap.push((lifted_ty, options.async_, options.ptr, Trap::AdapterSameInstance));
+                            self.plan.always_trap.push((
+                                lifted_ty,
+                                options.async_,
+                                options.ptr,
+                                Trap::AdapterSameInstance,
+                            ));
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
                         }
                         // A call between an instance and its ancestor or descendant might be
@@ -796,7 +801,12 @@ impl Inliner<'_> {
                             if self.is_ancestor(lift.instance, frame.instance)
                                 || self.is_ancestor(frame.instance, lift.instance) =>
                         {
-                            self.plan.always_trap.push((lifted_ty, options.async_, options.ptr, Trap::CannotEnterComponent));
+                            self.plan.always_trap.push((
+                                lifted_ty,
+                                options.async_,
+                                options.ptr,
+                                Trap::CannotEnterComponent,
+                            ));
                             CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, core, options: lift }

@@ -127,21 +127,28 @@ impl Ty {
         }
     }
 
-    /// The core types this type flattens to (the Canonical ABI's `flatten_type`).
+    /// The core types this type flattens to (the Canonical ABI's `flatten_type`), with 32-bit
+    /// pointers.
     pub fn flatten(&self, out: &mut Vec<Flat>) {
+        self.flatten_p(false, out)
+    }
+
+    /// [`Ty::flatten`] with 64-bit pointers if `p64` (a 64-bit memory).
+    pub fn flatten_p(&self, p64: bool, out: &mut Vec<Flat>) {
+        let ptr = if p64 { Flat::I64 } else { Flat::I32 };
         match self {
             Ty::S64 | Ty::U64 => out.push(Flat::I64),
             Ty::F32 => out.push(Flat::F32),
             Ty::F64 => out.push(Flat::F64),
-            Ty::String | Ty::List(_) | Ty::Map(..) => out.extend([Flat::I32, Flat::I32]),
-            Ty::Fixed(t, n) => (0..*n).for_each(|_| t.flatten(out)),
-            Ty::Record(..) | Ty::Tuple(_) => self.children().iter().for_each(|t| t.flatten(out)),
+            Ty::String | Ty::List(_) | Ty::Map(..) => out.extend([ptr, ptr]),
+            Ty::Fixed(t, n) => (0..*n).for_each(|_| t.flatten_p(p64, out)),
+            Ty::Record(..) | Ty::Tuple(_) => self.children().iter().for_each(|t| t.flatten_p(p64, out)),
             Ty::Flags(_, names) => out.extend(std::iter::repeat_n(Flat::I32, names.len().div_ceil(32))),
             Ty::Variant(..) | Ty::Enum(..) | Ty::Option(_) | Ty::Result(..) => {
                 let mut joined: Vec<Flat> = Vec::new();
                 for case in self.cases().into_iter().flatten() {
                     let mut flat = Vec::new();
-                    case.flatten(&mut flat);
+                    case.flatten_p(p64, &mut flat);
                     for (i, t) in flat.into_iter().enumerate() {
                         match joined.get_mut(i) {
                             Some(slot) => *slot = slot.join(t),
@@ -157,8 +164,13 @@ impl Ty {
     }
 
     pub fn flat(&self) -> Vec<Flat> {
+        self.flat_p(false)
+    }
+
+    /// The flat types with 64-bit pointers if `p64`.
+    pub fn flat_p(&self, p64: bool) -> Vec<Flat> {
         let mut out = Vec::new();
-        self.flatten(&mut out);
+        self.flatten_p(p64, &mut out);
         out
     }
 
@@ -173,16 +185,23 @@ impl Ty {
         }
     }
 
-    /// Alignment in linear memory (the Canonical ABI's `alignment`).
+    /// Alignment in a 32-bit linear memory (the Canonical ABI's `alignment`).
     pub fn align(&self) -> u32 {
+        self.align_p(false)
+    }
+
+    /// Alignment in linear memory, 64-bit if `p64`.
+    pub fn align_p(&self, p64: bool) -> u32 {
+        let align = |t: &Ty| t.align_p(p64);
         match self {
+            Ty::String | Ty::List(_) | Ty::Map(..) if p64 => 8,
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
             Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::String | Ty::List(_) | Ty::Map(..) | Ty::Own => 4,
             Ty::S64 | Ty::U64 | Ty::F64 => 8,
-            Ty::Fixed(t, _) => t.align(),
-            Ty::Record(_, fields) => fields.iter().map(|(_, t)| t.align()).max().unwrap_or(1),
-            Ty::Tuple(types) => types.iter().map(Ty::align).max().unwrap_or(1),
+            Ty::Fixed(t, _) => align(t),
+            Ty::Record(_, fields) => fields.iter().map(|(_, t)| align(t)).max().unwrap_or(1),
+            Ty::Tuple(types) => types.iter().map(align).max().unwrap_or(1),
             Ty::Flags(_, names) => match names.len() {
                 0..=8 => 1,
                 9..=16 => 2,
@@ -191,27 +210,34 @@ impl Ty {
             _ => {
                 let cases = self.cases();
                 let disc = disc_size(cases.len());
-                cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1).max(disc)
+                cases.iter().flatten().map(|t| align(t)).max().unwrap_or(1).max(disc)
             }
         }
     }
 
-    /// Size in linear memory (the Canonical ABI's `elem_size`).
+    /// Size in a 32-bit linear memory (the Canonical ABI's `elem_size`).
     pub fn size(&self) -> u32 {
+        self.size_p(false)
+    }
+
+    /// Size in linear memory, 64-bit if `p64`.
+    pub fn size_p(&self, p64: bool) -> u32 {
         let align_to = |x: u32, a: u32| x.div_ceil(a) * a;
+        let (size, align) = (|t: &Ty| t.size_p(p64), |t: &Ty| t.align_p(p64));
         match self {
+            Ty::String | Ty::List(_) | Ty::Map(..) if p64 => 16,
             Ty::Bool | Ty::S8 | Ty::U8 => 1,
             Ty::S16 | Ty::U16 => 2,
             Ty::S32 | Ty::U32 | Ty::F32 | Ty::Char | Ty::Own | Ty::Borrow => 4,
             Ty::S64 | Ty::U64 | Ty::F64 | Ty::String | Ty::List(_) | Ty::Map(..) => 8,
-            Ty::Fixed(t, n) => t.size() * n,
+            Ty::Fixed(t, n) => size(t) * n,
             Ty::Record(..) | Ty::Tuple(_) => {
                 let fields: Vec<&Ty> = self.children();
                 let mut offset = 0;
                 for f in fields {
-                    offset = align_to(offset, f.align()) + f.size();
+                    offset = align_to(offset, align(f)) + size(f);
                 }
-                align_to(offset, self.align())
+                align_to(offset, align(self))
             }
             Ty::Flags(_, names) => match names.len() {
                 0 => 0,
@@ -221,10 +247,10 @@ impl Ty {
             },
             _ => {
                 let cases = self.cases();
-                let max_align = cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1);
+                let max_align = cases.iter().flatten().map(|t| align(t)).max().unwrap_or(1);
                 let payload = align_to(disc_size(cases.len()), max_align);
-                let max_size = cases.iter().flatten().map(|t| t.size()).max().unwrap_or(0);
-                align_to(payload + max_size, self.align())
+                let max_size = cases.iter().flatten().map(|t| size(t)).max().unwrap_or(0);
+                align_to(payload + max_size, align(self))
             }
         }
     }
@@ -359,8 +385,13 @@ impl Sig {
 
     /// The flattened parameters (before the 16-value limit is applied).
     pub fn flat_params(&self) -> Vec<Flat> {
+        self.flat_params_p(false)
+    }
+
+    /// The flattened parameters with 64-bit pointers if `p64`.
+    pub fn flat_params_p(&self, p64: bool) -> Vec<Flat> {
         let mut out = Vec::new();
-        self.params.iter().for_each(|t| t.flatten(&mut out));
+        self.params.iter().for_each(|t| t.flatten_p(p64, &mut out));
         out
     }
 }

@@ -105,6 +105,8 @@ pub struct PropStats {
     pub borrows: usize,
     /// Signatures with maps or fixed-length lists.
     pub maps_and_fixed_lists: usize,
+    /// Components with at least one relay over a 64-bit memory.
+    pub memory64: usize,
 }
 
 impl PropStats {
@@ -118,6 +120,7 @@ impl PropStats {
             self.borrows += sig.params.iter().any(|t| t.to_string().contains("borrow<")) as usize;
             self.maps_and_fixed_lists += sig.params.iter().chain(&sig.result).any(Ty::has_map_or_fixed) as usize;
         }
+        self.memory64 += (case.a64 || case.b64) as usize;
     }
 }
 
@@ -126,6 +129,9 @@ struct Case {
     sigs: Vec<Sig>,
     a: Vec<RelayFn>,
     b: Vec<RelayFn>,
+    /// Whether relay A's (B's) memory is 64-bit.
+    a64: bool,
+    b64: bool,
     wat: String,
 }
 
@@ -134,8 +140,10 @@ fn generate_case(rng: &mut Rng, funcs: usize) -> Case {
     let sigs: Vec<Sig> = (0..funcs).map(|_| tg.sig()).collect();
     let a: Vec<RelayFn> = sigs.iter().map(|s| RelayFn::random(rng, s)).collect();
     let b: Vec<RelayFn> = sigs.iter().map(|s| RelayFn::random(rng, s)).collect();
-    let wat = wat::component(&sigs, &a, &b);
-    Case { sigs, a, b, wat }
+    // A quarter of the relays run over a 64-bit memory (`cm64`).
+    let (a64, b64) = (rng.chance(1, 4), rng.chance(1, 4));
+    let wat = wat::component(&sigs, &a, &b, a64, b64);
+    Case { sigs, a, b, a64, b64, wat }
 }
 
 fn save_wat(seed: u64, component: impl std::fmt::Display, wat: &str) -> String {
@@ -228,8 +236,8 @@ fn check_call(run: &mut Running, sig: &Sig, n: usize, params: &[Val]) -> Result<
 fn reproduce_alone(engine: &Engine, seed: u64, case: &Case, n: usize, params: &[Val]) -> String {
     let sigs = vec![case.sigs[n].clone()];
     let (a, b) = (vec![case.a[n].clone()], vec![case.b[n].clone()]);
-    let wat = wat::component(&sigs, &a, &b);
-    let alone = Case { sigs, a, b, wat };
+    let wat = wat::component(&sigs, &a, &b, case.a64, case.b64);
+    let alone = Case { sigs, a, b, a64: case.a64, b64: case.b64, wat };
     let path = save_wat(seed, format_args!("f{n}-alone"), &alone.wat);
     match instantiate(engine, &alone, None) {
         Err(e) => format!("alone (f0 in {path}): failed to instantiate: {e:#}"),
@@ -242,8 +250,12 @@ fn reproduce_alone(engine: &Engine, seed: u64, case: &Case, n: usize, params: &[
 
 fn describe(seed: u64, index: usize, case: &Case, n: usize, path: &str) -> String {
     format!(
-        "seed {seed:#x} (KILN_PROP_SEED={seed}), component #{index} (text in {path}), function f{n}: {}\n  relay A: {:?}\n  relay B: {:?}",
-        case.sigs[n], case.a[n], case.b[n]
+        "seed {seed:#x} (KILN_PROP_SEED={seed}), component #{index} (text in {path}), function f{n}: {}\n  relay A: {:?}{}\n  relay B: {:?}{}",
+        case.sigs[n],
+        case.a[n],
+        if case.a64 { ", 64-bit memory" } else { "" },
+        case.b[n],
+        if case.b64 { ", 64-bit memory" } else { "" }
     )
 }
 

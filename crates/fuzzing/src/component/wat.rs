@@ -2,7 +2,8 @@
 //! instantiates relay `B` over those imports and relay `A` over `B`'s exports, and exports `A`'s
 //! functions. A relay's exported function `fN` is a `canon lift` of its own `canon lower` of
 //! its import `fN`/`echoN` (through a small generated core wrapper when the lift and lower core
-//! signatures differ), so every call crosses a fused adapter between A and B.
+//! signatures differ), so every call crosses a fused adapter between A and B. Either relay may
+//! have a 64-bit memory (the `cm64` feature), allocating above 4 GiB.
 
 use super::generate::{Flat, Rng, Sig, Ty};
 use std::collections::BTreeMap;
@@ -162,6 +163,7 @@ fn export_types(out: &mut String, named: &[&Ty]) {
     }
 }
 
+/// The relay's allocator over a 32-bit memory (`LIBC64`: the same over a 64-bit one).
 const LIBC: &str = r#"
     (core module $libc
       (memory (export "memory") 1)
@@ -197,15 +199,50 @@ const LIBC: &str = r#"
     (alias core export $libc "realloc" (core func $realloc))
 "#;
 
-/// One relay component definition: imports `<import_prefix>N`, exports `fN`.
-fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &[RelayFn], named: &[&Ty]) {
+const LIBC64: &str = r#"
+    (core module $libc
+      (memory (export "memory") i64 0x10001)
+      (global $bump (mut i64) (i64.const 0x1_0000_0010))
+      (func (export "realloc") (param $old i64) (param $old_size i64) (param $align i64) (param $size i64) (result i64)
+        (local $p i64) (local $end i64)
+        (if (i32.or (i64.ne (i64.popcnt (local.get $align)) (i64.const 1)) (i64.gt_u (local.get $align) (i64.const 8)))
+          (then unreachable))
+        (local.set $p (i64.and (i64.add (global.get $bump) (i64.sub (local.get $align) (i64.const 1)))
+                               (i64.sub (i64.const 0) (local.get $align))))
+        (local.set $end (i64.add (local.get $p) (local.get $size)))
+        (block $ok
+          (loop $grow
+            (br_if $ok (i64.le_u (local.get $end) (i64.shl (memory.size) (i64.const 16))))
+            (if (i64.eq (memory.grow (i64.const 1)) (i64.const -1)) (then unreachable))
+            (br $grow)))
+        (global.set $bump (local.get $end))
+        (memory.fill (local.get $p) (i32.const 0xa5) (local.get $size))
+        (if (i64.ne (local.get $old) (i64.const 0))
+          (then (memory.copy (local.get $p) (local.get $old)
+                  (select (local.get $old_size) (local.get $size) (i64.lt_u (local.get $old_size) (local.get $size))))))
+        (local.get $p))
+      (func (export "reset") (global.set $bump (i64.const 0x1_0000_0010)))
+      (func (export "reset-i32") (param i32) (global.set $bump (i64.const 0x1_0000_0010)))
+      (func (export "reset-i64") (param i64) (global.set $bump (i64.const 0x1_0000_0010)))
+      (func (export "reset-f32") (param f32) (global.set $bump (i64.const 0x1_0000_0010)))
+      (func (export "reset-f64") (param f64) (global.set $bump (i64.const 0x1_0000_0010))))
+    (core instance $libc (instantiate $libc))
+    (alias core export $libc "memory" (core memory $mem))
+    (alias core export $libc "realloc" (core func $realloc))
+"#;
+
+/// One relay component definition: imports `<import_prefix>N`, exports `fN`; its memory is
+/// 64-bit if `p64`.
+fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &[RelayFn], named: &[&Ty], p64: bool) {
+    let ptr = if p64 { Flat::I64 } else { Flat::I32 };
+    let pw = ptr.wat();
     writeln!(out, "  (component ${name}").unwrap();
     out.push_str("    (import \"r\" (type $r (sub resource)))\n");
     import_types(out, named);
     for (n, sig) in sigs.iter().enumerate() {
         writeln!(out, "    (import \"{import_prefix}{n}\" (func $imp{n}{}))", functype(sig, "i")).unwrap();
     }
-    out.push_str(LIBC);
+    out.push_str(if p64 { LIBC64 } else { LIBC });
     out.push_str("    (core func $drop-r (canon resource.drop $r))\n");
     let opts = |c: &RelayFn| format!("(memory $mem) (realloc (core func $realloc)) string-encoding={}", c.encoding);
     for (n, c) in cfg.iter().enumerate() {
@@ -214,7 +251,8 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
     // Wrappers: the lift signature over the lower signature.
     if cfg.iter().any(|c| c.wrap) {
         out.push_str("    (core module $wrapm\n");
-        out.push_str("      (import \"libc\" \"realloc\" (func $realloc (param i32 i32 i32 i32) (result i32)))\n");
+        writeln!(out, "      (import \"libc\" \"realloc\" (func $realloc (param {pw} {pw} {pw} {pw}) (result {pw})))")
+            .unwrap();
         out.push_str("      (import \"res\" \"drop\" (func $drop-r (param i32)))\n");
         // Imports come before definitions in a core module.
         let mut funcs = String::new();
@@ -222,9 +260,9 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
             if !c.wrap {
                 continue;
             }
-            let mut params = sig.flat_params();
+            let mut params = sig.flat_params_p(p64);
             if params.len() > 16 {
-                params = vec![Flat::I32];
+                params = vec![ptr];
             }
             let ps: String = params.iter().map(|t| format!(" {}", t.wat())).collect();
             let gets: String = (0..params.len()).map(|i| format!(" (local.get {i})")).collect();
@@ -233,18 +271,18 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
             if results_indirect(sig) {
                 let r = sig.result.as_ref().unwrap();
                 let np = params.len();
-                writeln!(out, "      (import \"low\" \"f{n}\" (func $low{n} (param{ps} i32)))").unwrap();
+                writeln!(out, "      (import \"low\" \"f{n}\" (func $low{n} (param{ps} {pw})))").unwrap();
                 writeln!(
                     funcs,
-                    "      (func (export \"f{n}\") (param{ps}) (result i32) (local i32)\n        (local.set {np} (call $realloc (i32.const 0) (i32.const 0) (i32.const {}) (i32.const {})))\n        (call $low{n}{gets} (local.get {np})){drops}\n        (local.get {np}))",
-                    r.align(),
-                    r.size()
+                    "      (func (export \"f{n}\") (param{ps}) (result {pw}) (local {pw})\n        (local.set {np} (call $realloc ({pw}.const 0) ({pw}.const 0) ({pw}.const {}) ({pw}.const {})))\n        (call $low{n}{gets} (local.get {np})){drops}\n        (local.get {np}))",
+                    r.align_p(p64),
+                    r.size_p(p64)
                 )
                 .unwrap();
             } else {
-                let rs: String = sig.result.iter().map(|r| format!(" (result {})", r.flat()[0].wat())).collect();
+                let rs: String = sig.result.iter().map(|r| format!(" (result {})", r.flat_p(p64)[0].wat())).collect();
                 writeln!(out, "      (import \"low\" \"f{n}\" (func $low{n} (param{ps}){rs}))").unwrap();
-                match sig.result.as_ref().map(|r| r.flat()[0].wat()) {
+                match sig.result.as_ref().map(|r| r.flat_p(p64)[0].wat()) {
                     Some(t) if !drops.is_empty() => {
                         let np = params.len();
                         writeln!(
@@ -275,7 +313,7 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
             format!("$low{n}")
         };
         let post_return = if c.post_return {
-            let reset = match sig.result.as_ref().map(|r| if results_indirect(sig) { Flat::I32 } else { r.flat()[0] }) {
+            let reset = match sig.result.as_ref().map(|r| if results_indirect(sig) { ptr } else { r.flat_p(p64)[0] }) {
                 None => "reset".to_string(),
                 Some(t) => format!("reset-{}", t.wat()),
             };
@@ -298,8 +336,9 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
     out.push_str("  )\n");
 }
 
-/// The whole test component for `sigs`, with relay options `a` and `b`.
-pub fn component(sigs: &[Sig], a: &[RelayFn], b: &[RelayFn]) -> String {
+/// The whole test component for `sigs`, with relay options `a` and `b`; a relay's memory is
+/// 64-bit if its `*_64` is set.
+pub fn component(sigs: &[Sig], a: &[RelayFn], b: &[RelayFn], a64: bool, b64: bool) -> String {
     let named = named_types(sigs);
     let mut out = String::from("(component\n");
     out.push_str("    (import \"r\" (type $r (sub resource)))\n");
@@ -307,8 +346,8 @@ pub fn component(sigs: &[Sig], a: &[RelayFn], b: &[RelayFn]) -> String {
     for (n, sig) in sigs.iter().enumerate() {
         writeln!(out, "    (import \"echo{n}\" (func $echo{n}{}))", functype(sig, "i")).unwrap();
     }
-    relay(&mut out, "B", "echo", sigs, b, &named);
-    relay(&mut out, "A", "f", sigs, a, &named);
+    relay(&mut out, "B", "echo", sigs, b, &named, b64);
+    relay(&mut out, "A", "f", sigs, a, &named, a64);
     let types: String = std::iter::once(" (with \"r\" (type $r))".to_string())
         .chain(named.iter().map(|t| format!(" (with \"t{0}\" (type $i{0}))", t.named_id().unwrap())))
         .collect();

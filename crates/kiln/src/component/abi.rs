@@ -126,7 +126,7 @@ pub(crate) fn check_range_with(
     unaligned: Trap,
     out_of_bounds: Trap,
 ) -> Result<()> {
-    trap_if(ptr % u64::from(align) != 0, unaligned)?;
+    trap_if(!ptr.is_multiple_of(u64::from(align)), unaligned)?;
     trap_if(ptr.checked_add(byte_length).is_none_or(|end| end > memory_len as u64), out_of_bounds)
 }
 
@@ -369,10 +369,7 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, tagged_code_u
         Utf16,
         Latin1,
     }
-    // A 64-bit memory's length beyond 32 bits: far beyond the longest string a host takes.
-    let Ok(tagged_code_units) = u32::try_from(tagged_code_units) else {
-        return Err(trap(Trap::HostStringOutOfBounds));
-    };
+    let tagged_code_units = narrow_tagged_length(cx, tagged_code_units)?;
     let units = u64::from(tagged_code_units);
     let (alignment, byte_length, encoding) = match cx.string_encoding() {
         StringEncoding::Utf8 => (1, units, Decode::Utf8),
@@ -410,6 +407,32 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, tagged_code_u
     }
 }
 
+/// A string's length as read from memory or core values, as a `u32` whose bit 31 is the
+/// `latin1+utf16` UTF-16 tag. In a 64-bit memory the tag is bit 63 (the specification's
+/// `utf16_tag`); a length beyond 31 bits (32 untagged) is far beyond the longest string and
+/// traps as out of bounds.
+fn narrow_tagged_length<C: AbiMemory + ?Sized>(cx: &C, tagged_code_units: u64) -> Result<u32> {
+    let out_of_bounds = || trap(Trap::HostStringOutOfBounds);
+    if cx.ptr_size() == PtrSize::P32 {
+        return u32::try_from(tagged_code_units).map_err(|_| out_of_bounds());
+    }
+    if cx.string_encoding() != StringEncoding::CompactUtf16 {
+        return u32::try_from(tagged_code_units).map_err(|_| out_of_bounds());
+    }
+    let units = tagged_code_units & !(1 << 63);
+    let units = u32::try_from(units).ok().filter(|&u| u & UTF16_TAG == 0).ok_or_else(out_of_bounds)?;
+    Ok(if tagged_code_units >> 63 != 0 { units | UTF16_TAG } else { units })
+}
+
+/// A string's length (bit 31: the `latin1+utf16` UTF-16 tag) as it goes into memory or core
+/// values: in a 64-bit memory the tag moves to bit 63.
+fn widen_tagged_length<C: AbiMemory + ?Sized>(cx: &C, tagged_code_units: u32) -> u64 {
+    let tagged = cx.ptr_size() == PtrSize::P64
+        && cx.string_encoding() == StringEncoding::CompactUtf16
+        && tagged_code_units & UTF16_TAG != 0;
+    if tagged { u64::from(tagged_code_units & !UTF16_TAG) | 1 << 63 } else { u64::from(tagged_code_units) }
+}
+
 /// A map is loaded as the list of its entries, `tuple<K, V>`.
 fn load_map_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, length: u64, ty: &ValueType) -> Result<Val> {
     let entries = load_list_from_range(cx, ptr, length, &ty.list_element().expect("a map"))?;
@@ -432,7 +455,7 @@ fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, length: u64, el
     let p = cx.ptr_size();
     let elem_size = u64::from(env::size_in(elem, p));
     // A product beyond 64 bits is out of bounds of any memory.
-    let byte_length = length.checked_mul(elem_size).unwrap_or(u64::MAX);
+    let byte_length = length.saturating_mul(elem_size);
     let memory_len = cx.memory()?.len();
     check_range_with(
         memory_len,
@@ -517,7 +540,8 @@ fn store_at<C: AbiMemory + ?Sized>(cx: &mut C, ty: &ValueType, v: &Val, ptr: u64
         (ValueType::String, Val::String(s)) => {
             let (begin, tagged_code_units) = store_string_into_range(cx, StringSource::host(s))?;
             write_ptr(cx, ptr, begin)?;
-            write_ptr(cx, second, u64::from(tagged_code_units))
+            let length = widen_tagged_length(cx, tagged_code_units);
+            write_ptr(cx, second, length)
         }
         (ValueType::List(elem), Val::List(values)) => {
             let (begin, length) = store_list_into_range(cx, elem, values)?;
@@ -598,9 +622,17 @@ pub(crate) fn lift_string<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, tagged_code_u
 }
 
 /// Lowers a string into freshly allocated memory (`store_string_into_range`), returning
-/// `(ptr, tagged_code_units)`.
+/// `(ptr, tagged_code_units)`, the latter with bit 31 as the UTF-16 tag (see
+/// [`lower_string_wide`] for the length as the memory has it).
 pub(crate) fn lower_string<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u64, u32)> {
     store_string_into_range(cx, src)
+}
+
+/// [`lower_string`], with the length as the memory's pointer type has it (a 64-bit memory's
+/// UTF-16 tag is bit 63).
+pub(crate) fn lower_string_wide<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<'_>) -> Result<(u64, u64)> {
+    let (ptr, tagged) = store_string_into_range(cx, src)?;
+    Ok((ptr, widen_tagged_length(cx, tagged)))
 }
 
 /// The encoding of a string's code units, once `latin1+utf16` is resolved to one of its halves.
@@ -786,7 +818,8 @@ fn store_string_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
         let worst_case_size = worst_case_size as u32;
         ptr = realloc_checked(cx, ptr, src_code_units, 2, worst_case_size)?;
         {
-            let range = host_range(ptr, worst_case_size as usize, cx.memory()?.len()).expect("checked by realloc_checked");
+            let range =
+                host_range(ptr, worst_case_size as usize, cx.memory()?.len()).expect("checked by realloc_checked");
             let memory = &mut cx.memory_mut()?[range];
             for j in (0..dst_byte_length as usize).rev() {
                 memory[2 * j] = memory[j];
@@ -913,7 +946,7 @@ pub(crate) fn lower_flat<C: AbiMemory + ?Sized>(
         (ValueType::String, Val::String(s)) => {
             let (ptr, packed_length) = store_string_into_range(cx, StringSource::host(s))?;
             let p = cx.ptr_size();
-            out.extend([ptr_flat(p, ptr), ptr_flat(p, u64::from(packed_length))]);
+            out.extend([ptr_flat(p, ptr), ptr_flat(p, widen_tagged_length(cx, packed_length))]);
         }
         (ValueType::List(elem), Val::List(values)) => {
             let (ptr, length) = store_list_into_range(cx, elem, values)?;

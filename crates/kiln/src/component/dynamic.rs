@@ -25,9 +25,9 @@ pub(crate) fn lower_val<C: AbiMemory + ?Sized>(cx: &mut C, ty: &V, v: &Val, dst:
         (V::F64, Val::Float64(f)) => ValRaw::f64(abi::f64_canonical_bits(*f)),
         (V::Char, Val::Char(c)) => ValRaw::i32(u32::from(*c) as i32),
         (V::String, Val::String(s)) => {
-            let (ptr, len) = abi::lower_string(cx, StringSource::host(s))?;
+            let (ptr, len) = abi::lower_string_wide(cx, StringSource::host(s))?;
             if cx.ptr_size().is_64() {
-                dst[1] = ValRaw::i64(i64::from(len));
+                dst[1] = ValRaw::i64(len as i64);
                 ValRaw::i64(ptr as i64)
             } else {
                 dst[1] = ValRaw::i32(len as i32);

@@ -15,8 +15,7 @@ use crate::{Caller, Extern, Global, GlobalType, Memory, Mutability, Trap, ValTyp
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::component::{
     Context as AbiContext, CoreDef, ExportItem, FlatType, FuncType, ImportPath, Initializer, ModuleRef, Options,
-    PtrSize, ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower,
-    flatten_func_in,
+    PtrSize, ResourceDef, ResourceOp, StringEncoding, flatten_async_lift, flatten_async_lower, flatten_func_in,
 };
 use kiln_fact::{AdapterImport, FLAG_CONTEXT_LIVE, FLAG_MAY_ENTER, FLAG_MAY_LEAVE};
 use std::any::Any;
@@ -950,8 +949,11 @@ impl LoweredFn {
             && ty.params.iter().all(|(_, t)| one_flat(t))
             && ty.result.iter().all(one_flat);
         let lends = ty.params.iter().any(|(_, t)| t.has_borrows());
-        let core_params =
-            if options.async_ { flatten_async_lower(&ty, options.ptr).params } else { flatten_func_in(&ty, AbiContext::Lower, options.ptr).params };
+        let core_params = if options.async_ {
+            flatten_async_lower(&ty, options.ptr).params
+        } else {
+            flatten_func_in(&ty, AbiContext::Lower, options.ptr).params
+        };
         LoweredFn { ty, options, index, lends, direct, core_params }
     }
 }

@@ -4,17 +4,19 @@ use super::*;
 use kiln_environ::component::{Case, Field};
 
 const MEMORY_SIZE: usize = 1 << 16;
-const HEAP_START: u32 = 1024;
+const HEAP_START: u64 = 1024;
 
 /// A linear memory with a bump `realloc` that records its calls.
 struct FakeMemory {
     memory: Vec<u8>,
-    next: u32,
-    calls: Vec<(u32, u32, u32, u32)>,
+    next: u64,
+    calls: Vec<(u64, u32, u32, u32)>,
     encoding: StringEncoding,
     has_memory: bool,
     /// If set, `realloc` returns this instead of allocating (to test the checks on its result).
-    forced_ptr: Option<u32>,
+    forced_ptr: Option<u64>,
+    /// The pointer size the memory pretends to have (the layouts of a 64-bit memory).
+    ptr: PtrSize,
 }
 
 impl FakeMemory {
@@ -26,10 +28,11 @@ impl FakeMemory {
             encoding,
             has_memory: true,
             forced_ptr: None,
+            ptr: PtrSize::P32,
         }
     }
 
-    fn bytes(&self, ptr: u32, len: usize) -> &[u8] {
+    fn bytes(&self, ptr: u64, len: usize) -> &[u8] {
         &self.memory[ptr as usize..][..len]
     }
 }
@@ -49,7 +52,7 @@ impl AbiMemory for FakeMemory {
         Ok(&mut self.memory)
     }
 
-    fn realloc(&mut self, old_ptr: u32, old_size: u32, align: u32, new_size: u32) -> Result<u32> {
+    fn realloc(&mut self, old_ptr: u64, old_size: u32, align: u32, new_size: u32) -> Result<u64> {
         self.calls.push((old_ptr, old_size, align, new_size));
         if let Some(ptr) = self.forced_ptr {
             return Ok(ptr);
@@ -57,17 +60,21 @@ impl AbiMemory for FakeMemory {
         if old_ptr != 0 && new_size <= old_size {
             return Ok(old_ptr);
         }
-        let ptr = self.next.div_ceil(align) * align;
-        self.next = ptr + new_size;
+        let ptr = self.next.div_ceil(u64::from(align)) * u64::from(align);
+        self.next = ptr + u64::from(new_size);
         assert!(self.next as usize <= MEMORY_SIZE, "fake memory exhausted");
         if old_ptr != 0 {
-            self.memory.copy_within(old_ptr as usize..(old_ptr + old_size) as usize, ptr as usize);
+            self.memory.copy_within(old_ptr as usize..(old_ptr + u64::from(old_size)) as usize, ptr as usize);
         }
         Ok(ptr)
     }
 
     fn string_encoding(&self) -> StringEncoding {
         self.encoding
+    }
+
+    fn ptr_size(&self) -> PtrSize {
+        self.ptr
     }
 }
 
@@ -209,12 +216,12 @@ fn strings_round_trip_in_every_encoding() {
 }
 
 /// Lowers `s` as a flat string and returns `(ptr, tagged length, realloc calls)`.
-fn lower_host_string(encoding: StringEncoding, s: &str) -> (FakeMemory, u32, u32) {
+fn lower_host_string(encoding: StringEncoding, s: &str) -> (FakeMemory, u64, u32) {
     let mut cx = FakeMemory::new(encoding);
     let mut flat = Vec::new();
     lower_flat(&mut cx, &ValueType::String, &string(s), &mut flat).unwrap();
     let [Flat::I32(ptr), Flat::I32(len)] = flat[..] else { panic!() };
-    (cx, ptr as u32, len as u32)
+    (cx, u64::from(ptr as u32), len as u32)
 }
 
 #[test]
@@ -314,7 +321,7 @@ fn string_traps() {
 fn realloc_results_are_checked() {
     for encoding in ENCODINGS {
         let mut cx = FakeMemory::new(encoding);
-        cx.forced_ptr = Some(MEMORY_SIZE as u32 - 2);
+        cx.forced_ptr = Some(MEMORY_SIZE as u64 - 2);
         assert_eq!(
             trap_of(lower_params(&mut cx, &func(&[ValueType::String], None), &[string("hello")])),
             Trap::ReallocOutOfBounds
@@ -330,11 +337,11 @@ fn realloc_results_are_checked() {
         let ty = func(&[list(ValueType::U32)], None);
         assert_eq!(trap_of(lower_params(&mut cx, &ty, &[Val::List(vec![Val::U32(1)])])), Trap::ReallocUnaligned);
         // Even an empty list's allocation is checked.
-        cx.forced_ptr = Some(MEMORY_SIZE as u32 + 4);
+        cx.forced_ptr = Some(MEMORY_SIZE as u64 + 4);
         assert_eq!(trap_of(lower_params(&mut cx, &ty, &[Val::List(vec![])])), Trap::ReallocOutOfBounds);
         // So is the tuple of parameters passed through memory.
         let many = func(&vec![ValueType::U64; 17], None);
-        cx.forced_ptr = Some(MEMORY_SIZE as u32 - 8);
+        cx.forced_ptr = Some(MEMORY_SIZE as u64 - 8);
         let args = vec![Val::U64(0); 17];
         assert_eq!(trap_of(lower_params(&mut cx, &many, &args)), Trap::ReallocOutOfBounds);
         cx.forced_ptr = Some(4);
@@ -511,7 +518,7 @@ fn hand_computed_record_layout() {
         Val::Record(vec![("a".into(), Val::U8(7)), ("b".into(), Val::U32(0x0102_0304)), ("c".into(), string("hi"))]);
     store(&mut cx, &ty, &v, 16).unwrap();
     assert_eq!(cx.calls, [(0, 0, 1, 2)]);
-    let [p0, p1, p2, p3] = HEAP_START.to_le_bytes();
+    let [p0, p1, p2, p3] = (HEAP_START as u32).to_le_bytes();
     // The padding after `a` is left untouched, as in the specification.
     assert_eq!(cx.bytes(16, 16), [7, 0xaa, 0xaa, 0xaa, 4, 3, 2, 1, p0, p1, p2, p3, 2, 0, 0, 0]);
     assert_eq!(cx.bytes(HEAP_START, 2), b"hi");
@@ -570,7 +577,7 @@ fn list_traps() {
     cx.memory[8..16].copy_from_slice(&[2, 0, 0, 0, 1, 0, 0, 0]);
     assert_eq!(trap_of(load(&cx, &words, 8)), Trap::UnalignedPointer);
     assert_eq!(trap_of(load(&cx, &words, 6)), Trap::UnalignedPointer);
-    assert_eq!(trap_of(load(&cx, &words, MEMORY_SIZE as u32 - 4)), Trap::PointerOutOfBounds);
+    assert_eq!(trap_of(load(&cx, &words, MEMORY_SIZE as u64 - 4)), Trap::PointerOutOfBounds);
 }
 
 #[test]
@@ -596,7 +603,7 @@ fn params_are_passed_directly_up_to_the_limit() {
     assert_eq!(lift_params(&cx, &ty, &flat).unwrap(), args);
     assert_eq!(lower_results(&mut cx, &ty, Some(&Val::U8(5)), None).unwrap(), [Flat::I32(5)]);
     assert_eq!(lift_results(&cx, &ty, &[Flat::I32(5)]).unwrap(), Some(Val::U8(5)));
-    assert_eq!(results_out_ptr(&ty, &flat).unwrap(), None);
+    assert_eq!(results_out_ptr(&ty, PtrSize::P32, &flat).unwrap(), None);
     assert!(lift_params(&cx, &ty, &flat[1..]).is_err());
     assert!(lift_results(&cx, &ty, &[Flat::I32(5), Flat::I32(6)]).is_err());
 }
@@ -634,7 +641,7 @@ fn results_beyond_the_limit_go_through_memory() {
         let mut cx = FakeMemory::new(encoding);
         let flat_args = [Flat::I32(42), Flat::I32(512)];
         assert_eq!(lift_params(&cx, &ty, &flat_args).unwrap(), [Val::U32(42)]);
-        let out_ptr = results_out_ptr(&ty, &flat_args).unwrap();
+        let out_ptr = results_out_ptr(&ty, PtrSize::P32, &flat_args).unwrap();
         assert_eq!(out_ptr, Some(512));
         assert_eq!(lower_results(&mut cx, &ty, Some(&result), out_ptr).unwrap(), []);
         assert!(lower_results(&mut cx, &ty, Some(&result), None).is_err());
@@ -644,7 +651,7 @@ fn results_beyond_the_limit_go_through_memory() {
         let end = MEMORY_SIZE as i32 - 4;
         assert_eq!(trap_of(lift_results(&cx, &ty, &[Flat::I32(end)])), Trap::PointerOutOfBounds);
         assert_eq!(trap_of(lower_results(&mut cx, &ty, Some(&result), Some(2))), Trap::UnalignedPointer);
-        assert_eq!(trap_of(lower_results(&mut cx, &ty, Some(&result), Some(end as u32))), Trap::PointerOutOfBounds);
+        assert_eq!(trap_of(lower_results(&mut cx, &ty, Some(&result), Some(end as u64))), Trap::PointerOutOfBounds);
 
         let ty = func(&[], Some(result_string()));
         let err = Val::Result(Err(Some(Box::new(string("bad")))));
@@ -683,7 +690,7 @@ fn mismatched_values_fail_before_realloc() {
 fn store_and_load_check_their_pointer() {
     let mut cx = FakeMemory::new(StringEncoding::Utf8);
     assert_eq!(trap_of(store(&mut cx, &ValueType::U32, &Val::U32(1), 2)), Trap::UnalignedPointer);
-    let end = MEMORY_SIZE as u32;
+    let end = MEMORY_SIZE as u64;
     assert_eq!(trap_of(store(&mut cx, &ValueType::U32, &Val::U32(1), end)), Trap::PointerOutOfBounds);
     assert_eq!(trap_of(load(&cx, &ValueType::U64, 4)), Trap::UnalignedPointer);
     assert_eq!(trap_of(load(&cx, &ValueType::U64, end)), Trap::PointerOutOfBounds);
@@ -709,7 +716,11 @@ fn strings_transcode_between_every_encoding_pair() {
             for dst_encoding in ENCODINGS {
                 let mut cx = FakeMemory::new(dst_encoding);
                 let (ptr, len) = lower_string(&mut cx, src).unwrap();
-                assert_eq!(lift_string(&cx, ptr, len).unwrap(), text, "{src_encoding:?} -> {dst_encoding:?}");
+                assert_eq!(
+                    lift_string(&cx, ptr, u64::from(len)).unwrap(),
+                    text,
+                    "{src_encoding:?} -> {dst_encoding:?}"
+                );
                 // The result is tagged as the destination would measure it (latin1+utf16 keeps a
                 // UTF-16 source as UTF-16 only if it needs it).
                 assert_eq!(len, tagged_length(text, dst_encoding), "{text:?} {src_encoding:?} -> {dst_encoding:?}");
@@ -818,4 +829,64 @@ fn fixed_length_lists_round_trip_like_tuples() {
     let flat = lower_params(&mut cx, &ty, &args).unwrap();
     assert_eq!(cx.calls, [(0, 0, 8, 160)]);
     assert_eq!(lift_params(&cx, &ty, &flat).unwrap(), args);
+}
+
+#[test]
+fn layouts_of_64_bit_memories() {
+    // record { a: u8, b: string, c: list<u16> }: pointers and lengths take 8 bytes, aligned to 8.
+    let ty =
+        record(&[("a", ValueType::U8), ("b", ValueType::String), ("c", ValueType::List(Box::new(ValueType::U16)))]);
+    let mut cx = FakeMemory::new(StringEncoding::Utf8);
+    cx.ptr = PtrSize::P64;
+    let v = Val::Record(vec![
+        ("a".into(), Val::U8(7)),
+        ("b".into(), string("hi")),
+        ("c".into(), Val::List(vec![Val::U16(1), Val::U16(2)])),
+    ]);
+    store(&mut cx, &ty, &v, 16).unwrap();
+    assert_eq!(cx.calls, [(0, 0, 1, 2), (0, 0, 2, 4)]);
+    let word = |at: u64| u64::from_le_bytes(cx.bytes(at, 8).try_into().unwrap());
+    assert_eq!(cx.bytes(16, 1), [7]);
+    assert_eq!((word(24), word(32)), (HEAP_START, 2));
+    assert_eq!((word(40), word(48)), (HEAP_START + 2, 2));
+    assert_eq!(load(&cx, &ty, 16).unwrap(), v);
+    // A record of 40 bytes aligned to 8: 12 is misaligned.
+    assert_eq!(trap_of(load(&cx, &ty, 12)), Trap::UnalignedPointer);
+
+    // Flat: `i64` pointer and length.
+    let mut flat = Vec::new();
+    lower_flat(&mut cx, &ValueType::String, &string("xyz"), &mut flat).unwrap();
+    let [Flat::I64(ptr), Flat::I64(3)] = flat[..] else { panic!("{flat:?}") };
+    assert_eq!(lift_flat(&cx, &ValueType::String, &mut flat.iter().copied()).unwrap(), string("xyz"));
+    assert_eq!(cx.bytes(ptr as u64, 3), b"xyz");
+    // A 32-bit core value where the memory needs a 64-bit one is an error, not a misread.
+    assert!(lift_flat(&cx, &ValueType::String, &mut [Flat::I32(0), Flat::I32(0)].into_iter()).is_err());
+    // A length beyond 32 bits, or a range that wraps, is out of bounds.
+    let huge = [Flat::I64(1024), Flat::I64(1 << 32)];
+    assert_eq!(trap_of(lift_flat(&cx, &ValueType::String, &mut huge.into_iter())), Trap::HostStringOutOfBounds);
+    let wraps = [Flat::I64(-16), Flat::I64(32)];
+    assert_eq!(trap_of(lift_flat(&cx, &ValueType::String, &mut wraps.into_iter())), Trap::HostStringOutOfBounds);
+    let list = ValueType::List(Box::new(ValueType::U64));
+    let wraps = [Flat::I64(-16), Flat::I64(1 << 61)];
+    assert_eq!(trap_of(lift_flat(&cx, &list, &mut wraps.into_iter())), Trap::HostListOutOfBounds);
+
+    // `latin1+utf16`: the UTF-16 tag is bit 63 of a 64-bit length.
+    let mut cx = FakeMemory::new(StringEncoding::CompactUtf16);
+    cx.ptr = PtrSize::P64;
+    let mut flat = Vec::new();
+    lower_flat(&mut cx, &ValueType::String, &string("∑"), &mut flat).unwrap();
+    assert_eq!(flat[1], Flat::I64((1u64 | 1 << 63) as i64));
+    assert_eq!(lift_flat(&cx, &ValueType::String, &mut flat.iter().copied()).unwrap(), string("∑"));
+    flat.clear();
+    lower_flat(&mut cx, &ValueType::String, &string("é"), &mut flat).unwrap();
+    assert_eq!(flat[1], Flat::I64(1));
+    // Bit 31 is no tag there: a length that needs it is out of bounds.
+    let ptr = flat[0];
+    let bit31 = [ptr, Flat::I64(1 << 31 | 1)];
+    assert_eq!(trap_of(lift_flat(&cx, &ValueType::String, &mut bit31.into_iter())), Trap::HostStringOutOfBounds);
+
+    // The out-pointer of a lowered import is the last `i64` argument.
+    let ty = FuncType { params: Box::new([]), result: Some(ValueType::String) };
+    assert_eq!(results_out_ptr(&ty, PtrSize::P64, &[Flat::I64(64)]).unwrap(), Some(64));
+    assert!(results_out_ptr(&ty, PtrSize::P64, &[Flat::I32(64)]).is_err());
 }
