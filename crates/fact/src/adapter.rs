@@ -5,7 +5,7 @@
 use crate::{Resolved, ResourceFuncs, Side, val_type};
 use kiln_environ::Trap;
 use kiln_environ::component::{
-    Context, FlatType, FuncType, MAX_STRING_BYTE_LENGTH, PtrSize, ValueType, align_in, discriminant_size,
+    Context, FlatType, FuncType, MAX_LIST_BYTE_LENGTH, PtrSize, REALLOC_MAX, ValueType, align_in, discriminant_size,
     field_offsets_in, flags_size, flags_words, flat_count, flatten_func_in, params_tuple, size_in,
     variant_payload_flat_in, variant_payload_offset_in,
 };
@@ -371,10 +371,10 @@ impl Gen {
         self.trap_if(trap);
     }
 
-    /// Traps `trap` if the `i64` local `bytes` exceeds `MAX_STRING_BYTE_LENGTH`.
-    pub fn check_length(&mut self, bytes: u32, trap: Trap) {
+    /// Traps `trap` if the `i64` local `bytes` exceeds `limit`.
+    pub fn check_length(&mut self, bytes: u32, limit: u32, trap: Trap) {
         self.get(bytes);
-        self.ins(I::I64Const(i64::from(MAX_STRING_BYTE_LENGTH)));
+        self.ins(I::I64Const(i64::from(limit)));
         self.ins(I::I64GtU);
         self.trap_if(trap);
     }
@@ -859,7 +859,7 @@ impl Gen {
         let (sp, len) = self.read_ptr_len(src, Trap::LengthTooLarge, false);
 
         let bytes64 = self.mul64(len, src_elem_size);
-        self.check_length(bytes64, Trap::LengthTooLarge);
+        self.check_length(bytes64, MAX_LIST_BYTE_LENGTH, Trap::LengthTooLarge);
         self.check_align(sp, src_align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::ListOutOfBounds);
         let bytes = self.local(ValType::I32);
@@ -871,7 +871,7 @@ impl Gen {
             bytes
         } else {
             let dst_bytes64 = self.mul64(len, dst_elem_size);
-            self.check_length(dst_bytes64, Trap::LengthTooLarge);
+            self.check_length(dst_bytes64, REALLOC_MAX, Trap::LengthTooLarge);
             let dst_bytes = self.local(ValType::I32);
             self.get(dst_bytes64);
             self.ins(I::I32WrapI64);

@@ -4,7 +4,7 @@
 
 use crate::adapter::{Bytes, Dst, Gen, Label, Op, Src, memarg};
 use kiln_environ::Trap;
-use kiln_environ::component::{StringEncoding, UTF16_TAG};
+use kiln_environ::component::{MAX_STRING_BYTE_LENGTH, REALLOC_MAX, StringEncoding, UTF16_TAG};
 use wasm_encoder::{Instruction as I, ValType};
 
 /// A source's simple encoding (a `latin1+utf16` string is one of the last two at run time).
@@ -84,12 +84,11 @@ impl Gen {
         l
     }
 
-    /// A new `i32` local holding `n * unit` bytes, trapping `StringOutOfBounds` beyond the string limit.
+    /// A new `i32` local holding `n * unit` bytes, the size of a destination allocation: below
+    /// `REALLOC_MAX` for any source within the string limit (checked all the same).
     fn checked_byte_size(&mut self, n: u32, unit: u32) -> u32 {
         let bytes64 = self.mul64(n, unit);
-        // A string longer than the Canonical ABI allows cannot be in bounds (the reference
-        // runtime reports it as such).
-        self.check_length(bytes64, Trap::StringOutOfBounds);
+        self.check_length(bytes64, REALLOC_MAX, Trap::StringOutOfBounds);
         self.wrap_local(bytes64)
     }
 
@@ -189,7 +188,9 @@ impl Gen {
         let src_mem = self.src_mem();
         let unit = if enc == Enc::Utf16 { 2 } else { 1 };
         let bytes64 = self.mul64(n, unit);
-        self.check_length(bytes64, Trap::StringOutOfBounds);
+        // A string longer than the Canonical ABI allows is out of bounds (the reference
+        // runtime reports it as such).
+        self.check_length(bytes64, MAX_STRING_BYTE_LENGTH, Trap::StringOutOfBounds);
         let align = if self.src.encoding == StringEncoding::Utf8 { 1 } else { 2 };
         self.check_align(sp, align);
         self.check_bounds(src_mem, sp, Bytes::L64(bytes64), Trap::StringOutOfBounds);

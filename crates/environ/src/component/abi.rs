@@ -114,8 +114,15 @@ pub enum StringEncoding {
 
 /// Bit 31 of a `latin1+utf16` string length: the string is UTF-16.
 pub const UTF16_TAG: u32 = 1 << 31;
-/// Longest string or list a guest may hand over, in bytes (the Canonical ABI's 2^31 - 1 bound).
-pub const MAX_STRING_BYTE_LENGTH: u32 = (1 << 31) - 1;
+/// Longest string that crosses a component boundary, in bytes (the Canonical ABI's
+/// `MAX_STRING_BYTE_LENGTH`, 2^28 - 1).
+pub const MAX_STRING_BYTE_LENGTH: u32 = (1 << 28) - 1;
+/// Longest list that crosses a component boundary, in bytes (the Canonical ABI's
+/// `MAX_LIST_BYTE_LENGTH`, 2^28 - 1).
+pub const MAX_LIST_BYTE_LENGTH: u32 = (1 << 28) - 1;
+/// Largest allocation a string or list store asks `realloc` for (the Canonical ABI's
+/// `REALLOC_I32_MAX`); within the limits above, transcoding never reaches it.
+pub const REALLOC_MAX: u32 = u32::MAX;
 
 /// Whether a signature is flattened for `canon lift` (the callee side) or `canon lower` (the
 /// caller side): they differ in how too many results are returned.

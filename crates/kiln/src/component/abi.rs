@@ -28,8 +28,8 @@ use super::values::Val;
 use crate::Trap;
 use anyhow::{Result, bail};
 use kiln_environ::component::{
-    self as env, Context, FlatType, FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, MAX_STRING_BYTE_LENGTH, PtrSize,
-    StringEncoding, UTF16_TAG, ValueType,
+    self as env, Context, FlatType, FuncType, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, MAX_LIST_BYTE_LENGTH,
+    MAX_STRING_BYTE_LENGTH, PtrSize, REALLOC_MAX, StringEncoding, UTF16_TAG, ValueType,
 };
 
 #[cfg(test)]
@@ -382,6 +382,7 @@ fn load_string_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, tagged_code_u
             }
         }
     };
+    trap_if(byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::HostStringOutOfBounds)?;
     let memory = cx.memory()?;
     check_range_with(
         memory.len(),
@@ -456,6 +457,7 @@ fn load_list_from_range<C: AbiMemory + ?Sized>(cx: &C, ptr: u64, length: u64, el
     let elem_size = u64::from(env::size_in(elem, p));
     // A product beyond 64 bits is out of bounds of any memory.
     let byte_length = length.saturating_mul(elem_size);
+    trap_if(byte_length > u64::from(MAX_LIST_BYTE_LENGTH), Trap::HostListOutOfBounds)?;
     let memory_len = cx.memory()?.len();
     check_range_with(
         memory_len,
@@ -680,6 +682,12 @@ fn store_string_into_range<C: AbiMemory + ?Sized>(cx: &mut C, src: StringSource<
     if !consistent {
         bail!("a source string's encoding and code-unit count disagree with its text");
     }
+    // Strings lifted from guest memory are within the limit already; host strings may not be.
+    let src_byte_length = match src_simple_encoding {
+        SimpleEncoding::Utf16 => 2 * u64::from(src_code_units),
+        SimpleEncoding::Utf8 | SimpleEncoding::Latin1 => u64::from(src_code_units),
+    };
+    trap_if(src_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
     match cx.string_encoding() {
         StringEncoding::Utf8 => match src_simple_encoding {
             SimpleEncoding::Utf8 => store_string_copy(cx, text, src_code_units, 1, 1, SimpleEncoding::Utf8),
@@ -731,7 +739,7 @@ fn store_string_copy<C: AbiMemory + ?Sized>(
     dst_encoding: SimpleEncoding,
 ) -> Result<(u64, u32)> {
     let dst_byte_length = u64::from(dst_code_unit_size) * u64::from(src_code_units);
-    trap_if(dst_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+    trap_if(dst_byte_length > u64::from(REALLOC_MAX), Trap::LengthTooLarge)?;
     let ptr = realloc_checked(cx, 0, 0, dst_alignment, dst_byte_length as u32)?;
     if dst_encoding == SimpleEncoding::Utf8 {
         // The host's own bytes: one copy, no intermediate buffer.
@@ -770,7 +778,7 @@ fn store_string_to_utf8<C: AbiMemory + ?Sized>(
     let ascii_prefix = src.bytes().take_while(u8::is_ascii).count();
     write(cx, ptr, &src.as_bytes()[..ascii_prefix])?;
     if ascii_prefix < src.len() {
-        trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+        trap_if(worst_case_size > u64::from(REALLOC_MAX), Trap::LengthTooLarge)?;
         let worst_case_size = worst_case_size as u32;
         ptr = realloc_checked(cx, ptr, src_code_units, 1, worst_case_size)?;
         write(cx, ptr + ascii_prefix as u64, &src.as_bytes()[ascii_prefix..])?;
@@ -786,7 +794,7 @@ fn store_string_to_utf8<C: AbiMemory + ?Sized>(
 /// `store_utf8_to_utf16`: allocate the worst case (two bytes per UTF-8 byte), then shrink.
 fn store_utf8_to_utf16<C: AbiMemory + ?Sized>(cx: &mut C, src: &str, src_code_units: u32) -> Result<(u64, u32)> {
     let worst_case_size = 2 * u64::from(src_code_units);
-    trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+    trap_if(worst_case_size > u64::from(REALLOC_MAX), Trap::LengthTooLarge)?;
     let worst_case_size = worst_case_size as u32;
     let mut ptr = realloc_checked(cx, 0, 0, 2, worst_case_size)?;
     let encoded = utf16_le(src);
@@ -814,7 +822,7 @@ fn store_string_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
     let dst_byte_length = latin1_prefix.len() as u32;
     if latin1_prefix.len() < src.chars().count() {
         let worst_case_size = 2 * u64::from(src_code_units);
-        trap_if(worst_case_size > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+        trap_if(worst_case_size > u64::from(REALLOC_MAX), Trap::LengthTooLarge)?;
         let worst_case_size = worst_case_size as u32;
         ptr = realloc_checked(cx, ptr, src_code_units, 2, worst_case_size)?;
         {
@@ -849,7 +857,7 @@ fn store_probably_utf16_to_latin1_or_utf16<C: AbiMemory + ?Sized>(
     src_code_units: u32,
 ) -> Result<(u64, u32)> {
     let src_byte_length = 2 * u64::from(src_code_units);
-    trap_if(src_byte_length > u64::from(MAX_STRING_BYTE_LENGTH), Trap::LengthTooLarge)?;
+    trap_if(src_byte_length > u64::from(REALLOC_MAX), Trap::LengthTooLarge)?;
     let src_byte_length = src_byte_length as u32;
     let ptr = realloc_checked(cx, 0, 0, 2, src_byte_length)?;
     let encoded = utf16_le(src);
@@ -874,7 +882,7 @@ fn store_list_into_range<C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, va
     let p = cx.ptr_size();
     let elem_size = env::size_in(elem, p);
     let byte_length = values.len() as u64 * u64::from(elem_size);
-    trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
+    trap_if(byte_length > u64::from(MAX_LIST_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let ptr = realloc_checked(cx, 0, 0, env::align_in(elem, p), byte_length as u32)?;
     if let ValueType::U8 = elem {
         let bytes = values.iter().map(|v| match v {
@@ -901,7 +909,7 @@ fn store_map_into_range<C: AbiMemory + ?Sized>(
     let p = cx.ptr_size();
     let (entry_size, offsets) = (env::size_in(&entry, p), env::field_offsets_in(&entry, p));
     let byte_length = entries.len() as u64 * u64::from(entry_size);
-    trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
+    trap_if(byte_length > u64::from(MAX_LIST_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let ptr = realloc_checked(cx, 0, 0, env::align_in(&entry, p), byte_length as u32)?;
     for (i, (k, v)) in entries.iter().enumerate() {
         let at = ptr + i as u64 * u64::from(entry_size);

@@ -890,3 +890,18 @@ fn layouts_of_64_bit_memories() {
     assert_eq!(results_out_ptr(&ty, PtrSize::P64, &[Flat::I64(64)]).unwrap(), Some(64));
     assert!(results_out_ptr(&ty, PtrSize::P64, &[Flat::I32(64)]).is_err());
 }
+
+#[test]
+fn length_limits_come_before_alignment() {
+    // `MAX_STRING_BYTE_LENGTH` and `MAX_LIST_BYTE_LENGTH` (2^28 - 1 bytes) are checked first.
+    let cx = FakeMemory::new(StringEncoding::Utf16);
+    let over = [Flat::I32(1), Flat::I32(1 << 27)];
+    assert_eq!(trap_of(lift_flat(&cx, &ValueType::String, &mut over.into_iter())), Trap::HostStringOutOfBounds);
+    let within = [Flat::I32(1), Flat::I32((1 << 27) - 1)];
+    assert_eq!(trap_of(lift_flat(&cx, &ValueType::String, &mut within.into_iter())), Trap::HostStringUnaligned);
+    let list = ValueType::List(Box::new(ValueType::U32));
+    let over = [Flat::I32(2), Flat::I32(1 << 26)];
+    assert_eq!(trap_of(lift_flat(&cx, &list, &mut over.into_iter())), Trap::HostListOutOfBounds);
+    let within = [Flat::I32(2), Flat::I32((1 << 26) - 1)];
+    assert_eq!(trap_of(lift_flat(&cx, &list, &mut within.into_iter())), Trap::UnalignedPointer);
+}

@@ -12,7 +12,7 @@ use crate::component::abi::{self, AbiMemory, StringSource};
 use crate::component::values::Val;
 use crate::component::{Resource, ResourceAny};
 use anyhow::{Result, anyhow, bail};
-use kiln_environ::component::{ResourceId, ValueType};
+use kiln_environ::component::{MAX_LIST_BYTE_LENGTH, ResourceId, ValueType};
 use kiln_runtime::ValRaw;
 
 macro_rules! integers {
@@ -342,7 +342,7 @@ fn list_element(ty: &ValueType) -> Result<&ValueType> {
 /// `store_list_into_range` for typed elements: one `realloc`, then the elements in place.
 fn lower_list<T: Lower, C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, items: &[T]) -> Result<(u64, u32)> {
     let byte_length = items.len() as u64 * u64::from(T::LAYOUT.size);
-    abi::trap_if(byte_length >= 1 << 32, Trap::LengthTooLarge)?;
+    abi::trap_if(byte_length > u64::from(MAX_LIST_BYTE_LENGTH), Trap::LengthTooLarge)?;
     let ptr = abi::realloc_checked(cx, 0, 0, T::LAYOUT.align, byte_length as u32)?;
     T::store_list(items, cx, elem, ptr as usize)?;
     Ok((ptr, items.len() as u32))
@@ -351,6 +351,7 @@ fn lower_list<T: Lower, C: AbiMemory + ?Sized>(cx: &mut C, elem: &ValueType, ite
 /// `load_list_from_range` for typed elements.
 fn lift_list<T: Lift, C: AbiMemory + ?Sized>(cx: &C, elem: &ValueType, ptr: u32, len: u32) -> Result<Vec<T>> {
     let byte_length = u64::from(len) * u64::from(T::LAYOUT.size);
+    abi::trap_if(byte_length > u64::from(MAX_LIST_BYTE_LENGTH), Trap::HostListOutOfBounds)?;
     let memory = cx.memory()?;
     abi::check_range_with(
         memory.len(),
