@@ -45,13 +45,17 @@ pub struct CodeInfo {
 }
 
 /// The calls made inside a `try_table`: for each return address offset, the landing block's
-/// offset and the frame pointer minus the stack pointer at the call, in two compact maps.
+/// offset and the frame pointer minus the stack pointer at the call, in two compact maps (how
+/// they are stored and loaded), decoded into one sorted array the first time an exception
+/// unwinds through the code (a throw looks up every frame it passes).
 #[derive(Debug, Default, Clone)]
 pub struct HandlerTable {
     /// Return address offset -> landing block offset.
     pub landings: CompactMap,
     /// Return address offset -> frame pointer minus stack pointer at the call.
     pub frames: CompactMap,
+    /// `(return offset, landing, frame)`, sorted: the two maps decoded, on first use.
+    decoded: std::sync::OnceLock<Box<[(u32, u32, u32)]>>,
 }
 
 impl HandlerTable {
@@ -60,7 +64,20 @@ impl HandlerTable {
     pub fn new(entries: &[(u32, u32, u32)]) -> HandlerTable {
         let landings: Vec<(u32, u32)> = entries.iter().map(|(r, l, _)| (*r, *l)).collect();
         let frames: Vec<(u32, u32)> = entries.iter().map(|(r, _, f)| (*r, *f)).collect();
-        HandlerTable { landings: CompactMap::new(&landings), frames: CompactMap::new(&frames) }
+        HandlerTable::from_maps(CompactMap::new(&landings), CompactMap::new(&frames))
+    }
+
+    /// The table over its two maps (as a precompiled file stores them).
+    pub fn from_maps(landings: CompactMap, frames: CompactMap) -> HandlerTable {
+        HandlerTable { landings, frames, decoded: std::sync::OnceLock::new() }
+    }
+
+    /// The landing block and frame offset recorded for return offset `return_offset`. Not for
+    /// signal handlers: the first call decodes the table (allocating).
+    pub fn get(&self, return_offset: u32) -> Option<(u32, u32)> {
+        let decoded = self.decoded.get_or_init(|| self.iter().collect());
+        let i = decoded.binary_search_by_key(&return_offset, |e| e.0).ok()?;
+        Some((decoded[i].1, decoded[i].2))
     }
 
     /// Number of calls.
@@ -91,8 +108,7 @@ impl CodeInfo {
     /// The unwinder jumps to the landing block, so it must lie in the function that made the
     /// call: that is checked here, at use, rather than for every entry when code is loaded.
     pub fn handler_at(&self, return_offset: u32) -> Option<(u32, u32)> {
-        let landing = self.handlers.landings.get(return_offset)?;
-        let frame = self.handlers.frames.get(return_offset)?;
+        let (landing, frame) = self.handlers.get(return_offset)?;
         let caller = self.functions.get(self.functions.partition_point(|f| f.end < return_offset))?;
         let inside = caller.start < return_offset && return_offset <= caller.end && caller.contains(&landing);
         inside.then_some((landing, frame))
@@ -391,6 +407,48 @@ fn register_lazy(start: usize, end: usize, info: Arc<CodeInfo>, lazy: Option<Arc
 
 fn unregister(start: usize) {
     REGISTRY.write().unwrap_or_else(|e| e.into_inner()).remove(&start);
+}
+
+/// Lookups of many addresses under one read lock of the registry, remembering the last code
+/// found (a walk over a stack mostly stays in one module): what an exception's unwinding uses
+/// for every frame it passes. Not for signal handlers (use [`with_code_at`]); the lock is held
+/// until this is dropped, so it must be dropped before control leaves by a jump.
+pub struct CodeLookup {
+    registry: std::sync::RwLockReadGuard<'static, Registry>,
+    /// Start, end and info of the code found last.
+    last: std::cell::Cell<Option<(usize, usize, *const CodeInfo)>>,
+}
+
+impl CodeLookup {
+    /// Takes the registry's read lock.
+    pub fn new() -> CodeLookup {
+        CodeLookup { registry: REGISTRY.read().unwrap_or_else(|e| e.into_inner()), last: std::cell::Cell::new(None) }
+    }
+
+    /// The code containing `pc` and the offset of `pc` in it.
+    pub fn find(&self, pc: usize) -> Option<(&CodeInfo, u32)> {
+        let (start, info) = match self.last.get() {
+            Some((start, end, info)) if (start..end).contains(&pc) => (start, info),
+            _ => {
+                let (start, (end, info, _)) = self.registry.range(..=pc).next_back()?;
+                if pc >= *end {
+                    return None;
+                }
+                let info: *const CodeInfo = Arc::as_ptr(info);
+                self.last.set(Some((*start, *end, info)));
+                (*start, info)
+            }
+        };
+        // SAFETY: `info` points into an `Arc` held by the registry, which the read lock in
+        // `self` keeps from changing; the reference does not outlive `self`.
+        Some((unsafe { &*info }, (pc - start) as u32))
+    }
+}
+
+impl Default for CodeLookup {
+    fn default() -> CodeLookup {
+        CodeLookup::new()
+    }
 }
 
 /// Looks up which registered code contains `pc` and calls `f` with its info and the offset of `pc`.

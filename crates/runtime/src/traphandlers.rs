@@ -7,7 +7,7 @@
 //! on purpose (`unreachable`), host errors and host panics take the same longjmp without a signal.
 //! No Rust frame with a pending destructor may lie between the jump buffer and the place that jumps.
 
-use crate::code::with_code_at;
+use crate::code::{CodeLookup, with_code_at};
 use crate::vmcontext::VMStoreContext;
 use kiln_environ::Trap;
 use std::any::Any;
@@ -295,36 +295,41 @@ pub unsafe fn throw_from_host(store_ctx: *const VMStoreContext, exception: usize
 /// As [`throw_from_wasm`].
 unsafe fn unwind_exception(exception: usize, start_pc: usize, start_fp: usize, thrower: Option<ThrowSite>) -> ! {
     let state = current().expect("exception thrown outside of wasm");
-    let (mut pc, mut fp) = (start_pc, start_fp);
-    while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
-        // Look the call up by its return address (`pc - 1` lies inside the call instruction).
-        let handler = with_code_at(pc - 1, |info, offset| {
-            let code_start = pc - 1 - offset as usize;
-            info.defined_func_at(offset)?;
-            if info.exception_barrier.load(std::sync::atomic::Ordering::Relaxed) {
-                return None;
-            }
-            Some(info.handler_at(offset + 1).map(|(landing, frame)| (code_start + landing as usize, frame as usize)))
-        })
-        .flatten();
-        match handler {
+    // The handler's landing block and frame pointer, found under one lock of the code registry,
+    // which is released before jumping.
+    let handler = {
+        let code = CodeLookup::new();
+        let (mut pc, mut fp) = (start_pc, start_fp);
+        let mut found = None;
+        while fp != 0 && fp < state.stack_top && fp.is_multiple_of(8) {
+            // Look the call up by its return address (`pc - 1` lies inside the call instruction).
+            let Some((info, offset)) = code.find(pc - 1) else { break };
             // Not wasm code (the entry trampoline or a host frame), or a component boundary.
-            None => break,
-            Some(Some((landing, frame_offset))) => {
-                // SAFETY: the landing block expects the frame's own stack and frame pointers, and the
-                // exception in the first payload register; no Rust frame between here and there has
-                // a pending destructor (the builtins and host shims guarantee it).
-                unsafe { kiln_resume_at(landing, fp - frame_offset, fp, exception) }
+            if info.defined_func_at(offset).is_none()
+                || info.exception_barrier.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                break;
             }
-            Some(None) => {
-                // SAFETY: `fp` is a wasm frame below the entry frame, which keeps a frame pointer.
-                let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-                if next_fp <= fp {
-                    break;
-                }
-                (pc, fp) = (ret, next_fp);
+            if let Some((landing, frame_offset)) = info.handler_at(offset + 1) {
+                let code_start = pc - 1 - offset as usize;
+                found = Some((code_start + landing as usize, fp - frame_offset as usize, fp));
+                break;
             }
+            // SAFETY: `fp` is a wasm frame below the entry frame, which keeps a frame pointer.
+            let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+            if next_fp <= fp {
+                break;
+            }
+            (pc, fp) = (ret, next_fp);
         }
+        found
+    };
+    if let Some((landing, sp, fp)) = handler {
+        // SAFETY: the landing block expects the frame's own stack and frame pointers, and the
+        // exception in the first payload register; no Rust frame between here and there has a
+        // pending destructor (the builtins and host shims guarantee it; the registry lock above
+        // is released).
+        unsafe { kiln_resume_at(landing, sp, fp, exception) }
     }
     match thrower {
         Some(site) => {

@@ -75,10 +75,8 @@ pub(crate) fn decode_parts<'a>(r: &mut Reader<'a>, source: &Source) -> Result<Pa
         StackMaps::from_bytes(read_checked(r, source, "stack map index")?, read_checked(r, source, "stack maps")?)
             .context("the stack maps")?;
     let table = |r: &mut Reader<'a>, what| CompactMap::from_bytes(read_checked(r, source, what)?).context(what);
-    let handlers = HandlerTable {
-        landings: table(r, "exception handler table")?,
-        frames: table(r, "exception handler frame table")?,
-    };
+    let handlers =
+        HandlerTable::from_maps(table(r, "exception handler table")?, table(r, "exception handler frame table")?);
     let traps = CompactMap::from_bytes(read_checked(r, source, "trap table")?).context("the trap table")?;
     let address_map = CompactMap::from_bytes(read_checked(r, source, "address map")?).context("the address map")?;
     let (hashes, range) = r.checked_blob(BLOB_ALIGN)?;
