@@ -459,3 +459,24 @@
 (assert_trap (invoke $t4 "f-huge-len") "string content out-of-bounds")
 (component instance $t5 $C)
 (assert_trap (invoke $t5 "f-wrap") "string content out-of-bounds")
+
+;; 64-bit context slots: all 64 bits are kept; a new task starts with 0. (wasmtime 49 rejects
+;; `i64` context slots, and slots other than 0.)
+(component
+  (canon context.get i64 0 (core func $get0))
+  (canon context.set i64 0 (core func $set0))
+  (canon context.get i64 1 (core func $get1))
+  (core module $M
+    (import "" "get0" (func $get0 (result i64)))
+    (import "" "set0" (func $set0 (param i64)))
+    (import "" "get1" (func $get1 (result i64)))
+    (func (export "set-get") (param i64) (result i64)
+      (call $set0 (local.get 0))
+      (i64.add (call $get0) (call $get1)))
+    (func (export "get") (result i64) (i64.add (call $get0) (call $get1))))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "get0" (func $get0)) (export "set0" (func $set0)) (export "get1" (func $get1))))))
+  (func (export "set-get") (param "x" u64) (result u64) (canon lift (core func $m "set-get")))
+  (func (export "get") (result u64) (canon lift (core func $m "get"))))
+(assert_return (invoke "set-get" (u64.const 0x1234_5678_9abc_def0)) (u64.const 0x1234_5678_9abc_def0))
+(assert_return (invoke "get") (u64.const 0))

@@ -601,10 +601,11 @@ fn task_op(canon: &CanonicalFunction) -> (TaskOp, Option<u32>) {
     let unsupported = |name, feature| (TaskOp::Unsupported { name, feature }, None);
     let has_async = |options: &[CanonicalOption]| options.iter().any(|o| matches!(o, CanonicalOption::Async));
     match canon {
-        C::ContextGet { ty: wasmparser::ValType::I32, slot } if *slot < 2 => (TaskOp::ContextGet(*slot), None),
-        C::ContextSet { ty: wasmparser::ValType::I32, slot } if *slot < 2 => (TaskOp::ContextSet(*slot), None),
-        C::ContextGet { .. } => unsupported("context.get", "64-bit or more than two context slots"),
-        C::ContextSet { .. } => unsupported("context.set", "64-bit or more than two context slots"),
+        // `i32` slots, or `i64` ones with `cm64` (the core signature says which).
+        C::ContextGet { slot, .. } if *slot < 2 => (TaskOp::ContextGet(*slot), None),
+        C::ContextSet { slot, .. } if *slot < 2 => (TaskOp::ContextSet(*slot), None),
+        C::ContextGet { .. } => unsupported("context.get", "more than two context slots"),
+        C::ContextSet { .. } => unsupported("context.set", "more than two context slots"),
         C::BackpressureInc => (TaskOp::BackpressureInc, None),
         C::BackpressureDec => (TaskOp::BackpressureDec, None),
         C::ThreadYield => (TaskOp::ThreadYield, None),

@@ -35,7 +35,7 @@ const EVENT_NONE: i32 = 0;
 pub(crate) struct TaskState {
     /// The running task's context slots, per runtime component instance; they count only
     /// while the instance's [`FLAG_CONTEXT_LIVE`] bit is set (a new task clears it).
-    context: Vec<[u32; CONTEXT_SLOTS]>,
+    context: Vec<[u64; CONTEXT_SLOTS]>,
     /// `backpressure.inc` minus `backpressure.dec`, per runtime component instance.
     backpressure: Vec<u32>,
     /// The tasks running whose function type is `async` or that were lifted `async`, innermost
@@ -160,19 +160,27 @@ fn run<T: 'static>(store: &mut StoreInner<T>, index: usize, builtin: &TaskBuilti
     let arg = |i: usize| raw[i].get_i32() as u32;
     let state = state_mut(store, index);
     match &builtin.op {
+        // Slots are `i32`, or `i64` with `cm64` (validation makes one component use one type).
         TaskOp::ContextGet(slot) => {
             let slot = *slot as usize;
             let value = if flags & FLAG_CONTEXT_LIVE == 0 { 0 } else { state.tasks.context[instance][slot] };
-            raw[0] = ValRaw::i32(value as i32);
+            raw[0] = match builtin.results.first() {
+                Some(FlatType::I64) => ValRaw::i64(value as i64),
+                _ => ValRaw::i32(value as u32 as i32),
+            };
         }
         TaskOp::ContextSet(slot) => {
+            let value = match builtin.params.first() {
+                Some(FlatType::I64) => raw[0].get_i64() as u64,
+                _ => u64::from(arg(0)),
+            };
             let slots = &mut state.tasks.context[instance];
             if flags & FLAG_CONTEXT_LIVE == 0 {
                 // The first write of a new task: its other slots start at 0.
                 *slots = [0; CONTEXT_SLOTS];
                 flags_global.set(ValRaw::i32(flags | FLAG_CONTEXT_LIVE));
             }
-            slots[*slot as usize] = arg(0);
+            slots[*slot as usize] = value;
         }
         TaskOp::BackpressureInc => {
             let counter = &mut state.tasks.backpressure[instance];
