@@ -163,73 +163,47 @@ fn export_types(out: &mut String, named: &[&Ty]) {
     }
 }
 
-/// The relay's allocator over a 32-bit memory (`LIBC64`: the same over a 64-bit one).
-const LIBC: &str = r#"
+/// The relay's allocator, over a 32-bit memory or (`p64`) a 64-bit one whose allocations start
+/// above 4 GiB.
+fn libc(p64: bool) -> String {
+    let (t, memory, heap) = if p64 { ("i64", "i64 0x10001", "0x1_0000_0010") } else { ("i32", "1", "16") };
+    format!(
+        r#"
     (core module $libc
-      (memory (export "memory") 1)
-      (global $bump (mut i32) (i32.const 16))
+      (memory (export "memory") {memory})
+      (global $bump (mut {t}) ({t}.const {heap}))
       ;; A bump allocator: checks the alignment argument, aligns, grows the memory as needed,
       ;; fills new blocks with garbage (so nothing relies on zeroed memory), copies on
       ;; reallocation.
-      (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
-        (local $p i32) (local $end i32)
-        (if (i32.or (i32.ne (i32.popcnt (local.get $align)) (i32.const 1)) (i32.gt_u (local.get $align) (i32.const 8)))
+      (func (export "realloc") (param $old {t}) (param $old_size {t}) (param $align {t}) (param $size {t}) (result {t})
+        (local $p {t}) (local $end {t})
+        (if (i32.or ({t}.ne ({t}.popcnt (local.get $align)) ({t}.const 1)) ({t}.gt_u (local.get $align) ({t}.const 8)))
           (then unreachable))
-        (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get $align) (i32.const 1)))
-                               (i32.sub (i32.const 0) (local.get $align))))
-        (local.set $end (i32.add (local.get $p) (local.get $size)))
+        (local.set $p ({t}.and ({t}.add (global.get $bump) ({t}.sub (local.get $align) ({t}.const 1)))
+                               ({t}.sub ({t}.const 0) (local.get $align))))
+        (local.set $end ({t}.add (local.get $p) (local.get $size)))
         (block $ok
           (loop $grow
-            (br_if $ok (i32.le_u (local.get $end) (i32.shl (memory.size) (i32.const 16))))
-            (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
+            (br_if $ok ({t}.le_u (local.get $end) ({t}.shl (memory.size) ({t}.const 16))))
+            (if ({t}.eq (memory.grow ({t}.const 1)) ({t}.const -1)) (then unreachable))
             (br $grow)))
         (global.set $bump (local.get $end))
         (memory.fill (local.get $p) (i32.const 0xa5) (local.get $size))
-        (if (local.get $old)
+        (if ({t}.ne (local.get $old) ({t}.const 0))
           (then (memory.copy (local.get $p) (local.get $old)
-                  (select (local.get $old_size) (local.get $size) (i32.lt_u (local.get $old_size) (local.get $size))))))
+                  (select (local.get $old_size) (local.get $size) ({t}.lt_u (local.get $old_size) (local.get $size))))))
         (local.get $p))
-      (func (export "reset") (global.set $bump (i32.const 16)))
-      (func (export "reset-i32") (param i32) (global.set $bump (i32.const 16)))
-      (func (export "reset-i64") (param i64) (global.set $bump (i32.const 16)))
-      (func (export "reset-f32") (param f32) (global.set $bump (i32.const 16)))
-      (func (export "reset-f64") (param f64) (global.set $bump (i32.const 16))))
+      (func (export "reset") (global.set $bump ({t}.const {heap})))
+      (func (export "reset-i32") (param i32) (global.set $bump ({t}.const {heap})))
+      (func (export "reset-i64") (param i64) (global.set $bump ({t}.const {heap})))
+      (func (export "reset-f32") (param f32) (global.set $bump ({t}.const {heap})))
+      (func (export "reset-f64") (param f64) (global.set $bump ({t}.const {heap}))))
     (core instance $libc (instantiate $libc))
     (alias core export $libc "memory" (core memory $mem))
     (alias core export $libc "realloc" (core func $realloc))
-"#;
-
-const LIBC64: &str = r#"
-    (core module $libc
-      (memory (export "memory") i64 0x10001)
-      (global $bump (mut i64) (i64.const 0x1_0000_0010))
-      (func (export "realloc") (param $old i64) (param $old_size i64) (param $align i64) (param $size i64) (result i64)
-        (local $p i64) (local $end i64)
-        (if (i32.or (i64.ne (i64.popcnt (local.get $align)) (i64.const 1)) (i64.gt_u (local.get $align) (i64.const 8)))
-          (then unreachable))
-        (local.set $p (i64.and (i64.add (global.get $bump) (i64.sub (local.get $align) (i64.const 1)))
-                               (i64.sub (i64.const 0) (local.get $align))))
-        (local.set $end (i64.add (local.get $p) (local.get $size)))
-        (block $ok
-          (loop $grow
-            (br_if $ok (i64.le_u (local.get $end) (i64.shl (memory.size) (i64.const 16))))
-            (if (i64.eq (memory.grow (i64.const 1)) (i64.const -1)) (then unreachable))
-            (br $grow)))
-        (global.set $bump (local.get $end))
-        (memory.fill (local.get $p) (i32.const 0xa5) (local.get $size))
-        (if (i64.ne (local.get $old) (i64.const 0))
-          (then (memory.copy (local.get $p) (local.get $old)
-                  (select (local.get $old_size) (local.get $size) (i64.lt_u (local.get $old_size) (local.get $size))))))
-        (local.get $p))
-      (func (export "reset") (global.set $bump (i64.const 0x1_0000_0010)))
-      (func (export "reset-i32") (param i32) (global.set $bump (i64.const 0x1_0000_0010)))
-      (func (export "reset-i64") (param i64) (global.set $bump (i64.const 0x1_0000_0010)))
-      (func (export "reset-f32") (param f32) (global.set $bump (i64.const 0x1_0000_0010)))
-      (func (export "reset-f64") (param f64) (global.set $bump (i64.const 0x1_0000_0010))))
-    (core instance $libc (instantiate $libc))
-    (alias core export $libc "memory" (core memory $mem))
-    (alias core export $libc "realloc" (core func $realloc))
-"#;
+"#
+    )
+}
 
 /// One relay component definition: imports `<import_prefix>N`, exports `fN`; its memory is
 /// 64-bit if `p64`.
@@ -242,7 +216,7 @@ fn relay(out: &mut String, name: &str, import_prefix: &str, sigs: &[Sig], cfg: &
     for (n, sig) in sigs.iter().enumerate() {
         writeln!(out, "    (import \"{import_prefix}{n}\" (func $imp{n}{}))", functype(sig, "i")).unwrap();
     }
-    out.push_str(if p64 { LIBC64 } else { LIBC });
+    out.push_str(&libc(p64));
     out.push_str("    (core func $drop-r (canon resource.drop $r))\n");
     let opts = |c: &RelayFn| format!("(memory $mem) (realloc (core func $realloc)) string-encoding={}", c.encoding);
     for (n, c) in cfg.iter().enumerate() {
