@@ -126,6 +126,20 @@ pub struct Options {
     pub ptr: super::abi::PtrSize,
 }
 
+/// A lowering that can only trap: its core signature (the function type lowered with the
+/// lowering's `async` option and pointer size) and its trap.
+#[derive(Debug, Clone)]
+pub struct AlwaysTrap {
+    /// The lowered function's type.
+    pub ty: FuncType,
+    /// Lowered with the `async` option.
+    pub async_: bool,
+    /// The pointer size of the lowering's memory.
+    pub ptr: super::abi::PtrSize,
+    /// What it traps with.
+    pub trap: Trap,
+}
+
 /// Which core module an instantiation uses.
 #[derive(Debug, Clone)]
 pub enum ModuleRef {
@@ -238,8 +252,8 @@ pub struct ComponentPlan {
     pub initializers: Vec<Initializer>,
     /// Lowered host functions.
     pub lowered: Vec<Lowered>,
-    /// Always-trapping functions, by type, whether they are lowered `async`, and their trap.
-    pub always_trap: Vec<(FuncType, bool, super::abi::PtrSize, Trap)>,
+    /// Always-trapping functions.
+    pub always_trap: Vec<AlwaysTrap>,
     /// Fused adapters.
     pub adapters: Vec<AdapterDef>,
     /// Adapters the host runs (a lower or a lift with the `async` option on either side): the
@@ -486,6 +500,12 @@ fn export_item(item: &Item) -> Result<ExportItem> {
 }
 
 impl Inliner<'_> {
+    /// A lowering (with `options`) of a function of type `ty` that can only trap with `trap`.
+    fn always_trap(&mut self, ty: FuncType, options: &Options, trap: Trap) -> CoreDef {
+        self.plan.always_trap.push(AlwaysTrap { ty, async_: options.async_, ptr: options.ptr, trap });
+        CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
+    }
+
     /// Whether runtime instance `ancestor` is a strict ancestor of `instance`.
     fn is_ancestor(&self, ancestor: u32, instance: u32) -> bool {
         let mut current = self.parents.get(instance as usize).copied().flatten();
@@ -787,13 +807,7 @@ impl Inliner<'_> {
                             CoreDef::Lowered(self.plan.lowered.len() as u32 - 1)
                         }
                         FuncDef::Lifted { ty: lifted_ty, options: lift, .. } if lift.instance == frame.instance => {
-                            self.plan.always_trap.push((
-                                lifted_ty,
-                                options.async_,
-                                options.ptr,
-                                Trap::AdapterSameInstance,
-                            ));
-                            CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
+                            self.always_trap(lifted_ty, &options, Trap::AdapterSameInstance)
                         }
                         // A call between an instance and its ancestor or descendant might be
                         // recursive (the Canonical ABI's `call_might_be_recursive`): it traps.
@@ -801,13 +815,7 @@ impl Inliner<'_> {
                             if self.is_ancestor(lift.instance, frame.instance)
                                 || self.is_ancestor(frame.instance, lift.instance) =>
                         {
-                            self.plan.always_trap.push((
-                                lifted_ty,
-                                options.async_,
-                                options.ptr,
-                                Trap::CannotEnterComponent,
-                            ));
-                            CoreDef::AlwaysTrap(self.plan.always_trap.len() as u32 - 1)
+                            self.always_trap(lifted_ty, &options, Trap::CannotEnterComponent)
                         }
                         FuncDef::Lifted { ty: lifted_ty, core, options: lift }
                             if options.async_ || options.async_type || lift.async_ =>

@@ -171,7 +171,7 @@ fn lift_lowered_into_its_own_instance_always_traps() {
             (core instance (instantiate $n (with "x" (instance (export "g" (func $g)))))))"#,
     );
     assert_eq!(plan.always_trap.len(), 1);
-    assert_eq!(plan.always_trap[0].3, crate::Trap::AdapterSameInstance);
+    assert_eq!(plan.always_trap[0].trap, crate::Trap::AdapterSameInstance);
     assert!(plan.adapters.is_empty());
 }
 
@@ -202,7 +202,7 @@ fn calls_between_ancestors_and_descendants_trap() {
             (core instance (instantiate $p (with "x" (instance (export "g" (func $g)))))))"#,
     );
     // The child lowering its parent's `f`, the parent lowering its child's `g`: both trap.
-    let traps: Vec<_> = plan.always_trap.iter().map(|t| t.3).collect();
+    let traps: Vec<_> = plan.always_trap.iter().map(|t| t.trap).collect();
     assert_eq!(traps, [crate::Trap::CannotEnterComponent, crate::Trap::CannotEnterComponent]);
     // The sibling lowering `g`: an adapter.
     assert_eq!(plan.adapters.len(), 1);

@@ -360,11 +360,11 @@ impl Instance {
         state.trap_func = Some(crate::Func::wrap(crate::StoreContextMut(&mut *store), |code: i32| -> Result<()> {
             Err(anyhow::Error::new(Trap::from_u8(code as u8).unwrap_or(Trap::UnreachableCodeReached)))
         }));
-        for (ty, async_, ptr, trap) in &plan.always_trap {
-            let trap = *trap;
+        for always in &plan.always_trap {
+            let trap = always.trap;
             state.always_trap.push(crate::Func::new(
                 crate::StoreContextMut(&mut *store),
-                lowered_core_type(ty, *async_, *ptr),
+                lowered_core_type(&always.ty, always.async_, always.ptr),
                 move |_, _, _| Err(anyhow::Error::new(trap)),
             ));
         }
