@@ -31,6 +31,7 @@ exception_tests![
     host_defined_tag_is_caught_by_an_importer,
     catch_clauses_match_tag_identity_not_index,
     unwinds_through_deep_recursion,
+    unwinds_across_modules,
     rethrow_keeps_the_same_exception,
     precompiled_module_keeps_its_handlers,
     throwing_in_a_loop_and_catching,
@@ -284,6 +285,57 @@ fn unwinds_through_deep_recursion() -> Result<()> {
     for depth in [0, 1, 10, 5000] {
         ensure!(run.call(&mut store, depth)? == 123, "depth {depth}");
     }
+    Ok(())
+}
+
+/// The unwinder looks frames up by module, remembering the last one: an exception that passes
+/// frames of two modules, alternating, and is caught by either must land in the right handler.
+fn unwinds_across_modules() -> Result<()> {
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    // B calls A's `bounce` through a table A fills, so the frames are all wasm.
+    let b = Module::new(
+        &engine,
+        r#"(module
+          (type $ii (func (param i32) (result i32)))
+          (tag $t (export "t") (param i32))
+          (table (export "tbl") 1 funcref)
+          (func (export "down") (param i32) (result i32)
+            (if (i32.eqz (local.get 0)) (then (throw $t (i32.const 7))))
+            ;; With bit 8 set, this frame catches what the calls below throw.
+            (if (i32.and (local.get 0) (i32.const 0x100))
+              (then
+                (return (block $h (result i32)
+                  (try_table (catch $t $h)
+                    (return (call_indirect (type $ii)
+                      (i32.and (i32.sub (local.get 0) (i32.const 1)) (i32.const 0xff)) (i32.const 0))))
+                  (unreachable)))))
+            (call_indirect (type $ii) (i32.sub (local.get 0) (i32.const 1)) (i32.const 0))))"#,
+    )?;
+    let a = Module::new(
+        &engine,
+        r#"(module
+          (import "b" "t" (tag $t (param i32)))
+          (import "b" "down" (func $down (param i32) (result i32)))
+          (import "b" "tbl" (table 1 funcref))
+          (elem (i32.const 0) func $bounce)
+          (func $bounce (param i32) (result i32) (call $down (local.get 0)))
+          (func (export "run") (param i32) (result i32)
+            (block $h (result i32)
+              (try_table (catch $t $h) (drop (call $down (local.get 0))))
+              (i32.const -1))))"#,
+    )?;
+    let b = Instance::new(&mut store, &b, &[])?;
+    let imports = ["t", "down", "tbl"].map(|name| b.get_export(&mut store, name).context(name));
+    let [t, down, tbl] = imports;
+    let a = Instance::new(&mut store, &a, &[t?, down?, tbl?])?;
+    let run = a.get_typed_func::<i32, i32>(&mut store, "run")?;
+    // Caught by A's `run` after 2 * depth + 1 frames of B and A, alternating.
+    for depth in [0, 1, 2, 9, 255] {
+        ensure!(run.call(&mut store, depth)? == 7, "depth {depth}");
+    }
+    // Caught in B by the outermost `down`, which returns the payload: `run` drops it.
+    ensure!(run.call(&mut store, 0x103)? == -1, "caught by B");
     Ok(())
 }
 
