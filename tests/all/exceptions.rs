@@ -1,8 +1,8 @@
 //! Exception handling through the embedding API: uncaught exceptions as traps that name their tag,
 //! host functions that throw, exceptions that cross host frames in both directions, payloads read
 //! by the host, host-defined tags, deep unwinding and unwinding across modules, precompiled
-//! modules with handlers, and the
-//! `wasm_exceptions` switch; and stack maps that make GC references on the stack findable.
+//! modules with handlers, and the `wasm_exceptions` switch; and stack maps that make GC
+//! references on the stack findable.
 
 use anyhow::{Context, Result, ensure};
 use kiln::{
