@@ -338,7 +338,7 @@ impl Gen {
         }
         self.ins(I::MemorySize(mem));
         self.ins(I::I64ExtendI32U);
-        self.ins(I::I64Const(16));
+        self.ins(I::I64Const(i64::from(self.page_log2(mem))));
         self.ins(I::I64Shl);
         self.ins(I::I64GtU);
         self.trap_if(trap);
@@ -349,7 +349,7 @@ impl Gen {
     fn check_bounds64(&mut self, mem: u32, ptr: u32, bytes: Bytes, trap: Trap) {
         let limit = self.local(ValType::I64);
         self.ins(I::MemorySize(mem));
-        self.ins(I::I64Const(16));
+        self.ins(I::I64Const(i64::from(self.page_log2(mem))));
         self.ins(I::I64Shl);
         self.set(limit);
         self.get(ptr);
@@ -369,6 +369,11 @@ impl Gen {
         self.ins(I::I64GtU);
         self.ins(I::I32Or);
         self.trap_if(trap);
+    }
+
+    /// The page size (a power of two) of adapter-module memory `mem`, one of the two sides'.
+    fn page_log2(&self, mem: u32) -> u32 {
+        if self.src.memory == Some(mem) { self.src.page_log2 } else { self.dst.page_log2 }
     }
 
     /// Traps `trap` if the `i64` local `bytes` exceeds `limit`.

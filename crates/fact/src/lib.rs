@@ -62,6 +62,8 @@ pub struct AdapterOptions<D> {
     pub realloc: Option<D>,
     /// The pointer size of `memory` (64-bit memories: the `cm64` feature).
     pub ptr: PtrSize,
+    /// `memory`'s custom page size, as a power of two (`None`: 64 KiB pages).
+    pub page_size_log2: Option<u32>,
 }
 
 /// One fused call: a `canon lower` (the caller) of a `canon lift` (the callee).
@@ -139,6 +141,8 @@ pub(crate) struct Side {
     pub encoding: StringEncoding,
     /// The pointer size of `memory`.
     pub ptr: PtrSize,
+    /// `memory`'s page size, as a power of two.
+    pub page_log2: u32,
 }
 
 /// The resolved module-level indices an adapter body refers to.
@@ -246,13 +250,13 @@ impl<D: Clone + Eq + Hash> Builder<D> {
         i
     }
 
-    fn memory(&mut self, d: &D, ptr: PtrSize) -> u32 {
+    fn memory(&mut self, d: &D, ptr: PtrSize, page_size_log2: Option<u32>) -> u32 {
         if let Some(&i) = self.memories.get(d) {
             return i;
         }
         let i = self.num_memories;
         self.num_memories += 1;
-        let ty = MemoryType { minimum: 0, maximum: None, memory64: ptr.is_64(), shared: false, page_size_log2: None };
+        let ty = MemoryType { minimum: 0, maximum: None, memory64: ptr.is_64(), shared: false, page_size_log2 };
         self.import_section.import("memory", &i.to_string(), EntityType::Memory(ty));
         self.imports.push(AdapterImport::Memory(d.clone()));
         self.memories.insert(d.clone(), i);
@@ -280,9 +284,17 @@ impl<D: Clone + Eq + Hash> Builder<D> {
             bail!("adapter needs the {what}'s realloc but its options have none");
         }
         let flags = self.flags(opts.instance);
-        let memory = opts.memory.as_ref().map(|m| self.memory(m, opts.ptr));
+        let memory = opts.memory.as_ref().map(|m| self.memory(m, opts.ptr, opts.page_size_log2));
         let realloc = opts.realloc.as_ref().map(|r| self.func(r, realloc_signature(opts.ptr)));
-        Ok(Side { instance: opts.instance, flags, memory, realloc, encoding: opts.string_encoding, ptr: opts.ptr })
+        Ok(Side {
+            instance: opts.instance,
+            flags,
+            memory,
+            realloc,
+            encoding: opts.string_encoding,
+            ptr: opts.ptr,
+            page_log2: opts.page_size_log2.unwrap_or(16),
+        })
     }
 }
 

@@ -124,6 +124,8 @@ pub struct Options {
     pub async_type: bool,
     /// The pointer size of `memory`.
     pub ptr: super::abi::PtrSize,
+    /// `memory`'s custom page size, as a power of two (`None`: 64 KiB pages).
+    pub page_size_log2: Option<u32>,
 }
 
 /// A lowering that can only trap: its core signature (the function type lowered with the
@@ -433,6 +435,7 @@ impl Frame {
             callback: local.callback.map(core_func).transpose()?,
             async_type: local.async_type,
             ptr: local.ptr,
+            page_size_log2: local.page_size_log2,
         })
     }
 }

@@ -96,6 +96,8 @@ pub struct LocalOptions {
     pub async_type: bool,
     /// The pointer size of the `memory` option (64-bit memories need the `cm64` feature).
     pub ptr: super::abi::PtrSize,
+    /// The `memory` option's custom page size, as a power of two (`None`: 64 KiB pages).
+    pub page_size_log2: Option<u32>,
 }
 
 /// What an imported instance must export: its functions (with their types when kiln supports
@@ -669,7 +671,9 @@ fn convert_options(types: TypesRef<'_>, options: &[CanonicalOption]) -> Result<L
         match option {
             CanonicalOption::Memory(m) => {
                 out.memory = Some(*m);
-                out.ptr = super::abi::PtrSize::of_memory(types.memory_at(*m).memory64);
+                let memory = types.memory_at(*m);
+                out.ptr = super::abi::PtrSize::of_memory(memory.memory64);
+                out.page_size_log2 = memory.page_size_log2;
             }
             CanonicalOption::UTF8 => out.string_encoding = StringEncoding::Utf8,
             CanonicalOption::UTF16 => out.string_encoding = StringEncoding::Utf16,

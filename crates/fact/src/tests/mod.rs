@@ -57,6 +57,7 @@ pub(crate) fn options(instance: u32, encoding: StringEncoding, prefix: &str) -> 
         memory: Some(format!("{prefix}-memory")),
         realloc: Some(format!("{prefix}-realloc")),
         ptr: crate::PtrSize::P32,
+        page_size_log2: None,
     }
 }
 

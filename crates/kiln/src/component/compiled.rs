@@ -59,6 +59,7 @@ fn adapter_options(options: &kiln_environ::component::Options) -> AdapterOptions
         memory: options.memory.clone(),
         realloc: options.realloc.clone(),
         ptr: options.ptr,
+        page_size_log2: options.page_size_log2,
     }
 }
 
